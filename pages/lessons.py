@@ -1,0 +1,323 @@
+"""Lessons: read, quiz and present the teaching material. Layout only; logic is skindx.lessons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from skindx import lessons as lx
+from skindx.taxonomy import BY_CODE
+
+ALL_AUDIENCES = "everyone"
+MODES = ("Read", "Present")
+DISCLAIMER = (
+    "Educational material, not medical advice. skindx is not a medical device: "
+    "if a spot worries you, see a doctor."
+)
+SLIDE_CSS = """
+<style>
+.st-key-lessons_slide p, .st-key-lessons_slide li, .st-key-lessons_slide td,
+.st-key-lessons_slide th { font-size: clamp(1.15rem, 2.4vw, 1.9rem); line-height: 1.45; }
+.st-key-lessons_slide h1 { font-size: clamp(2rem, 4.8vw, 3.6rem); }
+.st-key-lessons_slide h2 { font-size: clamp(1.6rem, 3.8vw, 2.8rem); }
+.st-key-lessons_slide h3 { font-size: clamp(1.3rem, 3vw, 2.2rem); }
+.st-key-lessons_slide { min-height: 60vh; }
+</style>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def _content() -> tuple[tuple[lx.Lesson, ...], tuple[lx.GlossaryTerm, ...]]:
+    try:
+        glossary = lx.load_glossary()
+    except lx.LessonError:
+        glossary = ()
+    return lx.load_lessons(strict=False), glossary
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def _data() -> tuple[dict | None, dict | None]:
+    return lx.load_stats_summary(), lx.load_model_card()
+
+
+@st.cache_data(show_spinner=False)
+def _examples(directory: str) -> dict[str, list[lx.ExampleImage]]:
+    return lx.find_examples(Path(directory))
+
+
+@st.cache_resource(show_spinner=False)
+def _figure(name: str) -> lx.Figure | None:
+    try:
+        return lx.load_figure(name)
+    except lx.LessonNotFound:
+        return None
+
+
+# ----------------------------------------------------------------------------- navigation
+
+
+def _open(slug: str) -> None:
+    st.query_params.pop("dx", None)
+    st.query_params["lesson"] = slug
+
+
+def _close() -> None:
+    for key in ("lesson", "dx", "mode"):
+        st.query_params.pop(key, None)
+
+
+def _sync_mode(slug: str) -> None:
+    if st.session_state.get(f"lessons_mode_{slug}") == "Present":
+        st.query_params["mode"] = "present"
+    else:
+        st.query_params.pop("mode", None)
+
+
+def _step(slug: str, delta: int, count: int) -> None:
+    key = f"lessons_slide_{slug}"
+    st.session_state[key] = min(max(st.session_state.get(key, 0) + delta, 0), count - 1)
+
+
+def _reset_quiz(slug: str, size: int) -> None:
+    st.session_state.pop(f"lessons_quiz_checked_{slug}", None)
+    for i in range(size):
+        st.session_state.pop(f"lessons_quiz_{slug}_{i}", None)
+
+
+# ----------------------------------------------------------------------------- list view
+
+
+def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, ...]) -> None:
+    st.title("Lessons")
+    st.caption(DISCLAIMER)
+    lessons_tab, glossary_tab = st.tabs(["Lessons", "Glossary"])
+    with lessons_tab:
+        query = st.text_input(
+            "Search lessons",
+            key="lessons_search",
+            placeholder="e.g. melanoma, dermoscopy, sensitivity",
+        )
+        audience = st.segmented_control(
+            "For",
+            (ALL_AUDIENCES, *lx.AUDIENCES),
+            default=ALL_AUDIENCES,
+            required=True,
+            key="lessons_audience",
+        )
+        wanted = None if audience in (None, ALL_AUDIENCES) else audience
+        found = lx.search_lessons(lessons, query, wanted)
+        if not found:
+            st.info("No lesson matches that search. Try another word, or clear the filters.")
+        for lesson in found:
+            _lesson_card(lesson)
+    with glossary_tab:
+        _glossary(glossary, key="lessons_glossary_search")
+
+
+def _lesson_card(lesson: lx.Lesson) -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {lesson.title}")
+        st.caption(_meta_line(lesson))
+        st.write(lesson.summary)
+        st.button(
+            "Open lesson",
+            key=f"lessons_open_{lesson.slug}",
+            on_click=_open,
+            args=(lesson.slug,),
+        )
+
+
+def _meta_line(lesson: lx.Lesson) -> str:
+    parts = [f"For {', '.join(lesson.audiences)}", f"{lesson.reading_minutes} min read"]
+    if lesson.diagnoses:
+        parts.append(", ".join(BY_CODE[c].name for c in lesson.diagnoses))
+    return " · ".join(parts)
+
+
+def _glossary(terms: tuple[lx.GlossaryTerm, ...] | list[lx.GlossaryTerm], key: str) -> None:
+    if not terms:
+        st.info("The glossary is not available.")
+        return
+    query = st.text_input("Search the glossary", key=key) if key else ""
+    shown = lx.search_glossary(terms, query)
+    if not shown:
+        st.info("No glossary term matches that search.")
+    for term in shown:
+        also = f" *(also: {', '.join(term.aliases)})*" if term.aliases else ""
+        st.markdown(f"**{term.term}**{also} — {term.definition}")
+
+
+# ----------------------------------------------------------------------------- lesson view
+
+
+def _lesson_view(lesson: lx.Lesson, glossary: tuple[lx.GlossaryTerm, ...]) -> None:
+    stats, card = _data()
+    st.button("← All lessons", key="lessons_back", on_click=_close)
+    mode = st.segmented_control(
+        "View",
+        MODES,
+        default="Present" if st.query_params.get("mode") == "present" else "Read",
+        required=True,
+        key=f"lessons_mode_{lesson.slug}",
+        on_change=_sync_mode,
+        args=(lesson.slug,),
+    )
+    if mode == "Present":
+        _present(lesson, stats, card)
+        return
+    st.title(lesson.title)
+    st.caption(f"{_meta_line(lesson)} · last reviewed {lesson.last_reviewed:%d %B %Y}")
+    body = lx.render_lesson_body(lesson, stats, card)
+    _render(body, stats, card)
+    _sources(lesson)
+    _quiz(lesson)
+    used = lx.glossary_terms_in(f"{lesson.summary}\n{body}", glossary)
+    if used:
+        with st.expander(f"Glossary: {len(used)} terms in this lesson"):
+            _glossary(used, key="")
+    st.caption(DISCLAIMER)
+
+
+def _render(markdown: str, stats: dict | None, card: dict | None) -> None:
+    for segment in lx.segments(markdown):
+        if segment.kind == "markdown":
+            st.markdown(segment.value)
+        elif segment.kind == "figure":
+            _draw_figure(segment.value)
+        elif segment.kind == "examples":
+            _draw_examples(segment.value)
+        elif segment.kind == "chart":
+            _draw_chart(lx.build_chart(segment.value, stats, card))
+
+
+def _draw_figure(name: str) -> None:
+    figure = _figure(name)
+    if figure is not None:
+        st.image(figure.svg, caption=figure.title, width="stretch")
+
+
+def _draw_examples(code: str) -> None:
+    directory = lx.examples_dir()
+    examples = _examples(str(directory)).get(code, []) if directory else []
+    if not examples:
+        return
+    st.markdown(f"**Real examples from the ISIC data ({BY_CODE[code].name}):**")
+    columns = st.columns(len(examples))
+    for column, example in zip(columns, examples, strict=True):
+        column.image(str(example.path), caption=example.caption, width="stretch")
+
+
+def _draw_chart(chart: lx.Chart) -> None:
+    if not chart.data:
+        st.caption(f"({chart.note})")
+        return
+    st.markdown(f"**{chart.title}**")
+    st.bar_chart(chart.data, horizontal=True, stack=False, y_label="", x_label=chart.y_label)
+
+
+def _sources(lesson: lx.Lesson) -> None:
+    st.subheader("Sources")
+    st.markdown("\n".join(f"{i}. [{s.title}]({s.url})" for i, s in enumerate(lesson.sources, 1)))
+
+
+def _quiz(lesson: lx.Lesson) -> None:
+    if not lesson.quiz:
+        return
+    st.subheader("Quiz")
+    slug, checked_key = lesson.slug, f"lessons_quiz_checked_{lesson.slug}"
+    keys = [f"lessons_quiz_{slug}_{i}" for i in range(len(lesson.quiz))]
+    with st.form(key=f"lessons_quiz_form_{slug}"):
+        for number, (question, key) in enumerate(zip(lesson.quiz, keys, strict=True), 1):
+            st.radio(
+                f"{number}. {question.question}",
+                range(len(question.options)),
+                format_func=question.options.__getitem__,
+                index=None,
+                key=key,
+            )
+        if st.form_submit_button("Check my answers"):
+            st.session_state[checked_key] = True
+    if not st.session_state.get(checked_key):
+        return
+    result = lx.grade_quiz(lesson.quiz, [st.session_state.get(k) for k in keys])
+    st.markdown(f"### Your score: {result.score} / {result.total}")
+    for number, question in enumerate(lesson.quiz, 1):
+        _feedback(number, question, result)
+    st.button(
+        "Try again",
+        key=f"lessons_quiz_reset_{slug}",
+        on_click=_reset_quiz,
+        args=(slug, len(lesson.quiz)),
+    )
+
+
+def _feedback(number: int, question: lx.QuizQuestion, result: lx.QuizResult) -> None:
+    i = number - 1
+    answer = f"The answer is “{question.correct_option}”. {question.explanation}"
+    if result.correct[i]:
+        st.success(f"**{number}. Correct.** {question.explanation}")
+    elif result.answered[i]:
+        st.error(f"**{number}. Not quite.** {answer}")
+    else:
+        st.warning(f"**{number}. Not answered.** {answer}")
+
+
+# ----------------------------------------------------------------------------- presentation
+
+
+def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
+    slides = lx.lesson_slides(lesson, stats, card)
+    key = f"lessons_slide_{lesson.slug}"
+    index = min(max(st.session_state.get(key, 0), 0), len(slides) - 1)
+    st.session_state[key] = index
+    st.markdown(SLIDE_CSS, unsafe_allow_html=True)
+    with st.container(key="lessons_slide"):
+        _render(slides[index].body, stats, card)
+    previous, counter, following = st.columns([1, 1, 1], vertical_alignment="center")
+    previous.button(
+        "← Previous",
+        key="lessons_prev",
+        on_click=_step,
+        args=(lesson.slug, -1, len(slides)),
+        disabled=index == 0,
+        shortcut="Left",
+        width="stretch",
+    )
+    counter.markdown(
+        f"<p style='text-align:center'>Slide {index + 1} / {len(slides)}</p>",
+        unsafe_allow_html=True,
+    )
+    following.button(
+        "Next →",
+        key="lessons_next",
+        on_click=_step,
+        args=(lesson.slug, 1, len(slides)),
+        disabled=index == len(slides) - 1,
+        shortcut="Right",
+        width="stretch",
+    )
+    st.caption(
+        "Press F11 (Ctrl+Cmd+F on a Mac) for full screen, and use the ← and → keys to change "
+        "slides. Collapse the sidebar for more room."
+    )
+
+
+# ----------------------------------------------------------------------------- page
+
+
+def main() -> None:
+    lessons, glossary = _content()
+    if not lessons:
+        st.error("The lessons could not be loaded. Please try again later.")
+        return
+    lesson, notice = lx.lesson_from_query(st.query_params.to_dict(), lessons)
+    if notice:
+        st.warning(notice)
+    if lesson is None:
+        _list_view(lessons, glossary)
+    else:
+        _lesson_view(lesson, glossary)
+
+
+main()

@@ -1,0 +1,219 @@
+"""Statistics page: the ISIC datasets side by side (layout only; the logic is in skindx.stats)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from skindx import stats
+from skindx.metadata import MetadataError
+from skindx.taxonomy import BY_CODE
+
+UPLOAD_STATE = "stats_upload_result"
+
+
+@st.cache_data(show_spinner=False)
+def _bundled() -> tuple[dict[str, Any], pd.DataFrame]:
+    summary = stats.load_summary()
+    return summary, stats.cube_frame(summary)
+
+
+def _diagnosis_label(code: str) -> str:
+    return f"{code} — {BY_CODE[code].name}" if code in BY_CODE else code
+
+
+def _read_upload(upload: Any) -> dict[str, Any] | str:
+    """The upload's summary (or error message), computed once per file in this session only."""
+    held = st.session_state.get(UPLOAD_STATE)
+    if held is not None and held[0] == upload.file_id:
+        return held[1]
+    try:
+        result: dict[str, Any] | str = stats.summarize_upload(upload.getvalue(), upload.name)
+    except MetadataError as error:
+        result = str(error)
+    st.session_state[UPLOAD_STATE] = (upload.file_id, result)
+    st.session_state.pop("stats_datasets", None)  # re-offer every dataset, the upload included
+    return result
+
+
+def _upload_section() -> dict[str, Any] | None:
+    with st.expander("Use your own metadata", expanded=False):
+        st.markdown(
+            "Upload an ISIC-format metadata CSV (HAM10000 / ISIC 2018, ISIC 2019 ground truth, "
+            "ISIC 2020 ground truth or an ISIC Archive export). It is checked, summarised in "
+            "memory for this session only, and shown below as “Your data”. Nothing is stored."
+        )
+        upload = st.file_uploader("Metadata CSV", type=["csv", "tsv", "txt"], key="stats_upload")
+        if upload is None:
+            if st.session_state.pop(UPLOAD_STATE, None) is not None:
+                st.session_state.pop("stats_datasets", None)
+            return None
+        result = _read_upload(upload)
+        if isinstance(result, str):
+            st.error(f"This file cannot be used: {result}")
+            return None
+        n_images = result["datasets"][stats.UPLOAD_DATASET]["n_images"]
+        st.success(f"{upload.name}: {n_images:,} images read.")
+        return result
+
+
+def _filters(options: dict[str, Any]) -> stats.Filters:
+    datasets = st.multiselect(
+        "Datasets to compare",
+        options["datasets"],
+        default=options["datasets"],
+        key="stats_datasets",
+    )
+    with st.expander("Filters: age, sex, body site, diagnosis", expanded=False):
+        low, high = options["age"]
+        ages = st.slider(
+            "Age (5-year bins)", low, high, (low, high), step=stats.AGE_BIN_WIDTH, key="stats_age"
+        )
+        st.caption("Narrowing the age range leaves out images of unknown age.")
+        sexes = st.multiselect("Sex", options["sexes"], key="stats_sex", placeholder="All")
+        sites = st.multiselect("Body site", options["sites"], key="stats_site", placeholder="All")
+        diagnoses = st.multiselect(
+            "Diagnosis",
+            options["diagnoses"],
+            key="stats_diagnosis",
+            placeholder="All",
+            format_func=_diagnosis_label,
+        )
+    return stats.Filters(
+        datasets=tuple(datasets),
+        age_range=None if tuple(ages) == (low, high) else (ages[0], ages[1]),
+        sexes=tuple(sexes),
+        sites=tuple(sites),
+        diagnoses=tuple(diagnoses),
+    )
+
+
+def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) -> None:
+    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}")
+    st.markdown(f"**Takeaway.** {takeaway}")
+    with st.expander("Table"):
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Download table (CSV)",
+        table.to_csv(index=False).encode("utf-8"),
+        file_name=f"isic_{key}.csv",
+        mime="text/csv",
+        key=f"stats_download_{key}",
+        on_click="ignore",
+    )
+
+
+def _chart(
+    key: str,
+    cube: pd.DataFrame,
+    table_of: Callable[[pd.DataFrame], pd.DataFrame],
+    figure_of: Callable[[pd.DataFrame], go.Figure],
+    takeaway_of: Callable[[pd.DataFrame], str],
+) -> None:
+    table = table_of(cube)
+    _section(key, table, figure_of(table), takeaway_of(table))
+
+
+def _diagnoses(view: pd.DataFrame) -> None:
+    st.subheader("Diagnoses")
+    percent = st.toggle("Show % of each dataset", key="stats_percent")
+    log = st.toggle("Log scale", key="stats_log", disabled=percent)
+    table = stats.diagnosis_table(view)
+    figure = stats.diagnosis_figure(table, percent=percent, log=log and not percent)
+    _section("diagnoses", table, figure, stats.diagnosis_takeaway(table))
+
+
+def _balanced_accuracy(view: pd.DataFrame) -> None:
+    st.subheader("Why the model is judged by balanced accuracy")
+    st.markdown(
+        "Plain accuracy rewards a model for agreeing with the commonest class. Balanced "
+        "accuracy — the mean of the per-class recalls, the ISIC 2018 metric — gives every "
+        "diagnosis the same weight, so missing every melanoma costs as much as missing every "
+        "nevus."
+    )
+    _chart(
+        "balanced_accuracy",
+        view,
+        stats.imbalance_table,
+        stats.imbalance_figure,
+        stats.imbalance_takeaway,
+    )
+
+
+def _groups(view: pd.DataFrame) -> None:
+    st.subheader("Images per lesion and per patient")
+    for level in ("lesion", "patient"):
+        table = stats.group_size_table(view, level)
+        if table.empty:
+            st.caption(f"None of the images shown has a {level} id.")
+            continue
+        figure = stats.group_size_figure(table, level)
+        _section(f"images_per_{level}", table, figure, stats.group_size_takeaway(table, level))
+
+
+def _sources() -> None:
+    st.caption(
+        "Data: HAM10000 (Tschandl et al. 2018), ISIC 2018 Task 3 test (Codella et al. 2019), "
+        "ISIC 2019 incl. BCN20000 (Combalia et al. 2019) — it contains the HAM10000 images "
+        "too — and ISIC 2020 (Rotemberg et al. 2021); all CC BY-NC 4.0. Counts only: the page "
+        "holds no per-image rows. Body sites are mapped onto the ISIC general sites."
+    )
+
+
+def main() -> None:
+    st.title("ISIC dataset statistics")
+    st.markdown(
+        "What the model learnt from and is tested on: diagnoses, age, sex, body site and how "
+        "each diagnosis was confirmed, across HAM10000 (training), the ISIC 2018 test set, "
+        "ISIC 2019 and ISIC 2020."
+    )
+    summary, cube = _bundled()
+    uploaded = _upload_section()
+    if uploaded is not None:
+        cube = stats.combine_cubes(cube, stats.cube_frame(uploaded))
+        summary = {**summary, "datasets": {**summary["datasets"], **uploaded["datasets"]}}
+    filters = _filters(stats.filter_options(cube))
+    if not filters.datasets:
+        st.info("Pick at least one dataset to compare.")
+        return
+    overview = stats.overview_table(summary)
+    st.dataframe(overview[overview["dataset"].isin(filters.datasets)], hide_index=True)
+    st.caption("All images of each dataset, before the filters.")
+    view = stats.apply_filters(cube, filters)
+    if view.empty:
+        st.warning(stats.NO_MATCH)
+        return
+    st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
+    _diagnoses(view)
+    st.subheader("Benign or malignant")
+    _chart(
+        "malignancy",
+        view,
+        stats.malignancy_table,
+        stats.malignancy_figure,
+        stats.malignancy_takeaway,
+    )
+    _balanced_accuracy(view)
+    st.subheader("Age by diagnosis")
+    _chart("age", view, stats.age_table, stats.age_figure, stats.age_takeaway)
+    st.subheader("Sex by diagnosis")
+    _chart("sex", view, stats.sex_table, stats.sex_figure, stats.sex_takeaway)
+    st.subheader("Body site by diagnosis")
+    _chart("site", view, stats.site_table, stats.site_figure, stats.site_takeaway)
+    st.subheader("How each diagnosis was confirmed")
+    _chart(
+        "confirmation",
+        view,
+        stats.confirmation_table,
+        stats.confirmation_figure,
+        stats.confirmation_takeaway,
+    )
+    _groups(view)
+    _sources()
+
+
+main()

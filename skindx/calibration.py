@@ -1,0 +1,103 @@
+"""Post-training fits on the validation split: temperature, out-of-domain detector, triage."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+from skindx.taxonomy import CODES, MALIGNANT_CODES
+
+MALIGNANT_INDEX = np.array([CODES.index(code) for code in MALIGNANT_CODES])
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature minimising validation negative log-likelihood.
+
+    References:
+        Guo et al., "On Calibration of Modern Neural Networks", ICML 2017.
+    """
+
+    def nll(log_t: float) -> float:
+        log_p = log_softmax(logits / np.exp(log_t), axis=1)
+        return float(-log_p[np.arange(len(labels)), labels].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def malignant_probability(probabilities: np.ndarray) -> np.ndarray:
+    return probabilities[..., MALIGNANT_INDEX].sum(axis=-1)
+
+
+def fit_mahalanobis(features: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Class means and a shared (tied) precision matrix of penultimate features.
+
+    References:
+        Lee et al., "A Simple Unified Framework for Detecting Out-of-Distribution Samples
+        and Adversarial Attacks", NeurIPS 2018.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    classes = np.unique(labels)
+    means = np.zeros((len(CODES), features.shape[1]))
+    centred = []
+    for c in classes:
+        means[c] = features[labels == c].mean(axis=0)
+        centred.append(features[labels == c] - means[c])
+    stacked = np.concatenate(centred)
+    covariance = stacked.T @ stacked / len(stacked)
+    shrink = 1e-3 * np.trace(covariance) / covariance.shape[0]
+    precision = np.linalg.inv(covariance + shrink * np.eye(covariance.shape[0]))
+    present = np.zeros(len(CODES), dtype=bool)
+    present[classes] = True
+    return {
+        "means": means.astype(np.float32),
+        "precision": precision.astype(np.float32),
+        "present": present,
+    }
+
+
+def mahalanobis_score(features: np.ndarray, reference: dict[str, np.ndarray]) -> np.ndarray:
+    """Distance to the nearest class mean (larger = less like the training images)."""
+    features = np.asarray(features, dtype=np.float64)
+    means = reference["means"][reference["present"]].astype(np.float64)
+    precision = reference["precision"].astype(np.float64)
+    diffs = features[:, None, :] - means[None, :, :]
+    distances = np.einsum("nkd,de,nke->nk", diffs, precision, diffs)
+    return np.sqrt(np.maximum(distances.min(axis=1), 0.0))
+
+
+def threshold_for_sensitivity(scores: np.ndarray, positives: np.ndarray, target: float) -> float:
+    """Largest threshold t with recall(scores >= t) >= target among the positives."""
+    positive_scores = np.sort(np.asarray(scores)[np.asarray(positives, dtype=bool)])
+    if len(positive_scores) == 0:
+        return 0.5
+    k = int(np.floor((1.0 - target) * len(positive_scores)))
+    return float(positive_scores[min(k, len(positive_scores) - 1)])
+
+
+def threshold_for_specificity(scores: np.ndarray, negatives: np.ndarray, target: float) -> float:
+    """Smallest threshold t with specificity(scores < t) >= target among the negatives."""
+    negative_scores = np.sort(np.asarray(scores)[np.asarray(negatives, dtype=bool)])
+    if len(negative_scores) == 0:
+        return 0.5
+    k = int(np.ceil(target * len(negative_scores))) - 1
+    return float(np.nextafter(negative_scores[max(k, 0)], np.inf))
+
+
+def fit_triage(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Triage cut-offs on the malignant probability (mel + bcc + akiec).
+
+    ``see_doctor`` keeps validation sensitivity for malignant lesions at 0.90 or more;
+    ``see_doctor_soon`` is where validation specificity reaches 0.90 (few benign lesions
+    get the strongest message). The second is never below the first.
+    """
+    p_malignant = malignant_probability(probabilities)
+    is_malignant = np.isin(labels, MALIGNANT_INDEX)
+    see_doctor = threshold_for_sensitivity(p_malignant, is_malignant, 0.90)
+    soon = max(threshold_for_specificity(p_malignant, ~is_malignant, 0.90), see_doctor)
+    return {"see_doctor": see_doctor, "see_doctor_soon": soon, "target_sensitivity": 0.90}

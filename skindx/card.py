@@ -1,0 +1,73 @@
+"""ModelCard: what a model is, how it was trained and what was measured, as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skindx.taxonomy import CODES
+
+CARD_FILE = "card.json"
+
+
+@dataclass
+class ModelCard:
+    """Everything the app says about a model comes from here (see docs/model_card.md).
+
+    ``metrics`` holds evaluation results keyed by split (``"validation"``, ``"test"``), each
+    as written by :func:`skindx.evaluate.evaluate_arrays`. ``ood`` holds the out-of-domain
+    detector's settings, ``thresholds`` the triage cut-offs on the malignant probability.
+    """
+
+    name: str = "skindx-vgg"
+    version: str = "0.0.0"
+    architecture: dict[str, Any] = field(default_factory=dict)
+    input_size: int = 192
+    preprocessing: dict[str, Any] = field(
+        default_factory=lambda: {"resize": "squash", "color_constancy": False, "hair_removal": False}
+    )
+    classes: list[str] = field(default_factory=lambda: list(CODES))
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    temperature: float = 1.0
+    ood: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    saliency: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str = ""
+    created: str = ""
+    intended_use: str = (
+        "Education and research: showing how a convolutional network reads dermoscopic "
+        "images of pigmented skin lesions. Not a medical device; not for diagnosis."
+    )
+    limitations: list[str] = field(
+        default_factory=lambda: [
+            "Trained on dermoscopic images (HAM10000); ordinary phone photos are out of domain.",
+            "ISIC data comes mostly from fair-skinned patients in Europe and Australia; "
+            "accuracy on darker skin tones is unknown and probably lower.",
+            "Rare classes (dermatofibroma, vascular lesions, actinic keratosis) have few "
+            "training images; their figures are the least certain.",
+            "Only the seven HAM10000 diagnoses exist for the model: any other lesion "
+            "(e.g. invasive squamous cell carcinoma) is forced into one of them.",
+        ]
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CARD_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelCard:
+        path = Path(directory) / CARD_FILE
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,160 @@
+"""Evaluation: the official ISIC 2018 scorer plus sensitivity, calibration and ROC figures."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+from skindx.calibration import MALIGNANT_INDEX, malignant_probability
+from skindx.taxonomy import CODES, MALIGNANT_CODES
+
+# Column names of the ISIC 2018 Task 3 ground truth and submission format.
+ISIC2018_COLUMNS = {
+    "mel": "MEL",
+    "nv": "NV",
+    "bcc": "BCC",
+    "akiec": "AKIEC",
+    "bkl": "BKL",
+    "df": "DF",
+    "vasc": "VASC",
+}
+MEL = CODES.index("mel")
+
+
+def expected_calibration_error(
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = 15
+) -> tuple[float, list[dict[str, float]]]:
+    """Top-label ECE (Guo et al. 2017) with equal-width bins, and the reliability bins."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ece, bins = 0.0, []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidence > lo) & (confidence <= hi)
+        if not inside.any():
+            continue
+        accuracy, mean_conf = float(correct[inside].mean()), float(confidence[inside].mean())
+        ece += inside.mean() * abs(accuracy - mean_conf)
+        bins.append(
+            {
+                "lower": round(float(lo), 4),
+                "upper": round(float(hi), 4),
+                "confidence": round(mean_conf, 4),
+                "accuracy": round(accuracy, 4),
+                "count": int(inside.sum()),
+            }
+        )
+    return float(ece), bins
+
+
+def _roc_points(truth: np.ndarray, scores: np.ndarray, max_points: int = 60) -> dict[str, list]:
+    fpr, tpr, _ = roc_curve(truth, scores)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
+    return {"fpr": np.round(fpr[keep], 4).tolist(), "tpr": np.round(tpr[keep], 4).tolist()}
+
+
+def _safe_auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
+    if truth.min() == truth.max():
+        return None
+    return round(float(roc_auc_score(truth, scores)), 4)
+
+
+def metrics_from_probabilities(
+    labels: np.ndarray, probabilities: np.ndarray, thresholds: dict[str, float] | None
+) -> dict[str, Any]:
+    """Every figure the card and the app show, from true labels and class probabilities."""
+    labels = np.asarray(labels)
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(labels, predicted, labels=range(len(CODES)))
+    per_class, rocs = {}, {}
+    for i, code in enumerate(CODES):
+        truth = labels == i
+        tp = matrix[i, i]
+        fn = matrix[i].sum() - tp
+        fp = matrix[:, i].sum() - tp
+        tn = matrix.sum() - tp - fn - fp
+        per_class[code] = {
+            "n": int(truth.sum()),
+            "sensitivity": round(float(tp / (tp + fn)), 4) if tp + fn else None,
+            "specificity": round(float(tn / (tn + fp)), 4) if tn + fp else None,
+            "auc": _safe_auc(truth, probabilities[:, i]),
+        }
+        if 0 < truth.sum() < len(truth):
+            rocs[code] = _roc_points(truth, probabilities[:, i])
+    recalls = [v["sensitivity"] for v in per_class.values() if v["sensitivity"] is not None]
+    ece, bins = expected_calibration_error(labels, probabilities)
+    result: dict[str, Any] = {
+        "n": int(len(labels)),
+        "accuracy": round(float((predicted == labels).mean()), 4),
+        "balanced_accuracy": round(float(np.mean(recalls)), 4),
+        "per_class": per_class,
+        "melanoma_sensitivity": per_class["mel"]["sensitivity"],
+        "ece": round(ece, 4),
+        "reliability": bins,
+        "confusion_matrix": matrix.tolist(),
+        "classes": list(CODES),
+        "roc": rocs,
+    }
+    is_malignant = np.isin(labels, MALIGNANT_INDEX)
+    p_malignant = malignant_probability(probabilities)
+    result["malignant_auc"] = _safe_auc(is_malignant, p_malignant)
+    if thresholds:
+        result["triage"] = _triage_figures(labels, p_malignant, is_malignant, thresholds)
+    return result
+
+
+def _triage_figures(labels, p_malignant, is_malignant, thresholds) -> dict[str, Any]:
+    """Sensitivity/specificity of the 'see a doctor' message; melanoma vs benign lesions."""
+    flagged = p_malignant >= thresholds["see_doctor"]
+    melanoma = labels == MEL
+    benign = ~is_malignant
+
+    def share(mask: np.ndarray, value: np.ndarray) -> float | None:
+        return round(float(value[mask].mean()), 4) if mask.any() else None
+
+    return {
+        "threshold": round(float(thresholds["see_doctor"]), 4),
+        "malignant_sensitivity": share(is_malignant, flagged),
+        "melanoma_sensitivity": share(melanoma, flagged),
+        "benign_specificity": share(benign, ~flagged),
+        "malignant_classes": list(MALIGNANT_CODES),
+    }
+
+
+def official_isic2018_scores(
+    image_ids: list[str], labels: np.ndarray, probabilities: np.ndarray
+) -> dict[str, Any]:
+    """Score with the official ``isic-challenge-scoring`` package (ISIC 2018 Task 3 format)."""
+    from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
+
+    columns = [ISIC2018_COLUMNS[c] for c in CODES]
+    truth = pd.DataFrame(np.eye(len(CODES))[labels], columns=columns)
+    prediction = pd.DataFrame(probabilities, columns=columns)
+    for frame in (truth, prediction):
+        frame.insert(0, "image", image_ids)
+    with tempfile.TemporaryDirectory() as tmp:
+        truth_path, prediction_path = Path(tmp, "truth.csv"), Path(tmp, "prediction.csv")
+        truth.to_csv(truth_path, index=False)
+        prediction.to_csv(prediction_path, index=False)
+        score = ClassificationScore.from_file(
+            truth_path, prediction_path, ClassificationMetric.BALANCED_ACCURACY
+        )
+    per_category = score.per_category
+    return {
+        "balanced_accuracy": round(float(score.overall), 4),
+        "macro_auc": round(float(score.macro_average["auc"]), 4),
+        "per_category": {
+            code: {
+                k: round(float(per_category.loc[ISIC2018_COLUMNS[code], k]), 4)
+                for k in ("sensitivity", "specificity", "auc", "ap")
+                if k in per_category.columns
+            }
+            for code in CODES
+            if ISIC2018_COLUMNS[code] in per_category.index
+        },
+    }

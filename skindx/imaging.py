@@ -1,0 +1,617 @@
+"""Images in, safe RGB uint8 arrays out; and the pixel-level preprocessing the model uses.
+
+Loading (:func:`load_image`, :func:`inspect_image`) is the boundary between untrusted uploads
+and the model. It opens only an allowlist of formats, rejects decompression bombs from the
+header before any pixel is decoded, forces a full decode so truncated files fail here rather
+than as grey blocks in a prediction, applies the EXIF orientation, and converts every colour mode
+to H×W×3 uint8 RGB. Anything unusable raises :class:`ImageRejected`, whose message is one short
+instruction a member of the public can follow; no other exception escapes. Nothing is written
+to disk or logged.
+
+Two entry points, one policy: :func:`load_image` returns only the pixels (the contract the
+predictor, the explainer and the CLI rely on), while :func:`inspect_image` returns a
+:class:`LoadedImage` that also carries the detected format, the frame count and notes for the
+user, such as "Only the first of 12 frames of this animation was analysed." Callers that show
+the image to a person (the app) use :func:`inspect_image` and display the notes; callers that
+only need pixels keep the simpler signature. Animated GIF, WebP and PNG files, and multi-page
+TIFFs, are analysed on their first frame, with a note saying so; a phone's MPO file (a JPEG
+with a preview or depth image appended) is read as its primary photo, without a note.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from skindx.config import settings
+
+__all__ = [
+    "ImageRejected",
+    "LoadedImage",
+    "inspect_image",
+    "load_image",
+    "preprocess_pixels",
+    "remove_hair",
+    "resize_square",
+    "shades_of_gray",
+]
+
+MIN_SIDE = 16
+"""Images smaller than this on either side carry too little detail to analyse."""
+
+_BASE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+_ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_IMAGE_MAGIC = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+)
+_MIB = 1024 * 1024
+_MAX_COUNTED_PAGES = 100
+
+_UPLOAD_HINT = "Upload a JPEG or PNG photo."
+_UNREADABLE = f"This file is not an image we can read. {_UPLOAD_HINT}"
+_DAMAGED = "This image file is damaged or incomplete. Try saving or exporting it again."
+_HEIC_MISSING = (
+    "HEIC photos need the optional pillow-heif package; export the photo as JPEG and upload that."
+)
+
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_VIDEO_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_OFFICE_MARKERS = (
+    (b"word/", "Word document"),
+    (b"xl/", "Excel spreadsheet"),
+    (b"ppt/", "PowerPoint presentation"),
+)
+
+
+class ImageRejected(ValueError):
+    """The input is not a usable image; ``str(error)`` is a message for the person who sent it."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """A decoded image and what the loader learnt about it.
+
+    Attributes:
+        pixels: H×W×3 uint8 RGB, C-contiguous, owned by this object (not a view of the input).
+        format: The container format Pillow detected ("JPEG", "PNG", "MPO", ...), or ``None``
+            for arrays and for PIL images that were not read from a file.
+        n_frames: Frames (or pages) in the file; only the first is analysed. TIFF pages are
+            counted up to 100 (the note then says "100+").
+        notes: Sentences to show the user about how the image was read.
+    """
+
+    pixels: np.ndarray
+    format: str | None
+    n_frames: int = 1
+    notes: tuple[str, ...] = ()
+
+
+def load_image(
+    source: Any, *, max_bytes: int | None = None, max_pixels: int | None = None
+) -> np.ndarray:
+    """Decode ``source`` into an H×W×3 uint8 RGB array, or raise :class:`ImageRejected`.
+
+    Same arguments as :func:`inspect_image`; this returns ``inspect_image(...).pixels``.
+    """
+    return inspect_image(source, max_bytes=max_bytes, max_pixels=max_pixels).pixels
+
+
+def inspect_image(
+    source: Any, *, max_bytes: int | None = None, max_pixels: int | None = None
+) -> LoadedImage:
+    """Decode ``source`` safely and report how it was read.
+
+    Pillow's warnings about damaged data are silenced while decoding (the outcome is either a
+    rejection or a usable image); its decompression-bomb warning becomes a rejection. Both
+    filters are local to the call.
+
+    Transparent pixels are composited onto white: transparency in uploads comes from
+    screenshots, cut-outs and scanned documents whose background is white, while compositing
+    onto black would paint a dark blob the model could mistake for a lesion.
+
+    Args:
+        source: Encoded file contents (``bytes``, ``bytearray``, ``memoryview``), a path
+            (``str`` or ``os.PathLike``), a binary file-like object with ``read()``, a PIL image,
+            or a numpy array (H×W grey, H×W×1, H×W×3 RGB or H×W×4 RGBA; dtype uint8, uint16
+            scaled by 1/257, or float in [0, 1]).
+        max_bytes: Largest encoded size accepted; defaults to ``settings().max_upload_bytes``.
+            Applies to bytes, paths and file-like objects.
+        max_pixels: Largest width × height accepted, checked from the header before decoding;
+            defaults to ``settings().max_pixels``.
+
+    Returns:
+        The pixels, detected format, frame count and notes for the user.
+
+    Raises:
+        ImageRejected: For anything that is not a usable image. No other exception escapes.
+    """
+    try:
+        byte_cap, pixel_cap = _caps(max_bytes, max_pixels)
+    except ImageRejected:
+        raise
+    except Exception as exc:
+        raise ImageRejected("The image size limits are misconfigured.") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _inspect(source, byte_cap, pixel_cap)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(_too_many_pixels(pixel_cap)) from None
+    except MemoryError:
+        raise ImageRejected(
+            "This image is too large to process. Resize it and try again."
+        ) from None
+    except Exception as exc:
+        raise ImageRejected(_UNREADABLE) from exc
+
+
+def _caps(max_bytes: int | None, max_pixels: int | None) -> tuple[int, int]:
+    if max_bytes is None or max_pixels is None:
+        config = settings()
+        max_bytes = config.max_upload_bytes if max_bytes is None else max_bytes
+        max_pixels = config.max_pixels if max_pixels is None else max_pixels
+    return int(max_bytes), int(max_pixels)
+
+
+def _inspect(source: Any, max_bytes: int, max_pixels: int) -> LoadedImage:
+    if isinstance(source, np.ndarray):
+        return LoadedImage(pixels=_from_array(source, max_pixels), format=None)
+    if isinstance(source, Image.Image):
+        return _from_pil(source, max_pixels)
+    data = _read_source(source, max_bytes)
+    return _from_bytes(data, max_pixels)
+
+
+def _read_source(source: Any, max_bytes: int) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        view = memoryview(source)
+        if view.nbytes > max_bytes:
+            raise ImageRejected(_too_many_bytes(max_bytes))
+        return source if isinstance(source, bytes) else view.tobytes()
+    if isinstance(source, str | os.PathLike):
+        return _read_path(source, max_bytes)
+    read = getattr(source, "read", None)
+    if callable(read):
+        try:
+            data = read(max_bytes + 1)
+        except Exception as exc:
+            raise ImageRejected("We could not read the uploaded file. Try again.") from exc
+        if isinstance(data, str):
+            raise ImageRejected("The file was opened as text; open it in binary mode ('rb').")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ImageRejected("The upload did not provide file contents. Try again.")
+        if memoryview(data).nbytes > max_bytes:
+            raise ImageRejected(_too_many_bytes(max_bytes))
+        return bytes(data)
+    raise ImageRejected(
+        f"Cannot load an image from a {type(source).__name__}; "
+        "pass file bytes, a path, a file object, a PIL image or a numpy array."
+    )
+
+
+def _read_path(path: str | os.PathLike[Any], max_bytes: int) -> bytes:
+    # Errors from the operating system name the path, so they are not chained (no file names
+    # in messages or tracebacks that an app might log).
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageRejected("We could not find that file. Check the path and try again.") from None
+    except (OSError, ValueError, TypeError):
+        raise ImageRejected("We could not open that file. Check the path and try again.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageRejected("That is a folder, not an image file. Choose a JPEG or PNG photo.")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageRejected("That is not a regular file. Choose a JPEG or PNG photo.")
+    if info.st_size > max_bytes:
+        raise ImageRejected(_too_many_bytes(max_bytes))
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError:
+        raise ImageRejected("We could not read that file. Check that it is not in use.") from None
+    if len(data) > max_bytes:
+        raise ImageRejected(_too_many_bytes(max_bytes))
+    return data
+
+
+def _from_bytes(data: bytes, max_pixels: int) -> LoadedImage:
+    if not data:
+        raise ImageRejected(f"The file is empty. {_UPLOAD_HINT}")
+    sniffed = _sniff(data)
+    heif = _heif_available()
+    if sniffed == "HEIC" and not heif:
+        raise ImageRejected(_HEIC_MISSING)
+    if sniffed is not None and sniffed != "HEIC":
+        raise ImageRejected(sniffed)
+    try:
+        image = Image.open(io.BytesIO(data), formats=_allowed_formats(heif))
+    except UnidentifiedImageError:
+        if _looks_like_text(data):
+            raise ImageRejected(f"This is a text file, not an image. {_UPLOAD_HINT}") from None
+        raise ImageRejected(_UNREADABLE) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise
+    except Exception as exc:
+        raise ImageRejected(_DAMAGED) from exc
+    with image:
+        return _from_pil(image, max_pixels)
+
+
+def _from_pil(image: Image.Image, max_pixels: int) -> LoadedImage:
+    width, height = image.size
+    _check_size(width, height, max_pixels)
+    try:
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise
+    except Exception as exc:
+        raise ImageRejected(_DAMAGED) from exc
+    oriented = _apply_orientation(image)
+    pixels, composited = _pil_to_rgb(oriented)
+    n_frames, more = _frame_count(image)
+    notes: list[str] = []
+    if n_frames > 1:
+        note = _frames_note(image.format, f"{n_frames}+" if more else str(n_frames))
+        if note:
+            notes.append(note)
+    if composited:
+        notes.append("Transparent areas were filled with white.")
+    return LoadedImage(pixels=pixels, format=image.format, n_frames=n_frames, notes=tuple(notes))
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    """Rotate/flip as the EXIF orientation says; broken EXIF leaves the image as stored."""
+    try:
+        orientation = image.getexif().get(274, 1)
+        if orientation in (2, 3, 4, 5, 6, 7, 8):
+            return ImageOps.exif_transpose(image) or image
+    except MemoryError:
+        raise
+    except Exception:
+        pass
+    return image
+
+
+def _frame_count(image: Image.Image) -> tuple[int, bool]:
+    """Frames in the file, and whether there are more than were counted.
+
+    GIF, WebP, APNG and MPO frame counts are cheap (declared in a header, or found by skipping
+    frames without decoding them). Pillow counts TIFF pages by parsing every directory, which a
+    crafted 10 MB file turns into minutes, so pages are counted only up to ``_MAX_COUNTED_PAGES``.
+    """
+    if image.format != "TIFF":
+        try:
+            return max(1, int(getattr(image, "n_frames", 1))), False
+        except Exception:
+            return 1, False
+    current, count = 0, 1
+    try:
+        current = image.tell()
+        while count <= _MAX_COUNTED_PAGES:
+            image.seek(count)
+            count += 1
+    except Exception:
+        pass
+    with contextlib.suppress(Exception):
+        image.seek(current)
+    return min(count, _MAX_COUNTED_PAGES), count > _MAX_COUNTED_PAGES
+
+
+def _frames_note(image_format: str | None, n_frames: str) -> str | None:
+    if image_format == "MPO":
+        return None
+    if image_format == "TIFF":
+        return f"Only the first of {n_frames} pages of this file was analysed."
+    if image_format in _ANIMATED_FORMATS:
+        return f"Only the first of {n_frames} frames of this animation was analysed."
+    return f"Only the first of {n_frames} frames of this image was analysed."
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected(f"This image has no pixels. {_UPLOAD_HINT}")
+    if width * height > max_pixels:
+        raise ImageRejected(_too_many_pixels(max_pixels, width, height))
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageRejected(
+            f"This image is too small to analyse ({width}×{height} pixels). "
+            f"Upload a photo at least {MIN_SIDE} pixels wide and high."
+        )
+
+
+def _pil_to_rgb(image: Image.Image) -> tuple[np.ndarray, bool]:
+    """Convert any Pillow mode to H×W×3 uint8; the flag says whether alpha was composited."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        return _grey_to_rgb(_scale_integer(np.asarray(image))), False
+    if mode == "F":
+        return _grey_to_rgb(_scale_float_image(np.asarray(image))), False
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        try:
+            rgba = np.asarray(image.convert("RGBA"))
+        except ValueError:
+            rgba = None
+        if rgba is not None:
+            return _composite_on_white(rgba)
+    rgb = image if mode == "RGB" else image.convert("RGB")
+    return _owned_uint8(np.asarray(rgb)), False
+
+
+def _from_array(array: np.ndarray, max_pixels: int) -> np.ndarray:
+    shape = array.shape
+    if array.ndim not in (2, 3) or (array.ndim == 3 and shape[2] not in (1, 3, 4)):
+        raise ImageRejected(f"An image array must be H×W, H×W×3 or H×W×4; received shape {shape}.")
+    _check_size(shape[1], shape[0], max_pixels)
+    if array.dtype == np.uint8:
+        pixels = array
+    elif array.dtype.kind == "u" and array.dtype.itemsize == 2:
+        pixels = _scale_uint16(array)
+    elif array.dtype.kind == "f":
+        values = array.astype(np.float32)
+        if not np.isfinite(values).all() or values.min() < 0.0 or values.max() > 1.0:
+            raise ImageRejected("A float image array must hold finite values between 0 and 1.")
+        pixels = np.rint(values * 255.0).astype(np.uint8)
+    else:
+        raise ImageRejected(
+            "An image array must be uint8 (0–255), uint16 or float (0–1); "
+            f"received dtype {array.dtype}."
+        )
+    if pixels.ndim == 2:
+        return _grey_to_rgb(pixels)
+    if pixels.shape[2] == 1:
+        return _grey_to_rgb(pixels[:, :, 0])
+    if pixels.shape[2] == 4:
+        return _composite_on_white(pixels)[0]
+    return _owned_uint8(pixels, copy=pixels is array)
+
+
+def _scale_uint16(values: np.ndarray) -> np.ndarray:
+    wide = values.astype(np.uint32)
+    return ((wide + 128) // 257).astype(np.uint8)
+
+
+def _scale_integer(values: np.ndarray) -> np.ndarray:
+    """Pillow's 16- and 32-bit integer modes: 16-bit data (the usual case) by 1/257.
+
+    Values outside 0–65535 (32-bit scientific TIFFs) are stretched linearly to 0–255.
+    """
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 65535:
+        return _scale_uint16(values)
+    return _stretch(values.astype(np.float64), low, high)
+
+
+def _scale_float_image(values: np.ndarray) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise ImageRejected(_DAMAGED)
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        return np.rint(values * 255.0).astype(np.uint8)
+    if low >= 0.0 and high <= 255.0:
+        return np.rint(values).astype(np.uint8)
+    return _stretch(values.astype(np.float64), low, high)
+
+
+def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((values - low) * (255.0 / (high - low))).astype(np.uint8)
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2))
+
+
+def _composite_on_white(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Straight-alpha RGBA uint8 over a white background, rounded to nearest."""
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    if bool((alpha == 255).all()):
+        return _owned_uint8(rgba[:, :, :3], copy=True), False
+    colour = rgba[:, :, :3].astype(np.uint16)
+    blended = (colour * alpha + 255 * (255 - alpha) + 127) // 255
+    return np.ascontiguousarray(blended.astype(np.uint8)), True
+
+
+def _owned_uint8(pixels: np.ndarray, copy: bool = False) -> np.ndarray:
+    out = np.array(pixels, dtype=np.uint8, order="C", copy=copy or None)
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        out = np.array(out, dtype=np.uint8, order="C", copy=True)
+    return out
+
+
+@functools.cache
+def _allowed_formats(heif: bool) -> list[str]:
+    """The allowlist, restricted to openers Pillow registered (MPO opens through JPEG's)."""
+    Image.init()
+    wanted = (*_BASE_FORMATS, "HEIF") if heif else _BASE_FORMATS
+    return [name for name in wanted if name in Image.OPEN]
+
+
+@functools.cache
+def _heif_available() -> bool:
+    """Register pillow-heif's opener once, if that optional package is installed."""
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except Exception:
+        return False
+    return "HEIF" in Image.OPEN
+
+
+def _sniff(data: bytes) -> str | None:
+    """Recognise well-known files that are not (supported) images, for a better message.
+
+    Returns ``"HEIC"`` for HEIC/HEIF photos, a ready message for other recognised files, or
+    ``None`` to let Pillow decide.
+    """
+    if data.startswith(_IMAGE_MAGIC):
+        return None
+    if data.startswith(b"RIFF"):
+        kind = data[8:12]
+        if kind == b"WEBP":
+            return None
+        if kind == b"AVI ":
+            return _not_an_image("video, AVI")
+        if kind == b"WAVE":
+            return _not_an_image("audio, WAV")
+    head = data[:1024]
+    brand = _iso_brand(data)
+    if brand is not None:
+        return brand
+    if b"%PDF-" in head:
+        return _not_an_image("PDF")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        for marker, label in _OFFICE_MARKERS:
+            if marker in data:
+                return _not_an_image(label)
+        return _not_an_image("ZIP archive")
+    if head.startswith(b"\x1f\x8b"):
+        return _not_an_image("GZIP archive")
+    if head.startswith(b"Rar!\x1a\x07") or head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return _not_an_image("compressed archive")
+    markup = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if markup.startswith(b"<"):
+        if b"<svg" in markup:
+            return _unsupported_image("SVG")
+        if markup.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+            b"<html" in markup
+        ):
+            return _not_an_image("HTML")
+        if markup.startswith(b"<?xml"):
+            return _not_an_image("XML")
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return _unsupported_image("JPEG 2000")
+    if head.startswith(b"8BPS"):
+        return _unsupported_image("Photoshop")
+    return None
+
+
+def _iso_brand(data: bytes) -> str | None:
+    """Classify ISO base-media files (HEIC, AVIF, MP4, MOV) by their first box."""
+    if len(data) < 12:
+        return None
+    box = data[4:8]
+    if box == b"ftyp":
+        size = int.from_bytes(data[0:4], "big")
+        end = min(max(size, 16), len(data), 256)
+        brands = {data[8:12]} | {data[i : i + 4] for i in range(16, end - 3, 4)}
+        if data[8:12] in _AVIF_BRANDS or (brands & _AVIF_BRANDS and not brands & _HEIF_BRANDS):
+            return _unsupported_image("AVIF")
+        if brands & _HEIF_BRANDS:
+            return "HEIC"
+        return _not_an_image("video, MP4/MOV")
+    if box in _VIDEO_ATOMS and 8 <= int.from_bytes(data[0:4], "big") <= len(data):
+        return _not_an_image("video, MOV")
+    return None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:4096]
+    if b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    controls = sum(1 for char in text if ord(char) < 32 and char not in "\t\n\r\f")
+    return bool(text) and controls <= len(text) // 100
+
+
+def _not_an_image(label: str) -> str:
+    return f"This file is not an image we can read ({label}). {_UPLOAD_HINT}"
+
+
+def _unsupported_image(label: str) -> str:
+    return f"{label} images are not supported. {_UPLOAD_HINT}"
+
+
+def _too_many_bytes(max_bytes: int) -> str:
+    return f"This file is larger than the {_megabytes(max_bytes)} MB limit. Upload a smaller photo."
+
+
+def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None) -> str:
+    limit = f"{max_pixels / 1e6:.3g} megapixels"
+    size = f"{width}×{height} pixels; " if width is not None and height is not None else ""
+    return f"This image is too large to analyse ({size}the limit is {limit}). Resize it and retry."
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / _MIB:.3g}"
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Squash an RGB image to ``size``×``size`` (no crop: ISIC test images are squashed too).
+
+    Area interpolation when shrinking removes the nearest-neighbour aliasing some ISIC
+    images carry, so training and test images reach the model alike.
+    """
+    h, w = image.shape[:2]
+    if (h, w) == (size, size):
+        return image
+    shrinking = h * w > size * size
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def shades_of_gray(image: np.ndarray, power: int = 6) -> np.ndarray:
+    """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004), as used in ISIC winners.
+
+    Estimates the illuminant as the Minkowski p-norm of each channel and rescales the
+    channels so the illuminant becomes neutral grey.
+    """
+    pixels = image.astype(np.float32)
+    illuminant = np.power(np.mean(np.power(pixels, power), axis=(0, 1)), 1.0 / power)
+    illuminant = illuminant / max(float(np.linalg.norm(illuminant)), 1e-6)
+    gain = 1.0 / np.maximum(illuminant * np.sqrt(3.0), 1e-6)
+    return np.clip(pixels * gain, 0, 255).astype(np.uint8)
+
+
+def remove_hair(image: np.ndarray, kernel_size: int = 9, threshold: int = 10) -> np.ndarray:
+    """DullRazor-style hair removal: black-hat filter finds dark thin hairs, inpainting fills them.
+
+    Lee et al. 1997, "DullRazor: A software approach to hair removal from images".
+    """
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_size, kernel_size))
+    blackhat = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
+    _, mask = cv2.threshold(blackhat, threshold, 255, cv2.THRESH_BINARY)
+    return cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
+
+
+def preprocess_pixels(
+    image: np.ndarray, size: int, color_constancy: bool = False, hair_removal: bool = False
+) -> np.ndarray:
+    """The pixel pipeline shared by training and prediction (the model card names the flags)."""
+    if hair_removal:
+        image = remove_hair(image)
+    image = resize_square(image, size)
+    if color_constancy:
+        image = shades_of_gray(image)
+    return image

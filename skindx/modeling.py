@@ -1,0 +1,247 @@
+"""VGG-style model builders and the SkinModel bundle (Keras model + ModelCard)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skindx.card import CARD_FILE, ModelCard
+from skindx.config import DEFAULT_MODEL_DIR, settings
+from skindx.taxonomy import CODES
+
+MODEL_FILE = "model.keras"
+OOD_FILE = "ood.npz"
+FEATURES_LAYER = "features"
+LOGITS_LAYER = "logits"
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+_LFS_MAGIC = b"version https://git-lfs"
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory that cannot be used; the message names the file and the fix."""
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def _head(x, n_classes: int, dropout: float):
+    layers = _keras().layers
+    x = layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(n_classes, name=LOGITS_LAYER)(x)
+    return layers.Activation("softmax", name="predictions", dtype="float32")(x)
+
+
+def build_compact_vgg(
+    input_size: int = 192,
+    widths: Sequence[int] = (32, 64, 128, 256, 256),
+    convs_per_block: int = 2,
+    n_classes: int = len(CODES),
+    dropout: float = 0.3,
+):
+    """A compact VGG: blocks of (3×3 conv → batch norm → ReLU) × n, then 2×2 max-pool.
+
+    One flat functional graph, so every CAM method reaches every conv layer; layers are
+    named like keras' VGG16 (``block5_conv2``). Inputs are RGB in [0, 255].
+
+    References:
+        Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+        Recognition", arXiv:1409.1556 (2014).
+    """
+    keras = _keras()
+    layers = keras.layers
+    if input_size < 2 ** len(widths):
+        raise ValueError(
+            f"input_size must be at least {2 ** len(widths)} for {len(widths)} blocks. "
+            f"Received: input_size={input_size}"
+        )
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    for b, width in enumerate(widths, start=1):
+        for c in range(1, convs_per_block + 1):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}")(x)
+            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    outputs = _head(x, n_classes, dropout)
+    return keras.Model(inputs, outputs, name="compact_vgg")
+
+
+def build_vgg16(
+    input_size: int = 224,
+    weights: str | None = None,
+    n_classes: int = len(CODES),
+    dropout: float = 0.5,
+):
+    """The classic VGG16 conv topology (keras' layers and names) with a global-pooling head.
+
+    ``weights="imagenet"`` downloads keras' ImageNet weights (online only). The caffe-style
+    BGR preprocessing those weights expect is folded in: an RGB mean-subtraction layer and
+    ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like the
+    compact VGG.
+    """
+    keras = _keras()
+    layers = keras.layers
+    base = keras.applications.VGG16(
+        include_top=False, weights=weights, input_shape=(input_size, input_size, 3)
+    )
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Normalization(mean=IMAGENET_MEAN_RGB, variance=(1.0, 1.0, 1.0), name="rescale")(
+        inputs
+    )
+    for layer in base.layers[1:]:
+        x = layer(x)
+    if weights is not None:
+        kernel, bias = base.get_layer("block1_conv1").get_weights()
+        base.get_layer("block1_conv1").set_weights([kernel[:, :, ::-1, :], bias])
+    outputs = _head(x, n_classes, dropout)
+    return keras.Model(inputs, outputs, name="vgg16")
+
+
+def build_model(architecture: dict[str, Any]):
+    """Build from a card's ``architecture`` dict (``{"name": "compact_vgg", ...}``)."""
+    params = dict(architecture)
+    name = params.pop("name", "compact_vgg")
+    builders = {"compact_vgg": build_compact_vgg, "vgg16": build_vgg16}
+    if name not in builders:
+        raise ValueError(f"Unknown architecture; choose one of {sorted(builders)}. Received: {name}")
+    return builders[name](**params)
+
+
+def conv_layer_names(model) -> list[str]:
+    """Names of the model's 2-D conv layers, input side first."""
+    return [layer.name for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class SkinModel:
+    """A Keras model with its card and optional out-of-domain reference statistics."""
+
+    model: Any
+    card: ModelCard
+    ood_reference: dict[str, np.ndarray] = field(default_factory=dict)
+    directory: Path | None = None
+
+    @property
+    def input_size(self) -> int:
+        return int(self.card.input_size)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.keras``, ``ood.npz`` and ``card.json`` (with the weights' sha256)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        model_path = directory / MODEL_FILE
+        self.model.save(model_path)
+        if self.ood_reference:
+            np.savez(directory / OOD_FILE, **self.ood_reference)
+        self.card.weights_sha256 = sha256_file(model_path)
+        self.card.save(directory)
+        self.directory = directory
+        return directory
+
+
+def resolve_model_dir(path: str | Path | None = None) -> Path:
+    """``path``, else ``SKINDX_MODEL``, else the shipped default."""
+    if path is not None:
+        return Path(path)
+    return settings().model_dir or DEFAULT_MODEL_DIR
+
+
+def _check_model_file(model_path: Path, card: ModelCard) -> None:
+    if not model_path.is_file():
+        raise ModelLoadError(
+            f"Model file {model_path} is missing. Train one with `skindx train`, or point "
+            "SKINDX_MODEL at a directory holding model.keras and card.json."
+        )
+    with open(model_path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(_LFS_MAGIC):
+        raise ModelLoadError(
+            f"Model file {model_path} is a Git LFS pointer, not the weights. "
+            "Run `git lfs pull` to fetch the real file."
+        )
+    if card.weights_sha256 and sha256_file(model_path) != card.weights_sha256:
+        raise ModelLoadError(
+            f"Model file {model_path} does not match the sha256 in {CARD_FILE} (truncated or "
+            "replaced). Restore both files from the same training run."
+        )
+
+
+def _read_card(directory: Path) -> ModelCard:
+    card_path = directory / CARD_FILE
+    if not card_path.is_file():
+        raise ModelLoadError(
+            f"Model card {card_path} is missing. A model directory needs model.keras and "
+            "card.json, as written by `skindx train`."
+        )
+    try:
+        return ModelCard.load(directory)
+    except (ValueError, TypeError) as error:
+        raise ModelLoadError(f"Model card {card_path} is not valid JSON ({error}).") from error
+
+
+def load_model(path: str | Path | None = None) -> SkinModel:
+    """Load a model directory (``None``: ``SKINDX_MODEL`` or the shipped default).
+
+    Raises:
+        ModelLoadError: for a missing directory or file, a Git LFS pointer, a checksum
+            mismatch, an unreadable file or a card that does not describe the model.
+    """
+    directory = resolve_model_dir(path)
+    if not directory.is_dir():
+        raise ModelLoadError(
+            f"Model directory {directory} does not exist. Set SKINDX_MODEL to a directory "
+            "written by `skindx train`, or restore models/default from the repository."
+        )
+    card = _read_card(directory)
+    model_path = directory / MODEL_FILE
+    _check_model_file(model_path, card)
+    keras = _keras()
+    try:
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:  # keras raises many types for a damaged zip
+        raise ModelLoadError(
+            f"Model file {model_path} could not be read ({type(error).__name__}). "
+            "Restore it from the repository or retrain."
+        ) from error
+    _check_matches_card(model, card, model_path)
+    ood_path = directory / OOD_FILE
+    ood = dict(np.load(ood_path)) if ood_path.is_file() else {}
+    return SkinModel(model=model, card=card, ood_reference=ood, directory=directory)
+
+
+def _check_matches_card(model, card: ModelCard, model_path: Path) -> None:
+    _, height, width, channels = model.input_shape
+    n_out = model.output_shape[-1]
+    problems = []
+    if (height, width, channels) != (card.input_size, card.input_size, 3):
+        problems.append(f"input {height}×{width}×{channels} vs card {card.input_size}")
+    if n_out != len(card.classes):
+        problems.append(f"{n_out} outputs vs {len(card.classes)} classes in the card")
+    if problems:
+        raise ModelLoadError(
+            f"Model file {model_path} does not match its {CARD_FILE}: {'; '.join(problems)}. "
+            "Keep model.keras and card.json from the same training run together."
+        )

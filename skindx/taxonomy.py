@@ -1,0 +1,100 @@
+"""The seven HAM10000 diagnoses and the names other ISIC datasets use for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One diagnostic class of the model."""
+
+    code: str
+    name: str
+    malignant: bool
+    description: str
+
+
+DIAGNOSES: tuple[Diagnosis, ...] = (
+    Diagnosis(
+        "akiec",
+        "Actinic keratosis / intraepithelial carcinoma",
+        True,
+        "Sun-damage lesions that can turn into squamous cell carcinoma, and Bowen's disease.",
+    ),
+    Diagnosis("bcc", "Basal cell carcinoma", True, "The most common skin cancer; grows slowly."),
+    Diagnosis(
+        "bkl",
+        "Benign keratosis-like lesion",
+        False,
+        "Seborrhoeic keratoses, solar lentigines and lichen-planus-like keratoses.",
+    ),
+    Diagnosis("df", "Dermatofibroma", False, "A firm, harmless bump, often on the legs."),
+    Diagnosis("mel", "Melanoma", True, "The most dangerous skin cancer; curable when found early."),
+    Diagnosis("nv", "Melanocytic nevus", False, "A common mole."),
+    Diagnosis(
+        "vasc",
+        "Vascular lesion",
+        False,
+        "Cherry angiomas, angiokeratomas, pyogenic granulomas and haemorrhage.",
+    ),
+)
+
+CODES: tuple[str, ...] = tuple(d.code for d in DIAGNOSES)
+BY_CODE: dict[str, Diagnosis] = {d.code: d for d in DIAGNOSES}
+MALIGNANT_CODES: tuple[str, ...] = tuple(d.code for d in DIAGNOSES if d.malignant)
+
+# ISIC 2019 ground-truth columns. SCC has no HAM10000 class of its own: in HAM10000,
+# intraepithelial carcinoma (Bowen's disease) sits in akiec, so invasive SCC is kept
+# apart under its own name rather than folded into a class it was never trained as.
+ISIC2019_COLUMNS: dict[str, str] = {
+    "MEL": "mel",
+    "NV": "nv",
+    "BCC": "bcc",
+    "AK": "akiec",
+    "BKL": "bkl",
+    "DF": "df",
+    "VASC": "vasc",
+    "SCC": "scc",
+    "UNK": "unknown",
+}
+
+# ISIC 2020 `diagnosis` strings.
+ISIC2020_DIAGNOSES: dict[str, str] = {
+    "melanoma": "mel",
+    "nevus": "nv",
+    "seborrheic keratosis": "bkl",
+    "lentigo nos": "bkl",
+    "solar lentigo": "bkl",
+    "lichenoid keratosis": "bkl",
+    "cafe-au-lait macule": "cafe-au-lait macule",
+    "atypical melanocytic proliferation": "atypical melanocytic proliferation",
+    "unknown": "unknown",
+}
+
+
+def normalize_diagnosis(label: object) -> str:
+    """Map any ISIC diagnosis label (HAM10000 code, 2019 column, 2020 string) to a code.
+
+    Labels outside the seven classes keep their own lower-case name (e.g. ``"scc"``);
+    missing values become ``"unknown"``.
+    """
+    if label is None or (isinstance(label, float) and label != label):
+        return "unknown"
+    text = str(label).strip()
+    if not text:
+        return "unknown"
+    if text.lower() in BY_CODE:
+        return text.lower()
+    if text.upper() in ISIC2019_COLUMNS:
+        return ISIC2019_COLUMNS[text.upper()]
+    return ISIC2020_DIAGNOSES.get(text.lower(), text.lower())
+
+
+def is_malignant(code: str) -> bool | None:
+    """True/False for the seven classes and SCC; None when it cannot be said."""
+    if code in BY_CODE:
+        return BY_CODE[code].malignant
+    if code == "scc":
+        return True
+    return None

@@ -1,0 +1,346 @@
+"""Training: a TrainConfig in, a SkinModel with a complete card out.
+
+The loop is plain Keras 3 (``model.fit`` over in-memory arrays, augmentation as Keras
+layers), so it runs unchanged on the TensorFlow, JAX or PyTorch backend: a user with a GPU
+but no GPU build of TensorFlow trains with ``KERAS_BACKEND=jax`` and ships the same
+``.keras`` file. HAM10000 at 192 px is 1.1 GB as uint8, so the images are decoded once
+and kept in memory (the role ``tf.data``'s ``cache()`` plays) and batches are cast per step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skindx.calibration import (
+    calibrated_probabilities,
+    fit_mahalanobis,
+    fit_temperature,
+    fit_triage,
+    mahalanobis_score,
+)
+from skindx.card import ModelCard
+from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, build_model
+from skindx.taxonomy import CODES
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; stored in the model card."""
+
+    images: str
+    metadata: str
+    out: str
+    architecture: str = "compact_vgg"
+    input_size: int = 192
+    widths: tuple[int, ...] = (32, 64, 128, 256, 256)
+    convs_per_block: int = 2
+    dropout: float = 0.3
+    weights: str | None = None
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.75
+    val_fraction: float = 0.15
+    patience: int = 15
+    seed: int = 42
+    color_constancy: bool = False
+    hair_removal: bool = False
+    max_per_class: int | None = None
+    mixed_precision: bool = False
+    strategy: str | None = None
+    max_minutes: float | None = None
+    version: str = "0.1.0"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def architecture_dict(self) -> dict[str, Any]:
+        if self.architecture == "vgg16":
+            return {
+                "name": "vgg16",
+                "input_size": self.input_size,
+                "dropout": self.dropout,
+                "weights": self.weights,
+            }
+        return {
+            "name": "compact_vgg",
+            "input_size": self.input_size,
+            "widths": list(self.widths),
+            "convs_per_block": self.convs_per_block,
+            "dropout": self.dropout,
+        }
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Inverse-frequency weights raised to ``power`` (0: none, 1: fully balanced), mean 1."""
+    counts = np.bincount(labels, minlength=len(CODES)).astype(np.float64)
+    weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** power, 0.0)
+    return weights / (weights[labels].mean() or 1.0)
+
+
+def _augmenter(keras, seed: int):
+    layers = keras.layers
+    return [
+        layers.RandomFlip("horizontal_and_vertical", seed=seed),
+        layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
+        layers.RandomZoom((-0.25, 0.1), fill_mode="reflect", seed=seed + 2),
+        layers.RandomBrightness(0.12, value_range=(0, 255), seed=seed + 3),
+        layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 4),
+        layers.RandomSaturation(0.25, value_range=(0, 255), seed=seed + 5),
+        layers.RandomHue(0.03, value_range=(0, 255), seed=seed + 6),
+    ]
+
+
+def _batches(keras):
+    class ArrayBatches(keras.utils.PyDataset):
+        """Shuffled float32 batches from a uint8 array, with per-sample weights."""
+
+        def __init__(self, x, y, weights, batch_size, seed, shuffle=True):
+            super().__init__()
+            self.x, self.y, self.w = x, y, weights
+            self.batch_size = batch_size
+            self.rng = np.random.default_rng(seed)
+            self.shuffle = shuffle
+            self.order = np.arange(len(x))
+            self.on_epoch_end()
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+            return self.x[idx].astype("float32"), self.y[idx], self.w[idx]
+
+        def on_epoch_end(self):
+            if self.shuffle:
+                self.rng.shuffle(self.order)
+
+    return ArrayBatches
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    recalls = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
+    return float(np.mean(recalls))
+
+
+def _selection_callback(keras, x_val, y_val, best_path: Path, patience: int, max_minutes=None):
+    import time
+
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+
+    class BestByBalancedAccuracy(keras.callbacks.Callback):
+        """Validation balanced accuracy each epoch; keeps the best weights; early stop.
+
+        Also stops at a wall-clock budget, so a run on a lent machine always ends with
+        its best checkpoint saved.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.wait = -1.0, -1, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            probabilities = self.model.predict(x_val, batch_size=256, verbose=0)
+            score = balanced_accuracy(y_val, probabilities.argmax(axis=1))
+            if logs is not None:
+                logs["val_balanced_accuracy"] = score
+            print(f"epoch {epoch + 1}: val_balanced_accuracy={score:.4f}", flush=True)
+            if score > self.best:
+                self.best, self.best_epoch, self.wait = score, epoch + 1, 0
+                self.model.save_weights(best_path)
+            else:
+                self.wait += 1
+                if self.wait >= patience:
+                    self.model.stop_training = True
+            if deadline is not None and time.monotonic() > deadline:
+                print("time budget reached: stopping", flush=True)
+                self.model.stop_training = True
+
+    return BestByBalancedAccuracy()
+
+
+def _subsample(paths, labels, max_per_class: int | None, seed: int):
+    if not max_per_class:
+        return paths, labels
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == c))[:max_per_class] for c in np.unique(labels)]
+    )
+    keep.sort()
+    return [paths[i] for i in keep], labels[keep]
+
+
+def _distribution_scope(keras, strategy: str | None):
+    """``tf.distribute`` scope for the TensorFlow backend (mirrored / multi-worker)."""
+    import contextlib
+
+    if not strategy:
+        return contextlib.nullcontext()
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "--strategy uses tf.distribute and needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()}"
+        )
+    import tensorflow as tf
+
+    strategies = {
+        "mirrored": tf.distribute.MirroredStrategy,
+        "multiworker": tf.distribute.MultiWorkerMirroredStrategy,
+    }
+    if strategy not in strategies:
+        raise ValueError(f"--strategy must be one of {sorted(strategies)}. Received: {strategy}")
+    return strategies[strategy]().scope()
+
+
+def load_split(config: TrainConfig, progress: bool = True):
+    """Decoded train/validation arrays for ``config`` (lesion-level split)."""
+    table = read_labels(config.metadata)
+    train_table, val_table = split_by_lesion(table, config.val_fraction, config.seed)
+    arrays = []
+    for part, subsample in ((train_table, config.max_per_class), (val_table, None)):
+        paths, labels = labelled_paths(part, config.images)
+        if not paths:
+            raise ValueError(f"No images of {config.metadata} were found in {config.images}.")
+        paths, labels = _subsample(paths, labels, subsample and config.max_per_class, config.seed)
+        x = load_arrays(
+            paths, config.input_size, config.color_constancy, config.hair_removal, progress=progress
+        )
+        arrays.append((x, labels))
+    return arrays[0], arrays[1], {"n_lesions_val": int(val_table["lesion_id"].nunique())}
+
+
+def train(config: TrainConfig, progress: bool = True) -> SkinModel:
+    """Train, select by validation balanced accuracy, calibrate, fit OOD and triage, save."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_val, y_val), split_info = load_split(config, progress)
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+
+    with _distribution_scope(keras, config.strategy):
+        model = build_model(config.architecture_dict())
+        trainer = keras.Sequential(
+            [keras.Input(model.input_shape[1:]), *_augmenter(keras, config.seed), model],
+            name="trainer",
+        )
+        steps = math.ceil(len(x_train) / config.batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate / 10,
+            decay_steps=max(1, steps * (config.epochs - config.warmup_epochs)),
+            warmup_target=config.learning_rate,
+            warmup_steps=steps * config.warmup_epochs,
+            alpha=0.01,
+        )
+        trainer.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
+    weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
+    onehot = np.eye(len(CODES), dtype="float32")[y_train]
+    batches = _batches(keras)(x_train, onehot, weights, config.batch_size, config.seed)
+    best_path = out / "best.weights.h5"
+    selector = _selection_callback(
+        keras, x_val.astype("float32"), y_val, best_path, config.patience, config.max_minutes
+    )
+    callbacks = [selector, keras.callbacks.BackupAndRestore(str(out / "backup"))]
+    history = trainer.fit(
+        batches, epochs=config.epochs, callbacks=callbacks, verbose=2 if progress else 0
+    )
+    trainer.load_weights(best_path)
+    keras.mixed_precision.set_dtype_policy("float32")
+    final = build_model(config.architecture_dict())
+    final.set_weights(model.get_weights())
+    card = _card(config, selector, history.history, y_train, split_info)
+    skin_model = SkinModel(final, card)
+    finish_with_validation(skin_model, x_val, y_val)
+    skin_model.save(out)
+    for leftover in (best_path,):
+        leftover.unlink(missing_ok=True)
+    return skin_model
+
+
+def _card(config, selector, history, y_train, split_info) -> ModelCard:
+    counts = np.bincount(y_train, minlength=len(CODES))
+    recipe = {k: v for k, v in asdict(config).items() if k not in {"images", "metadata", "out"}}
+    return ModelCard(
+        name=f"skindx-{config.architecture}-{config.input_size}",
+        version=config.version,
+        architecture=config.architecture_dict(),
+        input_size=config.input_size,
+        preprocessing={
+            "resize": "squash",
+            "color_constancy": config.color_constancy,
+            "hair_removal": config.hair_removal,
+        },
+        training={
+            "data": "HAM10000 (Tschandl et al. 2018), split by lesion_id",
+            "recipe": recipe,
+            "train_images_per_class": dict(zip(CODES, counts.tolist(), strict=True)),
+            "best_epoch": selector.best_epoch,
+            "epochs_run": len(history.get("loss", [])),
+            "val_balanced_accuracy_best": round(selector.best, 4),
+            "history": {k: [round(float(v), 4) for v in vals] for k, vals in history.items()},
+            **split_info,
+        },
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def logits_and_features(model, x: np.ndarray, batch_size: int = 128):
+    """Logits and penultimate features of ``model`` for a batch array (a separate graph)."""
+    import keras
+
+    probe = keras.Model(
+        model.input, [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output]
+    )
+    logits, features = [], []
+    for start in range(0, len(x), batch_size):
+        lo, fe = probe(x[start : start + batch_size].astype("float32"), training=False)
+        logits.append(keras.ops.convert_to_numpy(lo))
+        features.append(keras.ops.convert_to_numpy(fe))
+    return np.concatenate(logits), np.concatenate(features)
+
+
+def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray) -> None:
+    """Fit temperature, OOD reference and triage thresholds on validation; record metrics."""
+    from skindx.evaluate import metrics_from_probabilities
+
+    logits, features = logits_and_features(skin_model.model, x_val)
+    card = skin_model.card
+    card.temperature = fit_temperature(logits, y_val)
+    probabilities = calibrated_probabilities(logits, card.temperature)
+    card.thresholds = fit_triage(probabilities, y_val)
+    reference = fit_mahalanobis(features, y_val)
+    scores = mahalanobis_score(features, reference)
+    skin_model.ood_reference = reference
+    card.ood = {
+        "method": "mahalanobis",
+        "layer": FEATURES_LAYER,
+        "threshold": float(np.quantile(scores, 0.95)),
+        "quantile": 0.95,
+        "validation_median": float(np.median(scores)),
+    }
+    uncalibrated = calibrated_probabilities(logits, 1.0)
+    metrics = metrics_from_probabilities(y_val, probabilities, card.thresholds)
+    metrics["ece_uncalibrated"] = metrics_from_probabilities(y_val, uncalibrated, None)["ece"]
+    metrics["dataset"] = "HAM10000 validation split (by lesion)"
+    card.metrics["validation"] = metrics
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(asdict(config), indent=2))
