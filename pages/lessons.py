@@ -213,7 +213,7 @@ def _draw_chart(chart: lx.Chart) -> None:
         st.caption(f"({chart.note})")
         return
     st.markdown(f"**{chart.title}**")
-    st.bar_chart(chart.data, horizontal=True, stack=False, y_label="", x_label=chart.y_label)
+    st.bar_chart(chart.data, horizontal=True, stack=False, x_label="", y_label=chart.y_label)
 
 
 def _sources(lesson: lx.Lesson) -> None:
@@ -230,7 +230,7 @@ def _quiz(lesson: lx.Lesson) -> None:
     with st.form(key=f"lessons_quiz_form_{slug}"):
         for number, (question, key) in enumerate(zip(lesson.quiz, keys, strict=True), 1):
             st.radio(
-                f"{number}. {question.question}",
+                f"**{number}. {question.question}**",
                 range(len(question.options)),
                 format_func=question.options.__getitem__,
                 index=None,
@@ -276,7 +276,7 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
         _render(slides[index].body, stats, card)
     previous, counter, following = st.columns([1, 1, 1], vertical_alignment="center")
     previous.button(
-        "← Previous",
+        "Previous",
         key="lessons_prev",
         on_click=_step,
         args=(lesson.slug, -1, len(slides)),
@@ -289,7 +289,7 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
         unsafe_allow_html=True,
     )
     following.button(
-        "Next →",
+        "Next",
         key="lessons_next",
         on_click=_step,
         args=(lesson.slug, 1, len(slides)),

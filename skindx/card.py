@@ -27,7 +27,11 @@ class ModelCard:
     architecture: dict[str, Any] = field(default_factory=dict)
     input_size: int = 192
     preprocessing: dict[str, Any] = field(
-        default_factory=lambda: {"resize": "squash", "color_constancy": False, "hair_removal": False}
+        default_factory=lambda: {
+            "resize": "squash",
+            "color_constancy": False,
+            "hair_removal": False,
+        }
     )
     classes: list[str] = field(default_factory=lambda: list(CODES))
     training: dict[str, Any] = field(default_factory=dict)

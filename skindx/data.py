@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,28 +14,24 @@ import pandas as pd
 from PIL import Image
 
 from skindx.imaging import preprocess_pixels
-from skindx.taxonomy import CODES, normalize_diagnosis
+from skindx.metadata import read_metadata
+from skindx.taxonomy import CODES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
-    """``image_id, lesion_id, diagnosis`` rows for the seven classes, from HAM10000-style CSVs.
+    """``image_id, lesion_id, diagnosis`` rows for the seven classes from any ISIC metadata
+    format :func:`skindx.metadata.read_metadata` knows (HAM10000, ISIC 2019, ISIC 2020).
 
     Rows without a ``lesion_id`` get their image id as lesion id (one image per lesion).
     """
-    frame = pd.read_csv(metadata_csv, encoding="utf-8-sig")
-    missing = {"image_id", "dx"} - set(frame.columns)
-    if missing:
-        raise ValueError(
-            f"{metadata_csv} lacks the column(s) {sorted(missing)}; expected HAM10000-style "
-            "metadata with image_id, lesion_id and dx."
-        )
+    frame = read_metadata(metadata_csv)
     table = pd.DataFrame(
         {
             "image_id": frame["image_id"].astype(str),
-            "lesion_id": frame.get("lesion_id", frame["image_id"]).fillna(frame["image_id"]),
-            "diagnosis": frame["dx"].map(normalize_diagnosis),
+            "lesion_id": frame["lesion_id"].fillna(frame["image_id"]).astype(str),
+            "diagnosis": frame["diagnosis"].astype(str),
         }
     )
     return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
@@ -112,3 +110,108 @@ def labelled_paths(table: pd.DataFrame, images_dir: str | Path) -> tuple[list[Pa
             paths.append(path)
             labels.append(index[diagnosis])
     return paths, np.asarray(labels, dtype=np.int64)
+
+
+@dataclass
+class RestructureReport:
+    """What ``restructure`` did: files placed per class, already present, and missing."""
+
+    placed: dict[str, int] = field(default_factory=dict)
+    existing: int = 0
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _atomic_place(source: Path, target: Path, link: bool) -> None:
+    """Link or copy to a temporary name beside ``target``, then rename: never half-written."""
+    temporary = target.with_name(f".{target.name}.partial")
+    temporary.unlink(missing_ok=True)
+    try:
+        if link:
+            os.link(source, temporary)
+        else:
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def restructure(
+    metadata_csv: str | Path, images_dir: str | Path, out_dir: str | Path, link: bool = False
+) -> RestructureReport:
+    """One folder per diagnosis (``out/mel/ISIC_….jpg``) from an ISIC download.
+
+    Idempotent: files already in place with the same size are left alone. Missing images
+    are listed in the report, not fatal.
+    """
+    frame = read_metadata(metadata_csv)
+    out_dir = Path(out_dir)
+    report = RestructureReport()
+    for image_id, diagnosis in zip(frame["image_id"], frame["diagnosis"], strict=True):
+        source = find_image(images_dir, str(image_id))
+        if source is None:
+            report.missing.append(str(image_id))
+            continue
+        target = out_dir / str(diagnosis) / source.name
+        if target.is_file() and target.stat().st_size == source.stat().st_size:
+            report.existing += 1
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _atomic_place(source, target, link)
+            except OSError:
+                report.unreadable.append(str(image_id))
+                continue
+        report.placed[str(diagnosis)] = report.placed.get(str(diagnosis), 0) + 1
+    return report
+
+
+def _preprocess_one(job: tuple[Path, Path, int, bool, bool]) -> str | None:
+    from skindx.imaging import ImageRejected, load_image
+
+    source, target, size, color_constancy, hair_removal = job
+    try:
+        pixels = preprocess_pixels(load_image(source), size, color_constancy, hair_removal)
+    except ImageRejected:
+        return str(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.partial.png")
+    Image.fromarray(pixels).save(temporary)
+    os.replace(temporary, target)
+    return None
+
+
+def preprocess_folder(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    size: int,
+    color_constancy: bool = False,
+    hair_removal: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> tuple[int, list[str]]:
+    """Resize (and optionally colour-correct / de-hair) every image under ``in_dir`` into
+    ``out_dir`` as PNG, keeping the folder structure. Returns (written, rejected paths)."""
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    sources = sorted(
+        p for p in in_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+    )
+    jobs = [
+        (
+            p,
+            (out_dir / p.relative_to(in_dir)).with_suffix(".png"),
+            size,
+            color_constancy,
+            hair_removal,
+        )
+        for p in sources
+    ]
+    workers = workers or min(8, os.cpu_count() or 2)
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(_preprocess_one, jobs)
+        if progress:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(jobs), desc="preprocess", unit="img")
+        rejected = [r for r in results if r is not None]
+    return len(jobs) - len(rejected), rejected

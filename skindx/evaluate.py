@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ def expected_calibration_error(
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     ece, bins = 0.0, []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         inside = (confidence > lo) & (confidence <= hi)
         if not inside.any():
             continue
@@ -89,7 +91,7 @@ def metrics_from_probabilities(
     recalls = [v["sensitivity"] for v in per_class.values() if v["sensitivity"] is not None]
     ece, bins = expected_calibration_error(labels, probabilities)
     result: dict[str, Any] = {
-        "n": int(len(labels)),
+        "n": len(labels),
         "accuracy": round(float((predicted == labels).mean()), 4),
         "balanced_accuracy": round(float(np.mean(recalls)), 4),
         "per_class": per_class,
@@ -141,9 +143,11 @@ def official_isic2018_scores(
         truth_path, prediction_path = Path(tmp, "truth.csv"), Path(tmp, "prediction.csv")
         truth.to_csv(truth_path, index=False)
         prediction.to_csv(prediction_path, index=False)
-        score = ClassificationScore.from_file(
-            truth_path, prediction_path, ClassificationMetric.BALANCED_ACCURACY
-        )
+        with warnings.catch_warnings():  # the scorer calls pandas' deprecated applymap
+            warnings.simplefilter("ignore", FutureWarning)
+            score = ClassificationScore.from_file(
+                truth_path, prediction_path, ClassificationMetric.BALANCED_ACCURACY
+            )
     per_category = score.per_category
     return {
         "balanced_accuracy": round(float(score.overall), 4),
@@ -157,4 +161,104 @@ def official_isic2018_scores(
             for code in CODES
             if ISIC2018_COLUMNS[code] in per_category.index
         },
+    }
+
+
+def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
+    """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format."""
+    from skindx.metadata import read_header, read_metadata
+
+    header = [column.strip() for column in read_header(labels_csv)]
+    one_hot = set(ISIC2018_COLUMNS.values())
+    if "image" in header and one_hot <= set(header):
+        raw = pd.read_csv(labels_csv, encoding="utf-8-sig")
+        columns = [ISIC2018_COLUMNS[c] for c in CODES]
+        index = raw[columns].to_numpy().argmax(axis=1)
+        return pd.DataFrame(
+            {"image_id": raw["image"].astype(str), "diagnosis": np.array(CODES)[index]}
+        )
+    frame = read_metadata(labels_csv)
+    return frame[["image_id", "diagnosis"]].astype(str)
+
+
+def evaluate_model(
+    skin_model,
+    images_dir: str | Path,
+    labels_csv: str | Path,
+    tta: bool = False,
+    predictions_csv: str | Path | None = None,
+    name: str = "ISIC 2018 Task 3 test",
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Predict every labelled image and compute the full report (JSON-serialisable)."""
+    from skindx.data import find_image
+    from skindx.imaging import ImageRejected, load_image
+    from skindx.predict import Predictor
+
+    table = read_evaluation_labels(labels_csv)
+    table = table[table["diagnosis"].isin(CODES)]
+    predictor = Predictor(skin_model, tta=tta)
+    ids, labels, probabilities, in_domain, missing = [], [], [], [], []
+    rows = list(zip(table["image_id"], table["diagnosis"], strict=True))
+    for start in range(0, len(rows), batch_size):
+        images, chunk = [], []
+        for image_id, diagnosis in rows[start : start + batch_size]:
+            path = find_image(images_dir, image_id)
+            try:
+                images.append(load_image(path) if path else None)
+            except ImageRejected:
+                images[-1:] = []
+                path = None
+            if path is None:
+                missing.append(image_id)
+                continue
+            chunk.append((image_id, diagnosis))
+        for (image_id, diagnosis), prediction in zip(
+            chunk, predictor.predict_batch(images), strict=True
+        ):
+            ids.append(image_id)
+            labels.append(CODES.index(diagnosis))
+            probabilities.append([prediction.probabilities[c] for c in CODES])
+            in_domain.append(prediction.in_domain)
+    if not ids:
+        raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
+    labels_array, probs = np.asarray(labels), np.asarray(probabilities)
+    report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
+    report["official"] = official_isic2018_scores(ids, labels_array, probs)
+    report.update(
+        dataset=name,
+        tta=tta,
+        missing=len(missing),
+        in_domain_share=round(float(np.mean(in_domain)), 4),
+    )
+    if predictions_csv:
+        frame = pd.DataFrame(probs, columns=[ISIC2018_COLUMNS[c] for c in CODES])
+        frame.insert(0, "image", ids)
+        frame.to_csv(predictions_csv, index=False)
+    return report
+
+
+def saliency_on_lesions(
+    explainer, image_paths: list[Path], mask_paths: list[Path], method: str = "gradcam"
+) -> dict[str, Any]:
+    """Share of saliency energy inside the lesion masks, against a uniform map's share
+    (which equals the mask's area share). A map that follows the lesion scores above it."""
+    from PIL import Image
+
+    from skindx.explain import lesion_energy_share
+    from skindx.imaging import load_image
+
+    shares, areas = [], []
+    for image_path, mask_path in zip(image_paths, mask_paths, strict=True):
+        pixels = load_image(image_path)
+        with Image.open(mask_path) as mask_image:
+            mask = np.asarray(mask_image.convert("L").resize(pixels.shape[1::-1])) > 127
+        heatmap = explainer.explain(pixels, method).heatmap
+        shares.append(lesion_energy_share(heatmap, mask))
+        areas.append(float(mask.mean()))
+    return {
+        "method": method,
+        "n": len(shares),
+        "energy_in_lesion": round(float(np.mean(shares)), 4),
+        "uniform_baseline": round(float(np.mean(areas)), 4),
     }

@@ -80,6 +80,17 @@ PLURAL_NAMES: dict[str, str] = {
     "vasc": "vascular lesions",
 }
 
+# Short class names for chart axes, where the full names would be cut off.
+SHORT_NAMES: dict[str, str] = {
+    "akiec": "AK / Bowen's",
+    "bcc": "Basal cell (BCC)",
+    "bkl": "Benign keratosis",
+    "df": "Dermatofibroma",
+    "mel": "Melanoma",
+    "nv": "Mole (nevus)",
+    "vasc": "Vascular lesion",
+}
+
 DATASET_LABELS: dict[str, str] = {
     "ham10000": "HAM10000",
     "isic2018": "the ISIC 2018 challenge data",
@@ -955,7 +966,7 @@ def _counts_chart(summary: Mapping[str, Any] | None) -> Chart:
     for dataset, counts in diagnosis_counts(summary).items():
         total = sum(counts.values())
         data[_capital(dataset_label(dataset).removeprefix("the "))] = {
-            BY_CODE[c].name: round(100 * counts[c] / total, 1) for c in CODES if c in counts
+            SHORT_NAMES[c]: round(100 * counts[c] / total, 1) for c in CODES if c in counts
         }
     note = "" if data else "Chart not available: no dataset statistics summary with counts."
     return Chart("diagnosis_counts", "Share of images per diagnosis", "% of images", data, note)
@@ -972,7 +983,7 @@ def _model_chart(card: Mapping[str, Any] | None) -> Chart:
                 figures = per_class.get(code)
                 value = _fraction(figures.get(metric)) if isinstance(figures, Mapping) else None
                 if value is not None:
-                    column[BY_CODE[code].name] = round(100 * value, 1)
+                    column[SHORT_NAMES[code]] = round(100 * value, 1)
             if column:
                 data[metric.capitalize()] = column
     title = f"Model on {_test_set_label(test)}" if test is not None else "Model test results"

@@ -27,15 +27,27 @@ class ModelLoadError(RuntimeError):
     """A model directory that cannot be used; the message names the file and the fix."""
 
 
-def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+def import_keras():
+    """Import keras, hiding the banner TensorFlow's C++ runtime writes to stderr on import
+    (absl/oneDNN notices that no environment variable silences)."""
+    import sys
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     return keras
 
 
 def _head(x, n_classes: int, dropout: float):
-    layers = _keras().layers
+    layers = import_keras().layers
     x = layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     x = layers.Dense(n_classes, name=LOGITS_LAYER)(x)
@@ -45,11 +57,14 @@ def _head(x, n_classes: int, dropout: float):
 def build_compact_vgg(
     input_size: int = 192,
     widths: Sequence[int] = (32, 64, 128, 256, 256),
-    convs_per_block: int = 2,
+    convs_per_block: int | Sequence[int] = 2,
     n_classes: int = len(CODES),
     dropout: float = 0.3,
 ):
     """A compact VGG: blocks of (3×3 conv → batch norm → ReLU) × n, then 2×2 max-pool.
+
+    ``convs_per_block`` is one count for every block or one per block (cheap early blocks
+    at full resolution keep CPU training affordable).
 
     One flat functional graph, so every CAM method reaches every conv layer; layers are
     named like keras' VGG16 (``block5_conv2``). Inputs are RGB in [0, 255].
@@ -58,17 +73,25 @@ def build_compact_vgg(
         Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
         Recognition", arXiv:1409.1556 (2014).
     """
-    keras = _keras()
+    keras = import_keras()
     layers = keras.layers
     if input_size < 2 ** len(widths):
         raise ValueError(
             f"input_size must be at least {2 ** len(widths)} for {len(widths)} blocks. "
             f"Received: input_size={input_size}"
         )
+    counts = (
+        [convs_per_block] * len(widths) if isinstance(convs_per_block, int) else convs_per_block
+    )
+    if len(counts) != len(widths):
+        raise ValueError(
+            f"convs_per_block needs one count per block ({len(widths)}). "
+            f"Received: convs_per_block={convs_per_block}"
+        )
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
-    for b, width in enumerate(widths, start=1):
-        for c in range(1, convs_per_block + 1):
+    for b, (width, n_convs) in enumerate(zip(widths, counts, strict=True), start=1):
+        for c in range(1, n_convs + 1):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}")(x)
             x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
@@ -90,7 +113,7 @@ def build_vgg16(
     ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like the
     compact VGG.
     """
-    keras = _keras()
+    keras = import_keras()
     layers = keras.layers
     base = keras.applications.VGG16(
         include_top=False, weights=weights, input_shape=(input_size, input_size, 3)
@@ -114,7 +137,9 @@ def build_model(architecture: dict[str, Any]):
     name = params.pop("name", "compact_vgg")
     builders = {"compact_vgg": build_compact_vgg, "vgg16": build_vgg16}
     if name not in builders:
-        raise ValueError(f"Unknown architecture; choose one of {sorted(builders)}. Received: {name}")
+        raise ValueError(
+            f"Unknown architecture; choose one of {sorted(builders)}. Received: {name}"
+        )
     return builders[name](**params)
 
 
@@ -218,7 +243,7 @@ def load_model(path: str | Path | None = None) -> SkinModel:
     card = _read_card(directory)
     model_path = directory / MODEL_FILE
     _check_model_file(model_path, card)
-    keras = _keras()
+    keras = import_keras()
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # keras raises many types for a damaged zip

@@ -42,7 +42,7 @@ class TrainConfig:
     architecture: str = "compact_vgg"
     input_size: int = 192
     widths: tuple[int, ...] = (32, 64, 128, 256, 256)
-    convs_per_block: int = 2
+    convs_per_block: int | tuple[int, ...] = 2
     dropout: float = 0.3
     weights: str | None = None
     epochs: int = 40
@@ -76,7 +76,11 @@ class TrainConfig:
             "name": "compact_vgg",
             "input_size": self.input_size,
             "widths": list(self.widths),
-            "convs_per_block": self.convs_per_block,
+            "convs_per_block": (
+                self.convs_per_block
+                if isinstance(self.convs_per_block, int)
+                else list(self.convs_per_block)
+            ),
             "dropout": self.dropout,
         }
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from skindx import lessons as lx
-from skindx.taxonomy import BY_CODE, CODES
+from skindx.taxonomy import CODES
 
 EXPECTED_SLUGS = {
     "skin-lesions",
@@ -439,10 +439,10 @@ def test_every_shipped_lesson_renders_without_data(lessons) -> None:
 
 def test_build_chart() -> None:
     counts = lx.build_chart("diagnosis_counts", SUMMARIES["top-level"], None)
-    assert counts.data == {"HAM10000": {"Melanoma": 11.1, "Melanocytic nevus": 88.9}}
+    assert counts.data == {"HAM10000": {"Melanoma": 11.1, "Mole (nevus)": 88.9}}
     model = lx.build_chart("model_per_class", None, fake_card())
     assert set(model.data) == {"Sensitivity", "Specificity"}
-    assert model.data["Sensitivity"][BY_CODE["akiec"].name] == 50.0
+    assert model.data["Sensitivity"][lx.SHORT_NAMES["akiec"]] == 50.0
     for name in lx.CHARTS:
         empty = lx.build_chart(name, None, None)
         assert empty.data == {} and empty.note.startswith("Chart not available")

@@ -1,0 +1,373 @@
+"""The ``skindx`` command. Exit 0 on success, 1 on a failure, 2 on bad arguments.
+
+Errors print one line (``skindx: error: …``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from skindx import __version__
+
+
+class CommandError(Exception):
+    """A failure to report as one line with exit status 1."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a value between 0 and 1, got {value}")
+    return value
+
+
+def _existing_dir(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {text}")
+    return path
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+# -- predict / explain --------------------------------------------------------------------
+def _load(model_dir: Path | None):
+    from skindx.modeling import load_model
+
+    return load_model(model_dir)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from skindx.imaging import ImageRejected
+    from skindx.predict import Predictor
+
+    predictor = Predictor(_load(args.model), tta=args.tta)
+    failures = 0
+    images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
+    for path in images:
+        try:
+            prediction = predictor.predict(Path(path))
+        except ImageRejected as error:
+            failures += 1
+            if args.json:
+                print(json.dumps({"image": str(path), "error": str(error)}))
+            else:
+                print(f"{path}: {error}", file=sys.stderr)
+            continue
+        if args.json:
+            record = {"image": str(path), **prediction.to_dict()}
+            record["top_k"] = [
+                {"label": c, "score": round(p, 4)} for c, p in prediction.top_k(args.top_k)
+            ]
+            print(json.dumps(record))
+        else:
+            _print_prediction(path, prediction, args.top_k)
+    return 1 if failures == len(args.images) else 0
+
+
+def _print_prediction(path, prediction, k: int) -> None:
+    from skindx.taxonomy import BY_CODE
+
+    print(f"{path}")
+    if not prediction.in_domain:
+        print("  ! does not look like a dermoscopic skin-lesion image; figures are unreliable")
+    for code, p in prediction.top_k(k):
+        print(f"  {code:6s} {p:6.1%}  {BY_CODE[code].name}")
+    print(f"  malignant (mel+bcc+akiec): {prediction.malignant_probability:.1%}")
+    print(f"  {prediction.concern_message}")
+
+
+def _progress(items: Sequence, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", file=sys.stderr)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from skindx.explain import Explainer, overlay
+    from skindx.imaging import load_image
+
+    skin_model = _load(args.model)
+    explainer = Explainer(skin_model)
+    pixels = load_image(args.image)
+    saliency = explainer.explain(pixels, args.method, args.target, args.layer)
+    out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
+    Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(out)
+    faith = explainer.faithfulness(pixels, saliency)
+    print(
+        f"{out}: {saliency.method} for {saliency.target} at {saliency.layer or 'input'}; "
+        f"blurring the top 20% salient pixels drops p({saliency.target}) by "
+        f"{faith.salient_drop:+.3f} vs {faith.random_drop:+.3f} for random pixels"
+    )
+    return 0
+
+
+# -- data / train / evaluate / stats --------------------------------------------------------
+def cmd_restructure(args: argparse.Namespace) -> int:
+    from skindx.data import restructure
+
+    report = restructure(args.metadata, args.images, args.out, link=args.link)
+    for code, count in sorted(report.placed.items()):
+        print(f"{code:8s} {count:6d}")
+    print(f"{sum(report.placed.values())} images in {args.out} ({report.existing} already there)")
+    for label, ids in (("missing", report.missing), ("unreadable", report.unreadable)):
+        if ids:
+            print(f"{len(ids)} {label}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
+    return 0 if report.placed else 1
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from skindx.data import preprocess_folder
+
+    written, rejected = preprocess_folder(
+        args.in_dir, args.out, args.size, args.color_constancy, args.hair_removal, args.workers
+    )
+    print(f"{written} images written to {args.out}")
+    if rejected:
+        print(f"{len(rejected)} skipped (not readable images): {', '.join(rejected[:10])}")
+    return 0 if written else 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from skindx.train import TrainConfig, train
+
+    config = TrainConfig(
+        images=str(args.images),
+        metadata=str(args.metadata),
+        out=str(args.out),
+        architecture=args.architecture,
+        input_size=args.input_size,
+        widths=args.widths,
+        convs_per_block=args.convs_per_block
+        if len(args.convs_per_block) > 1
+        else args.convs_per_block[0],
+        weights=args.weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing,
+        class_weight_power=args.class_weight_power,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        color_constancy=args.color_constancy,
+        hair_removal=args.hair_removal,
+        max_per_class=args.max_per_class,
+        mixed_precision=args.mixed_precision,
+        strategy=args.strategy,
+        max_minutes=args.max_minutes,
+    )
+    skin_model = train(config, progress=not args.quiet)
+    validation = skin_model.card.metrics["validation"]
+    print(
+        f"model written to {args.out}: validation balanced accuracy "
+        f"{validation['balanced_accuracy']:.3f}, ECE {validation['ece']:.3f}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from skindx.evaluate import evaluate_model
+
+    skin_model = _load(args.model)
+    report = evaluate_model(
+        skin_model,
+        args.images,
+        args.labels,
+        tta=args.tta,
+        predictions_csv=args.predictions_csv,
+        name=args.name,
+    )
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    official = report["official"]["balanced_accuracy"]
+    print(
+        f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
+        f"{report['balanced_accuracy']:.3f} (official scorer {official:.3f}), "
+        f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
+    )
+    if args.update_card:
+        skin_model.card.metrics[args.split] = report
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [{args.split}]")
+    return 0
+
+
+def cmd_stats_summarize(args: argparse.Namespace) -> int:
+    from skindx.stats import summarize_files, write_summary
+
+    summary = summarize_files([str(p) for p in args.csv])
+    write_summary(summary, args.out)
+    for name, part in summary["datasets"].items():
+        print(f"{name}: {part['n_images']} images")
+    print(f"summary written to {args.out}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skindx",
+        description="Skin-lesion classification, saliency, training and ISIC statistics. "
+        "Educational software, not a medical device.",
+    )
+    parser.add_argument("--version", action="version", version=f"skindx {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    predict = commands.add_parser("predict", help="classify images")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--model", type=_existing_dir, help="model directory (default: shipped)")
+    predict.add_argument("--top-k", type=_positive_int, default=3)
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--tta", action="store_true", help="average over flips")
+    predict.set_defaults(handler=cmd_predict)
+
+    from skindx.explain import COLORMAPS, METHODS
+
+    explain = commands.add_parser("explain", help="write a saliency overlay PNG")
+    explain.add_argument("image", type=_existing_file)
+    explain.add_argument("--method", choices=list(METHODS), default="gradcam")
+    explain.add_argument("--target", help="class code (default: the predicted class)")
+    explain.add_argument("--layer", help="conv layer name (default: the last)")
+    explain.add_argument("--out", type=Path, help="PNG path (default: beside the image)")
+    explain.add_argument("--alpha", type=_fraction, default=0.45)
+    explain.add_argument("--colormap", choices=list(COLORMAPS), default="viridis")
+    explain.add_argument("--model", type=_existing_dir)
+    explain.set_defaults(handler=cmd_explain)
+
+    _add_data_commands(commands)
+    _add_train_command(commands)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled images")
+    evaluate.add_argument("--model", type=_existing_dir)
+    evaluate.add_argument("--images", type=_existing_dir, required=True)
+    evaluate.add_argument("--labels", type=_existing_file, required=True)
+    evaluate.add_argument("--json", type=Path, help="write the full report here")
+    evaluate.add_argument("--predictions-csv", type=Path, help="ISIC-format probabilities")
+    evaluate.add_argument("--update-card", action="store_true", help="record in card.json")
+    evaluate.add_argument("--split", default="test", help="card key for --update-card")
+    evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
+    evaluate.add_argument("--tta", action="store_true")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    stats = commands.add_parser("stats", help="ISIC dataset statistics")
+    stats_commands = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")
+    summarize = stats_commands.add_parser("summarize", help="aggregate metadata CSVs")
+    summarize.add_argument("csv", nargs="+", type=_existing_file, metavar="CSV")
+    summarize.add_argument("--out", type=Path, required=True)
+    summarize.set_defaults(handler=cmd_stats_summarize)
+    return parser
+
+
+def _add_data_commands(commands) -> None:
+    data = commands.add_parser("data", help="prepare an ISIC download")
+    actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    restructure = actions.add_parser("restructure", help="one folder per diagnosis")
+    restructure.add_argument("--metadata", type=_existing_file, required=True)
+    restructure.add_argument("--images", type=_existing_dir, required=True)
+    restructure.add_argument("--out", type=Path, required=True)
+    restructure.add_argument("--link", action="store_true", help="hard links instead of copies")
+    restructure.set_defaults(handler=cmd_restructure)
+    preprocess = actions.add_parser("preprocess", help="resize / colour-correct / de-hair")
+    preprocess.add_argument("--in", dest="in_dir", type=_existing_dir, required=True)
+    preprocess.add_argument("--out", type=Path, required=True)
+    preprocess.add_argument("--size", type=_positive_int, required=True)
+    preprocess.add_argument("--color-constancy", action="store_true")
+    preprocess.add_argument("--hair-removal", action="store_true")
+    preprocess.add_argument("--workers", type=_positive_int)
+    preprocess.set_defaults(handler=cmd_preprocess)
+
+
+def _add_train_command(commands) -> None:
+    train = commands.add_parser("train", help="train a model on ISIC images")
+    train.add_argument("--images", type=_existing_dir, required=True)
+    train.add_argument("--metadata", type=_existing_file, required=True)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--architecture", choices=["compact_vgg", "vgg16"], default="compact_vgg")
+    train.add_argument("--weights", help="vgg16 only: 'imagenet' (downloads; needs internet)")
+    train.add_argument("--input-size", type=_positive_int, default=112)
+    train.add_argument("--widths", type=_widths, default=(32, 64, 128, 256, 256))
+    train.add_argument("--convs-per-block", type=_widths, default=(1, 1, 2, 2, 2))
+    train.add_argument("--epochs", type=_positive_int, default=34)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--label-smoothing", type=_fraction, default=0.1)
+    train.add_argument("--class-weight-power", type=float, default=1.0)
+    train.add_argument("--val-fraction", type=_fraction, default=0.15)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--color-constancy", action="store_true")
+    train.add_argument("--hair-removal", action="store_true")
+    train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")
+    train.add_argument("--mixed-precision", action="store_true", help="bfloat16 on GPUs")
+    train.add_argument("--strategy", choices=["mirrored", "multiworker"])
+    train.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(handler=cmd_train)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from skindx.imaging import ImageRejected
+    from skindx.metadata import MetadataError
+    from skindx.modeling import ModelLoadError
+
+    return (ImageRejected, MetadataError, ModelLoadError, CommandError, ValueError, OSError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("skindx: interrupted", file=sys.stderr)
+        return 130
+    except _known_errors() as error:
+        print(f"skindx: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # the last line of defence: one line, no traceback
+        print(f"skindx: unexpected error ({type(error).__name__}): {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

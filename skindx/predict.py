@@ -1,0 +1,205 @@
+"""Predictor: preprocess → forward → postprocess, returning frozen Prediction records."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
+from skindx.imaging import load_image, preprocess_pixels
+from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel
+from skindx.taxonomy import BY_CODE
+
+CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "low": (
+            "The model sees this as most likely harmless. Keep an eye on it, and see a doctor "
+            "if it changes, bleeds, itches or worries you."
+        ),
+        "see_doctor": (
+            "The model sees some features it links with skin cancer. Show this spot to a "
+            "doctor or dermatologist in the next few weeks."
+        ),
+        "see_doctor_soon": (
+            "The model sees strong signs it links with skin cancer. Please see a doctor or "
+            "dermatologist soon, within two weeks."
+        ),
+        "not_assessed": (
+            "This does not look like a close-up (dermoscopic) photo of a skin lesion, so the "
+            "model cannot assess it. If a spot on your skin worries you, see a doctor."
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result. ``probabilities`` are calibrated and sum to 1."""
+
+    probabilities: Mapping[str, float]
+    malignant_probability: float
+    concern: str
+    in_domain: bool
+    domain_score: float | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    @property
+    def label_name(self) -> str:
+        return BY_CODE[self.label].name
+
+    def top_k(self, k: int = 3) -> list[tuple[str, float]]:
+        ranked = sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+        return ranked[: max(0, k)]
+
+    @property
+    def concern_message(self) -> str:
+        return CONCERN_MESSAGES[self.concern]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "label_name": self.label_name,
+            "probabilities": dict(self.probabilities),
+            "malignant_probability": self.malignant_probability,
+            "concern": self.concern,
+            "concern_message": self.concern_message,
+            "in_domain": self.in_domain,
+            "domain_score": self.domain_score,
+            "notes": list(self.notes),
+        }
+
+
+def _compiled_forward(probe, input_size: int):
+    """One fixed-signature graph on TensorFlow (no retracing per upload); eager elsewhere."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return lambda x: probe(x, training=False)
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, input_size, input_size, 3), tf.float32)
+    return tf.function(lambda x: probe(x, training=False), input_signature=[spec])
+
+
+class Predictor:
+    """Runs a :class:`SkinModel` on images. Built once per model; safe across threads.
+
+    Args:
+        skin_model: the model bundle (its card supplies temperature, OOD and thresholds).
+        tta: average the calibrated probabilities over horizontal/vertical flips.
+    """
+
+    def __init__(self, skin_model: SkinModel, tta: bool = False) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from skindx.modeling import import_keras
+
+        keras = import_keras()
+
+        self.skin_model = skin_model
+        self.card = skin_model.card
+        self.tta = tta
+        model = skin_model.model
+        probe = keras.Model(
+            model.input,
+            [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output],
+        )
+        self._forward = _compiled_forward(probe, skin_model.input_size)
+
+    # -- the three steps -------------------------------------------------------------
+    def preprocess(self, image: Any) -> np.ndarray:
+        """Any image source → ``1×S×S×3`` float32 in [0, 255] (raises ImageRejected)."""
+        pixels = image if isinstance(image, np.ndarray) else load_image(image)
+        if pixels.dtype != np.uint8 or pixels.ndim != 3:
+            pixels = load_image(pixels)
+        prep = self.card.preprocessing
+        resized = preprocess_pixels(
+            pixels,
+            self.skin_model.input_size,
+            bool(prep.get("color_constancy")),
+            bool(prep.get("hair_removal")),
+        )
+        return resized[None].astype(np.float32)
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and penultimate features for a ``N×S×S×3`` float32 batch."""
+        logits, features = self._forward(batch)
+        logits, features = np.asarray(logits), np.asarray(features)
+        if self.tta:
+            flips = [batch[:, :, ::-1], batch[:, ::-1], batch[:, ::-1, ::-1]]
+            extra = [np.asarray(self._forward(np.ascontiguousarray(f))[0]) for f in flips]
+            logits = np.stack([logits, *extra])
+        return logits, features
+
+    def postprocess(self, logits: np.ndarray, features: np.ndarray) -> list[Prediction]:
+        card = self.card
+        if logits.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
+            probabilities = (
+                calibrated_probabilities(logits.reshape(-1, logits.shape[-1]), card.temperature)
+                .reshape(logits.shape)
+                .mean(axis=0)
+            )
+        else:
+            probabilities = calibrated_probabilities(logits, card.temperature)
+        scores = self._domain_scores(features)
+        return [
+            self._prediction(p, None if scores is None else float(s))
+            for p, s in zip(
+                probabilities,
+                scores if scores is not None else [None] * len(probabilities),
+                strict=True,
+            )
+        ]
+
+    # -- public API --------------------------------------------------------------------
+    def predict(self, image: Any) -> Prediction:
+        return self.postprocess(*self.forward(self.preprocess(image)))[0]
+
+    def predict_batch(self, images: Sequence[Any], batch_size: int = 32) -> list[Prediction]:
+        """Vectorised prediction; every image must load (use predict() to handle each)."""
+        results: list[Prediction] = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            batch = np.concatenate([self.preprocess(image) for image in chunk])
+            results.extend(self.postprocess(*self.forward(batch)))
+        return results
+
+    # -- helpers -------------------------------------------------------------------------
+    def _domain_scores(self, features: np.ndarray) -> np.ndarray | None:
+        reference = self.skin_model.ood_reference
+        if not reference or "threshold" not in self.card.ood:
+            return None
+        return mahalanobis_score(features, reference)
+
+    def _prediction(self, probabilities: np.ndarray, domain_score: float | None) -> Prediction:
+        codes = self.skin_model.classes
+        probabilities = probabilities / probabilities.sum()
+        p_malignant = float(malignant_probability(probabilities))
+        in_domain = domain_score is None or domain_score <= float(self.card.ood["threshold"])
+        return Prediction(
+            probabilities=MappingProxyType(
+                {code: float(p) for code, p in zip(codes, probabilities, strict=True)}
+            ),
+            malignant_probability=p_malignant,
+            concern=self._concern(p_malignant) if in_domain else "not_assessed",
+            in_domain=in_domain,
+            domain_score=domain_score,
+        )
+
+    def _concern(self, p_malignant: float) -> str:
+        thresholds = self.card.thresholds
+        if not thresholds:
+            return "see_doctor" if p_malignant >= 0.5 else "low"
+        if p_malignant >= thresholds["see_doctor_soon"]:
+            return "see_doctor_soon"
+        if p_malignant >= thresholds["see_doctor"]:
+            return "see_doctor"
+        return "low"

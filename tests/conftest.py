@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny in-code model bundle (logic tests) and the shared ISIC data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+TINY_SIZE = 32
+
+
+def build_tiny_model(directory: Path, seed: int = 0):
+    """A 32-px two-block VGG with random weights and a card fitted on random images.
+
+    Saved to ``directory`` and loaded back, so every test also exercises the .keras round trip.
+    """
+    import keras
+
+    from skindx.calibration import fit_mahalanobis, fit_triage, mahalanobis_score
+    from skindx.card import ModelCard
+    from skindx.modeling import SkinModel, build_compact_vgg, load_model
+    from skindx.train import logits_and_features
+
+    keras.utils.set_random_seed(seed)
+    model = build_compact_vgg(input_size=TINY_SIZE, widths=(8, 16), convs_per_block=1)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 255, (70, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    labels = np.arange(70) % 7
+    logits, features = logits_and_features(model, x)
+    from skindx.calibration import calibrated_probabilities
+
+    reference = fit_mahalanobis(features, labels)
+    scores = mahalanobis_score(features, reference)
+    card = ModelCard(
+        name="tiny-test-model",
+        architecture={"name": "compact_vgg", "input_size": TINY_SIZE, "widths": [8, 16]},
+        input_size=TINY_SIZE,
+        temperature=1.5,
+        thresholds=fit_triage(calibrated_probabilities(logits, 1.5), labels),
+        ood={"method": "mahalanobis", "threshold": float(np.quantile(scores, 0.95) * 3)},
+    )
+    SkinModel(model, card, reference).save(directory)
+    return load_model(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny_model")
+    build_tiny_model(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    from skindx.modeling import load_model
+
+    return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "ham10000").is_dir():
+        pytest.skip("shared ISIC data not available (../shared/data)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def lesion_image() -> np.ndarray:
+    """A synthetic dermoscopy-like picture: a brown blob on pink skin (200×150)."""
+    yy, xx = np.mgrid[0:150, 0:200]
+    blob = ((xx - 100) / 60) ** 2 + ((yy - 75) / 45) ** 2 < 1
+    image = np.empty((150, 200, 3), dtype=np.uint8)
+    image[:] = (224, 170, 160)
+    image[blob] = (120, 80, 60)
+    return image
