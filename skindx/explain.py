@@ -8,6 +8,7 @@ and hands that to tf-keras-vis with ``clone=False``. Drawing lives in :func:`ove
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -39,6 +40,8 @@ COLORMAPS: Mapping[str, int] = MappingProxyType(
     }
 )
 SCORECAM_MAX_N = 32
+# tf-keras-vis passes a list of inputs to our single-input graph; keras accepts it but warns.
+warnings.filterwarnings("ignore", message="The structure of `inputs`", category=UserWarning)
 SMOOTHGRAD_SAMPLES = 16
 
 

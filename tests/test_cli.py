@@ -1,0 +1,173 @@
+"""The skindx command: exit codes, messages, outputs (run in-process through main())."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skindx.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def image_file(tmp_path, lesion_image) -> Path:
+    path = tmp_path / "lesion.png"
+    Image.fromarray(lesion_image).save(path)
+    return path
+
+
+def test_predict_table(capsys, tiny_model_dir, image_file):
+    assert main(["predict", str(image_file), "--model", str(tiny_model_dir), "--top-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "lesion.png" in out and "malignant (mel+bcc+akiec)" in out
+    assert out.count("%") >= 3
+
+
+def test_predict_json_lines(capsys, tiny_model_dir, image_file, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"<html>not an image</html>")
+    code = main(["predict", str(image_file), str(bad), "--model", str(tiny_model_dir), "--json"])
+    assert code == 0  # one image failed, one succeeded
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["label"] in lines[0]["probabilities"]
+    assert sum(lines[0]["probabilities"].values()) == pytest.approx(1.0)
+    assert len(lines[0]["top_k"]) == 3
+    assert "error" in lines[1] and "HTML" in lines[1]["error"]
+
+
+def test_predict_all_failed_exits_1(capsys, tiny_model_dir, tmp_path):
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"")
+    assert main(["predict", str(bad), "--model", str(tiny_model_dir)]) == 1
+    assert "x.jpg" in capsys.readouterr().err
+
+
+def test_explain_writes_png(capsys, tiny_model_dir, image_file, tmp_path):
+    out = tmp_path / "overlay.png"
+    args = ["explain", str(image_file), "--model", str(tiny_model_dir), "--method", "gradcam++"]
+    assert main([*args, "--target", "mel", "--out", str(out)]) == 0
+    with Image.open(out) as overlay:
+        assert overlay.size == (200, 150)
+    assert "gradcam++ for mel" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["predict"],
+        ["predict", "x.jpg", "--top-k", "0"],
+        ["predict", "x.jpg", "--top-k", "two"],
+        ["predict", "x.jpg", "--model", "/no/such/dir"],
+        ["explain", "/no/such/image.jpg"],
+        ["explain", "x.jpg", "--method", "magic"],
+        ["explain", "x.jpg", "--alpha", "3"],
+        ["evaluate", "--images", "/no/such"],
+        ["train", "--images", ".", "--metadata", "/missing.csv", "--out", "o"],
+        ["data", "preprocess", "--in", ".", "--out", "o", "--size", "-3"],
+        ["stats", "summarize", "--out", "x.json"],
+    ],
+)
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_failures_are_one_line_exit_1(capsys, tmp_path, image_file):
+    empty = tmp_path / "empty_model"
+    empty.mkdir()
+    assert main(["predict", str(image_file), "--model", str(empty)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skindx: error:") and "card.json" in err and "\n" not in err
+
+
+def test_explain_bad_target_is_one_line(capsys, tiny_model_dir, image_file):
+    args = ["explain", str(image_file), "--model", str(tiny_model_dir), "--target", "zzz"]
+    assert main(args) == 1
+    assert capsys.readouterr().err.startswith("skindx: error: target must be one of")
+
+
+def test_python_dash_m_and_no_traceback(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skindx",
+            "predict",
+            str(tmp_path / "x.png"),
+            "--model",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+
+
+def test_stats_summarize(tmp_path, capsys):
+    csv = tmp_path / "meta.csv"
+    csv.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization,dataset\n"
+        "HAM_1,ISIC_1,mel,histo,50,male,back,x\nHAM_1,ISIC_2,mel,histo,50,male,back,x\n"
+        "HAM_2,ISIC_3,nv,follow_up,30,female,face,x\n"
+    )
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(csv), "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    (part,) = summary["datasets"].values()
+    assert part["n_images"] == 3 and part["diagnosis_counts"]["mel"] == 2
+    assert "ISIC_1" not in out.read_text()  # aggregated: no per-image rows
+
+
+def test_data_restructure_and_preprocess(tmp_path, capsys, lesion_image):
+    images = tmp_path / "download"
+    images.mkdir()
+    for name in ("ISIC_1", "ISIC_2", "ISIC_3"):
+        Image.fromarray(lesion_image).save(images / f"{name}.jpg")
+    csv = tmp_path / "meta.csv"
+    csv.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization,dataset\n"
+        "HAM_1,ISIC_1,mel,histo,50,male,back,x\nHAM_2,ISIC_2,nv,histo,50,male,back,x\n"
+        "HAM_3,ISIC_3,nv,histo,50,male,back,x\nHAM_4,ISIC_404,bcc,histo,50,male,back,x\n"
+    )
+    out = tmp_path / "by_class"
+    args = [
+        "data",
+        "restructure",
+        "--metadata",
+        str(csv),
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+    ]
+    assert main([*args, "--link"]) == 0
+    text = capsys.readouterr().out
+    assert "1 missing: ISIC_404" in text
+    assert sorted(p.name for p in (out / "nv").iterdir()) == ["ISIC_2.jpg", "ISIC_3.jpg"]
+    assert (out / "mel" / "ISIC_1.jpg").stat().st_ino == (images / "ISIC_1.jpg").stat().st_ino
+    assert main(args) == 0  # idempotent
+    assert "(3 already there)" in capsys.readouterr().out
+    assert not list(out.rglob("*.partial"))
+    small = tmp_path / "small"
+    args = ["data", "preprocess", "--in", str(out), "--out", str(small), "--size", "24"]
+    assert main([*args, "--color-constancy", "--hair-removal"]) == 0
+    written = sorted(small.rglob("*.png"))
+    assert len(written) == 3
+    with Image.open(written[0]) as image:
+        assert image.size == (24, 24)
+    assert np.asarray(Image.open(written[0])).dtype == np.uint8

@@ -1,0 +1,181 @@
+"""Predictor and Explainer on the tiny in-code model."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skindx.explain import METHODS, Explainer, Saliency, colorize, lesion_energy_share, overlay
+from skindx.imaging import ImageRejected
+from skindx.predict import CONCERN_MESSAGES, Prediction, Predictor
+from skindx.taxonomy import CODES
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model):
+    return Predictor(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def explainer(tiny_model, predictor):
+    return Explainer(tiny_model, predictor)
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_prediction_contract(predictor, lesion_image):
+    prediction = predictor.predict(lesion_image)
+    assert isinstance(prediction, Prediction)
+    assert list(prediction.probabilities) == list(CODES)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+    assert prediction.label == prediction.top_k(1)[0][0]
+    assert [p for _, p in prediction.top_k(7)] == sorted(
+        prediction.probabilities.values(), reverse=True
+    )
+    assert len(prediction.top_k(3)) == 3
+    expected = sum(prediction.probabilities[c] for c in ("mel", "bcc", "akiec"))
+    assert prediction.malignant_probability == pytest.approx(expected)
+    assert prediction.concern in CONCERN_MESSAGES
+    with pytest.raises(AttributeError):
+        prediction.concern = "low"  # frozen
+    with pytest.raises(TypeError):
+        prediction.probabilities["mel"] = 1.0  # read-only mapping
+
+
+def test_golden_probabilities(predictor, lesion_image):
+    """Same image, same tiny seeded model: stable to 4 decimals (bytes, array, PIL alike)."""
+    from_array = predictor.predict(lesion_image)
+    from_bytes = predictor.predict(_png(lesion_image))
+    from_pil = predictor.predict(Image.fromarray(lesion_image))
+    for other in (from_bytes, from_pil):
+        for code in CODES:
+            assert round(other.probabilities[code], 4) == round(from_array.probabilities[code], 4)
+
+
+def test_temperature_applied(tiny_model, predictor, lesion_image):
+    from skindx.train import logits_and_features
+
+    x = predictor.preprocess(lesion_image)
+    logits, _ = logits_and_features(tiny_model.model, x)
+    scaled = np.exp(logits[0] / tiny_model.card.temperature)
+    expected = scaled / scaled.sum()
+    got = predictor.predict(lesion_image).probabilities
+    np.testing.assert_allclose([got[c] for c in CODES], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_equals_single(predictor, lesion_image):
+    rng = np.random.default_rng(1)
+    images = [
+        lesion_image,
+        rng.integers(0, 255, (60, 90, 3), dtype=np.uint8),
+        lesion_image[:, ::-1],
+    ]
+    batch = predictor.predict_batch(images)
+    for image, result in zip(images, batch, strict=True):
+        single = predictor.predict(image)
+        for code in CODES:
+            assert result.probabilities[code] == pytest.approx(single.probabilities[code], abs=1e-5)
+
+
+def test_no_retrace_across_input_sizes(predictor):
+    rng = np.random.default_rng(2)
+    for shape in [(40, 40, 3), (150, 200, 3), (333, 97, 3), (64, 64, 3)]:
+        predictor.predict(rng.integers(0, 255, shape, dtype=np.uint8))
+    predictor.predict_batch([rng.integers(0, 255, (50, 50, 3), dtype=np.uint8)] * 3)
+    assert predictor._forward.experimental_get_tracing_count() == 1
+
+
+def test_tta_changes_nothing_on_symmetric_image(tiny_model):
+    symmetric = np.full((64, 64, 3), 120, dtype=np.uint8)
+    plain = Predictor(tiny_model).predict(symmetric)
+    flipped = Predictor(tiny_model, tta=True).predict(symmetric)
+    for code in CODES:
+        assert flipped.probabilities[code] == pytest.approx(plain.probabilities[code], abs=1e-5)
+
+
+def test_out_of_domain_gets_no_triage(tiny_model, predictor):
+    reference_threshold = tiny_model.card.ood["threshold"]
+    extreme = np.zeros((64, 64, 3), dtype=np.uint8)
+    extreme[::2] = 255
+    prediction = predictor.predict(extreme)
+    assert (prediction.domain_score > reference_threshold) == (not prediction.in_domain)
+    if not prediction.in_domain:
+        assert prediction.concern == "not_assessed"
+
+
+def test_bad_input_raises_image_rejected(predictor):
+    with pytest.raises(ImageRejected):
+        predictor.predict(b"%PDF-1.4 not an image")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gives_a_normalised_map_at_image_size(explainer, lesion_image, method):
+    saliency = explainer.explain(lesion_image, method=method, target="mel")
+    assert isinstance(saliency, Saliency)
+    assert saliency.heatmap.shape == lesion_image.shape[:2]
+    assert saliency.heatmap.dtype == np.float32
+    assert saliency.heatmap.min() >= 0.0 and saliency.heatmap.max() <= 1.0
+    assert saliency.target == "mel" and saliency.method == method
+
+
+def test_explain_defaults_to_predicted_class_and_last_conv(explainer, predictor, lesion_image):
+    saliency = explainer.explain(lesion_image)
+    assert saliency.target == predictor.predict(lesion_image).label
+    assert saliency.layer == explainer.layers[-1]
+    first = explainer.explain(lesion_image, layer=explainer.layers[0])
+    assert first.layer == explainer.layers[0]
+
+
+def test_explainer_never_changes_the_model(tiny_model, predictor, explainer, lesion_image):
+    before = predictor.predict(lesion_image)
+    weights = [w.copy() for w in tiny_model.model.get_weights()]
+    for method in METHODS:
+        explainer.explain(lesion_image, method=method)
+    after = predictor.predict(lesion_image)
+    assert dict(before.probabilities) == dict(after.probabilities)  # bit-identical
+    for a, b in zip(weights, tiny_model.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert tiny_model.model.get_layer("predictions").activation.__name__ == "softmax"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "magic"}, "method must be one of"),
+        ({"target": "xyz"}, "target must be one of"),
+        ({"layer": "nope"}, "layer must be one of"),
+    ],
+)
+def test_explain_argument_errors(explainer, lesion_image, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        explainer.explain(lesion_image, **kwargs)
+
+
+def test_faithfulness_and_overlay(explainer, lesion_image):
+    saliency = explainer.explain(lesion_image)
+    faith = explainer.faithfulness(lesion_image, saliency)
+    assert faith.fraction == 0.2
+    assert -1.0 <= faith.salient_drop <= 1.0 and -1.0 <= faith.random_drop <= 1.0
+    blended = overlay(lesion_image, saliency, alpha=0.5)
+    assert blended.shape == lesion_image.shape and blended.dtype == np.uint8
+    assert np.array_equal(overlay(lesion_image, saliency, alpha=0.0), lesion_image)
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(lesion_image, saliency, alpha=2.0)
+    with pytest.raises(ValueError, match="colormap"):
+        colorize(saliency.heatmap, "rainbow-unicorn")
+
+
+def test_lesion_energy_share():
+    heat = np.zeros((10, 10), dtype=np.float32)
+    heat[:5] = 1.0
+    mask = np.zeros((10, 10), dtype=bool)
+    mask[:5, :5] = True
+    assert lesion_energy_share(heat, mask) == pytest.approx(0.5)
+    assert lesion_energy_share(np.zeros((3, 3)), mask[:3, :3]) == 0.0

@@ -1,0 +1,178 @@
+"""Data split, calibration fits, metrics, official scorer agreement, and a training smoke run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skindx.calibration import (
+    calibrated_probabilities,
+    fit_mahalanobis,
+    fit_temperature,
+    fit_triage,
+    mahalanobis_score,
+    threshold_for_sensitivity,
+)
+from skindx.data import split_by_lesion
+from skindx.evaluate import (
+    expected_calibration_error,
+    metrics_from_probabilities,
+    official_isic2018_scores,
+)
+from skindx.taxonomy import CODES
+
+
+def test_split_keeps_lesions_on_one_side_and_is_seeded():
+    rng = np.random.default_rng(0)
+    rows = []
+    for lesion in range(400):
+        code = CODES[lesion % 7]
+        rows += [(f"img{lesion}_{k}", f"L{lesion}", code) for k in range(rng.integers(1, 4))]
+    table = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis"])
+    train, val = split_by_lesion(table, 0.2, seed=3)
+    assert not set(train["lesion_id"]) & set(val["lesion_id"])
+    assert len(train) + len(val) == len(table)
+    assert set(val["diagnosis"]) == set(CODES)  # stratified: every class validated
+    again_train, _ = split_by_lesion(table, 0.2, seed=3)
+    assert again_train.equals(train)
+
+
+def test_metrics_by_hand():
+    # 3 classes used out of 7; rows = true akiec, akiec, bcc, bcc, mel
+    labels = np.array([0, 0, 1, 1, 4])
+    probs = np.full((5, 7), 0.01)
+    for i, j in enumerate([0, 1, 1, 1, 4]):
+        probs[i, j] = 0.94
+    metrics = metrics_from_probabilities(labels, probs, {"see_doctor": 0.5})
+    assert metrics["accuracy"] == 0.8
+    assert metrics["balanced_accuracy"] == pytest.approx((0.5 + 1 + 1) / 3, abs=1e-4)
+    assert metrics["per_class"]["akiec"]["sensitivity"] == 0.5
+    assert metrics["per_class"]["bcc"]["specificity"] == pytest.approx(2 / 3, abs=1e-4)
+    assert metrics["per_class"]["df"]["sensitivity"] is None
+    assert metrics["confusion_matrix"][0][1] == 1
+    assert metrics["melanoma_sensitivity"] == 1.0
+    assert metrics["triage"]["malignant_sensitivity"] == 1.0
+
+
+def test_ece_by_hand():
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    labels = np.array([0, 1, 0, 0])
+    ece, bins = expected_calibration_error(labels, probs, n_bins=10)
+    # bin 0.9: acc 0.5 conf 0.9 (weight .5); bin 0.6: acc 1.0 conf 0.6 (weight .5)
+    assert ece == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
+    assert [b["count"] for b in bins] == [2, 2]
+
+
+def test_our_balanced_accuracy_matches_official_scorer():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 7, 300)
+    probs = rng.dirichlet(np.ones(7), 300)
+    probs[np.arange(300), labels] += rng.uniform(0, 0.8, 300)
+    probs /= probs.sum(axis=1, keepdims=True)
+    ours = metrics_from_probabilities(labels, probs, None)
+    official = official_isic2018_scores([f"ISIC_{i:07d}" for i in range(300)], labels, probs)
+    assert official["balanced_accuracy"] == pytest.approx(ours["balanced_accuracy"], abs=1e-4)
+    for code in CODES:
+        assert official["per_category"][code]["auc"] == pytest.approx(
+            ours["per_class"][code]["auc"], abs=1e-3
+        )
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (4000, 7))
+    true_t = 2.5
+    probs = calibrated_probabilities(logits, true_t)
+    labels = np.array([rng.choice(7, p=p) for p in probs])
+    assert fit_temperature(logits, labels) == pytest.approx(true_t, rel=0.1)
+
+
+def test_triage_threshold_meets_sensitivity():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 7, 500)
+    probs = rng.dirichlet(np.ones(7), 500)
+    thresholds = fit_triage(probs, labels)
+    p_mal = probs[:, [0, 1, 4]].sum(axis=1)
+    malignant = np.isin(labels, [0, 1, 4])
+    assert (p_mal[malignant] >= thresholds["see_doctor"]).mean() >= 0.90
+    assert thresholds["see_doctor_soon"] >= thresholds["see_doctor"]
+    assert threshold_for_sensitivity(np.array([0.1, 0.2]), np.array([False, False]), 0.9) == 0.5
+
+
+def test_mahalanobis_flags_far_points():
+    rng = np.random.default_rng(3)
+    features = rng.normal(0, 1, (700, 16))
+    labels = np.arange(700) % 7
+    reference = fit_mahalanobis(features, labels)
+    inside = mahalanobis_score(features, reference)
+    outside = mahalanobis_score(rng.normal(8, 1, (50, 16)), reference)
+    assert np.quantile(inside, 0.95) < outside.min()
+
+
+@pytest.mark.data
+def test_training_smoke_on_real_images(shared_data, tmp_path):
+    from skindx.modeling import load_model
+    from skindx.train import TrainConfig, train
+
+    config = TrainConfig(
+        images=str(shared_data / "ham10000" / "images"),
+        metadata=str(shared_data / "ham10000" / "HAM10000_metadata.csv"),
+        out=str(tmp_path / "model"),
+        input_size=32,
+        widths=(8, 16),
+        convs_per_block=1,
+        epochs=1,
+        batch_size=16,
+        max_per_class=4,
+        val_fraction=0.02,
+    )
+    trained = train(config, progress=False)
+    loaded = load_model(tmp_path / "model")
+    card = loaded.card
+    assert card.weights_sha256 == trained.card.weights_sha256
+    assert (
+        card.temperature > 0 and card.thresholds["see_doctor"] <= card.thresholds["see_doctor_soon"]
+    )
+    assert card.ood["method"] == "mahalanobis" and card.ood["threshold"] > 0
+    validation = card.metrics["validation"]
+    assert {"balanced_accuracy", "per_class", "ece", "confusion_matrix"} <= set(validation)
+    assert sum(card.training["train_images_per_class"].values()) == 28
+    assert set(loaded.ood_reference) == {"means", "precision", "present"}
+
+
+@pytest.mark.data
+def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
+    from skindx.evaluate import evaluate_model
+
+    truth = pd.read_csv(shared_data / "isic2018_test" / "ISIC2018_Task3_Test_GroundTruth.csv")
+    subset = truth.groupby("dx").head(3)
+    labels_csv = tmp_path / "labels.csv"
+    subset.to_csv(labels_csv, index=False)
+    predictions_csv = tmp_path / "predictions.csv"
+    report = evaluate_model(
+        tiny_model,
+        shared_data / "isic2018_test" / "images",
+        labels_csv,
+        predictions_csv=predictions_csv,
+    )
+    assert report["n"] == 21 and report["missing"] == 0
+    assert report["official"]["balanced_accuracy"] == pytest.approx(
+        report["balanced_accuracy"], abs=1e-4
+    )
+    written = pd.read_csv(predictions_csv)
+    assert list(written.columns) == ["image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"][
+        :1
+    ] + [
+        {
+            "mel": "MEL",
+            "nv": "NV",
+            "bcc": "BCC",
+            "akiec": "AKIEC",
+            "bkl": "BKL",
+            "df": "DF",
+            "vasc": "VASC",
+        }[c]
+        for c in CODES
+    ]
+    assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)
