@@ -232,6 +232,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_saliency_check(args: argparse.Namespace) -> int:
+    from skindx.data import find_image, read_labels, split_by_lesion
+    from skindx.evaluate import saliency_on_lesions
+    from skindx.explain import Explainer
+
+    skin_model = _load(args.model)
+    recipe = skin_model.card.training.get("recipe", {})
+    table = read_labels(args.metadata)
+    _, validation = split_by_lesion(table, recipe.get("val_fraction", 0.15), recipe.get("seed", 42))
+    sample = validation.sample(frac=1.0, random_state=0)
+    images, masks = [], []
+    for image_id in sample["image_id"]:
+        image, mask = find_image(args.images, image_id), args.masks / f"{image_id}_segmentation.png"
+        if image is not None and mask.is_file():
+            images.append(image)
+            masks.append(mask)
+        if len(images) == args.n:
+            break
+    if not images:
+        raise CommandError(f"No validation image with a mask was found in {args.masks}.")
+    result = saliency_on_lesions(Explainer(skin_model), images, masks, args.method)
+    print(
+        f"{result['n']} validation images: {result['energy_in_lesion']:.1%} of {args.method} "
+        f"energy inside the lesion masks (uniform map: {result['uniform_baseline']:.1%})"
+    )
+    if args.update_card:
+        skin_model.card.saliency = result
+        skin_model.card.save(skin_model.directory)
+    return 0
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from skindx.card_markdown import render_markdown
+
+    skin_model = _load(args.model)
+    args.out.write_text(render_markdown(skin_model.card))
+    print(f"model card written to {args.out}")
+    return 0
+
+
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.stats import summarize_files, write_summary
 
@@ -288,6 +328,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
     evaluate.add_argument("--tta", action="store_true")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    check = commands.add_parser("saliency-check", help="Grad-CAM energy inside lesion masks")
+    check.add_argument("--model", type=_existing_dir)
+    check.add_argument("--images", type=_existing_dir, required=True)
+    check.add_argument("--masks", type=_existing_dir, required=True)
+    check.add_argument("--metadata", type=_existing_file, required=True)
+    check.add_argument("--n", type=_positive_int, default=100)
+    check.add_argument("--method", choices=list(METHODS), default="gradcam")
+    check.add_argument("--update-card", action="store_true")
+    check.set_defaults(handler=cmd_saliency_check)
+
+    card = commands.add_parser("model-card", help="render card.json as Markdown")
+    card.add_argument("--model", type=_existing_dir)
+    card.add_argument("--out", type=Path, required=True)
+    card.set_defaults(handler=cmd_model_card)
 
     stats = commands.add_parser("stats", help="ISIC dataset statistics")
     stats_commands = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")

@@ -1,0 +1,164 @@
+"""Render a ModelCard as Markdown (docs/model_card.md is written by this, never by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skindx.card import ModelCard
+from skindx.taxonomy import BY_CODE
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _metrics_section(title: str, metrics: dict[str, Any]) -> list[str]:
+    lines = [f"### {title}", ""]
+    official = metrics.get("official", {})
+    lines += [
+        f"Dataset: {metrics.get('dataset', 'unknown')}, {metrics.get('n', 0)} images"
+        + (", flip test-time augmentation" if metrics.get("tta") else "")
+        + ".",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| balanced multiclass accuracy | {_num(metrics.get('balanced_accuracy'))} |",
+    ]
+    if official:
+        score = _num(official.get("balanced_accuracy"))
+        lines.append(f"| balanced accuracy, official `isic-challenge-scoring` | {score} |")
+        lines.append(f"| macro AUC, official scorer | {_num(official.get('macro_auc'))} |")
+    lines += [
+        f"| accuracy | {_num(metrics.get('accuracy'))} |",
+        f"| melanoma sensitivity (top-1) | {_num(metrics.get('melanoma_sensitivity'))} |",
+        f"| malignant vs benign AUC | {_num(metrics.get('malignant_auc'))} |",
+        f"| expected calibration error (15 bins) | {_num(metrics.get('ece'))} |",
+    ]
+    if "ece_uncalibrated" in metrics:
+        lines.append(f"| ECE before temperature scaling | {_num(metrics['ece_uncalibrated'])} |")
+    triage = metrics.get("triage")
+    if triage:
+        lines += [
+            f"| 'see a doctor' threshold on p(malignant) | {_num(triage['threshold'])} |",
+            f"| … sensitivity, malignant lesions | {_num(triage['malignant_sensitivity'])} |",
+            f"| … sensitivity, melanoma | {_num(triage['melanoma_sensitivity'])} |",
+            f"| … specificity, benign lesions | {_num(triage['benign_specificity'])} |",
+        ]
+    if "in_domain_share" in metrics:
+        lines.append(f"| images judged in domain | {_pct(metrics['in_domain_share'])} |")
+    lines += ["", "| class | n | sensitivity | specificity | AUC |", "|---|---|---|---|---|"]
+    for code, row in metrics.get("per_class", {}).items():
+        lines.append(
+            f"| {code} — {BY_CODE[code].name} | {row['n']} | {_num(row['sensitivity'])} | "
+            f"{_num(row['specificity'])} | {_num(row['auc'])} |"
+        )
+    return [*lines, ""]
+
+
+def _reproduce(card: ModelCard) -> list[str]:
+    recipe = card.training.get("recipe", {})
+    if not recipe:
+        return []
+    flags = {
+        "--input-size": recipe.get("input_size"),
+        "--widths": ",".join(map(str, recipe.get("widths", []))),
+        "--convs-per-block": ",".join(map(str, recipe["convs_per_block"]))
+        if isinstance(recipe.get("convs_per_block"), list)
+        else recipe.get("convs_per_block"),
+        "--epochs": recipe.get("epochs"),
+        "--batch-size": recipe.get("batch_size"),
+        "--learning-rate": recipe.get("learning_rate"),
+        "--label-smoothing": recipe.get("label_smoothing"),
+        "--class-weight-power": recipe.get("class_weight_power"),
+        "--val-fraction": recipe.get("val_fraction"),
+        "--seed": recipe.get("seed"),
+    }
+    if recipe.get("max_minutes"):
+        flags["--max-minutes"] = recipe["max_minutes"]
+    args = " ".join(f"{k} {v}" for k, v in flags.items() if v not in (None, ""))
+    return [
+        "## Reproduce",
+        "",
+        "```bash",
+        "skindx train --images ../shared/data/ham10000/images \\",
+        "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --out models/default \\",
+        f"  {args}",
+        "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
+        "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
+        "  --json models/default/test_report.json --update-card",
+        "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
+        "  --masks ../shared/data/ham10000/masks \\",
+        "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",
+        "skindx model-card --model models/default --out docs/model_card.md",
+        "```",
+        "",
+    ]
+
+
+def render_markdown(card: ModelCard) -> str:
+    """The whole model card as Markdown, every figure read from ``card``."""
+    training = card.training
+    lines = [
+        f"# Model card: {card.name} {card.version}",
+        "",
+        "*Generated from `models/default/card.json` by `skindx model-card`; do not edit by hand.*",
+        "",
+        "## Intended use",
+        "",
+        card.intended_use,
+        "",
+        "Out of scope: diagnosing a person, deciding on treatment, screening without a clinician, "
+        "ordinary phone photos (the model saw only dermoscopic images), lesions outside the "
+        "seven classes.",
+        "",
+        "## Model",
+        "",
+        f"- Architecture: `{card.architecture}`",
+        f"- Input: {card.input_size}×{card.input_size} RGB, preprocessing `{card.preprocessing}`",
+        f"- Classes: {', '.join(card.classes)}",
+        f"- Weights sha256: `{card.weights_sha256}`",
+        f"- Created: {card.created}",
+        "",
+        "## Training data",
+        "",
+        f"{training.get('data', '—')}. Training images per class: "
+        f"{training.get('train_images_per_class', {})}. Best epoch {training.get('best_epoch')} of "
+        f"{training.get('epochs_run')} (validation balanced accuracy "
+        f"{training.get('val_balanced_accuracy_best')}).",
+        "",
+        "## Calibration, out-of-domain detection and triage",
+        "",
+        f"- Softmax temperature (fitted on validation NLL): {_num(card.temperature)}",
+        f"- Out-of-domain: {card.ood.get('method', '—')} distance on the "
+        f"`{card.ood.get('layer', '—')}` layer, threshold {_num(card.ood.get('threshold'))} "
+        f"(keeps {_pct(card.ood.get('quantile'))} of validation images in domain)",
+        f"- Triage on p(malignant) = p(mel) + p(bcc) + p(akiec): 'see a doctor' from "
+        f"{_num(card.thresholds.get('see_doctor'))}, 'see a doctor soon' from "
+        f"{_num(card.thresholds.get('see_doctor_soon'))}",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    for split, title in (("test", "Held-out test set"), ("validation", "Validation split")):
+        if split in card.metrics:
+            lines += _metrics_section(title, card.metrics[split])
+    if card.saliency:
+        s = card.saliency
+        lines += [
+            "### Saliency sanity check",
+            "",
+            f"On {s.get('n')} validation images, {_pct(s.get('energy_in_lesion'))} of the "
+            f"{s.get('method')} map's energy falls inside the HAM10000 lesion masks, against "
+            f"{_pct(s.get('uniform_baseline'))} for a uniform map.",
+            "",
+        ]
+    lines += ["## Limitations", "", *[f"- {item}" for item in card.limitations], ""]
+    lines += _reproduce(card)
+    notes = training.get("notes")
+    if notes:
+        lines += ["## What was tried", "", *[f"- {n}" for n in notes], ""]
+    return "\n".join(lines)
