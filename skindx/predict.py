@@ -117,9 +117,13 @@ class Predictor:
     # -- the three steps -------------------------------------------------------------
     def preprocess(self, image: Any) -> np.ndarray:
         """Any image source → ``1×S×S×3`` float32 in [0, 255] (raises ImageRejected)."""
-        pixels = image if isinstance(image, np.ndarray) else load_image(image)
-        if pixels.dtype != np.uint8 or pixels.ndim != 3:
-            pixels = load_image(pixels)
+        ready = (
+            isinstance(image, np.ndarray)
+            and image.dtype == np.uint8
+            and image.ndim == 3
+            and image.shape[-1] == 3
+        )
+        pixels = image if ready else load_image(image)
         prep = self.card.preprocessing
         resized = preprocess_pixels(
             pixels,

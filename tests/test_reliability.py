@@ -95,6 +95,7 @@ def gif_js_polyglot() -> bytes:
     """A GIF that is also a JavaScript file (``GIF89a/*…*/=alert(1);``): the logical screen
     width is the bytes ``/*`` and a comment extension closes the JS comment."""
     gif = bytearray(encode(photo(40, 32, seed=7), "GIF"))
+    gif[:6] = b"GIF89a"  # comment extensions need 89a
     gif[6:8] = b"/*"  # logical screen width 0x2A2F = 10799 px
     comment = b"*/=alert(document.domain);/*"
     extension = b"\x21\xfe" + bytes([len(comment)]) + comment + b"\x00"
@@ -317,9 +318,11 @@ def test_hostile_upload_is_rejected_quietly(case, predictor, explainer, caplog, 
     assert len(message) < 200 and "\n" not in message
     assert not any(word in message for word in ("Traceback", "PIL", "Error", "errno", "0x"))
     output = capfd.readouterr()
+    # Pillow's DEBUG chunk trace (chunk type and length) is allowed; nothing else is.
     logged = caplog.text + output.out + output.err
     assert all(name not in logged and name not in message for name in HOSTILE_NAMES)
-    assert not logged.strip(), logged[:500]
+    loud = [r for r in caplog.records if r.levelno >= logging.INFO or r.name.startswith("skindx")]
+    assert not loud and not (output.out + output.err).strip(), (loud, output)
     assert elapsed < 10, f"rejecting took {elapsed:.1f} s"
     assert rss() - before < 64 * MIB  # rejected from the header, not decoded
 

@@ -16,6 +16,7 @@ from skindx.calibration import (
 )
 from skindx.data import split_by_lesion
 from skindx.evaluate import (
+    ISIC2018_COLUMNS,
     expected_calibration_error,
     metrics_from_probabilities,
     official_isic2018_scores,
@@ -161,18 +162,5 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
         report["balanced_accuracy"], abs=1e-4
     )
     written = pd.read_csv(predictions_csv)
-    assert list(written.columns) == ["image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"][
-        :1
-    ] + [
-        {
-            "mel": "MEL",
-            "nv": "NV",
-            "bcc": "BCC",
-            "akiec": "AKIEC",
-            "bkl": "BKL",
-            "df": "DF",
-            "vasc": "VASC",
-        }[c]
-        for c in CODES
-    ]
+    assert list(written.columns) == ["image"] + [ISIC2018_COLUMNS[c] for c in CODES]
     assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)

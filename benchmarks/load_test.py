@@ -1,0 +1,426 @@
+"""Load on the real server: one ``streamlit run``, N concurrent headless-Chromium sessions.
+
+    python benchmarks/load_test.py --sessions 8 [--model DIR] [--image FILE] [--json OUT]
+
+Starts ``streamlit run streamlit_app/app.py`` on a free port on 127.0.0.1 (nothing else is
+contacted), waits for its health endpoint, then:
+
+1. one session alone on the fresh server (the cold first result: the model loads into
+   ``st.cache_resource`` on first use), then
+2. ``--sessions`` concurrent sessions (one Chromium, one browser context each, so each is its
+   own Streamlit session), each opening the Diagnose page, uploading the image through the
+   page's file uploader and waiting for the diagnosis.
+
+A diagnosis counts as shown when one of the triage messages (``skindx.predict.CONCERN_MESSAGES``,
+which the page shows with every result) is visible; ``--result-text REGEX`` overrides that.
+Reported: successes, p50/p95 time from upload to result and from page open to result, the
+server's RSS (server process and its children) idle and at peak. Bounded: at most 32 sessions,
+``--timeout`` seconds per session, and the server is killed at the end whatever happens.
+
+Chromium: ``/usr/bin/chromium`` (``apt-get install -y chromium``), driven by the ``playwright``
+Python package (no Playwright browser download needed). Exit status 0 when every session
+succeeded, 1 otherwise, 2 when it cannot run here (the reason is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+APP = REPO / "streamlit_app" / "app.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_MODEL = REPO / "models" / "default"
+TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
+MAX_SESSIONS = 32
+SERVER_START_TIMEOUT_S = 120
+# Buttons a page may show between the upload and the result ("Diagnose", "Analyse", ...).
+RUN_BUTTON = re.compile(r"diagnos|analy[sz]e|predict|check|run", re.IGNORECASE)
+ERROR_SELECTOR = '[data-testid="stException"]'
+
+
+def can_run(app: Path = APP) -> str | None:
+    """Why the load test cannot run here, or None."""
+    if not app.is_file():
+        shown = app.relative_to(REPO) if app.is_relative_to(REPO) else app
+        return f"{shown} does not exist yet"
+    if not Path(CHROMIUM).is_file():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def result_pattern(override: str | None = None) -> re.Pattern[str]:
+    if override:
+        return re.compile(override)
+    from skindx.predict import CONCERN_MESSAGES
+
+    starts = [re.escape(message[:40]) for message in CONCERN_MESSAGES.values()]
+    return re.compile("|".join(starts))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
+    if path:
+        return Path(path), str(path)
+    if (DEFAULT_MODEL / "model.keras").is_file():
+        return DEFAULT_MODEL, "models/default"
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from run import stand_in_model
+
+    directory = scratch / "stand_in"
+    stand_in_model(directory)
+    return directory, "random-weight stand-in (models/default not present yet)"
+
+
+def default_image(scratch: Path) -> Path:
+    if TEST_IMAGES.is_dir():
+        images = sorted(TEST_IMAGES.glob("*.jpg"))
+        if images:
+            return images[0]
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:450, 0:600]
+    pixels = np.empty((450, 600, 3), np.uint8)
+    pixels[:] = (224, 170, 160)
+    pixels[((x - 300) / 150) ** 2 + ((y - 225) / 110) ** 2 < 1] = (120, 80, 60)
+    path = scratch / "lesion.jpg"
+    Image.fromarray(pixels).save(path, quality=90)
+    return path
+
+
+# --------------------------------------------------------------------------- server
+
+
+class Server:
+    """``streamlit run`` in its own process group, on 127.0.0.1 only; always killed on exit."""
+
+    def __init__(self, app: Path, model_dir: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+        env.update(SKINDX_MODEL=str(model_dir), TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(app),
+            "--server.address", "127.0.0.1",
+            "--server.port", str(self.port),
+            "--server.headless", "true",
+            "--server.fileWatcherType", "none",
+            "--server.runOnSave", "false",
+            "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        self.log = log.open("wb")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def wait_ready(self, timeout_s: float = SERVER_START_TIMEOUT_S) -> float:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with status {self.process.returncode}")
+            health = f"{self.url}/_stcore/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as reply:
+                if reply.status == 200 and reply.read().strip() == b"ok":
+                    return time.perf_counter() - self.started
+            time.sleep(0.2)
+        raise TimeoutError(f"streamlit was not healthy after {timeout_s:.0f} s")
+
+    def rss_bytes(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.process.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+        self.log.close()
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, server: Server, every_s: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.server, self.every_s = server, every_s
+        self.peak = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak = max(self.peak, self.server.rss_bytes())
+            self._halt.wait(self.every_s)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(timeout=5)
+        return self.peak
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+async def one_session(
+    browser, url: str, image: Path, pattern: re.Pattern[str], timeout_s: float
+) -> dict[str, Any]:
+    """Open the page, upload, wait for the diagnosis. Never raises; reports what happened."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    opened = time.perf_counter()
+    deadline = opened + timeout_s
+    report: dict[str, Any] = {"ok": False}
+    try:
+        await page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+        uploader = page.locator('input[type="file"]').first
+        await uploader.wait_for(
+            state="attached", timeout=max(1.0, deadline - time.perf_counter()) * 1000
+        )
+        uploaded = time.perf_counter()
+        await uploader.set_input_files(str(image))
+        result = page.get_by_text(pattern).first
+        clicked = False
+        while time.perf_counter() < deadline:
+            if await result.is_visible():
+                done = time.perf_counter()
+                report.update(
+                    ok=True,
+                    page_to_result_s=done - opened,
+                    upload_to_result_s=done - uploaded,
+                )
+                break
+            if await page.locator(ERROR_SELECTOR).count():
+                text = await page.locator(ERROR_SELECTOR).first.inner_text()
+                report["error"] = "page raised: " + " ".join(text.split())[:200]
+                break
+            if not clicked:
+                button = page.get_by_role("button", name=RUN_BUTTON)
+                if await button.count() and await button.first.is_enabled():
+                    await button.first.click()
+                    clicked = True
+            await asyncio.sleep(0.1)
+        else:
+            report["error"] = f"no diagnosis within {timeout_s:.0f} s"
+    except Exception as error:  # a browser-side failure is a failed session, not a crash
+        report["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+    return report
+
+
+async def drive(
+    url: str, image: Path, sessions: int, pattern: re.Pattern[str], timeout_s: float,
+    warmup: bool,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], float]:  # fmt: skip
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            first = await one_session(browser, url, image, pattern, timeout_s) if warmup else None
+            started = time.perf_counter()
+            results = await asyncio.gather(
+                *(one_session(browser, url, image, pattern, timeout_s) for _ in range(sessions))
+            )
+            wall = time.perf_counter() - started
+        finally:
+            await browser.close()
+    return first, list(results), wall
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def run_load(
+    sessions: int,
+    model_dir: str | Path | None = None,
+    image: str | Path | None = None,
+    warmup: bool = True,
+    session_timeout_s: float = 180,
+    app: Path = APP,
+    page: str = "diagnose",
+    result_text: str | None = None,
+) -> dict[str, Any]:
+    """Start the server, run the sessions, stop the server; return the figures.
+
+    ``warmup`` runs one session alone first (``first_result_s``: page open → diagnosis on the
+    fresh server). With ``sessions=1, warmup=False`` that single session is the cold one.
+    """
+    sessions = max(0, min(int(sessions), MAX_SESSIONS))
+    reason = can_run(app)
+    if reason:
+        return {"skipped": reason}
+    scratch = Path(tempfile.mkdtemp(prefix="skindx-load-"))
+    directory, model_name = model_directory(model_dir, scratch)
+    image_path = Path(image) if image else default_image(scratch)
+    pattern = result_pattern(result_text)
+    server = Server(app, directory, scratch / "server.log")
+    try:
+        ready_s = server.wait_ready()
+        idle = server.rss_bytes()
+        sampler = RssSampler(server)
+        sampler.start()
+        url = f"{server.url}/{page}".rstrip("/")
+        first, results, wall = asyncio.run(
+            asyncio.wait_for(
+                drive(url, image_path, sessions, pattern, session_timeout_s, warmup),
+                timeout=session_timeout_s * 2 + 60,
+            )
+        )
+        peak = sampler.stop()
+    except BaseException:
+        server.stop()
+        tail = (scratch / "server.log").read_text(errors="replace")[-2000:]
+        print(f"server log (tail):\n{tail}", file=sys.stderr)
+        raise
+    server.stop()
+    if first is None and results:
+        first = results[0]
+    upload_times = [r["upload_to_result_s"] for r in results if r["ok"]]
+    page_times = [r["page_to_result_s"] for r in results if r["ok"]]
+    return {
+        "model": model_name,
+        "image": image_path.name,
+        "sessions": sessions,
+        "succeeded": sum(r["ok"] for r in results),
+        "errors": sorted({r["error"] for r in results if not r["ok"]}),
+        "server_ready_s": ready_s,
+        "first_result_s": first["page_to_result_s"] if first and first["ok"] else None,
+        "first_error": None if not first or first["ok"] else first.get("error"),
+        "wall_s": wall,
+        "upload_to_result_p50_s": percentile(upload_times, 50),
+        "upload_to_result_p95_s": percentile(upload_times, 95),
+        "page_to_result_p50_s": percentile(page_times, 50),
+        "page_to_result_p95_s": percentile(page_times, 95),
+        "server_rss_idle_mb": idle / 2**20,
+        "server_rss_peak_mb": peak / 2**20,
+        "results": results,
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    if "skipped" in report:
+        print(f"load test skipped: {report['skipped']}")
+        return
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} s"
+
+    rows = [
+        ("model", report["model"]),
+        ("image", report["image"]),
+        ("server start → healthy", seconds(report["server_ready_s"])),
+        ("first session alone: page open → diagnosis", seconds(report["first_result_s"])),
+        ("concurrent sessions", str(report["sessions"])),
+        ("succeeded", f"{report['succeeded']} / {report['sessions']}"),
+        ("upload → diagnosis p50 / p95", " / ".join(
+            seconds(report[k]) for k in ("upload_to_result_p50_s", "upload_to_result_p95_s")
+        )),
+        ("page open → diagnosis p50 / p95", " / ".join(
+            seconds(report[k]) for k in ("page_to_result_p50_s", "page_to_result_p95_s")
+        )),
+        ("all sessions wall time", seconds(report["wall_s"])),
+        ("server RSS idle → peak", f"{report['server_rss_idle_mb']:.0f} MB → "
+         f"{report['server_rss_peak_mb']:.0f} MB "
+         f"(× {report['server_rss_peak_mb'] / max(report['server_rss_idle_mb'], 1):.2f})"),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+    for error in report["errors"] + ([report["first_error"]] if report["first_error"] else []):
+        print(f"error: {error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8, help=f"1-{MAX_SESSIONS} (default 8)")
+    parser.add_argument("--model", help="model directory (default: models/default or stand-in)")
+    parser.add_argument("--image", help="image to upload (default: an ISIC 2018 test JPEG)")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per session")
+    parser.add_argument("--app", default=str(APP), help="streamlit script (default: %(default)s)")
+    parser.add_argument("--page", default="diagnose", help="URL path of the Diagnose page")
+    parser.add_argument("--result-text", help="regex that marks a shown diagnosis")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the lone first session")
+    parser.add_argument("--json", help="also write the report here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        parser.error(f"--sessions must be between 1 and {MAX_SESSIONS}")
+    report = run_load(
+        args.sessions,
+        model_dir=args.model,
+        image=args.image,
+        warmup=not args.no_warmup,
+        session_timeout_s=args.timeout,
+        app=Path(args.app).resolve(),
+        page=args.page,
+        result_text=args.result_text,
+    )
+    print_report(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if "skipped" in report:
+        return 2
+    return 0 if report["succeeded"] == report["sessions"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,621 @@
+"""Latency, throughput, saliency cost, cold start and the compute floor, as ratios.
+
+    python benchmarks/run.py [--quick] [--model DIR] [--out FILE] [--no-browser]
+
+Every figure is printed next to a baseline measured in the same run and as a ratio to it: the
+machine is shared and noisy, so absolute times move between runs while ratios hold. Timed
+functions are interleaved round by round (each round runs every contender, in rotating order)
+and each ratio is the median of the per-round ratios, so a burst of load from another process
+hits both sides of a ratio alike.
+
+The model is ``--model DIR``, else ``models/default`` when it holds a ``model.keras``, else a
+stand-in with the default's architecture (compact VGG, 112 px, widths 32-64-128-256-256,
+convs per block 1-1-2-2-2) and random weights, saved to a temporary directory so that the cold
+start loads it from disk like a real one. Inputs are ISIC 2018 test JPEGs from
+``../shared/data/isic2018_test`` when present, else synthetic 600×450 JPEGs.
+
+Results: a table on stdout and ``benchmarks/results.json``; ``docs/benchmarks.md`` explains them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402  (after the path and log-level setup above)
+
+DEFAULT_MODEL = REPO / "models" / "default"
+TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
+RESULTS = REPO / "benchmarks" / "results.json"
+STAND_IN = {
+    "input_size": 112,
+    "widths": (32, 64, 128, 256, 256),
+    "convs_per_block": (1, 1, 2, 2, 2),
+}
+CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
+BATCH = 32
+
+# --------------------------------------------------------------------------- models and inputs
+
+
+def stand_in_model(directory: Path, seed: int = 0):
+    """The default model's architecture with random weights, and a card fitted like the test
+    fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random images), so
+    postprocessing does its full work. Saved to ``directory`` and loaded back."""
+    from skindx.calibration import (
+        calibrated_probabilities,
+        fit_mahalanobis,
+        fit_triage,
+        mahalanobis_score,
+    )
+    from skindx.card import ModelCard
+    from skindx.modeling import SkinModel, build_compact_vgg, import_keras, load_model
+    from skindx.train import logits_and_features
+
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    size = STAND_IN["input_size"]
+    model = build_compact_vgg(**STAND_IN)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 255, (140, size, size, 3)).astype("float32")
+    labels = np.arange(len(x)) % 7
+    logits, features = logits_and_features(model, x)
+    reference = fit_mahalanobis(features, labels)
+    scores = mahalanobis_score(features, reference)
+    card = ModelCard(
+        name="random-weight stand-in for models/default",
+        architecture={
+            "name": "compact_vgg",
+            "input_size": size,
+            "widths": list(STAND_IN["widths"]),
+            "convs_per_block": list(STAND_IN["convs_per_block"]),
+        },
+        input_size=size,
+        temperature=1.5,
+        thresholds=fit_triage(calibrated_probabilities(logits, 1.5), labels),
+        ood={"method": "mahalanobis", "threshold": float(np.quantile(scores, 0.95) * 3)},
+    )
+    SkinModel(model, card, reference).save(directory)
+    return load_model(directory)
+
+
+def resolve_model(path: str | None, scratch: Path) -> tuple[Any, Path, str]:
+    """(SkinModel, its directory, a description for the report)."""
+    from skindx.modeling import load_model
+
+    if path:
+        model = load_model(path)
+        return model, Path(path), f"{path} ({model.card.name})"
+    if (DEFAULT_MODEL / "model.keras").is_file():
+        model = load_model(DEFAULT_MODEL)
+        return model, DEFAULT_MODEL, f"models/default ({model.card.name})"
+    directory = scratch / "stand_in"
+    model = stand_in_model(directory)
+    return model, directory, "random-weight stand-in (models/default not present yet)"
+
+
+def benchmark_images(count: int) -> tuple[list[bytes], str]:
+    """``count`` JPEG uploads: ISIC 2018 test images when present, else synthetic ones."""
+    if TEST_IMAGES.is_dir():
+        paths = sorted(TEST_IMAGES.glob("*.jpg"))[:count]
+        if len(paths) == count:
+            return [p.read_bytes() for p in paths], f"ISIC 2018 test JPEGs ({TEST_IMAGES.name})"
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(count):
+        y, x = np.mgrid[0:450, 0:600].astype(np.float32)
+        base = np.stack([180 + 40 * x / 600, 120 + 60 * y / 450, 90 + 20 * np.sin(x / 40)], -1)
+        blob = (x - 300 - 5 * i) ** 2 + (y - 225) ** 2 < 120**2
+        base[blob] *= 0.55
+        pixels = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+        images.append(buffer.getvalue())
+    return images, "synthetic 600×450 JPEGs (shared ISIC data not found)"
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def interleaved(
+    contenders: dict[str, Callable[[], Any]], rounds: int, calls: int, warmup: int = 2
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender, one figure per round; contenders alternate within
+    every round (rotating which goes first) so that background load hits them alike."""
+    names = list(contenders)
+    for name in names:
+        for _ in range(warmup):
+            contenders[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            run = contenders[name]
+            start = time.perf_counter()
+            for _ in range(calls):
+                run()
+            times[name].append((time.perf_counter() - start) / calls)
+    return times
+
+
+def median_ratio(top: list[float], bottom: list[float]) -> float:
+    return statistics.median(a / b for a, b in zip(top, bottom, strict=True))
+
+
+def figure(
+    name: str,
+    value: float,
+    unit: str,
+    baseline_name: str,
+    baseline: float,
+    ratio: float,
+    target: str | None = None,
+    passed: bool | None = None,
+) -> dict[str, Any]:
+    return {
+        "figure": name,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline_name,
+        "baseline_value": baseline,
+        "ratio": ratio,
+        "target": target,
+        "pass": passed,
+    }
+
+
+# --------------------------------------------------------------------------- compute floor
+
+
+def analytic_macs(model) -> dict[str, int]:
+    """Multiply-accumulates of the conv and dense layers for one image (exact for a VGG: every
+    conv is 'same'-padded, stride 1; pooling, batch norm and ReLU are per-element and small)."""
+    conv = dense = elementwise = 0
+    for layer in model.layers:
+        kind = layer.__class__.__name__
+        if kind == "Conv2D":
+            _, height, width, out_channels = layer.output.shape
+            kh, kw, in_channels, _ = layer.kernel.shape
+            conv += height * width * kh * kw * in_channels * out_channels
+        elif kind == "Dense":
+            in_features, out_features = layer.kernel.shape
+            dense += in_features * out_features
+        elif kind in ("BatchNormalization", "Activation", "MaxPooling2D", "Rescaling"):
+            elementwise += int(np.prod(layer.output.shape[1:]))
+    return {"conv": int(conv), "dense": int(dense), "elementwise": int(elementwise)}
+
+
+def profiler_flops(model, input_size: int) -> int | None:
+    """TensorFlow's own count of float operations for one image (None when unavailable)."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        spec = tf.TensorSpec((1, input_size, input_size, 3), tf.float32)
+        concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+        frozen = convert_variables_to_constants_v2(concrete)
+        tf.get_logger().setLevel("ERROR")  # the v1 profiler warns that it is a v1 API
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        info = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+        return int(info.total_float_ops)
+    except Exception as error:  # profiler internals move between TF releases
+        print(f"  (tf profiler unavailable: {type(error).__name__}: {error})", file=sys.stderr)
+        return None
+
+
+def matmul_gflops(quick: bool) -> float:
+    """Attained GFLOP/s of a large float32 matmul: what this CPU gives TensorFlow right now."""
+    import tensorflow as tf
+
+    n = 1024
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    step = tf.function(lambda: tf.matmul(a, b))
+    step()
+    times = []
+    for _ in range(3 if quick else 7):
+        start = time.perf_counter()
+        for _ in range(5):
+            step().numpy()
+        times.append((time.perf_counter() - start) / 5)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+# --------------------------------------------------------------------------- cold start
+
+_COLD = """
+import json, sys, time
+t0 = time.perf_counter()
+from skindx.modeling import import_keras
+import_keras()
+import skindx.predict
+t1 = time.perf_counter()
+from skindx import load_model
+model = load_model(sys.argv[1])
+t2 = time.perf_counter()
+prediction = skindx.predict.Predictor(model).predict(open(sys.argv[2], "rb").read())
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_prediction_s": t3 - t2}))
+"""
+_IMPORT_ONLY = "from skindx.modeling import import_keras; import_keras()"
+
+
+def _subprocess_seconds(args: list[str]) -> tuple[float, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f"cold-start subprocess failed: {out.stderr[-1500:]}")
+    return elapsed, out.stdout
+
+
+def cold_start(model_dir: Path, image: bytes, scratch: Path, repeats: int) -> dict[str, Any]:
+    """Fresh interpreter → import → load → first Prediction, against a fresh interpreter that
+    only imports keras (the floor any Keras app pays)."""
+    image_path = scratch / "cold.jpg"
+    image_path.write_bytes(image)
+    totals, baselines, parts = [], [], []
+    for _ in range(repeats):
+        baselines.append(_subprocess_seconds(["-c", _IMPORT_ONLY])[0])
+        total, stdout = _subprocess_seconds(["-c", _COLD, str(model_dir), str(image_path)])
+        totals.append(total)
+        parts.append(json.loads(stdout.strip().splitlines()[-1]))
+    return {
+        "total_s": statistics.median(totals),
+        "import_keras_s": statistics.median(baselines),
+        "ratio": median_ratio(totals, baselines),
+        "parts_s": {key: statistics.median(p[key] for p in parts) for key in parts[0]},
+    }
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def browser_first_result(model_dir: Path) -> dict[str, Any]:
+    """Time to the first diagnosis in headless Chromium against a fresh server (load_test.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from load_test import can_run, run_load
+
+    reason = can_run()
+    if reason:
+        return {"skipped": reason}
+    return run_load(sessions=1, model_dir=model_dir, warmup=False, session_timeout_s=240)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line
+        ]
+        info["cpu"] = names[0] if names else platform.processor()
+        flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+        info["simd"] = [
+            f
+            for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+            if f" {f}" in flags
+        ]
+        meminfo = Path("/proc/meminfo").read_text().split()
+        info["ram_gb"] = round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2, 1)
+        info["load_average"] = os.getloadavg()
+    except (OSError, ValueError, StopIteration):
+        pass
+    try:
+        import keras
+        import tensorflow as tf
+
+        info["tensorflow"], info["keras"] = tf.__version__, keras.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import tensorflow as tf
+
+    from skindx.explain import Explainer
+    from skindx.predict import Predictor
+
+    quick = args.quick
+    rounds = 5 if quick else 15
+    scratch = Path(tempfile.mkdtemp(prefix="skindx-bench-"))
+    skin_model, model_dir, description = resolve_model(args.model, scratch)
+    model = skin_model.model
+    size = skin_model.input_size
+    uploads, source = benchmark_images(BATCH)
+    print(f"model: {description}; input {size} px; images: {source}", flush=True)
+
+    predictor = Predictor(skin_model)
+    explainer = Explainer(skin_model, predictor)
+    upload = uploads[0]
+    x1 = predictor.preprocess(upload)
+    x_batch = np.concatenate([predictor.preprocess(u) for u in uploads[:BATCH]])
+    floor_1 = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((1, size, size, 3), tf.float32)],
+    )
+    floor_n = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((BATCH, size, size, 3), tf.float32)],
+    )
+
+    def naive() -> int:
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(upload)).convert("RGB").resize((size, size))
+        probabilities = model.predict(np.asarray(image, np.float32)[None], verbose=0)
+        return int(probabilities.argmax())
+
+    figures: list[dict[str, Any]] = []
+    print("single image ...", flush=True)
+    single = interleaved(
+        {
+            "floor": lambda: floor_1(x1).numpy(),
+            "ours": lambda: predictor.predict(upload),
+            "naive": naive,
+            "preprocess": lambda: predictor.preprocess(upload),
+            "forward": lambda: predictor.forward(x1),
+        },
+        rounds,
+        calls=5 if quick else 10,
+    )
+    floor_s = statistics.median(single["floor"])
+    ours_s = statistics.median(single["ours"])
+    overhead = median_ratio(single["ours"], single["floor"])
+    figures.append(
+        figure(
+            "single image, bytes → Prediction",
+            ours_s * 1e3,
+            "ms",
+            "compiled forward, batch 1",
+            floor_s * 1e3,
+            overhead,
+            "≤ 1.5",
+            overhead <= 1.5,
+        )
+    )
+    speedup = median_ratio(single["naive"], single["ours"])
+    figures.append(
+        figure(
+            "naive: PIL + model.predict per image",
+            statistics.median(single["naive"]) * 1e3,
+            "ms",
+            "ours (bytes → Prediction)",
+            ours_s * 1e3,
+            speedup,
+            "≥ 3 (ours several times faster)",
+            speedup >= 3,
+        )
+    )
+    for part in ("preprocess", "forward"):
+        figures.append(
+            figure(
+                f"  of which Predictor.{part}",
+                statistics.median(single[part]) * 1e3,
+                "ms",
+                "compiled forward, batch 1",
+                floor_s * 1e3,
+                median_ratio(single[part], single["floor"]),
+            )
+        )
+
+    print("batch throughput ...", flush=True)
+    batch = interleaved(
+        {
+            "raw": lambda: floor_n(x_batch).numpy(),
+            "ours": lambda: predictor.predict_batch(uploads[:BATCH], batch_size=BATCH),
+        },
+        max(3, rounds // 2),
+        calls=1 if quick else 2,
+    )
+    raw_ips = BATCH / statistics.median(batch["raw"])
+    ours_ips = BATCH / statistics.median(batch["ours"])
+    throughput = median_ratio(batch["raw"], batch["ours"])  # time ratio inverted = ips ratio
+    figures.append(
+        figure(
+            f"predict_batch throughput ({BATCH} JPEGs)",
+            ours_ips,
+            "images/s",
+            f"compiled forward, batch {BATCH}",
+            raw_ips,
+            throughput,
+            "≥ 0.8",
+            throughput >= 0.8,
+        )
+    )
+
+    print("saliency ...", flush=True)
+    cams = interleaved(
+        {"floor": lambda: floor_1(x1).numpy()}
+        | {m: (lambda m=m: explainer.explain(upload, m)) for m in CAM_METHODS},
+        max(3, rounds // 3),
+        calls=1 if quick else 2,
+    )
+    for method in CAM_METHODS:
+        figures.append(
+            figure(
+                f"explain {method}",
+                statistics.median(cams[method]) * 1e3,
+                "ms",
+                "compiled forward, batch 1",
+                statistics.median(cams["floor"]) * 1e3,
+                median_ratio(cams[method], cams["floor"]),
+            )
+        )
+
+    print("compute floor ...", flush=True)
+    macs = analytic_macs(model)
+    flops = 2 * (macs["conv"] + macs["dense"])
+    profiled = profiler_flops(model, size)
+    peak = matmul_gflops(quick)
+    attained_1 = flops / floor_s / 1e9
+    attained_n = BATCH * flops / statistics.median(batch["raw"]) / 1e9
+    figures.append(
+        figure(
+            "forward attained, batch 1",
+            attained_1,
+            "GFLOP/s",
+            "1024² float32 matmul",
+            peak,
+            attained_1 / peak,
+        )
+    )
+    figures.append(
+        figure(
+            f"forward attained, batch {BATCH}",
+            attained_n,
+            "GFLOP/s",
+            "1024² float32 matmul",
+            peak,
+            attained_n / peak,
+        )
+    )
+
+    print("cold start (fresh interpreters) ...", flush=True)
+    cold = cold_start(model_dir, upload, scratch, repeats=1 if quick else 3)
+    figures.append(
+        figure(
+            "cold start: import + load + first prediction",
+            cold["total_s"],
+            "s",
+            "fresh interpreter importing keras",
+            cold["import_keras_s"],
+            cold["ratio"],
+        )
+    )
+
+    browser: dict[str, Any] = {"skipped": "--no-browser"}
+    if not args.no_browser:
+        print("browser time-to-first-result ...", flush=True)
+        browser = browser_first_result(model_dir)
+        if "first_result_s" in browser:
+            figures.append(
+                figure(
+                    "app: server start → first diagnosis in Chromium",
+                    browser["server_ready_s"] + browser["first_result_s"],
+                    "s",
+                    "library cold start",
+                    cold["total_s"],
+                    (browser["server_ready_s"] + browser["first_result_s"]) / cold["total_s"],
+                )
+            )
+            figures.append(
+                figure(
+                    "app: page open → first diagnosis (fresh server)",
+                    browser["first_result_s"],
+                    "s",
+                    "library cold start",
+                    cold["total_s"],
+                    browser["first_result_s"] / cold["total_s"],
+                )
+            )
+
+    return {
+        "command": "python benchmarks/run.py" + (" --quick" if quick else ""),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine(),
+        "model": {
+            "description": description,
+            "directory": str(model_dir),
+            "input_size": size,
+            "parameters": int(model.count_params()),
+            "file_mb": round((model_dir / "model.keras").stat().st_size / 1e6, 2),
+        },
+        "images": source,
+        "compute": {
+            "macs": macs,
+            "flops_analytic": flops,
+            "flops_tf_profiler": profiled,
+            "matmul_gflops": peak,
+            "floor_ms_batch1": floor_s * 1e3,
+        },
+        "cold_start": cold,
+        "browser": browser,
+        "figures": figures,
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = [("figure", "value", "baseline", "ratio", "target", "ok")]
+    for f in results["figures"]:
+        ok = {True: "pass", False: "FAIL", None: ""}[f["pass"]]
+        rows.append(
+            (
+                f["figure"],
+                f"{f['value']:.3g} {f['unit']}",
+                f"{f['baseline']}: {f['baseline_value']:.3g}",
+                f"{f['ratio']:.2f}",
+                f["target"] or "",
+                ok,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            print("-+-".join("-" * width for width in widths))
+    compute = results["compute"]
+    macs = compute["macs"]
+    print(
+        f"\ncompute floor: {compute['flops_analytic'] / 1e9:.3f} GFLOP per image "
+        f"(conv {macs['conv'] / 1e6:.1f} M MACs, dense {macs['dense'] / 1e3:.1f} k MACs, "
+        f"{macs['elementwise'] / 1e6:.1f} M per-element ops not counted); "
+        f"tf profiler: {(compute['flops_tf_profiler'] or 0) / 1e9:.3f} GFLOP; "
+        f"matmul {compute['matmul_gflops']:.0f} GFLOP/s → at best "
+        f"{compute['flops_analytic'] / compute['matmul_gflops'] / 1e6:.1f} ms per image here"
+    )
+    parts = results["cold_start"]["parts_s"]
+    print("cold start parts (s): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+    if "skipped" in results["browser"]:
+        print(f"browser: skipped ({results['browser']['skipped']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
+    parser.add_argument("--model", help="model directory (default: models/default or stand-in)")
+    parser.add_argument("--out", default=str(RESULTS), help="results JSON (default: %(default)s)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium figure")
+    args = parser.parse_args(argv)
+    results = run(args)
+    print()
+    print_table(results)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(f"\nwrote {args.out}")
+    failed = [f["figure"] for f in results["figures"] if f["pass"] is False]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

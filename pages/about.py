@@ -1,0 +1,66 @@
+"""About: what skindx is and is not, what happens to photos, and whose work it builds on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st
+
+from skindx import __version__
+from skindx.config import settings
+from streamlit_app import ui
+
+WHAT = """
+skindx is a teaching tool. It shows how a convolutional neural network (a VGG-style model)
+reads images of skin lesions, where it looks (saliency maps) and how well it did when it was
+tested. It also holds lessons on skin lesions and statistics on the public ISIC datasets.
+
+**It is not a medical device and it cannot tell you whether a spot is cancer.** A doctor looks
+at the whole person: the history of the spot, how it feels, the rest of the skin. Please see a
+doctor or dermatologist about any spot that is new, changing in size, shape or colour, bleeding,
+itching, or that simply worries you, whatever this app says.
+"""
+PRIVACY = """
+- Photos you upload or take are read **in memory** for your browser session only. They are not
+  written to disk, not logged, not sent anywhere else and not shown to anyone else.
+- They are forgotten when you remove them, reload the page or close the tab.
+- Downloads (the results table, the report, the overlays) are made in your browser session from
+  those same in-memory results.
+- The server sends no usage statistics.
+- Uploads are limited to the image types listed on the upload button, up to
+  {max_mb} MB each.
+"""
+CREDITS = """
+- **HAM10000**: Tschandl P., Rosendahl C., Kittler H. *The HAM10000 dataset, a large collection
+  of multi-source dermatoscopic images of common pigmented skin lesions.* Scientific Data 5,
+  180161 (2018). doi:10.1038/sdata.2018.161
+- **ISIC 2018**: Codella N. et al. *Skin Lesion Analysis Toward Melanoma Detection 2018: A
+  Challenge Hosted by the International Skin Imaging Collaboration (ISIC).* arXiv:1902.03368
+  (2019).
+- **ISIC 2019 and 2020**: the International Skin Imaging Collaboration archive,
+  isic-archive.com (BCN20000: Combalia M. et al., arXiv:1908.02288, 2019; SIIM-ISIC 2020:
+  Rotemberg V. et al., Scientific Data 8, 34, 2021).
+- **Saliency maps**: Grad-CAM (Selvaraju et al., ICCV 2017), Grad-CAM++ (Chattopadhay et al.,
+  WACV 2018), Score-CAM (Wang et al., CVPR-W 2020), LayerCAM (Jiang et al., IEEE TIP 2021) and
+  SmoothGrad (Smilkov et al., 2017), through the tf-keras-vis library.
+- **Network**: VGG (Simonyan and Zisserman, arXiv:1409.1556, 2014), built with Keras.
+"""
+
+
+def main() -> None:
+    st.title("About skindx")
+    ui.disclaimer()
+    st.markdown(WHAT)
+    st.header("Your photos and privacy")
+    st.markdown(PRIVACY.format(max_mb=settings().max_upload_mb))
+    st.header("Data and methods")
+    st.markdown(CREDITS)
+    ui.page_link("model_card", "How the model was trained and tested", ":material/fact_check:")
+    st.caption(f"skindx {__version__}")
+
+
+main()

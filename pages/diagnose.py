@@ -1,0 +1,294 @@
+"""Diagnose: upload or take photos of a skin spot and read what the model makes of them.
+
+Layout only. Uploads stay in memory: bytes → ``skindx.imaging.inspect_image`` → the shared
+predictor; results live in this session's state (keyed by the uploader's file id) and nowhere
+else, so nothing is written, logged or shared across sessions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np
+import streamlit as st
+
+from skindx import report
+from skindx.config import settings
+from skindx.explain import overlay
+from skindx.imaging import ImageRejected, inspect_image
+from skindx.predict import Prediction
+from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
+from streamlit_app import resources, ui
+
+RESULTS = "dx_results"
+EXPLORER_IMAGE = "sal_image"
+MAX_IMAGES = 20
+WORKING_SIDE = 1024
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+CONCERN_BOX = {
+    "low": st.info,
+    "see_doctor": st.warning,
+    "see_doctor_soon": st.error,
+    "not_assessed": st.warning,
+}
+PHOTO_TIPS = """
+- **Close**: fill most of the picture with the spot, with a little normal skin around it.
+- **In focus**: tap the spot on your screen to focus, hold the phone still, retake if blurry.
+- **Even light**: daylight from a window works best; avoid strong shadows.
+- **No flash glare**: turn the flash off, or tilt the phone so no bright reflection covers the spot.
+- **No filters or zoom**: send the photo as the camera took it.
+- **Ruler (optional)**: a small ruler or coin beside the spot shows its size.
+
+The model learnt from *dermoscopy* images (taken through a skin magnifier with its own light), so
+an ordinary phone photo may be answered with “this does not look like a close-up skin-lesion
+photo”. That answer is the model being honest, not a sign that the spot is harmless.
+"""
+CANCER_TYPES = ", ".join(BY_CODE[code].name.lower() for code in MALIGNANT_CODES)
+
+
+@dataclass
+class Analysis:
+    """One photo's result in this session."""
+
+    key: str
+    name: str
+    pixels: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    prediction: Prediction | None = None
+    error: str | None = None
+    overlay: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _inputs() -> list:
+    heic = importlib.util.find_spec("pillow_heif") is not None
+    types = UPLOAD_TYPES + (["heic", "heif"] if heic else [])
+    uploads = st.file_uploader(
+        "Upload one or more photos of the spot",
+        type=types,
+        accept_multiple_files=True,
+        key="dx_upload",
+        max_upload_size=settings().max_upload_mb,
+        help=f"JPEG, PNG or WebP{', HEIC' if 'heic' in types else ''}; "
+        f"up to {settings().max_upload_mb} MB each.",
+    )
+    files = list(uploads or [])
+    if st.toggle("Use my camera instead", key="dx_camera_on"):
+        shot = st.camera_input("Take a photo of the spot", key="dx_camera")
+        if shot is not None:
+            files.append(shot)
+    st.caption(ui.PRIVACY_NOTE)
+    with st.expander("How to take a good photo", icon=":material/photo_camera:"):
+        st.markdown(PHOTO_TIPS)
+    return files
+
+
+def _analyse(engine: resources.Engine, files: list) -> list[Analysis]:
+    held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
+    current: dict[str, Analysis] = {}
+    for upload in files[:MAX_IMAGES]:
+        key = upload.file_id
+        current[key] = held.get(key) or _analyse_one(engine, upload)
+    st.session_state[RESULTS] = current  # forget photos that were removed
+    if len(files) > MAX_IMAGES:
+        st.warning(f"Only the first {MAX_IMAGES} photos are analysed; remove some to see others.")
+    return list(current.values())
+
+
+def _analyse_one(engine: resources.Engine, upload) -> Analysis:
+    name = upload.name or "photo"
+    try:
+        loaded = inspect_image(upload.getvalue())
+    except ImageRejected as error:
+        return Analysis(upload.file_id, name, error=str(error))
+    # One working copy for every step in the app (display, prediction, saliency, report).
+    pixels = ui.shrink(loaded.pixels, WORKING_SIDE)
+    return Analysis(upload.file_id, name, pixels, loaded.notes, engine.predict(pixels))
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _batch_table(analyses: list[Analysis]) -> None:
+    st.subheader("Results")
+    table = report.results_table(
+        [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="dx_table",
+        column_config={
+            "file": st.column_config.TextColumn("File"),
+            "top_diagnosis": st.column_config.TextColumn("Most likely"),
+            "probability": st.column_config.NumberColumn("Probability", format="percent"),
+            "malignant_probability": st.column_config.NumberColumn(
+                "Cancer types", format="percent"
+            ),
+            "concern": st.column_config.TextColumn("Advice"),
+            "note": st.column_config.TextColumn("Note"),
+        },
+    )
+    st.download_button(
+        "Download the table (CSV)",
+        data=report.results_csv(table),
+        file_name="skindx-results.csv",
+        mime="text/csv",
+        key="dx_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def _result(engine: resources.Engine, analysis: Analysis, index: int) -> None:
+    with st.container(border=True, key=f"dx_result_{index}"):
+        st.markdown(f"##### {ui.escape(analysis.name)}")
+        if analysis.error is not None:
+            st.error(analysis.error, icon=":material/broken_image:")
+            return
+        prediction = analysis.prediction
+        assert prediction is not None and analysis.pixels is not None
+        for note in analysis.notes:
+            st.caption(note)
+        photo, summary = st.columns([1, 2], gap="medium")
+        photo.image(analysis.pixels, caption="Your photo", width="stretch")
+        with summary:
+            if prediction.in_domain:
+                _diagnosis(prediction)
+            else:
+                _out_of_domain(prediction)
+        if not prediction.in_domain:
+            with st.expander("The model's scores anyway (not a diagnosis)"):
+                _chart(prediction, index)
+            return
+        _chart(prediction, index)
+        cam, actions = st.columns([1, 2], gap="medium")
+        with actions:
+            st.markdown("**Where the model looked**")
+            st.caption(
+                "The heat map (Grad-CAM) marks the parts of the photo that most raised the "
+                f"score for “{prediction.label_name}”. Bright is strong. It shows where the "
+                "model looked, not why, and not whether it is right."
+            )
+            buttons = st.container(horizontal=True)
+        with cam:
+            slot = st.empty()
+        if analysis.overlay is None:
+            with slot, st.spinner("Drawing the heat map…"):
+                analysis.overlay = overlay(
+                    analysis.pixels, engine.explain(analysis.pixels, "gradcam")
+                )
+        slot.image(
+            analysis.overlay,
+            caption=f"Grad-CAM for {prediction.label_name}",
+            width="stretch",
+            alt=f"Grad-CAM heat map over {analysis.name}",
+        )
+        with buttons:
+            if st.button(
+                "Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"
+            ):
+                st.session_state[EXPLORER_IMAGE] = {
+                    "id": analysis.key,
+                    "name": analysis.name,
+                    "pixels": analysis.pixels,
+                }
+                ui.switch_to("saliency")
+            ui.page_link(
+                "lessons",
+                f"About {prediction.label_name.lower()}",
+                icon=":material/school:",
+                query_params={"dx": prediction.label},
+            )
+            st.download_button(
+                "Report (PNG)",
+                data=_report_maker(analysis, engine.model_name),
+                file_name=f"skindx-report-{index + 1}.png",
+                mime="image/png",
+                key=f"dx_report_{index}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+
+
+def _diagnosis(prediction: Prediction) -> None:
+    label = prediction.label
+    st.markdown(
+        f"Most likely: **{prediction.label_name}**, "
+        f"{ui.percent(prediction.probabilities[label], 0)}"
+    )
+    st.caption(BY_CODE[label].description)
+    CONCERN_BOX[prediction.concern](prediction.concern_message)
+    malignant = prediction.malignant_probability
+    st.markdown(
+        f"Cancer types together: **{ui.percent(malignant, 0)}** · "
+        f"non-cancer types: **{ui.percent(1 - malignant, 0)}**"
+    )
+    st.caption(f"Cancer types the model knows: {CANCER_TYPES}.")
+
+
+def _out_of_domain(prediction: Prediction) -> None:
+    st.warning(
+        "**This does not look like a close-up skin-lesion photo**, so the model gives no "
+        "diagnosis for it.",
+        icon=":material/help:",
+    )
+    st.markdown(prediction.concern_message)
+    st.caption("Check the photo tips above and try a sharper, closer photo of the spot.")
+
+
+def _chart(prediction: Prediction, index: int) -> None:
+    st.plotly_chart(
+        report.probability_figure(prediction),
+        key=f"dx_chart_{index}",
+        config={"displayModeBar": False, "staticPlot": False},
+    )
+    st.caption(
+        "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
+        "They add up to 100% even when the true answer is none of them."
+    )
+
+
+def _report_maker(analysis: Analysis, model_name: str):
+    def make() -> bytes:
+        assert analysis.prediction is not None and analysis.pixels is not None
+        return report.report_png(
+            analysis.pixels,
+            analysis.prediction,
+            analysis.overlay,
+            file_name=analysis.name,
+            model_name=model_name,
+        )
+
+    return make
+
+
+# ----------------------------------------------------------------------------- page
+
+
+def main() -> None:
+    st.title("Check a skin spot")
+    ui.disclaimer()
+    files = _inputs()
+    engine = resources.engine()
+    if engine is None:
+        return
+    if not files:
+        st.session_state.pop(RESULTS, None)
+        return
+    analyses = _analyse(engine, files)
+    if len(analyses) > 1:
+        _batch_table(analyses)
+    for index, analysis in enumerate(analyses):
+        _result(engine, analysis, index)
+
+
+main()

@@ -1,0 +1,313 @@
+"""Model card: what the model is, how it was trained and what was measured, read from card.json.
+
+Every figure on this page comes from the card (written by ``skindx train`` / ``skindx
+evaluate``); what the card does not hold is shown as “not measured”, never filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import pandas as pd
+import streamlit as st
+
+from skindx import report
+from skindx.card import ModelCard
+from skindx.explain import METHODS
+from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
+from streamlit_app import resources, ui
+
+NOT_MEASURED = "not measured"
+SPLITS = {"test": "Test set", "validation": "Validation set"}
+CHART_CONFIG = {"displayModeBar": False}
+OUT_OF_SCOPE = (
+    "Diagnosing, ruling out or screening for skin cancer, or deciding whether someone needs "
+    "to see a doctor.",
+    "Ordinary phone photos, photos of rashes, nails, hair, mucosa or whole body areas: the "
+    "model was trained on dermoscopic close-ups of single lesions.",
+    "Lesions outside the model's classes ({classes}); it will force any other lesion into one "
+    "of them.",
+    "Children, and any population the training data does not represent (see the limitations).",
+)
+
+
+def _value(value: Any, kind: str = "share") -> str:
+    if value is None:
+        return NOT_MEASURED
+    if kind == "share":
+        return ui.percent(value)
+    if kind == "auc":
+        return f"{value:.3f}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def _header(card: ModelCard) -> None:
+    st.title("Model card")
+    ui.disclaimer()
+    parts = [f"**{card.name}**", f"version {card.version}"]
+    if card.created:
+        parts.append(f"created {card.created.replace('T', ' ')}")
+    st.markdown(" · ".join(parts))
+
+
+def _use(card: ModelCard, raw: Mapping[str, Any]) -> None:
+    st.header("Intended use")
+    st.markdown(card.intended_use or NOT_MEASURED)
+    st.subheader("Out of scope")
+    listed = raw.get("out_of_scope")
+    classes = ", ".join(report.diagnosis_label(c).lower() for c in card.classes)
+    items = listed if isinstance(listed, list) and listed else OUT_OF_SCOPE
+    st.markdown("\n".join(f"- {item.format(classes=classes)}" for item in items))
+
+
+def _training(card: ModelCard) -> None:
+    st.header("Training data")
+    training = card.training or {}
+    if not training:
+        st.info("The card does not describe the training run.")
+        return
+    st.markdown(training.get("data") or "The card does not name the training data.")
+    counts = training.get("train_images_per_class") or {}
+    facts = {
+        "Training images": sum(counts.values()) if counts else None,
+        "Best epoch": training.get("best_epoch"),
+        "Epochs run": training.get("epochs_run"),
+    }
+    columns = st.columns(len(facts))
+    for column, (name, value) in zip(columns, facts.items(), strict=True):
+        column.metric(name, NOT_MEASURED if value is None else f"{value:,}")
+    if counts:
+        frame = pd.DataFrame(
+            {
+                "diagnosis": [report.diagnosis_label(code) for code in counts],
+                "training images": list(counts.values()),
+            }
+        )
+        st.dataframe(frame, hide_index=True, key="card_train_counts")
+    shown = {"data", "recipe", "train_images_per_class", "history"}
+    other = {k: v for k, v in training.items() if k not in shown}
+    history = report.history_figure(training.get("history"))
+    if history is not None:
+        with st.expander("Training curves"):
+            st.plotly_chart(history, key="card_history", config=CHART_CONFIG)
+    recipe = training.get("recipe")
+    if recipe or other:
+        with st.expander("Training recipe (as recorded)"):
+            st.json({**(recipe or {}), **other}, expanded=True)
+
+
+def _architecture(card: ModelCard) -> None:
+    st.header("Architecture")
+    arch = dict(card.architecture or {})
+    name = arch.pop("name", None)
+    lines = [
+        f"- Network: **{name or NOT_MEASURED}**",
+        f"- Input: **{card.input_size}×{card.input_size}** RGB pixels",
+        f"- Classes: {', '.join(report.diagnosis_label(c) for c in card.classes)}",
+    ]
+    lines += [f"- {key.replace('_', ' ')}: `{value}`" for key, value in arch.items()]
+    prep = card.preprocessing or {}
+    if prep:
+        settings = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in prep.items())
+        lines.append(f"- Preprocessing: {settings}")
+    st.markdown("\n".join(lines))
+
+
+def _evaluation(card: ModelCard) -> dict[str, Any] | None:
+    st.header("Evaluation")
+    available = [split for split in SPLITS if card.metrics.get(split)]
+    if not available:
+        st.info(
+            "Not measured: this card records no evaluation, so the model's accuracy is unknown."
+        )
+        return None
+    if "test" not in available:
+        st.warning(
+            "Not measured on a held-out test set: the figures below come from the validation "
+            "split, which also chose the calibration and thresholds, so they flatter the model."
+        )
+    split = st.segmented_control(
+        "Evaluation data",
+        available,
+        default=available[0],
+        required=True,
+        format_func=SPLITS.get,
+        key="card_split",
+    )
+    metrics = card.metrics[split]
+    st.markdown(
+        f"{metrics.get('dataset') or SPLITS[split]} · "
+        f"**{_value(metrics.get('n'), 'count')}** images"
+    )
+    overall = {
+        "Balanced accuracy": (metrics.get("balanced_accuracy"), "share"),
+        "Accuracy": (metrics.get("accuracy"), "share"),
+        "Melanoma sensitivity": (metrics.get("melanoma_sensitivity"), "share"),
+        "Cancer vs not: AUC": (metrics.get("malignant_auc"), "auc"),
+    }
+    for column, (name, (value, kind)) in zip(
+        st.columns(len(overall)), overall.items(), strict=True
+    ):
+        column.metric(name, _value(value, kind))
+    official = metrics.get("official")
+    if official:
+        st.caption(
+            "Official ISIC 2018 scorer: balanced accuracy "
+            f"{_value(official.get('balanced_accuracy'))}, macro AUC "
+            f"{_value(official.get('macro_auc'), 'auc')}."
+        )
+    st.subheader("Per class")
+    table = report.per_class_table(metrics)
+    if table.empty:
+        st.info("Per-class figures: not measured.")
+    else:
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="card_per_class",
+            column_config={
+                "sensitivity": st.column_config.NumberColumn(format="percent"),
+                "specificity": st.column_config.NumberColumn(format="percent"),
+                "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
+                "malignant": st.column_config.CheckboxColumn("cancer type"),
+            },
+        )
+    _figure(
+        "Confusion matrix",
+        report.confusion_figure(metrics),
+        "Rows: the true diagnosis; columns: the model's top class; each row adds up to 100%.",
+        "card_confusion",
+    )
+    _figure(
+        "ROC curves",
+        report.roc_figure(metrics),
+        "One class against the rest; the dotted diagonal is guessing.",
+        "card_roc",
+    )
+    return metrics
+
+
+def _figure(title: str, figure, caption: str, key: str) -> None:
+    st.subheader(title)
+    if figure is None:
+        st.info(f"{title}: not measured.")
+        return
+    st.plotly_chart(figure, key=key, config=CHART_CONFIG)
+    st.caption(caption)
+
+
+def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
+    st.header("Calibration and triage")
+    metrics = metrics or {}
+    figures = {
+        "Temperature": f"{card.temperature:.3f}" if card.temperature else NOT_MEASURED,
+        "Calibration error (ECE)": _value(metrics.get("ece")),
+        "ECE before calibration": _value(metrics.get("ece_uncalibrated")),
+    }
+    for column, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
+        column.metric(name, value)
+    _figure(
+        "Reliability diagram",
+        report.reliability_figure(metrics) if metrics else None,
+        "Bars: how often the top class was right among images with that confidence. "
+        "Bars on the diagonal mean the stated probabilities can be taken at face value.",
+        "card_reliability",
+    )
+    st.subheader("Triage messages")
+    thresholds = card.thresholds or {}
+    cancer = ", ".join(BY_CODE[c].name.lower() for c in MALIGNANT_CODES)
+    if not thresholds:
+        st.info("Triage thresholds: not measured (the card holds none).")
+    else:
+        st.markdown(
+            f"The app adds up the probabilities of the cancer types ({cancer}) and advises "
+            f"“see a doctor” from **{ui.percent(thresholds.get('see_doctor'))}** and "
+            f"“see a doctor soon” from **{ui.percent(thresholds.get('see_doctor_soon'))}**."
+        )
+    triage = metrics.get("triage")
+    if triage:
+        st.markdown(
+            f"At the “see a doctor” threshold, on this evaluation data: cancers flagged "
+            f"**{_value(triage.get('malignant_sensitivity'))}**, melanomas flagged "
+            f"**{_value(triage.get('melanoma_sensitivity'))}**, non-cancers left unflagged "
+            f"**{_value(triage.get('benign_specificity'))}**."
+        )
+    elif thresholds:
+        st.caption("How often these messages are right: not measured on this evaluation data.")
+
+
+def _safety(card: ModelCard) -> None:
+    st.header("Out-of-domain check")
+    ood = card.ood or {}
+    if "threshold" not in ood:
+        st.info("Not measured: this model has no out-of-domain detector.")
+    else:
+        quantile = ood.get("quantile")
+        flagged = (
+            f" By construction about {ui.percent(1 - quantile, 0)} of the validation images "
+            "score above it too."
+            if isinstance(quantile, int | float)
+            else ""
+        )
+        st.markdown(
+            f"Method: **{ood.get('method', NOT_MEASURED)}** on the "
+            f"`{ood.get('layer', 'features')}` layer. Images whose distance score is above "
+            f"**{ood['threshold']:.4g}** get “this does not look like a close-up skin-lesion "
+            f"photo” instead of a diagnosis.{flagged}"
+        )
+    st.header("Saliency check")
+    saliency = card.saliency or {}
+    if not saliency.get("n"):
+        st.info("Not measured: the card records no check of the saliency maps against lesions.")
+    else:
+        st.markdown(
+            f"On **{saliency['n']}** images with lesion masks, "
+            f"{METHODS.get(saliency.get('method'), saliency.get('method'))} put "
+            f"**{ui.percent(saliency.get('energy_in_lesion'))}** of its weight inside the "
+            f"lesion, against **{ui.percent(saliency.get('uniform_baseline'))}** for a map "
+            "that is the same everywhere."
+        )
+
+
+def _limitations(card: ModelCard) -> None:
+    st.header("Known limitations")
+    if card.limitations:
+        st.markdown("\n".join(f"- {item}" for item in card.limitations))
+    else:
+        st.info("The card lists no limitations, which does not mean there are none.")
+
+
+def main() -> None:
+    loaded = resources.card()
+    if loaded is None:
+        st.title("Model card")
+        ui.disclaimer()
+        return
+    card, raw = loaded
+    _header(card)
+    _use(card, raw)
+    _training(card)
+    _architecture(card)
+    metrics = _evaluation(card)
+    _calibration(card, metrics)
+    _safety(card)
+    _limitations(card)
+    with st.expander("The card as JSON"):
+        st.download_button(
+            "Download card.json",
+            data=json.dumps(raw, indent=2),
+            file_name="card.json",
+            mime="application/json",
+            key="card_download",
+            on_click="ignore",
+        )
+
+
+main()

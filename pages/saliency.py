@@ -1,0 +1,221 @@
+"""Saliency explorer: compare CAM methods, classes and layers on one image, with a measured
+faithfulness figure next to each map. Layout only; the maps come from ``skindx.explain``.
+
+The image arrives from the Diagnose page through this session's state (never a file or a URL)
+or is uploaded here; maps are kept in this session only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st
+
+from skindx.config import settings
+from skindx.explain import COLORMAPS, METHODS, Faithfulness, overlay
+from skindx.imaging import ImageRejected, inspect_image
+from skindx.report import diagnosis_label
+from streamlit_app import resources, ui
+
+IMAGE = "sal_image"  # {"id", "name", "pixels"} set by the Diagnose page or the uploader below
+CURRENT = "sal_current"
+MAPS = "sal_maps"
+MAX_MAPS = 12
+WORKING_SIDE = 1024
+COMPARE = ("Off", "Two methods", "Two classes")
+PER_IMAGE_KEYS = ("sal_target", "sal_target_b")
+WHAT_IT_SHOWS = (
+    "A saliency map shows which parts of this image most raised the model's score for the "
+    "chosen class, as seen from the chosen layer; it is a view of the model's evidence, not "
+    "of the lesion's biology. It does not show why those pixels matter, whether the model is "
+    "right, or where the lesion's border is, and a bright patch on a ruler, a hair or the "
+    "dark corner of a dermoscope is a warning sign, not an explanation."
+)
+FAITHFULNESS_HELP = (
+    "How much the class probability drops when the 20% most salient pixels are blurred away, "
+    "against blurring the same share of random pixels. A map that points at what the model "
+    "really uses makes the first drop clearly larger."
+)
+
+
+def _image() -> dict | None:
+    upload = st.file_uploader(
+        "Upload a dermoscopic image",
+        type=["jpg", "jpeg", "png", "webp"],
+        key="sal_upload",
+        max_upload_size=settings().max_upload_mb,
+        help="Or press “Explore this map” under a result on the Check a skin spot page.",
+    )
+    if upload is not None:
+        held = st.session_state.get(IMAGE)
+        if held is None or held["id"] != upload.file_id:
+            try:
+                loaded = inspect_image(upload.getvalue())
+            except ImageRejected as error:
+                st.error(str(error), icon=":material/broken_image:")
+                return None
+            st.session_state[IMAGE] = {
+                "id": upload.file_id,
+                "name": upload.name,
+                "pixels": ui.shrink(loaded.pixels, WORKING_SIDE),
+            }
+            for note in loaded.notes:
+                st.caption(note)
+    image = st.session_state.get(IMAGE)
+    if image is None:
+        st.info("Upload an image, or open one from the Check a skin spot page.")
+        return None
+    if st.session_state.get(CURRENT) != image["id"]:  # a new image: targets default again
+        for key in PER_IMAGE_KEYS:
+            st.session_state.pop(key, None)
+        st.session_state[CURRENT] = image["id"]
+    return image
+
+
+def _map(engine: resources.Engine, image: dict, method: str, target: str, layer: str):
+    maps: dict = st.session_state.setdefault(MAPS, {})
+    key = (image["id"], method, target, layer)
+    if key not in maps:
+        with st.spinner(f"Computing {METHODS[method]} for {diagnosis_label(target)}…"):
+            saliency = engine.explain(image["pixels"], method, target, layer)
+            maps[key] = (saliency, engine.faithfulness(image["pixels"], saliency))
+        while len(maps) > MAX_MAPS:
+            maps.pop(next(iter(maps)))
+    return maps[key]
+
+
+def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alone: bool) -> None:
+    """One map: the overlay, then its faithfulness figure (beside it when it is alone)."""
+    saliency, faithfulness = _map(engine, image, method, target, layer)
+    blended = overlay(image["pixels"], saliency, alpha, colormap)
+    where = "input pixels" if saliency.layer is None else f"layer {saliency.layer}"
+    picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
+    picture.image(
+        blended,
+        caption=f"{METHODS[method]} · why “{diagnosis_label(target)}” · {where}",
+        width="stretch",
+        alt=f"{METHODS[method]} saliency overlay for {diagnosis_label(target)}",
+    )
+    with figures:
+        _figures(faithfulness, target)
+        st.download_button(
+            "Download overlay (PNG)",
+            data=functools.partial(ui.png_bytes, blended),
+            file_name=f"saliency-{method.replace('+', 'plus')}-{target}.png",
+            mime="image/png",
+            key=f"sal_download_{slot}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def _figures(faithfulness: Faithfulness, target: str) -> None:
+    drop, random_drop = faithfulness.salient_drop, faithfulness.random_drop
+    share = f"{faithfulness.fraction:.0%}"
+    st.metric(
+        f"Faithfulness: blur the top {share} salient pixels",
+        f"{_points(drop)} points",
+        help=FAITHFULNESS_HELP,
+    )
+    st.caption(
+        f"Probability of {diagnosis_label(target)} {_change(drop)} when the {share} most salient "
+        f"pixels are blurred, and {_change(random_drop)} when {share} random pixels are."
+    )
+
+
+def _points(drop: float) -> str:
+    return f"{100 * drop:.1f}".replace("-", "−")
+
+
+def _change(drop: float) -> str:
+    points = abs(100 * drop)
+    if points < 0.05:
+        return "hardly changes"
+    return f"{'drops' if drop > 0 else 'rises'} by {points:.1f} points"
+
+
+def _target_label(probabilities) -> Callable[[str], str]:
+    def label(code: str) -> str:
+        return f"{diagnosis_label(code)} ({ui.percent(probabilities[code], 0)})"
+
+    return label
+
+
+def main() -> None:
+    st.title("Saliency explorer")
+    st.caption("For clinicians, educators and students: where does the model look, and why?")
+    ui.disclaimer()
+    st.markdown(WHAT_IT_SHOWS)
+    engine = resources.engine()
+    if engine is None:
+        return
+    image = _image()
+    if image is None:
+        return
+    prediction = engine.predict(image["pixels"])
+    classes = engine.classes
+    ranked = [code for code, _ in prediction.top_k(len(classes))]
+    label = _target_label(prediction.probabilities)
+    st.markdown(
+        f"**{ui.escape(image['name'])}**: the model's top class is "
+        f"**{prediction.label_name}** ({ui.percent(prediction.probabilities[prediction.label])})."
+    )
+    if not prediction.in_domain:
+        st.warning(
+            "This does not look like a close-up skin-lesion photo: the maps below explain "
+            "scores the model would not stand behind.",
+            icon=":material/help:",
+        )
+
+    methods = list(METHODS)
+    layers = list(engine.explainer.layers)
+    with st.container(border=True):
+        first, second, third = st.columns(3)
+        method = first.selectbox("Method", methods, format_func=METHODS.get, key="sal_method")
+        target = second.selectbox(
+            "Class to explain", ranked, format_func=label, key="sal_target", index=0
+        )
+        layer = third.selectbox(
+            "Conv layer",
+            layers,
+            index=len(layers) - 1,
+            key="sal_layer",
+            help="Deeper layers see larger, more abstract patterns; shallow layers see edges. "
+            "SmoothGrad works on the input pixels and ignores this.",
+        )
+        fourth, fifth, sixth = st.columns(3)
+        alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")
+        colormap = fifth.selectbox("Colour map", list(COLORMAPS), key="sal_colormap")
+        compare = sixth.segmented_control(
+            "Compare", COMPARE, default=COMPARE[0], required=True, key="sal_compare"
+        )
+        panels = [(method, target)]
+        if compare == "Two methods":
+            other = [m for m in methods if m != method]
+            method_b = st.selectbox(
+                "Second method", other, format_func=METHODS.get, key="sal_method_b"
+            )
+            panels.append((method_b, target))
+        elif compare == "Two classes":
+            other = [c for c in ranked if c != target]
+            target_b = st.selectbox(
+                "Second class", other, format_func=label, key="sal_target_b", index=0
+            )
+            panels.append((method, target_b))
+
+    alone = len(panels) == 1
+    columns = [st.container()] if alone else st.columns(len(panels), gap="large")
+    for slot, ((panel_method, panel_target), column) in enumerate(
+        zip(panels, columns, strict=True)
+    ):
+        with column:
+            _panel(engine, image, panel_method, panel_target, layer, alpha, colormap, slot, alone)
+
+
+main()

@@ -1,0 +1,131 @@
+"""The model, predictor and explainer: loaded once per process and shared by every session.
+
+``st.cache_resource`` keys the bundle by the resolved model directory and the modification
+times of its files, so reruns never reload the model while a retrained model in the same
+directory is picked up on the next run. Loading failures are not cached: the page shows a
+plain message and the next run tries again.
+
+Sharing is safe: :class:`~skindx.predict.Predictor` runs a fixed-signature graph that is traced
+here once, at load time, and never edits the model. Saliency runs under a lock, because
+tf-keras-vis builds per-method state (and Score-CAM calls ``Model.predict``) lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from skindx.card import CARD_FILE, ModelCard
+from skindx.modeling import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
+
+MODEL_MISSING = (
+    "The diagnosis model is not available on this server at the moment, so photos cannot be "
+    "analysed. Please try again later."
+)
+
+
+@dataclass
+class Engine:
+    """One loaded model with its predictor and explainer (shared, never mutated)."""
+
+    skin_model: Any
+    predictor: Any
+    explainer: Any
+    _saliency_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def card(self) -> ModelCard:
+        return self.skin_model.card
+
+    @property
+    def classes(self) -> list[str]:
+        return self.skin_model.classes
+
+    @property
+    def model_name(self) -> str:
+        card = self.card
+        return f"{card.name} v{card.version}"
+
+    def predict(self, pixels: np.ndarray):
+        return self.predictor.predict(pixels)
+
+    def explain(self, pixels: np.ndarray, method: str = "gradcam", target=None, layer=None):
+        with self._saliency_lock:
+            return self.explainer.explain(pixels, method=method, target=target, layer=layer)
+
+    def faithfulness(self, pixels: np.ndarray, saliency):
+        return self.explainer.faithfulness(pixels, saliency)
+
+
+def model_dir() -> Path:
+    """The directory the app uses: ``SKINDX_MODEL`` or the shipped default, resolved."""
+    return resolve_model_dir(None).resolve()
+
+
+def _stamp(directory: Path) -> tuple[int, ...]:
+    stamps = []
+    for name in (MODEL_FILE, CARD_FILE, OOD_FILE):
+        try:
+            stamps.append((directory / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
+def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
+    """Load and warm up one model bundle (``stamp`` only makes a changed model a new entry)."""
+    from skindx.explain import Explainer
+    from skindx.modeling import load_model
+    from skindx.predict import Predictor
+
+    skin_model = load_model(directory)
+    predictor = Predictor(skin_model)
+    explainer = Explainer(skin_model, predictor)
+    blank = np.full((skin_model.input_size, skin_model.input_size, 3), 128, np.uint8)
+    predictor.predict(blank)  # trace the graph now, not on the first upload
+    explainer.explain(blank, "gradcam")
+    return Engine(skin_model, predictor, explainer)
+
+
+def engine() -> Engine | None:
+    """The shared engine, or ``None`` after showing a plain message (no traceback)."""
+    directory = model_dir()
+    try:
+        return load_engine(str(directory), _stamp(directory))
+    except ModelLoadError as error:
+        _model_missing(str(error))
+        return None
+
+
+def _model_missing(detail: str) -> None:
+    st.error(MODEL_MISSING, icon=":material/cloud_off:")
+    with st.expander("Details for the person running this app"):
+        st.text(detail)
+
+
+def card() -> tuple[ModelCard, dict[str, Any]] | None:
+    """The model card (and its raw JSON) without loading the model, or ``None`` + a message."""
+    path = model_dir() / CARD_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("the card is not a JSON object")
+        return ModelCard.from_dict(raw), raw
+    except (OSError, ValueError, TypeError) as error:
+        st.error(
+            "The model card is not available on this server at the moment.",
+            icon=":material/cloud_off:",
+        )
+        with st.expander("Details for the person running this app"):
+            st.text(
+                f"Could not read {path} ({type(error).__name__}). Set SKINDX_MODEL to a model "
+                "directory written by `skindx train`, or restore models/default."
+            )
+        return None

@@ -1,0 +1,82 @@
+"""Small widgets the pages share: the disclaimer, safe text, page links, image bytes."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from skindx.report import DISCLAIMER
+from streamlit_app import navigation
+
+PRIVACY_NOTE = (
+    "Your photos stay in this browser tab's memory while you use the page: they are not saved, "
+    "logged or shared, and they are gone when you close the tab."
+)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def disclaimer() -> None:
+    """The plain-language notice every page of the app shows."""
+    st.info(DISCLAIMER, icon=":material/health_and_safety:")
+
+
+def escape(text: str) -> str:
+    """Text from a user (a file name) made inert for ``st.markdown``."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def page_link(
+    name: str,
+    label: str,
+    icon: str | None = None,
+    query_params: Mapping[str, str] | None = None,
+) -> bool:
+    """A link to another page of the app; ``False`` (and nothing drawn) when this page runs on
+    its own, outside the app's navigation (as under ``AppTest.from_file``)."""
+    try:
+        st.page_link(
+            navigation.page(name),
+            label=label,
+            icon=icon,
+            query_params=dict(query_params) if query_params else None,
+        )
+    except StreamlitAPIException:
+        return False
+    return True
+
+
+def switch_to(name: str) -> None:
+    """Go to another page of the app, keeping this session; a hint when running standalone."""
+    try:
+        st.switch_page(navigation.page(name))
+    except StreamlitAPIException:
+        st.info(f"Open “{navigation.spec(name).title}” from the app's menu.")
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """A copy no larger than ``max_side`` on its longer side (area interpolation)."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)

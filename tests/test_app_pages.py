@@ -1,0 +1,485 @@
+"""The app under AppTest: every page, the Diagnose flows, the explorer, the model card, the
+shared model, privacy (no files written, nothing shared or logged) and the hardened config.
+
+A tiny random model (tests/conftest.py) stands in for the shipped one; its card is extended
+with figures computed by ``skindx.evaluate`` on synthetic labelled images, so the model card
+page has something real to draw.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import struct
+import sys
+import tomllib
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from skindx import report
+from skindx.config import Settings
+from skindx.imaging import ImageRejected, inspect_image
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "streamlit_app" / "app.py"
+PAGES = REPO / "pages"
+TIMEOUT = 120
+OUT_OF_DOMAIN = "does not look like a close-up skin-lesion photo"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def lesion_png(seed: int = 0, block: int = 8) -> bytes:
+    """A blocky noise picture the tiny model (fitted on 32-px noise) calls in-domain."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    pixels = np.kron(pixels, np.ones((block, block, 1), dtype=np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bomb_png(side: int = 30_000) -> bytes:
+    """A tiny PNG whose header claims side×side pixels (a decompression bomb)."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", side, side)  # IHDR width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def write_evaluation(directory: Path, seed: int = 0) -> dict:
+    """Add test and validation figures to a model directory's card, measured on synthetic
+    labelled images with the real evaluation code; return the card as a dict."""
+    from skindx.card import ModelCard
+    from skindx.evaluate import metrics_from_probabilities
+    from skindx.modeling import load_model
+    from skindx.predict import Predictor
+    from skindx.taxonomy import CODES
+
+    skin_model = load_model(directory)
+    predictor = Predictor(skin_model)
+    rng = np.random.default_rng(seed)
+    card = ModelCard.load(directory)
+    for split, n in (("test", 84), ("validation", 70)):
+        images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        labels = np.arange(n) % len(CODES)
+        predictions = predictor.predict_batch(list(images))
+        probabilities = np.array([[p.probabilities[c] for c in CODES] for p in predictions])
+        metrics = metrics_from_probabilities(labels, probabilities, card.thresholds)
+        metrics["dataset"] = f"synthetic {split} images"
+        card.metrics[split] = metrics
+    card.training = {
+        "data": "Synthetic noise images (test fixture)",
+        "recipe": {"epochs": 0, "batch_size": 8},
+        "train_images_per_class": dict.fromkeys(CODES, 10),
+        "best_epoch": 1,
+        "epochs_run": 2,
+        "history": {"loss": [2.0, 1.9], "val_loss": [2.1, 2.0]},
+    }
+    card.saliency = {"method": "gradcam", "n": 5, "energy_in_lesion": 0.41, "uniform_baseline": 0.3}
+    card.save(directory)
+    return card.to_dict()
+
+
+def app_test(page: str | Path = APP) -> AppTest:
+    return AppTest.from_file(str(page), default_timeout=TIMEOUT)
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    value = [(name, data, "image/png") for name, data in files]
+    at.file_uploader(key="dx_upload").set_value(value[0] if len(value) == 1 else value)
+    return run(at)
+
+
+def chart_values(at: AppTest) -> list[list[float]]:
+    return [json.loads(c.proto.spec)["data"][0]["x"] for c in at.get("plotly_chart")]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for kind in (at.info, at.warning, at.error, at.success) for e in kind]
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def evaluated_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("evaluated_model")
+    shutil.copytree(tiny_model_dir, directory, dirs_exist_ok=True)
+    write_evaluation(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def out_of_domain_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model with an out-of-domain threshold nothing passes."""
+    directory = tmp_path_factory.mktemp("ood_model")
+    shutil.copytree(tiny_model_dir, directory, dirs_exist_ok=True)
+    card = json.loads((directory / "card.json").read_text())
+    card["ood"]["threshold"] = -1.0
+    (directory / "card.json").write_text(json.dumps(card))
+    return directory
+
+
+@pytest.fixture
+def model(monkeypatch, evaluated_model_dir) -> Path:
+    monkeypatch.setenv("SKINDX_MODEL", str(evaluated_model_dir))
+    return evaluated_model_dir
+
+
+# ----------------------------------------------------------------------------- smoke
+
+
+@pytest.mark.parametrize(
+    "page", ["diagnose", "saliency", "model_card", "about", "lessons", "statistics"]
+)
+def test_every_page_runs_on_its_own(model, page) -> None:
+    at = run(app_test(PAGES / f"{page}.py"))
+    assert at.title, page
+
+
+def test_shell_runs_every_page(model) -> None:
+    from streamlit_app import navigation
+
+    at = run(app_test())
+    assert at.title[0].value == "Check a skin spot"
+    assert "not a medical device" in at.sidebar.caption[0].value
+    for specs in navigation.SECTIONS.values():
+        for spec in specs:
+            run(at.switch_page(f"../pages/{spec.file}"))
+            assert at.title, spec.file
+
+
+def test_every_page_file_is_in_the_menu() -> None:
+    from streamlit_app import navigation
+
+    listed = {spec.file for specs in navigation.SECTIONS.values() for spec in specs}
+    assert listed == {path.name for path in PAGES.glob("*.py")}
+
+
+# ----------------------------------------------------------------------------- diagnose
+
+
+def test_valid_upload_shows_probabilities_summing_to_100(model) -> None:
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    (values,) = chart_values(at)
+    assert len(values) == 7
+    assert sum(values) == pytest.approx(100.0, abs=1e-6)
+    shown = texts(at)
+    assert "Most likely: **" in shown
+    assert "Cancer types together" in shown
+    assert any("doctor" in box.value for box in [*at.info, *at.warning, *at.error][1:])
+    overlays = [i for i in at.get("image") if "Grad-CAM" in str(i.proto)]
+    assert overlays, "the Grad-CAM overlay is missing"
+    (lesson,) = at.get("page_link")
+    assert lesson.proto.page == "lessons" and lesson.proto.query_string.startswith("dx=")
+    assert at.button(key="dx_explore_0")
+    assert at.download_button(key="dx_report_0")
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("notes.png", b"this is not an image at all"),
+        ("truncated.png", lesion_png()[:300]),
+        ("bomb.png", bomb_png()),
+        ("empty.png", b""),
+        ("script.png", b"<script>alert(1)</script>"),
+    ],
+)
+def test_bad_upload_shows_the_friendly_message(model, name, data) -> None:
+    with pytest.raises(ImageRejected) as expected:
+        inspect_image(data)
+    at = upload(run(app_test(PAGES / "diagnose.py")), (name, data))
+    assert [e.value for e in at.error] == [str(expected.value)]
+    assert not chart_values(at)
+    upload(at, ("lesion.png", lesion_png()))  # the page keeps working
+    assert not at.error and chart_values(at)
+
+
+def test_too_large_upload_is_refused_by_skindx_too(model, monkeypatch) -> None:
+    monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "1")
+    big = os.urandom(1024 * 1024 + 10)
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("big.png", big))
+    assert "MB" in at.error[0].value
+
+
+def test_multi_upload_table_and_csv(model) -> None:
+    files = [
+        ("a.png", lesion_png(1)),
+        ("b.png", lesion_png(2)),
+        ("=HYPERLINK(bad).png", b"garbage"),
+    ]
+    at = upload(run(app_test(PAGES / "diagnose.py")), *files)
+    table = at.dataframe[0].value
+    assert list(table.columns) == list(report.TABLE_COLUMNS)
+    assert list(table["file"]) == [name for name, _ in files]
+    assert table["probability"].iloc[:2].between(0, 1).all()
+    assert table["concern"].iloc[2] == report.NOT_ANALYSED
+    assert at.download_button(key="dx_csv")
+    csv = pd.read_csv(io.BytesIO(report.results_csv(table)))
+    assert csv["file"].iloc[2].startswith("'=")
+    assert len(chart_values(at)) == 2 and len(at.error) == 1
+
+
+def test_out_of_domain_image_gets_no_diagnosis(monkeypatch, out_of_domain_model_dir) -> None:
+    monkeypatch.setenv("SKINDX_MODEL", str(out_of_domain_model_dir))
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("holiday.png", lesion_png()))
+    assert OUT_OF_DOMAIN in at.warning[0].value.lower()
+    assert "Most likely" not in texts(at)
+    assert not [i for i in at.get("image") if "Grad-CAM" in str(i.proto)]
+    assert not at.get("page_link")
+
+
+def test_missing_model_shows_a_message_not_a_traceback(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SKINDX_MODEL", str(tmp_path / "no-model-here"))
+    for page in ("diagnose", "saliency", "model_card"):
+        at = run(app_test(PAGES / f"{page}.py"))
+        assert "not available on this server" in at.error[0].value, page
+
+
+# ----------------------------------------------------------------------------- explorer
+
+
+def test_explore_button_hands_the_image_to_the_explorer(model) -> None:
+    at = upload(run(app_test()), ("mole.png", lesion_png(3)))
+    run(at.button(key="dx_explore_0").click())
+    assert at.title[0].value == "Saliency explorer"
+    assert "mole\\.png" in texts(at)
+    assert len(at.metric) == 1 and at.download_button(key="sal_download_0")
+
+
+@pytest.fixture
+def explorer(model) -> AppTest:
+    at = app_test(PAGES / "saliency.py")
+    pixels = inspect_image(lesion_png(4)).pixels
+    at.session_state["sal_image"] = {"id": "fixture", "name": "fixture.png", "pixels": pixels}
+    return run(at)
+
+
+def test_explorer_offers_every_method_and_layer(explorer) -> None:
+    from skindx.explain import METHODS
+
+    at = explorer
+    assert at.selectbox(key="sal_method").options == list(METHODS.values())
+    layers = at.selectbox(key="sal_layer").options
+    assert layers[-1] == at.selectbox(key="sal_layer").value
+    for method in METHODS:
+        run(at.selectbox(key="sal_method").set_value(method))
+        assert len(at.metric) == 1, method
+    run(at.selectbox(key="sal_layer").set_value(layers[0]))
+    run(at.slider(key="sal_alpha").set_value(0.8))
+    run(at.selectbox(key="sal_colormap").set_value("magma"))
+    assert "Faithfulness" in at.metric[0].label
+
+
+def test_explorer_compares_two_classes_and_two_methods(explorer) -> None:
+    at = explorer
+    predicted = at.selectbox(key="sal_target").value
+    run(at.segmented_control(key="sal_compare").set_value("Two classes"))
+    assert at.selectbox(key="sal_target_b").value != predicted
+    assert len(at.metric) == 2 and at.download_button(key="sal_download_1")
+    run(at.segmented_control(key="sal_compare").set_value("Two methods"))
+    assert at.selectbox(key="sal_method_b").value != at.selectbox(key="sal_method").value
+    assert len(at.metric) == 2
+
+
+def test_explorer_rejects_a_bad_upload(model) -> None:
+    at = run(app_test(PAGES / "saliency.py"))
+    run(at.file_uploader(key="sal_upload").set_value(("x.png", b"nope", "image/png")))
+    assert at.error and not at.metric
+
+
+# ----------------------------------------------------------------------------- model card
+
+
+def test_model_card_figures_come_from_the_card(model) -> None:
+    card = json.loads((model / "card.json").read_text())
+    at = run(app_test(PAGES / "model_card.py"))
+    metrics = {m.label: m.value for m in at.metric}
+    test = card["metrics"]["test"]
+    assert metrics["Balanced accuracy"] == f"{100 * test['balanced_accuracy']:.1f}%"
+    assert metrics["Calibration error (ECE)"] == f"{100 * test['ece']:.1f}%"
+    assert len(at.get("plotly_chart")) >= 3  # confusion, ROC, reliability (+ history)
+    table = at.dataframe(key="card_per_class").value
+    assert list(table["sensitivity"]) == [
+        test["per_class"][code]["sensitivity"] for code in test["classes"]
+    ]
+    run(at.segmented_control(key="card_split").set_value("validation"))
+    validation = card["metrics"]["validation"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Balanced accuracy"] == f"{100 * validation['balanced_accuracy']:.1f}%"
+    shown = texts(at)
+    for limitation in card["limitations"]:
+        assert limitation in shown
+
+
+def test_model_card_says_what_is_not_measured(monkeypatch, tiny_model_dir) -> None:
+    monkeypatch.setenv("SKINDX_MODEL", str(tiny_model_dir))
+    at = run(app_test(PAGES / "model_card.py"))
+    shown = texts(at)
+    assert "Not measured: this card records no evaluation" in shown
+    assert not at.get("plotly_chart")
+
+
+# ----------------------------------------------------------------------------- shared model
+
+
+def test_model_loads_once_across_reruns_and_sessions(model, monkeypatch) -> None:
+    import skindx.modeling
+    from streamlit_app import resources
+
+    calls = []
+    real = skindx.modeling.load_model
+    monkeypatch.setattr(skindx.modeling, "load_model", lambda *a: calls.append(a) or real(*a))
+    resources.load_engine.clear()
+    first = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(5)))
+    run(first)
+    upload(run(app_test(PAGES / "saliency.py")), ("b.png", lesion_png(6)))
+    assert len(calls) == 1
+
+
+def test_concurrent_sessions_get_identical_answers(model) -> None:
+    from streamlit_app import resources
+
+    directory = resources.model_dir()
+    engine = resources.load_engine(str(directory), resources._stamp(directory))
+    images = [inspect_image(lesion_png(seed)).pixels for seed in range(4)]
+    expected = [(engine.predict(p).probabilities, engine.explain(p).heatmap) for p in images]
+
+    def work(i: int):
+        pixels = images[i % len(images)]
+        return i % len(images), engine.predict(pixels).probabilities, engine.explain(pixels).heatmap
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(work, range(24)))
+    for i, probabilities, heatmap in results:
+        assert dict(probabilities) == dict(expected[i][0])
+        np.testing.assert_array_equal(heatmap, expected[i][1])
+
+
+# ----------------------------------------------------------------------------- privacy
+
+
+class _WriteWatch:
+    """Records every open-for-writing, rename, removal and directory creation in the process
+    (Python audit events), while active. Hooks cannot be removed, so one is installed."""
+
+    active = False
+    seen: list[tuple[str, str]] = []  # noqa: RUF012 - one shared recorder for the process
+    installed = False
+    _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    @classmethod
+    def install(cls) -> None:
+        if not cls.installed:
+            sys.addaudithook(cls._hook)
+            cls.installed = True
+
+    @classmethod
+    def _hook(cls, event: str, args: tuple) -> None:
+        if not cls.active:
+            return
+        if event == "open":
+            path, mode, flags = args
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & cls._WRITE_FLAGS
+            )
+            if writes and path is not None:
+                cls.seen.append((event, str(path)))
+        elif event in {
+            "os.rename",
+            "os.remove",
+            "os.mkdir",
+            "os.rmdir",
+            "os.truncate",
+            "shutil.copyfile",
+            "shutil.move",
+        }:
+            cls.seen.append((event, str(args[0])))
+
+
+def _listing(*roots: Path) -> set[tuple[str, int]]:
+    found = set()
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in {"__pycache__", ".pytest_cache"}]
+            for name in filenames:
+                path = Path(dirpath, name)
+                found.add((str(path), path.stat().st_size))
+    return found
+
+
+def test_a_session_writes_no_files_and_logs_no_upload(model, monkeypatch, tmp_path, caplog):
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.chdir(tmp_path)  # a relative path written anywhere would land here
+    secret = "patient-4711-left-shoulder.png"
+    at = run(app_test())  # model loaded and pages imported before watching
+    _WriteWatch.install()
+    before = _listing(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    _WriteWatch.seen.clear()
+    _WriteWatch.active = True
+    try:
+        upload(at, (secret, lesion_png(7)), ("second.png", lesion_png(8)))
+        run(at.button(key="dx_explore_0").click())
+        run(at.segmented_control(key="sal_compare").set_value("Two classes"))
+    finally:
+        _WriteWatch.active = False
+    written = [(e, p) for e, p in _WriteWatch.seen if "__pycache__" not in p]
+    assert not written, written
+    assert _listing(tmp_path) == before
+    assert secret not in caplog.text
+
+
+def test_sessions_do_not_share_uploads(model) -> None:
+    first = upload(run(app_test(PAGES / "diagnose.py")), ("mine.png", lesion_png(9)))
+    assert chart_values(first)
+    second = run(app_test(PAGES / "diagnose.py"))
+    assert not chart_values(second) and "mine" not in texts(second)
+    explorer = run(app_test(PAGES / "saliency.py"))
+    assert not explorer.metric
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_streamlit_config_is_hardened() -> None:
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == Settings().max_upload_mb
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["enableCORS"] is True
+    assert config["server"]["enableStaticServing"] is False
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_uploaders_use_the_skindx_cap(model, monkeypatch) -> None:
+    monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "3")
+    at = run(app_test(PAGES / "diagnose.py"))
+    assert at.file_uploader(key="dx_upload").proto.max_upload_size_mb == 3
