@@ -11,8 +11,12 @@ contacted), waits for its health endpoint, then:
    own Streamlit session), each opening the Diagnose page, uploading the image through the
    page's file uploader and waiting for the diagnosis.
 
-A diagnosis counts as shown when one of the triage messages (``skindx.predict.CONCERN_MESSAGES``,
-which the page shows with every result) is visible; ``--result-text REGEX`` overrides that.
+A diagnosis counts as shown when a message box appears inside a result card of
+``pages/diagnose.py`` (its ``st.container(key="dx_result_<i>")``; the page fills the card only
+once the prediction is made, and every card, in or out of domain, carries a message box), or
+when one of the triage messages of ``skindx.predict.CONCERN_MESSAGES`` is visible anywhere.
+``--result-text REGEX`` replaces the text rule. The Diagnose page is the app's default page, so
+it is opened at ``/`` (``--page`` opens another URL path).
 Reported: successes, p50/p95 time from upload to result and from page open to result, the
 server's RSS (server process and its children) idle and at peak. Bounded: at most 32 sessions,
 ``--timeout`` seconds per session, and the server is killed at the end whatever happens.
@@ -62,6 +66,7 @@ SERVER_START_TIMEOUT_S = 120
 # Buttons a page may show between the upload and the result ("Diagnose", "Analyse", ...).
 RUN_BUTTON = re.compile(r"diagnos|analy[sz]e|predict|check|run", re.IGNORECASE)
 ERROR_SELECTOR = '[data-testid="stException"]'
+RESULT_SELECTOR = '[class*="st-key-dx_result_"] [data-testid="stAlert"]'
 
 
 def can_run(app: Path = APP) -> str | None:
@@ -211,7 +216,12 @@ class RssSampler(threading.Thread):
 
 
 async def one_session(
-    browser, url: str, image: Path, pattern: re.Pattern[str], timeout_s: float
+    browser,
+    url: str,
+    image: Path,
+    pattern: re.Pattern[str],
+    timeout_s: float,
+    artifacts: Path | None = None,
 ) -> dict[str, Any]:
     """Open the page, upload, wait for the diagnosis. Never raises; reports what happened."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -226,8 +236,9 @@ async def one_session(
             state="attached", timeout=max(1.0, deadline - time.perf_counter()) * 1000
         )
         uploaded = time.perf_counter()
+        report["page_to_uploader_s"] = uploaded - opened
         await uploader.set_input_files(str(image))
-        result = page.get_by_text(pattern).first
+        result = page.locator(RESULT_SELECTOR).or_(page.get_by_text(pattern)).first
         clicked = False
         while time.perf_counter() < deadline:
             if await result.is_visible():
@@ -236,6 +247,7 @@ async def one_session(
                     ok=True,
                     page_to_result_s=done - opened,
                     upload_to_result_s=done - uploaded,
+                    shown=" ".join((await result.inner_text()).split())[:120],
                 )
                 break
             if await page.locator(ERROR_SELECTOR).count():
@@ -253,31 +265,86 @@ async def one_session(
     except Exception as error:  # a browser-side failure is a failed session, not a crash
         report["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
     finally:
+        if not report["ok"]:
+            with contextlib.suppress(Exception):
+                text = " ".join((await page.inner_text("body", timeout=5000)).split())
+                report["page_text"] = text[-800:]
+            if artifacts is not None:
+                with contextlib.suppress(Exception):
+                    artifacts.mkdir(parents=True, exist_ok=True)
+                    shot = artifacts / f"failed-{id(page):x}.png"
+                    await page.screenshot(path=str(shot), full_page=True, timeout=10000)
+                    report["screenshot"] = str(shot)
         with contextlib.suppress(Exception):
             await context.close()
     return report
 
 
+def cpu_seconds(process) -> float:
+    """CPU time of a process and its descendants, including children it has already reaped
+    (Chromium's renderers exit when their tab closes)."""
+    import psutil
+
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def client_processes(server: Server) -> list:
+    """This process's other children: the Playwright driver and Chromium under it."""
+    import psutil
+
+    return [p for p in psutil.Process().children() if p.pid != server.process.pid]
+
+
 async def drive(
-    url: str, image: Path, sessions: int, pattern: re.Pattern[str], timeout_s: float,
+    url: str,
+    image: Path,
+    sessions: int,
+    pattern: re.Pattern[str],
+    timeout_s: float,
     warmup: bool,
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], float]:  # fmt: skip
+    server: Server,
+    artifacts: Path | None = None,
+) -> dict[str, Any]:
+    """The lone first session (``warmup``), then ``sessions`` at once; CPU used by the server
+    and by the client side (Chromium) during the concurrent phase."""
+    import psutil
     from playwright.async_api import async_playwright
+
+    def session():
+        return one_session(browser, url, image, pattern, timeout_s, artifacts)
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            first = await one_session(browser, url, image, pattern, timeout_s) if warmup else None
-            started = time.perf_counter()
-            results = await asyncio.gather(
-                *(one_session(browser, url, image, pattern, timeout_s) for _ in range(sessions))
+            first = await session() if warmup else None
+            warm_rss = server.rss_bytes()
+            server_root = psutil.Process(server.process.pid)
+            server_cpu, client_cpu = (
+                cpu_seconds(server_root),
+                sum(cpu_seconds(p) for p in client_processes(server)),
             )
+            started = time.perf_counter()
+            results = await asyncio.gather(*(session() for _ in range(sessions)))
             wall = time.perf_counter() - started
+            server_cpu = cpu_seconds(server_root) - server_cpu
+            client_cpu = sum(cpu_seconds(p) for p in client_processes(server)) - client_cpu
         finally:
             await browser.close()
-    return first, list(results), wall
+    return {
+        "first": first,
+        "results": list(results),
+        "wall_s": wall,
+        "warm_rss": warm_rss,
+        "server_cpu_s": server_cpu,
+        "client_cpu_s": client_cpu,
+    }
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -297,8 +364,9 @@ def run_load(
     warmup: bool = True,
     session_timeout_s: float = 180,
     app: Path = APP,
-    page: str = "diagnose",
+    page: str = "",
     result_text: str | None = None,
+    artifacts: Path | None = None,
 ) -> dict[str, Any]:
     """Start the server, run the sessions, stop the server; return the figures.
 
@@ -320,19 +388,25 @@ def run_load(
         sampler = RssSampler(server)
         sampler.start()
         url = f"{server.url}/{page}".rstrip("/")
-        first, results, wall = asyncio.run(
+        run = asyncio.run(
             asyncio.wait_for(
-                drive(url, image_path, sessions, pattern, session_timeout_s, warmup),
+                drive(
+                    url, image_path, sessions, pattern, session_timeout_s, warmup, server, artifacts
+                ),
                 timeout=session_timeout_s * 2 + 60,
             )
         )
         peak = sampler.stop()
+        first, results, wall, warm = run["first"], run["results"], run["wall_s"], run["warm_rss"]
     except BaseException:
         server.stop()
         tail = (scratch / "server.log").read_text(errors="replace")[-2000:]
         print(f"server log (tail):\n{tail}", file=sys.stderr)
         raise
     server.stop()
+    if not all(r["ok"] for r in [*results, *([first] if first else [])]):
+        tail = (scratch / "server.log").read_text(errors="replace").splitlines()[-40:]
+        print("server log (tail):\n" + "\n".join(tail), file=sys.stderr)
     if first is None and results:
         first = results[0]
     upload_times = [r["upload_to_result_s"] for r in results if r["ok"]]
@@ -346,12 +420,20 @@ def run_load(
         "server_ready_s": ready_s,
         "first_result_s": first["page_to_result_s"] if first and first["ok"] else None,
         "first_error": None if not first or first["ok"] else first.get("error"),
+        "first": first,
+        "shown": sorted({r["shown"] for r in [*results, *([first] if first else [])] if r["ok"]}),
         "wall_s": wall,
+        "server_cpu_s": run["server_cpu_s"],
+        "client_cpu_s": run["client_cpu_s"],
         "upload_to_result_p50_s": percentile(upload_times, 50),
         "upload_to_result_p95_s": percentile(upload_times, 95),
         "page_to_result_p50_s": percentile(page_times, 50),
         "page_to_result_p95_s": percentile(page_times, 95),
+        "page_to_uploader_p50_s": percentile(
+            [r["page_to_uploader_s"] for r in results if "page_to_uploader_s" in r], 50
+        ),
         "server_rss_idle_mb": idle / 2**20,
+        "server_rss_after_first_mb": warm / 2**20,
         "server_rss_peak_mb": peak / 2**20,
         "results": results,
     }
@@ -378,16 +460,25 @@ def print_report(report: dict[str, Any]) -> None:
         ("page open → diagnosis p50 / p95", " / ".join(
             seconds(report[k]) for k in ("page_to_result_p50_s", "page_to_result_p95_s")
         )),
+        ("page open → uploader shown p50", seconds(report["page_to_uploader_p50_s"])),
         ("all sessions wall time", seconds(report["wall_s"])),
-        ("server RSS idle → peak", f"{report['server_rss_idle_mb']:.0f} MB → "
-         f"{report['server_rss_peak_mb']:.0f} MB "
-         f"(× {report['server_rss_peak_mb'] / max(report['server_rss_idle_mb'], 1):.2f})"),
+        ("CPU in that time: server / Chromium", f"{report['server_cpu_s']:.1f} s / "
+         f"{report['client_cpu_s']:.1f} s (machine: {os.cpu_count()} cores)"),
+        ("server RSS: idle → model loaded → peak", f"{report['server_rss_idle_mb']:.0f} MB → "
+         f"{report['server_rss_after_first_mb']:.0f} MB → "
+         f"{report['server_rss_peak_mb']:.0f} MB (peak / loaded × "
+         f"{report['server_rss_peak_mb'] / max(report['server_rss_after_first_mb'], 1):.2f})"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")
     for error in report["errors"] + ([report["first_error"]] if report["first_error"] else []):
         print(f"error: {error}")
+    for shown in report["shown"]:
+        print(f"result shown: {shown}")
+    failed = [r for r in [*report["results"], report.get("first") or {}] if r.get("page_text")]
+    if failed:
+        print(f"page text of a failed session: {failed[0]['page_text']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,10 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", help="image to upload (default: an ISIC 2018 test JPEG)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per session")
     parser.add_argument("--app", default=str(APP), help="streamlit script (default: %(default)s)")
-    parser.add_argument("--page", default="diagnose", help="URL path of the Diagnose page")
+    parser.add_argument("--page", default="", help="URL path to open (default: the app's /)")
     parser.add_argument("--result-text", help="regex that marks a shown diagnosis")
     parser.add_argument("--no-warmup", action="store_true", help="skip the lone first session")
     parser.add_argument("--json", help="also write the report here")
+    parser.add_argument("--artifacts", help="save a screenshot of every failed session here")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         parser.error(f"--sessions must be between 1 and {MAX_SESSIONS}")
@@ -413,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         app=Path(args.app).resolve(),
         page=args.page,
         result_text=args.result_text,
+        artifacts=Path(args.artifacts) if args.artifacts else None,
     )
     print_report(report)
     if args.json:

@@ -28,7 +28,7 @@ PRIVACY = """
 - Photos you upload or take are read **in memory** for your browser session only. They are not
   written to disk, not logged, not sent anywhere else and not shown to anyone else.
 - They are forgotten when you remove them, reload the page or close the tab.
-- Downloads (the results table, the report, the overlays) are made in your browser session from
+- Downloads (the results table, the report, the overlays) are made for your session only, from
   those same in-memory results.
 - The server sends no usage statistics.
 - Uploads are limited to the image types listed on the upload button, up to
@@ -55,9 +55,9 @@ def main() -> None:
     st.title("About skindx")
     ui.disclaimer()
     st.markdown(WHAT)
-    st.header("Your photos and privacy")
+    st.subheader("Your photos and privacy")
     st.markdown(PRIVACY.format(max_mb=settings().max_upload_mb))
-    st.header("Data and methods")
+    st.subheader("Data and methods")
     st.markdown(CREDITS)
     ui.page_link("model_card", "How the model was trained and tested", ":material/fact_check:")
     st.caption(f"skindx {__version__}")

@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _ROOT)
@@ -28,8 +29,9 @@ from streamlit_app import resources, ui
 
 RESULTS = "dx_results"
 EXPLORER_IMAGE = "sal_image"
-MAX_IMAGES = 20
-WORKING_SIDE = 1024
+MAX_IMAGES = 12
+WORKING_SIDE = 768  # px: ample for the model, the thumbnails, the explorer and the report
+IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 CONCERN_BOX = {
     "low": st.info,
@@ -68,7 +70,8 @@ class Analysis:
 # ----------------------------------------------------------------------------- inputs
 
 
-def _inputs() -> list:
+def _inputs() -> list[tuple[Any, str]]:
+    """The photos to analyse, as (uploaded file, name to show)."""
     heic = importlib.util.find_spec("pillow_heif") is not None
     types = UPLOAD_TYPES + (["heic", "heif"] if heic else [])
     uploads = st.file_uploader(
@@ -80,31 +83,30 @@ def _inputs() -> list:
         help=f"JPEG, PNG or WebP{', HEIC' if 'heic' in types else ''}; "
         f"up to {settings().max_upload_mb} MB each.",
     )
-    files = list(uploads or [])
-    if st.toggle("Use my camera instead", key="dx_camera_on"):
+    files = [(upload, upload.name or "photo") for upload in uploads or []]
+    if st.toggle("Take a photo with my camera", key="dx_camera_on"):
         shot = st.camera_input("Take a photo of the spot", key="dx_camera")
         if shot is not None:
-            files.append(shot)
+            files.append((shot, "Camera photo"))
     st.caption(ui.PRIVACY_NOTE)
     with st.expander("How to take a good photo", icon=":material/photo_camera:"):
         st.markdown(PHOTO_TIPS)
     return files
 
 
-def _analyse(engine: resources.Engine, files: list) -> list[Analysis]:
+def _analyse(engine: resources.Engine, files: list[tuple[Any, str]]) -> list[Analysis]:
     held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
     current: dict[str, Analysis] = {}
-    for upload in files[:MAX_IMAGES]:
+    for upload, name in files[:MAX_IMAGES]:
         key = upload.file_id
-        current[key] = held.get(key) or _analyse_one(engine, upload)
+        current[key] = held.get(key) or _analyse_one(engine, upload, name)
     st.session_state[RESULTS] = current  # forget photos that were removed
     if len(files) > MAX_IMAGES:
         st.warning(f"Only the first {MAX_IMAGES} photos are analysed; remove some to see others.")
     return list(current.values())
 
 
-def _analyse_one(engine: resources.Engine, upload) -> Analysis:
-    name = upload.name or "photo"
+def _analyse_one(engine: resources.Engine, upload: Any, name: str) -> Analysis:
     try:
         loaded = inspect_image(upload.getvalue())
     except ImageRejected as error:
@@ -126,6 +128,7 @@ def _batch_table(analyses: list[Analysis]) -> None:
         table,
         hide_index=True,
         key="dx_table",
+        placeholder="—",
         column_config={
             "file": st.column_config.TextColumn("File"),
             "top_diagnosis": st.column_config.TextColumn("Most likely"),
@@ -148,9 +151,28 @@ def _batch_table(analyses: list[Analysis]) -> None:
     )
 
 
-def _result(engine: resources.Engine, analysis: Analysis, index: int) -> None:
-    with st.container(border=True, key=f"dx_result_{index}"):
-        st.markdown(f"##### {ui.escape(analysis.name)}")
+def _summary(analysis: Analysis) -> str:
+    """The one-line label of a result in a batch."""
+    name, prediction = ui.escape(analysis.name), analysis.prediction
+    if prediction is None:
+        return f"{name} · not analysed"
+    if not prediction.in_domain:
+        return f"{name} · not assessed"
+    probability = ui.percent(prediction.probabilities[prediction.label], 0)
+    return (
+        f"{name} · {prediction.label_name} {probability} · "
+        f"{report.CONCERN_LABELS[prediction.concern]}"
+    )
+
+
+def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:
+    if batch:
+        box = st.expander(_summary(analysis), expanded=index == 0, key=f"dx_result_{index}")
+    else:
+        box = st.container(border=True, key=f"dx_result_{index}")
+    with box:
+        if not batch:
+            st.markdown(f"##### {ui.escape(analysis.name)}")
         if analysis.error is not None:
             st.error(analysis.error, icon=":material/broken_image:")
             return
@@ -159,7 +181,7 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int) -> None:
         for note in analysis.notes:
             st.caption(note)
         photo, summary = st.columns([1, 2], gap="medium")
-        photo.image(analysis.pixels, caption="Your photo", width="stretch")
+        photo.image(ui.shrink(analysis.pixels, IMAGE_WIDTH), caption="Your photo", width="content")
         with summary:
             if prediction.in_domain:
                 _diagnosis(prediction)
@@ -169,63 +191,71 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int) -> None:
             with st.expander("The model's scores anyway (not a diagnosis)"):
                 _chart(prediction, index)
             return
+        # The heat map comes before the chart: plotly's script loads lazily in the browser,
+        # and nothing should wait for it.
+        _saliency(engine, analysis, prediction, index)
+        st.markdown("**All seven diagnoses**")
         _chart(prediction, index)
-        cam, actions = st.columns([1, 2], gap="medium")
-        with actions:
-            st.markdown("**Where the model looked**")
-            st.caption(
-                "The heat map (Grad-CAM) marks the parts of the photo that most raised the "
-                f"score for “{prediction.label_name}”. Bright is strong. It shows where the "
-                "model looked, not why, and not whether it is right."
-            )
-            buttons = st.container(horizontal=True)
-        with cam:
-            slot = st.empty()
-        if analysis.overlay is None:
-            with slot, st.spinner("Drawing the heat map…"):
-                analysis.overlay = overlay(
-                    analysis.pixels, engine.explain(analysis.pixels, "gradcam")
-                )
-        slot.image(
-            analysis.overlay,
-            caption=f"Grad-CAM for {prediction.label_name}",
-            width="stretch",
-            alt=f"Grad-CAM heat map over {analysis.name}",
+
+
+def _saliency(
+    engine: resources.Engine, analysis: Analysis, prediction: Prediction, index: int
+) -> None:
+    st.markdown("**Where the model looked**")
+    cam, actions = st.columns([1, 2], gap="medium")
+    with actions:
+        st.caption(
+            "The heat map (Grad-CAM) marks the parts of the photo that most raised the score "
+            f"for “{prediction.label_name}”: yellow is strongest, dark blue weakest. It shows "
+            "where the model looked, not why, and not whether it is right."
         )
-        with buttons:
-            if st.button(
-                "Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"
-            ):
-                st.session_state[EXPLORER_IMAGE] = {
-                    "id": analysis.key,
-                    "name": analysis.name,
-                    "pixels": analysis.pixels,
-                }
-                ui.switch_to("saliency")
-            ui.page_link(
-                "lessons",
-                f"About {prediction.label_name.lower()}",
-                icon=":material/school:",
-                query_params={"dx": prediction.label},
-            )
-            st.download_button(
-                "Report (PNG)",
-                data=_report_maker(analysis, engine.model_name),
-                file_name=f"skindx-report-{index + 1}.png",
-                mime="image/png",
-                key=f"dx_report_{index}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
+        buttons = st.container(horizontal=True)
+    with cam:
+        slot = st.empty()
+    if analysis.overlay is None:
+        with slot, st.spinner("Drawing the heat map…"):
+            analysis.overlay = overlay(analysis.pixels, engine.explain(analysis.pixels, "gradcam"))
+    slot.image(
+        ui.shrink(analysis.overlay, IMAGE_WIDTH),
+        caption=f"Grad-CAM for {prediction.label_name}",
+        width="content",
+        alt=f"Grad-CAM heat map over {analysis.name}",
+    )
+    with buttons:
+        if st.button("Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"):
+            st.session_state[EXPLORER_IMAGE] = {
+                "id": analysis.key,
+                "name": analysis.name,
+                "pixels": analysis.pixels,
+            }
+            ui.switch_to("saliency")
+        ui.page_link(
+            "lessons",
+            f"About {prediction.label_name.lower()}",
+            icon=":material/school:",
+            query_params={"dx": prediction.label},
+        )
+        st.download_button(
+            "Report (PNG)",
+            data=_report_maker(analysis, engine.model_name),
+            file_name=f"skindx-report-{index + 1}.png",
+            mime="image/png",
+            key=f"dx_report_{index}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 def _diagnosis(prediction: Prediction) -> None:
     label = prediction.label
     st.markdown(
-        f"Most likely: **{prediction.label_name}**, "
+        f"#### Most likely: {prediction.label_name}, "
         f"{ui.percent(prediction.probabilities[label], 0)}"
     )
-    st.caption(BY_CODE[label].description)
+    caption = BY_CODE[label].description
+    if prediction.probabilities[label] < 0.5:
+        caption += " The model is unsure: even its top answer has less than an even chance."
+    st.caption(caption)
     CONCERN_BOX[prediction.concern](prediction.concern_message)
     malignant = prediction.malignant_probability
     st.markdown(
@@ -238,10 +268,9 @@ def _diagnosis(prediction: Prediction) -> None:
 def _out_of_domain(prediction: Prediction) -> None:
     st.warning(
         "**This does not look like a close-up skin-lesion photo**, so the model gives no "
-        "diagnosis for it.",
+        "diagnosis for it. If a spot on your skin worries you, see a doctor.",
         icon=":material/help:",
     )
-    st.markdown(prediction.concern_message)
     st.caption("Check the photo tips above and try a sharper, closer photo of the spot.")
 
 
@@ -249,7 +278,7 @@ def _chart(prediction: Prediction, index: int) -> None:
     st.plotly_chart(
         report.probability_figure(prediction),
         key=f"dx_chart_{index}",
-        config={"displayModeBar": False, "staticPlot": False},
+        config={"displayModeBar": False},
     )
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
@@ -283,12 +312,13 @@ def main() -> None:
         return
     if not files:
         st.session_state.pop(RESULTS, None)
+        ui.preload_charts("dx_preload")
         return
     analyses = _analyse(engine, files)
     if len(analyses) > 1:
         _batch_table(analyses)
     for index, analysis in enumerate(analyses):
-        _result(engine, analysis, index)
+        _result(engine, analysis, index, batch=len(analyses) > 1)
 
 
 main()

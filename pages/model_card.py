@@ -58,9 +58,9 @@ def _header(card: ModelCard) -> None:
 
 
 def _use(card: ModelCard, raw: Mapping[str, Any]) -> None:
-    st.header("Intended use")
+    st.subheader("Intended use")
     st.markdown(card.intended_use or NOT_MEASURED)
-    st.subheader("Out of scope")
+    st.markdown("##### Out of scope")
     listed = raw.get("out_of_scope")
     classes = ", ".join(report.diagnosis_label(c).lower() for c in card.classes)
     items = listed if isinstance(listed, list) and listed else OUT_OF_SCOPE
@@ -68,7 +68,7 @@ def _use(card: ModelCard, raw: Mapping[str, Any]) -> None:
 
 
 def _training(card: ModelCard) -> None:
-    st.header("Training data")
+    st.subheader("Training data")
     training = card.training or {}
     if not training:
         st.info("The card does not describe the training run.")
@@ -90,7 +90,7 @@ def _training(card: ModelCard) -> None:
                 "training images": list(counts.values()),
             }
         )
-        st.dataframe(frame, hide_index=True, key="card_train_counts")
+        st.dataframe(frame, hide_index=True, key="card_train_counts", width="content")
     shown = {"data", "recipe", "train_images_per_class", "history"}
     other = {k: v for k, v in training.items() if k not in shown}
     history = report.history_figure(training.get("history"))
@@ -104,7 +104,7 @@ def _training(card: ModelCard) -> None:
 
 
 def _architecture(card: ModelCard) -> None:
-    st.header("Architecture")
+    st.subheader("Architecture")
     arch = dict(card.architecture or {})
     name = arch.pop("name", None)
     lines = [
@@ -121,7 +121,7 @@ def _architecture(card: ModelCard) -> None:
 
 
 def _evaluation(card: ModelCard) -> dict[str, Any] | None:
-    st.header("Evaluation")
+    st.subheader("Evaluation")
     available = [split for split in SPLITS if card.metrics.get(split)]
     if not available:
         st.info(
@@ -163,7 +163,7 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
             f"{_value(official.get('balanced_accuracy'))}, macro AUC "
             f"{_value(official.get('macro_auc'), 'auc')}."
         )
-    st.subheader("Per class")
+    st.markdown("##### Per class")
     table = report.per_class_table(metrics)
     if table.empty:
         st.info("Per-class figures: not measured.")
@@ -172,7 +172,9 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
             table,
             hide_index=True,
             key="card_per_class",
+            column_order=["diagnosis", "sensitivity", "specificity", "auc", "n", "malignant"],
             column_config={
+                "diagnosis": st.column_config.TextColumn(width="medium", pinned=True),
                 "sensitivity": st.column_config.NumberColumn(format="percent"),
                 "specificity": st.column_config.NumberColumn(format="percent"),
                 "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
@@ -195,7 +197,7 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
 
 
 def _figure(title: str, figure, caption: str, key: str) -> None:
-    st.subheader(title)
+    st.markdown(f"##### {title}")
     if figure is None:
         st.info(f"{title}: not measured.")
         return
@@ -204,7 +206,7 @@ def _figure(title: str, figure, caption: str, key: str) -> None:
 
 
 def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
-    st.header("Calibration and triage")
+    st.subheader("Calibration and triage")
     metrics = metrics or {}
     figures = {
         "Temperature": f"{card.temperature:.3f}" if card.temperature else NOT_MEASURED,
@@ -220,7 +222,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
     )
-    st.subheader("Triage messages")
+    st.markdown("##### Triage messages")
     thresholds = card.thresholds or {}
     cancer = ", ".join(BY_CODE[c].name.lower() for c in MALIGNANT_CODES)
     if not thresholds:
@@ -244,7 +246,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
 
 
 def _safety(card: ModelCard) -> None:
-    st.header("Out-of-domain check")
+    st.subheader("Out-of-domain check")
     ood = card.ood or {}
     if "threshold" not in ood:
         st.info("Not measured: this model has no out-of-domain detector.")
@@ -262,7 +264,7 @@ def _safety(card: ModelCard) -> None:
             f"**{ood['threshold']:.4g}** get “this does not look like a close-up skin-lesion "
             f"photo” instead of a diagnosis.{flagged}"
         )
-    st.header("Saliency check")
+    st.subheader("Saliency check")
     saliency = card.saliency or {}
     if not saliency.get("n"):
         st.info("Not measured: the card records no check of the saliency maps against lesions.")
@@ -277,7 +279,7 @@ def _safety(card: ModelCard) -> None:
 
 
 def _limitations(card: ModelCard) -> None:
-    st.header("Known limitations")
+    st.subheader("Known limitations")
     if card.limitations:
         st.markdown("\n".join(f"- {item}" for item in card.limitations))
     else:

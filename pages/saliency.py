@@ -25,9 +25,10 @@ from streamlit_app import resources, ui
 
 IMAGE = "sal_image"  # {"id", "name", "pixels"} set by the Diagnose page or the uploader below
 CURRENT = "sal_current"
+UPLOAD_SEEN = "sal_upload_seen"
 MAPS = "sal_maps"
-MAX_MAPS = 12
-WORKING_SIDE = 1024
+MAX_MAPS = 8
+WORKING_SIDE = 768
 COMPARE = ("Off", "Two methods", "Two classes")
 PER_IMAGE_KEYS = ("sal_target", "sal_target_b")
 WHAT_IT_SHOWS = (
@@ -52,21 +53,17 @@ def _image() -> dict | None:
         max_upload_size=settings().max_upload_mb,
         help="Or press “Explore this map” under a result on the Check a skin spot page.",
     )
-    if upload is not None:
-        held = st.session_state.get(IMAGE)
-        if held is None or held["id"] != upload.file_id:
-            try:
-                loaded = inspect_image(upload.getvalue())
-            except ImageRejected as error:
-                st.error(str(error), icon=":material/broken_image:")
-                return None
-            st.session_state[IMAGE] = {
-                "id": upload.file_id,
-                "name": upload.name,
-                "pixels": ui.shrink(loaded.pixels, WORKING_SIDE),
-            }
-            for note in loaded.notes:
-                st.caption(note)
+    if upload is None:
+        st.session_state.pop(UPLOAD_SEEN, None)
+    else:
+        # Each upload is read once: an image sent later from the Diagnose page then wins over
+        # an upload that is still sitting in the uploader.
+        seen = st.session_state.get(UPLOAD_SEEN)
+        if seen is None or seen[0] != upload.file_id:
+            seen = (upload.file_id, _read(upload))
+            st.session_state[UPLOAD_SEEN] = seen
+        if seen[1] is not None:
+            st.error(seen[1], icon=":material/broken_image:")
     image = st.session_state.get(IMAGE)
     if image is None:
         st.info("Upload an image, or open one from the Check a skin spot page.")
@@ -76,6 +73,21 @@ def _image() -> dict | None:
             st.session_state.pop(key, None)
         st.session_state[CURRENT] = image["id"]
     return image
+
+
+def _read(upload) -> str | None:
+    """Put an upload in this session's explorer image; the rejection message if it is unusable."""
+    try:
+        loaded = inspect_image(upload.getvalue())
+    except ImageRejected as error:
+        return str(error)
+    st.session_state[IMAGE] = {
+        "id": upload.file_id,
+        "name": upload.name,
+        "pixels": ui.shrink(loaded.pixels, WORKING_SIDE),
+        "notes": loaded.notes,
+    }
+    return None
 
 
 def _map(engine: resources.Engine, image: dict, method: str, target: str, layer: str):
@@ -121,6 +133,8 @@ def _figures(faithfulness: Faithfulness, target: str) -> None:
     st.metric(
         f"Faithfulness: blur the top {share} salient pixels",
         f"{_points(drop)} points",
+        delta=f"{100 * (drop - random_drop):+.1f} points vs {share} random pixels",
+        delta_color="normal" if abs(drop - random_drop) >= 0.0005 else "off",
         help=FAITHFULNESS_HELP,
     )
     st.caption(
@@ -166,6 +180,8 @@ def main() -> None:
         f"**{ui.escape(image['name'])}**: the model's top class is "
         f"**{prediction.label_name}** ({ui.percent(prediction.probabilities[prediction.label])})."
     )
+    for note in image.get("notes", ()):
+        st.caption(note)
     if not prediction.in_domain:
         st.warning(
             "This does not look like a close-up skin-lesion photo: the maps below explain "
@@ -189,11 +205,11 @@ def main() -> None:
             help="Deeper layers see larger, more abstract patterns; shallow layers see edges. "
             "SmoothGrad works on the input pixels and ignores this.",
         )
-        fourth, fifth, sixth = st.columns(3)
+        fourth, fifth = st.columns(2)
         alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")
         colormap = fifth.selectbox("Colour map", list(COLORMAPS), key="sal_colormap")
-        compare = sixth.segmented_control(
-            "Compare", COMPARE, default=COMPARE[0], required=True, key="sal_compare"
+        compare = st.segmented_control(
+            "Compare side by side", COMPARE, default=COMPARE[0], required=True, key="sal_compare"
         )
         panels = [(method, target)]
         if compare == "Two methods":

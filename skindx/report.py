@@ -145,7 +145,7 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=values,
-            y=[diagnosis_label(code) for code in codes],
+            y=[_wrap_label(diagnosis_label(code)) for code in codes],
             orientation="h",
             marker_color=colours,
             text=[f"{v:.1f}%" for v in values],
@@ -158,10 +158,15 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
         xaxis={"range": [0, 115], "ticksuffix": "%", "showgrid": False, "visible": False},
         yaxis={"automargin": True},
         margin={"l": 0, "r": 10, "t": 10, "b": 10},
-        height=34 * n + 30,
+        height=40 * n + 30,
         showlegend=False,
     )
     return figure
+
+
+def _wrap_label(text: str, width: int = 22) -> str:
+    """Long class names on two lines, so the bars keep their room on a phone."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def _split_metrics(metrics: Mapping[str, Any]) -> list[str]:

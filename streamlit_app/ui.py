@@ -62,6 +62,18 @@ def switch_to(name: str) -> None:
         st.info(f"Open “{navigation.spec(name).title}” from the app's menu.")
 
 
+def preload_charts(key: str) -> None:
+    """Draw an empty, 10-pixel plotly chart so the browser fetches and compiles plotly's
+    script (loaded lazily, seconds on a slow machine) while the person is still choosing a
+    photo, not after the upload. Put it last on the page."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(layout={"height": 10, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    st.plotly_chart(figure, key=key, config={"staticPlot": True}, height=10, alt="")
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -71,7 +83,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    """A copy no larger than ``max_side`` on its longer side (area interpolation)."""
+    """The image, or a copy shrunk to ``max_side`` on its longer side (area interpolation)."""
     import cv2
 
     height, width = pixels.shape[:2]

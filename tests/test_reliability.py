@@ -61,8 +61,11 @@ def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width × height`` and whose data is a few bytes."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + (
-        png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + (png_chunk(b"IEND", b""))
     )
 
 
@@ -72,8 +75,11 @@ def png_bomb(side: int) -> bytes:
     row = b"\x00" * (side + 1)  # filter byte + pixels
     idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + (
-        png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + (png_chunk(b"IEND", b""))
     )
 
 
@@ -166,7 +172,16 @@ def explainer(tiny_model, predictor):
 @pytest.fixture(scope="module")
 def uploads() -> list[bytes]:
     """Eight different uploads: JPEG and PNG, several sizes and aspect ratios."""
-    sizes = [(200, 150), (150, 200), (64, 64), (320, 240), (97, 131), (240, 240), (48, 80), (90, 60)]
+    sizes = [
+        (200, 150),
+        (150, 200),
+        (64, 64),
+        (320, 240),
+        (97, 131),
+        (240, 240),
+        (48, 80),
+        (90, 60),
+    ]
     return [
         encode(photo(w, h, seed=i), "PNG" if i % 3 == 0 else "JPEG", quality=90)
         for i, (w, h) in enumerate(sizes)

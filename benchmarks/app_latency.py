@@ -1,0 +1,231 @@
+"""Time from file upload to the diagnosis on screen, in a real browser against a local server.
+
+    python benchmarks/app_latency.py [--model DIR] [--image FILE] [--runs 7]
+
+Starts ``streamlit run streamlit_app/app.py`` on a free localhost port (model: ``--model``, else
+``SKINDX_MODEL``, else ``models/default``), drives Debian's Chromium (/usr/bin/chromium) with
+Playwright, and for each run opens a fresh session, hands the image to the uploader and waits
+until the diagnosis (or the out-of-domain notice) is visible; then, separately reported, until
+the Grad-CAM overlay has loaded. One warm-up upload is not counted (the server loads and traces
+the model once per process; reruns never reload it).
+
+Baseline, same process, same image: ``Predictor.predict`` on the decoded upload bytes (decode +
+preprocess + forward + postprocess), the part of the path the browser cannot make faster. The
+report prints both medians and their ratio, and the target (1.5 s for one image).
+
+The image defaults to the first HAM10000 image under ../shared/data when present, else a
+synthetic 600×450 JPEG of a brown blob on pink skin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TARGET_S = 1.5
+DIAGNOSIS = "text=/Most likely:|does not look like a close-up skin-lesion photo/"
+OVERLAY = 'img[alt^="Grad-CAM heat map"]'
+UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+CHART_DRAWN = (
+    "() => [...document.querySelectorAll('.js-plotly-plot')]"
+    ".some(e => e.getBoundingClientRect().height > 50)"
+)
+SHARED_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
+
+
+def default_image() -> tuple[str, bytes]:
+    found = sorted(SHARED_IMAGES.glob("*.jpg"))[:1] if SHARED_IMAGES.is_dir() else []
+    if found:
+        return found[0].name, found[0].read_bytes()
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:450, 0:600]
+    blob = ((xx - 300) / 170) ** 2 + ((yy - 225) / 130) ** 2 < 1
+    pixels = np.empty((450, 600, 3), np.uint8)
+    pixels[:] = (224, 170, 160)
+    pixels[blob] = (120, 80, 60)
+    noise = np.random.default_rng(0).normal(0, 6, pixels.shape)
+    pixels = np.clip(pixels + noise, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return "synthetic-lesion.jpg", buffer.getvalue()
+
+
+def baseline_seconds(model_dir: Path, data: bytes, runs: int) -> float:
+    """Median in-process ``Predictor.predict`` time on the encoded image (after a warm-up)."""
+    from skindx.modeling import load_model
+    from skindx.predict import Predictor
+
+    predictor = Predictor(load_model(model_dir))
+    predictor.predict(data)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        predictor.predict(data)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model_dir: Path, log) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "SKINDX_MODEL": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app/app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("streamlit exited during start-up; see its log")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("streamlit did not answer /_stcore/health within 120 s")
+
+
+def one_upload(browser, url: str, name: str, data: bytes) -> tuple[float, float, float]:
+    """Seconds from handing over the file to (the diagnosis text, the loaded Grad-CAM overlay,
+    the drawn probability chart) in one fresh session; NaN for what an out-of-domain image
+    does not get. The upload starts once the page has finished its first run, as it does for
+    a person who needs a few seconds to pick a photo."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        uploader = page.locator(UPLOADER)
+        uploader.wait_for(state="attached", timeout=120_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+        with contextlib.suppress(PlaywrightTimeout):  # the page preloads plotly's script
+            page.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=30_000)
+        start = time.perf_counter()
+        uploader.set_input_files({"name": name, "mimeType": _mime(name), "buffer": data})
+        page.locator(DIAGNOSIS).first.wait_for(timeout=120_000)
+        diagnosis = time.perf_counter() - start
+        overlay = chart = float("nan")
+        if page.get_by_text("Most likely:").count():  # in domain: a heat map and a chart follow
+            page.locator(OVERLAY).first.wait_for(timeout=120_000)
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0",
+                arg=page.locator(OVERLAY).first.element_handle(),
+                timeout=120_000,
+            )
+            overlay = time.perf_counter() - start
+            page.wait_for_function(CHART_DRAWN, timeout=120_000)
+            chart = time.perf_counter() - start
+        return diagnosis, overlay, chart
+    finally:
+        page.close()
+
+
+def _mime(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return {".png": "image/png", ".webp": "image/webp"}.get(suffix, "image/jpeg")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model directory (default: the app's)")
+    parser.add_argument("--image", type=Path, help="image to upload (default: see above)")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from skindx.modeling import resolve_model_dir
+
+    model_dir = (args.model or resolve_model_dir(None)).resolve()
+    if not (model_dir / "model.keras").is_file():
+        print(f"No model at {model_dir}; train one or pass --model DIR.", file=sys.stderr)
+        return 2
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 2
+    name, data = (args.image.name, args.image.read_bytes()) if args.image else default_image()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryFile() as log:
+        process, url = start_server(model_dir, log)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                )
+                one_upload(browser, url, name, data)  # warm-up: model load and tracing
+                runs = [one_upload(browser, url, name, data) for _ in range(args.runs)]
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    baseline = baseline_seconds(model_dir, data, args.runs)
+
+    diagnosis = statistics.median(r[0] for r in runs)
+    overlays = [r[1] for r in runs if r[1] == r[1]]
+    charts = [r[2] for r in runs if r[2] == r[2]]
+    print(f"model: {model_dir}")
+    print(f"image: {name} ({len(data) / 1024:.0f} KiB), {args.runs} runs, fresh session each")
+    print(
+        f"upload → diagnosis visible: median {diagnosis:.3f} s "
+        f"(min {min(r[0] for r in runs):.3f}, max {max(r[0] for r in runs):.3f})"
+    )
+    if overlays:
+        print(f"upload → Grad-CAM overlay loaded: median {statistics.median(overlays):.3f} s")
+        print(f"upload → probability chart drawn: median {statistics.median(charts):.3f} s")
+    print(f"baseline, in-process Predictor.predict on the same bytes: median {baseline:.3f} s")
+    print(f"ratio app / baseline: {diagnosis / baseline:.1f}×")
+    verdict = "meets" if diagnosis < TARGET_S else "MISSES"
+    print(f"target: under {TARGET_S} s for one image: {verdict} it")
+    return 0 if diagnosis < TARGET_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""End to end in a real browser: `streamlit run` on localhost, driven by Debian's Chromium.
+
+Playwright's own browser download does not work here, so the test uses /usr/bin/chromium
+(`apt-get install chromium`) and skips cleanly without it. The server runs the tiny test model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_TIMEOUT_S = 60
+UI_TIMEOUT_MS = 45_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(model_dir: Path, log_path: Path) -> Iterator[str]:
+    """`streamlit run streamlit_app/app.py` on a free port; yields the base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SKINDX_MODEL": str(model_dir),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app/app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"streamlit exited early: {log_path.read_text()[-2000:]}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def lesion_png() -> bytes:
+    rng = np.random.default_rng(0)
+    pixels = np.kron(
+        rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8)
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -> None:
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url, wait_until="domcontentloaded")
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files(
+            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_png()}
+        )
+        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
+        overlay = page.locator('img[alt^="Grad-CAM heat map"]')
+        overlay.wait_for(timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0",
+            arg=overlay.element_handle(),
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert page.locator(".js-plotly-plot").count() == 1
+        assert page.get_by_text("not a medical device").first.is_visible()
+        page.screenshot(path=str(tmp_path / "diagnose.png"), full_page=True)
+        assert (tmp_path / "diagnose.png").stat().st_size > 10_000
+        assert not errors, errors

@@ -1,0 +1,147 @@
+"""skindx.report: the batch table and its CSV, the plotly figures and the PNG report."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from skindx import report
+from skindx.predict import Prediction
+from skindx.taxonomy import CODES
+
+PROBABILITIES = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
+
+
+def prediction(in_domain: bool = True, concern: str = "see_doctor") -> Prediction:
+    return Prediction(
+        probabilities=MappingProxyType(PROBABILITIES),
+        malignant_probability=0.65,
+        concern=concern if in_domain else "not_assessed",
+        in_domain=in_domain,
+        domain_score=1.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def metrics() -> dict:
+    from skindx.evaluate import metrics_from_probabilities
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(140) % 7
+    logits = rng.normal(size=(140, 7)) + 2.0 * np.eye(7)[labels]
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return metrics_from_probabilities(
+        labels, probabilities, {"see_doctor": 0.3, "see_doctor_soon": 0.6}
+    )
+
+
+def test_results_table_rows() -> None:
+    table = report.results_table(
+        [
+            ("a.jpg", prediction()),
+            ("b.jpg", prediction(in_domain=False)),
+            ("c.jpg", "This file is not an image we can read."),
+        ]
+    )
+    assert list(table.columns) == list(report.TABLE_COLUMNS)
+    first, second, third = table.to_dict("records")
+    assert first["top_diagnosis"] == "Melanoma"
+    assert first["probability"] == 0.5 and first["malignant_probability"] == 0.65
+    assert first["concern"] == "See a doctor"
+    assert pd.isna(second["top_diagnosis"]) and second["concern"] == "Not assessed"
+    assert third["concern"] == report.NOT_ANALYSED
+    assert third["note"].startswith("This file")
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("=cmd|' /C calc'!A0.png", "'=cmd|' /C calc'!A0.png"),
+        ("+1.png", "'+1.png"),
+        ("-1.png", "'-1.png"),
+        ("@SUM(A1).png", "'@SUM(A1).png"),
+        ("mole, left arm.png", "mole, left arm.png"),
+    ],
+)
+def test_results_csv_defuses_formulas(name, written) -> None:
+    csv = report.results_csv(report.results_table([(name, prediction())]))
+    assert pd.read_csv(io.BytesIO(csv))["file"][0] == written
+
+
+def test_probability_figure_shows_every_class_top_three_highlighted() -> None:
+    figure = report.probability_figure(prediction())
+    bar = figure.data[0]
+    assert sum(bar.x) == pytest.approx(100.0)
+    assert len(bar.x) == len(CODES)
+    assert bar.y[-1] == "Melanoma"  # largest on top
+    assert list(bar.marker.color).count(report.HIGHLIGHT) == 3
+    assert bar.marker.color[-1] == report.HIGHLIGHT and bar.marker.color[0] == report.MUTED
+
+
+def test_evaluation_figures_come_from_the_metrics(metrics) -> None:
+    confusion = report.confusion_figure(metrics)
+    assert np.allclose(np.asarray(confusion.data[0].z).sum(axis=1), 1.0)
+    roc = report.roc_figure(metrics)
+    names = [trace.name for trace in roc.data]
+    auc = metrics["per_class"]["mel"]["auc"]
+    assert f"mel (AUC {auc:.3f})" in names and "chance" in names
+    reliability = report.reliability_figure(metrics)
+    used = [b for b in metrics["reliability"] if b["count"]]
+    assert list(reliability.data[0].y) == [b["accuracy"] for b in used]
+    table = report.per_class_table(metrics)
+    assert list(table["sensitivity"]) == [metrics["per_class"][c]["sensitivity"] for c in CODES]
+    assert table.set_index("diagnosis").loc["Melanoma", "malignant"]
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [report.confusion_figure, report.roc_figure, report.reliability_figure],
+)
+def test_missing_figures_are_none(builder) -> None:
+    assert builder({}) is None
+
+
+def test_history_figure() -> None:
+    assert report.history_figure(None) is None
+    figure = report.history_figure({"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.8, 1.7]})
+    assert [trace.name for trace in figure.data] == ["loss", "val_loss"]
+    assert list(figure.data[0].x) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("in_domain", "with_overlay"), [(True, True), (True, False), (False, False)]
+)
+def test_report_png(in_domain, with_overlay, lesion_image) -> None:
+    overlay = np.zeros_like(lesion_image) if with_overlay else None
+    data = report.report_png(
+        lesion_image,
+        prediction(in_domain),
+        overlay,
+        file_name="a very long file name " * 10,
+        model_name="skindx-test v1",
+    )
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.width == 1200
+    assert 900 < image.height < 2400
+    pixels = np.asarray(image.convert("RGB"))
+    assert (pixels != 255).any(axis=2).mean() > 0.05  # something was drawn
+
+
+def test_report_png_is_deterministic(lesion_image) -> None:
+    first = report.report_png(lesion_image, prediction(), lesion_image)
+    assert report.report_png(lesion_image, prediction(), lesion_image) == first
+
+
+def test_report_module_does_not_import_streamlit() -> None:
+    code = "import sys, skindx.report; print('streamlit' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
