@@ -100,7 +100,9 @@ def _augmenter(keras, seed: int):
         layers.RandomZoom((-0.25, 0.1), fill_mode="reflect", seed=seed + 2),
         layers.RandomBrightness(0.12, value_range=(0, 255), seed=seed + 3),
         layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 4),
-        layers.RandomSaturation(0.25, value_range=(0, 255), seed=seed + 5),
+        # Saturation factor 0.5 is the identity; a single float f would mean (-f, f) and
+        # wash most images out to grey, so give the range explicitly.
+        layers.RandomSaturation((0.4, 0.6), value_range=(0, 255), seed=seed + 5),
         layers.RandomHue(0.03, value_range=(0, 255), seed=seed + 6),
     ]
 

@@ -14,9 +14,11 @@ person. The rule checked here (by reading the source with ``ast``, across ``page
 2. No value derived from ``st.file_uploader(...)`` or ``st.camera_input(...)`` is passed to a
    ``cache_data`` function. "Derived" is transitive within a scope (anything assigned from an
    expression that mentions a derived name: ``upload.getvalue()``, ``load_image(data)``,
-   a prediction), flows into the parameters of a local function it is passed to, and is seen
-   by nested functions. Any function named like a ``cache_data`` function anywhere in the
-   scanned files counts, so a cached helper in ``streamlit_app/`` is caught from a page.
+   a prediction), flows into the parameters of a local function it is passed to and out of
+   a local function that returns it, and is seen by nested functions. Anything read from
+   ``st.session_state`` counts as derived too: pages hand photos to each other through it
+   (Diagnose → Saliency explorer). Any function named like a ``cache_data`` function anywhere
+   in the scanned files counts, so a cached helper in ``streamlit_app/`` is caught from a page.
 3. A ``cache_data`` function does not itself call ``file_uploader`` or ``camera_input``.
 
 The checker is tested on a table of small snippets, so a rule that silently stops matching
@@ -326,79 +328,109 @@ def find_violations(sources: dict[str, str]) -> list[Violation]:
     cached_names = {name for module in modules for name in module.cached}
 
     for module in modules:  # rule 2: taint from the widgets into cached calls
-        scopes: dict[ast.AST, _Scope] = {}
-        functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-
-        def build(node: ast.AST, parent: _Scope | None) -> None:
-            scope = _Scope(node, parent)
-            scopes[node] = scope
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                scope.assigned |= {arg.arg for arg in _all_params(node)}  # type: ignore[arg-type]
-            for child in _own_statements(node):
-                for names, _ in _bindings(child):
-                    scope.assigned |= names
-                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                    if not isinstance(child, ast.Lambda):
-                        functions.setdefault(child.name, child)
-                    build(child, scope)
-
-        build(module.tree, None)
-
-        def mentions_taint(expr: ast.AST, scope: _Scope) -> bool:
-            for n in ast.walk(expr):
-                if _widget_call(n):
-                    return True
-                if isinstance(n, ast.Name) and scope.is_tainted(n.id):
-                    return True
-            return False
-
-        changed = True
-        while changed:
-            changed = False
-            for scope in scopes.values():
-                for node in _own_statements(scope.node):
-                    for names, value in _bindings(node):
-                        if names - scope.tainted and mentions_taint(value, scope):
-                            scope.tainted |= names
-                            changed = True
-                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                        callee = functions.get(node.func.id)
-                        if callee is None:
-                            continue
-                        params = [a.arg for a in [*callee.args.posonlyargs, *callee.args.args]]
-                        target = scopes[callee]
-                        for position, arg in enumerate(node.args):
-                            if position < len(params) and mentions_taint(arg, scope):
-                                if params[position] not in target.tainted:
-                                    target.tainted.add(params[position])
-                                    changed = True
-                        for keyword in node.keywords:
-                            if keyword.arg and mentions_taint(keyword.value, scope):
-                                if keyword.arg not in target.tainted:
-                                    target.tainted.add(keyword.arg)
-                                    changed = True
-
-        for scope in scopes.values():
-            for node in _own_statements(scope.node):
-                if not isinstance(node, ast.Call):
-                    continue
-                callee = _dotted(node.func).rsplit(".", 1)[-1]
-                direct = isinstance(node.func, ast.Call) and _is_cache_data(
-                    node.func.func, module.cache_aliases
-                )
-                if callee not in cached_names and not direct:
-                    continue
-                arguments = [*node.args, *(k.value for k in node.keywords)]
-                if any(mentions_taint(arg, scope) for arg in arguments):
-                    violations.append(
-                        Violation(
-                            module.name,
-                            node.lineno,
-                            "upload-into-cache",
-                            f"upload-derived value passed to cache_data function {callee}()",
-                        )
-                    )
+        violations += _upload_into_cache(module, cached_names)
     return violations
+
+
+_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+class _Taint:
+    """Which names in which scope of one module hold upload-derived values (to a fixpoint)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.scopes: dict[ast.AST, _Scope] = {}
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.returns_upload: set[str] = set()  # local functions that return derived values
+        self._build(tree, None)
+        while self._propagate():
+            pass
+
+    def _build(self, node: ast.AST, parent: _Scope | None) -> None:
+        scope = _Scope(node, parent)
+        self.scopes[node] = scope
+        if isinstance(node, _FUNCTION_NODES):
+            scope.assigned |= {arg.arg for arg in _all_params(node)}  # type: ignore[arg-type]
+        for child in _own_statements(node):
+            for names, _ in _bindings(child):
+                scope.assigned |= names
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                self.functions.setdefault(child.name, child)
+            if isinstance(child, _FUNCTION_NODES):
+                self._build(child, scope)
+
+    def mentions(self, expr: ast.AST, scope: _Scope) -> bool:
+        for n in ast.walk(expr):
+            if _widget_call(n) or (isinstance(n, ast.Name) and scope.is_tainted(n.id)):
+                return True
+            if isinstance(n, ast.Attribute) and n.attr == "session_state":
+                return True
+            if (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Name)
+                and n.func.id in self.returns_upload
+            ):
+                return True
+        return False
+
+    def _propagate(self) -> bool:
+        changed = False
+        for scope in self.scopes.values():
+            for node in _own_statements(scope.node):
+                for names, value in _bindings(node):
+                    if names - scope.tainted and self.mentions(value, scope):
+                        scope.tainted |= names
+                        changed = True
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    changed |= self._into_callee(node, scope)
+                if (
+                    isinstance(node, ast.Return)
+                    and isinstance(scope.node, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and scope.node.name not in self.returns_upload
+                    and node.value is not None
+                    and self.mentions(node.value, scope)
+                ):
+                    self.returns_upload.add(scope.node.name)
+                    changed = True
+        return changed
+
+    def _into_callee(self, call: ast.Call, scope: _Scope) -> bool:
+        callee = self.functions.get(call.func.id)  # type: ignore[attr-defined]
+        if callee is None:
+            return False
+        params = [a.arg for a in [*callee.args.posonlyargs, *callee.args.args]]
+        passed = list(zip(params, call.args, strict=False))
+        passed += [(k.arg, k.value) for k in call.keywords if k.arg]
+        target = self.scopes[callee]
+        fresh = {name for name, value in passed if self.mentions(value, scope)} - target.tainted
+        target.tainted |= fresh
+        return bool(fresh)
+
+
+def _upload_into_cache(module: _Module, cached_names: set[str]) -> list[Violation]:
+    taint = _Taint(module.tree)
+    found = []
+    for scope in taint.scopes.values():
+        for node in _own_statements(scope.node):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = _dotted(node.func).rsplit(".", 1)[-1]
+            direct = isinstance(node.func, ast.Call) and _is_cache_data(
+                node.func.func, module.cache_aliases
+            )
+            if callee not in cached_names and not direct:
+                continue
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+            if any(taint.mentions(arg, scope) for arg in arguments):
+                found.append(
+                    Violation(
+                        module.name,
+                        node.lineno,
+                        "upload-into-cache",
+                        f"upload-derived value passed to cache_data function {callee}()",
+                    )
+                )
+    return found
 
 
 # --------------------------------------------------------------------------- the checker's tests
@@ -458,6 +490,28 @@ BAD = {
             if shot:
                 show(shot.read())
         main()
+    """,
+    "taint through a returned value": """
+        import streamlit as st
+        @st.cache_data
+        def chart(key):
+            return key
+        def inputs():
+            files = list(st.file_uploader("x", accept_multiple_files=True) or [])
+            return files
+        def analyse(files):
+            for upload in files:
+                chart(upload.name)
+        analyse(inputs())
+    """,
+    "photo handed over in session_state": """
+        import streamlit as st
+        @st.cache_data
+        def heatmap(key, method):
+            return key
+        held = st.session_state.get("sal_image")
+        if held:
+            heatmap(held["id"], "gradcam")
     """,
     "direct cache_data call": """
         import streamlit as st

@@ -164,3 +164,20 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     written = pd.read_csv(predictions_csv)
     assert list(written.columns) == ["image"] + [ISIC2018_COLUMNS[c] for c in CODES]
     assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_augmentation_keeps_colour():
+    """Colour carries diagnosis (vascular lesions are red): augmentation may jitter it, not erase it."""
+    from skindx.modeling import import_keras
+    from skindx.train import _augmenter
+
+    keras = import_keras()
+    x = np.zeros((64, 16, 16, 3), dtype="float32")
+    x[..., 0], x[..., 1], x[..., 2] = 200.0, 100.0, 60.0
+    y = x
+    for layer in _augmenter(keras, seed=0):
+        y = layer(y, training=True)
+    y = np.asarray(y)
+    spread = (y.max(axis=-1) - y.min(axis=-1)).mean(axis=(1, 2))
+    assert np.median(spread) == pytest.approx(140.0, rel=0.3)
+    assert spread.min() > 50.0
