@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=_existing_dir, help="model directory (default: shipped)")
     predict.add_argument("--top-k", type=_positive_int, default=3)
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
-    predict.add_argument("--tta", action="store_true", help="average over flips")
+    predict.add_argument(
+        "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
+    )
     predict.set_defaults(handler=cmd_predict)
 
     from skindx.explain import COLORMAPS, METHODS
@@ -326,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--update-card", action="store_true", help="record in card.json")
     evaluate.add_argument("--split", default="test", help="card key for --update-card")
     evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
-    evaluate.add_argument("--tta", action="store_true")
+    evaluate.add_argument("--tta", action="store_true", default=None)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     check = commands.add_parser("saliency-check", help="Grad-CAM energy inside lesion masks")

@@ -185,7 +185,7 @@ def evaluate_model(
     skin_model,
     images_dir: str | Path,
     labels_csv: str | Path,
-    tta: bool = False,
+    tta: bool | None = None,
     predictions_csv: str | Path | None = None,
     name: str = "ISIC 2018 Task 3 test",
     batch_size: int = 64,
@@ -227,7 +227,7 @@ def evaluate_model(
     report["official"] = official_isic2018_scores(ids, labels_array, probs)
     report.update(
         dataset=name,
-        tta=tta,
+        tta=predictor.tta,
         missing=len(missing),
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )

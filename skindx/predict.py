@@ -95,10 +95,11 @@ class Predictor:
 
     Args:
         skin_model: the model bundle (its card supplies temperature, OOD and thresholds).
-        tta: average the calibrated probabilities over horizontal/vertical flips.
+        tta: average the calibrated probabilities over horizontal/vertical flips; ``None``
+            follows the card (``preprocessing["tta"]``, chosen on the validation split).
     """
 
-    def __init__(self, skin_model: SkinModel, tta: bool = False) -> None:
+    def __init__(self, skin_model: SkinModel, tta: bool | None = None) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from skindx.modeling import import_keras
 
@@ -106,7 +107,7 @@ class Predictor:
 
         self.skin_model = skin_model
         self.card = skin_model.card
-        self.tta = tta
+        self.tta = bool(skin_model.card.preprocessing.get("tta", False)) if tta is None else tta
         model = skin_model.model
         probe = keras.Model(
             model.input,
