@@ -137,7 +137,9 @@ def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -
             arg=overlay.element_handle(),
             timeout=UI_TIMEOUT_MS,
         )
-        assert page.locator(".js-plotly-plot").count() == 1
+        # The probability chart draws after the overlay on a loaded machine: wait for it.
+        page.locator(".js-plotly-plot").first.wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.locator(".js-plotly-plot").count() >= 1
         assert page.get_by_text("not a medical device").first.is_visible()
         page.screenshot(path=str(tmp_path / "diagnose.png"), full_page=True)
         assert (tmp_path / "diagnose.png").stat().st_size > 10_000
