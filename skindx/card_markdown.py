@@ -89,7 +89,7 @@ def _reproduce(card: ModelCard) -> list[str]:
         f"  {args}",
         "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
         "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
-        "  --json models/default/test_report.json --update-card",
+        "  --json test_report.json --update-card",
         "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
         "  --masks ../shared/data/ham10000/masks \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",

@@ -251,16 +251,7 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         auc = (per_class.get(code) or {}).get("auc")
         name = code if auc is None else f"{code} (AUC {auc:.3f})"
         figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dot", "color": "grey"},
-            name="chance",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(_diagonal("chance"))
     figure.update_layout(
         xaxis={"title": "false-positive rate (1 − specificity)", "range": [0, 1]},
         yaxis={"title": "true-positive rate (sensitivity)", "range": [0, 1.02]},
@@ -269,6 +260,20 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         height=460,
     )
     return figure
+
+
+def _diagonal(name: str):
+    """The dotted y = x reference line of ROC and reliability plots."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        line={"dash": "dot", "color": "grey"},
+        name=name,
+        hoverinfo="skip",
+    )
 
 
 def reliability_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
@@ -305,16 +310,7 @@ def reliability_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
             hoverinfo="skip",
         )
     )
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dot", "color": "grey"},
-            name="perfect calibration",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(_diagonal("perfect calibration"))
     figure.update_layout(
         xaxis={"title": "confidence (top probability)", "range": [0, 1]},
         yaxis={"title": "accuracy", "range": [0, 1.02]},
