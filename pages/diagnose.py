@@ -271,7 +271,12 @@ def _out_of_domain(prediction: Prediction) -> None:
         "diagnosis for it. If a spot on your skin worries you, see a doctor.",
         icon=":material/help:",
     )
-    st.caption("Check the photo tips above and try a sharper, closer photo of the spot.")
+    st.caption(
+        "This means the picture is unlike the dermoscopy images the model learnt from. It "
+        "happens with ordinary phone photos, and also with some genuine dermoscopy images from "
+        "other clinics and cameras: it says nothing about whether the spot is harmless. A "
+        "sharper, closer photo (see the tips above) sometimes helps."
+    )
 
 
 def _chart(prediction: Prediction, index: int) -> None:
