@@ -22,29 +22,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, REPO_ROOT / "tests"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
+
 TARGET_S = 1.5
 DIAGNOSIS = "text=/Most likely:|does not look like a close-up skin-lesion photo/"
 OVERLAY = 'img[alt^="Grad-CAM heat map"]'
@@ -91,47 +82,14 @@ def baseline_seconds(model_dir: Path, data: bytes, runs: int) -> float:
     return statistics.median(times)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(model_dir: Path, log) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "SKINDX_MODEL": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app/app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("streamlit exited during start-up; see its log")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("streamlit did not answer /_stcore/health within 120 s")
+    process, url = start_streamlit(model_dir, log)
+    try:
+        wait_healthy(process, url, 120)
+    except (RuntimeError, TimeoutError) as error:
+        stop(process)
+        raise SystemExit(f"{error}; see the streamlit log") from None
+    return process, url
 
 
 def one_upload(browser, url: str, name: str, data: bytes) -> tuple[float, float, float]:
@@ -187,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (model_dir / "model.keras").is_file():
         print(f"No model at {model_dir}; train one or pass --model DIR.", file=sys.stderr)
         return 2
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 2
     name, data = (args.image.name, args.image.read_bytes()) if args.image else default_image()
@@ -198,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
                 )
                 one_upload(browser, url, name, data)  # warm-up: model load and tracing
                 runs = [one_upload(browser, url, name, data) for _ in range(args.runs)]

@@ -35,30 +35,21 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tests"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-APP = REPO / "streamlit_app" / "app.py"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from local_app import APP, CHROMIUM, CHROMIUM_ARGS, start_streamlit, wait_healthy  # noqa: E402
+
 DEFAULT_MODEL = REPO / "models" / "default"
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 MAX_SESSIONS = 32
@@ -74,7 +65,7 @@ def can_run(app: Path = APP) -> str | None:
     if not app.is_file():
         shown = app.relative_to(REPO) if app.is_relative_to(REPO) else app
         return f"{shown} does not exist yet"
-    if not Path(CHROMIUM).is_file():
+    if not CHROMIUM.is_file():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     try:
         import playwright.async_api  # noqa: F401
@@ -90,12 +81,6 @@ def result_pattern(override: str | None = None) -> re.Pattern[str]:
 
     starts = [re.escape(message[:40]) for message in CONCERN_MESSAGES.values()]
     return re.compile("|".join(starts))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
@@ -135,37 +120,15 @@ class Server:
     """``streamlit run`` in its own process group, on 127.0.0.1 only; always killed on exit."""
 
     def __init__(self, app: Path, model_dir: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
-        env.update(SKINDX_MODEL=str(model_dir), TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
-        command = [
-            sys.executable, "-m", "streamlit", "run", str(app),
-            "--server.address", "127.0.0.1",
-            "--server.port", str(self.port),
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",
-            "--server.runOnSave", "false",
-            "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
         self.log = log.open("wb")
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        self.process, self.url = start_streamlit(
+            model_dir, self.log, app=app, start_new_session=True
+        )
 
     def wait_ready(self, timeout_s: float = SERVER_START_TIMEOUT_S) -> float:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with status {self.process.returncode}")
-            health = f"{self.url}/_stcore/health"
-            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as reply:
-                if reply.status == 200 and reply.read().strip() == b"ok":
-                    return time.perf_counter() - self.started
-            time.sleep(0.2)
-        raise TimeoutError(f"streamlit was not healthy after {timeout_s:.0f} s")
+        wait_healthy(self.process, self.url, timeout_s)
+        return time.perf_counter() - self.started
 
     def rss_bytes(self) -> int:
         import psutil
@@ -320,7 +283,7 @@ async def drive(
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
             first = await session() if warmup else None

@@ -166,7 +166,7 @@ def official_isic2018_scores(
 
 def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format."""
-    from skindx.metadata import read_header, read_metadata
+    from skindx.metadata import read_header
 
     header = [column.strip() for column in read_header(labels_csv)]
     one_hot = set(ISIC2018_COLUMNS.values())
@@ -177,8 +177,9 @@ def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
         return pd.DataFrame(
             {"image_id": raw["image"].astype(str), "diagnosis": np.array(CODES)[index]}
         )
-    frame = read_metadata(labels_csv)
-    return frame[["image_id", "diagnosis"]].astype(str)
+    from skindx.data import read_labels
+
+    return read_labels(labels_csv)[["image_id", "diagnosis"]]
 
 
 def evaluate_model(
@@ -200,24 +201,21 @@ def evaluate_model(
     predictor = Predictor(skin_model, tta=tta)
     ids, labels, probabilities, in_domain, missing = [], [], [], [], []
     rows = list(zip(table["image_id"], table["diagnosis"], strict=True))
-    for start in range(0, len(rows), batch_size):
-        images, chunk = [], []
+    for start in range(0, len(rows), batch_size):  # decode one batch at a time
+        chunk = []
         for image_id, diagnosis in rows[start : start + batch_size]:
             path = find_image(images_dir, image_id)
             try:
-                images.append(load_image(path) if path else None)
+                if path is None:
+                    raise ImageRejected("missing")
+                chunk.append((image_id, CODES.index(diagnosis), load_image(path)))
             except ImageRejected:
-                images[-1:] = []
-                path = None
-            if path is None:
                 missing.append(image_id)
-                continue
-            chunk.append((image_id, diagnosis))
-        for (image_id, diagnosis), prediction in zip(
-            chunk, predictor.predict_batch(images), strict=True
+        for (image_id, label, _), prediction in zip(
+            chunk, predictor.predict_batch([pixels for _, _, pixels in chunk]), strict=True
         ):
             ids.append(image_id)
-            labels.append(CODES.index(diagnosis))
+            labels.append(label)
             probabilities.append([prediction.probabilities[c] for c in CODES])
             in_domain.append(prediction.in_domain)
     if not ids:

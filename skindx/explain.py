@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from skindx.imaging import load_image
-from skindx.modeling import LOGITS_LAYER, SkinModel, conv_layer_names
+from skindx.modeling import LOGITS_LAYER, SkinModel, conv_layer_names, layer_probe
 from skindx.predict import Predictor
 
 METHODS: Mapping[str, str] = MappingProxyType(
@@ -79,14 +79,10 @@ class Explainer:
     """
 
     def __init__(self, skin_model: SkinModel, predictor: Predictor | None = None) -> None:
-        from skindx.modeling import import_keras
-
-        keras = import_keras()
-
         self.skin_model = skin_model
         self.predictor = predictor or Predictor(skin_model)
         model = skin_model.model
-        self._logits_model = keras.Model(model.input, model.get_layer(LOGITS_LAYER).output)
+        self._logits_model = layer_probe(model, LOGITS_LAYER)
         self.layers = conv_layer_names(model)
         self._visualizers: dict[str, Any] = {}
         self._lock = threading.Lock()

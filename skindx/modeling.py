@@ -143,6 +143,16 @@ def build_model(architecture: dict[str, Any]):
     return builders[name](**params)
 
 
+def layer_probe(model, *layer_names: str):
+    """A separate functional graph from the model's input to the named layers' outputs.
+
+    Shares the weights and never edits ``model``: prediction, saliency and calibration all
+    read logits or features through one of these.
+    """
+    outputs = [model.get_layer(name).output for name in layer_names]
+    return import_keras().Model(model.input, outputs[0] if len(outputs) == 1 else outputs)
+
+
 def conv_layer_names(model) -> list[str]:
     """Names of the model's 2-D conv layers, input side first."""
     return [layer.name for layer in model.layers if layer.__class__.__name__ == "Conv2D"]

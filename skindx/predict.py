@@ -12,7 +12,7 @@ import numpy as np
 
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
 from skindx.imaging import load_image, preprocess_pixels
-from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel
+from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
 CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
@@ -101,18 +101,10 @@ class Predictor:
 
     def __init__(self, skin_model: SkinModel, tta: bool | None = None) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from skindx.modeling import import_keras
-
-        keras = import_keras()
-
         self.skin_model = skin_model
         self.card = skin_model.card
         self.tta = bool(skin_model.card.preprocessing.get("tta", False)) if tta is None else tta
-        model = skin_model.model
-        probe = keras.Model(
-            model.input,
-            [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output],
-        )
+        probe = layer_probe(skin_model.model, LOGITS_LAYER, FEATURES_LAYER)
         self._forward = _compiled_forward(probe, skin_model.input_size)
 
     # -- the three steps -------------------------------------------------------------
@@ -155,14 +147,9 @@ class Predictor:
         else:
             probabilities = calibrated_probabilities(logits, card.temperature)
         scores = self._domain_scores(features)
-        return [
-            self._prediction(p, None if scores is None else float(s))
-            for p, s in zip(
-                probabilities,
-                scores if scores is not None else [None] * len(probabilities),
-                strict=True,
-            )
-        ]
+        if scores is None:
+            return [self._prediction(p, None) for p in probabilities]
+        return [self._prediction(p, float(d)) for p, d in zip(probabilities, scores, strict=True)]
 
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any) -> Prediction:

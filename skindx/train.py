@@ -28,7 +28,7 @@ from skindx.calibration import (
 )
 from skindx.card import ModelCard
 from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
-from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, build_model
+from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, build_model, layer_probe
 from skindx.taxonomy import CODES
 
 
@@ -275,8 +275,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     skin_model = SkinModel(final, card)
     finish_with_validation(skin_model, x_val, y_val)
     skin_model.save(out)
-    for leftover in (best_path,):
-        leftover.unlink(missing_ok=True)
+    best_path.unlink(missing_ok=True)
     return skin_model
 
 
@@ -311,9 +310,7 @@ def logits_and_features(model, x: np.ndarray, batch_size: int = 128):
     """Logits and penultimate features of ``model`` for a batch array (a separate graph)."""
     import keras
 
-    probe = keras.Model(
-        model.input, [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output]
-    )
+    probe = layer_probe(model, LOGITS_LAYER, FEATURES_LAYER)
     logits, features = [], []
     for start in range(0, len(x), batch_size):
         lo, fe = probe(x[start : start + batch_size].astype("float32"), training=False)

@@ -22,7 +22,12 @@ def build_tiny_model(directory: Path, seed: int = 0):
     """
     import keras
 
-    from skindx.calibration import fit_mahalanobis, fit_triage, mahalanobis_score
+    from skindx.calibration import (
+        calibrated_probabilities,
+        fit_mahalanobis,
+        fit_triage,
+        mahalanobis_score,
+    )
     from skindx.card import ModelCard
     from skindx.modeling import SkinModel, build_compact_vgg, load_model
     from skindx.train import logits_and_features
@@ -33,8 +38,6 @@ def build_tiny_model(directory: Path, seed: int = 0):
     x = rng.uniform(0, 255, (70, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
     labels = np.arange(70) % 7
     logits, features = logits_and_features(model, x)
-    from skindx.calibration import calibrated_probabilities
-
     reference = fit_mahalanobis(features, labels)
     scores = mahalanobis_score(features, reference)
     card = ModelCard(

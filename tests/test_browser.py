@@ -8,89 +8,33 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STARTUP_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 45_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def streamlit_server(model_dir: Path, log_path: Path) -> Iterator[str]:
     """`streamlit run streamlit_app/app.py` on a free port; yields the base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SKINDX_MODEL": str(model_dir),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app/app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
+        process, url = start_streamlit(model_dir, log)
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"streamlit exited early: {log_path.read_text()[-2000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.3)
+            try:
+                wait_healthy(process, url, STARTUP_TIMEOUT_S)
+            except (RuntimeError, TimeoutError) as error:
+                pytest.fail(f"{error}: {log_path.read_text()[-2000:]}")
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def lesion_png() -> bytes:

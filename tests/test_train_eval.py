@@ -167,7 +167,7 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
 
 
 def test_augmentation_keeps_colour():
-    """Colour carries diagnosis (vascular lesions are red): augmentation may jitter it, not erase it."""
+    """Colour carries diagnosis (vascular lesions are red): jitter it, never erase it."""
     from skindx.modeling import import_keras
     from skindx.train import _augmenter
 

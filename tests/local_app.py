@@ -1,0 +1,77 @@
+"""Start the app on a free localhost port and drive Debian's Chromium: shared by the browser
+test and the browser benchmarks (`benchmarks/app_latency.py`, `load_test.py`, `run.py`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "streamlit_app" / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless as root, with no background traffic: this machine has no network beyond localhost.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_streamlit(model_dir: Path, log, app: Path = APP, **popen) -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` on a free port with ``SKINDX_MODEL=model_dir``; returns (process, URL)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env.update(SKINDX_MODEL=str(model_dir), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--server.headless", "true",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, **popen
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(process: subprocess.Popen, url: str, timeout_s: float) -> None:
+    """Poll ``/_stcore/health`` until it answers ok.
+
+    Raises:
+        RuntimeError: the server exited first.
+        TimeoutError: no healthy answer within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+        health = f"{url}/_stcore/health"
+        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as reply:
+            if reply.status == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit was not healthy after {timeout_s:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
