@@ -8,7 +8,6 @@ and hands that to tf-keras-vis with ``clone=False``. Drawing lives in :func:`ove
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -40,8 +39,6 @@ COLORMAPS: Mapping[str, int] = MappingProxyType(
     }
 )
 SCORECAM_MAX_N = 32
-# tf-keras-vis passes a list of inputs to our single-input graph; keras accepts it but warns.
-warnings.filterwarnings("ignore", message="The structure of `inputs`", category=UserWarning)
 SMOOTHGRAD_SAMPLES = 16
 
 
@@ -82,7 +79,7 @@ class Explainer:
         self.skin_model = skin_model
         self.predictor = predictor or Predictor(skin_model)
         model = skin_model.model
-        self._logits_model = layer_probe(model, LOGITS_LAYER)
+        self._logits_model = layer_probe(model, LOGITS_LAYER, list_input=True)
         self.layers = conv_layer_names(model)
         self._visualizers: dict[str, Any] = {}
         self._lock = threading.Lock()

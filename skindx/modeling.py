@@ -143,14 +143,16 @@ def build_model(architecture: dict[str, Any]):
     return builders[name](**params)
 
 
-def layer_probe(model, *layer_names: str):
+def layer_probe(model, *layer_names: str, list_input: bool = False):
     """A separate functional graph from the model's input to the named layers' outputs.
 
     Shares the weights and never edits ``model``: prediction, saliency and calibration all
-    read logits or features through one of these.
+    read logits or features through one of these. ``list_input`` declares the input as a
+    one-element list, the structure tf-keras-vis feeds its models.
     """
     outputs = [model.get_layer(name).output for name in layer_names]
-    return import_keras().Model(model.input, outputs[0] if len(outputs) == 1 else outputs)
+    inputs = [model.input] if list_input else model.input
+    return import_keras().Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
 
 
 def conv_layer_names(model) -> list[str]:
