@@ -1,7 +1,7 @@
 """Diagnose: upload or take photos of a skin spot and read what the model makes of them.
 
-Layout only. Uploads stay in memory: bytes → ``skindx.imaging.inspect_image`` → the shared
-predictor; results live in this session's state (keyed by the uploader's file id) and nowhere
+Layout only. Uploads stay in memory: bytes → ``ui.working_copy`` → the shared predictor;
+results live in this session's state (keyed by the uploader's file id) and nowhere
 else, so nothing is written, logged or shared across sessions.
 """
 
@@ -22,7 +22,7 @@ import streamlit as st
 from skindx import report
 from skindx.config import settings
 from skindx.explain import overlay
-from skindx.imaging import ImageRejected, inspect_image
+from skindx.imaging import ImageRejected
 from skindx.predict import Prediction
 from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
 from streamlit_app import resources, ui
@@ -30,7 +30,6 @@ from streamlit_app import resources, ui
 RESULTS = "dx_results"
 EXPLORER_IMAGE = "sal_image"
 MAX_IMAGES = 12
-WORKING_SIDE = 768  # px: ample for the model, the thumbnails, the explorer and the report
 IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 CONCERN_BOX = {
@@ -108,12 +107,13 @@ def _analyse(engine: resources.Engine, files: list[tuple[Any, str]]) -> list[Ana
 
 def _analyse_one(engine: resources.Engine, upload: Any, name: str) -> Analysis:
     try:
-        loaded = inspect_image(upload.getvalue())
+        loaded = ui.working_copy(upload.getvalue())
     except ImageRejected as error:
         return Analysis(upload.file_id, name, error=str(error))
     # One working copy for every step in the app (display, prediction, saliency, report).
-    pixels = ui.shrink(loaded.pixels, WORKING_SIDE)
-    return Analysis(upload.file_id, name, pixels, loaded.notes, engine.predict(pixels))
+    return Analysis(
+        upload.file_id, name, loaded.pixels, loaded.notes, engine.predict(loaded.pixels)
+    )
 
 
 # ----------------------------------------------------------------------------- results

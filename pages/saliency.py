@@ -19,7 +19,7 @@ import streamlit as st
 
 from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, overlay
-from skindx.imaging import ImageRejected, inspect_image
+from skindx.imaging import ImageRejected
 from skindx.report import diagnosis_label
 from streamlit_app import resources, ui
 
@@ -28,7 +28,6 @@ CURRENT = "sal_current"
 UPLOAD_SEEN = "sal_upload_seen"
 MAPS = "sal_maps"
 MAX_MAPS = 8
-WORKING_SIDE = 768
 COMPARE = ("Off", "Two methods", "Two classes")
 PER_IMAGE_KEYS = ("sal_target", "sal_target_b")
 WHAT_IT_SHOWS = (
@@ -78,13 +77,13 @@ def _image() -> dict | None:
 def _read(upload) -> str | None:
     """Put an upload in this session's explorer image; the rejection message if it is unusable."""
     try:
-        loaded = inspect_image(upload.getvalue())
+        loaded = ui.working_copy(upload.getvalue())
     except ImageRejected as error:
         return str(error)
     st.session_state[IMAGE] = {
         "id": upload.file_id,
         "name": upload.name,
-        "pixels": ui.shrink(loaded.pixels, WORKING_SIDE),
+        "pixels": loaded.pixels,
         "notes": loaded.notes,
     }
     return None

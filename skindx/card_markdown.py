@@ -95,6 +95,7 @@ def _reproduce(card: ModelCard) -> list[str]:
     if not recipe:
         return []
     flags = {
+        "--architecture": recipe.get("architecture"),
         "--input-size": recipe.get("input_size"),
         "--widths": ",".join(map(str, recipe.get("widths", []))),
         "--convs-per-block": ",".join(map(str, recipe["convs_per_block"]))
@@ -103,6 +104,10 @@ def _reproduce(card: ModelCard) -> list[str]:
         "--epochs": recipe.get("epochs"),
         "--batch-size": recipe.get("batch_size"),
         "--learning-rate": recipe.get("learning_rate"),
+        "--weight-decay": recipe.get("weight_decay"),
+        "--warmup-epochs": recipe.get("warmup_epochs"),
+        "--dropout": recipe.get("dropout"),
+        "--patience": recipe.get("patience"),
         "--label-smoothing": recipe.get("label_smoothing"),
         "--class-weight-power": recipe.get("class_weight_power"),
         "--val-fraction": recipe.get("val_fraction"),
@@ -110,12 +115,19 @@ def _reproduce(card: ModelCard) -> list[str]:
     }
     if recipe.get("max_minutes"):
         flags["--max-minutes"] = recipe["max_minutes"]
-    args = " ".join(f"{k} {v}" for k, v in flags.items() if v not in (None, ""))
+    if recipe.get("teacher"):
+        flags["--teacher"] = recipe["teacher"]
+        flags["--distill-weight"] = recipe.get("distill_weight")
+    switches = ["color_constancy", "hair_removal", "mixed_precision"]
+    flags |= {f"--{name.replace('_', '-')}": "" for name in switches if recipe.get(name)}
+    args = " ".join(f"{k} {v}".strip() for k, v in flags.items() if v is not None)
+    backend = card.training.get("backend", "tensorflow")
+    command = "skindx train" if backend == "tensorflow" else f"KERAS_BACKEND={backend} skindx train"
     return [
         "## Reproduce",
         "",
         "```bash",
-        "skindx train --images ../shared/data/ham10000/images \\",
+        f"{command} --images ../shared/data/ham10000/images \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --out models/default \\",
         f"  {args}",
         "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",

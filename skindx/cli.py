@@ -184,6 +184,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        dropout=args.dropout,
+        patience=args.patience,
         label_smoothing=args.label_smoothing,
         class_weight_power=args.class_weight_power,
         val_fraction=args.val_fraction,
@@ -194,6 +198,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         mixed_precision=args.mixed_precision,
         strategy=args.strategy,
         max_minutes=args.max_minutes,
+        teacher=None if args.teacher is None else str(args.teacher),
+        distill_weight=args.distill_weight,
+        loader_workers=args.workers,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -387,6 +394,10 @@ def _add_train_command(commands) -> None:
     train.add_argument("--epochs", type=_positive_int, default=34)
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay")
+    train.add_argument("--warmup-epochs", type=int, default=2)
+    train.add_argument("--dropout", type=_fraction, default=0.3)
+    train.add_argument("--patience", type=_positive_int, default=15, help="early-stopping epochs")
     train.add_argument("--label-smoothing", type=_fraction, default=0.1)
     train.add_argument("--class-weight-power", type=float, default=1.0)
     train.add_argument("--val-fraction", type=_fraction, default=0.15)
@@ -397,6 +408,18 @@ def _add_train_command(commands) -> None:
     train.add_argument("--mixed-precision", action="store_true", help="bfloat16 on GPUs")
     train.add_argument("--strategy", choices=["mirrored", "multiworker"])
     train.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget")
+    train.add_argument(
+        "--teacher",
+        type=_existing_file,
+        help="distil from a teacher: CSV of its probabilities per training image "
+        "(ISIC 2018 submission format; tools/teacher_labels.py writes one)",
+    )
+    train.add_argument(
+        "--distill-weight", type=_fraction, default=0.5, help="share of the teacher in the target"
+    )
+    train.add_argument(
+        "--workers", type=_positive_int, default=1, help="threads augmenting batches"
+    )
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(handler=cmd_train)
 

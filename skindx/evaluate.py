@@ -13,18 +13,8 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from skindx.calibration import MALIGNANT_INDEX, malignant_probability
-from skindx.taxonomy import CODES, MALIGNANT_CODES
+from skindx.taxonomy import CODES, ISIC2018_COLUMNS, MALIGNANT_CODES
 
-# Column names of the ISIC 2018 Task 3 ground truth and submission format.
-ISIC2018_COLUMNS = {
-    "mel": "MEL",
-    "nv": "NV",
-    "bcc": "BCC",
-    "akiec": "AKIEC",
-    "bkl": "BKL",
-    "df": "DF",
-    "vasc": "VASC",
-}
 MEL = CODES.index("mel")
 
 
@@ -208,7 +198,13 @@ def evaluate_model(
             try:
                 if path is None:
                     raise ImageRejected("missing")
-                chunk.append((image_id, CODES.index(diagnosis), load_image(path)))
+                chunk.append(
+                    (
+                        image_id,
+                        CODES.index(diagnosis),
+                        load_image(path, min_side=predictor.decode_side),
+                    )
+                )
             except ImageRejected:
                 missing.append(image_id)
         for (image_id, label, _), prediction in zip(

@@ -16,6 +16,11 @@ the image to a person (the app) use :func:`inspect_image` and display the notes;
 only need pixels keep the simpler signature. Animated GIF, WebP and PNG files, and multi-page
 TIFFs, are analysed on their first frame, with a note saying so; a phone's MPO file (a JPEG
 with a preview or depth image appended) is read as its primary photo, without a note.
+
+Callers that need the image only at model resolution pass ``min_side`` (see
+:func:`decode_side`): a JPEG is then decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+(libjpeg's draft mode), which skips most of the decoding work. The whole file is still read,
+so truncation is still caught, and the caps still apply to the stored size.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from skindx.config import settings
 __all__ = [
     "ImageRejected",
     "LoadedImage",
+    "decode_side",
     "inspect_image",
     "load_image",
     "preprocess_pixels",
@@ -52,6 +58,7 @@ MIN_SIDE = 16
 
 _BASE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 _ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # MPO's primary image is a JPEG, same decoder
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _IMAGE_MAGIC = (
     b"\xff\xd8\xff",
@@ -108,17 +115,27 @@ class LoadedImage:
 
 
 def load_image(
-    source: Any, *, max_bytes: int | None = None, max_pixels: int | None = None
+    source: Any,
+    *,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+    min_side: int | None = None,
 ) -> np.ndarray:
     """Decode ``source`` into an H×W×3 uint8 RGB array, or raise :class:`ImageRejected`.
 
     Same arguments as :func:`inspect_image`; this returns ``inspect_image(...).pixels``.
     """
-    return inspect_image(source, max_bytes=max_bytes, max_pixels=max_pixels).pixels
+    return inspect_image(
+        source, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side
+    ).pixels
 
 
 def inspect_image(
-    source: Any, *, max_bytes: int | None = None, max_pixels: int | None = None
+    source: Any,
+    *,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+    min_side: int | None = None,
 ) -> LoadedImage:
     """Decode ``source`` safely and report how it was read.
 
@@ -139,6 +156,10 @@ def inspect_image(
             Applies to bytes, paths and file-like objects.
         max_pixels: Largest width × height accepted, checked from the header before decoding;
             defaults to ``settings().max_pixels``.
+        min_side: Decode only as much as a ``min_side``×``min_side`` result needs: a JPEG (or
+            MPO) read from bytes, a path or a file is downscaled by 2, 4 or 8 in the DCT domain
+            while both sides stay ≥ ``min_side`` (and ≥ 16). Other formats, and PIL images and
+            arrays passed in, are returned at full size. The caps apply to the stored size.
 
     Returns:
         The pixels, detected format, frame count and notes for the user.
@@ -156,7 +177,7 @@ def inspect_image(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _inspect(source, byte_cap, pixel_cap)
+            return _inspect(source, byte_cap, pixel_cap, min_side)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -177,13 +198,13 @@ def _caps(max_bytes: int | None, max_pixels: int | None) -> tuple[int, int]:
     return int(max_bytes), int(max_pixels)
 
 
-def _inspect(source: Any, max_bytes: int, max_pixels: int) -> LoadedImage:
+def _inspect(source: Any, max_bytes: int, max_pixels: int, min_side: int | None) -> LoadedImage:
     if isinstance(source, np.ndarray):
         return LoadedImage(pixels=_from_array(source, max_pixels), format=None)
-    if isinstance(source, Image.Image):
+    if isinstance(source, Image.Image):  # the caller's object: never drafted (it would shrink)
         return _from_pil(source, max_pixels)
     data = _read_source(source, max_bytes)
-    return _from_bytes(data, max_pixels)
+    return _from_bytes(data, max_pixels, min_side)
 
 
 def _read_source(source: Any, max_bytes: int) -> bytes:
@@ -238,7 +259,7 @@ def _read_path(path: str | os.PathLike[Any], max_bytes: int) -> bytes:
     return data
 
 
-def _from_bytes(data: bytes, max_pixels: int) -> LoadedImage:
+def _from_bytes(data: bytes, max_pixels: int, min_side: int | None) -> LoadedImage:
     if not data:
         raise ImageRejected(f"The file is empty. {_UPLOAD_HINT}")
     sniffed = _sniff(data)
@@ -258,13 +279,18 @@ def _from_bytes(data: bytes, max_pixels: int) -> LoadedImage:
     except Exception as exc:
         raise ImageRejected(_DAMAGED) from exc
     with image:
-        return _from_pil(image, max_pixels)
+        return _from_pil(image, max_pixels, min_side)
 
 
-def _from_pil(image: Image.Image, max_pixels: int) -> LoadedImage:
+def _from_pil(image: Image.Image, max_pixels: int, min_side: int | None = None) -> LoadedImage:
     width, height = image.size
-    _check_size(width, height, max_pixels)
+    _check_size(width, height, max_pixels)  # on the stored size, before any decoding
     try:
+        if min_side and image.format in _DRAFT_FORMATS:
+            # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, keeping both sides ≥ the box.
+            # The box is square, so the EXIF rotation applied below cannot break that promise.
+            side = max(int(min_side), MIN_SIDE)
+            image.draft(None, (side, side))
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise
@@ -603,6 +629,15 @@ def remove_hair(image: np.ndarray, kernel_size: int = 9, threshold: int = 10) ->
     blackhat = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
     _, mask = cv2.threshold(blackhat, threshold, 255, cv2.THRESH_BINARY)
     return cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
+
+
+def decode_side(size: int, hair_removal: bool = False) -> int | None:
+    """The ``min_side`` to load images with before ``preprocess_pixels(..., size, ...)``.
+
+    ``size``, so JPEGs are decoded only as far as the model needs; ``None`` (full resolution)
+    when hair removal comes first, because its filter is tuned to full-resolution hairs.
+    """
+    return None if hair_removal else size
 
 
 def preprocess_pixels(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
-from skindx.imaging import load_image, preprocess_pixels
+from skindx.imaging import decode_side, load_image, preprocess_pixels
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
@@ -97,6 +97,11 @@ class Predictor:
         skin_model: the model bundle (its card supplies temperature, OOD and thresholds).
         tta: average the calibrated probabilities over horizontal/vertical flips; ``None``
             follows the card (``preprocessing["tta"]``, chosen on the validation split).
+
+    Attributes:
+        decode_side: the ``min_side`` this model's images are decoded with (JPEGs only to
+            about model resolution, as in training; ``None`` under hair removal). Pass it to
+            :func:`~skindx.imaging.load_image` when decoding images yourself for this predictor.
     """
 
     def __init__(self, skin_model: SkinModel, tta: bool | None = None) -> None:
@@ -104,19 +109,24 @@ class Predictor:
         self.skin_model = skin_model
         self.card = skin_model.card
         self.tta = bool(skin_model.card.preprocessing.get("tta", False)) if tta is None else tta
+        hair_removal = bool(skin_model.card.preprocessing.get("hair_removal"))
+        self.decode_side = decode_side(skin_model.input_size, hair_removal)
         probe = layer_probe(skin_model.model, LOGITS_LAYER, FEATURES_LAYER)
         self._forward = _compiled_forward(probe, skin_model.input_size)
 
     # -- the three steps -------------------------------------------------------------
     def preprocess(self, image: Any) -> np.ndarray:
-        """Any image source → ``1×S×S×3`` float32 in [0, 255] (raises ImageRejected)."""
+        """Any image source → ``1×S×S×3`` float32 in [0, 255] (raises ImageRejected).
+
+        Encoded images are loaded with ``min_side=self.decode_side``; arrays are used as given.
+        """
         ready = (
             isinstance(image, np.ndarray)
             and image.dtype == np.uint8
             and image.ndim == 3
             and image.shape[-1] == 3
         )
-        pixels = image if ready else load_image(image)
+        pixels = image if ready else load_image(image, min_side=self.decode_side)
         prep = self.card.preprocessing
         resized = preprocess_pixels(
             pixels,

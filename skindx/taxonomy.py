@@ -98,3 +98,15 @@ def is_malignant(code: str) -> bool | None:
     if code == "scc":
         return True
     return None
+
+
+# Column names of the ISIC 2018 Task 3 ground truth and submission format.
+ISIC2018_COLUMNS = {
+    "mel": "MEL",
+    "nv": "NV",
+    "bcc": "BCC",
+    "akiec": "AKIEC",
+    "bkl": "BKL",
+    "df": "DF",
+    "vasc": "VASC",
+}

@@ -29,7 +29,7 @@ from skindx.calibration import (
 from skindx.card import ModelCard
 from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, build_model, layer_probe
-from skindx.taxonomy import CODES
+from skindx.taxonomy import CODES, ISIC2018_COLUMNS
 
 
 @dataclass
@@ -61,6 +61,9 @@ class TrainConfig:
     mixed_precision: bool = False
     strategy: str | None = None
     max_minutes: float | None = None
+    teacher: str | None = None
+    loader_workers: int = 1
+    distill_weight: float = 0.5
     version: str = "0.1.0"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,44 +95,76 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return weights / (weights[labels].mean() or 1.0)
 
 
+# Geometric augmentation: any rotation, flips, zoom in up to 25% or out up to 10% (factor
+# of the field of view). Done with OpenCV in the loader rather than as Keras layers, whose
+# rotation and zoom take seconds per batch on the torch and JAX backends.
+ZOOM_RANGE = (-0.25, 0.1)
+
+
+def random_geometry(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image rotated, flipped and zoomed at random about its centre (reflected border)."""
+    import cv2
+
+    out = np.empty(images.shape, dtype="float32")
+    height, width = images.shape[1:3]
+    centre = ((width - 1) / 2, (height - 1) / 2)
+    for i, image in enumerate(images):
+        angle = rng.uniform(-180.0, 180.0)
+        scale = 1.0 / (1.0 + rng.uniform(*ZOOM_RANGE))
+        matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+        if rng.random() < 0.5:  # mirror; with the free rotation this covers both flips
+            matrix[0, :2] *= -1
+            matrix[0, 2] = width - 1 - matrix[0, 2]
+        out[i] = cv2.warpAffine(
+            image,
+            matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
+    return out
+
+
 def _augmenter(keras, seed: int):
+    """Colour jitter as Keras layers (cheap on every backend; runs on the accelerator).
+
+    Always float32: in bfloat16 the hue and saturation round trips would band the colours.
+    """
     layers = keras.layers
     return [
-        layers.RandomFlip("horizontal_and_vertical", seed=seed),
-        layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
-        layers.RandomZoom((-0.25, 0.1), fill_mode="reflect", seed=seed + 2),
-        layers.RandomBrightness(0.12, value_range=(0, 255), seed=seed + 3),
-        layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 4),
+        layers.RandomBrightness(0.12, value_range=(0, 255), seed=seed + 3, dtype="float32"),
+        layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 4, dtype="float32"),
         # Saturation factor 0.5 is the identity; a single float f would mean (-f, f) and
         # wash most images out to grey, so give the range explicitly.
-        layers.RandomSaturation((0.4, 0.6), value_range=(0, 255), seed=seed + 5),
-        layers.RandomHue(0.03, value_range=(0, 255), seed=seed + 6),
+        layers.RandomSaturation((0.4, 0.6), value_range=(0, 255), seed=seed + 5, dtype="float32"),
+        layers.RandomHue(0.03, value_range=(0, 255), seed=seed + 6, dtype="float32"),
     ]
 
 
 def _batches(keras):
     class ArrayBatches(keras.utils.PyDataset):
-        """Shuffled float32 batches from a uint8 array, with per-sample weights."""
+        """Shuffled, geometrically augmented float32 batches from a uint8 array, with
+        per-sample weights. Each batch's randomness depends only on (seed, epoch, index),
+        so loader threads cannot change the result."""
 
-        def __init__(self, x, y, weights, batch_size, seed, shuffle=True):
-            super().__init__()
+        def __init__(self, x, y, weights, batch_size, seed, workers=1):
+            super().__init__(workers=workers, use_multiprocessing=False)
             self.x, self.y, self.w = x, y, weights
             self.batch_size = batch_size
-            self.rng = np.random.default_rng(seed)
-            self.shuffle = shuffle
-            self.order = np.arange(len(x))
-            self.on_epoch_end()
+            self.seed, self.epoch = seed, 0
+            self.order = np.random.default_rng(seed).permutation(len(x))
 
         def __len__(self):
             return math.ceil(len(self.x) / self.batch_size)
 
         def __getitem__(self, i):
             idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
-            return self.x[idx].astype("float32"), self.y[idx], self.w[idx]
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            return random_geometry(self.x[idx], rng), self.y[idx], self.w[idx]
 
         def on_epoch_end(self):
-            if self.shuffle:
-                self.rng.shuffle(self.order)
+            self.epoch += 1
+            self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
 
     return ArrayBatches
 
@@ -142,7 +177,8 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
 def _selection_callback(keras, x_val, y_val, best_path: Path, patience: int, max_minutes=None):
     import time
 
-    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+    start = time.monotonic()
+    deadline = start + 60 * max_minutes if max_minutes else None
 
     class BestByBalancedAccuracy(keras.callbacks.Callback):
         """Validation balanced accuracy each epoch; keeps the best weights; early stop.
@@ -160,7 +196,11 @@ def _selection_callback(keras, x_val, y_val, best_path: Path, patience: int, max
             score = balanced_accuracy(y_val, probabilities.argmax(axis=1))
             if logs is not None:
                 logs["val_balanced_accuracy"] = score
-            print(f"epoch {epoch + 1}: val_balanced_accuracy={score:.4f}", flush=True)
+            elapsed = time.monotonic() - start
+            print(
+                f"epoch {epoch + 1}: val_balanced_accuracy={score:.4f} ({elapsed:.0f} s)",
+                flush=True,
+            )
             if score > self.best:
                 self.best, self.best_epoch, self.wait = score, epoch + 1, 0
                 self.model.save_weights(best_path)
@@ -209,7 +249,7 @@ def _distribution_scope(keras, strategy: str | None):
 
 
 def load_split(config: TrainConfig, progress: bool = True):
-    """Decoded train/validation arrays for ``config`` (lesion-level split)."""
+    """Decoded (x, labels, image ids) for the train and validation parts (lesion-level split)."""
     table = read_labels(config.metadata)
     train_table, val_table = split_by_lesion(table, config.val_fraction, config.seed)
     arrays = []
@@ -221,8 +261,36 @@ def load_split(config: TrainConfig, progress: bool = True):
         x = load_arrays(
             paths, config.input_size, config.color_constancy, config.hair_removal, progress=progress
         )
-        arrays.append((x, labels))
+        arrays.append((x, labels, [path.stem for path in paths]))
     return arrays[0], arrays[1], {"n_lesions_val": int(val_table["lesion_id"].nunique())}
+
+
+def training_targets(
+    labels: np.ndarray, image_ids: list[str], teacher: str | None, weight: float
+) -> np.ndarray:
+    """One-hot targets, mixed with a teacher's probabilities when distilling.
+
+    ``teacher`` is a CSV in the ISIC 2018 submission format (``image`` + one probability
+    column per class). The mix ``(1 - weight) * one_hot + weight * teacher`` makes the usual
+    cross-entropy a weighted sum of the hard-label loss and the distillation term.
+    """
+    one_hot = np.eye(len(CODES), dtype="float32")[labels]
+    if not teacher:
+        return one_hot
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"distill_weight must be in [0, 1]. Received: {weight}")
+    import pandas as pd
+
+    frame = pd.read_csv(teacher)
+    columns = ["image", *(ISIC2018_COLUMNS[c] for c in CODES)]
+    if missing := [c for c in columns if c not in frame.columns]:
+        raise ValueError(f"{teacher} lacks the columns {missing}.")
+    probabilities = frame.set_index("image")[columns[1:]].reindex(image_ids)
+    if absent := int(probabilities.isna().any(axis=1).sum()):
+        raise ValueError(f"{teacher} has no probabilities for {absent} training images.")
+    soft = probabilities.to_numpy(dtype="float32")
+    soft /= soft.sum(axis=1, keepdims=True)
+    return (1.0 - weight) * one_hot + weight * soft
 
 
 def train(config: TrainConfig, progress: bool = True) -> SkinModel:
@@ -233,7 +301,8 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (x_train, y_train), (x_val, y_val), split_info = load_split(config, progress)
+    (x_train, y_train, train_ids), (x_val, y_val, _), split_info = load_split(config, progress)
+    targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
 
@@ -257,8 +326,9 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             metrics=["accuracy"],
         )
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
-    onehot = np.eye(len(CODES), dtype="float32")[y_train]
-    batches = _batches(keras)(x_train, onehot, weights, config.batch_size, config.seed)
+    batches = _batches(keras)(
+        x_train, targets, weights, config.batch_size, config.seed, workers=config.loader_workers
+    )
     best_path = out / "best.weights.h5"
     selector = _selection_callback(
         keras, x_val.astype("float32"), y_val, best_path, config.patience, config.max_minutes
@@ -271,7 +341,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     keras.mixed_precision.set_dtype_policy("float32")
     final = build_model(config.architecture_dict())
     final.set_weights(model.get_weights())
-    card = _card(config, selector, history.history, y_train, split_info)
+    card = _card(config, selector, history.history, y_train, split_info, keras.backend.backend())
     skin_model = SkinModel(final, card)
     finish_with_validation(skin_model, x_val, y_val)
     skin_model.save(out)
@@ -279,9 +349,13 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     return skin_model
 
 
-def _card(config, selector, history, y_train, split_info) -> ModelCard:
+def _card(config, selector, history, y_train, split_info, backend: str) -> ModelCard:
     counts = np.bincount(y_train, minlength=len(CODES))
-    recipe = {k: v for k, v in asdict(config).items() if k not in {"images", "metadata", "out"}}
+    recipe = {
+        k: v
+        for k, v in asdict(config).items()
+        if k not in {"images", "metadata", "out", "loader_workers"}
+    }
     return ModelCard(
         name=f"skindx-{config.architecture}-{config.input_size}",
         version=config.version,
@@ -295,6 +369,7 @@ def _card(config, selector, history, y_train, split_info) -> ModelCard:
         training={
             "data": "HAM10000 (Tschandl et al. 2018), split by lesion_id",
             "recipe": recipe,
+            "backend": backend,
             "train_images_per_class": dict(zip(CODES, counts.tolist(), strict=True)),
             "best_epoch": selector.best_epoch,
             "epochs_run": len(history.get("loss", [])),

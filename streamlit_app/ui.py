@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from skindx.imaging import LoadedImage, inspect_image
 from skindx.report import DISCLAIMER
 from streamlit_app import navigation
 
@@ -80,6 +82,19 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+WORKING_SIDE = 768  # px: ample for the model, the thumbnails, the explorer and the report
+
+
+def working_copy(data: bytes) -> LoadedImage:
+    """An upload decoded once into the app's working copy (longer side ≤ ``WORKING_SIDE``).
+
+    JPEGs are decoded at reduced scale straight away, so a 12-megapixel phone photo costs
+    a fraction of a full decode. Raises ``ImageRejected`` with a message for the user.
+    """
+    loaded = inspect_image(data, min_side=WORKING_SIDE)
+    return dataclasses.replace(loaded, pixels=shrink(loaded.pixels, WORKING_SIDE))
 
 
 def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:

@@ -268,7 +268,9 @@ def random_case(rng: random.Random) -> tuple[int, list[tuple[int, int]], bytes]:
     return seed_index, steps, apply_mutations(seeds[seed_index], steps)
 
 
-def unexpected_error(data: bytes, max_pixels: int = FUZZ_MAX_PIXELS) -> BaseException | None:
+def unexpected_error(
+    data: bytes, max_pixels: int = FUZZ_MAX_PIXELS, min_side: int | None = None
+) -> BaseException | None:
     """Run ``load_image`` on ``data``; return the exception that shows a bug, else ``None``.
 
     A bug is any exception other than :class:`ImageRejected`, a result that is not H×W×3 uint8
@@ -276,7 +278,7 @@ def unexpected_error(data: bytes, max_pixels: int = FUZZ_MAX_PIXELS) -> BaseExce
     on odd input, hidden by the catch-all at the boundary).
     """
     try:
-        pixels = load_image(data, max_pixels=max_pixels)
+        pixels = load_image(data, max_pixels=max_pixels, min_side=min_side)
     except ImageRejected as rejected:
         cause = rejected.__cause__
         if cause is not None and not _raised_in_pillow(cause):

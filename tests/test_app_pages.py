@@ -519,3 +519,19 @@ def test_uploaders_use_the_skindx_cap(model, monkeypatch) -> None:
     monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "3")
     at = run(app_test(PAGES / "diagnose.py"))
     assert at.file_uploader(key="dx_upload").proto.max_upload_size_mb == 3
+
+
+def test_working_copy_decodes_big_photos_at_reduced_scale():
+    """A phone-sized JPEG becomes one ≤768 px working copy, decoded at reduced scale."""
+    from streamlit_app import ui
+
+    photo = Image.fromarray(
+        np.random.default_rng(0).integers(0, 255, (3024, 4032, 3), dtype=np.uint8)
+    )
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=80)
+    loaded = ui.working_copy(buffer.getvalue())
+    assert loaded.pixels.shape == (576, 768, 3)
+    assert loaded.format == "JPEG"
+    small = lesion_png()
+    assert np.array_equal(ui.working_copy(small).pixels, inspect_image(small).pixels)

@@ -31,8 +31,11 @@ steps = st.lists(
 )
 
 
-def assert_no_bug(data: bytes) -> None:
-    error = fm.unexpected_error(data)
+JPEG_SEEDS = [i for i, data in enumerate(fm.seed_images()) if data.startswith(b"\xff\xd8")]
+
+
+def assert_no_bug(data: bytes, min_side: int | None = None) -> None:
+    error = fm.unexpected_error(data, min_side=min_side)
     assert error is None, fm.describe(error)
 
 
@@ -79,3 +82,14 @@ def test_random_bytes_only_raise_image_rejected(data: bytes) -> None:
 def test_every_truncation_is_rejected_or_decoded(seed_index: int, cut: int) -> None:
     seed = fm.seed_images()[seed_index]
     assert_no_bug(seed[: cut % (len(seed) + 1)])
+
+
+@settings(FUZZ, max_examples=600)
+@given(seed_index=st.sampled_from(JPEG_SEEDS), steps=steps, cut=st.integers(0, 10_000))
+def test_draft_decoded_jpegs_only_raise_image_rejected(
+    seed_index: int, steps: list[tuple[int, int]], cut: int
+) -> None:
+    """The predictor's path: JPEGs decoded at reduced scale (32-px seeds, so 1/2 and beyond)."""
+    data = fm.apply_mutations(fm.seed_images()[seed_index], steps)
+    assert_no_bug(data, min_side=16)
+    assert_no_bug(data[: cut % (len(data) + 1)], min_side=16)

@@ -21,6 +21,7 @@ from skindx import imaging
 from skindx.imaging import (
     ImageRejected,
     LoadedImage,
+    decode_side,
     inspect_image,
     load_image,
     preprocess_pixels,
@@ -455,6 +456,85 @@ def test_broken_exif_falls_back_to_the_stored_orientation() -> None:
     segment = b"\xff\xe1" + struct.pack(">H", len(garbage) + 2) + garbage
     pixels = load_image(jpeg[:2] + segment + jpeg[2:])
     assert pixels.shape == (40, 48, 3)
+
+
+# --------------------------------------------------------------------------- draft decoding
+
+
+def _mad(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+
+def test_min_side_decodes_a_large_jpeg_at_reduced_scale() -> None:
+    data = jpeg_bytes(1600, 1200)
+    full = load_image(data)
+    small = load_image(data, min_side=112)
+    assert small.shape == (150, 200, 3)  # 1/8 scale: the largest keeping both sides ≥ 112
+    assert_rgb(small)
+    assert _mad(preprocess_pixels(small, 112), preprocess_pixels(full, 112)) < 1.5
+    assert load_image(data, min_side=300).shape == (300, 400, 3)  # 1/4
+    assert load_image(data, min_side=1).shape == (150, 200, 3)  # never beyond 1/8
+
+
+def test_min_side_leaves_small_jpegs_other_formats_and_caller_images_whole() -> None:
+    jpeg = jpeg_bytes(200, 150)
+    np.testing.assert_array_equal(load_image(jpeg, min_side=112), load_image(jpeg))
+    assert load_image(jpeg, min_side=5000).shape == (150, 200, 3)
+    png = png_bytes(1600, 1200)
+    np.testing.assert_array_equal(load_image(png, min_side=112), load_image(png))
+    opened = Image.open(io.BytesIO(jpeg_bytes(1600, 1200)))  # the caller's object: not shrunk
+    assert load_image(opened, min_side=112).shape == (1200, 1600, 3)
+    assert opened.size == (1600, 1200)
+
+
+def test_min_side_never_goes_below_the_minimum_size() -> None:
+    assert load_image(jpeg_bytes(128, 128), min_side=1).shape == (16, 16, 3)
+    assert load_image(jpeg_bytes(100, 100), min_side=1).shape == (25, 25, 3)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_min_side_keeps_the_exif_orientation(orientation: int) -> None:
+    stored = np.repeat(np.repeat(_quadrants(), 50, axis=0), 50, axis=1)  # 1600×800
+    exif = Image.Exif()
+    exif[274] = orientation
+    data = encode(Image.fromarray(stored), "JPEG", exif=exif, quality=95, subsampling=0)
+    pixels = load_image(data, min_side=112)
+    expected = _orient(stored[::4, ::4], orientation)  # 1/4 keeps the short side ≥ 112
+    assert pixels.shape == expected.shape
+    assert _mad(pixels, expected) < 6
+
+
+def test_min_side_reads_an_mpo_primary_image_at_reduced_scale() -> None:
+    primary = Image.fromarray(photo(1600, 1200, seed=1))
+    try:
+        data = encode(primary, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48))])
+    except (KeyError, OSError, ValueError):
+        pytest.skip("this Pillow cannot write MPO")
+    loaded = inspect_image(data, min_side=112)
+    assert (loaded.format, loaded.n_frames, loaded.pixels.shape) == ("MPO", 2, (150, 200, 3))
+
+
+def test_min_side_keeps_the_caps_on_the_stored_size_and_catches_truncation() -> None:
+    data = jpeg_bytes(1600, 1200)
+    with pytest.raises(ImageRejected, match="1600×1200"):
+        load_image(data, min_side=112, max_pixels=1600 * 1200 - 1)
+    with pytest.raises(ImageRejected, match="damaged or incomplete"):
+        load_image(data[: len(data) // 2], min_side=112)
+
+
+def test_decode_side() -> None:
+    assert decode_side(112) == 112
+    assert decode_side(112, hair_removal=True) is None
+
+
+def test_draft_decoding_barely_changes_real_lesion_images(shared_data: Path) -> None:
+    """ISIC 2018 test images (224×224) decoded at 1/2 scale against full decoding + area resize."""
+    paths = sorted((shared_data / "isic2018_test" / "images").glob("*.jpg"))[::50]
+    assert paths
+    for path in paths:
+        drafted = preprocess_pixels(load_image(path, min_side=112), 112)
+        full = preprocess_pixels(load_image(path), 112)
+        assert _mad(drafted, full) < 1.0
 
 
 # --------------------------------------------------------------------------- modes

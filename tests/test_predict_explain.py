@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 from skindx.explain import METHODS, Explainer, Saliency, colorize, lesion_energy_share, overlay
-from skindx.imaging import ImageRejected
+from skindx.imaging import ImageRejected, load_image
 from skindx.predict import CONCERN_MESSAGES, Prediction, Predictor
 from skindx.taxonomy import CODES
 
@@ -82,6 +83,40 @@ def test_batch_equals_single(predictor, lesion_image):
         single = predictor.predict(image)
         for code in CODES:
             assert result.probabilities[code] == pytest.approx(single.probabilities[code], abs=1e-5)
+
+
+def _large_jpeg(lesion_image: np.ndarray) -> bytes:
+    """The lesion as a 1600×1200 phone-sized JPEG, with sensor noise."""
+    import cv2
+
+    large = cv2.resize(lesion_image, (1600, 1200), interpolation=cv2.INTER_LINEAR)
+    noise = np.random.default_rng(3).normal(0, 4, large.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(large + noise, 0, 255).astype(np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_jpeg_bytes_are_draft_decoded_to_nearly_the_same_input(predictor, lesion_image):
+    data = _large_jpeg(lesion_image)
+    assert predictor.decode_side == predictor.skin_model.input_size
+    drafted = predictor.preprocess(data)
+    full = predictor.preprocess(load_image(data))  # arrays are used as given: full decode
+    assert drafted.shape == full.shape
+    assert np.abs(drafted - full).mean() < 3
+    np.testing.assert_array_equal(
+        predictor.preprocess(load_image(data, min_side=predictor.decode_side)), drafted
+    )
+
+
+def test_hair_removal_keeps_full_resolution_decoding(tiny_model, lesion_image):
+    preprocessing = {**tiny_model.card.preprocessing, "hair_removal": True}
+    card = dataclasses.replace(tiny_model.card, preprocessing=preprocessing)
+    predictor = Predictor(dataclasses.replace(tiny_model, card=card))
+    assert predictor.decode_side is None
+    data = _large_jpeg(lesion_image)
+    np.testing.assert_array_equal(
+        predictor.preprocess(data), predictor.preprocess(load_image(data))
+    )
 
 
 def test_no_retrace_across_input_sizes(predictor):

@@ -181,3 +181,41 @@ def test_augmentation_keeps_colour():
     spread = (y.max(axis=-1) - y.min(axis=-1)).mean(axis=(1, 2))
     assert np.median(spread) == pytest.approx(140.0, rel=0.3)
     assert spread.min() > 50.0
+
+
+def test_random_geometry_is_seeded_and_keeps_the_image():
+    """Loader augmentation: same seed, same batch; content moved, never blanked or recoloured."""
+    from skindx.train import random_geometry
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((8, 32, 32, 3), dtype="uint8")
+    images[:, 8:24, 8:24] = (200, 80, 40)  # a lesion-like square on black skin
+    first = random_geometry(images, np.random.default_rng(5))
+    assert first.shape == images.shape and first.dtype == np.float32
+    assert np.array_equal(first, random_geometry(images, np.random.default_rng(5)))
+    assert not np.array_equal(first, random_geometry(images, rng))
+    lit = first.max(axis=-1) > 100
+    assert (lit.mean(axis=(1, 2)) > 0.1).all()  # the square is still there after zoom/rotate
+    assert np.allclose(first[lit].mean(axis=0), (200, 80, 40), atol=25)
+
+
+def test_training_targets_mix_teacher_probabilities(tmp_path):
+    from skindx.train import training_targets
+
+    labels = np.array([0, 5])
+    ids = ["ISIC_1", "ISIC_2"]
+    assert np.array_equal(training_targets(labels, ids, None, 0.5), np.eye(7)[labels])
+    teacher = pd.DataFrame(np.full((3, 7), 1 / 7), columns=[ISIC2018_COLUMNS[c] for c in CODES])
+    teacher.insert(0, "image", ["ISIC_2", "ISIC_1", "ISIC_9"])  # any order, extra rows ignored
+    path = tmp_path / "teacher.csv"
+    teacher.to_csv(path, index=False)
+    mixed = training_targets(labels, ids, str(path), 0.3)
+    assert np.allclose(mixed.sum(axis=1), 1.0)
+    assert mixed[0, 0] == pytest.approx(0.7 + 0.3 / 7)
+    assert mixed[1, 0] == pytest.approx(0.3 / 7)
+
+    with pytest.raises(ValueError, match="no probabilities for 1 training images"):
+        training_targets(labels, ["ISIC_1", "ISIC_404"], str(path), 0.3)
+    teacher.drop(columns="DF").to_csv(path, index=False)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        training_targets(labels, ids, str(path), 0.3)
