@@ -123,10 +123,21 @@ def _reproduce(card: ModelCard) -> list[str]:
     args = " ".join(f"{k} {v}".strip() for k, v in flags.items() if v is not None)
     backend = card.training.get("backend", "tensorflow")
     command = "skindx train" if backend == "tensorflow" else f"KERAS_BACKEND={backend} skindx train"
+    teacher = (
+        [
+            "pip install --no-deps sklesion  # the teacher's soft labels, for distillation",
+            "python tools/teacher_labels.py --images ../shared/data/ham10000/images \\",
+            "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv \\",
+            f"  --out {recipe['teacher']}",
+        ]
+        if recipe.get("teacher")
+        else []
+    )
     return [
         "## Reproduce",
         "",
         "```bash",
+        *teacher,
         f"{command} --images ../shared/data/ham10000/images \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --out models/default \\",
         f"  {args}",

@@ -418,6 +418,28 @@ def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.n
     metrics["ece_uncalibrated"] = metrics_from_probabilities(y_val, uncalibrated, None)["ece"]
     metrics["dataset"] = "HAM10000 validation split (by lesion)"
     card.metrics["validation"] = metrics
+    select_tta(skin_model, x_val, y_val)
+
+
+TTA_MIN_GAIN = 0.005  # flips cost 4× the compute; adopt them only for a real gain
+
+
+def select_tta(skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray) -> None:
+    """Adopt flip test-time augmentation only if it raises validation balanced accuracy."""
+    from skindx.predict import Predictor
+
+    scores = {}
+    for tta in (False, True):
+        predictions = Predictor(skin_model, tta=tta).predict_batch(list(x_val))
+        predicted = np.asarray([CODES.index(p.label) for p in predictions])
+        scores[tta] = round(balanced_accuracy(y_val, predicted), 4)
+    use = scores[True] > scores[False] + TTA_MIN_GAIN
+    skin_model.card.training["tta_selected_on_validation"] = {
+        "without": scores[False],
+        "with": scores[True],
+        "use": use,
+    }
+    skin_model.card.preprocessing["tta"] = use
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
