@@ -82,9 +82,10 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} {sense} {goal} | {value:.3f} | {verdict} |")
     lines += [
         "",
-        "What would close the gaps: more compute than a shared 2-core CPU gives (larger inputs "
-        "and wider networks, VGG16 with pretrained weights on a GPU), distillation from a "
-        "stronger teacher, and a small ensemble; see 'What was tried'.",
+        "What would close the gaps: full training schedules for larger inputs and wider "
+        "networks on a GPU (with a compiled training step; the 15-minute GPU sessions so far "
+        "ended every run early), VGG16 with pretrained weights, and a small ensemble; see "
+        "'What was tried'.",
         "",
     ]
     return lines
