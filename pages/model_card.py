@@ -115,9 +115,13 @@ def _architecture(card: ModelCard) -> None:
     lines += [f"- {key.replace('_', ' ')}: `{value}`" for key, value in arch.items()]
     prep = card.preprocessing or {}
     if prep:
-        settings = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in prep.items())
+        settings = ", ".join(f"{k.replace('_', ' ')}: {_setting(v)}" for k, v in prep.items())
         lines.append(f"- Preprocessing: {settings}")
     st.markdown("\n".join(lines))
+
+
+def _setting(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def _evaluation(card: ModelCard) -> dict[str, Any] | None:
@@ -168,15 +172,17 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
     if table.empty:
         st.info("Per-class figures: not measured.")
     else:
+        rates = ["sensitivity", "specificity"]
+        table[rates] = table[rates] * 100  # "%.1f%%": one decimal in every row
         st.dataframe(
             table,
             hide_index=True,
             key="card_per_class",
             column_order=["diagnosis", "sensitivity", "specificity", "auc", "n", "malignant"],
             column_config={
-                "diagnosis": st.column_config.TextColumn(width="medium", pinned=True),
-                "sensitivity": st.column_config.NumberColumn(format="percent"),
-                "specificity": st.column_config.NumberColumn(format="percent"),
+                "diagnosis": st.column_config.TextColumn(width="large", pinned=True),
+                "sensitivity": st.column_config.NumberColumn(format="%.1f%%"),
+                "specificity": st.column_config.NumberColumn(format="%.1f%%"),
                 "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
                 "malignant": st.column_config.CheckboxColumn("cancer type"),
             },

@@ -341,9 +341,9 @@ def test_model_card_figures_come_from_the_card(model) -> None:
     assert metrics["Calibration error (ECE)"] == f"{100 * test['ece']:.1f}%"
     assert len(at.get("plotly_chart")) >= 3  # confusion, ROC, reliability (+ history)
     (table,) = [d.value for d in at.dataframe if "sensitivity" in d.value.columns]
-    assert list(table["sensitivity"]) == [
-        test["per_class"][code]["sensitivity"] for code in test["classes"]
-    ]
+    assert list(table["sensitivity"]) == pytest.approx(
+        [100 * test["per_class"][code]["sensitivity"] for code in test["classes"]]
+    )  # shown in percent with one decimal
     run(at.segmented_control(key="card_split").set_value("validation"))
     validation = card["metrics"]["validation"]
     metrics = {m.label: m.value for m in at.metric}
