@@ -62,8 +62,8 @@ class TrainConfig:
     strategy: str | None = None
     max_minutes: float | None = None
     teacher: str | None = None
-    loader_workers: int = 1
     distill_weight: float = 0.5
+    loader_workers: int = 1
     version: str = "0.1.0"
     extra: dict[str, Any] = field(default_factory=dict)
 

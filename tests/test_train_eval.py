@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -266,3 +268,27 @@ def test_training_targets_mix_teacher_probabilities(tmp_path):
     teacher.drop(columns="DF").to_csv(path, index=False)
     with pytest.raises(ValueError, match="lacks the columns"):
         training_targets(labels, ids, str(path), 0.3)
+
+
+@pytest.mark.data
+def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
+    pytest.importorskip("sklesion")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from teacher_labels import main
+
+    from skindx.train import training_targets
+
+    table = pd.read_csv(shared_data / "ham10000" / "HAM10000_metadata.csv").head(3)
+    metadata = tmp_path / "metadata.csv"
+    table.to_csv(metadata, index=False)
+    out = tmp_path / "teacher.csv"
+    images = shared_data / "ham10000" / "images"
+    assert main(["--metadata", str(metadata), "--images", str(images), "--out", str(out)]) == 0
+    written = pd.read_csv(out)
+    assert list(written["image"]) == list(table["image_id"])
+    assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-4)
+    labels = np.array([CODES.index(dx) for dx in table["dx"]])
+    targets = training_targets(labels, list(table["image_id"]), str(out), 0.5)
+    assert targets[np.arange(3), labels].min() >= 0.5  # the true class keeps at least its half
