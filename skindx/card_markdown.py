@@ -91,57 +91,48 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
     return lines
 
 
+_VALUED_FLAGS = (
+    "architecture", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
+    "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
+    "class_weight_power", "val_fraction", "seed", "max_minutes", "teacher", "distill_weight",
+)  # fmt: skip
+_SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
+
+
+def _train_arguments(recipe: dict[str, Any]) -> str:
+    """The `skindx train` flags that rebuild ``recipe`` (unset options left out)."""
+    words = []
+    for name in _VALUED_FLAGS:
+        value = recipe.get(name)
+        if value is None or (name == "distill_weight" and not recipe.get("teacher")):
+            continue
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        words.append(f"--{name.replace('_', '-')} {value}")
+    words += [f"--{name.replace('_', '-')}" for name in _SWITCHES if recipe.get(name)]
+    return " ".join(words)
+
+
 def _reproduce(card: ModelCard) -> list[str]:
     recipe = card.training.get("recipe", {})
     if not recipe:
         return []
-    flags = {
-        "--architecture": recipe.get("architecture"),
-        "--input-size": recipe.get("input_size"),
-        "--widths": ",".join(map(str, recipe.get("widths", []))),
-        "--convs-per-block": ",".join(map(str, recipe["convs_per_block"]))
-        if isinstance(recipe.get("convs_per_block"), list)
-        else recipe.get("convs_per_block"),
-        "--epochs": recipe.get("epochs"),
-        "--batch-size": recipe.get("batch_size"),
-        "--learning-rate": recipe.get("learning_rate"),
-        "--weight-decay": recipe.get("weight_decay"),
-        "--warmup-epochs": recipe.get("warmup_epochs"),
-        "--dropout": recipe.get("dropout"),
-        "--patience": recipe.get("patience"),
-        "--label-smoothing": recipe.get("label_smoothing"),
-        "--class-weight-power": recipe.get("class_weight_power"),
-        "--val-fraction": recipe.get("val_fraction"),
-        "--seed": recipe.get("seed"),
-    }
-    if recipe.get("max_minutes"):
-        flags["--max-minutes"] = recipe["max_minutes"]
-    if recipe.get("teacher"):
-        flags["--teacher"] = recipe["teacher"]
-        flags["--distill-weight"] = recipe.get("distill_weight")
-    switches = ["color_constancy", "hair_removal", "mixed_precision"]
-    flags |= {f"--{name.replace('_', '-')}": "" for name in switches if recipe.get(name)}
-    args = " ".join(f"{k} {v}".strip() for k, v in flags.items() if v is not None)
     backend = card.training.get("backend", "tensorflow")
     command = "skindx train" if backend == "tensorflow" else f"KERAS_BACKEND={backend} skindx train"
-    teacher = (
-        [
-            "pip install --no-deps sklesion  # the teacher's soft labels, for distillation",
-            "python tools/teacher_labels.py --images ../shared/data/ham10000/images \\",
-            "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv \\",
-            f"  --out {recipe['teacher']}",
-        ]
-        if recipe.get("teacher")
-        else []
-    )
+    teacher = [
+        "pip install --no-deps sklesion  # the teacher's soft labels, for distillation",
+        "python tools/teacher_labels.py --images ../shared/data/ham10000/images \\",
+        "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv \\",
+        f"  --out {recipe.get('teacher')}",
+    ]
     return [
         "## Reproduce",
         "",
         "```bash",
-        *teacher,
+        *(teacher if recipe.get("teacher") else []),
         f"{command} --images ../shared/data/ham10000/images \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --out models/default \\",
-        f"  {args}",
+        f"  {_train_arguments(recipe)}",
         "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
         "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
         "  --json test_report.json --update-card",
