@@ -30,6 +30,7 @@ import functools
 import io
 import os
 import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,9 @@ MIN_SIDE = 16
 
 _BASE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 _ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
-_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # MPO's primary image is a JPEG, same decoder
+# Decoded by libjpeg, which can scale while decoding and makes Pillow warn about nothing.
+# MPO's primary image is a JPEG, same decoder.
+_QUIET_DECODERS = frozenset({"JPEG", "MPO"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _IMAGE_MAGIC = (
     b"\xff\xd8\xff",
@@ -139,9 +142,10 @@ def inspect_image(
 ) -> LoadedImage:
     """Decode ``source`` safely and report how it was read.
 
-    Pillow's warnings about damaged data are silenced while decoding (the outcome is either a
-    rejection or a usable image); its decompression-bomb warning becomes a rejection. Both
-    filters are local to the call.
+    Pillow's warnings about damaged data are silenced while it reads the file (the outcome is
+    either a rejection or a usable image); its decompression-bomb warning becomes a rejection.
+    Both filters apply only inside the loader's own sections, which hold a lock, so calls from
+    several threads are safe and still decode JPEGs in parallel.
 
     Transparent pixels are composited onto white: transparency in uploads comes from
     screenshots, cut-outs and scanned documents whose background is white, while compositing
@@ -174,10 +178,7 @@ def inspect_image(
     except Exception as exc:
         raise ImageRejected("The image size limits are misconfigured.") from exc
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _inspect(source, byte_cap, pixel_cap, min_side)
+        return _inspect(source, byte_cap, pixel_cap, min_side)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -269,7 +270,8 @@ def _from_bytes(data: bytes, max_pixels: int, min_side: int | None) -> LoadedIma
     if sniffed is not None and sniffed != "HEIC":
         raise ImageRejected(sniffed)
     try:
-        image = Image.open(io.BytesIO(data), formats=_allowed_formats(heif))
+        with _quiet_pillow():
+            image = Image.open(io.BytesIO(data), formats=_allowed_formats(heif))
     except UnidentifiedImageError:
         if _looks_like_text(data):
             raise ImageRejected(f"This is a text file, not an image. {_UPLOAD_HINT}") from None
@@ -286,19 +288,24 @@ def _from_pil(image: Image.Image, max_pixels: int, min_side: int | None = None) 
     width, height = image.size
     _check_size(width, height, max_pixels)  # on the stored size, before any decoding
     try:
-        if min_side and image.format in _DRAFT_FORMATS:
-            # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, keeping both sides ≥ the box.
-            # The box is square, so the EXIF rotation applied below cannot break that promise.
-            side = max(int(min_side), MIN_SIDE)
-            image.draft(None, (side, side))
-        image.load()
+        if image.format in _QUIET_DECODERS:
+            if min_side:
+                # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, keeping both sides ≥ the
+                # box. The box is square, so the EXIF rotation below cannot break that promise.
+                side = max(int(min_side), MIN_SIDE)
+                image.draft(None, (side, side))
+            image.load()  # outside the warnings section: threads decode JPEGs in parallel
+        else:
+            with _quiet_pillow():
+                image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise
     except Exception as exc:
         raise ImageRejected(_DAMAGED) from exc
-    oriented = _apply_orientation(image)
-    pixels, composited = _pil_to_rgb(oriented)
-    n_frames, more = _frame_count(image)
+    with _quiet_pillow():
+        oriented = _apply_orientation(image)
+        pixels, composited = _pil_to_rgb(oriented)
+        n_frames, more = _frame_count(image)
     notes: list[str] = []
     if n_frames > 1:
         note = _frames_note(image.format, f"{n_frames}+" if more else str(n_frames))
@@ -307,6 +314,23 @@ def _from_pil(image: Image.Image, max_pixels: int, min_side: int | None = None) 
     if composited:
         notes.append("Transparent areas were filled with white.")
     return LoadedImage(pixels=pixels, format=image.format, n_frames=n_frames, notes=tuple(notes))
+
+
+_PILLOW_WARNINGS = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_pillow():
+    """Pillow's warnings about odd or damaged data silenced, its bomb warning raised.
+
+    ``warnings.catch_warnings`` swaps the process-wide filter list, so two threads must never
+    be inside one at once: sections hold a lock. JPEG decoding, where Pillow warns about
+    nothing, runs outside them, so threads still decode in parallel.
+    """
+    with _PILLOW_WARNINGS, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -76,6 +78,11 @@ class Prediction:
             "domain_score": self.domain_score,
             "notes": list(self.notes),
         }
+
+
+@functools.cache
+def _decoders() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="skindx-decode")
 
 
 def _compiled_forward(probe, input_size: int):
@@ -166,11 +173,14 @@ class Predictor:
         return self.postprocess(*self.forward(self.preprocess(image)))[0]
 
     def predict_batch(self, images: Sequence[Any], batch_size: int = 32) -> list[Prediction]:
-        """Vectorised prediction; every image must load (use predict() to handle each)."""
+        """Vectorised prediction; every image must load (use predict() to handle each).
+
+        Images are decoded on a small shared thread pool (decoding releases the GIL).
+        """
         results: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            batch = np.concatenate([self.preprocess(image) for image in chunk])
+            batch = np.concatenate(list(_decoders().map(self.preprocess, chunk)))
             results.extend(self.postprocess(*self.forward(batch)))
         return results
 

@@ -237,6 +237,24 @@ def test_pillow_bomb_warning_is_an_error_without_global_side_effects(
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
+def test_loading_from_many_threads_leaves_warning_filters_alone() -> None:
+    """The loader's warning sections hold a lock: interleaved ``catch_warnings`` in two threads
+    would restore each other's filter lists and leak them into the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    Image.fromarray(pixels).save(jpeg, "JPEG")
+    Image.fromarray(pixels).save(png, "PNG")
+    sources = [jpeg.getvalue(), png.getvalue(), png_bytes(40, 40)] * 100
+    filters_before = list(warnings.filters)
+    with ThreadPoolExecutor(8) as pool:
+        shapes = {image.shape for image in pool.map(load_image, sources)}
+    assert shapes == {(96, 128, 3), (40, 40, 3)}
+    assert list(warnings.filters) == filters_before
+
+
 def test_caps_default_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "1")
     with pytest.raises(ImageRejected, match="1 MB limit"):

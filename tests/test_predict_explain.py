@@ -72,13 +72,24 @@ def test_temperature_applied(tiny_model, predictor, lesion_image):
 
 
 def test_batch_equals_single(predictor, lesion_image):
+    """Arrays and encoded files (decoded on the predictor's thread pool) keep their order."""
+    import io
+
+    from PIL import Image
+
     rng = np.random.default_rng(1)
+    encoded = []
+    for fmt, image in (("JPEG", lesion_image), ("PNG", lesion_image[::-1])):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, fmt)
+        encoded.append(buffer.getvalue())
     images = [
         lesion_image,
         rng.integers(0, 255, (60, 90, 3), dtype=np.uint8),
+        *encoded,
         lesion_image[:, ::-1],
-    ]
-    batch = predictor.predict_batch(images)
+    ] * 3
+    batch = predictor.predict_batch(images, batch_size=4)
     for image, result in zip(images, batch, strict=True):
         single = predictor.predict(image)
         for code in CODES:
