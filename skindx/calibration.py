@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
 from skindx.taxonomy import CODES, MALIGNANT_CODES
@@ -17,6 +16,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     References:
         Guo et al., "On Calibration of Modern Neural Networks", ICML 2017.
     """
+    from scipy.optimize import minimize_scalar  # training only: keeps prediction imports light
 
     def nll(log_t: float) -> float:
         log_p = log_softmax(logits / np.exp(log_t), axis=1)
@@ -27,7 +27,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+    """Softmax of ``logits / temperature`` over the last axis (any leading shape)."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
 
 
 def malignant_probability(probabilities: np.ndarray) -> np.ndarray:

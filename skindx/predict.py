@@ -80,6 +80,13 @@ class Prediction:
         }
 
 
+def flips(batch: np.ndarray) -> list[np.ndarray]:
+    """The horizontal, vertical and double flips of an ``N×H×W×C`` batch (for TTA)."""
+    return [
+        np.ascontiguousarray(f) for f in (batch[:, :, ::-1], batch[:, ::-1], batch[:, ::-1, ::-1])
+    ]
+
+
 @functools.cache
 def _decoders() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="skindx-decode")
@@ -112,7 +119,6 @@ class Predictor:
     """
 
     def __init__(self, skin_model: SkinModel, tta: bool | None = None) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         self.skin_model = skin_model
         self.card = skin_model.card
         self.tta = bool(skin_model.card.preprocessing.get("tta", False)) if tta is None else tta
@@ -148,21 +154,15 @@ class Predictor:
         logits, features = self._forward(batch)
         logits, features = np.asarray(logits), np.asarray(features)
         if self.tta:
-            flips = [batch[:, :, ::-1], batch[:, ::-1], batch[:, ::-1, ::-1]]
-            extra = [np.asarray(self._forward(np.ascontiguousarray(f))[0]) for f in flips]
+            extra = [np.asarray(self._forward(f)[0]) for f in flips(batch)]
             logits = np.stack([logits, *extra])
         return logits, features
 
     def postprocess(self, logits: np.ndarray, features: np.ndarray) -> list[Prediction]:
         card = self.card
-        if logits.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
-            probabilities = (
-                calibrated_probabilities(logits.reshape(-1, logits.shape[-1]), card.temperature)
-                .reshape(logits.shape)
-                .mean(axis=0)
-            )
-        else:
-            probabilities = calibrated_probabilities(logits, card.temperature)
+        probabilities = calibrated_probabilities(logits, card.temperature)
+        if probabilities.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
+            probabilities = probabilities.mean(axis=0)
         scores = self._domain_scores(features)
         if scores is None:
             return [self._prediction(p, None) for p in probabilities]

@@ -10,9 +10,7 @@ and kept in memory (the role ``tf.data``'s ``cache()`` plays) and batches are ca
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,14 @@ from skindx.calibration import (
 )
 from skindx.card import ModelCard
 from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
-from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, build_model, layer_probe
+from skindx.modeling import (
+    FEATURES_LAYER,
+    LOGITS_LAYER,
+    SkinModel,
+    build_model,
+    import_keras,
+    layer_probe,
+)
 from skindx.taxonomy import CODES, ISIC2018_COLUMNS
 
 
@@ -97,7 +102,7 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
 
 # Geometric augmentation: any rotation, flips, zoom in up to 25% or out up to 10% (factor
 # of the field of view). Done with OpenCV in the loader rather than as Keras layers, whose
-# rotation and zoom take seconds per batch on the torch and JAX backends.
+# rotation and zoom are slow on the torch and JAX backends.
 ZOOM_RANGE = (-0.25, 0.1)
 
 
@@ -295,8 +300,7 @@ def training_targets(
 
 def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     """Train, select by validation balanced accuracy, calibrate, fit OOD and triage, save."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    keras = import_keras()
 
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
@@ -331,7 +335,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     )
     best_path = out / "best.weights.h5"
     selector = _selection_callback(
-        keras, x_val.astype("float32"), y_val, best_path, config.patience, config.max_minutes
+        keras, x_val, y_val, best_path, config.patience, config.max_minutes
     )
     callbacks = [selector, keras.callbacks.BackupAndRestore(str(out / "backup"))]
     history = trainer.fit(
@@ -383,7 +387,7 @@ def _card(config, selector, history, y_train, split_info, backend: str) -> Model
 
 def logits_and_features(model, x: np.ndarray, batch_size: int = 128):
     """Logits and penultimate features of ``model`` for a batch array (a separate graph)."""
-    import keras
+    keras = import_keras()
 
     probe = layer_probe(model, LOGITS_LAYER, FEATURES_LAYER)
     logits, features = [], []
@@ -396,7 +400,7 @@ def logits_and_features(model, x: np.ndarray, batch_size: int = 128):
 
 def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray) -> None:
     """Fit temperature, OOD reference and triage thresholds on validation; record metrics."""
-    from skindx.evaluate import metrics_from_probabilities
+    from skindx.evaluate import expected_calibration_error, metrics_from_probabilities
 
     logits, features = logits_and_features(skin_model.model, x_val)
     card = skin_model.card
@@ -415,32 +419,37 @@ def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.n
     }
     uncalibrated = calibrated_probabilities(logits, 1.0)
     metrics = metrics_from_probabilities(y_val, probabilities, card.thresholds)
-    metrics["ece_uncalibrated"] = metrics_from_probabilities(y_val, uncalibrated, None)["ece"]
+    metrics["ece_uncalibrated"] = round(expected_calibration_error(y_val, uncalibrated)[0], 4)
     metrics["dataset"] = "HAM10000 validation split (by lesion)"
     card.metrics["validation"] = metrics
-    select_tta(skin_model, x_val, y_val)
+    select_tta(skin_model, x_val, y_val, logits)
 
 
 TTA_MIN_GAIN = 0.005  # flips cost 4× the compute; adopt them only for a real gain
 
 
-def select_tta(skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray) -> None:
-    """Adopt flip test-time augmentation only if it raises validation balanced accuracy."""
-    from skindx.predict import Predictor
+def select_tta(
+    skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray, logits: np.ndarray
+) -> None:
+    """Adopt flip test-time augmentation only if it raises validation balanced accuracy.
 
-    scores = {}
-    for tta in (False, True):
-        predictions = Predictor(skin_model, tta=tta).predict_batch(list(x_val))
-        predicted = np.asarray([CODES.index(p.label) for p in predictions])
-        scores[tta] = round(balanced_accuracy(y_val, predicted), 4)
-    use = scores[True] > scores[False] + TTA_MIN_GAIN
+    ``logits``: the model's validation logits (already computed); the flips are run here on
+    the same preprocessed arrays, averaged as :class:`~skindx.predict.Predictor` does.
+    """
+    from skindx.predict import flips
+
+    stacked = np.stack(
+        [logits, *(logits_and_features(skin_model.model, f)[0] for f in flips(x_val))]
+    )
+    probabilities = calibrated_probabilities(stacked, skin_model.card.temperature)
+    scores = [
+        round(balanced_accuracy(y_val, p.argmax(axis=-1)), 4)
+        for p in (probabilities[0], probabilities.mean(axis=0))
+    ]
+    use = scores[1] > scores[0] + TTA_MIN_GAIN
     skin_model.card.training["tta_selected_on_validation"] = {
-        "without": scores[False],
-        "with": scores[True],
+        "without": scores[0],
+        "with": scores[1],
         "use": use,
     }
     skin_model.card.preprocessing["tta"] = use
-
-
-def save_config(config: TrainConfig, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(asdict(config), indent=2))
