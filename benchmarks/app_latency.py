@@ -162,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = [one_upload(browser, url, name, data) for _ in range(args.runs)]
                 browser.close()
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop(process)
     baseline = baseline_seconds(model_dir, data, args.runs)
 
     diagnosis = statistics.median(r[0] for r in runs)

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import streamlit as st
 
 from skindx import __version__

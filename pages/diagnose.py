@@ -7,14 +7,8 @@ else, so nothing is written, logged or shared across sessions.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 import numpy as np
 import streamlit as st
@@ -24,14 +18,13 @@ from skindx.config import settings
 from skindx.explain import overlay
 from skindx.imaging import ImageRejected
 from skindx.predict import Prediction
-from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
+from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
 RESULTS = "dx_results"
 EXPLORER_IMAGE = "sal_image"
 MAX_IMAGES = 12
 IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 CONCERN_BOX = {
     "low": st.info,
     "see_doctor": st.warning,
@@ -50,7 +43,6 @@ The model learnt from *dermoscopy* images (taken through a skin magnifier with i
 an ordinary phone photo may be answered with “this does not look like a close-up skin-lesion
 photo”. That answer is the model being honest, not a sign that the spot is harmless.
 """
-CANCER_TYPES = ", ".join(BY_CODE[code].name.lower() for code in MALIGNANT_CODES)
 
 
 @dataclass
@@ -71,16 +63,15 @@ class Analysis:
 
 def _inputs() -> list[tuple[Any, str]]:
     """The photos to analyse, as (uploaded file, name to show)."""
-    heic = importlib.util.find_spec("pillow_heif") is not None
-    types = UPLOAD_TYPES + (["heic", "heif"] if heic else [])
+    types = ui.image_types()
+    max_mb = settings().max_upload_mb
     uploads = st.file_uploader(
         "Upload one or more photos of the spot",
         type=types,
         accept_multiple_files=True,
         key="dx_upload",
-        max_upload_size=settings().max_upload_mb,
-        help=f"JPEG, PNG or WebP{', HEIC' if 'heic' in types else ''}; "
-        f"up to {settings().max_upload_mb} MB each.",
+        max_upload_size=max_mb,
+        help=f"JPEG, PNG or WebP{', HEIC' if 'heic' in types else ''}; up to {max_mb} MB each.",
     )
     files = [(upload, upload.name or "photo") for upload in uploads or []]
     if st.toggle("Take a photo with my camera", key="dx_camera_on"):
@@ -214,7 +205,8 @@ def _saliency(
         slot = st.empty()
     if analysis.overlay is None:
         with slot, st.spinner("Drawing the heat map…"):
-            analysis.overlay = overlay(analysis.pixels, engine.explain(analysis.pixels, "gradcam"))
+            saliency = engine.explain(analysis.pixels, "gradcam", prediction.label)
+            analysis.overlay = overlay(analysis.pixels, saliency)
     slot.image(
         ui.shrink(analysis.overlay, IMAGE_WIDTH),
         caption=f"Grad-CAM for {prediction.label_name}",
@@ -227,6 +219,7 @@ def _saliency(
                 "id": analysis.key,
                 "name": analysis.name,
                 "pixels": analysis.pixels,
+                "prediction": prediction,
             }
             ui.switch_to("saliency")
         ui.page_link(
@@ -262,7 +255,7 @@ def _diagnosis(prediction: Prediction) -> None:
         f"Cancer types together: **{ui.percent(malignant, 0)}** · "
         f"non-cancer types: **{ui.percent(1 - malignant, 0)}**"
     )
-    st.caption(f"Cancer types the model knows: {CANCER_TYPES}.")
+    st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
 
 
 def _out_of_domain(prediction: Prediction) -> None:

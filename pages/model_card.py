@@ -7,13 +7,8 @@ evaluate``); what the card does not hold is shown as “not measured”, never f
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-
-if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +16,7 @@ import streamlit as st
 from skindx import report
 from skindx.card import ModelCard
 from skindx.explain import METHODS
-from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
+from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
 NOT_MEASURED = "not measured"
@@ -57,14 +52,12 @@ def _header(card: ModelCard) -> None:
     st.markdown(" · ".join(parts))
 
 
-def _use(card: ModelCard, raw: Mapping[str, Any]) -> None:
+def _use(card: ModelCard) -> None:
     st.subheader("Intended use")
     st.markdown(card.intended_use or NOT_MEASURED)
     st.markdown("##### Out of scope")
-    listed = raw.get("out_of_scope")
     classes = ", ".join(report.diagnosis_label(c).lower() for c in card.classes)
-    items = listed if isinstance(listed, list) and listed else OUT_OF_SCOPE
-    st.markdown("\n".join(f"- {item.format(classes=classes)}" for item in items))
+    st.markdown("\n".join(f"- {item.format(classes=classes)}" for item in OUT_OF_SCOPE))
 
 
 def _training(card: ModelCard) -> None:
@@ -230,7 +223,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
     )
     st.markdown("##### Triage messages")
     thresholds = card.thresholds or {}
-    cancer = ", ".join(BY_CODE[c].name.lower() for c in MALIGNANT_CODES)
+    cancer = MALIGNANT_NAMES
     if not thresholds:
         st.info("Triage thresholds: not measured (the card holds none).")
     else:
@@ -300,7 +293,7 @@ def main() -> None:
         return
     card, raw = loaded
     _header(card)
-    _use(card, raw)
+    _use(card)
     _training(card)
     _architecture(card)
     metrics = _evaluation(card)

@@ -8,12 +8,7 @@ or is uploaded here; maps are kept in this session only.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
-from pathlib import Path
-
-if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 import streamlit as st
 
@@ -47,7 +42,7 @@ FAITHFULNESS_HELP = (
 def _image() -> dict | None:
     upload = st.file_uploader(
         "Upload a dermoscopic image",
-        type=["jpg", "jpeg", "png", "webp"],
+        type=ui.image_types(),
         key="sal_upload",
         max_upload_size=settings().max_upload_mb,
         help="Or press “Explore this map” under a result on the Check a skin spot page.",
@@ -171,7 +166,9 @@ def main() -> None:
     image = _image()
     if image is None:
         return
-    prediction = engine.predict(image["pixels"])
+    if image.get("prediction") is None:  # once per image, not on every rerun
+        image["prediction"] = engine.predict(image["pixels"])
+    prediction = image["prediction"]
     classes = engine.classes
     ranked = [code for code, _ in prediction.top_k(len(classes))]
     label = _target_label(prediction.probabilities)

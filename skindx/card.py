@@ -18,8 +18,9 @@ class ModelCard:
     """Everything the app says about a model comes from here (see docs/model_card.md).
 
     ``metrics`` holds evaluation results keyed by split (``"validation"``, ``"test"``), each
-    as written by :func:`skindx.evaluate.evaluate_arrays`. ``ood`` holds the out-of-domain
-    detector's settings, ``thresholds`` the triage cut-offs on the malignant probability.
+    as written by :func:`skindx.evaluate.metrics_from_probabilities`. ``ood`` holds the
+    out-of-domain detector's settings, ``thresholds`` the triage cut-offs on the malignant
+    probability.
     """
 
     name: str = "skindx-vgg"

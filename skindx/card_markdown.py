@@ -92,9 +92,10 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
 
 
 _VALUED_FLAGS = (
-    "architecture", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
+    "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "max_minutes", "teacher", "distill_weight",
+    "max_per_class",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 

@@ -173,8 +173,6 @@ def inspect_image(
     """
     try:
         byte_cap, pixel_cap = _caps(max_bytes, max_pixels)
-    except ImageRejected:
-        raise
     except Exception as exc:
         raise ImageRejected("The image size limits are misconfigured.") from exc
     try:
@@ -264,7 +262,7 @@ def _from_bytes(data: bytes, max_pixels: int, min_side: int | None) -> LoadedIma
     if not data:
         raise ImageRejected(f"The file is empty. {_UPLOAD_HINT}")
     sniffed = _sniff(data)
-    heif = _heif_available()
+    heif = heif_available()
     if sniffed == "HEIC" and not heif:
         raise ImageRejected(_HEIC_MISSING)
     if sniffed is not None and sniffed != "HEIC":
@@ -502,7 +500,7 @@ def _allowed_formats(heif: bool) -> list[str]:
 
 
 @functools.cache
-def _heif_available() -> bool:
+def heif_available() -> bool:
     """Register pillow-heif's opener once, if that optional package is installed."""
     try:
         import pillow_heif

@@ -110,3 +110,6 @@ ISIC2018_COLUMNS = {
     "df": "DF",
     "vasc": "VASC",
 }
+
+# "melanoma, basal cell carcinoma, …": how pages and reports name the cancer classes.
+MALIGNANT_NAMES = ", ".join(BY_CODE[code].name.lower() for code in MALIGNANT_CODES)

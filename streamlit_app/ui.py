@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from skindx.imaging import LoadedImage, inspect_image
+from skindx.imaging import LoadedImage, heif_available, inspect_image
 from skindx.report import DISCLAIMER
 from streamlit_app import navigation
 
@@ -82,6 +82,11 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def image_types() -> list[str]:
+    """File types the image uploaders accept (HEIC only where pillow-heif is installed)."""
+    return ["jpg", "jpeg", "png", "webp", *(["heic", "heif"] if heif_available() else [])]
 
 
 WORKING_SIDE = 768  # px: ample for the model, the thumbnails, the explorer and the report

@@ -82,3 +82,18 @@ def lesion_image() -> np.ndarray:
     image[:] = (224, 170, 160)
     image[blob] = (120, 80, 60)
     return image
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model):
+    """Fresh per module: the reliability tests count graph traces and RSS on it."""
+    from skindx.predict import Predictor
+
+    return Predictor(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def explainer(tiny_model, predictor):
+    from skindx.explain import Explainer
+
+    return Explainer(tiny_model, predictor)

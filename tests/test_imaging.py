@@ -203,7 +203,7 @@ def test_bad_inputs_are_rejected_with_a_message(
 
 
 def test_heic_without_pillow_heif_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imaging, "_heif_available", lambda: False)
+    monkeypatch.setattr(imaging, "heif_available", lambda: False)
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
     with pytest.raises(ImageRejected, match="pillow-heif"):
         load_image(heic)

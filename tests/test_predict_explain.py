@@ -9,20 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skindx.explain import METHODS, Explainer, Saliency, colorize, lesion_energy_share, overlay
+from skindx.explain import METHODS, Saliency, colorize, lesion_energy_share, overlay
 from skindx.imaging import ImageRejected, load_image
 from skindx.predict import CONCERN_MESSAGES, Prediction, Predictor
 from skindx.taxonomy import CODES
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny_model):
-    return Predictor(tiny_model)
-
-
-@pytest.fixture(scope="module")
-def explainer(tiny_model, predictor):
-    return Explainer(tiny_model, predictor)
 
 
 def _png(image: np.ndarray) -> bytes:

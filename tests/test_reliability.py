@@ -157,20 +157,6 @@ def rss() -> int:
 
 
 @pytest.fixture(scope="module")
-def predictor(tiny_model):
-    from skindx.predict import Predictor
-
-    return Predictor(tiny_model)
-
-
-@pytest.fixture(scope="module")
-def explainer(tiny_model, predictor):
-    from skindx.explain import Explainer
-
-    return Explainer(tiny_model, predictor)
-
-
-@pytest.fixture(scope="module")
 def uploads() -> list[bytes]:
     """Eight different uploads: JPEG and PNG, several sizes and aspect ratios."""
     sizes = [
