@@ -546,15 +546,14 @@ def collection_problems(lessons: Sequence[Lesson]) -> list[str]:
 # --------------------------------------------------------------------------- lookup and search
 
 
-def get_lesson(slug: str, lessons: Sequence[Lesson] | None = None) -> Lesson:
-    lessons = load_lessons() if lessons is None else lessons
+def get_lesson(slug: str, lessons: Sequence[Lesson]) -> Lesson:
     for lesson in lessons:
         if lesson.slug == slug:
             return lesson
     raise LessonNotFound(f"there is no lesson called {slug!r}")
 
 
-def lesson_for_diagnosis(code: str, lessons: Sequence[Lesson] | None = None) -> Lesson:
+def lesson_for_diagnosis(code: str, lessons: Sequence[Lesson]) -> Lesson:
     """The lesson dedicated to one diagnosis (the one that lists only that code).
 
     Accepts any ISIC spelling of the diagnosis (``"mel"``, ``"MEL"``, ``"melanoma"``).
@@ -562,7 +561,6 @@ def lesson_for_diagnosis(code: str, lessons: Sequence[Lesson] | None = None) -> 
     normalized = normalize_diagnosis(code)
     if normalized not in BY_CODE:
         raise LessonNotFound(f"{code!r} is not one of the diagnoses: {', '.join(CODES)}")
-    lessons = load_lessons() if lessons is None else lessons
     candidates = [lesson for lesson in lessons if normalized in lesson.diagnoses]
     if not candidates:
         raise LessonNotFound(f"no lesson covers {BY_CODE[normalized].name}")

@@ -424,14 +424,11 @@ def report_png(
     bar_left, bar_width = _PAD + 470, _WIDTH - 2 * _PAD - 470 - 90
     for label, value, colour in lines_after_panels:
         draw.text((_PAD, y), label, font=fonts["body"], fill=_INK)
-        if prediction.in_domain:
-            draw.rectangle((bar_left, y + 6, bar_left + bar_width, y + 24), fill=(241, 243, 246))
-            draw.rectangle(
-                (bar_left, y + 6, bar_left + round(bar_width * value), y + 24), fill=colour
-            )
-            draw.text(
-                (bar_left + bar_width + 10, y), f"{100 * value:.1f}%", font=fonts["body"], fill=_INK
-            )
+        draw.rectangle((bar_left, y + 6, bar_left + bar_width, y + 24), fill=(241, 243, 246))
+        draw.rectangle((bar_left, y + 6, bar_left + round(bar_width * value), y + 24), fill=colour)
+        draw.text(
+            (bar_left + bar_width + 10, y), f"{100 * value:.1f}%", font=fonts["body"], fill=_INK
+        )
         y += 38
     y += 20
     draw.line((_PAD, y, _WIDTH - _PAD, y), fill=_RULE, width=2)

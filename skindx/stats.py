@@ -821,8 +821,9 @@ def _name(code: str) -> str:
     return f"{BY_CODE[code].name.lower()} ({code})" if code in BY_CODE else code
 
 
-def _focus_share(table: pd.DataFrame, code: str) -> pd.Series:
-    shares = table[table["diagnosis"] == code].set_index("dataset")["percent"]
+def _focus_share(table: pd.DataFrame, value: str, column: str = "diagnosis") -> pd.Series:
+    """Each dataset's percent for one ``value`` of ``column`` (0 where absent)."""
+    shares = table[table[column] == value].set_index("dataset")["percent"]
     return shares.reindex(_dataset_order(table["dataset"]), fill_value=0.0)
 
 
@@ -863,7 +864,7 @@ def malignancy_takeaway(table: pd.DataFrame) -> str:
     """The malignant share, highest and lowest dataset."""
     if table.empty:
         return NO_MATCH
-    shares = _focus_malignant(table)
+    shares = _focus_share(table, "malignant", "malignancy")
     high, low = shares.idxmax(), shares.idxmin()
     if high == low:
         return f"{_pct(shares[high])} of the {high} images shown are malignant."
@@ -872,11 +873,6 @@ def malignancy_takeaway(table: pd.DataFrame) -> str:
         f"{_pct(shares[low])} of {low}: a model's sensitivity and the positive predictive "
         "value it can reach depend on which set it is measured on."
     )
-
-
-def _focus_malignant(table: pd.DataFrame) -> pd.Series:
-    part = table[table["malignancy"] == "malignant"].set_index("dataset")["percent"]
-    return part.reindex(_dataset_order(table["dataset"]), fill_value=0.0)
 
 
 def _median_bins(table: pd.DataFrame) -> pd.Series:
