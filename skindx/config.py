@@ -20,7 +20,6 @@ class Settings:
     max_upload_mb: int = 10
     max_pixels: int = 40_000_000
     examples_dir: Path | None = None
-    log_level: str = "WARNING"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -37,5 +36,4 @@ def settings() -> Settings:
         max_upload_mb=int(env.get("SKINDX_MAX_UPLOAD_MB", "10")),
         max_pixels=int(env.get("SKINDX_MAX_PIXELS", "40000000")),
         examples_dir=Path(examples) if examples else None,
-        log_level=env.get("SKINDX_LOG_LEVEL", "WARNING"),
     )

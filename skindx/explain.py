@@ -11,14 +11,16 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from skindx.imaging import load_image
 from skindx.modeling import LOGITS_LAYER, SkinModel, conv_layer_names, layer_probe
-from skindx.predict import Predictor
+
+if TYPE_CHECKING:
+    from skindx.predict import Predictor
 
 METHODS: Mapping[str, str] = MappingProxyType(
     {
@@ -77,7 +79,11 @@ class Explainer:
 
     def __init__(self, skin_model: SkinModel, predictor: Predictor | None = None) -> None:
         self.skin_model = skin_model
-        self.predictor = predictor or Predictor(skin_model)
+        if predictor is None:
+            from skindx.predict import Predictor
+
+            predictor = Predictor(skin_model)
+        self.predictor = predictor
         model = skin_model.model
         self._logits_model = layer_probe(model, LOGITS_LAYER, list_input=True)
         self.layers = conv_layer_names(model)
@@ -108,6 +114,10 @@ class Explainer:
             "layercam": Layercam,
             "smoothgrad": VanillaSaliency,
         }
+        if method == "scorecam":  # Score-CAM calls predict(); no progress bars, set once
+            import keras
+
+            keras.config.disable_interactive_logging()
         return classes[method](self._logits_model, clone=False)
 
     def explain(
@@ -153,9 +163,6 @@ class Explainer:
                 score, x, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=0.15, keepdims=False
             )
         elif method == "scorecam":
-            import keras
-
-            keras.config.disable_interactive_logging()  # Score-CAM calls predict(); no bars
             channels = int(self._logits_model.get_layer(layer).output.shape[-1])
             max_n = min(SCORECAM_MAX_N, channels)
             result = visualizer(score, x, penultimate_layer=layer, max_N=max_n)
