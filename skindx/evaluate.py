@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from skindx.calibration import MALIGNANT_INDEX, malignant_probability
-from skindx.taxonomy import CODES, ISIC2018_COLUMNS, MALIGNANT_CODES
+from skindx.taxonomy import CODES, ISIC2018_COLUMNS, ISIC2018_HEADER, MALIGNANT_CODES
 
 MEL = CODES.index("mel")
 
@@ -118,17 +118,21 @@ def _triage_figures(labels, p_malignant, is_malignant, thresholds) -> dict[str, 
     }
 
 
+def submission_frame(image_ids: list[str], probabilities: np.ndarray) -> pd.DataFrame:
+    """``image`` + one probability column per class: the ISIC 2018 Task 3 CSV layout."""
+    frame = pd.DataFrame(probabilities, columns=list(ISIC2018_HEADER))
+    frame.insert(0, "image", list(image_ids))
+    return frame
+
+
 def official_isic2018_scores(
     image_ids: list[str], labels: np.ndarray, probabilities: np.ndarray
 ) -> dict[str, Any]:
     """Score with the official ``isic-challenge-scoring`` package (ISIC 2018 Task 3 format)."""
     from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
 
-    columns = [ISIC2018_COLUMNS[c] for c in CODES]
-    truth = pd.DataFrame(np.eye(len(CODES))[labels], columns=columns)
-    prediction = pd.DataFrame(probabilities, columns=columns)
-    for frame in (truth, prediction):
-        frame.insert(0, "image", image_ids)
+    truth = submission_frame(image_ids, np.eye(len(CODES))[labels])
+    prediction = submission_frame(image_ids, probabilities)
     with tempfile.TemporaryDirectory() as tmp:
         truth_path, prediction_path = Path(tmp, "truth.csv"), Path(tmp, "prediction.csv")
         truth.to_csv(truth_path, index=False)
@@ -162,7 +166,7 @@ def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     one_hot = set(ISIC2018_COLUMNS.values())
     if "image" in header and one_hot <= set(header):
         raw = pd.read_csv(labels_csv, encoding="utf-8-sig")
-        columns = [ISIC2018_COLUMNS[c] for c in CODES]
+        columns = list(ISIC2018_HEADER)
         index = raw[columns].to_numpy().argmax(axis=1)
         return pd.DataFrame(
             {"image_id": raw["image"].astype(str), "diagnosis": np.array(CODES)[index]}
@@ -226,9 +230,7 @@ def evaluate_model(
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
     if predictions_csv:
-        frame = pd.DataFrame(probs, columns=[ISIC2018_COLUMNS[c] for c in CODES])
-        frame.insert(0, "image", ids)
-        frame.to_csv(predictions_csv, index=False)
+        submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report
 
 

@@ -113,3 +113,6 @@ ISIC2018_COLUMNS = {
 
 # "melanoma, basal cell carcinoma, …": how pages and reports name the cancer classes.
 MALIGNANT_NAMES = ", ".join(BY_CODE[code].name.lower() for code in MALIGNANT_CODES)
+
+# The ISIC 2018 probability columns in CODES order (after the ``image`` column).
+ISIC2018_HEADER: tuple[str, ...] = tuple(ISIC2018_COLUMNS[code] for code in CODES)

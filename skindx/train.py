@@ -34,7 +34,7 @@ from skindx.modeling import (
     import_keras,
     layer_probe,
 )
-from skindx.taxonomy import CODES, ISIC2018_COLUMNS
+from skindx.taxonomy import CODES, ISIC2018_HEADER
 
 
 @dataclass
@@ -287,7 +287,7 @@ def training_targets(
     import pandas as pd
 
     frame = pd.read_csv(teacher)
-    columns = ["image", *(ISIC2018_COLUMNS[c] for c in CODES)]
+    columns = ["image", *ISIC2018_HEADER]
     if missing := [c for c in columns if c not in frame.columns]:
         raise ValueError(f"{teacher} lacks the columns {missing}.")
     probabilities = frame.set_index("image")[columns[1:]].reindex(image_ids)

@@ -24,7 +24,8 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from peer_sklesion import BATCH, Peer, peer_package  # noqa: E402
 
-from skindx.taxonomy import CODES, ISIC2018_COLUMNS  # noqa: E402
+from skindx.evaluate import submission_frame  # noqa: E402
+from skindx.taxonomy import CODES  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         metas = [peer.metadata(r.sex, r.localization, r.age) for r in part.itertuples()]
         rows.append(peer.probabilities(jpegs, metas)[:, order])
         print(f"{start + len(part)}/{len(table)}", flush=True)
-    frame = pd.DataFrame(np.concatenate(rows), columns=[ISIC2018_COLUMNS[c] for c in CODES])
-    frame.insert(0, "image", table["image_id"].to_numpy())
+    frame = submission_frame(list(table["image_id"]), np.concatenate(rows))
     frame.to_csv(args.out, index=False, float_format="%.6f")
     return 0
 
