@@ -186,36 +186,31 @@ def evaluate_model(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Predict every labelled image and compute the full report (JSON-serialisable)."""
-    from skindx.data import find_image
+    from skindx.data import labelled_paths
     from skindx.imaging import ImageRejected, load_image
     from skindx.predict import Predictor
 
     table = read_evaluation_labels(labels_csv)
     table = table[table["diagnosis"].isin(CODES)]
     predictor = Predictor(skin_model, tta=tta)
-    ids, labels, probabilities, in_domain, missing = [], [], [], [], []
-    rows = list(zip(table["image_id"], table["diagnosis"], strict=True))
-    for start in range(0, len(rows), batch_size):  # decode one batch at a time
-        chunk = []
-        for image_id, diagnosis in rows[start : start + batch_size]:
-            path = find_image(images_dir, image_id)
-            try:
-                if path is None:
-                    raise ImageRejected("missing")
-                chunk.append(
-                    (
-                        image_id,
-                        CODES.index(diagnosis),
-                        load_image(path, min_side=predictor.decode_side),
-                    )
-                )
-            except ImageRejected:
-                missing.append(image_id)
-        for (image_id, label, _), prediction in zip(
-            chunk, predictor.predict_batch([pixels for _, _, pixels in chunk]), strict=True
-        ):
-            ids.append(image_id)
-            labels.append(label)
+    paths, path_labels = labelled_paths(table, images_dir)
+    missing = len(table) - len(paths)  # listed but not found; unreadable ones are added below
+
+    def load(path: Path) -> np.ndarray | None:
+        try:
+            return load_image(path, min_side=predictor.decode_side)
+        except ImageRejected:
+            return None
+
+    ids, labels, probabilities, in_domain = [], [], [], []
+    for start in range(0, len(paths), batch_size):  # decode one batch at a time
+        loaded = [(i, load(paths[i])) for i in range(start, min(start + batch_size, len(paths)))]
+        kept = [(i, pixels) for i, pixels in loaded if pixels is not None]
+        missing += len(loaded) - len(kept)
+        predictions = predictor.predict_batch([pixels for _, pixels in kept])
+        for (i, _), prediction in zip(kept, predictions, strict=True):
+            ids.append(paths[i].stem)
+            labels.append(int(path_labels[i]))
             probabilities.append([prediction.probabilities[c] for c in CODES])
             in_domain.append(prediction.in_domain)
     if not ids:
@@ -226,7 +221,7 @@ def evaluate_model(
     report.update(
         dataset=name,
         tta=predictor.tta,
-        missing=len(missing),
+        missing=missing,
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
     if predictions_csv:
