@@ -10,6 +10,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "default"
 CONTENT_DIR = PROJECT_ROOT / "content"
+STATS_SUMMARY_PATH = CONTENT_DIR / "stats_summary.json"  # `skindx stats summarize` output
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,14 @@ from urllib.parse import urlparse
 
 import yaml
 
-from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, settings
+from skindx.card import CARD_FILE
+from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, STATS_SUMMARY_PATH, settings
 from skindx.taxonomy import BY_CODE, CODES, ISIC2019_COLUMNS, normalize_diagnosis
 
 LESSONS_DIR = CONTENT_DIR / "lessons"
 QUIZZES_DIR = CONTENT_DIR / "quizzes"
 FIGURES_DIR = CONTENT_DIR / "figures"
 GLOSSARY_PATH = CONTENT_DIR / "glossary.yaml"
-STATS_SUMMARY_PATH = CONTENT_DIR / "stats_summary.json"
 
 AUDIENCES: tuple[str, ...] = ("public", "educator", "clinician")
 REQUIRED_FIELDS: tuple[str, ...] = (
@@ -726,7 +726,7 @@ def load_model_card(path: Path | None = None) -> dict[str, Any] | None:
     if path is None:
         path = settings().model_dir or DEFAULT_MODEL_DIR
     path = Path(path)
-    return _read_json(path / "card.json" if path.is_dir() else path)
+    return _read_json(path / CARD_FILE if path.is_dir() else path)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

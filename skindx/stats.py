@@ -28,7 +28,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from skindx.config import CONTENT_DIR, settings
+from skindx.config import STATS_SUMMARY_PATH, settings
 from skindx.metadata import (
     COLUMNS,
     CONFIRMATIONS,
@@ -44,7 +44,7 @@ from skindx.metadata import (
 from skindx.taxonomy import BY_CODE, CODES
 
 SCHEMA_VERSION = 1
-SUMMARY_PATH = CONTENT_DIR / "stats_summary.json"
+SUMMARY_PATH = STATS_SUMMARY_PATH
 REBUILD_COMMAND = "skindx stats summarize CSV... --out content/stats_summary.json"
 AGE_BIN_WIDTH = 5
 UPLOAD_DATASET = "Your data"

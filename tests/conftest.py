@@ -97,3 +97,11 @@ def explainer(tiny_model, predictor):
     from skindx.explain import Explainer
 
     return Explainer(tiny_model, predictor)
+
+
+@pytest.fixture(scope="session")
+def lessons():
+    """The bundled lessons, parsed once."""
+    from skindx import lessons as lx
+
+    return lx.load_lessons()

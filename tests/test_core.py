@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_import_skindx_leaves_streamlit_out():
     code = (
         "import sys, skindx, skindx.predict, skindx.explain, skindx.stats, skindx.lessons, "
-        "skindx.cli, skindx.evaluate, skindx.train, skindx.data; "
+        "skindx.cli, skindx.evaluate, skindx.train, skindx.data, skindx.metadata, skindx.report; "
         "print('streamlit' in sys.modules)"
     )
     out = subprocess.run(

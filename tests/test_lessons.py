@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,11 +39,6 @@ DEDICATED = {
     "vasc": "vascular-lesions",
 }
 NUMBER = re.compile(r"\d+(\.\d+)?%")
-
-
-@pytest.fixture(scope="module")
-def lessons() -> tuple[lx.Lesson, ...]:
-    return lx.load_lessons()
 
 
 def fake_card(**test: object) -> dict:
@@ -597,9 +590,3 @@ def test_examples_dir_reads_the_environment(monkeypatch, tmp_path: Path) -> None
     assert lx.examples_dir() is None
     monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
     assert lx.examples_dir() == tmp_path
-
-
-def test_library_does_not_import_streamlit() -> None:
-    code = "import sys, skindx.lessons; assert 'streamlit' not in sys.modules"
-    root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -36,11 +36,6 @@ def _counter(at: AppTest) -> str:
     return next(m.value for m in at.markdown if "Slide " in m.value)
 
 
-@pytest.fixture(scope="module")
-def lessons() -> tuple[lx.Lesson, ...]:
-    return lx.load_lessons()
-
-
 def test_list_shows_every_lesson(lessons) -> None:
     at = _page()
     assert at.title[0].value == "Lessons"

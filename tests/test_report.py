@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from types import MappingProxyType
 
 import numpy as np
@@ -137,11 +135,3 @@ def test_report_png(in_domain, with_overlay, lesion_image) -> None:
 def test_report_png_is_deterministic(lesion_image) -> None:
     first = report.report_png(lesion_image, prediction(), lesion_image)
     assert report.report_png(lesion_image, prediction(), lesion_image) == first
-
-
-def test_report_module_does_not_import_streamlit() -> None:
-    code = "import sys, skindx.report; print('streamlit' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"

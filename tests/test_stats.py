@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,18 +148,6 @@ def test_balanced_accuracy_example(summary: dict) -> None:
     assert example["n_classes"] == 7
     with pytest.raises(ValueError, match="no labelled images"):
         stats.balanced_accuracy_example(summary, dataset="nowhere")
-
-
-def test_library_does_not_import_streamlit() -> None:
-    code = "import sys, skindx.stats, skindx.metadata; print('streamlit' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
-
-
-# --------------------------------------------------------------------------------------------
-# summarize on a small frame: every number checked by hand
 
 
 def test_summarize_small(small_frame: pd.DataFrame) -> None:
