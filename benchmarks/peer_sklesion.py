@@ -138,32 +138,6 @@ class Peer:
         return np.asarray(self._forward(x, np.stack(metas)))
 
 
-def flops_per_image(model, inputs: list[tuple[int, ...]]) -> int | None:
-    try:
-        import tensorflow as tf
-        from tensorflow.python.framework.convert_to_constants import (
-            convert_variables_to_constants_v2,
-        )
-
-        tf.get_logger().setLevel("ERROR")
-        specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in inputs]
-        if len(specs) == 1:
-            concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(*specs)
-        else:
-            concrete = tf.function(lambda *x: model(list(x), training=False)).get_concrete_function(
-                *specs
-            )
-        frozen = convert_variables_to_constants_v2(concrete)
-        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-        options["output"] = "none"
-        return int(
-            tf.compat.v1.profiler.profile(graph=frozen.graph, options=options).total_float_ops
-        )
-    except Exception as error:  # profiler internals move between TF releases
-        print(f"  (tf profiler unavailable: {type(error).__name__})", file=sys.stderr)
-        return None
-
-
 MIN_PER_CLASS = 5
 
 
@@ -221,7 +195,7 @@ def compare(args: argparse.Namespace, scratch: Path) -> dict[str, Any] | None:
     if not LABELS_CSV.is_file():
         print(f"{LABELS_CSV} not found; skipping (needs the shared ISIC 2018 test set).")
         return None
-    from run import interleaved, resolve_model
+    from run import interleaved, profiler_flops, resolve_model
 
     from skindx.evaluate import CODES, evaluate_model, metrics_from_probabilities
     from skindx.predict import Predictor
@@ -290,8 +264,8 @@ def compare(args: argparse.Namespace, scratch: Path) -> dict[str, Any] | None:
     size = ours_model.input_size
     height, width = peer.size
     flops = {
-        "ours": flops_per_image(ours_model.model, [(size, size, 3)]),
-        "peer": flops_per_image(peer.model, [(height, width, 3), (metas[0].shape[0],)]),
+        "ours": profiler_flops(ours_model.model, (size, size, 3)),
+        "peer": profiler_flops(peer.model, (height, width, 3), (metas[0].shape[0],)),
     }
     shipped = shipped_api_latency(package, jpegs[0], table.iloc[0])
 

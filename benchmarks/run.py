@@ -205,17 +205,23 @@ def analytic_macs(model) -> dict[str, int]:
     return {"conv": int(conv), "dense": int(dense), "elementwise": int(elementwise)}
 
 
-def profiler_flops(model, input_size: int) -> int | None:
-    """TensorFlow's own count of float operations for one image (None when unavailable)."""
+def profiler_flops(model, *input_shapes: tuple[int, ...]) -> int | None:
+    """TensorFlow's own count of float operations for one example (None when unavailable).
+
+    One shape per model input, without the batch axis.
+    """
     try:
         import tensorflow as tf
         from tensorflow.python.framework.convert_to_constants import (
             convert_variables_to_constants_v2,
         )
 
-        spec = tf.TensorSpec((1, input_size, input_size, 3), tf.float32)
-        concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-        frozen = convert_variables_to_constants_v2(concrete)
+        specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in input_shapes]
+        if len(specs) == 1:
+            function = tf.function(lambda x: model(x, training=False))
+        else:
+            function = tf.function(lambda *x: model(list(x), training=False))
+        frozen = convert_variables_to_constants_v2(function.get_concrete_function(*specs))
         tf.get_logger().setLevel("ERROR")  # the v1 profiler warns that it is a v1 API
         options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
         options["output"] = "none"
@@ -480,7 +486,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     print("compute floor ...", flush=True)
     macs = analytic_macs(model)
     flops = 2 * (macs["conv"] + macs["dense"])
-    profiled = profiler_flops(model, size)
+    profiled = profiler_flops(model, (size, size, 3))
     rates = interleaved(
         {
             "matmul": matmul_step(),
