@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,14 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
+from local_app import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_streamlit,
+    stop,
+    synthetic_lesion_jpeg,
+    wait_healthy,
+)
 
 TARGET_S = 1.5
 DIAGNOSIS = "text=/Most likely:|does not look like a close-up skin-lesion photo/"
@@ -52,19 +58,7 @@ def default_image() -> tuple[str, bytes]:
     found = sorted(SHARED_IMAGES.glob("*.jpg"))[:1] if SHARED_IMAGES.is_dir() else []
     if found:
         return found[0].name, found[0].read_bytes()
-    import numpy as np
-    from PIL import Image
-
-    yy, xx = np.mgrid[0:450, 0:600]
-    blob = ((xx - 300) / 170) ** 2 + ((yy - 225) / 130) ** 2 < 1
-    pixels = np.empty((450, 600, 3), np.uint8)
-    pixels[:] = (224, 170, 160)
-    pixels[blob] = (120, 80, 60)
-    noise = np.random.default_rng(0).normal(0, 6, pixels.shape)
-    pixels = np.clip(pixels + noise, 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
-    return "synthetic-lesion.jpg", buffer.getvalue()
+    return "synthetic-lesion.jpg", synthetic_lesion_jpeg()
 
 
 def baseline_seconds(model_dir: Path, data: bytes, runs: int) -> float:

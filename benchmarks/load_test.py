@@ -48,7 +48,14 @@ for _path in (REPO, REPO / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from local_app import APP, CHROMIUM, CHROMIUM_ARGS, start_streamlit, wait_healthy  # noqa: E402
+from local_app import (  # noqa: E402
+    APP,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_streamlit,
+    synthetic_lesion_jpeg,
+    wait_healthy,
+)
 
 DEFAULT_MODEL = REPO / "models" / "default"
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
@@ -101,15 +108,8 @@ def default_image(scratch: Path) -> Path:
         images = sorted(TEST_IMAGES.glob("*.jpg"))
         if images:
             return images[0]
-    import numpy as np
-    from PIL import Image
-
-    y, x = np.mgrid[0:450, 0:600]
-    pixels = np.empty((450, 600, 3), np.uint8)
-    pixels[:] = (224, 170, 160)
-    pixels[((x - 300) / 150) ** 2 + ((y - 225) / 110) ** 2 < 1] = (120, 80, 60)
     path = scratch / "lesion.jpg"
-    Image.fromarray(pixels).save(path, quality=90)
+    path.write_bytes(synthetic_lesion_jpeg())
     return path
 
 

@@ -75,3 +75,24 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def synthetic_lesion_jpeg() -> bytes:
+    """A 600×450 dermoscopy-like JPEG (brown oval on pink skin, sensor noise), for runs
+    without the shared ISIC images."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:450, 0:600]
+    blob = ((xx - 300) / 170) ** 2 + ((yy - 225) / 130) ** 2 < 1
+    pixels = np.empty((450, 600, 3), np.uint8)
+    pixels[:] = (224, 170, 160)
+    pixels[blob] = (120, 80, 60)
+    noise = np.random.default_rng(0).normal(0, 6, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)).save(
+        buffer, format="JPEG", quality=90
+    )
+    return buffer.getvalue()
