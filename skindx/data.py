@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from skindx.imaging import ImageRejected, decode_side, load_image, preprocess_pixels
+from skindx.imaging import ImageRejected, load_for_model
 from skindx.metadata import read_metadata
 from skindx.taxonomy import CODES
 
@@ -79,21 +79,19 @@ def load_arrays(
 ) -> np.ndarray:
     """Decode and preprocess images into one ``N×size×size×3`` uint8 array (threads).
 
-    Decoding is :class:`~skindx.predict.Predictor`'s (``load_image`` with the same
-    ``decode_side``: EXIF orientation, JPEGs decoded only to about ``size``), so the model
+    Decoding is :class:`~skindx.predict.Predictor`'s (:func:`~skindx.imaging.load_for_model`:
+    EXIF orientation, JPEGs decoded only to about ``size``), so the model
     trains on the pixels it will later be shown.
 
     Raises:
         ImageRejected: an image cannot be used; the message starts with its path.
     """
-    min_side = decode_side(size, hair_removal)
 
     def load(path: str | Path) -> np.ndarray:
         try:
-            pixels = load_image(path, min_side=min_side)
+            return load_for_model(path, size, color_constancy, hair_removal)
         except ImageRejected as error:
             raise ImageRejected(f"{path}: {error}") from None
-        return preprocess_pixels(pixels, size, color_constancy, hair_removal)
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     workers = workers or min(16, (os.cpu_count() or 2))
@@ -177,8 +175,7 @@ def restructure(
 def _preprocess_one(job: tuple[Path, Path, int, bool, bool]) -> str | None:
     source, target, size, color_constancy, hair_removal = job
     try:
-        pixels = load_image(source, min_side=decode_side(size, hair_removal))
-        pixels = preprocess_pixels(pixels, size, color_constancy, hair_removal)
+        pixels = load_for_model(source, size, color_constancy, hair_removal)
     except ImageRejected:
         return str(source)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ __all__ = [
     "LoadedImage",
     "decode_side",
     "inspect_image",
+    "load_for_model",
     "load_image",
     "preprocess_pixels",
     "remove_hair",
@@ -660,6 +661,17 @@ def decode_side(size: int, hair_removal: bool = False) -> int | None:
     when hair removal comes first, because its filter is tuned to full-resolution hairs.
     """
     return None if hair_removal else size
+
+
+def load_for_model(
+    source: Any, size: int, color_constancy: bool = False, hair_removal: bool = False
+) -> np.ndarray:
+    """Decode ``source`` as far as a ``size`` model needs, then :func:`preprocess_pixels`.
+
+    The one decode-and-preprocess path of training, evaluation and prediction.
+    """
+    pixels = load_image(source, min_side=decode_side(size, hair_removal))
+    return preprocess_pixels(pixels, size, color_constancy, hair_removal)
 
 
 def preprocess_pixels(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
-from skindx.imaging import decode_side, load_image, preprocess_pixels
+from skindx.imaging import decode_side, load_for_model, preprocess_pixels
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
@@ -122,8 +122,10 @@ class Predictor:
         self.skin_model = skin_model
         self.card = skin_model.card
         self.tta = bool(skin_model.card.preprocessing.get("tta", False)) if tta is None else tta
-        hair_removal = bool(skin_model.card.preprocessing.get("hair_removal"))
-        self.decode_side = decode_side(skin_model.input_size, hair_removal)
+        prep = skin_model.card.preprocessing
+        self._color_constancy = bool(prep.get("color_constancy"))
+        self._hair_removal = bool(prep.get("hair_removal"))
+        self.decode_side = decode_side(skin_model.input_size, self._hair_removal)
         probe = layer_probe(skin_model.model, LOGITS_LAYER, FEATURES_LAYER)
         self._forward = _compiled_forward(probe, skin_model.input_size)
 
@@ -139,14 +141,11 @@ class Predictor:
             and image.ndim == 3
             and image.shape[-1] == 3
         )
-        pixels = image if ready else load_image(image, min_side=self.decode_side)
-        prep = self.card.preprocessing
-        resized = preprocess_pixels(
-            pixels,
-            self.skin_model.input_size,
-            bool(prep.get("color_constancy")),
-            bool(prep.get("hair_removal")),
-        )
+        size, flags = self.skin_model.input_size, (self._color_constancy, self._hair_removal)
+        if ready:
+            resized = preprocess_pixels(image, size, *flags)
+        else:
+            resized = load_for_model(image, size, *flags)
         return resized[None].astype(np.float32)
 
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
