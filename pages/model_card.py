@@ -68,10 +68,14 @@ def _training(card: ModelCard) -> None:
         return
     st.markdown(training.get("data") or "The card does not name the training data.")
     counts = training.get("train_images_per_class") or {}
+    members = training.get("members") or []
     facts = {
         "Training images": sum(counts.values()) if counts else None,
-        "Best epoch": training.get("best_epoch"),
-        "Epochs run": training.get("epochs_run"),
+        **(
+            {"Ensemble members": len(members)}
+            if members
+            else {"Best epoch": training.get("best_epoch"), "Epochs run": training.get("epochs_run")}
+        ),
     }
     columns = st.columns(len(facts))
     for column, (name, value) in zip(columns, facts.items(), strict=True):
@@ -84,7 +88,12 @@ def _training(card: ModelCard) -> None:
             }
         )
         st.dataframe(frame, hide_index=True, key="card_train_counts", width="content")
-    shown = {"data", "recipe", "train_images_per_class", "history"}
+    if members:
+        st.markdown(
+            "The model averages the logits of networks trained on the same split; each one:"
+        )
+        st.dataframe(report.members_frame(members), hide_index=True, key="card_members")
+    shown = {"data", "recipe", "train_images_per_class", "history", "members"}
     other = {k: v for k, v in training.items() if k not in shown}
     history = report.history_figure(training.get("history"))
     if history is not None:

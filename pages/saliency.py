@@ -199,7 +199,9 @@ def main() -> None:
             index=len(layers) - 1,
             key="sal_layer",
             help="Deeper layers see larger, more abstract patterns; shallow layers see edges. "
-            "SmoothGrad works on the input pixels and ignores this.",
+            "In an ensemble, m1_, m2_ … name each member's layers and ensemble_maps (the "
+            "default) explains all members at once. SmoothGrad works on the input pixels and "
+            "ignores this.",
         )
         fourth, fifth = st.columns(2)
         alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")

@@ -94,8 +94,8 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
 _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
-    "class_weight_power", "val_fraction", "seed", "max_minutes", "teacher", "distill_weight",
-    "max_per_class",
+    "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
+    "distill_weight", "max_per_class",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
@@ -114,26 +114,63 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def _reproduce(card: ModelCard) -> list[str]:
-    recipe = card.training.get("recipe", {})
-    if not recipe:
-        return []
-    backend = card.training.get("backend", "tensorflow")
+_DATA_FLAGS = (
+    "--images ../shared/data/ham10000/images \\",
+    "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv",
+)
+
+
+def _train_command(recipe: dict[str, Any], backend: str, out: str) -> list[str]:
     command = "skindx train" if backend == "tensorflow" else f"KERAS_BACKEND={backend} skindx train"
-    teacher = [
+    return [
+        f"{command} {_DATA_FLAGS[0]}",
+        f"{_DATA_FLAGS[1]} --out {out} \\",
+        f"  {_train_arguments(recipe)}",
+    ]
+
+
+def _training_commands(card: ModelCard) -> list[str]:
+    """`skindx train` for a single model; one per member, then `skindx ensemble`."""
+    members = card.training.get("members")
+    if not members:
+        backend = card.training.get("backend", "tensorflow")
+        return _train_command(card.training["recipe"], backend, "models/default")
+    outs = [f"runs/member{k}" for k in range(1, len(members) + 1)]
+    lines = []
+    for member, out in zip(members, outs, strict=True):
+        lines += _train_command(member["recipe"], member.get("backend", "tensorflow"), out)
+    return [
+        *lines,
+        f"skindx ensemble {' '.join(outs)} \\",
+        f"  {_DATA_FLAGS[0]}",
+        f"{_DATA_FLAGS[1]} --out models/default",
+    ]
+
+
+def _recipes(card: ModelCard) -> list[dict[str, Any]]:
+    members = card.training.get("members")
+    if members:
+        return [member.get("recipe") or {} for member in members]
+    return [card.training.get("recipe") or {}]
+
+
+def _reproduce(card: ModelCard) -> list[str]:
+    recipes = _recipes(card)
+    if not all(recipes):
+        return []
+    teacher = next((r["teacher"] for r in recipes if r.get("teacher")), None)
+    teacher_lines = [
         "pip install --no-deps sklesion  # the teacher's soft labels, for distillation",
-        "python tools/teacher_labels.py --images ../shared/data/ham10000/images \\",
-        "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv \\",
-        f"  --out {recipe.get('teacher')}",
+        f"python tools/teacher_labels.py {_DATA_FLAGS[0]}",
+        f"{_DATA_FLAGS[1]} \\",
+        f"  --out {teacher}",
     ]
     return [
         "## Reproduce",
         "",
         "```bash",
-        *(teacher if recipe.get("teacher") else []),
-        f"{command} --images ../shared/data/ham10000/images \\",
-        "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --out models/default \\",
-        f"  {_train_arguments(recipe)}",
+        *(teacher_lines if teacher else []),
+        *_training_commands(card),
         "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
         "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
         "  --json test_report.json --update-card",
@@ -144,6 +181,45 @@ def _reproduce(card: ModelCard) -> list[str]:
         "```",
         "",
     ]
+
+
+def _training_section(training: dict[str, Any]) -> list[str]:
+    counts = training.get("train_images_per_class", {})
+    members = training.get("members")
+    if not members:
+        return [
+            f"{training.get('data', '—')}. Training images per class: {counts}. Best epoch "
+            f"{training.get('best_epoch')} of {training.get('epochs_run')} (validation balanced "
+            f"accuracy {training.get('val_balanced_accuracy_best')}).",
+            "",
+        ]
+    lines = [
+        f"{training.get('data', '—')}. Training images per class: {counts}. An ensemble of "
+        f"{len(members)} networks trained on the same split; its logits are the mean of "
+        "theirs, and temperature, out-of-domain reference and triage thresholds were fitted "
+        "again on the ensemble's validation outputs.",
+        "",
+        "| member | teacher | best epoch | validation balanced accuracy |",
+        "|---|---|---|---|",
+    ]
+    for k, member in enumerate(members, start=1):
+        recipe = member.get("recipe") or {}
+        taught = f"distilled ({recipe.get('distill_weight')})" if recipe.get("teacher") else "none"
+        lines.append(
+            f"| {k}. {member.get('name')} (seed {recipe.get('seed')}) | {taught} | "
+            f"{member.get('best_epoch')} of {member.get('epochs_run')} | "
+            f"{member.get('val_balanced_accuracy_best')} |"
+        )
+    return [*lines, ""]
+
+
+def _triage_targets(thresholds: dict[str, Any]) -> str:
+    malignant = thresholds.get("target_sensitivity")
+    if malignant is None:
+        return ""
+    melanoma = thresholds.get("target_melanoma_sensitivity")
+    extra = "" if melanoma is None else f", melanoma ≥ {melanoma:.2f}"
+    return f" (validation sensitivity: malignant ≥ {malignant:.2f}{extra})"
 
 
 def render_markdown(card: ModelCard) -> str:
@@ -172,11 +248,7 @@ def render_markdown(card: ModelCard) -> str:
         "",
         "## Training data",
         "",
-        f"{training.get('data', '—')}. Training images per class: "
-        f"{training.get('train_images_per_class', {})}. Best epoch {training.get('best_epoch')} of "
-        f"{training.get('epochs_run')} (validation balanced accuracy "
-        f"{training.get('val_balanced_accuracy_best')}).",
-        "",
+        *_training_section(training),
         "## Calibration, out-of-domain detection and triage",
         "",
         f"- Softmax temperature (fitted on validation NLL): {_num(card.temperature)}",
@@ -184,8 +256,9 @@ def render_markdown(card: ModelCard) -> str:
         f"`{card.ood.get('layer', '—')}` layer, threshold {_num(card.ood.get('threshold'))} "
         f"(keeps {_pct(card.ood.get('quantile'))} of validation images in domain)",
         f"- Triage on p(malignant) = p(mel) + p(bcc) + p(akiec): 'see a doctor' from "
-        f"{_num(card.thresholds.get('see_doctor'))}, 'see a doctor soon' from "
-        f"{_num(card.thresholds.get('see_doctor_soon'))}",
+        f"{_num(card.thresholds.get('see_doctor'))}{_triage_targets(card.thresholds)}, "
+        f"'see a doctor soon' from {_num(card.thresholds.get('see_doctor_soon'))} "
+        "(validation specificity 0.90)",
         "",
         "## Evaluation",
         "",

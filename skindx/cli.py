@@ -192,6 +192,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         class_weight_power=args.class_weight_power,
         val_fraction=args.val_fraction,
         seed=args.seed,
+        split_seed=args.split_seed,
         color_constancy=args.color_constancy,
         hair_removal=args.hair_removal,
         max_per_class=args.max_per_class,
@@ -206,6 +207,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     validation = skin_model.card.metrics["validation"]
     print(
         f"model written to {args.out}: validation balanced accuracy "
+        f"{validation['balanced_accuracy']:.3f}, ECE {validation['ece']:.3f}"
+    )
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from skindx.ensemble import build_ensemble
+
+    skin_model = build_ensemble(args.members, args.images, args.metadata, args.out)
+    validation = skin_model.card.metrics["validation"]
+    print(
+        f"ensemble of {len(args.members)} written to {args.out}: validation balanced accuracy "
         f"{validation['balanced_accuracy']:.3f}, ECE {validation['ece']:.3f}"
     )
     return 0
@@ -243,11 +256,12 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
     from skindx.data import find_image, read_labels, split_by_lesion
     from skindx.evaluate import saliency_on_lesions
     from skindx.explain import Explainer
+    from skindx.train import split_seed
 
     skin_model = _load(args.model)
     recipe = skin_model.card.training.get("recipe", {})
     table = read_labels(args.metadata)
-    _, validation = split_by_lesion(table, recipe.get("val_fraction", 0.15), recipe.get("seed", 42))
+    _, validation = split_by_lesion(table, recipe.get("val_fraction", 0.15), split_seed(recipe))
     sample = validation.sample(frac=1.0, random_state=0)
     images, masks = [], []
     for image_id in sample["image_id"]:
@@ -326,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands)
     _add_train_command(commands)
 
+    ensemble = commands.add_parser("ensemble", help="average trained models into one")
+    ensemble.add_argument("members", nargs="+", type=_existing_dir, metavar="MODEL_DIR")
+    ensemble.add_argument("--images", type=_existing_dir, required=True)
+    ensemble.add_argument("--metadata", type=_existing_file, required=True)
+    ensemble.add_argument("--out", type=Path, required=True)
+    ensemble.set_defaults(handler=cmd_ensemble)
+
     evaluate = commands.add_parser("evaluate", help="score a model on labelled images")
     evaluate.add_argument("--model", type=_existing_dir)
     evaluate.add_argument("--images", type=_existing_dir, required=True)
@@ -402,6 +423,9 @@ def _add_train_command(commands) -> None:
     train.add_argument("--class-weight-power", type=float, default=1.0)
     train.add_argument("--val-fraction", type=_fraction, default=0.15)
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument(
+        "--split-seed", type=int, help="seed of the train/validation split (default: --seed)"
+    )
     train.add_argument("--color-constancy", action="store_true")
     train.add_argument("--hair-removal", action="store_true")
     train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")

@@ -19,6 +19,7 @@ MODEL_FILE = "model.keras"
 OOD_FILE = "ood.npz"
 FEATURES_LAYER = "features"
 LOGITS_LAYER = "logits"
+ENSEMBLE_MAPS_LAYER = "ensemble_maps"  # an ensemble's members' last feature maps, side by side
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 _LFS_MAGIC = b"version https://git-lfs"
 
@@ -156,8 +157,13 @@ def layer_probe(model, *layer_names: str, list_input: bool = False):
 
 
 def conv_layer_names(model) -> list[str]:
-    """Names of the model's 2-D conv layers, input side first."""
-    return [layer.name for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    """Names of the layers saliency can target, input side first: the 2-D conv layers, and
+    for an ensemble its combined feature maps last (the whole ensemble's Grad-CAM)."""
+    return [
+        layer.name
+        for layer in model.layers
+        if layer.__class__.__name__ == "Conv2D" or layer.name == ENSEMBLE_MAPS_LAYER
+    ]
 
 
 def sha256_file(path: str | Path) -> str:

@@ -60,6 +60,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     patience: int = 15
     seed: int = 42
+    split_seed: int | None = None  # None: ``seed``; fix it to train members on one split
     color_constancy: bool = False
     hair_removal: bool = False
     max_per_class: int | None = None
@@ -253,12 +254,14 @@ def _distribution_scope(keras, strategy: str | None):
     return strategies[strategy]().scope()
 
 
-def load_split(config: TrainConfig, progress: bool = True):
-    """Decoded (x, labels, image ids) for the train and validation parts (lesion-level split)."""
+def load_split(config: TrainConfig, progress: bool = True, train: bool = True):
+    """Decoded (x, labels, image ids) for the train and validation parts (lesion-level split);
+    with ``train=False`` the train part is ``None`` (nothing decoded)."""
     table = read_labels(config.metadata)
-    train_table, val_table = split_by_lesion(table, config.val_fraction, config.seed)
-    arrays = []
-    for part, subsample in ((train_table, config.max_per_class), (val_table, None)):
+    train_table, val_table = split_by_lesion(table, config.val_fraction, split_seed(asdict(config)))
+    arrays = [] if train else [None]
+    parts = [(train_table, config.max_per_class)] if train else []
+    for part, subsample in (*parts, (val_table, None)):
         paths, labels = labelled_paths(part, config.images)
         if not paths:
             raise ValueError(f"No images of {config.metadata} were found in {config.images}.")
@@ -268,6 +271,12 @@ def load_split(config: TrainConfig, progress: bool = True):
         )
         arrays.append((x, labels, [path.stem for path in paths]))
     return arrays[0], arrays[1], {"n_lesions_val": int(val_table["lesion_id"].nunique())}
+
+
+def split_seed(recipe: dict[str, Any]) -> int:
+    """The seed of a recipe's train/validation split (older cards have only ``seed``)."""
+    chosen = recipe.get("split_seed")
+    return recipe.get("seed", 42) if chosen is None else chosen
 
 
 def training_targets(

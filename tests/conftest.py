@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,40 @@ def lessons():
     from skindx import lessons as lx
 
     return lx.load_lessons()
+
+
+@dataclass(frozen=True)
+class SyntheticHam:
+    images: Path
+    metadata: Path
+    teacher: Path
+
+
+@pytest.fixture(scope="session")
+def synthetic_ham(tmp_path_factory) -> SyntheticHam:
+    """Six flat-coloured JPEGs per class with HAM10000-style metadata and a random teacher
+    CSV: enough for the whole training path without the shared data."""
+    import pandas as pd
+    from PIL import Image
+
+    from skindx.taxonomy import CODES, ISIC2018_HEADER
+
+    root = tmp_path_factory.mktemp("synthetic_ham")
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for c, code in enumerate(CODES):
+        for k in range(6):
+            image_id = f"ISIC_{c}{k:06d}"
+            colour = rng.integers(40, 220, 3)
+            pixels = np.clip(rng.normal(colour, 20, (48, 64, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(images / f"{image_id}.jpg", quality=90)
+            rows.append((f"HAM_{c}{k:06d}", image_id, code, "histo", 50.0, "male", "back"))
+    columns = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
+    metadata = root / "metadata.csv"
+    pd.DataFrame(rows, columns=columns).to_csv(metadata, index=False)
+    teacher = pd.DataFrame(rng.dirichlet(np.ones(7), len(rows)), columns=list(ISIC2018_HEADER))
+    teacher.insert(0, "image", [row[1] for row in rows])
+    teacher.to_csv(root / "teacher.csv", index=False)
+    return SyntheticHam(images, metadata, root / "teacher.csv")

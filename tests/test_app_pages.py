@@ -361,6 +361,24 @@ def test_model_card_says_what_is_not_measured(monkeypatch, tiny_model_dir) -> No
     assert not at.get("plotly_chart")
 
 
+def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path) -> None:
+    from skindx.card import ModelCard
+    from skindx.ensemble import _member_summary
+    from skindx.modeling import load_model
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    member = load_model(tiny_model_dir)
+    card = ModelCard.load(directory)
+    card.training = {"members": [_member_summary(member, "a"), _member_summary(member, "b")]}
+    card.save(directory)
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    at = run(app_test(PAGES / "model_card.py"))
+    assert {m.label: m.value for m in at.metric}["Ensemble members"] == "2"
+    (members,) = [d.value for d in at.dataframe if "member" in d.value.columns]
+    assert list(members["member"]) == [1, 2]
+
+
 # ----------------------------------------------------------------------------- shared model
 
 

@@ -1,0 +1,156 @@
+"""Average several trained models into one flat Keras model with its own card.
+
+Members' conv stacks are copied side by side behind one input; their last feature maps are
+concatenated (``ensemble_maps``), pooled into ``features`` and read by one dense layer whose
+kernel is the members' kernels stacked and divided by their number. The logits are therefore
+exactly the mean of the members' logits, while Grad-CAM on ``ensemble_maps`` explains the
+ensemble as a whole and every member's conv layers stay reachable for per-layer maps.
+
+Temperature, out-of-domain reference, triage thresholds and the flip-TTA choice are fitted
+again on the validation split all members share (they must agree on it: the split is part
+of every member's card).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from skindx.card import ModelCard
+from skindx.modeling import (
+    ENSEMBLE_MAPS_LAYER,
+    FEATURES_LAYER,
+    LOGITS_LAYER,
+    SkinModel,
+    import_keras,
+    load_model,
+)
+
+# Recipe entries that fix the validation split and the pixels a model sees.
+_SHARED_KEYS = ("val_fraction", "split_seed", "color_constancy", "hair_removal")
+
+
+def combine(models: Sequence) -> object:
+    """One functional model whose logits are the mean of ``models``' logits.
+
+    Each model must be a chain from its input to ``features`` (as the builders in
+    :mod:`skindx.modeling` make them) and all must take the same input shape.
+    """
+    keras = import_keras()
+    if len(models) < 2:
+        raise ValueError(f"An ensemble needs at least 2 models. Received: {len(models)}")
+    shapes = {tuple(m.input_shape[1:]) for m in models}
+    if len(shapes) != 1:
+        raise ValueError(f"Members must share one input shape. Received: {sorted(shapes)}")
+    inputs = keras.Input(shapes.pop(), name="image")
+    maps = [_copy_trunk(model, inputs, f"m{k}_") for k, model in enumerate(models, start=1)]
+    x = keras.layers.Concatenate(name=ENSEMBLE_MAPS_LAYER)(maps)
+    x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
+    dense = keras.layers.Dense(models[0].get_layer(LOGITS_LAYER).units, name=LOGITS_LAYER)
+    logits = dense(x)
+    kernels, biases = zip(*(m.get_layer(LOGITS_LAYER).get_weights() for m in models), strict=True)
+    dense.set_weights([np.concatenate(kernels) / len(models), np.mean(biases, axis=0)])
+    outputs = keras.layers.Activation("softmax", name="predictions", dtype="float32")(logits)
+    return keras.Model(inputs, outputs, name="ensemble")
+
+
+def _copy_trunk(model, inputs, prefix: str):
+    """``model``'s layers up to (not including) ``features``, copied with their weights."""
+    x = inputs
+    for layer in model.layers[1:]:
+        if layer.name == FEATURES_LAYER:
+            return x
+        copy = layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
+        x = copy(x)
+        copy.set_weights(layer.get_weights())
+    raise ValueError(f"Model {model.name} has no '{FEATURES_LAYER}' layer to stop at.")
+
+
+def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
+    from skindx.train import split_seed
+
+    def shared(card: ModelCard) -> dict:
+        recipe = card.training.get("recipe", {})
+        values = {key: recipe.get(key) for key in _SHARED_KEYS}
+        values["split_seed"] = split_seed(recipe)
+        values["input_size"] = card.input_size
+        return values
+
+    first, *rest = (shared(card) for card in cards)
+    for k, other in enumerate(rest, start=2):
+        if other != first:
+            differing = sorted(key for key in first if first[key] != other[key])
+            raise ValueError(
+                f"Member {k} differs from member 1 in {differing}: members must share the "
+                "validation split, input size and preprocessing."
+            )
+    return first
+
+
+def build_ensemble(
+    member_dirs: Sequence[str | Path], images: str | Path, metadata: str | Path, out: str | Path
+) -> SkinModel:
+    """Combine trained model directories, refit calibration on their shared validation split,
+    and save the result (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
+    from skindx.train import TrainConfig, finish_with_validation, load_split
+
+    members = [load_model(path) for path in member_dirs]
+    shared = _shared_recipe([m.card for m in members])
+    config = TrainConfig(
+        images=str(images),
+        metadata=str(metadata),
+        out=str(out),
+        input_size=shared["input_size"],
+        val_fraction=shared["val_fraction"],
+        split_seed=shared["split_seed"],
+        color_constancy=bool(shared["color_constancy"]),
+        hair_removal=bool(shared["hair_removal"]),
+    )
+    _, (x_val, y_val, _), split_info = load_split(config, progress=False, train=False)
+    first = members[0].card
+    card = ModelCard(
+        name=f"skindx-ensemble{len(members)}-{first.input_size}",
+        version=first.version,
+        architecture={
+            "name": "ensemble",
+            "input_size": first.input_size,
+            "members": [m.card.architecture for m in members],
+        },
+        input_size=first.input_size,
+        preprocessing={
+            "resize": "squash",
+            "color_constancy": bool(shared["color_constancy"]),
+            "hair_removal": bool(shared["hair_removal"]),
+        },
+        training={
+            "data": first.training.get("data", "HAM10000, split by lesion_id"),
+            "members": [
+                _member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)
+            ],
+            "train_images_per_class": first.training.get("train_images_per_class", {}),
+            **split_info,
+        },
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    skin_model = SkinModel(combine([m.model for m in members]), card)
+    finish_with_validation(skin_model, x_val, y_val)
+    card.training["val_balanced_accuracy_best"] = card.metrics["validation"]["balanced_accuracy"]
+    skin_model.save(out)
+    return skin_model
+
+
+def _member_summary(member: SkinModel, path: str | Path) -> dict:
+    training = member.card.training
+    return {
+        "directory": str(path),
+        "name": member.card.name,
+        "weights_sha256": member.card.weights_sha256,
+        "recipe": training.get("recipe", {}),
+        "backend": training.get("backend", "tensorflow"),
+        "best_epoch": training.get("best_epoch"),
+        "epochs_run": training.get("epochs_run"),
+        "val_balanced_accuracy_best": training.get("val_balanced_accuracy_best"),
+    }
