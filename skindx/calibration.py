@@ -73,6 +73,25 @@ def mahalanobis_score(features: np.ndarray, reference: dict[str, np.ndarray]) ->
     return np.sqrt(np.maximum(distances.min(axis=1), 0.0))
 
 
+def out_of_fold_scores(
+    features: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Each image's Mahalanobis score under a reference fitted without it (k-fold).
+
+    Scores of the images a reference was fitted on are optimistic: with 256 features and
+    ~1,500 validation images, a threshold at their 95th percentile kept only ~63% of other
+    HAM10000 validation images in domain. Quantiles of out-of-fold scores do not have that bias.
+    """
+    fold = np.random.default_rng(seed).integers(0, folds, len(labels))
+    scores = np.empty(len(labels))
+    for k in range(folds):
+        held_out = fold == k
+        if held_out.any():
+            reference = fit_mahalanobis(features[~held_out], labels[~held_out])
+            scores[held_out] = mahalanobis_score(features[held_out], reference)
+    return scores
+
+
 def threshold_for_sensitivity(scores: np.ndarray, positives: np.ndarray, target: float) -> float:
     """Largest threshold t with recall(scores >= t) >= target among the positives."""
     positive_scores = np.sort(np.asarray(scores)[np.asarray(positives, dtype=bool)])

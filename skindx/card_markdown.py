@@ -254,7 +254,8 @@ def render_markdown(card: ModelCard) -> str:
         f"- Softmax temperature (fitted on validation NLL): {_num(card.temperature)}",
         f"- Out-of-domain: {card.ood.get('method', '—')} distance on the "
         f"`{card.ood.get('layer', '—')}` layer, threshold {_num(card.ood.get('threshold'))} "
-        f"(keeps {_pct(card.ood.get('quantile'))} of validation images in domain)",
+        f"(keeps {_pct(card.ood.get('quantile'))} of validation images in domain"
+        + (", scored out of fold)" if card.ood.get("threshold_from") else ")"),
         f"- Triage on p(malignant) = p(mel) + p(bcc) + p(akiec): 'see a doctor' from "
         f"{_num(card.thresholds.get('see_doctor'))}{_triage_targets(card.thresholds)}, "
         f"'see a doctor soon' from {_num(card.thresholds.get('see_doctor_soon'))} "

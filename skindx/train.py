@@ -22,7 +22,7 @@ from skindx.calibration import (
     fit_mahalanobis,
     fit_temperature,
     fit_triage,
-    mahalanobis_score,
+    out_of_fold_scores,
 )
 from skindx.card import ModelCard
 from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
@@ -416,14 +416,14 @@ def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.n
     card.temperature = fit_temperature(logits, y_val)
     probabilities = calibrated_probabilities(logits, card.temperature)
     card.thresholds = fit_triage(probabilities, y_val)
-    reference = fit_mahalanobis(features, y_val)
-    scores = mahalanobis_score(features, reference)
-    skin_model.ood_reference = reference
+    skin_model.ood_reference = fit_mahalanobis(features, y_val)
+    scores = out_of_fold_scores(features, y_val)
     card.ood = {
         "method": "mahalanobis",
         "layer": FEATURES_LAYER,
         "threshold": float(np.quantile(scores, 0.95)),
         "quantile": 0.95,
+        "threshold_from": "out-of-fold validation scores (5 folds)",
         "validation_median": float(np.median(scores)),
     }
     uncalibrated = calibrated_probabilities(logits, 1.0)

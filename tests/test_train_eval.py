@@ -115,6 +115,26 @@ def test_mahalanobis_flags_far_points():
 
 
 @pytest.mark.data
+def test_out_of_fold_threshold_keeps_its_share_of_new_images():
+    from skindx.calibration import out_of_fold_scores
+
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 2, (7, 64))
+
+    def sample(n):
+        labels = np.arange(n) % 7
+        return centres[labels] + rng.normal(0, 1, (n, 64)), labels
+
+    features, labels = sample(300)
+    fresh, _ = sample(3000)
+    reference = fit_mahalanobis(features, labels)
+    fresh_scores = mahalanobis_score(fresh, reference)
+    in_sample = np.quantile(mahalanobis_score(features, reference), 0.95)
+    out_of_fold = np.quantile(out_of_fold_scores(features, labels), 0.95)
+    assert np.mean(fresh_scores <= in_sample) < 0.8  # the bias the out-of-fold scores remove
+    assert 0.9 <= np.mean(fresh_scores <= out_of_fold) <= 0.99
+
+
 def test_training_smoke_on_real_images(shared_data, tmp_path):
     from skindx.modeling import load_model
     from skindx.train import TrainConfig, train
