@@ -19,6 +19,7 @@ class PageSpec:
     icon: str
     url_path: str
     default: bool = False
+    aliases: tuple[str, ...] = ()  # more URL paths for the page, hidden from the menu
 
     @property
     def name(self) -> str:
@@ -31,7 +32,16 @@ class PageSpec:
 
 SECTIONS: dict[str, tuple[PageSpec, ...]] = {
     "Diagnose": (
-        PageSpec("diagnose.py", "Check a skin spot", ":material/stethoscope:", "diagnose", True),
+        # Streamlit serves the default page at "/" and reserves its own url_path, so
+        # /diagnose (the name people guess and share) is a hidden alias of the same script.
+        PageSpec(
+            "diagnose.py",
+            "Check a skin spot",
+            ":material/stethoscope:",
+            "check",
+            default=True,
+            aliases=("diagnose",),
+        ),
     ),
     "Explore": (PageSpec("saliency.py", "Saliency explorer", ":material/visibility:", "saliency"),),
     "Learn": (PageSpec("lessons.py", "Lessons", ":material/school:", "lessons"),),
@@ -67,6 +77,16 @@ def page(name: str) -> st.Page:
     )
 
 
+def _aliases(found: PageSpec) -> list[st.Page]:
+    return [
+        st.Page(found.path, title=found.title, icon=found.icon, url_path=alias, visibility="hidden")
+        for alias in found.aliases
+    ]
+
+
 def pages() -> dict[str, list[st.Page]]:
-    """Every page, grouped by menu section, in menu order."""
-    return {section: [page(p.name) for p in specs] for section, specs in SECTIONS.items()}
+    """Every page (and its hidden aliases), grouped by menu section, in menu order."""
+    return {
+        section: [entry for p in specs for entry in (page(p.name), *_aliases(p))]
+        for section, specs in SECTIONS.items()
+    }

@@ -87,4 +87,9 @@ def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -
         assert page.get_by_text("not a medical device").first.is_visible()
         page.screenshot(path=str(tmp_path / "diagnose.png"), full_page=True)
         assert (tmp_path / "diagnose.png").stat().st_size > 10_000
+        page.goto(f"{url}/diagnose", wait_until="domcontentloaded")  # the shareable path
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(
+            state="attached", timeout=UI_TIMEOUT_MS
+        )
+        assert not page.get_by_text("Page not found").count()
         assert not errors, errors
