@@ -19,14 +19,22 @@ class CommandError(Exception):
     """A failure to report as one line with exit status 1."""
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def _fraction(text: str) -> float:
@@ -403,26 +411,34 @@ def _add_data_commands(commands) -> None:
 
 
 def _add_train_command(commands) -> None:
+    from skindx.recipe import default
+
     train = commands.add_parser("train", help="train a model on ISIC images")
     train.add_argument("--images", type=_existing_dir, required=True)
     train.add_argument("--metadata", type=_existing_file, required=True)
     train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--architecture", choices=["compact_vgg", "vgg16"], default="compact_vgg")
+    train.add_argument(
+        "--architecture", choices=["compact_vgg", "vgg16"], default=default("architecture")
+    )
     train.add_argument("--weights", help="vgg16 only: 'imagenet' (downloads; needs internet)")
-    train.add_argument("--input-size", type=_positive_int, default=112)
-    train.add_argument("--widths", type=_widths, default=(32, 64, 128, 256, 256))
-    train.add_argument("--convs-per-block", type=_widths, default=(1, 1, 2, 2, 2))
-    train.add_argument("--epochs", type=_positive_int, default=34)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
-    train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay")
-    train.add_argument("--warmup-epochs", type=int, default=2)
-    train.add_argument("--dropout", type=_fraction, default=0.3)
-    train.add_argument("--patience", type=_positive_int, default=15, help="early-stopping epochs")
-    train.add_argument("--label-smoothing", type=_fraction, default=0.1)
-    train.add_argument("--class-weight-power", type=float, default=1.0)
-    train.add_argument("--val-fraction", type=_fraction, default=0.15)
-    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
+    train.add_argument("--widths", type=_widths, default=default("widths"))
+    train.add_argument("--convs-per-block", type=_widths, default=default("convs_per_block"))
+    train.add_argument("--epochs", type=_positive_int, default=default("epochs"))
+    train.add_argument("--batch-size", type=_positive_int, default=default("batch_size"))
+    train.add_argument("--learning-rate", type=float, default=default("learning_rate"))
+    train.add_argument(
+        "--weight-decay", type=float, default=default("weight_decay"), help="AdamW weight decay"
+    )
+    train.add_argument("--warmup-epochs", type=_non_negative_int, default=default("warmup_epochs"))
+    train.add_argument("--dropout", type=_fraction, default=default("dropout"))
+    train.add_argument(
+        "--patience", type=_positive_int, default=default("patience"), help="early-stopping epochs"
+    )
+    train.add_argument("--label-smoothing", type=_fraction, default=default("label_smoothing"))
+    train.add_argument("--class-weight-power", type=float, default=default("class_weight_power"))
+    train.add_argument("--val-fraction", type=_fraction, default=default("val_fraction"))
+    train.add_argument("--seed", type=int, default=default("seed"))
     train.add_argument(
         "--split-seed", type=int, help="seed of the train/validation split (default: --seed)"
     )
@@ -439,7 +455,10 @@ def _add_train_command(commands) -> None:
         "(ISIC 2018 submission format; tools/teacher_labels.py writes one)",
     )
     train.add_argument(
-        "--distill-weight", type=_fraction, default=0.5, help="share of the teacher in the target"
+        "--distill-weight",
+        type=_fraction,
+        default=default("distill_weight"),
+        help="share of the teacher in the target",
     )
     train.add_argument(
         "--workers", type=_positive_int, default=1, help="threads augmenting batches"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,64 +33,10 @@ from skindx.modeling import (
     import_keras,
     layer_probe,
 )
+from skindx.recipe import TrainConfig, split_seed
 from skindx.taxonomy import CODES, ISIC2018_HEADER
 
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; stored in the model card."""
-
-    images: str
-    metadata: str
-    out: str
-    architecture: str = "compact_vgg"
-    input_size: int = 192
-    widths: tuple[int, ...] = (32, 64, 128, 256, 256)
-    convs_per_block: int | tuple[int, ...] = 2
-    dropout: float = 0.3
-    weights: str | None = None
-    epochs: int = 40
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 2
-    label_smoothing: float = 0.1
-    class_weight_power: float = 0.75
-    val_fraction: float = 0.15
-    patience: int = 15
-    seed: int = 42
-    split_seed: int | None = None  # None: ``seed``; fix it to train members on one split
-    color_constancy: bool = False
-    hair_removal: bool = False
-    max_per_class: int | None = None
-    mixed_precision: bool = False
-    strategy: str | None = None
-    max_minutes: float | None = None
-    teacher: str | None = None
-    distill_weight: float = 0.5
-    loader_workers: int = 1
-    version: str = "0.1.0"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def architecture_dict(self) -> dict[str, Any]:
-        if self.architecture == "vgg16":
-            return {
-                "name": "vgg16",
-                "input_size": self.input_size,
-                "dropout": self.dropout,
-                "weights": self.weights,
-            }
-        return {
-            "name": "compact_vgg",
-            "input_size": self.input_size,
-            "widths": list(self.widths),
-            "convs_per_block": (
-                self.convs_per_block
-                if isinstance(self.convs_per_block, int)
-                else list(self.convs_per_block)
-            ),
-            "dropout": self.dropout,
-        }
+__all__ = ["TrainConfig", "split_seed", "train"]
 
 
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
@@ -271,12 +216,6 @@ def load_split(config: TrainConfig, progress: bool = True, train: bool = True):
         )
         arrays.append((x, labels, [path.stem for path in paths]))
     return arrays[0], arrays[1], {"n_lesions_val": int(val_table["lesion_id"].nunique())}
-
-
-def split_seed(recipe: dict[str, Any]) -> int:
-    """The seed of a recipe's train/validation split (older cards have only ``seed``)."""
-    chosen = recipe.get("split_seed")
-    return recipe.get("seed", 42) if chosen is None else chosen
 
 
 def training_targets(

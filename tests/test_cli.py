@@ -72,6 +72,18 @@ def test_explain_writes_png(capsys, tiny_model_dir, image_file, tmp_path):
         ["explain", "x.jpg", "--alpha", "3"],
         ["evaluate", "--images", "/no/such"],
         ["train", "--images", ".", "--metadata", "/missing.csv", "--out", "o"],
+        [
+            "train",
+            "--images",
+            ".",
+            "--metadata",
+            "README.md",
+            "--out",
+            "o",
+            "--warmup-epochs",
+            "-1",
+        ],
+        ["ensemble", "/no/such/model", "--images", ".", "--metadata", "README.md", "--out", "o"],
         ["data", "preprocess", "--in", ".", "--out", "o", "--size", "-3"],
         ["stats", "summarize", "--out", "x.json"],
     ],
@@ -81,6 +93,21 @@ def test_bad_arguments_exit_2(argv, capsys):
         main(argv)
     assert excinfo.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_train_defaults_are_the_recipe_defaults():
+    """One set of defaults: `skindx train` with no options trains TrainConfig's recipe."""
+    from dataclasses import fields
+
+    from skindx.cli import build_parser
+    from skindx.recipe import TrainConfig
+
+    args = build_parser().parse_args(
+        ["train", "--images", ".", "--metadata", "README.md", "--out", "o"]
+    )
+    for field in fields(TrainConfig):
+        if hasattr(args, field.name) and field.name not in {"images", "metadata", "out"}:
+            assert getattr(args, field.name) == field.default, field.name
 
 
 def test_failures_are_one_line_exit_1(capsys, tmp_path, image_file):
