@@ -1,7 +1,8 @@
 """Average several trained models into one flat Keras model with its own card.
 
-Members' conv stacks are copied side by side behind one input; their last feature maps are
-concatenated (``ensemble_maps``), pooled into ``features`` and read by one dense layer whose
+Members' conv stacks are copied side by side behind one input; their last feature maps
+(before the final max-pool, for finer saliency) are concatenated (``ensemble_maps``),
+pooled, averaged into ``features`` and read by one dense layer whose
 kernel is the members' kernels stacked and divided by their number. The logits are therefore
 exactly the mean of the members' logits, while Grad-CAM on ``ensemble_maps`` explains the
 ensemble as a whole and every member's conv layers stay reachable for per-layer maps.
@@ -46,8 +47,13 @@ def combine(models: Sequence) -> object:
     if len(shapes) != 1:
         raise ValueError(f"Members must share one input shape. Received: {sorted(shapes)}")
     inputs = keras.Input(shapes.pop(), name="image")
-    maps = [_copy_trunk(model, inputs, f"m{k}_") for k, model in enumerate(models, start=1)]
-    x = keras.layers.Concatenate(name=ENSEMBLE_MAPS_LAYER)(maps)
+    trunks = [_copy_trunk(model, inputs, f"m{k}_") for k, model in enumerate(models, start=1)]
+    pool = trunks[0][1]
+    if len({_hashable(p) for _, p in trunks}) != 1:
+        raise ValueError("Members must end in the same pooling before their features.")
+    x = keras.layers.Concatenate(name=ENSEMBLE_MAPS_LAYER)([maps for maps, _ in trunks])
+    if pool is not None:  # channel-wise, so pooling the concatenation = concatenating pools
+        x = keras.layers.MaxPooling2D.from_config({**pool, "name": "ensemble_pool"})(x)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
     dense = keras.layers.Dense(models[0].get_layer(LOGITS_LAYER).units, name=LOGITS_LAYER)
     logits = dense(x)
@@ -58,15 +64,33 @@ def combine(models: Sequence) -> object:
 
 
 def _copy_trunk(model, inputs, prefix: str):
-    """``model``'s layers up to (not including) ``features``, copied with their weights."""
-    x = inputs
+    """``model``'s layers up to ``features``, copied with their weights, and the config of
+    a final max-pool (left out, so the ensemble's Grad-CAM works at the finer resolution).
+    """
+    layers = []
     for layer in model.layers[1:]:
         if layer.name == FEATURES_LAYER:
-            return x
+            break
+        layers.append(layer)
+    else:
+        raise ValueError(f"Model {model.name} has no '{FEATURES_LAYER}' layer to stop at.")
+    pool = None
+    if layers and layers[-1].__class__.__name__ == "MaxPooling2D":
+        pool = {k: v for k, v in layers.pop().get_config().items() if k != "name"}
+    x = inputs
+    for layer in layers:
         copy = layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
         x = copy(x)
         copy.set_weights(layer.get_weights())
-    raise ValueError(f"Model {model.name} has no '{FEATURES_LAYER}' layer to stop at.")
+    return x, pool
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
