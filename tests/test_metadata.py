@@ -29,9 +29,6 @@ GT_2019 = DATA / "isic_metadata" / "ISIC_2019_Training_GroundTruth.csv"
 META_2019 = DATA / "isic_metadata" / "ISIC_2019_Training_Metadata.csv"
 GT_2020 = DATA / "isic_metadata" / "ISIC_2020_Training_GroundTruth.csv"
 
-requires_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="shared ISIC data not in ../shared/data"
-)
 
 # Real rows, copied from the shared CSVs (so these tests need no data).
 HAM_ROWS = """lesion_id,image_id,dx,dx_type,age,sex,localization,dataset
@@ -410,7 +407,7 @@ def test_formats_are_consistent() -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 @pytest.mark.parametrize("path", [HAM_CSV, TEST_CSV], ids=["ham10000", "isic2018-test"])
 def test_real_ham_format(path: Path) -> None:
     raw = pd.read_csv(path)
@@ -426,7 +423,7 @@ def test_real_ham_format(path: Path) -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_real_ham10000_counts() -> None:
     frame = read_metadata(HAM_CSV)
     assert frame["diagnosis"].value_counts().to_dict() == {
@@ -444,7 +441,7 @@ def test_real_ham10000_counts() -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_real_isic2019() -> None:
     truth = pd.read_csv(GT_2019)
     meta = pd.read_csv(META_2019)
@@ -462,7 +459,7 @@ def test_real_isic2019() -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_real_isic2020() -> None:
     raw = pd.read_csv(GT_2020)
     frame = read_metadata(GT_2020)
@@ -476,7 +473,7 @@ def test_real_isic2020() -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_read_header_of_real_files() -> None:
     assert read_header(GT_2019)[:3] == ["image", "mel", "nv"]
     assert detect_format(read_header(META_2019)) == "isic2019_metadata"

@@ -21,9 +21,6 @@ PATHS = [
     DATA / "isic_metadata" / "ISIC_2019_Training_GroundTruth.csv",
     DATA / "isic_metadata" / "ISIC_2020_Training_GroundTruth.csv",
 ]
-requires_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="shared ISIC data not in ../shared/data"
-)
 
 HAM_COUNTS = {
     "nv": 6705,
@@ -385,13 +382,13 @@ def rebuilt() -> dict:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_bundled_summary_is_current(rebuilt: dict, summary: dict) -> None:
     assert json.loads(json.dumps(rebuilt)) == summary
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_summary_against_raw_csvs(rebuilt: dict) -> None:
     datasets = rebuilt["datasets"]
     ham = pd.read_csv(PATHS[0])
@@ -435,7 +432,7 @@ def test_summary_against_raw_csvs(rebuilt: dict) -> None:
 
 
 @pytest.mark.data
-@requires_data
+@pytest.mark.data
 def test_filters_against_raw_csv(rebuilt: dict) -> None:
     ham = pd.read_csv(PATHS[0])
     torso = ["back", "trunk", "chest", "abdomen"]
