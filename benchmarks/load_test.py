@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-for _path in (REPO, REPO / "tests"):
+for _path in (REPO, REPO / "tests", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -56,8 +56,8 @@ from local_app import (  # noqa: E402
     synthetic_lesion_jpeg,
     wait_healthy,
 )
+from run import model_directory  # noqa: E402
 
-DEFAULT_MODEL = REPO / "models" / "default"
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 MAX_SESSIONS = 32
 SERVER_START_TIMEOUT_S = 120
@@ -88,19 +88,6 @@ def result_pattern(override: str | None = None) -> re.Pattern[str]:
 
     starts = [re.escape(message[:40]) for message in CONCERN_MESSAGES.values()]
     return re.compile("|".join(starts))
-
-
-def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
-    if path:
-        return Path(path), str(path)
-    if (DEFAULT_MODEL / "model.keras").is_file():
-        return DEFAULT_MODEL, "models/default"
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from run import stand_in_model
-
-    directory = scratch / "stand_in"
-    stand_in_model(directory)
-    return directory, "random-weight stand-in (models/default not present yet)"
 
 
 def default_image(scratch: Path) -> Path:

@@ -98,19 +98,27 @@ def stand_in_model(directory: Path, seed: int = 0):
     return load_model(directory)
 
 
+def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
+    """``--model``, else models/default, else a random-weight stand-in written to ``scratch``;
+    with a description for the report."""
+    if path:
+        return Path(path), str(path)
+    if (DEFAULT_MODEL / "model.keras").is_file():
+        return DEFAULT_MODEL, "models/default"
+    directory = scratch / "stand_in"
+    stand_in_model(directory)
+    return directory, "random-weight stand-in (models/default not present yet)"
+
+
 def resolve_model(path: str | None, scratch: Path) -> tuple[Any, Path, str]:
     """(SkinModel, its directory, a description for the report)."""
     from skindx.modeling import load_model
 
-    if path:
-        model = load_model(path)
-        return model, Path(path), f"{path} ({model.card.name})"
-    if (DEFAULT_MODEL / "model.keras").is_file():
-        model = load_model(DEFAULT_MODEL)
-        return model, DEFAULT_MODEL, f"models/default ({model.card.name})"
-    directory = scratch / "stand_in"
-    model = stand_in_model(directory)
-    return model, directory, "random-weight stand-in (models/default not present yet)"
+    directory, description = model_directory(path, scratch)
+    model = load_model(directory)
+    if directory != scratch / "stand_in":
+        description = f"{description} ({model.card.name})"
+    return model, directory, description
 
 
 def benchmark_images(count: int) -> tuple[list[bytes], str]:

@@ -7,7 +7,7 @@ on a 2-core CPU in well under an hour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -45,7 +45,6 @@ class TrainConfig:
     distill_weight: float = 0.5
     loader_workers: int = 1
     version: str = "0.1.0"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def architecture_dict(self) -> dict[str, Any]:
         if self.architecture == "vgg16":
