@@ -510,13 +510,14 @@ def find_problems(
     quizzes_dir = QUIZZES_DIR if quizzes_dir is None else Path(quizzes_dir)
     problems: list[str] = []
     lessons: list[Lesson] = []
-    for path in sorted(lessons_dir.glob("*.md")):
+    paths = sorted(lessons_dir.glob("*.md"))
+    for path in paths:
         try:
             lessons.append(load_lesson(path, quizzes_dir))
         except LessonError as exc:
             problems.append(str(exc))
     problems += collection_problems(lessons)
-    slugs = {p.stem for p in lessons_dir.glob("*.md")}
+    slugs = {p.stem for p in paths}
     problems += [
         f"{p.name}: quiz without a lesson"
         for p in sorted(quizzes_dir.glob("*.yaml"))

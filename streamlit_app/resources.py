@@ -104,8 +104,8 @@ def engine() -> Engine | None:
         return None
 
 
-def _model_missing(detail: str) -> None:
-    st.error(MODEL_MISSING, icon=":material/cloud_off:")
+def _model_missing(detail: str, message: str = MODEL_MISSING) -> None:
+    st.error(message, icon=":material/cloud_off:")
     with st.expander("Details for the person running this app"):
         st.text(detail)
 
@@ -119,13 +119,9 @@ def card() -> tuple[ModelCard, dict[str, Any]] | None:
             raise ValueError("the card is not a JSON object")
         return ModelCard.from_dict(raw), raw
     except (OSError, ValueError, TypeError) as error:
-        st.error(
+        _model_missing(
+            f"Could not read {path} ({type(error).__name__}). Set SKINDX_MODEL to a model "
+            "directory written by `skindx train`, or restore models/default.",
             "The model card is not available on this server at the moment.",
-            icon=":material/cloud_off:",
         )
-        with st.expander("Details for the person running this app"):
-            st.text(
-                f"Could not read {path} ({type(error).__name__}). Set SKINDX_MODEL to a model "
-                "directory written by `skindx train`, or restore models/default."
-            )
         return None
