@@ -74,7 +74,10 @@ def _training(card: ModelCard) -> None:
         **(
             {"Ensemble members": len(members)}
             if members
-            else {"Best epoch": training.get("best_epoch"), "Epochs run": training.get("epochs_run")}
+            else {
+                "Best epoch": training.get("best_epoch"),
+                "Epochs run": training.get("epochs_run"),
+            }
         ),
     }
     columns = st.columns(len(facts))

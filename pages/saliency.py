@@ -52,12 +52,9 @@ def _image() -> dict | None:
     else:
         # Each upload is read once: an image sent later from the Diagnose page then wins over
         # an upload that is still sitting in the uploader.
-        seen = st.session_state.get(UPLOAD_SEEN)
-        if seen is None or seen[0] != upload.file_id:
-            seen = (upload.file_id, _read(upload))
-            st.session_state[UPLOAD_SEEN] = seen
-        if seen[1] is not None:
-            st.error(seen[1], icon=":material/broken_image:")
+        problem = ui.once_per_upload(UPLOAD_SEEN, upload, _read)
+        if problem is not None:
+            st.error(problem, icon=":material/broken_image:")
     image = st.session_state.get(IMAGE)
     if image is None:
         st.info("Upload an image, or open one from the Check a skin spot page.")

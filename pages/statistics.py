@@ -12,6 +12,7 @@ import streamlit as st
 from skindx import stats
 from skindx.metadata import MetadataError
 from skindx.taxonomy import BY_CODE
+from streamlit_app import ui
 
 UPLOAD_STATE = "stats_upload_result"
 
@@ -28,16 +29,15 @@ def _diagnosis_label(code: str) -> str:
 
 def _read_upload(upload: Any) -> dict[str, Any] | str:
     """The upload's summary (or error message), computed once per file in this session only."""
-    held = st.session_state.get(UPLOAD_STATE)
-    if held is not None and held[0] == upload.file_id:
-        return held[1]
-    try:
-        result: dict[str, Any] | str = stats.summarize_upload(upload.getvalue(), upload.name)
-    except MetadataError as error:
-        result = str(error)
-    st.session_state[UPLOAD_STATE] = (upload.file_id, result)
-    st.session_state.pop("stats_datasets", None)  # re-offer every dataset, the upload included
-    return result
+
+    def read(upload: Any) -> dict[str, Any] | str:
+        st.session_state.pop("stats_datasets", None)  # re-offer every dataset, the upload too
+        try:
+            return stats.summarize_upload(upload.getvalue(), upload.name)
+        except MetadataError as error:
+            return str(error)
+
+    return ui.once_per_upload(UPLOAD_STATE, upload, read)
 
 
 def _upload_section() -> dict[str, Any] | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -14,6 +15,8 @@ from streamlit.errors import StreamlitAPIException
 from skindx.imaging import LoadedImage, heif_available, inspect_image
 from skindx.report import DISCLAIMER
 from streamlit_app import navigation
+
+T = TypeVar("T")
 
 PRIVACY_NOTE = (
     "Your photos stay in this browser tab's memory while you use the page: they are not saved, "
@@ -112,3 +115,13 @@ def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
         return pixels
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def once_per_upload(key: str, upload: Any, read: Callable[[Any], T]) -> T:
+    """``read(upload)``, run once per uploaded file in this session (kept under ``key``):
+    reruns reuse the result, and a new file replaces it."""
+    held = st.session_state.get(key)
+    if held is None or held[0] != upload.file_id:
+        held = (upload.file_id, read(upload))
+        st.session_state[key] = held
+    return held[1]
