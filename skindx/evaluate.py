@@ -56,6 +56,12 @@ def _safe_auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
     return round(float(roc_auc_score(truth, scores)), 4)
 
 
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean recall over the classes present in ``labels`` (the ISIC 2018 Task 3 metric)."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
+
+
 def metrics_from_probabilities(
     labels: np.ndarray, probabilities: np.ndarray, thresholds: dict[str, float] | None
 ) -> dict[str, Any]:
@@ -78,12 +84,11 @@ def metrics_from_probabilities(
         }
         if 0 < truth.sum() < len(truth):
             rocs[code] = _roc_points(truth, probabilities[:, i])
-    recalls = [v["sensitivity"] for v in per_class.values() if v["sensitivity"] is not None]
     ece, bins = expected_calibration_error(labels, probabilities)
     result: dict[str, Any] = {
         "n": len(labels),
         "accuracy": round(float((predicted == labels).mean()), 4),
-        "balanced_accuracy": round(float(np.mean(recalls)), 4),
+        "balanced_accuracy": round(balanced_accuracy(labels, predicted), 4),
         "per_class": per_class,
         "melanoma_sensitivity": per_class["mel"]["sensitivity"],
         "ece": round(ece, 4),

@@ -25,6 +25,7 @@ from skindx.calibration import (
 )
 from skindx.card import ModelCard
 from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.evaluate import balanced_accuracy
 from skindx.modeling import (
     FEATURES_LAYER,
     LOGITS_LAYER,
@@ -118,11 +119,6 @@ def _batches(keras):
             self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
 
     return ArrayBatches
-
-
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    recalls = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
-    return float(np.mean(recalls))
 
 
 def _selection_callback(keras, x_val, y_val, best_path: Path, patience: int, max_minutes=None):
