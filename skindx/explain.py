@@ -165,9 +165,15 @@ class Explainer:
         elif method == "scorecam":
             channels = int(self._logits_model.get_layer(layer).output.shape[-1])
             max_n = min(SCORECAM_MAX_N, channels)
-            result = visualizer(score, x, penultimate_layer=layer, max_N=max_n)
+            result = visualizer(
+                score, x, penultimate_layer=layer, seek_penultimate_conv_layer=False, max_N=max_n
+            )
         else:
-            result = visualizer(score, x, penultimate_layer=layer)
+            # Without seek=False, tf-keras-vis swaps a non-conv layer (an ensemble's
+            # combined maps) for the nearest conv layer before it: one member's.
+            result = visualizer(
+                score, x, penultimate_layer=layer, seek_penultimate_conv_layer=False
+            )
         return np.nan_to_num(np.asarray(result, dtype=np.float32)[0])
 
     def faithfulness(

@@ -85,10 +85,14 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
     assert card.metrics["validation"]["n"] == member_validation["n"]  # the same split
     prediction = Predictor(bundle).predict(lesion_image)
     assert abs(sum(prediction.probabilities.values()) - 1.0) < 1e-5
-    saliency = Explainer(bundle).explain(lesion_image)
-    assert (
-        saliency.layer == ENSEMBLE_MAPS_LAYER and saliency.heatmap.shape == lesion_image.shape[:2]
-    )
+    explainer = Explainer(bundle)
+    saliency = explainer.explain(lesion_image)
+    assert saliency.layer == ENSEMBLE_MAPS_LAYER
+    assert saliency.heatmap.shape == lesion_image.shape[:2]
+    for method in ("gradcam", "scorecam"):  # the combined maps, not the last member's conv
+        combined = explainer.explain(lesion_image, method, layer=ENSEMBLE_MAPS_LAYER).heatmap
+        member = explainer.explain(lesion_image, method, layer="m2_block2_conv1").heatmap
+        assert not np.allclose(combined, member)
     markdown = render_markdown(card)
     assert "skindx ensemble runs/member1 runs/member2" in markdown
     assert markdown.count("skindx train") == 2 and "--split-seed 5" in markdown
