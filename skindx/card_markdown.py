@@ -84,8 +84,8 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
         "",
         "What would close the gaps: full training schedules for larger inputs and wider "
         "networks on a GPU (with a compiled training step; the 15-minute GPU sessions so far "
-        "ended every run early), VGG16 with pretrained weights, and a small ensemble; see "
-        "'What was tried'.",
+        "ended every run early), VGG16 with pretrained weights, and more ensemble members "
+        "trained that way; see 'What was tried'.",
         "",
     ]
     return lines

@@ -1,0 +1,59 @@
+"""Validation balanced accuracy of every subset of trained models, averaged as `skindx
+ensemble` averages them (mean logits; temperature does not change the arg-max).
+
+    python tools/ensemble_subsets.py runs/member1 runs/member2 runs/member3 \\
+        --images ../shared/data/ham10000/images \\
+        --metadata ../shared/data/ham10000/HAM10000_metadata.csv
+
+The models must share a validation split (as `skindx ensemble` requires). Prints one line per
+subset, members numbered in the order given. Validation only: never point it at the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from skindx.ensemble import _shared_recipe
+from skindx.evaluate import balanced_accuracy
+from skindx.modeling import load_model
+from skindx.recipe import TrainConfig
+from skindx.train import load_split, logits_and_features
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--images", required=True)
+    parser.add_argument("--metadata", required=True)
+    args = parser.parse_args()
+    models = [load_model(path) for path in args.models]
+    shared = _shared_recipe([m.card for m in models])
+    config = TrainConfig(
+        images=args.images,
+        metadata=args.metadata,
+        out="",
+        input_size=shared["input_size"],
+        val_fraction=shared["val_fraction"],
+        split_seed=shared["split_seed"],
+        color_constancy=bool(shared["color_constancy"]),
+        hair_removal=bool(shared["hair_removal"]),
+    )
+    _, (x_val, y_val, _), _ = load_split(config, progress=False, train=False)
+    logits = [logits_and_features(m.model, x_val)[0] for m in models]
+    for size in range(1, len(models) + 1):
+        for subset in itertools.combinations(range(len(models)), size):
+            mean = np.mean([logits[k] for k in subset], axis=0)
+            score = balanced_accuracy(y_val, mean.argmax(axis=1))
+            print(f"{[k + 1 for k in subset]}: {score:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
