@@ -126,6 +126,10 @@ class Predictor:
         self._color_constancy = bool(prep.get("color_constancy"))
         self._hair_removal = bool(prep.get("hair_removal"))
         self.decode_side = decode_side(skin_model.input_size, self._hair_removal)
+        self._ood_reference = {
+            name: np.asarray(value, dtype=np.float64) if value.dtype.kind == "f" else value
+            for name, value in skin_model.ood_reference.items()
+        }
         probe = layer_probe(skin_model.model, LOGITS_LAYER, FEATURES_LAYER)
         self._forward = _compiled_forward(probe, skin_model.input_size)
 
@@ -185,10 +189,9 @@ class Predictor:
 
     # -- helpers -------------------------------------------------------------------------
     def _domain_scores(self, features: np.ndarray) -> np.ndarray | None:
-        reference = self.skin_model.ood_reference
-        if not reference or "threshold" not in self.card.ood:
+        if not self._ood_reference or "threshold" not in self.card.ood:
             return None
-        return mahalanobis_score(features, reference)
+        return mahalanobis_score(features, self._ood_reference)
 
     def _prediction(self, probabilities: np.ndarray, domain_score: float | None) -> Prediction:
         codes = self.skin_model.classes
