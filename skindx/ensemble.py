@@ -114,19 +114,22 @@ def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
     return first
 
 
-def build_ensemble(
-    member_dirs: Sequence[str | Path], images: str | Path, metadata: str | Path, out: str | Path
-) -> SkinModel:
-    """Combine trained model directories, refit calibration on their shared validation split,
-    and save the result (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
-    from skindx.train import TrainConfig, finish_with_validation, load_split
+def shared_validation(
+    members: Sequence[SkinModel], images: str | Path, metadata: str | Path
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The members' common validation split, decoded as they saw it: (x, labels, split info).
 
-    members = [load_model(path) for path in member_dirs]
+    Raises:
+        ValueError: the members differ in split, input size or preprocessing.
+    """
+    from skindx.recipe import TrainConfig
+    from skindx.train import load_split
+
     shared = _shared_recipe([m.card for m in members])
     config = TrainConfig(
         images=str(images),
         metadata=str(metadata),
-        out=str(out),
+        out="",
         input_size=shared["input_size"],
         val_fraction=shared["val_fraction"],
         split_seed=shared["split_seed"],
@@ -134,6 +137,18 @@ def build_ensemble(
         hair_removal=bool(shared["hair_removal"]),
     )
     _, (x_val, y_val, _), split_info = load_split(config, progress=False, train=False)
+    return x_val, y_val, split_info
+
+
+def build_ensemble(
+    member_dirs: Sequence[str | Path], images: str | Path, metadata: str | Path, out: str | Path
+) -> SkinModel:
+    """Combine trained model directories, refit calibration on their shared validation split,
+    and save the result (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
+    from skindx.train import finish_with_validation
+
+    members = [load_model(path) for path in member_dirs]
+    x_val, y_val, split_info = shared_validation(members, images, metadata)  # checks they agree
     first = members[0].card
     card = ModelCard(
         name=f"skindx-ensemble{len(members)}-{first.input_size}",
@@ -146,8 +161,8 @@ def build_ensemble(
         input_size=first.input_size,
         preprocessing={
             "resize": "squash",
-            "color_constancy": bool(shared["color_constancy"]),
-            "hair_removal": bool(shared["hair_removal"]),
+            "color_constancy": bool(first.preprocessing.get("color_constancy")),
+            "hair_removal": bool(first.preprocessing.get("hair_removal")),
         },
         training={
             "data": first.training.get("data", "HAM10000, split by lesion_id"),

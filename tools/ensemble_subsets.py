@@ -20,11 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from skindx.ensemble import _shared_recipe
+from skindx.ensemble import shared_validation
 from skindx.evaluate import balanced_accuracy
 from skindx.modeling import load_model
-from skindx.recipe import TrainConfig
-from skindx.train import load_split, logits_and_features
+from skindx.train import logits_and_features
 
 
 def main() -> int:
@@ -34,18 +33,7 @@ def main() -> int:
     parser.add_argument("--metadata", required=True)
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
-    shared = _shared_recipe([m.card for m in models])
-    config = TrainConfig(
-        images=args.images,
-        metadata=args.metadata,
-        out="",
-        input_size=shared["input_size"],
-        val_fraction=shared["val_fraction"],
-        split_seed=shared["split_seed"],
-        color_constancy=bool(shared["color_constancy"]),
-        hair_removal=bool(shared["hair_removal"]),
-    )
-    _, (x_val, y_val, _), _ = load_split(config, progress=False, train=False)
+    x_val, y_val, _ = shared_validation(models, args.images, args.metadata)
     logits = [logits_and_features(m.model, x_val)[0] for m in models]
     for size in range(1, len(models) + 1):
         for subset in itertools.combinations(range(len(models)), size):
