@@ -117,7 +117,19 @@ def _architecture(card: ModelCard) -> None:
         f"- Input: **{card.input_size}×{card.input_size}** RGB pixels",
         f"- Classes: {', '.join(report.diagnosis_label(c) for c in card.classes)}",
     ]
+    members = arch.pop("members", None) or []
+    if members:
+        lines[0] = f"- Network: **ensemble of {len(members)}** (their logits averaged)"
+        arch.pop("input_size", None)
     lines += [f"- {key.replace('_', ' ')}: `{value}`" for key, value in arch.items()]
+    for k, member in enumerate(members, start=1):
+        member = dict(member)
+        details = ", ".join(
+            f"{key.replace('_', ' ')} `{value}`"
+            for key, value in member.items()
+            if key not in {"name", "input_size"}
+        )
+        lines.append(f"- Member {k}: **{member.get('name', NOT_MEASURED)}**, {details}")
     prep = card.preprocessing or {}
     if prep:
         settings = ", ".join(f"{k.replace('_', ' ')}: {_setting(v)}" for k, v in prep.items())

@@ -371,12 +371,19 @@ def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path
     member = load_model(tiny_model_dir)
     card = ModelCard.load(directory)
     card.training = {"members": [_member_summary(member, "a"), _member_summary(member, "b")]}
+    card.architecture = {
+        "name": "ensemble",
+        "input_size": card.input_size,
+        "members": [member.card.architecture, member.card.architecture],
+    }
     card.save(directory)
     monkeypatch.setenv("SKINDX_MODEL", str(directory))
     at = run(app_test(PAGES / "model_card.py"))
     assert {m.label: m.value for m in at.metric}["Ensemble members"] == "2"
     (members,) = [d.value for d in at.dataframe if "member" in d.value.columns]
     assert list(members["member"]) == [1, 2]
+    shown = texts(at)
+    assert "ensemble of 2" in shown and "Member 2: **compact_vgg**" in shown
 
 
 # ----------------------------------------------------------------------------- shared model
