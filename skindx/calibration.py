@@ -74,14 +74,13 @@ def _blas():
 def mahalanobis_score(features: np.ndarray, reference: dict[str, np.ndarray]) -> np.ndarray:
     """Distance to the nearest class mean (larger = less like the training images)."""
     features = np.asarray(features, dtype=np.float64)
-    # no copies when the reference is already float64 (Predictor converts it once: copying
-    # the precision matrix per call cost more than the distance itself)
+    # no copy per call when the reference is already float64 (Predictor converts it once)
     means = np.asarray(reference["means"], dtype=np.float64)[reference["present"]]
     precision = np.asarray(reference["precision"], dtype=np.float64)
     diffs = features[:, None, :] - means[None, :, :]
     # diffs @ precision goes to BLAS; a three-operand einsum loops in C, 8× slower per batch.
     # One BLAS thread: OpenBLAS's workers keep spinning after a call and starve the model's
-    # own threads on a small machine (one prediction took 10.5 ms instead of 7.5 on 2 cores).
+    # own threads on a small machine (docs/benchmarks.md, "single image").
     with _blas().limit(limits=1, user_api="blas"):
         distances = np.einsum("nkd,nkd->nk", diffs @ precision, diffs)
     return np.sqrt(np.maximum(distances.min(axis=1), 0.0))
@@ -129,6 +128,7 @@ def threshold_for_specificity(scores: np.ndarray, negatives: np.ndarray, target:
 # a margin, since sensitivity measured on HAM10000 validation drops on other sources.
 TRIAGE_SENSITIVITY = 0.90
 TRIAGE_MELANOMA_SENSITIVITY = 0.95
+TRIAGE_SOON_SPECIFICITY = 0.90  # "see a doctor soon": few benign lesions get it
 
 
 def fit_triage(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -136,8 +136,8 @@ def fit_triage(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float
 
     ``see_doctor`` keeps validation sensitivity at ``TRIAGE_SENSITIVITY`` or more for
     malignant lesions and at ``TRIAGE_MELANOMA_SENSITIVITY`` or more for melanoma;
-    ``see_doctor_soon`` is where validation specificity reaches 0.90 (few benign lesions
-    get the strongest message). The second is never below the first.
+    ``see_doctor_soon`` is where validation specificity reaches ``TRIAGE_SOON_SPECIFICITY``
+    (few benign lesions get the strongest message). The second is never below the first.
     """
     p_malignant = malignant_probability(probabilities)
     is_malignant = np.isin(labels, MALIGNANT_INDEX)
@@ -146,7 +146,9 @@ def fit_triage(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float
     if is_melanoma.any():
         melanoma = threshold_for_sensitivity(p_malignant, is_melanoma, TRIAGE_MELANOMA_SENSITIVITY)
         see_doctor = min(see_doctor, melanoma)
-    soon = max(threshold_for_specificity(p_malignant, ~is_malignant, 0.90), see_doctor)
+    soon = max(
+        threshold_for_specificity(p_malignant, ~is_malignant, TRIAGE_SOON_SPECIFICITY), see_doctor
+    )
     return {
         "see_doctor": see_doctor,
         "see_doctor_soon": soon,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skindx.calibration import TRIAGE_SOON_SPECIFICITY
 from skindx.card import ModelCard
 from skindx.taxonomy import BY_CODE
 
@@ -259,7 +260,7 @@ def render_markdown(card: ModelCard) -> str:
         f"- Triage on p(malignant) = p(mel) + p(bcc) + p(akiec): 'see a doctor' from "
         f"{_num(card.thresholds.get('see_doctor'))}{_triage_targets(card.thresholds)}, "
         f"'see a doctor soon' from {_num(card.thresholds.get('see_doctor_soon'))} "
-        "(validation specificity 0.90)",
+        f"(validation specificity {TRIAGE_SOON_SPECIFICITY:.2f})",
         "",
         "## Evaluation",
         "",

@@ -264,7 +264,7 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
     from skindx.data import find_image, read_labels, split_by_lesion
     from skindx.evaluate import saliency_on_lesions
     from skindx.explain import Explainer
-    from skindx.train import split_seed
+    from skindx.recipe import split_seed
 
     skin_model = _load(args.model)
     recipe = skin_model.card.training.get("recipe", {})

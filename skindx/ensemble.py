@@ -49,7 +49,7 @@ def combine(models: Sequence) -> object:
     inputs = keras.Input(shapes.pop(), name="image")
     trunks = [_copy_trunk(model, inputs, f"m{k}_") for k, model in enumerate(models, start=1)]
     pool = trunks[0][1]
-    if len({_hashable(p) for _, p in trunks}) != 1:
+    if any(other != pool for _, other in trunks[1:]):
         raise ValueError("Members must end in the same pooling before their features.")
     x = keras.layers.Concatenate(name=ENSEMBLE_MAPS_LAYER)([maps for maps, _ in trunks])
     if pool is not None:  # channel-wise, so pooling the concatenation = concatenating pools
@@ -85,16 +85,8 @@ def _copy_trunk(model, inputs, prefix: str):
     return x, pool
 
 
-def _hashable(value):
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value
-
-
 def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
-    from skindx.train import split_seed
+    from skindx.recipe import split_seed
 
     def shared(card: ModelCard) -> dict:
         recipe = card.training.get("recipe", {})
@@ -176,7 +168,6 @@ def build_ensemble(
     )
     skin_model = SkinModel(combine([m.model for m in members]), card)
     finish_with_validation(skin_model, x_val, y_val)
-    card.training["val_balanced_accuracy_best"] = card.metrics["validation"]["balanced_accuracy"]
     skin_model.save(out)
     return skin_model
 

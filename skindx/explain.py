@@ -162,18 +162,17 @@ class Explainer:
             result = visualizer(
                 score, x, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=0.15, keepdims=False
             )
-        elif method == "scorecam":
-            channels = int(self._logits_model.get_layer(layer).output.shape[-1])
-            max_n = min(SCORECAM_MAX_N, channels)
-            result = visualizer(
-                score, x, penultimate_layer=layer, seek_penultimate_conv_layer=False, max_N=max_n
-            )
         else:
             # Without seek=False, tf-keras-vis swaps a non-conv layer (an ensemble's
             # combined maps) for the nearest conv layer before it: one member's.
-            result = visualizer(
-                score, x, penultimate_layer=layer, seek_penultimate_conv_layer=False
-            )
+            options: dict[str, Any] = {
+                "penultimate_layer": layer,
+                "seek_penultimate_conv_layer": False,
+            }
+            if method == "scorecam":
+                channels = int(self._logits_model.get_layer(layer).output.shape[-1])
+                options["max_N"] = min(SCORECAM_MAX_N, channels)
+            result = visualizer(score, x, **options)
         return np.nan_to_num(np.asarray(result, dtype=np.float32)[0])
 
     def faithfulness(
