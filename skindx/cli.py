@@ -210,6 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         teacher=None if args.teacher is None else str(args.teacher),
         distill_weight=args.distill_weight,
         loader_workers=args.workers,
+        engine=args.engine,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -462,6 +463,13 @@ def _add_train_command(commands) -> None:
     )
     train.add_argument(
         "--workers", type=_positive_int, default=1, help="threads augmenting batches"
+    )
+    train.add_argument(
+        "--engine",
+        choices=["keras", "torch"],
+        default=default("engine"),
+        help="training loop: Keras' fit (any backend), or a PyTorch loop with on-GPU "
+        "augmentation for CUDA GPUs (compact VGG; needs torch; saves the same .keras model)",
     )
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(handler=cmd_train)

@@ -44,6 +44,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 0.5
     loader_workers: int = 1
+    engine: str = "keras"  # "torch": skindx.torch_engine's loop (compact VGG, CUDA GPUs)
     version: str = "0.1.0"
 
     def architecture_dict(self) -> dict[str, Any]:

@@ -51,6 +51,9 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
 # of the field of view). Done with OpenCV in the loader rather than as Keras layers, whose
 # rotation and zoom are slow on the torch and JAX backends.
 ZOOM_RANGE = (-0.25, 0.1)
+# Colour jitter (Keras' layer arguments). Saturation factor 0.5 is the identity; a single
+# float f would mean (-f, f) and wash most images out to grey, so the range is explicit.
+COLOUR_JITTER = {"brightness": 0.12, "contrast": 0.2, "saturation": (0.4, 0.6), "hue": 0.03}
 
 
 def random_geometry(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -83,13 +86,18 @@ def _augmenter(keras, seed: int):
     Always float32: in bfloat16 the hue and saturation round trips would band the colours.
     """
     layers = keras.layers
+    jitter = COLOUR_JITTER
     return [
-        layers.RandomBrightness(0.12, value_range=(0, 255), seed=seed + 3, dtype="float32"),
-        layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 4, dtype="float32"),
-        # Saturation factor 0.5 is the identity; a single float f would mean (-f, f) and
-        # wash most images out to grey, so give the range explicitly.
-        layers.RandomSaturation((0.4, 0.6), value_range=(0, 255), seed=seed + 5, dtype="float32"),
-        layers.RandomHue(0.03, value_range=(0, 255), seed=seed + 6, dtype="float32"),
+        layers.RandomBrightness(
+            jitter["brightness"], value_range=(0, 255), seed=seed + 3, dtype="float32"
+        ),
+        layers.RandomContrast(
+            jitter["contrast"], value_range=(0, 255), seed=seed + 4, dtype="float32"
+        ),
+        layers.RandomSaturation(
+            jitter["saturation"], value_range=(0, 255), seed=seed + 5, dtype="float32"
+        ),
+        layers.RandomHue(jitter["hue"], value_range=(0, 255), seed=seed + 6, dtype="float32"),
     ]
 
 
@@ -246,14 +254,47 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     """Train, select by validation balanced accuracy, calibrate, fit OOD and triage, save."""
     keras = import_keras()
 
+    if config.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}. Received: {config.engine}")
+    if config.engine == "torch" and (config.architecture != "compact_vgg" or config.strategy):
+        raise ValueError("--engine torch trains the compact VGG on one device (no --strategy).")
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train, train_ids), (x_val, y_val, _), split_info = load_split(config, progress)
     targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
+    weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
+    if config.engine == "torch":
+        from skindx import torch_engine
+
+        trained, selection = torch_engine.fit(
+            config, x_train, targets, weights, x_val, y_val, progress
+        )
+    else:
+        trained, selection = _fit_keras(
+            keras, config, x_train, targets, weights, (x_val, y_val), progress
+        )
+    final = build_model(config.architecture_dict())
+    for name, values in trained.items():
+        final.get_layer(name).set_weights(values)
+    checkpoint = out / "best.weights.h5"  # the trained weights survive a failed finish
+    final.save_weights(checkpoint)
+    card = _card(config, selection, y_train, split_info, keras.backend.backend())
+    skin_model = SkinModel(final, card)
+    finish_with_validation(skin_model, x_val, y_val)
+    skin_model.save(out)
+    checkpoint.unlink()
+    return skin_model
+
+
+ENGINES = ("keras", "torch")
+
+
+def _fit_keras(keras, config, x_train, targets, weights, validation, progress):
+    """``model.fit`` with Keras' augmentation layers; returns (weights by layer, selection)."""
+    out, (x_val, y_val) = Path(config.out), validation
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-
     with _distribution_scope(keras, config.strategy):
         model = build_model(config.architecture_dict())
         trainer = keras.Sequential(
@@ -273,7 +314,6 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
             metrics=["accuracy"],
         )
-    weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
     batches = _batches(keras)(
         x_train, targets, weights, config.batch_size, config.seed, workers=config.loader_workers
     )
@@ -287,17 +327,11 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     )
     trainer.load_weights(best_path)
     keras.mixed_precision.set_dtype_policy("float32")
-    final = build_model(config.architecture_dict())
-    final.set_weights(model.get_weights())
-    card = _card(config, selector, history.history, y_train, split_info, keras.backend.backend())
-    skin_model = SkinModel(final, card)
-    finish_with_validation(skin_model, x_val, y_val)
-    skin_model.save(out)
-    best_path.unlink(missing_ok=True)
-    return skin_model
+    selector.history = history.history
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selector
 
 
-def _card(config, selector, history, y_train, split_info, backend: str) -> ModelCard:
+def _card(config, selection, y_train, split_info, backend: str) -> ModelCard:
     counts = np.bincount(y_train, minlength=len(CODES))
     recipe = {
         k: v
@@ -319,10 +353,12 @@ def _card(config, selector, history, y_train, split_info, backend: str) -> Model
             "recipe": recipe,
             "backend": backend,
             "train_images_per_class": dict(zip(CODES, counts.tolist(), strict=True)),
-            "best_epoch": selector.best_epoch,
-            "epochs_run": len(history.get("loss", [])),
-            "val_balanced_accuracy_best": round(selector.best, 4),
-            "history": {k: [round(float(v), 4) for v in vals] for k, vals in history.items()},
+            "best_epoch": selection.best_epoch,
+            "epochs_run": len(selection.history.get("loss", [])),
+            "val_balanced_accuracy_best": round(selection.best, 4),
+            "history": {
+                k: [round(float(v), 4) for v in vals] for k, vals in selection.history.items()
+            },
             **split_info,
         },
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,0 +1,256 @@
+"""``skindx train --engine torch``: the compact VGG trained by a PyTorch loop, for machines
+with a CUDA GPU but no CUDA build of TensorFlow.
+
+Keras' own ``fit`` on the torch backend steps eagerly through Python and a CPU loader
+(8.5 s per HAM10000 epoch on an H100, bounded by Python rather than the GPU; see
+docs/training_logs/gpu_e160bf.log). This engine keeps the training images on the device
+as uint8 and augments whole batches there with the Keras loop's recipe (any rotation, a
+mirror, zoom, colour jitter), with the same loss, optimiser, schedule and selection by
+validation balanced accuracy. The best weights are then copied into the Keras model layer
+by layer, so what ships is the same ``.keras`` file, calibrated by the same code.
+
+cuDNN picks its fastest kernels, some of them nondeterministic: on a GPU, ``--seed`` fixes
+the initialisation, the order and the augmentation, not every last bit of the result.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from skindx.evaluate import balanced_accuracy
+
+__all__ = ["Selection", "fit", "keras_weights", "torch_compact_vgg"]
+
+# Keras' defaults, so the copied model computes what the torch one did.
+BN_EPSILON, BN_MOMENTUM = 1e-3, 0.01
+LR_FLOOR = 0.01  # cosine decay ends at this fraction of the peak (Keras' alpha)
+
+
+@dataclass
+class Selection:
+    """What the loop reports: the best epoch and its validation balanced accuracy."""
+
+    best: float = -1.0
+    best_epoch: int = -1
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as error:
+        raise RuntimeError("--engine torch needs PyTorch: pip install torch") from error
+    return torch
+
+
+def torch_compact_vgg(architecture: dict, n_classes: int):
+    """The compact VGG of :func:`skindx.modeling.build_compact_vgg` as a torch module whose
+    submodules carry the Keras layer names (``block3_conv2``, ``block3_bn2``, ``logits``)."""
+    torch = _torch()
+    nn = torch.nn
+    widths = architecture["widths"]
+    counts = architecture["convs_per_block"]
+    counts = [counts] * len(widths) if isinstance(counts, int) else counts
+
+    class CompactVGG(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.named = nn.ModuleDict()
+            self.blocks = []  # per block: the (conv, bn) names in order
+            channels = 3
+            for b, (width, n_convs) in enumerate(zip(widths, counts, strict=True), start=1):
+                names = []
+                for c in range(1, n_convs + 1):
+                    conv, bn = f"block{b}_conv{c}", f"block{b}_bn{c}"
+                    self.named[conv] = nn.Conv2d(channels, width, 3, padding=1, bias=False)
+                    self.named[bn] = nn.BatchNorm2d(width, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+                    names.append((conv, bn))
+                    channels = width
+                self.blocks.append(names)
+            self.dropout = nn.Dropout(architecture.get("dropout", 0.3))
+            self.named["logits"] = nn.Linear(channels, n_classes)
+
+        def forward(self, x):
+            """``x``: float NCHW in [0, 255]; returns logits."""
+            x = x / 127.5 - 1.0
+            for names in self.blocks:
+                for conv, bn in names:
+                    x = torch.relu(self.named[bn](self.named[conv](x)))
+                x = torch.nn.functional.max_pool2d(x, 2)
+            return self.named["logits"](self.dropout(x.mean(dim=(2, 3))))
+
+    return CompactVGG()
+
+
+def keras_weights(module) -> dict[str, list[np.ndarray]]:
+    """The module's weights in Keras' layout, by Keras layer name."""
+    torch = _torch()
+    weights = {}
+    for name, layer in module.named.items():
+        if isinstance(layer, torch.nn.Conv2d):  # (out, in, h, w) -> (h, w, in, out)
+            values = [layer.weight.permute(2, 3, 1, 0)]
+        elif isinstance(layer, torch.nn.BatchNorm2d):
+            values = [layer.weight, layer.bias, layer.running_mean, layer.running_var]
+        else:  # Linear: (out, in) -> (in, out)
+            values = [layer.weight.T, layer.bias]
+        weights[name] = [v.detach().float().cpu().numpy().copy() for v in values]
+    return weights
+
+
+def _augment(torch, x, generator, zoom_range, jitter):
+    """Random rotation, mirror and zoom about the centre (reflected border), then colour
+    jitter: the Keras loop's augmentation, on the device for a whole batch."""
+    functional = torch.nn.functional
+    n, device = x.shape[0], x.device
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(n, device=device, generator=generator)
+
+    angle = uniform(-math.pi, math.pi)
+    field_of_view = 1.0 + uniform(*zoom_range)
+    mirror = torch.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) * field_of_view, torch.sin(angle) * field_of_view
+    zero = torch.zeros_like(cos)
+    theta = torch.stack(
+        [torch.stack([cos * mirror, -sin, zero], 1), torch.stack([sin * mirror, cos, zero], 1)], 1
+    )
+    grid = functional.affine_grid(theta, list(x.shape), align_corners=False)
+    x = functional.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+
+    def per_image(values):
+        return values.view(n, 1, 1, 1)
+
+    x = x + per_image(uniform(-jitter["brightness"], jitter["brightness"]) * 255.0)
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    x = (x - mean) * per_image(uniform(1 - jitter["contrast"], 1 + jitter["contrast"])) + mean
+    x = x.clamp(0.0, 255.0)
+    # Keras' saturation factor f scales saturation by f / (1 - f); here as a blend with grey.
+    f = uniform(*jitter["saturation"])
+    luma = torch.tensor([0.299, 0.587, 0.114], device=device).view(1, 3, 1, 1)
+    grey = (x * luma).sum(dim=1, keepdim=True)
+    x = grey + (x - grey) * per_image(f / (1 - f))
+    return _rotate_hue(torch, x, uniform(-1.0, 1.0) * jitter["hue"] * 2 * math.pi).clamp(0, 255)
+
+
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def _rotate_hue(torch, x, angle):
+    """Hue shifted by ``angle`` radians: a rotation of the chroma plane in YIQ space."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+    rotation = torch.stack(
+        [
+            torch.stack([one, zero, zero], 1),
+            torch.stack([zero, cos, -sin], 1),
+            torch.stack([zero, sin, cos], 1),
+        ],
+        1,
+    )
+    to_yiq = torch.tensor(_RGB_TO_YIQ, dtype=x.dtype, device=x.device)
+    from_yiq = torch.tensor(np.linalg.inv(_RGB_TO_YIQ), dtype=x.dtype, device=x.device)
+    matrix = from_yiq @ rotation @ to_yiq  # (n, 3, 3)
+    return torch.einsum("nij,njhw->nihw", matrix, x)
+
+
+def learning_rate(config, step: int, steps_per_epoch: int, time_fraction: float = 0.0) -> float:
+    """Keras' CosineDecay with linear warm-up from a tenth of the peak. With a time budget
+    the decay follows whichever is further along, steps or time, so a run stopped by its
+    budget ends annealed rather than at a high learning rate."""
+    peak = config.learning_rate
+    warm = steps_per_epoch * config.warmup_epochs
+    if step < warm:
+        return peak / 10 + (peak - peak / 10) * step / warm
+    decay = max(1, steps_per_epoch * (config.epochs - config.warmup_epochs))
+    t = min(1.0, max((step - warm) / decay, time_fraction))
+    return peak * ((1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * t)) + LR_FLOOR)
+
+
+def _predict(torch, module, x, device, bfloat16, batch_size=512):
+    module.eval()
+    out = []
+    with torch.no_grad(), _autocast(torch, device, bfloat16):
+        for start in range(0, len(x), batch_size):
+            batch = x[start : start + batch_size].permute(0, 3, 1, 2).float()
+            out.append(module(batch.contiguous(memory_format=torch.channels_last)).float())
+    return torch.cat(out).cpu().numpy()
+
+
+def _autocast(torch, device, enabled):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
+    """Train on uint8 NHWC arrays; returns (Keras-layout weights of the best epoch, Selection).
+
+    ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
+    ``sample_weights``: per-image class weights, as in the Keras loop.
+    """
+    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
+
+    torch = _torch()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    torch.backends.cudnn.benchmark = True
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    module = torch_compact_vgg(config.architecture_dict(), targets.shape[1]).to(device)
+    module = module.to(memory_format=torch.channels_last)
+    optimiser = torch.optim.AdamW(
+        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
+    )
+    images = torch.from_numpy(x_train).to(device)
+    soft = torch.from_numpy(np.asarray(targets, dtype="float32")).to(device)
+    soft = soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1]
+    weights = torch.from_numpy(np.asarray(sample_weights, dtype="float32")).to(device)
+    val_images = torch.from_numpy(x_val).to(device)
+    steps = math.ceil(len(x_train) / config.batch_size)
+    budget = 60 * config.max_minutes if config.max_minutes else None
+    selection, best_state = Selection(history={"loss": [], "val_balanced_accuracy": []}), None
+    start, step, wait = time.monotonic(), 0, 0
+    for epoch in range(config.epochs):
+        module.train()
+        order = torch.from_numpy(np.random.default_rng((config.seed, epoch)).permutation(len(x_train)))
+        total = torch.zeros((), device=device)
+        for i in range(steps):
+            idx = order[i * config.batch_size : (i + 1) * config.batch_size].to(device)
+            elapsed = (time.monotonic() - start) / budget if budget else 0.0
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(config, step, steps, elapsed)
+            batch = images[idx].permute(0, 3, 1, 2).float()
+            batch = _augment(torch, batch, generator, ZOOM_RANGE, COLOUR_JITTER)
+            with _autocast(torch, device, config.mixed_precision):
+                logits = module(batch.contiguous(memory_format=torch.channels_last))
+            per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
+            loss = (per_image * weights[idx]).mean()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += loss.detach() * len(idx)
+            step += 1
+        score = balanced_accuracy(y_val, _predict(torch, module, val_images, device, config.mixed_precision).argmax(1))
+        selection.history["loss"].append(round(float(total) / len(x_train), 4))
+        selection.history["val_balanced_accuracy"].append(round(score, 4))
+        elapsed_s = time.monotonic() - start
+        if progress:
+            print(
+                f"epoch {epoch + 1}: loss={float(total) / len(x_train):.4f} "
+                f"val_balanced_accuracy={score:.4f} ({elapsed_s:.0f} s)",
+                flush=True,
+            )
+        if score > selection.best:
+            selection.best, selection.best_epoch, wait = score, epoch + 1, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            wait += 1
+            if wait >= config.patience:
+                break
+        if budget and elapsed_s > budget:
+            print("time budget reached: stopping", flush=True)
+            break
+    module.load_state_dict(best_state)
+    return keras_weights(module), selection

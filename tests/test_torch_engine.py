@@ -1,0 +1,132 @@
+"""`skindx train --engine torch`: the schedule, the argument checks, and (where PyTorch is
+installed) that the copied weights make the Keras model compute what the torch one did.
+
+PyTorch is not in requirements.txt (its wheels are gigabytes), so the torch-dependent tests
+skip without it; run them with KERAS_BACKEND=torch in an environment that has torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from skindx.recipe import TrainConfig
+from skindx.torch_engine import LR_FLOOR, learning_rate
+
+
+def _config(**changes) -> TrainConfig:
+    return TrainConfig(images="i", metadata="m", out="o", **changes)
+
+
+def test_schedule_warms_up_peaks_and_anneals_to_the_floor():
+    config = _config(learning_rate=0.002, epochs=10, warmup_epochs=2)
+    steps = 5
+    assert learning_rate(config, 0, steps) == pytest.approx(0.0002)
+    assert learning_rate(config, 2 * steps, steps) == pytest.approx(0.002)
+    halfway = learning_rate(config, 2 * steps + 20, steps)
+    assert halfway == pytest.approx(0.002 * ((1 - LR_FLOOR) * 0.5 + LR_FLOOR))
+    assert learning_rate(config, 10 * steps, steps) == pytest.approx(0.002 * LR_FLOOR)
+
+
+def test_a_spent_time_budget_anneals_the_schedule_early():
+    config = _config(learning_rate=0.002, epochs=100, warmup_epochs=1)
+    early_step = 20  # 20 of 990 decay steps: barely below the peak by steps alone
+    by_steps = learning_rate(config, early_step, 10, time_fraction=0.0)
+    assert by_steps > 0.0019
+    assert learning_rate(config, early_step, 10, time_fraction=1.0) == pytest.approx(
+        0.002 * LR_FLOOR
+    )
+    half = learning_rate(config, early_step, 10, time_fraction=0.5)
+    assert half == pytest.approx(0.002 * ((1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi / 2)) + LR_FLOOR))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"engine": "jax"}, "engine must be one of"), ({"engine": "torch", "architecture": "vgg16"}, "compact VGG")],
+)
+def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, message):
+    from skindx.train import train
+
+    config = TrainConfig(
+        images=str(tmp_path / "missing"), metadata=str(tmp_path / "missing.csv"),
+        out=str(tmp_path / "out"), **changes,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        train(config, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_rejects_an_unknown_engine(capsys):
+    from skindx.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--images", ".", "--metadata", "README.md", "--out", "x", "--engine", "tf"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_copied_weights_reproduce_the_torch_model_in_keras():
+    torch = pytest.importorskip("torch")
+    from skindx.modeling import LOGITS_LAYER, build_compact_vgg, layer_probe
+    from skindx.torch_engine import keras_weights, torch_compact_vgg
+
+    architecture = {"widths": [8, 16, 16], "convs_per_block": [1, 2, 1], "dropout": 0.3}
+    torch.manual_seed(0)
+    module = torch_compact_vgg(architecture, 7)
+    for layer in module.named.values():  # non-trivial running statistics
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+            layer.bias.data.uniform_(-0.2, 0.2)
+    module.eval()
+    images = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3)).astype("float32")
+    with torch.no_grad():
+        expected = module(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+    model = build_compact_vgg(40, architecture["widths"], architecture["convs_per_block"])
+    for name, values in keras_weights(module).items():
+        model.get_layer(name).set_weights(values)
+    import keras
+
+    logits = keras.ops.convert_to_numpy(layer_probe(model, LOGITS_LAYER)(images, training=False))
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_augmentation_keeps_shape_and_range_and_varies_images():
+    torch = pytest.importorskip("torch")
+    from skindx.torch_engine import _augment
+    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, 32, 32) * 255
+    out = _augment(torch, x, generator, ZOOM_RANGE, COLOUR_JITTER)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 255
+    assert not torch.allclose(out, x)
+    still = _augment(
+        torch, x, generator, (0.0, 0.0),
+        {"brightness": 0.0, "contrast": 0.0, "saturation": (0.5, 0.5), "hue": 0.0},
+    )  # fmt: skip
+    # No zoom or jitter: only a rotation/mirror, which keeps each image's mean colour.
+    np.testing.assert_allclose(
+        still.mean(dim=(2, 3)).numpy(), x.mean(dim=(2, 3)).numpy(), rtol=0.08
+    )
+
+
+def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
+    pytest.importorskip("torch")
+    from skindx.cli import main
+    from skindx.modeling import load_model
+
+    code = main(
+        ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",
+         str(synthetic_ham.metadata), "--out", str(tmp_path / "model"), "--input-size", "32",
+         "--widths", "8,16", "--convs-per-block", "1", "--epochs", "2", "--batch-size", "8",
+         "--val-fraction", "0.3", "--teacher", str(synthetic_ham.teacher), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    card = load_model(tmp_path / "model").card
+    assert card.training["recipe"]["engine"] == "torch"
+    assert card.training["epochs_run"] == 2
+    assert len(card.training["history"]["val_balanced_accuracy"]) == 2
+    assert card.temperature > 0 and card.ood["threshold"] > 0
