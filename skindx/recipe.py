@@ -1,8 +1,9 @@
 """What defines a training run (``TrainConfig``), kept free of heavy imports so the CLI
 can read its defaults without loading NumPy, SciPy or Keras.
 
-The defaults are the shipped model's members' recipe: a compact VGG at 112 px that trains
-on a 2-core CPU in well under an hour.
+The defaults are a CPU recipe: a compact VGG at 112 px that trains on a 2-core CPU in well
+under an hour (the earlier shipped members'; today's were trained on a GPU with
+``--engine torch``, as their cards record).
 """
 
 from __future__ import annotations

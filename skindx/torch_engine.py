@@ -185,14 +185,40 @@ def _autocast(torch, device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate):
+    """One pass over the training images in a seeded order; returns the mean loss.
+
+    ``tensors``: (uint8 NHWC images, smoothed soft targets, per-image weights) on the device.
+    """
+    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
+
+    images, soft, weights = tensors
+    module.train()
+    order = np.random.default_rng((config.seed, epoch)).permutation(len(images))
+    total = torch.zeros((), device=images.device)
+    for idx in torch.from_numpy(order).to(images.device).split(config.batch_size):
+        for group in optimiser.param_groups:
+            group["lr"] = next_rate()
+        batch = _augment(
+            torch, images[idx].permute(0, 3, 1, 2).float(), generator, ZOOM_RANGE, COLOUR_JITTER
+        )
+        with _autocast(torch, images.device, config.mixed_precision):
+            logits = module(batch.contiguous(memory_format=torch.channels_last))
+        per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
+        loss = (per_image * weights[idx]).mean()  # Keras' sum over the batch size
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        total += loss.detach() * len(idx)
+    return float(total) / len(images)  # one device sync per epoch
+
+
 def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
     """Train on uint8 NHWC arrays; returns (Keras-layout weights of the best epoch, Selection).
 
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
     ``sample_weights``: per-image class weights, as in the Keras loop.
     """
-    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
-
     torch = _torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
@@ -203,43 +229,39 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
     optimiser = torch.optim.AdamW(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
     )
-    images = torch.from_numpy(x_train).to(device)
     soft = torch.from_numpy(np.asarray(targets, dtype="float32")).to(device)
-    soft = soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1]
-    weights = torch.from_numpy(np.asarray(sample_weights, dtype="float32")).to(device)
+    tensors = (
+        torch.from_numpy(x_train).to(device),
+        soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1],
+        torch.from_numpy(np.asarray(sample_weights, dtype="float32")).to(device),
+    )
     val_images = torch.from_numpy(x_val).to(device)
     steps = math.ceil(len(x_train) / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
-    selection, best_state = Selection(history={"loss": [], "val_balanced_accuracy": []}), None
-    start, step, wait = time.monotonic(), 0, 0
+    start, step = time.monotonic(), 0
+
+    def next_rate():
+        nonlocal step
+        step += 1
+        spent = (time.monotonic() - start) / budget if budget else 0.0
+        return learning_rate(config, step - 1, steps, spent)
+
+    selection, best_state, wait = (
+        Selection(history={"loss": [], "val_balanced_accuracy": []}),
+        None,
+        0,
+    )
     for epoch in range(config.epochs):
-        module.train()
-        order = torch.from_numpy(np.random.default_rng((config.seed, epoch)).permutation(len(x_train)))
-        total = torch.zeros((), device=device)
-        for i in range(steps):
-            idx = order[i * config.batch_size : (i + 1) * config.batch_size].to(device)
-            elapsed = (time.monotonic() - start) / budget if budget else 0.0
-            for group in optimiser.param_groups:
-                group["lr"] = learning_rate(config, step, steps, elapsed)
-            batch = images[idx].permute(0, 3, 1, 2).float()
-            batch = _augment(torch, batch, generator, ZOOM_RANGE, COLOUR_JITTER)
-            with _autocast(torch, device, config.mixed_precision):
-                logits = module(batch.contiguous(memory_format=torch.channels_last))
-            per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
-            loss = (per_image * weights[idx]).mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.detach() * len(idx)
-            step += 1
-        score = balanced_accuracy(y_val, _predict(torch, module, val_images, device, config.mixed_precision).argmax(1))
-        selection.history["loss"].append(round(float(total) / len(x_train), 4))
+        loss = _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate)
+        probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
+        score = balanced_accuracy(y_val, probabilities.argmax(1))
+        selection.history["loss"].append(round(loss, 4))
         selection.history["val_balanced_accuracy"].append(round(score, 4))
-        elapsed_s = time.monotonic() - start
+        elapsed = time.monotonic() - start
         if progress:
             print(
-                f"epoch {epoch + 1}: loss={float(total) / len(x_train):.4f} "
-                f"val_balanced_accuracy={score:.4f} ({elapsed_s:.0f} s)",
+                f"epoch {epoch + 1}: loss={loss:.4f} val_balanced_accuracy={score:.4f} "
+                f"({elapsed:.0f} s)",
                 flush=True,
             )
         if score > selection.best:
@@ -249,8 +271,13 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
             wait += 1
             if wait >= config.patience:
                 break
-        if budget and elapsed_s > budget:
+        if budget and elapsed > budget:
             print("time budget reached: stopping", flush=True)
             break
     module.load_state_dict(best_state)
-    return keras_weights(module), selection
+    weights = keras_weights(module)
+    # Hand the cached GPU memory back: calibration runs next, and other runs may share the GPU.
+    del module, best_state, optimiser, tensors, val_images, soft
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return weights, selection

@@ -39,12 +39,17 @@ def test_a_spent_time_budget_anneals_the_schedule_early():
         0.002 * LR_FLOOR
     )
     half = learning_rate(config, early_step, 10, time_fraction=0.5)
-    assert half == pytest.approx(0.002 * ((1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi / 2)) + LR_FLOOR))
+    assert half == pytest.approx(
+        0.002 * ((1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi / 2)) + LR_FLOOR)
+    )
 
 
 @pytest.mark.parametrize(
     "changes, message",
-    [({"engine": "jax"}, "engine must be one of"), ({"engine": "torch", "architecture": "vgg16"}, "compact VGG")],
+    [
+        ({"engine": "jax"}, "engine must be one of"),
+        ({"engine": "torch", "architecture": "vgg16"}, "compact VGG"),
+    ],
 )
 def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, message):
     from skindx.train import train
