@@ -203,18 +203,34 @@ def _training_section(training: dict[str, Any]) -> list[str]:
         "theirs, and temperature, out-of-domain reference and triage thresholds were fitted "
         "again on the ensemble's validation outputs.",
         "",
-        "| member | teacher | best epoch | validation balanced accuracy |",
-        "|---|---|---|---|",
     ]
+    rows = member_rows(members)
+    lines += [
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+        *("| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows),
+    ]
+    return [*lines, ""]
+
+
+def member_rows(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per ensemble member (the card page's table and the markdown card's)."""
+    rows = []
     for k, member in enumerate(members, start=1):
         recipe = member.get("recipe") or {}
-        taught = f"distilled ({recipe.get('distill_weight')})" if recipe.get("teacher") else "none"
-        lines.append(
-            f"| {k}. {member.get('name')} (seed {recipe.get('seed')}) | {taught} | "
-            f"{member.get('best_epoch')} of {member.get('epochs_run')} | "
-            f"{member.get('val_balanced_accuracy_best')} |"
+        rows.append(
+            {
+                "member": f"{k}. {member.get('name')}",
+                "seed": recipe.get("seed"),
+                "teacher": f"distilled ({recipe.get('distill_weight')})"
+                if recipe.get("teacher")
+                else "none",
+                "training loop": recipe.get("engine") or "keras",
+                "best epoch": f"{member.get('best_epoch')} of {member.get('epochs_run')}",
+                "validation balanced accuracy": member.get("val_balanced_accuracy_best"),
+            }
         )
-    return [*lines, ""]
+    return rows
 
 
 def _triage_targets(thresholds: dict[str, Any]) -> str:

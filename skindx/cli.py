@@ -480,7 +480,16 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from skindx.metadata import MetadataError
     from skindx.modeling import ModelLoadError
 
-    return (ImageRejected, MetadataError, ModelLoadError, CommandError, ValueError, OSError)
+    # ImportError: an optional dependency a chosen option needs (--engine torch: PyTorch).
+    return (
+        ImageRejected,
+        MetadataError,
+        ModelLoadError,
+        CommandError,
+        ValueError,
+        OSError,
+        ImportError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -198,21 +198,10 @@ def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def members_frame(members: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per ensemble member: its seed, teacher, best epoch, validation score."""
-    rows = []
-    for k, member in enumerate(members, start=1):
-        recipe = member.get("recipe") or {}
-        rows.append(
-            {
-                "member": k,
-                "seed": recipe.get("seed"),
-                "distilled from a teacher": bool(recipe.get("teacher")),
-                "best epoch": member.get("best_epoch"),
-                "epochs run": member.get("epochs_run"),
-                "validation balanced accuracy": member.get("val_balanced_accuracy_best"),
-            }
-        )
-    return pd.DataFrame(rows)
+    """One row per ensemble member: seed, teacher, training loop, best epoch, validation score."""
+    from skindx.card_markdown import member_rows
+
+    return pd.DataFrame(member_rows(list(members)))
 
 
 def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from skindx.evaluate import balanced_accuracy
 
-__all__ = ["Selection", "fit", "keras_weights", "torch_compact_vgg"]
+__all__ = ["Selection", "fit", "keras_weights", "require_torch", "torch_compact_vgg"]
 
 # Keras' defaults, so the copied model computes what the torch one did.
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.01
@@ -40,18 +40,18 @@ class Selection:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _torch():
+def require_torch():
     try:
         import torch
     except ImportError as error:
-        raise RuntimeError("--engine torch needs PyTorch: pip install torch") from error
+        raise ImportError("--engine torch needs PyTorch: pip install torch") from error
     return torch
 
 
 def torch_compact_vgg(architecture: dict, n_classes: int):
     """The compact VGG of :func:`skindx.modeling.build_compact_vgg` as a torch module whose
     submodules carry the Keras layer names (``block3_conv2``, ``block3_bn2``, ``logits``)."""
-    torch = _torch()
+    torch = require_torch()
     nn = torch.nn
     widths = architecture["widths"]
     counts = architecture["convs_per_block"]
@@ -89,7 +89,7 @@ def torch_compact_vgg(architecture: dict, n_classes: int):
 
 def keras_weights(module) -> dict[str, list[np.ndarray]]:
     """The module's weights in Keras' layout, by Keras layer name."""
-    torch = _torch()
+    torch = require_torch()
     weights = {}
     for name, layer in module.named.items():
         if isinstance(layer, torch.nn.Conv2d):  # (out, in, h, w) -> (h, w, in, out)
@@ -219,7 +219,7 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
     ``sample_weights``: per-image class weights, as in the Keras loop.
     """
-    torch = _torch()
+    torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     torch.backends.cudnn.benchmark = True

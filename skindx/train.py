@@ -258,6 +258,10 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         raise ValueError(f"engine must be one of {ENGINES}. Received: {config.engine}")
     if config.engine == "torch" and (config.architecture != "compact_vgg" or config.strategy):
         raise ValueError("--engine torch trains the compact VGG on one device (no --strategy).")
+    if config.engine == "torch":
+        from skindx.torch_engine import require_torch
+
+        require_torch()  # fail before any image is decoded
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -381,7 +381,8 @@ def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path
     at = run(app_test(PAGES / "model_card.py"))
     assert {m.label: m.value for m in at.metric}["Ensemble members"] == "2"
     (members,) = [d.value for d in at.dataframe if "member" in d.value.columns]
-    assert list(members["member"]) == [1, 2]
+    assert [m.split(".")[0] for m in members["member"]] == ["1", "2"]
+    assert list(members["training loop"]) == ["keras", "keras"]  # recipes without an engine
     shown = texts(at)
     assert "ensemble of 2" in shown and "Member 2: **compact_vgg**" in shown
 

@@ -71,6 +71,24 @@ def test_cli_rejects_an_unknown_engine(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_without_torch_the_cli_says_what_to_install(synthetic_ham, tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("PyTorch is installed here")
+    from skindx.cli import main
+
+    code = main(
+        ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",
+         str(synthetic_ham.metadata), "--out", str(tmp_path / "model"), "--quiet"]
+    )  # fmt: skip
+    assert code == 1
+    assert (
+        "skindx: error: --engine torch needs PyTorch: pip install torch" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "model").exists()
+
+
 def test_copied_weights_reproduce_the_torch_model_in_keras():
     torch = pytest.importorskip("torch")
     from skindx.modeling import LOGITS_LAYER, build_compact_vgg, layer_probe
