@@ -41,6 +41,7 @@ class Selection:
 
 
 def require_torch():
+    """PyTorch, or an ImportError that says how to get it (it is not in requirements.txt)."""
     try:
         import torch
     except ImportError as error:
