@@ -256,9 +256,9 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
 
     if config.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}. Received: {config.engine}")
-    if config.engine == "torch" and (config.architecture != "compact_vgg" or config.strategy):
-        raise ValueError("--engine torch trains the compact VGG on one device (no --strategy).")
     if config.engine == "torch":
+        if config.architecture != "compact_vgg" or config.strategy:
+            raise ValueError("--engine torch trains the compact VGG on one device (no --strategy).")
         from skindx.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
