@@ -9,8 +9,8 @@ and each ratio is the median of the per-round ratios, so a burst of load from an
 hits both sides of a ratio alike.
 
 The model is ``--model DIR``, else ``models/default`` when it holds a ``model.keras``, else a
-stand-in with the default's architecture (compact VGG, 112 px, widths 32-64-128-256-256,
-convs per block 1-1-2-2-2) and random weights, saved to a temporary directory so that the cold
+stand-in with the architecture of `skindx train`'s default recipe (a compact VGG, see
+``skindx/recipe.py``) and random weights, saved to a temporary directory so that the cold
 start loads it from disk like a real one. Inputs are ISIC 2018 test JPEGs from
 ``../shared/data/isic2018_test`` when present, else synthetic 600×450 JPEGs.
 
@@ -40,14 +40,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402  (after the path and log-level setup above)
 
+from skindx.recipe import default  # noqa: E402  (light: no Keras)
+
 DEFAULT_MODEL = REPO / "models" / "default"
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 RESULTS = REPO / "benchmarks" / "results.json"
-STAND_IN = {
-    "input_size": 112,
-    "widths": (32, 64, 128, 256, 256),
-    "convs_per_block": (1, 1, 2, 2, 2),
-}
+STAND_IN = {name: default(name) for name in ("input_size", "widths", "convs_per_block")}
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
 BATCH = 32
 
@@ -55,10 +53,10 @@ BATCH = 32
 
 
 def stand_in_model(directory: Path, seed: int = 0):
-    """The default model's architecture with random weights, and a card fitted like the test
-    fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random images), so
-    postprocessing does its full work; its OOD threshold lets every image through. Saved to
-    ``directory`` and loaded back."""
+    """The default training recipe's architecture with random weights, and a card fitted like
+    the test fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random
+    images), so postprocessing does its full work; its OOD threshold lets every image through.
+    Saved to ``directory`` and loaded back."""
     from skindx.calibration import (
         calibrated_probabilities,
         fit_mahalanobis,

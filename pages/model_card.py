@@ -247,13 +247,12 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
     )
     st.markdown("##### Triage messages")
     thresholds = card.thresholds or {}
-    cancer = MALIGNANT_NAMES
     if not thresholds:
         st.info("Triage thresholds: not measured (the card holds none).")
     else:
         st.markdown(
-            f"The app adds up the probabilities of the cancer types ({cancer}) and advises "
-            f"“see a doctor” from **{ui.percent(thresholds.get('see_doctor'))}** and "
+            f"The app adds up the probabilities of the cancer types ({MALIGNANT_NAMES}) and "
+            f"advises “see a doctor” from **{ui.percent(thresholds.get('see_doctor'))}** and "
             f"“see a doctor soon” from **{ui.percent(thresholds.get('see_doctor_soon'))}**."
         )
     triage = metrics.get("triage")

@@ -265,12 +265,11 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
     from skindx.data import find_image, read_labels, split_by_lesion
     from skindx.evaluate import saliency_on_lesions
     from skindx.explain import Explainer
-    from skindx.recipe import split_seed
+    from skindx.recipe import validation_split
 
     skin_model = _load(args.model)
-    recipe = skin_model.card.training.get("recipe", {})
     table = read_labels(args.metadata)
-    _, validation = split_by_lesion(table, recipe.get("val_fraction", 0.15), split_seed(recipe))
+    _, validation = split_by_lesion(table, *validation_split(skin_model.card.training))
     sample = validation.sample(frac=1.0, random_state=0)
     images, masks = [], []
     for image_id in sample["image_id"]:
@@ -412,7 +411,7 @@ def _add_data_commands(commands) -> None:
 
 
 def _add_train_command(commands) -> None:
-    from skindx.recipe import default
+    from skindx.recipe import ENGINES, default
 
     train = commands.add_parser("train", help="train a model on ISIC images")
     train.add_argument("--images", type=_existing_dir, required=True)
@@ -462,11 +461,14 @@ def _add_train_command(commands) -> None:
         help="share of the teacher in the target",
     )
     train.add_argument(
-        "--workers", type=_positive_int, default=1, help="threads augmenting batches"
+        "--workers",
+        type=_positive_int,
+        default=default("loader_workers"),
+        help="threads augmenting batches",
     )
     train.add_argument(
         "--engine",
-        choices=["keras", "torch"],
+        choices=ENGINES,
         default=default("engine"),
         help="training loop: Keras' fit (any backend), or a PyTorch loop with on-GPU "
         "augmentation for CUDA GPUs (compact VGG; needs torch; saves the same .keras model)",

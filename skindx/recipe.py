@@ -11,6 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+ENGINES = ("keras", "torch")  # "torch": skindx.torch_engine's loop (compact VGG, CUDA GPUs)
+
+# Geometric augmentation: any rotation, a mirror, zoom in up to 25% or out up to 10% (factor
+# of the field of view). Colour jitter in Keras' layer arguments: saturation factor 0.5 is the
+# identity (a single float f would mean (-f, f) and wash most images out to grey, so the range
+# is explicit). Both training loops read these.
+ZOOM_RANGE = (-0.25, 0.1)
+COLOUR_JITTER = {"brightness": 0.12, "contrast": 0.2, "saturation": (0.4, 0.6), "hue": 0.03}
+
 
 @dataclass
 class TrainConfig:
@@ -45,7 +54,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 0.5
     loader_workers: int = 1
-    engine: str = "keras"  # "torch": skindx.torch_engine's loop (compact VGG, CUDA GPUs)
+    engine: str = "keras"  # one of ENGINES
     version: str = "0.1.0"
 
     def architecture_dict(self) -> dict[str, Any]:
@@ -73,6 +82,14 @@ def split_seed(recipe: dict[str, Any]) -> int:
     """The seed of a recipe's train/validation split (older cards have only ``seed``)."""
     chosen = recipe.get("split_seed")
     return recipe.get("seed", 42) if chosen is None else chosen
+
+
+def validation_split(training: dict[str, Any]) -> tuple[float, int]:
+    """(validation fraction, split seed) of a card's ``training`` section; an ensemble's is its
+    members' (``skindx ensemble`` makes them share one)."""
+    members = training.get("members") or []
+    recipe = training.get("recipe") or (members[0].get("recipe") if members else None) or {}
+    return recipe.get("val_fraction", 0.15), split_seed(recipe)
 
 
 def default(name: str) -> Any:

@@ -2,7 +2,7 @@
 with a CUDA GPU but no CUDA build of TensorFlow.
 
 Keras' own ``fit`` on the torch backend steps eagerly through Python and a CPU loader
-(8.5 s per HAM10000 epoch on an H100, bounded by Python rather than the GPU; see
+(8.6 s per HAM10000 epoch on an H100, bounded by Python rather than the GPU; see
 docs/training_logs/gpu_e160bf.log). This engine keeps the training images on the device
 as uint8 and augments whole batches there with the Keras loop's recipe (any rotation, a
 mirror, zoom, colour jitter), with the same loss, optimiser, schedule and selection by
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from skindx.evaluate import balanced_accuracy
+from skindx.recipe import COLOUR_JITTER, ZOOM_RANGE
 
 __all__ = ["Selection", "fit", "keras_weights", "require_torch", "torch_compact_vgg"]
 
@@ -191,8 +192,6 @@ def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, ne
 
     ``tensors``: (uint8 NHWC images, smoothed soft targets, per-image weights) on the device.
     """
-    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
-
     images, soft, weights = tensors
     module.train()
     order = np.random.default_rng((config.seed, epoch)).permutation(len(images))

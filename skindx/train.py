@@ -34,7 +34,7 @@ from skindx.modeling import (
     import_keras,
     layer_probe,
 )
-from skindx.recipe import TrainConfig, split_seed
+from skindx.recipe import COLOUR_JITTER, ENGINES, ZOOM_RANGE, TrainConfig, split_seed
 from skindx.taxonomy import CODES, ISIC2018_HEADER
 
 __all__ = ["TrainConfig", "split_seed", "train"]
@@ -47,13 +47,8 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return weights / (weights[labels].mean() or 1.0)
 
 
-# Geometric augmentation: any rotation, flips, zoom in up to 25% or out up to 10% (factor
-# of the field of view). Done with OpenCV in the loader rather than as Keras layers, whose
-# rotation and zoom are slow on the torch and JAX backends.
-ZOOM_RANGE = (-0.25, 0.1)
-# Colour jitter (Keras' layer arguments). Saturation factor 0.5 is the identity; a single
-# float f would mean (-f, f) and wash most images out to grey, so the range is explicit.
-COLOUR_JITTER = {"brightness": 0.12, "contrast": 0.2, "saturation": (0.4, 0.6), "hue": 0.03}
+# Rotation, mirror and zoom (ZOOM_RANGE) are done with OpenCV in the loader rather than as
+# Keras layers, whose rotation and zoom are slow on the torch and JAX backends.
 
 
 def random_geometry(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -85,8 +80,7 @@ def _augmenter(keras, seed: int):
 
     Always float32: in bfloat16 the hue and saturation round trips would band the colours.
     """
-    layers = keras.layers
-    jitter = COLOUR_JITTER
+    layers, jitter = keras.layers, COLOUR_JITTER
     return [
         layers.RandomBrightness(
             jitter["brightness"], value_range=(0, 255), seed=seed + 3, dtype="float32"
@@ -289,9 +283,6 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     skin_model.save(out)
     checkpoint.unlink()
     return skin_model
-
-
-ENGINES = ("keras", "torch")
 
 
 def _fit_keras(keras, config, x_train, targets, weights, validation, progress):

@@ -109,3 +109,12 @@ def test_ensemble_refuses_members_on_different_splits(synthetic_ham, tmp_path, c
     assert code == 1
     assert "differs from member 1 in ['split_seed']" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_ensemble_cards_validation_split_is_its_members():
+    from skindx.recipe import validation_split
+
+    assert validation_split({"recipe": {"val_fraction": 0.2, "seed": 3}}) == (0.2, 3)
+    member = {"recipe": {"val_fraction": 0.1, "seed": 1, "split_seed": 9}}
+    assert validation_split({"members": [member, member]}) == (0.1, 9)
+    assert validation_split({}) == (0.15, 42)  # cards from before recipes were recorded

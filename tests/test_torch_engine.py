@@ -118,8 +118,8 @@ def test_copied_weights_reproduce_the_torch_model_in_keras():
 
 def test_augmentation_keeps_shape_and_range_and_varies_images():
     torch = pytest.importorskip("torch")
+    from skindx.recipe import COLOUR_JITTER, ZOOM_RANGE
     from skindx.torch_engine import _augment
-    from skindx.train import COLOUR_JITTER, ZOOM_RANGE
 
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(4, 3, 32, 32) * 255
