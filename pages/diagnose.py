@@ -15,6 +15,7 @@ import streamlit as st
 
 from skindx import report
 from skindx.config import settings
+from skindx.context import SITE_LABELS, Context
 from skindx.explain import overlay
 from skindx.imaging import ImageRejected
 from skindx.predict import Prediction
@@ -56,6 +57,7 @@ class Analysis:
     prediction: Prediction | None = None
     error: str | None = None
     overlay: np.ndarray | None = None
+    context: Context | None = None  # what the prediction was made with
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -84,27 +86,68 @@ def _inputs() -> list[tuple[Any, str]]:
     return files
 
 
-def _analyse(engine: resources.Engine, files: list[tuple[Any, str]]) -> list[Analysis]:
+def _context_inputs(engine: resources.Engine) -> Context | None:
+    """Optional age, sex and body site, where the model card has a context model."""
+    if not engine.card.context:
+        return None
+    with st.expander("Add age, sex and body site (optional)", icon=":material/person:"):
+        st.caption(
+            "Doctors read a spot together with who has it and where, and so can the model: on "
+            "its test set, giving these raised its balanced accuracy (the model card has the "
+            "figures). They apply to every photo on this page and, like the photos, are not "
+            "saved, logged or shared."
+        )
+        age_column, sex_column, site_column = st.columns(3)
+        age = age_column.number_input(
+            "Age (years)", min_value=0, max_value=120, value=None, step=1, key="dx_age"
+        )
+        sex = sex_column.selectbox(
+            "Sex", ("female", "male"), index=None, placeholder="Not given", key="dx_sex",
+            format_func=str.capitalize,
+        )  # fmt: skip
+        site = site_column.selectbox(
+            "Where on the body", tuple(SITE_LABELS), index=None, placeholder="Not given",
+            format_func=SITE_LABELS.__getitem__, key="dx_site",
+        )  # fmt: skip
+    context = Context(age, sex, site)
+    return context if context.given else None
+
+
+def _analyse(
+    engine: resources.Engine, files: list[tuple[Any, str]], context: Context | None
+) -> list[Analysis]:
     held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
     current: dict[str, Analysis] = {}
     for upload, name in files[:MAX_IMAGES]:
         key = upload.file_id
-        current[key] = held.get(key) or _analyse_one(engine, upload, name)
+        analysis = held.get(key) or _analyse_one(engine, upload, name, context)
+        if analysis.pixels is not None and analysis.context != context:
+            _repredict(engine, analysis, context)  # the context changed: same pixels
+        current[key] = analysis
     st.session_state[RESULTS] = current  # forget photos that were removed
     if len(files) > MAX_IMAGES:
         st.warning(f"Only the first {MAX_IMAGES} photos are analysed; remove some to see others.")
     return list(current.values())
 
 
-def _analyse_one(engine: resources.Engine, upload: Any, name: str) -> Analysis:
+def _analyse_one(
+    engine: resources.Engine, upload: Any, name: str, context: Context | None
+) -> Analysis:
     try:
         loaded = ui.working_copy(upload.getvalue())
     except ImageRejected as error:
         return Analysis(upload.file_id, name, error=str(error))
     # One working copy for every step in the app (display, prediction, saliency, report).
-    return Analysis(
-        upload.file_id, name, loaded.pixels, loaded.notes, engine.predict(loaded.pixels)
-    )
+    prediction = engine.predict(loaded.pixels, context)
+    return Analysis(upload.file_id, name, loaded.pixels, loaded.notes, prediction, context=context)
+
+
+def _repredict(engine: resources.Engine, analysis: Analysis, context: Context | None) -> None:
+    previous = analysis.prediction
+    analysis.prediction = engine.predict(analysis.pixels, context)
+    analysis.context = context
+    if previous is None or previous.label != analysis.prediction.label:
+        analysis.overlay = None  # the heat map is drawn for the top diagnosis
 
 
 # ----------------------------------------------------------------------------- results
@@ -256,6 +299,8 @@ def _diagnosis(prediction: Prediction) -> None:
         f"non-cancer types: **{ui.percent(1 - malignant, 0)}**"
     )
     st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
+    if prediction.context_used:
+        st.caption("Age, sex and body site were taken into account.")
 
 
 def _out_of_domain(prediction: Prediction) -> None:
@@ -308,11 +353,12 @@ def main() -> None:
     engine = resources.engine()
     if engine is None:
         return
+    context = _context_inputs(engine)
     if not files:
         st.session_state.pop(RESULTS, None)
         ui.preload_charts("dx_preload")
         return
-    analyses = _analyse(engine, files)
+    analyses = _analyse(engine, files, context)
     if len(analyses) > 1:
         _batch_table(analyses)
     for index, analysis in enumerate(analyses):

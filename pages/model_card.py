@@ -20,7 +20,12 @@ from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
 NOT_MEASURED = "not measured"
-SPLITS = {"test": "Test set", "validation": "Validation set"}
+SPLITS = {
+    "test": "Test set",
+    "test_with_context": "Test set + age, sex, site",
+    "validation": "Validation set",
+    "validation_with_context": "Validation set + age, sex, site",
+}
 CHART_CONFIG = {"displayModeBar": False}
 OUT_OF_SCOPE = (
     "Diagnosing, ruling out or screening for skin cancer, or deciding whether someone needs "
@@ -254,6 +259,15 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
             f"The app adds up the probabilities of the cancer types ({MALIGNANT_NAMES}) and "
             f"advises “see a doctor” from **{ui.percent(thresholds.get('see_doctor'))}** and "
             f"“see a doctor soon” from **{ui.percent(thresholds.get('see_doctor_soon'))}**."
+        )
+    if card.context:
+        cuts = card.context["thresholds"]
+        st.markdown(
+            "With age, sex or body site given, the image's probabilities are multiplied by how "
+            "common each diagnosis is at that age, sex and site in the training data (weight "
+            f"{card.context['weight']:.2f}, fitted on the validation split), and the advice "
+            f"uses cut-offs fitted for that: **{ui.percent(cuts['see_doctor'])}** and "
+            f"**{ui.percent(cuts['see_doctor_soon'])}**."
         )
     triage = metrics.get("triage")
     if triage:

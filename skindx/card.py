@@ -20,7 +20,8 @@ class ModelCard:
     ``metrics`` holds evaluation results keyed by split (``"validation"``, ``"test"``), each
     as written by :func:`skindx.evaluate.metrics_from_probabilities`. ``ood`` holds the
     out-of-domain detector's settings, ``thresholds`` the triage cut-offs on the malignant
-    probability.
+    probability, ``context`` the optional age/sex/site fusion (:mod:`skindx.context`) with
+    its own triage cut-offs.
     """
 
     name: str = "skindx-vgg"
@@ -40,6 +41,7 @@ class ModelCard:
     temperature: float = 1.0
     ood: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
     saliency: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
     created: str = ""

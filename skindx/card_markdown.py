@@ -51,6 +51,9 @@ def _metrics_section(title: str, metrics: dict[str, Any]) -> list[str]:
         ]
     if "in_domain_share" in metrics:
         lines.append(f"| images judged in domain | {_pct(metrics['in_domain_share'])} |")
+    if "context_given_share" in metrics:
+        share = _pct(metrics["context_given_share"])
+        lines.append(f"| images with age, sex or site given | {share} |")
     lines += ["", "| class | n | sensitivity | specificity | AUC |", "|---|---|---|---|---|"]
     for code, row in metrics.get("per_class", {}).items():
         lines.append(
@@ -69,8 +72,9 @@ TARGETS = (
 )
 
 
-def _targets_section(test: dict[str, Any]) -> list[str]:
-    lines = ["### Against the targets", "", "| target | reached | verdict |", "|---|---|---|"]
+def _targets_section(test: dict[str, Any], title: str) -> tuple[list[str], bool]:
+    """The target table for one test evaluation, and whether any target was missed."""
+    lines = [f"### {title}", "", "| target | reached | verdict |", "|---|---|---|"]
     missed = False
     for label, path, goal, sense in TARGETS:
         value: Any = test
@@ -84,15 +88,15 @@ def _targets_section(test: dict[str, Any]) -> list[str]:
         verdict = "met" if met else f"missed by {abs(value - goal):.3f}"
         lines.append(f"| {label} {sense} {goal} | {value:.3f} | {verdict} |")
     lines.append("")
-    if missed:
-        lines += [
-            "What would close the gaps: full training schedules at 160-192 px on a GPU "
-            "(the 15-minute GPU sessions so far cut every schedule short or shared one card "
-            "between several runs), VGG16 with pretrained weights, and more and wider "
-            "ensemble members trained that way; see 'What was tried'.",
-            "",
-        ]
-    return lines
+    return lines, missed
+
+
+CLOSING_THE_GAPS = (
+    "What would close the gaps: full training schedules at 160-192 px on a GPU "
+    "(the 15-minute GPU sessions so far cut every schedule short or shared one card "
+    "between several runs), VGG16 with pretrained weights, and more and wider "
+    "ensemble members trained that way; see 'What was tried'."
+)
 
 
 _VALUED_FLAGS = (
@@ -178,6 +182,7 @@ def _reproduce(card: ModelCard) -> list[str]:
         "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
         "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
         "  --json test_report.json --update-card",
+        *(_CONTEXT_COMMANDS if card.context else []),
         "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
         "  --masks ../shared/data/ham10000/masks \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",
@@ -185,6 +190,15 @@ def _reproduce(card: ModelCard) -> list[str]:
         "```",
         "",
     ]
+
+
+_CONTEXT_COMMANDS = (
+    "skindx context --model models/default --images ../shared/data/ham10000/images \\",
+    "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv",
+    "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
+    "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
+    "  --with-context --json test_context_report.json --update-card",
+)
 
 
 def _training_section(training: dict[str, Any]) -> list[str]:
@@ -242,6 +256,26 @@ def _triage_targets(thresholds: dict[str, Any]) -> str:
     return f" (validation sensitivity: malignant ≥ {malignant:.2f}{extra})"
 
 
+EVALUATIONS = (
+    ("test", "Held-out test set"),
+    ("test_with_context", "Held-out test set, with age, sex and site"),
+    ("validation", "Validation split"),
+    ("validation_with_context", "Validation split, with age, sex and site"),
+)
+
+
+def _context_line(context: dict[str, Any]) -> list[str]:
+    if not context:
+        return []
+    cuts = context["thresholds"]
+    return [
+        f"- Clinical context (optional age, sex, body site): {context['method']}, likelihoods "
+        f"counted on the {context['tables_from']}, weight {_num(context['weight'])} (fitted on "
+        f"{context['weight_from']}); its own triage cut-offs: 'see a doctor' from "
+        f"{_num(cuts['see_doctor'])}, 'see a doctor soon' from {_num(cuts['see_doctor_soon'])}"
+    ]
+
+
 def render_markdown(card: ModelCard) -> str:
     """The whole model card as Markdown, every figure read from ``card``."""
     training = card.training
@@ -280,15 +314,23 @@ def render_markdown(card: ModelCard) -> str:
         f"{_num(card.thresholds.get('see_doctor'))}{_triage_targets(card.thresholds)}, "
         f"'see a doctor soon' from {_num(card.thresholds.get('see_doctor_soon'))} "
         f"(validation specificity {TRIAGE_SOON_SPECIFICITY:.2f})",
+        *_context_line(card.context),
         "",
         "## Evaluation",
         "",
     ]
-    for split, title in (("test", "Held-out test set"), ("validation", "Validation split")):
-        if split in card.metrics:
+    missed = False
+    for split, title in ((s, t) for s, t in EVALUATIONS if s in card.metrics):
+        if not split.startswith("test"):
+            continue
+        targets, missed_here = _targets_section(card.metrics[split], f"{title}: targets")
+        lines += [*_metrics_section(title, card.metrics[split]), *targets]
+        missed = missed or missed_here
+    if missed:
+        lines += [CLOSING_THE_GAPS, ""]
+    for split, title in ((s, t) for s, t in EVALUATIONS if s in card.metrics):
+        if not split.startswith("test"):
             lines += _metrics_section(title, card.metrics[split])
-        if split == "test" and split in card.metrics:
-            lines += _targets_section(card.metrics[split])
     if card.saliency:
         s = card.saliency
         lines += [

@@ -61,6 +61,21 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+def _context_field(field: str):
+    """An argparse type checking one Context field (age, sex, site) with its own message."""
+
+    def check(text: str):
+        from skindx.context import Context, ContextError
+
+        try:
+            return getattr(Context(**{field: text}), field)
+        except ContextError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    check.__name__ = field  # argparse names the type in its fallback message
+    return check
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -81,15 +96,20 @@ def _load(model_dir: Path | None):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from skindx.context import Context
     from skindx.imaging import ImageRejected
     from skindx.predict import Predictor
 
-    predictor = Predictor(_load(args.model), tta=args.tta)
+    context = Context(args.age, args.sex, args.site)
+    skin_model = _load(args.model)
+    if context.given and not skin_model.card.context:
+        print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
+    predictor = Predictor(skin_model, tta=args.tta)
     failures = 0
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
     for path in images:
         try:
-            prediction = predictor.predict(Path(path))
+            prediction = predictor.predict(Path(path), context)
         except ImageRejected as error:
             failures += 1
             if args.json:
@@ -117,6 +137,8 @@ def _print_prediction(path, prediction, k: int) -> None:
     for code, p in prediction.top_k(k):
         print(f"  {code:6s} {p:6.1%}  {BY_CODE[code].name}")
     print(f"  malignant (mel+bcc+akiec): {prediction.malignant_probability:.1%}")
+    if prediction.context_used:
+        print("  (age, sex and body site taken into account)")
     print(f"  {prediction.concern_message}")
 
 
@@ -244,6 +266,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         tta=args.tta,
         predictions_csv=args.predictions_csv,
         name=args.name,
+        with_context=args.with_context,
     )
     text = json.dumps(report, indent=2)
     if args.json:
@@ -255,9 +278,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
     )
     if args.update_card:
-        skin_model.card.metrics[args.split] = report
+        split = args.split or ("test_with_context" if args.with_context else "test")
+        skin_model.card.metrics[split] = report
         skin_model.card.save(skin_model.directory)
-        print(f"card updated: {skin_model.directory}/card.json [{args.split}]")
+        print(f"card updated: {skin_model.directory}/card.json [{split}]")
+    return 0
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from skindx.train import add_context
+
+    skin_model = _load(args.model)
+    if not add_context(skin_model, args.images, args.metadata):
+        raise CommandError(f"{args.metadata} gives no age, sex or site for the validation images.")
+    skin_model.card.save(skin_model.directory)
+    context, validation = skin_model.card.context, skin_model.card.metrics
+    print(
+        f"context fitted (weight {context['weight']:.2f}): validation balanced accuracy "
+        f"{validation['validation']['balanced_accuracy']:.3f} without, "
+        f"{validation['validation_with_context']['balanced_accuracy']:.3f} with age, sex and "
+        f"site; card updated: {skin_model.directory}/card.json"
+    )
     return 0
 
 
@@ -330,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
     )
+    context = predict.add_argument_group(
+        "clinical context (optional; sharpens the diagnosis where the model card has a context)"
+    )
+    context.add_argument("--age", type=_context_field("age"), help="age in years")
+    context.add_argument("--sex", type=_context_field("sex"), help="female or male")
+    context.add_argument(
+        "--site", type=_context_field("site"), help="body site, e.g. back, face, lower extremity"
+    )
     predict.set_defaults(handler=cmd_predict)
 
     from skindx.explain import COLORMAPS, METHODS
@@ -362,10 +411,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="write the full report here")
     evaluate.add_argument("--predictions-csv", type=Path, help="ISIC-format probabilities")
     evaluate.add_argument("--update-card", action="store_true", help="record in card.json")
-    evaluate.add_argument("--split", default="test", help="card key for --update-card")
+    evaluate.add_argument(
+        "--split", help="card key for --update-card (default: test or test_with_context)"
+    )
     evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
     evaluate.add_argument("--tta", action="store_true", default=None)
+    evaluate.add_argument(
+        "--with-context",
+        action="store_true",
+        help="give the model each image's age, sex and site from the labels CSV",
+    )
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    fit = commands.add_parser(
+        "context", help="fit the age/sex/site context of a trained model (updates card.json)"
+    )
+    fit.add_argument("--model", type=_existing_dir)
+    fit.add_argument("--images", type=_existing_dir, required=True)
+    fit.add_argument("--metadata", type=_existing_file, required=True)
+    fit.set_defaults(handler=cmd_context)
 
     check = commands.add_parser("saliency-check", help="Grad-CAM energy inside lesion masks")
     check.add_argument("--model", type=_existing_dir)

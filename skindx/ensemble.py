@@ -7,9 +7,9 @@ kernel is the members' kernels stacked and divided by their number. The logits a
 exactly the mean of the members' logits, while Grad-CAM on ``ensemble_maps`` explains the
 ensemble as a whole and every member's conv layers stay reachable for per-layer maps.
 
-Temperature, out-of-domain reference, triage thresholds and the flip-TTA choice are fitted
-again on the validation split all members share (they must agree on it: the split is part
-of every member's card).
+Temperature, out-of-domain reference, triage thresholds, the flip-TTA choice and the
+age/sex/site context are fitted again on the validation split all members share (they must
+agree on it: the split is part of every member's card).
 """
 
 from __future__ import annotations
@@ -108,28 +108,17 @@ def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
 
 def shared_validation(
     members: Sequence[SkinModel], images: str | Path, metadata: str | Path
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The members' common validation split, decoded as they saw it: (x, labels, split info).
+) -> tuple[tuple[np.ndarray, np.ndarray, list[str]], dict]:
+    """The members' common validation split, decoded as they saw it:
+    ``(x, labels, image ids), split info``.
 
     Raises:
         ValueError: the members differ in split, input size or preprocessing.
     """
-    from skindx.recipe import TrainConfig
-    from skindx.train import load_split
+    from skindx.train import validation_arrays
 
-    shared = _shared_recipe([m.card for m in members])
-    config = TrainConfig(
-        images=str(images),
-        metadata=str(metadata),
-        out="",
-        input_size=shared["input_size"],
-        val_fraction=shared["val_fraction"],
-        split_seed=shared["split_seed"],
-        color_constancy=bool(shared["color_constancy"]),
-        hair_removal=bool(shared["hair_removal"]),
-    )
-    _, (x_val, y_val, _), split_info = load_split(config, progress=False, train=False)
-    return x_val, y_val, split_info
+    _shared_recipe([m.card for m in members])
+    return validation_arrays(members[0].card, images, metadata)
 
 
 def build_ensemble(
@@ -140,7 +129,8 @@ def build_ensemble(
     from skindx.train import finish_with_validation
 
     members = [load_model(path) for path in member_dirs]
-    x_val, y_val, split_info = shared_validation(members, images, metadata)  # checks they agree
+    # checks that they agree
+    (x_val, y_val, val_ids), split_info = shared_validation(members, images, metadata)
     first = members[0].card
     card = ModelCard(
         name=f"skindx-ensemble{len(members)}-{first.input_size}",
@@ -167,7 +157,7 @@ def build_ensemble(
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     skin_model = SkinModel(combine([m.model for m in members]), card)
-    finish_with_validation(skin_model, x_val, y_val)
+    finish_with_validation(skin_model, x_val, y_val, val_ids, metadata)
     skin_model.save(out)
     return skin_model
 

@@ -101,13 +101,18 @@ def metrics_from_probabilities(
     p_malignant = malignant_probability(probabilities)
     result["malignant_auc"] = _safe_auc(is_malignant, p_malignant)
     if thresholds:
-        result["triage"] = _triage_figures(labels, p_malignant, is_malignant, thresholds)
+        result["triage"] = triage_figures(labels, probabilities, thresholds["see_doctor"])
     return result
 
 
-def _triage_figures(labels, p_malignant, is_malignant, thresholds) -> dict[str, Any]:
-    """Sensitivity/specificity of the 'see a doctor' message; melanoma vs benign lesions."""
-    flagged = p_malignant >= thresholds["see_doctor"]
+def triage_figures(labels, probabilities, see_doctor: float | np.ndarray) -> dict[str, Any]:
+    """Sensitivity/specificity of the 'see a doctor' message; melanoma vs benign lesions.
+
+    ``see_doctor``: the cut-off on the malignant probability, or one per image.
+    """
+    labels = np.asarray(labels)
+    is_malignant = np.isin(labels, MALIGNANT_INDEX)
+    flagged = malignant_probability(probabilities) >= see_doctor
     melanoma = labels == MEL
     benign = ~is_malignant
 
@@ -115,7 +120,7 @@ def _triage_figures(labels, p_malignant, is_malignant, thresholds) -> dict[str, 
         return round(float(value[mask].mean()), 4) if mask.any() else None
 
     return {
-        "threshold": round(float(thresholds["see_doctor"]), 4),
+        "threshold": round(float(see_doctor), 4) if np.ndim(see_doctor) == 0 else None,
         "malignant_sensitivity": share(is_malignant, flagged),
         "melanoma_sensitivity": share(melanoma, flagged),
         "benign_specificity": share(benign, ~flagged),
@@ -189,8 +194,14 @@ def evaluate_model(
     predictions_csv: str | Path | None = None,
     name: str = "ISIC 2018 Task 3 test",
     batch_size: int = 64,
+    with_context: bool = False,
 ) -> dict[str, Any]:
-    """Predict every labelled image and compute the full report (JSON-serialisable)."""
+    """Predict every labelled image and compute the full report (JSON-serialisable).
+
+    ``with_context``: give the model each image's age, sex and body site from the labels
+    CSV (a metadata format with those columns); the report then uses the card's context
+    triage cut-offs and records the share of images with any context given.
+    """
     from skindx.data import labelled_paths
     from skindx.imaging import ImageRejected, load_image
     from skindx.predict import Predictor
@@ -198,6 +209,7 @@ def evaluate_model(
     table = read_evaluation_labels(labels_csv)
     table = table[table["diagnosis"].isin(CODES)]
     predictor = Predictor(skin_model, tta=tta)
+    contexts = _contexts(skin_model, labels_csv) if with_context else None
     paths, path_labels = labelled_paths(table, images_dir)
     missing = len(table) - len(paths)  # listed but not found; unreadable ones are added below
 
@@ -207,31 +219,55 @@ def evaluate_model(
         except ImageRejected:
             return None
 
-    ids, labels, probabilities, in_domain = [], [], [], []
+    ids, labels, probabilities, in_domain, used = [], [], [], [], []
     for start in range(0, len(paths), batch_size):  # decode one batch at a time
         loaded = [(i, load(paths[i])) for i in range(start, min(start + batch_size, len(paths)))]
         kept = [(i, pixels) for i, pixels in loaded if pixels is not None]
         missing += len(loaded) - len(kept)
-        predictions = predictor.predict_batch([pixels for _, pixels in kept])
+        given = None if contexts is None else [contexts.get(paths[i].stem) for i, _ in kept]
+        predictions = predictor.predict_batch([pixels for _, pixels in kept], contexts=given)
         for (i, _), prediction in zip(kept, predictions, strict=True):
             ids.append(paths[i].stem)
             labels.append(int(path_labels[i]))
             probabilities.append([prediction.probabilities[c] for c in CODES])
             in_domain.append(prediction.in_domain)
+            used.append(prediction.context_used)
     if not ids:
         raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
     labels_array, probs = np.asarray(labels), np.asarray(probabilities)
     report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
     report["official"] = official_isic2018_scores(ids, labels_array, probs)
     report.update(
-        dataset=name,
+        dataset=name + (", with age, sex and site" if with_context else ""),
         tta=predictor.tta,
         missing=missing,
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
+    if with_context and skin_model.card.thresholds:
+        # each image is triaged by the cut-off fitted for what it was given (as in the app)
+        cuts = [skin_model.card.context["thresholds"], skin_model.card.thresholds]
+        see_doctor = np.where(used, *(c["see_doctor"] for c in cuts))
+        report["triage"] = triage_figures(labels_array, probs, see_doctor)
+        report["triage"]["threshold"] = round(cuts[0]["see_doctor"], 4)
+        report["triage"]["threshold_without_context"] = round(cuts[1]["see_doctor"], 4)
+    if with_context:
+        report["context_given_share"] = round(float(np.mean(used)), 4)
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report
+
+
+def _contexts(skin_model, labels_csv: str | Path) -> dict[str, Any]:
+    """Image id → :class:`~skindx.context.Context` from a metadata CSV with age/sex/site."""
+    from skindx.context import contexts_from_frame
+    from skindx.metadata import read_metadata
+
+    if not skin_model.card.context:
+        raise ValueError(
+            "This model has no age/sex/site context; fit it first with `skindx context`."
+        )
+    frame = read_metadata(labels_csv)
+    return dict(zip(frame["image_id"].astype(str), contexts_from_frame(frame), strict=True))
 
 
 def saliency_on_lesions(

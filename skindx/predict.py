@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
+from skindx.context import Context, apply_context
 from skindx.imaging import decode_side, load_for_model, preprocess_pixels
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
@@ -49,6 +50,7 @@ class Prediction:
     in_domain: bool
     domain_score: float | None
     notes: tuple[str, ...] = ()
+    context_used: bool = False  # age, sex or body site sharpened the probabilities
 
     @property
     def label(self) -> str:
@@ -77,6 +79,7 @@ class Prediction:
             "in_domain": self.in_domain,
             "domain_score": self.domain_score,
             "notes": list(self.notes),
+            "context_used": self.context_used,
         }
 
 
@@ -161,30 +164,54 @@ class Predictor:
             logits = np.stack([logits, *extra])
         return logits, features
 
-    def postprocess(self, logits: np.ndarray, features: np.ndarray) -> list[Prediction]:
+    def postprocess(
+        self,
+        logits: np.ndarray,
+        features: np.ndarray,
+        contexts: Sequence[Context | None] | None = None,
+    ) -> list[Prediction]:
+        """Predictions from the forward pass; ``contexts`` (one per image, or ``None``) add
+        age, sex and body site where the card has a context model."""
         card = self.card
         probabilities = calibrated_probabilities(logits, card.temperature)
         if probabilities.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
             probabilities = probabilities.mean(axis=0)
+        used = np.zeros(len(probabilities), dtype=bool)
+        if contexts is not None and card.context:
+            if len(contexts) != len(probabilities):
+                raise ValueError(f"{len(contexts)} contexts for {len(probabilities)} images.")
+            probabilities, used = apply_context(card.context, probabilities, contexts)
         scores = self._domain_scores(features)
         if scores is None:
-            return [self._prediction(p, None) for p in probabilities]
-        return [self._prediction(p, float(d)) for p, d in zip(probabilities, scores, strict=True)]
+            scores = [None] * len(probabilities)
+        return [
+            self._prediction(p, None if d is None else float(d), bool(u))
+            for p, d, u in zip(probabilities, scores, used, strict=True)
+        ]
 
     # -- public API --------------------------------------------------------------------
-    def predict(self, image: Any) -> Prediction:
-        return self.postprocess(*self.forward(self.preprocess(image)))[0]
+    def predict(self, image: Any, context: Context | None = None) -> Prediction:
+        """One image; ``context`` (age, sex, body site) sharpens it where the card allows."""
+        return self.postprocess(*self.forward(self.preprocess(image)), [context])[0]
 
-    def predict_batch(self, images: Sequence[Any], batch_size: int = 32) -> list[Prediction]:
+    def predict_batch(
+        self,
+        images: Sequence[Any],
+        batch_size: int = 32,
+        contexts: Sequence[Context | None] | None = None,
+    ) -> list[Prediction]:
         """Vectorised prediction; every image must load (use predict() to handle each).
 
         Images are decoded on a small shared thread pool (decoding releases the GIL).
         """
+        if contexts is not None and len(contexts) != len(images):
+            raise ValueError(f"{len(contexts)} contexts for {len(images)} images.")
         results: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             batch = np.concatenate(list(_decoders().map(self.preprocess, chunk)))
-            results.extend(self.postprocess(*self.forward(batch)))
+            chunk_contexts = None if contexts is None else contexts[start : start + batch_size]
+            results.extend(self.postprocess(*self.forward(batch), chunk_contexts))
         return results
 
     # -- helpers -------------------------------------------------------------------------
@@ -193,23 +220,28 @@ class Predictor:
             return None
         return mahalanobis_score(features, self._ood_reference)
 
-    def _prediction(self, probabilities: np.ndarray, domain_score: float | None) -> Prediction:
+    def _prediction(
+        self, probabilities: np.ndarray, domain_score: float | None, context_used: bool = False
+    ) -> Prediction:
         codes = self.skin_model.classes
         probabilities = probabilities / probabilities.sum()
         p_malignant = float(malignant_probability(probabilities))
         in_domain = domain_score is None or domain_score <= float(self.card.ood["threshold"])
+        # the triage cut-offs were fitted on the probabilities they are applied to
+        thresholds = self.card.context["thresholds"] if context_used else self.card.thresholds
         return Prediction(
             probabilities=MappingProxyType(
                 {code: float(p) for code, p in zip(codes, probabilities, strict=True)}
             ),
             malignant_probability=p_malignant,
-            concern=self._concern(p_malignant) if in_domain else "not_assessed",
+            concern=self._concern(p_malignant, thresholds) if in_domain else "not_assessed",
             in_domain=in_domain,
             domain_score=domain_score,
+            context_used=context_used,
         )
 
-    def _concern(self, p_malignant: float) -> str:
-        thresholds = self.card.thresholds
+    @staticmethod
+    def _concern(p_malignant: float, thresholds: Mapping[str, float]) -> str:
         if not thresholds:
             return "see_doctor" if p_malignant >= 0.5 else "low"
         if p_malignant >= thresholds["see_doctor_soon"]:

@@ -34,7 +34,14 @@ from skindx.modeling import (
     import_keras,
     layer_probe,
 )
-from skindx.recipe import COLOUR_JITTER, ENGINES, ZOOM_RANGE, TrainConfig, split_seed
+from skindx.recipe import (
+    COLOUR_JITTER,
+    ENGINES,
+    ZOOM_RANGE,
+    TrainConfig,
+    split_seed,
+    validation_split,
+)
 from skindx.taxonomy import CODES, ISIC2018_HEADER
 
 __all__ = ["TrainConfig", "split_seed", "train"]
@@ -259,7 +266,9 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (x_train, y_train, train_ids), (x_val, y_val, _), split_info = load_split(config, progress)
+    (x_train, y_train, train_ids), (x_val, y_val, val_ids), split_info = load_split(
+        config, progress
+    )
     targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
     if config.engine == "torch":
@@ -279,7 +288,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     final.save_weights(checkpoint)
     card = _card(config, selection, y_train, split_info, keras.backend.backend())
     skin_model = SkinModel(final, card)
-    finish_with_validation(skin_model, x_val, y_val)
+    finish_with_validation(skin_model, x_val, y_val, val_ids, config.metadata)
     skin_model.save(out)
     checkpoint.unlink()
     return skin_model
@@ -373,8 +382,16 @@ def logits_and_features(model, x: np.ndarray, batch_size: int = 128):
     return np.concatenate(logits), np.concatenate(features)
 
 
-def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray) -> None:
-    """Fit temperature, OOD reference and triage thresholds on validation; record metrics."""
+def finish_with_validation(
+    skin_model: SkinModel,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    val_ids: list[str] | None = None,
+    metadata: str | Path | None = None,
+) -> None:
+    """Fit temperature, OOD reference, triage thresholds and flip-TTA on validation; record
+    metrics. With the validation ``val_ids`` and their ``metadata`` CSV, also fit the
+    age/sex/site context (:mod:`skindx.context`) when the CSV has those columns."""
     from skindx.evaluate import expected_calibration_error, metrics_from_probabilities
 
     logits, features = logits_and_features(skin_model.model, x_val)
@@ -397,7 +414,77 @@ def finish_with_validation(skin_model: SkinModel, x_val: np.ndarray, y_val: np.n
     metrics["ece_uncalibrated"] = round(expected_calibration_error(y_val, uncalibrated)[0], 4)
     metrics["dataset"] = "HAM10000 validation split (by lesion)"
     card.metrics["validation"] = metrics
-    select_tta(skin_model, x_val, y_val, logits)
+    probabilities = select_tta(skin_model, x_val, y_val, logits)
+    if val_ids is not None and metadata is not None:
+        fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities)
+
+
+def validation_arrays(card: ModelCard, images: str | Path, metadata: str | Path):
+    """The validation split ``card`` records, decoded as its model sees it:
+    ``(x, labels, image ids), split info``."""
+    val_fraction, seed = validation_split(card.training)
+    config = TrainConfig(
+        images=str(images),
+        metadata=str(metadata),
+        out="",
+        input_size=card.input_size,
+        val_fraction=val_fraction,
+        split_seed=seed,
+        color_constancy=bool(card.preprocessing.get("color_constancy")),
+        hair_removal=bool(card.preprocessing.get("hair_removal")),
+    )
+    _, validation, split_info = load_split(config, progress=False, train=False)
+    return validation, split_info
+
+
+def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path) -> bool:
+    """Fit the age/sex/site context of a trained model on its own validation split (what
+    ``skindx context`` does); the weights are untouched. False where the metadata has none."""
+    from skindx.predict import Predictor
+
+    (x_val, y_val, val_ids), _ = validation_arrays(skin_model.card, images, metadata)
+    predictor = Predictor(skin_model)
+    logits = np.concatenate(
+        [predictor.forward(x_val[i : i + 128])[0] for i in range(0, len(x_val), 128)], axis=-2
+    )
+    probabilities = calibrated_probabilities(logits, skin_model.card.temperature)
+    if probabilities.ndim == 3:  # flip TTA, averaged as the Predictor does
+        probabilities = probabilities.mean(axis=0)
+    return fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities)
+
+
+def fit_context_on_validation(
+    skin_model: SkinModel,
+    metadata: str | Path,
+    val_ids: list[str],
+    y_val: np.ndarray,
+    probabilities: np.ndarray,
+) -> bool:
+    """Record the context section and its validation metrics in the card (False, and the
+    card unchanged, where the metadata gives no age, sex or site for the validation images).
+
+    ``probabilities``: the model's validation probabilities as the Predictor makes them.
+    """
+    from skindx.context import LIMITATION, contexts_from_frame, fit_context
+    from skindx.evaluate import metrics_from_probabilities
+    from skindx.metadata import read_metadata
+
+    frame = read_metadata(metadata).drop_duplicates("image_id").set_index("image_id", drop=False)
+    val_frame = frame.reindex(val_ids)
+    if not any(c.given for c in contexts_from_frame(val_frame.dropna(subset=["diagnosis"]))):
+        return False
+    card = skin_model.card
+    train_table, _ = split_by_lesion(read_labels(metadata), *validation_split(card.training))
+    section, fused = fit_context(
+        frame.reindex(train_table["image_id"]), val_frame, probabilities, y_val
+    )
+    card.context = section
+    if LIMITATION not in card.limitations:
+        card.limitations.append(LIMITATION)
+    metrics = metrics_from_probabilities(y_val, fused, section["thresholds"])
+    metrics["dataset"] = "HAM10000 validation split (by lesion), with age, sex and site"
+    card.metrics["validation_with_context"] = metrics
+    return True
 
 
 TTA_MIN_GAIN = 0.005  # flips cost 4× the compute; adopt them only for a real gain
@@ -405,8 +492,9 @@ TTA_MIN_GAIN = 0.005  # flips cost 4× the compute; adopt them only for a real g
 
 def select_tta(
     skin_model: SkinModel, x_val: np.ndarray, y_val: np.ndarray, logits: np.ndarray
-) -> None:
-    """Adopt flip test-time augmentation only if it raises validation balanced accuracy.
+) -> np.ndarray:
+    """Adopt flip test-time augmentation only if it raises validation balanced accuracy;
+    returns the validation probabilities with the choice made.
 
     ``logits``: the model's validation logits (already computed); the flips are run here on
     the same preprocessed arrays, averaged as :class:`~skindx.predict.Predictor` does.
@@ -428,3 +516,4 @@ def select_tta(
         "use": use,
     }
     skin_model.card.preprocessing["tta"] = use
+    return probabilities.mean(axis=0) if use else probabilities[0]

@@ -52,8 +52,8 @@ class Engine:
         card = self.card
         return f"{card.name} v{card.version}"
 
-    def predict(self, pixels: np.ndarray):
-        return self.predictor.predict(pixels)
+    def predict(self, pixels: np.ndarray, context=None):
+        return self.predictor.predict(pixels, context)
 
     def explain(self, pixels: np.ndarray, method: str = "gradcam", target=None, layer=None):
         with self._saliency_lock:

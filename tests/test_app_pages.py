@@ -261,6 +261,68 @@ def test_multi_upload_table_and_csv(model) -> None:
     assert len(chart_values(at)) == 2 and len(at.error) == 1
 
 
+@pytest.fixture
+def context_model(monkeypatch, evaluated_model_dir, tmp_path) -> Path:
+    """The evaluated tiny model with a context section linking old age to melanoma, and its
+    figures repeated as a with-context evaluation (the page only displays them)."""
+    import pandas as pd
+
+    from skindx.context import fit_tables
+
+    directory = tmp_path / "context_model"
+    shutil.copytree(evaluated_model_dir, directory)
+    rows = [(f"m{k}", f"M{k}", "mel", 80.0, "male", "torso") for k in range(30)]
+    rows += [(f"n{k}", f"N{k}", "nv", 20.0, "female", "lower extremity") for k in range(30)]
+    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
+    card = json.loads((directory / "card.json").read_text())
+    card["context"] = {
+        "tables": fit_tables(frame),
+        "weight": 1.0,
+        "thresholds": {"see_doctor": 0.2, "see_doctor_soon": 0.6},
+    }
+    card["metrics"]["test_with_context"] = card["metrics"]["test"]
+    (directory / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    return directory
+
+
+def melanoma_share(at: AppTest) -> float:
+    """The melanoma bar of the one result's chart (bars are ranked, so found by label)."""
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = spec["data"][0]
+    (value,) = [x for x, y in zip(bars["x"], bars["y"], strict=True) if "Melanoma" in y]
+    return value
+
+
+def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    before = melanoma_share(at)
+    assert "taken into account" not in texts(at)
+    at.number_input(key="dx_age").set_value(80)
+    at.selectbox(key="dx_sex").set_value("male")
+    run(at.selectbox(key="dx_site").set_value("torso"))
+    assert "Age, sex and body site were taken into account." in texts(at)
+    assert sum(chart_values(at)[0]) == pytest.approx(100.0, abs=1e-6)
+    assert melanoma_share(at) > before  # likelier at 80 on the torso, in this card's tables
+    at.number_input(key="dx_age").set_value(None)
+    at.selectbox(key="dx_sex").set_value(None)
+    run(at.selectbox(key="dx_site").set_value(None))
+    assert melanoma_share(at) == pytest.approx(before)
+    assert "taken into account" not in texts(at)
+
+
+def test_context_inputs_only_where_the_model_has_a_context(model) -> None:
+    at = run(app_test(PAGES / "diagnose.py"))
+    assert not at.number_input and not at.selectbox
+
+
+def test_model_card_shows_the_with_context_evaluation(context_model) -> None:
+    at = run(app_test(PAGES / "model_card.py"))
+    control = at.segmented_control(key="card_split")
+    assert "test_with_context" in control.options or "Test set + age, sex, site" in control.options
+    assert "With age, sex or body site given" in texts(at)
+
+
 def test_out_of_domain_image_gets_no_diagnosis(monkeypatch, out_of_domain_model_dir) -> None:
     monkeypatch.setenv("SKINDX_MODEL", str(out_of_domain_model_dir))
     at = upload(run(app_test(PAGES / "diagnose.py")), ("holiday.png", lesion_png()))

@@ -44,13 +44,15 @@ def test_card_is_complete(shipped):
     assert card.temperature > 0
     assert 0 < card.thresholds["see_doctor"] <= card.thresholds["see_doctor_soon"] < 1
     assert card.ood["method"] == "mahalanobis" and card.ood["threshold"] > 0
-    for split in ("validation", "test"):
+    for split in ("validation", "test", "validation_with_context", "test_with_context"):
         metrics = card.metrics[split]
         assert {"n", "accuracy", "balanced_accuracy", "per_class", "ece"} <= set(metrics)
         for code in card.classes:
             assert {"sensitivity", "specificity", "auc"} <= set(metrics["per_class"][code])
     assert card.metrics["test"]["n"] == 1512
     assert card.saliency.get("n", 0) > 0
+    cuts = card.context["thresholds"]
+    assert card.context["weight"] > 0 and 0 < cuts["see_doctor"] <= cuts["see_doctor_soon"] < 1
 
 
 def test_model_card_doc_is_generated_from_the_card(shipped):
@@ -58,7 +60,8 @@ def test_model_card_doc_is_generated_from_the_card(shipped):
 
 
 @pytest.mark.data
-def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data):
+@pytest.mark.parametrize("split", ["test", "test_with_context"])
+def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data, split):
     from skindx.evaluate import evaluate_model
 
     test = shared_data / "isic2018_test"
@@ -66,8 +69,9 @@ def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data):
         shipped,
         test / "images",
         test / "ISIC2018_Task3_Test_GroundTruth.csv",
+        with_context=split == "test_with_context",
     )  # TTA follows the card, as it did when the figure was recorded
-    recorded = shipped.card.metrics["test"]
+    recorded = shipped.card.metrics[split]
     assert report["n"] == recorded["n"] == 1512
     assert report["balanced_accuracy"] == pytest.approx(recorded["balanced_accuracy"], abs=2e-3)
     assert report["official"]["balanced_accuracy"] == pytest.approx(

@@ -164,6 +164,9 @@ def test_training_smoke_on_real_images(shared_data, tmp_path):
     assert sum(card.training["train_images_per_class"].values()) == 28
     assert set(loaded.ood_reference) == {"means", "precision", "present"}
     assert card.preprocessing["tta"] == card.training["tta_selected_on_validation"]["use"]
+    # HAM10000 metadata gives age, sex and site: the context is fitted on the same split
+    assert card.context["weight"] >= 0 and set(card.context["tables"]) == {"age", "sex", "site"}
+    assert card.metrics["validation_with_context"]["n"] == validation["n"]
 
 
 def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):

@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--metadata", required=True)
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
-    x_val, y_val, _ = shared_validation(models, args.images, args.metadata)
+    (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)
     logits = [logits_and_features(m.model, x_val)[0] for m in models]
     for size in range(1, len(models) + 1):
         for subset in itertools.combinations(range(len(models)), size):
