@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
     )
     context = predict.add_argument_group(
-        "clinical context (optional; sharpens the diagnosis where the model card has a context)"
+        "clinical context (optional, for every IMAGE; used where the model card has a context)"
     )
     context.add_argument("--age", type=_context_field("age"), help="age in years")
     context.add_argument("--sex", type=_context_field("sex"), help="female or male")

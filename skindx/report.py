@@ -50,6 +50,7 @@ CONCERN_LABELS: Mapping[str, str] = {
 }
 NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
+CONTEXT_NOTE = "Age, sex and body site taken into account"
 TABLE_COLUMNS = (
     "file",
     "top_diagnosis",
@@ -96,7 +97,7 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
                     result.probabilities[label],
                     result.malignant_probability,
                     CONCERN_LABELS.get(result.concern, result.concern),
-                    "",
+                    CONTEXT_NOTE if result.context_used else "",
                 )
             )
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
@@ -422,10 +423,11 @@ def report_png(
     y += _PANEL + 70
 
     heading = (
-        "Probabilities (calibrated)"
+        "Probabilities (calibrated"
+        + (", with age, sex and body site)" if prediction.context_used else ")")
         if prediction.in_domain
         else "Not assessed: this does not look like a close-up skin-lesion photo"
-    )
+    )  # the context's values are personal data: said to be used, never drawn
     draw.text((_PAD, y), heading, font=fonts["heading"], fill=_INK)
     y += 40
     bar_left, bar_width = _PAD + 470, _WIDTH - 2 * _PAD - 470 - 90

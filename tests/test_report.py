@@ -17,13 +17,16 @@ from skindx.taxonomy import CODES
 PROBABILITIES = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
 
 
-def prediction(in_domain: bool = True, concern: str = "see_doctor") -> Prediction:
+def prediction(
+    in_domain: bool = True, concern: str = "see_doctor", context_used: bool = False
+) -> Prediction:
     return Prediction(
         probabilities=MappingProxyType(PROBABILITIES),
         malignant_probability=0.65,
         concern=concern if in_domain else "not_assessed",
         in_domain=in_domain,
         domain_score=1.0,
+        context_used=context_used,
     )
 
 
@@ -46,10 +49,12 @@ def test_results_table_rows() -> None:
             ("a.jpg", prediction()),
             ("b.jpg", prediction(in_domain=False)),
             ("c.jpg", "This file is not an image we can read."),
+            ("d.jpg", prediction(context_used=True)),
         ]
     )
     assert list(table.columns) == list(report.TABLE_COLUMNS)
-    first, second, third = table.to_dict("records")
+    first, second, third, fourth = table.to_dict("records")
+    assert first["note"] == "" and fourth["note"] == report.CONTEXT_NOTE
     assert first["top_diagnosis"] == "Melanoma"
     assert first["probability"] == 0.5 and first["malignant_probability"] == 0.65
     assert first["concern"] == "See a doctor"
@@ -130,6 +135,12 @@ def test_report_png(in_domain, with_overlay, lesion_image) -> None:
     assert 900 < image.height < 2400
     pixels = np.asarray(image.convert("RGB"))
     assert (pixels != 255).any(axis=2).mean() > 0.05  # something was drawn
+
+
+def test_report_png_says_context_was_used_without_drawing_it(lesion_image) -> None:
+    plain = report.report_png(lesion_image, prediction())
+    with_context = report.report_png(lesion_image, prediction(context_used=True))
+    assert with_context != plain  # the heading says so; the values are never passed in
 
 
 def test_report_png_is_deterministic(lesion_image) -> None:
