@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pandas stays out of prediction's imports
 
 AGE_EDGES: tuple[int, ...] = (15, 30, 45, 60, 75)  # bins: under 15, 15–29, …, 75 and over
 SEXES: tuple[str, ...] = ("female", "male")
+# The ISIC general body sites (metadata.SITES adds "other" and "unknown").
 SITES: tuple[str, ...] = (
     "head/neck",
     "upper extremity",

@@ -199,8 +199,9 @@ def evaluate_model(
     """Predict every labelled image and compute the full report (JSON-serialisable).
 
     ``with_context``: give the model each image's age, sex and body site from the labels
-    CSV (a metadata format with those columns); the report then uses the card's context
-    triage cut-offs and records the share of images with any context given.
+    CSV (a metadata format with those columns). Each image is then triaged with the cut-offs
+    fitted for what it was given, as in the app, and the report records the share of images
+    with any context given.
     """
     from skindx.data import labelled_paths
     from skindx.imaging import ImageRejected, load_image

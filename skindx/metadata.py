@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skindx.context import SITES as BODY_SITES
 from skindx.taxonomy import BY_CODE, ISIC2019_COLUMNS, is_malignant, normalize_diagnosis
 
 COLUMNS: tuple[str, ...] = (
@@ -50,16 +51,7 @@ ISIC_ARCHIVE = "ISIC Archive"
 DATASETS: tuple[str, ...] = (HAM10000, ISIC2018_TEST, ISIC2019, ISIC2020)
 
 SEXES: tuple[str, ...] = ("female", "male", "unknown")
-SITES: tuple[str, ...] = (
-    "head/neck",
-    "upper extremity",
-    "lower extremity",
-    "torso",
-    "palms/soles",
-    "oral/genital",
-    "other",
-    "unknown",
-)
+SITES: tuple[str, ...] = (*BODY_SITES, "other", "unknown")
 CONFIRMATIONS: tuple[str, ...] = ("histopathology", "follow-up", "consensus", "confocal", "unknown")
 
 # HAM10000 `localization` and ISIC `anatom_site_general(_challenge)` → one vocabulary. The HAM

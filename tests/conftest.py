@@ -63,6 +63,32 @@ def build_tiny_model(directory: Path, seed: int = 0):
     return load_model(directory)
 
 
+def add_test_context(model_dir: Path, source: Path | None = None) -> Path:
+    """Give a model directory (copied from ``source`` first, if given) a context section in
+    which melanoma is the diagnosis of 80-year-old men's torsos and naevi of 20-year-old
+    women's legs, with weight 1 and triage cut-offs 0.2 / 0.6."""
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from skindx.context import fit_tables
+
+    if source is not None:
+        shutil.copytree(source, model_dir)
+    rows = [(f"m{k}", f"M{k}", "mel", 80.0, "male", "torso") for k in range(30)]
+    rows += [(f"n{k}", f"N{k}", "nv", 20.0, "female", "lower extremity") for k in range(30)]
+    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
+    card = json.loads((model_dir / "card.json").read_text())
+    card["context"] = {
+        "tables": fit_tables(frame),
+        "weight": 1.0,
+        "thresholds": {"see_doctor": 0.2, "see_doctor_soon": 0.6},
+    }
+    (model_dir / "card.json").write_text(json.dumps(card))
+    return model_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("tiny_model")

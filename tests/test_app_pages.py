@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import add_test_context
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -263,23 +264,10 @@ def test_multi_upload_table_and_csv(model) -> None:
 
 @pytest.fixture
 def context_model(monkeypatch, evaluated_model_dir, tmp_path) -> Path:
-    """The evaluated tiny model with a context section linking old age to melanoma, and its
-    figures repeated as a with-context evaluation (the page only displays them)."""
-    import pandas as pd
-
-    from skindx.context import fit_tables
-
-    directory = tmp_path / "context_model"
-    shutil.copytree(evaluated_model_dir, directory)
-    rows = [(f"m{k}", f"M{k}", "mel", 80.0, "male", "torso") for k in range(30)]
-    rows += [(f"n{k}", f"N{k}", "nv", 20.0, "female", "lower extremity") for k in range(30)]
-    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
+    """The evaluated tiny model with a context section (tests/conftest.py) and its figures
+    repeated as a with-context evaluation (the page only displays them)."""
+    directory = add_test_context(tmp_path / "context_model", evaluated_model_dir)
     card = json.loads((directory / "card.json").read_text())
-    card["context"] = {
-        "tables": fit_tables(frame),
-        "weight": 1.0,
-        "thresholds": {"see_doctor": 0.2, "see_doctor_soon": 0.6},
-    }
     card["metrics"]["test_with_context"] = card["metrics"]["test"]
     (directory / "card.json").write_text(json.dumps(card))
     monkeypatch.setenv("SKINDX_MODEL", str(directory))

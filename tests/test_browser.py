@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import add_test_context
 from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
 from PIL import Image
 
@@ -62,18 +63,22 @@ def browser():
             browser.close()
 
 
+def open_and_upload(browser, url: str, errors: list[str]):
+    """A page on ``url`` with a lesion photo uploaded and its diagnosis shown."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="domcontentloaded")
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+    uploader.set_input_files({"name": "spot.png", "mimeType": "image/png", "buffer": lesion_png()})
+    page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
+    return page
+
+
 def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -> None:
+    errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url, wait_until="domcontentloaded")
-        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
-        uploader.set_input_files(
-            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_png()}
-        )
-        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
+        page = open_and_upload(browser, url, errors)
         overlay = page.locator('img[alt^="Grad-CAM heat map"]')
         overlay.wait_for(timeout=UI_TIMEOUT_MS)
         page.wait_for_function(
@@ -97,36 +102,10 @@ def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -
 
 def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path) -> None:
     """The optional context fields, filled in as a person would, change the result."""
-    import json
-    import shutil
-
-    import pandas as pd
-
-    from skindx.context import fit_tables
-
-    model_dir = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model_dir)
-    rows = [(f"m{k}", f"M{k}", "mel", 80.0, "male", "torso") for k in range(30)]
-    rows += [(f"n{k}", f"N{k}", "nv", 20.0, "female", "lower extremity") for k in range(30)]
-    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
-    card = json.loads((model_dir / "card.json").read_text())
-    card["context"] = {
-        "tables": fit_tables(frame),
-        "weight": 1.0,
-        "thresholds": {"see_doctor": 0.2, "see_doctor_soon": 0.6},
-    }
-    (model_dir / "card.json").write_text(json.dumps(card))
+    model_dir = add_test_context(tmp_path / "model", tiny_model_dir)
+    errors: list[str] = []
     with streamlit_server(model_dir, tmp_path / "streamlit.log") as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url, wait_until="domcontentloaded")
-        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
-        uploader.set_input_files(
-            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_png()}
-        )
-        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
+        page = open_and_upload(browser, url, errors)
         assert not page.get_by_text("were taken into account").count()
         page.get_by_text("Add age, sex and body site (optional)").click()
         age = page.get_by_label("Age (years)")

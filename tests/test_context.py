@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import add_test_context
 
 from skindx.context import (
     AGE_EDGES,
@@ -134,25 +135,11 @@ def test_fit_context_records_tables_weight_and_its_own_triage():
 # -- through the Predictor, the CLI and evaluation ----------------------------------------------
 @pytest.fixture(scope="module")
 def context_model(tiny_model_dir, tmp_path_factory):
-    """The tiny test model with a context section that strongly links old age to melanoma."""
-    import shutil
-
+    """The tiny test model with a context section that links old age to melanoma."""
     from skindx.modeling import load_model
 
     directory = tmp_path_factory.mktemp("context_model") / "model"
-    shutil.copytree(tiny_model_dir, directory)
-    skin_model = load_model(directory)
-    rows = [(f"m{k}", f"M{k}", "mel", 80.0, "male", "torso") for k in range(30)]
-    rows += [(f"n{k}", f"N{k}", c, 20.0, "female", "lower extremity") for k, c in
-             enumerate(CODES * 5) if c != "mel"]  # fmt: skip
-    tables = fit_tables(_frame(rows))
-    skin_model.card.context = {
-        "tables": tables,
-        "weight": 1.0,
-        "thresholds": {"see_doctor": 0.2, "see_doctor_soon": 0.6},
-    }
-    skin_model.card.save(directory)
-    return load_model(directory)
+    return load_model(add_test_context(directory, tiny_model_dir))
 
 
 def test_predictor_uses_context_only_when_given(context_model, lesion_image):
