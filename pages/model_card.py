@@ -269,6 +269,17 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
             f"uses cut-offs fitted for that: **{ui.percent(cuts['see_doctor'])}** and "
             f"**{ui.percent(cuts['see_doctor_soon'])}**."
         )
+        with st.expander("What the age, sex and site adjustment knows"):
+            tabs = st.tabs(["Age", "Sex", "Body site"])
+            for tab, variable in zip(tabs, ("age", "sex", "site"), strict=True):
+                with tab:
+                    _figure(
+                        f"Training lesions by {variable}",
+                        report.context_figure(card.context, variable),
+                        "Each column: one diagnosis's training lesions, adding up to 100% "
+                        "(counted once per lesion, with one extra count per cell).",
+                        f"card_context_{variable}",
+                    )
     triage = metrics.get("triage")
     if triage:
         st.markdown(

@@ -17,6 +17,7 @@ contributes nothing: with no context the probabilities are exactly the image's.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,16 @@ def contexts_from_frame(frame: pd.DataFrame) -> list[Context]:
         Context(age, sex, site)
         for age, sex, site in zip(frame["age"], frame["sex"], sites, strict=True)
     ]
+
+
+def value_labels(variable: str) -> list[str]:
+    """Row names of a likelihood table: age bins (``under 15`` … ``75 and over``), sexes, sites."""
+    if variable == "age":
+        middle = [f"{lo}–{hi - 1}" for lo, hi in itertools.pairwise(AGE_EDGES)]
+        return [f"under {AGE_EDGES[0]}", *middle, f"{AGE_EDGES[-1]} and over"]
+    if variable == "sex":
+        return [sex.capitalize() for sex in SEXES]
+    return [SITE_LABELS[site] for site in SITES]
 
 
 # -- fitting ------------------------------------------------------------------------------

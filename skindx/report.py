@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from skindx.taxonomy import BY_CODE, MALIGNANT_CODES
+from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -239,6 +239,41 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         yaxis={"title": "true", "autorange": "reversed"},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=420,
+    )
+    return figure
+
+
+def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | None:
+    """Heat map of a context table: for each diagnosis (column), the share of its training
+    lesions at each age bin, sex or site (each column adds up to 100%)."""
+    import plotly.graph_objects as go
+
+    from skindx.context import value_labels
+
+    table = (context.get("tables") or {}).get(variable)
+    if not table:
+        return None
+    shares = np.exp(np.asarray(table, dtype=float))
+    classes = list(CODES)[: shares.shape[1]]
+    rows = value_labels(variable)
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=classes,
+            y=rows,
+            text=[[f"{100 * v:.0f}%" for v in row] for row in shares],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            showscale=False,
+            hovertemplate="%{x}: %{text} at %{y}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": "diagnosis", "side": "bottom"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=60 + 42 * len(rows),
     )
     return figure
 

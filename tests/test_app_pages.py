@@ -309,6 +309,8 @@ def test_model_card_shows_the_with_context_evaluation(context_model) -> None:
     control = at.segmented_control(key="card_split")
     assert "test_with_context" in control.options or "Test set + age, sex, site" in control.options
     assert "With age, sex or body site given" in texts(at)
+    keys = {chart.proto.id for chart in at.get("plotly_chart")}
+    assert sum("card_context_" in key for key in keys) == 3, keys  # age, sex, site tables
 
 
 def test_out_of_domain_image_gets_no_diagnosis(monkeypatch, out_of_domain_model_dir) -> None:

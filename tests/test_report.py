@@ -111,6 +111,20 @@ def test_missing_figures_are_none(builder) -> None:
     assert builder({}) is None
 
 
+def test_context_figure_shows_each_diagnosis_as_a_distribution() -> None:
+    from skindx.context import fit_tables
+
+    rows = [("a", "A", "mel", 80.0, "male", "torso"), ("b", "B", "nv", 20.0, "female", None)]
+    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
+    context = {"tables": fit_tables(frame)}
+    for variable, n_rows in (("age", 6), ("sex", 2), ("site", 6)):
+        (heatmap,) = report.context_figure(context, variable).data
+        shares = np.asarray(heatmap.z)
+        assert shares.shape == (n_rows, len(CODES)) and len(heatmap.y) == n_rows
+        assert np.allclose(shares.sum(axis=0), 1.0, atol=1e-3)
+    assert report.context_figure({}, "age") is None
+
+
 def test_history_figure() -> None:
     assert report.history_figure(None) is None
     figure = report.history_figure({"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.8, 1.7]})
