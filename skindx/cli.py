@@ -271,10 +271,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n")
-    official = report["official"]["balanced_accuracy"]
+    official = report["official"].get("balanced_accuracy")
+    official = (
+        f"official scorer {official:.3f}"
+        if official is not None
+        else f"official scorer skipped: {report['official_skipped']}"
+    )
     print(
         f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
-        f"{report['balanced_accuracy']:.3f} (official scorer {official:.3f}), "
+        f"{report['balanced_accuracy']:.3f} ({official}), "
         f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
     )
     if args.update_card:

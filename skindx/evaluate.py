@@ -172,11 +172,11 @@ def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format."""
     from skindx.metadata import read_header
 
-    header = [column.strip() for column in read_header(labels_csv)]
-    one_hot = set(ISIC2018_COLUMNS.values())
-    if "image" in header and one_hot <= set(header):
+    header = set(read_header(labels_csv))  # lower-case, stripped
+    if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:
         raw = pd.read_csv(labels_csv, encoding="utf-8-sig")
-        columns = list(ISIC2018_HEADER)
+        raw.columns = [str(column).strip().lower() for column in raw.columns]
+        columns = [column.lower() for column in ISIC2018_HEADER]
         index = raw[columns].to_numpy().argmax(axis=1)
         return pd.DataFrame(
             {"image_id": raw["image"].astype(str), "diagnosis": np.array(CODES)[index]}
@@ -237,7 +237,12 @@ def evaluate_model(
         raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
     labels_array, probs = np.asarray(labels), np.asarray(probabilities)
     report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
-    report["official"] = official_isic2018_scores(ids, labels_array, probs)
+    absent = [code for c, code in enumerate(CODES) if not (labels_array == c).any()]
+    if absent:  # the official scorer fails on a class without any image
+        report["official"] = {}
+        report["official_skipped"] = f"no image of {', '.join(absent)}; it needs every class"
+    else:
+        report["official"] = official_isic2018_scores(ids, labels_array, probs)
     report.update(
         dataset=name + (", with age, sex and site" if with_context else ""),
         tta=predictor.tta,
@@ -261,13 +266,19 @@ def evaluate_model(
 def _contexts(skin_model, labels_csv: str | Path) -> dict[str, Any]:
     """Image id → :class:`~skindx.context.Context` from a metadata CSV with age/sex/site."""
     from skindx.context import contexts_from_frame
-    from skindx.metadata import read_metadata
+    from skindx.metadata import MetadataError, read_metadata
 
     if not skin_model.card.context:
         raise ValueError(
             "This model has no age/sex/site context; fit it first with `skindx context`."
         )
-    frame = read_metadata(labels_csv)
+    try:
+        frame = read_metadata(labels_csv)
+    except MetadataError as error:
+        raise MetadataError(
+            f"--with-context needs a metadata CSV with age, sex and site columns (such as "
+            f"the HAM10000 or ISIC 2018 test ground truth with metadata). {error}"
+        ) from None
     return dict(zip(frame["image_id"].astype(str), contexts_from_frame(frame), strict=True))
 
 

@@ -23,7 +23,7 @@ from skindx.context import (
     fuse,
     log_likelihoods,
 )
-from skindx.taxonomy import CODES
+from skindx.taxonomy import CODES, ISIC2018_COLUMNS
 
 MEL, NV = CODES.index("mel"), CODES.index("nv")
 
@@ -186,7 +186,9 @@ def test_cli_predict_with_context(context_model, tmp_path, capsys):
 
 
 @pytest.mark.data
-def test_evaluate_with_context_reads_age_sex_site(shared_data, context_model, tiny_model, tmp_path):
+def test_evaluate_with_context_reads_age_sex_site(
+    shared_data, context_model, tiny_model, tmp_path, capsys
+):
     from skindx.cli import main
     from skindx.evaluate import evaluate_model
 
@@ -203,6 +205,13 @@ def test_evaluate_with_context_reads_age_sex_site(shared_data, context_model, ti
     assert with_context["dataset"].endswith("with age, sex and site")
     plain = evaluate_model(context_model, test / "images", labels)
     assert "context_given_share" not in plain
+    # a one-hot ground truth has no age, sex or site: one clear line, exit status 1
+    one_hot = tmp_path / "one_hot.csv"
+    columns = {ISIC2018_COLUMNS[c]: (subset["dx"] == c).astype(float) for c in CODES}
+    pd.DataFrame({"image": subset["image_id"], **columns}).to_csv(one_hot, index=False)
+    args = ["evaluate", "--model", str(context_model.directory), "--images", str(test / "images")]
+    assert main([*args, "--labels", str(one_hot), "--with-context"]) == 1
+    assert "needs a metadata CSV with age, sex and site" in capsys.readouterr().err
     # a model without a context section: one clear line, exit status 1
     code = main(["evaluate", "--model", str(tiny_model.directory), "--images",
                  str(test / "images"), "--labels", str(labels), "--with-context"])  # fmt: skip

@@ -216,6 +216,18 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     written = pd.read_csv(predictions_csv)
     assert list(written.columns) == ["image"] + [ISIC2018_COLUMNS[c] for c in CODES]
     assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)
+    # the official one-hot ground truth format gives the same report
+    one_hot = tmp_path / "one_hot.csv"
+    columns = {ISIC2018_COLUMNS[c]: (subset["dx"] == c).astype(float) for c in CODES}
+    pd.DataFrame({"image": subset["image_id"], **columns}).to_csv(one_hot, index=False)
+    same = evaluate_model(tiny_model, shared_data / "isic2018_test" / "images", one_hot)
+    assert same["balanced_accuracy"] == report["balanced_accuracy"] and same["n"] == 21
+    # classes without images: our figures, the official scorer (which needs all) skipped
+    partial = tmp_path / "partial.csv"
+    subset[subset["dx"].isin(["nv", "mel"])].to_csv(partial, index=False)
+    some = evaluate_model(tiny_model, shared_data / "isic2018_test" / "images", partial)
+    assert some["n"] == 6 and some["official"] == {}
+    assert some["official_skipped"].startswith("no image of akiec, bcc, bkl, df, vasc")
 
 
 def test_augmentation_keeps_colour():
