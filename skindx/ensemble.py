@@ -141,11 +141,8 @@ def build_ensemble(
             "members": [m.card.architecture for m in members],
         },
         input_size=first.input_size,
-        preprocessing={
-            "resize": "squash",
-            "color_constancy": bool(first.preprocessing.get("color_constancy")),
-            "hair_removal": bool(first.preprocessing.get("hair_removal")),
-        },
+        # the members' (checked equal); flip TTA is chosen again for the ensemble
+        preprocessing={k: v for k, v in first.preprocessing.items() if k != "tta"},
         training={
             "data": first.training.get("data", "HAM10000, split by lesion_id"),
             "members": [

@@ -209,18 +209,20 @@ def load_split(config: TrainConfig, progress: bool = True, train: bool = True):
     with ``train=False`` the train part is ``None`` (nothing decoded)."""
     table = read_labels(config.metadata)
     train_table, val_table = split_by_lesion(table, config.val_fraction, split_seed(asdict(config)))
-    arrays = [] if train else [None]
-    parts = [(train_table, config.max_per_class)] if train else []
-    for part, subsample in (*parts, (val_table, None)):
+
+    def decode(part, max_per_class: int | None):
         paths, labels = labelled_paths(part, config.images)
         if not paths:
             raise ValueError(f"No images of {config.metadata} were found in {config.images}.")
-        paths, labels = _subsample(paths, labels, subsample and config.max_per_class, config.seed)
+        paths, labels = _subsample(paths, labels, max_per_class, config.seed)
         x = load_arrays(
             paths, config.input_size, config.color_constancy, config.hair_removal, progress=progress
         )
-        arrays.append((x, labels, [path.stem for path in paths]))
-    return arrays[0], arrays[1], {"n_lesions_val": int(val_table["lesion_id"].nunique())}
+        return x, labels, [path.stem for path in paths]
+
+    training = decode(train_table, config.max_per_class) if train else None
+    validation = decode(val_table, None)  # never subsampled
+    return training, validation, {"n_lesions_val": int(val_table["lesion_id"].nunique())}
 
 
 def training_targets(
