@@ -307,3 +307,23 @@ def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     labels = np.array([CODES.index(dx) for dx in table["dx"]])
     targets = training_targets(labels, list(table["image_id"]), str(out), 0.5)
     assert targets[np.arange(3), labels].min() >= 0.5  # the true class keeps at least its half
+
+
+def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image):
+    """tools/input_size_check.py: the same network at another input size."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from input_size_check import at_size
+
+    from skindx.imaging import preprocess_pixels
+    from skindx.train import logits_and_features
+
+    same = at_size(tiny_model.model, tiny_model.input_size)
+    bigger = at_size(tiny_model.model, 48)
+    assert bigger.input_shape == (None, 48, 48, 3)
+    x = preprocess_pixels(lesion_image, tiny_model.input_size)[None].astype("float32")
+    original = logits_and_features(tiny_model.model, x)[0]
+    assert np.allclose(logits_and_features(same, x)[0], original, atol=1e-5)
+    x48 = preprocess_pixels(lesion_image, 48)[None].astype("float32")
+    assert logits_and_features(bigger, x48)[0].shape == original.shape

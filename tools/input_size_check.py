@@ -1,0 +1,64 @@
+"""Validation balanced accuracy of a trained model run at other input sizes, no retraining.
+
+    python tools/input_size_check.py --model models/default --sizes 128,144,160,176 \\
+        --images ../shared/data/ham10000/images \\
+        --metadata ../shared/data/ham10000/HAM10000_metadata.csv
+
+The graph is rebuilt with a different input shape and the same weights (the VGGs end in global
+pooling, so any size runs). Zoom augmentation shows training lesions larger than they are, so
+a somewhat larger test size can match what the network learnt ("FixRes", Touvron et al.,
+NeurIPS 2019). Validation only: never point it at the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.evaluate import balanced_accuracy
+from skindx.modeling import import_keras, load_model
+from skindx.recipe import validation_split
+from skindx.train import logits_and_features
+
+
+def at_size(model, size: int):
+    """``model`` with a ``size``×``size`` input and the same weights."""
+    keras = import_keras()
+    config = json.loads(json.dumps(model.get_config()))
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_shape"] = [None, size, size, 3]
+    resized = keras.Model.from_config(config)
+    resized.set_weights(model.get_weights())
+    return resized
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--sizes", default="128,144,160")
+    parser.add_argument("--images", required=True)
+    parser.add_argument("--metadata", required=True)
+    args = parser.parse_args()
+    skin_model = load_model(args.model)
+    card = skin_model.card
+    _, validation = split_by_lesion(read_labels(args.metadata), *validation_split(card.training))
+    paths, labels = labelled_paths(validation, args.images)
+    prep = card.preprocessing
+    for size in (int(s) for s in args.sizes.split(",")):
+        x = load_arrays(
+            paths, size, bool(prep.get("color_constancy")), bool(prep.get("hair_removal"))
+        )
+        logits, _ = logits_and_features(at_size(skin_model.model, size), x)
+        score = balanced_accuracy(labels, logits.argmax(axis=1))
+        print(f"{size} px: validation balanced accuracy {score:.4f} ({len(labels)} images)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
