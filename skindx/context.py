@@ -1,14 +1,15 @@
 """Clinical context: a person's age, sex and body site sharpen the image's diagnosis.
 
 Dermatologists never read a lesion without them (a new dark spot means something else at 25
-than at 75, and on the face than on the back), and the strongest ISIC 2018/2019 entries used
-them too. The fusion is naive Bayes on top of the calibrated image probabilities:
+than at 75, and on the face than on the back); the ISIC 2019 challenge had a track for them,
+and the ``sklesion`` peer model uses them. The fusion is naive Bayes on top of the calibrated
+image probabilities:
 
     p(y | image, context) ∝ p(y | image) · (p(age | y) · p(sex | y) · p(site | y)) ** weight
 
 The likelihood tables are counted on the *training* split, one row per lesion (a lesion
 photographed eight times does not count eight times), with add-one smoothing. ``weight``
-(below 1 because the three are not independent of each other or of the image) is the one
+(expected below 1: the three are not independent of each other or of the image) is the one
 number fitted on the validation split, by negative log-likelihood, so the fused
 probabilities stay calibrated without tuning on balanced accuracy. Anything not given
 contributes nothing: with no context the probabilities are exactly the image's.
@@ -16,7 +17,6 @@ contributes nothing: with no context the probabilities are exactly the image's.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +41,39 @@ SITES: tuple[str, ...] = (
     "oral/genital",
 )
 
+# HAM10000 `localization` and ISIC `anatom_site_general(_challenge)` → one vocabulary. The HAM
+# fine sites follow the ISIC Archive's own mapping of HAM images (checked against the ISIC 2019
+# metadata: foot → lower extremity, hand → upper extremity, acral → palms/soles); the Archive
+# leaves `trunk` and `genital` blank, which here become torso and oral/genital.
+SITE_SYNONYMS: dict[str, str] = {
+    "head/neck": "head/neck",
+    "face": "head/neck",
+    "scalp": "head/neck",
+    "neck": "head/neck",
+    "ear": "head/neck",
+    "upper extremity": "upper extremity",
+    "hand": "upper extremity",
+    "lower extremity": "lower extremity",
+    "foot": "lower extremity",
+    "torso": "torso",
+    "anterior torso": "torso",
+    "posterior torso": "torso",
+    "lateral torso": "torso",
+    "trunk": "torso",
+    "back": "torso",
+    "chest": "torso",
+    "abdomen": "torso",
+    "palms/soles": "palms/soles",
+    "acral": "palms/soles",
+    "oral/genital": "oral/genital",
+    "genital": "oral/genital",
+    "unknown": "unknown",
+}
+
+SEX_SYNONYMS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
+
+MAX_AGE = 120
+
 # How the app names the sites to the public.
 SITE_LABELS: dict[str, str] = {
     "head/neck": "Head, face or neck",
@@ -50,14 +83,6 @@ SITE_LABELS: dict[str, str] = {
     "palms/soles": "Palm of the hand or sole of the foot",
     "oral/genital": "Mouth, lips or genitals",
 }
-
-
-@functools.cache
-def site_choices() -> tuple[str, ...]:
-    """What a person may give as a site: the ISIC general sites and HAM10000's finer names."""
-    from skindx.metadata import SITE_SYNONYMS
-
-    return tuple(sorted(name for name, site in SITE_SYNONYMS.items() if site in SITES))
 
 
 LIMITATION = (
@@ -84,8 +109,6 @@ class Context:
     site: str | None = None
 
     def __post_init__(self) -> None:
-        from skindx.metadata import SEX_SYNONYMS, SITE_SYNONYMS
-
         object.__setattr__(self, "age", _age(self.age))
         object.__setattr__(self, "sex", _choice(self.sex, SEX_SYNONYMS, SEXES, "sex"))
         object.__setattr__(self, "site", _choice(self.site, SITE_SYNONYMS, SITES, "body site"))
@@ -94,13 +117,8 @@ class Context:
     def given(self) -> bool:
         return any(value is not None for value in (self.age, self.sex, self.site))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"age": self.age, "sex": self.sex, "site": self.site}
-
 
 def _age(value: Any) -> float | None:
-    from skindx.metadata import MAX_AGE
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:

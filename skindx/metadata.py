@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skindx.context import MAX_AGE, SEX_SYNONYMS, SITE_SYNONYMS
 from skindx.context import SITES as BODY_SITES
 from skindx.taxonomy import BY_CODE, ISIC2019_COLUMNS, is_malignant, normalize_diagnosis
 
@@ -54,35 +55,6 @@ SEXES: tuple[str, ...] = ("female", "male", "unknown")
 SITES: tuple[str, ...] = (*BODY_SITES, "other", "unknown")
 CONFIRMATIONS: tuple[str, ...] = ("histopathology", "follow-up", "consensus", "confocal", "unknown")
 
-# HAM10000 `localization` and ISIC `anatom_site_general(_challenge)` → one vocabulary. The HAM
-# fine sites follow the ISIC Archive's own mapping of HAM images (checked against the ISIC 2019
-# metadata: foot → lower extremity, hand → upper extremity, acral → palms/soles); the Archive
-# leaves `trunk` and `genital` blank, which here become torso and oral/genital.
-SITE_SYNONYMS: dict[str, str] = {
-    "head/neck": "head/neck",
-    "face": "head/neck",
-    "scalp": "head/neck",
-    "neck": "head/neck",
-    "ear": "head/neck",
-    "upper extremity": "upper extremity",
-    "hand": "upper extremity",
-    "lower extremity": "lower extremity",
-    "foot": "lower extremity",
-    "torso": "torso",
-    "anterior torso": "torso",
-    "posterior torso": "torso",
-    "lateral torso": "torso",
-    "trunk": "torso",
-    "back": "torso",
-    "chest": "torso",
-    "abdomen": "torso",
-    "palms/soles": "palms/soles",
-    "acral": "palms/soles",
-    "oral/genital": "oral/genital",
-    "genital": "oral/genital",
-    "unknown": "unknown",
-}
-
 # HAM10000 `dx_type` and the ISIC Archive's `diagnosis_confirm_type`.
 CONFIRMATION_SYNONYMS: dict[str, str] = {
     "histo": "histopathology",
@@ -96,7 +68,6 @@ CONFIRMATION_SYNONYMS: dict[str, str] = {
     "confocal microscopy with consensus dermoscopy": "confocal",
 }
 
-SEX_SYNONYMS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
 
 # ISIC Archive diagnosis strings the taxonomy does not name (applied only after it).
 ARCHIVE_DIAGNOSES: dict[str, str] = {
@@ -107,8 +78,6 @@ ARCHIVE_DIAGNOSES: dict[str, str] = {
     "vascular lesion": "vasc",
     "squamous cell carcinoma": "scc",
 }
-
-MAX_AGE = 120
 
 
 class MetadataError(ValueError):
