@@ -92,10 +92,9 @@ def _context_inputs(engine: resources.Engine) -> Context | None:
         return None
     with st.expander("Add age, sex and body site (optional)", icon=":material/person:"):
         st.caption(
-            "Doctors read a spot together with who has it and where, and so can the model: on "
-            "its test set, giving these raised its balanced accuracy (the model card has the "
-            "figures). They apply to every photo on this page and, like the photos, are not "
-            "saved, logged or shared."
+            "Doctors read a spot together with who has it and where, and so can the model"
+            f"{_context_gain(engine.card.metrics)}. They apply to every photo on this page "
+            "and, like the photos, are not saved, logged or shared."
         )
         age_column, sex_column, site_column = st.columns(3)
         age = age_column.number_input(
@@ -111,6 +110,17 @@ def _context_inputs(engine: resources.Engine) -> Context | None:
         )  # fmt: skip
     context = Context(age, sex, site)
     return context if context.given else None
+
+
+def _context_gain(metrics: dict[str, Any]) -> str:
+    """The measured effect of the context on the test set, from the card ("" if unmeasured)."""
+    with_context, without = metrics.get("test_with_context"), metrics.get("test")
+    if not (with_context and without):
+        return ""
+    return (
+        f": on its test set, balanced accuracy {ui.percent(with_context['balanced_accuracy'])} "
+        f"with them, {ui.percent(without['balanced_accuracy'])} without"
+    )
 
 
 def _analyse(

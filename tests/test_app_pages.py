@@ -286,6 +286,8 @@ def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
     at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
     before = melanoma_share(at)
     assert "taken into account" not in texts(at)
+    test = json.loads((context_model / "card.json").read_text())["metrics"]["test"]
+    assert f"balanced accuracy {100 * test['balanced_accuracy']:.1f}% with them" in texts(at)
     at.number_input(key="dx_age").set_value(80)
     at.selectbox(key="dx_sex").set_value("male")
     run(at.selectbox(key="dx_site").set_value("torso"))
