@@ -15,7 +15,7 @@ import streamlit as st
 
 from skindx import report
 from skindx.config import settings
-from skindx.context import SITE_LABELS, Context
+from skindx.context import MAX_AGE, SEXES, SITE_LABELS, Context
 from skindx.explain import overlay
 from skindx.imaging import ImageRejected
 from skindx.predict import Prediction
@@ -98,10 +98,10 @@ def _context_inputs(engine: resources.Engine) -> Context | None:
         )
         age_column, sex_column, site_column = st.columns(3)
         age = age_column.number_input(
-            "Age (years)", min_value=0, max_value=120, value=None, step=1, key="dx_age"
+            "Age (years)", min_value=0, max_value=MAX_AGE, value=None, step=1, key="dx_age"
         )
         sex = sex_column.selectbox(
-            "Sex", ("female", "male"), index=None, placeholder="Not given", key="dx_sex",
+            "Sex", SEXES, index=None, placeholder="Not given", key="dx_sex",
             format_func=str.capitalize,
         )  # fmt: skip
         site = site_column.selectbox(

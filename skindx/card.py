@@ -61,6 +61,11 @@ class ModelCard:
         ]
     )
 
+    def triage_thresholds(self, context_used: bool = False) -> dict[str, float]:
+        """The triage cut-offs for probabilities made with or without the context (each set
+        was fitted on the validation probabilities it is applied to)."""
+        return self.context["thresholds"] if context_used else self.thresholds
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -179,10 +179,9 @@ def _reproduce(card: ModelCard) -> list[str]:
         "```bash",
         *(teacher_lines if teacher else []),
         *_training_commands(card),
-        "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
-        "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
+        *_TEST_FLAGS,
         "  --json test_report.json --update-card",
-        *(_CONTEXT_COMMANDS if card.context else []),
+        *(_context_commands() if card.context else []),
         "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
         "  --masks ../shared/data/ham10000/masks \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",
@@ -192,13 +191,19 @@ def _reproduce(card: ModelCard) -> list[str]:
     ]
 
 
-_CONTEXT_COMMANDS = (
-    "skindx context --model models/default --images ../shared/data/ham10000/images \\",
-    "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv",
+_TEST_FLAGS = (
     "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
     "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
-    "  --with-context --json test_context_report.json --update-card",
 )
+
+
+def _context_commands() -> list[str]:
+    return [
+        f"skindx context --model models/default {_DATA_FLAGS[0]}",
+        _DATA_FLAGS[1],
+        *_TEST_FLAGS,
+        "  --with-context --json test_context_report.json --update-card",
+    ]
 
 
 def _training_section(training: dict[str, Any]) -> list[str]:
@@ -319,16 +324,16 @@ def render_markdown(card: ModelCard) -> str:
         "## Evaluation",
         "",
     ]
+    present = [(split, title) for split, title in EVALUATIONS if split in card.metrics]
     missed = False
-    for split, title in ((s, t) for s, t in EVALUATIONS if s in card.metrics):
-        if not split.startswith("test"):
-            continue
-        targets, missed_here = _targets_section(card.metrics[split], f"{title}: targets")
-        lines += [*_metrics_section(title, card.metrics[split]), *targets]
-        missed = missed or missed_here
+    for split, title in present:  # test evaluations first, each with its targets
+        if split.startswith("test"):
+            targets, missed_here = _targets_section(card.metrics[split], f"{title}: targets")
+            lines += [*_metrics_section(title, card.metrics[split]), *targets]
+            missed = missed or missed_here
     if missed:
         lines += [CLOSING_THE_GAPS, ""]
-    for split, title in ((s, t) for s, t in EVALUATIONS if s in card.metrics):
+    for split, title in present:
         if not split.startswith("test"):
             lines += _metrics_section(title, card.metrics[split])
     if card.saliency:

@@ -203,14 +203,20 @@ def evaluate_model(
     fitted for what it was given, as in the app, and the report records the share of images
     with any context given.
     """
+    from skindx.context import contexts_from_frame
     from skindx.data import labelled_paths
     from skindx.imaging import ImageRejected, load_image
     from skindx.predict import Predictor
 
-    table = read_evaluation_labels(labels_csv)
+    contexts = None
+    if with_context:  # one read of the CSV gives both the labels and the contexts
+        frame = _context_frame(skin_model, labels_csv)
+        table = frame[["image_id", "diagnosis"]].astype({"image_id": str})
+        contexts = dict(zip(table["image_id"], contexts_from_frame(frame), strict=True))
+    else:
+        table = read_evaluation_labels(labels_csv)
     table = table[table["diagnosis"].isin(CODES)]
     predictor = Predictor(skin_model, tta=tta)
-    contexts = _contexts(skin_model, labels_csv) if with_context else None
     paths, path_labels = labelled_paths(table, images_dir)
     missing = len(table) - len(paths)  # listed but not found; unreadable ones are added below
 
@@ -251,11 +257,11 @@ def evaluate_model(
     )
     if with_context and skin_model.card.thresholds:
         # each image is triaged by the cut-off fitted for what it was given (as in the app)
-        cuts = [skin_model.card.context["thresholds"], skin_model.card.thresholds]
-        see_doctor = np.where(used, *(c["see_doctor"] for c in cuts))
-        report["triage"] = triage_figures(labels_array, probs, see_doctor)
-        report["triage"]["threshold"] = round(cuts[0]["see_doctor"], 4)
-        report["triage"]["threshold_without_context"] = round(cuts[1]["see_doctor"], 4)
+        card = skin_model.card
+        cuts = [card.triage_thresholds(u)["see_doctor"] for u in (True, False)]
+        report["triage"] = triage_figures(labels_array, probs, np.where(used, *cuts))
+        report["triage"]["threshold"] = round(cuts[0], 4)
+        report["triage"]["threshold_without_context"] = round(cuts[1], 4)
     if with_context:
         report["context_given_share"] = round(float(np.mean(used)), 4)
     if predictions_csv:
@@ -263,9 +269,8 @@ def evaluate_model(
     return report
 
 
-def _contexts(skin_model, labels_csv: str | Path) -> dict[str, Any]:
-    """Image id → :class:`~skindx.context.Context` from a metadata CSV with age/sex/site."""
-    from skindx.context import contexts_from_frame
+def _context_frame(skin_model, labels_csv: str | Path) -> pd.DataFrame:
+    """The normalised metadata of a labels CSV that gives age, sex and site."""
     from skindx.metadata import MetadataError, read_metadata
 
     if not skin_model.card.context:
@@ -273,13 +278,12 @@ def _contexts(skin_model, labels_csv: str | Path) -> dict[str, Any]:
             "This model has no age/sex/site context; fit it first with `skindx context`."
         )
     try:
-        frame = read_metadata(labels_csv)
+        return read_metadata(labels_csv)
     except MetadataError as error:
         raise MetadataError(
             f"--with-context needs a metadata CSV with age, sex and site columns (such as "
             f"the HAM10000 or ISIC 2018 test ground truth with metadata). {error}"
         ) from None
-    return dict(zip(frame["image_id"].astype(str), contexts_from_frame(frame), strict=True))
 
 
 def saliency_on_lesions(

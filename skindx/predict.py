@@ -164,6 +164,13 @@ class Predictor:
             logits = np.stack([logits, *extra])
         return logits, features
 
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated image probabilities from :meth:`forward`'s logits (TTA: their mean)."""
+        probabilities = calibrated_probabilities(logits, self.card.temperature)
+        if probabilities.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
+            probabilities = probabilities.mean(axis=0)
+        return probabilities
+
     def postprocess(
         self,
         logits: np.ndarray,
@@ -173,9 +180,7 @@ class Predictor:
         """Predictions from the forward pass; ``contexts`` (one per image, or ``None``) add
         age, sex and body site where the card has a context model."""
         card = self.card
-        probabilities = calibrated_probabilities(logits, card.temperature)
-        if probabilities.ndim == 3:  # TTA: mean of calibrated probabilities over the flips
-            probabilities = probabilities.mean(axis=0)
+        probabilities = self.probabilities(logits)
         used = np.zeros(len(probabilities), dtype=bool)
         if contexts is not None and card.context:
             if len(contexts) != len(probabilities):
@@ -192,7 +197,8 @@ class Predictor:
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any, context: Context | None = None) -> Prediction:
         """One image; ``context`` (age, sex, body site) sharpens it where the card allows."""
-        return self.postprocess(*self.forward(self.preprocess(image)), [context])[0]
+        contexts = None if context is None else [context]
+        return self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
 
     def predict_batch(
         self,
@@ -227,8 +233,7 @@ class Predictor:
         probabilities = probabilities / probabilities.sum()
         p_malignant = float(malignant_probability(probabilities))
         in_domain = domain_score is None or domain_score <= float(self.card.ood["threshold"])
-        # the triage cut-offs were fitted on the probabilities they are applied to
-        thresholds = self.card.context["thresholds"] if context_used else self.card.thresholds
+        thresholds = self.card.triage_thresholds(context_used)
         return Prediction(
             probabilities=MappingProxyType(
                 {code: float(p) for code, p in zip(codes, probabilities, strict=True)}

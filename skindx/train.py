@@ -446,12 +446,12 @@ def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path)
 
     (x_val, y_val, val_ids), _ = validation_arrays(skin_model.card, images, metadata)
     predictor = Predictor(skin_model)
-    logits = np.concatenate(
-        [predictor.forward(x_val[i : i + 128])[0] for i in range(0, len(x_val), 128)], axis=-2
+    probabilities = np.concatenate(
+        [
+            predictor.probabilities(predictor.forward(x_val[i : i + 128])[0])
+            for i in range(0, len(x_val), 128)
+        ]
     )
-    probabilities = calibrated_probabilities(logits, skin_model.card.temperature)
-    if probabilities.ndim == 3:  # flip TTA, averaged as the Predictor does
-        probabilities = probabilities.mean(axis=0)
     return fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities)
 
 
@@ -475,11 +475,12 @@ def fit_context_on_validation(
     val_frame = frame.reindex(val_ids)
     if not any(c.given for c in contexts_from_frame(val_frame.dropna(subset=["diagnosis"]))):
         return False
+    # the training side of the split: every labelled lesion that is not a validation lesion
+    lesion = frame["lesion_id"].fillna(frame["image_id"])
+    in_val = lesion.isin(set(lesion.reindex(val_ids).dropna()))
+    train_frame = frame[frame["diagnosis"].isin(CODES) & ~in_val]
+    section, fused = fit_context(train_frame, val_frame, probabilities, y_val)
     card = skin_model.card
-    train_table, _ = split_by_lesion(read_labels(metadata), *validation_split(card.training))
-    section, fused = fit_context(
-        frame.reindex(train_table["image_id"]), val_frame, probabilities, y_val
-    )
     card.context = section
     if LIMITATION not in card.limitations:
         card.limitations.append(LIMITATION)
