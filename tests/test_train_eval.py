@@ -327,3 +327,25 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
     assert np.allclose(logits_and_features(same, x)[0], original, atol=1e-5)
     x48 = preprocess_pixels(lesion_image, 48)[None].astype("float32")
     assert logits_and_features(bigger, x48)[0].shape == original.shape
+
+
+def test_validation_checks_tool(capsys):
+    """tools/validation_checks.py: the test-like path's shape, and tau 0 is the plain argmax."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from validation_checks import check_prior, sharpened, test_like
+
+    from skindx.evaluate import balanced_accuracy
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    assert test_like(pixels).shape == (224, 224, 3)
+    assert sharpened(pixels).dtype == np.uint8
+    labels = np.repeat(np.arange(7), 6)
+    logits = rng.normal(size=(42, 7)) + 2.0 * np.eye(7)[labels]
+    check_prior(logits, labels, np.array([1, 1, 1, 1, 1, 50, 1], float))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    plain = balanced_accuracy(labels, logits.argmax(axis=1))
+    assert lines[0].startswith(f"prior tau 0.00: balanced accuracy {plain:.4f}")
