@@ -181,8 +181,12 @@ def main() -> None:
         st.info("Pick at least one dataset to compare.")
         return
     overview = stats.overview_table(summary)
-    st.dataframe(overview[overview["dataset"].isin(filters.datasets)], hide_index=True)
-    st.caption("All images of each dataset, before the filters.")
+    shown = overview[overview["dataset"].isin(filters.datasets)].copy()
+    counts = ["images", "lesions", "patients"]  # a dash, not "None", where a file has no count
+    shown[counts] = shown[counts].map(lambda n: "—" if pd.isna(n) else f"{int(n):,}")
+    right = st.column_config.TextColumn(alignment="right")
+    st.dataframe(shown, hide_index=True, column_config=dict.fromkeys(counts, right))
+    st.caption("All images of each dataset, before the filters; — where its files do not say.")
     view = stats.apply_filters(cube, filters)
     if view.empty:
         st.warning(stats.NO_MATCH)

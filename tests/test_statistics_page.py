@@ -50,6 +50,9 @@ def test_page_with_bundled_summary(app: AppTest) -> None:
         "ISIC 2020",
     ]
     assert app.metric[0].value == f"{10015 + 1512 + 25331 + 33126:,}"
+    overview = app.dataframe[0].value.set_index("dataset")
+    assert overview.loc["HAM10000", "lesions"] == "7,470"
+    assert overview.loc["ISIC 2020", "lesions"] == "—"  # not "None": ISIC 2020 has no lesion ids
 
 
 def test_widget_keys_are_prefixed(app: AppTest) -> None:
