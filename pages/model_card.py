@@ -15,17 +15,13 @@ import streamlit as st
 
 from skindx import report
 from skindx.card import ModelCard
+from skindx.card_markdown import EVALUATIONS
 from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
 NOT_MEASURED = "not measured"
-SPLITS = {
-    "test": "Test set",
-    "test_with_context": "Test set + age, sex, site",
-    "validation": "Validation set",
-    "validation_with_context": "Validation set + age, sex, site",
-}
+SPLITS = {split: short for split, (_, short) in EVALUATIONS.items()}
 CHART_CONFIG = {"displayModeBar": False}
 OUT_OF_SCOPE = (
     "Diagnosing, ruling out or screening for skin cancer, or deciding whether someone needs "

@@ -261,12 +261,16 @@ def _triage_targets(thresholds: dict[str, Any]) -> str:
     return f" (validation sensitivity: malignant ≥ {malignant:.2f}{extra})"
 
 
-EVALUATIONS = (
-    ("test", "Held-out test set"),
-    ("test_with_context", "Held-out test set, with age, sex and site"),
-    ("validation", "Validation split"),
-    ("validation_with_context", "Validation split, with age, sex and site"),
-)
+# The card's evaluations in display order: (heading, short label for the app's split picker).
+EVALUATIONS = {
+    "test": ("Held-out test set", "Test set"),
+    "test_with_context": ("Held-out test set, with age, sex and site", "Test set + age, sex, site"),
+    "validation": ("Validation split", "Validation set"),
+    "validation_with_context": (
+        "Validation split, with age, sex and site",
+        "Validation set + age, sex, site",
+    ),
+}
 
 
 def _context_line(context: dict[str, Any]) -> list[str]:
@@ -324,7 +328,7 @@ def render_markdown(card: ModelCard) -> str:
         "## Evaluation",
         "",
     ]
-    present = [(split, title) for split, title in EVALUATIONS if split in card.metrics]
+    present = [(split, title) for split, (title, _) in EVALUATIONS.items() if split in card.metrics]
     missed = False
     for split, title in present:  # test evaluations first, each with its targets
         if split.startswith("test"):
