@@ -33,9 +33,10 @@ WHAT_IT_SHOWS = (
     "dark corner of a dermoscope is a warning sign, not an explanation."
 )
 FAITHFULNESS_HELP = (
-    "How much the class probability drops when the 20% most salient pixels are blurred away, "
+    "How the class probability changes when the 20% most salient pixels are blurred away, "
     "against blurring the same share of random pixels. A map that points at what the model "
-    "really uses makes the first drop clearly larger."
+    "really uses makes the probability fall clearly further than random blurring does (a green "
+    "arrow); a red one means the map is no better than chance for this image."
 )
 
 
@@ -119,30 +120,32 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
 
 
 def _figures(faithfulness: Faithfulness, target: str) -> None:
-    drop, random_drop = faithfulness.salient_drop, faithfulness.random_drop
+    # Shown as changes in probability (a fall is negative), so the sign reads as it sounds.
+    change, random_change = -faithfulness.salient_drop, -faithfulness.random_drop
     share = f"{faithfulness.fraction:.0%}"
     st.metric(
         f"Faithfulness: blur the top {share} salient pixels",
-        f"{_points(drop)} points",
-        delta=f"{100 * (drop - random_drop):+.1f} points vs {share} random pixels",
-        delta_color="normal" if abs(drop - random_drop) >= 0.0005 else "off",
+        f"{_signed_points(change)} points",
+        # ASCII sign: st.metric reads the arrow's direction from a leading "-".
+        delta=f"{100 * (change - random_change):+.1f} points vs {share} random pixels",
+        delta_color="inverse" if abs(change - random_change) >= 0.0005 else "off",
         help=FAITHFULNESS_HELP,
     )
     st.caption(
-        f"Probability of {diagnosis_label(target)} {_change(drop)} when the {share} most salient "
-        f"pixels are blurred, and {_change(random_drop)} when {share} random pixels are."
+        f"Probability of {diagnosis_label(target)} {_change(change)} when the {share} most "
+        f"salient pixels are blurred, and {_change(random_change)} when {share} random pixels are."
     )
 
 
-def _points(drop: float) -> str:
-    return f"{100 * drop:.1f}".replace("-", "−")
+def _signed_points(change: float) -> str:
+    return f"{100 * change:+.1f}".replace("-", "−")
 
 
-def _change(drop: float) -> str:
-    points = abs(100 * drop)
+def _change(change: float) -> str:
+    points = abs(100 * change)
     if points < 0.05:
         return "hardly changes"
-    return f"{'drops' if drop > 0 else 'rises'} by {points:.1f} points"
+    return f"{'falls' if change < 0 else 'rises'} by {points:.1f} points"
 
 
 def _target_label(probabilities) -> Callable[[str], str]:

@@ -165,8 +165,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     faith = explainer.faithfulness(pixels, saliency)
     print(
         f"{out}: {saliency.method} for {saliency.target} at {saliency.layer or 'input'}; "
-        f"blurring the top 20% salient pixels drops p({saliency.target}) by "
-        f"{faith.salient_drop:+.3f} vs {faith.random_drop:+.3f} for random pixels"
+        f"blurring the top {faith.fraction:.0%} salient pixels changes p({saliency.target}) by "
+        f"{-faith.salient_drop:+.3f} ({-faith.random_drop:+.3f} for random pixels)"
     )
     return 0
 

@@ -364,6 +364,14 @@ def test_explorer_offers_every_method_and_layer(explorer) -> None:
     run(at.slider(key="sal_alpha").set_value(0.8))
     run(at.selectbox(key="sal_colormap").set_value("magma"))
     assert "Faithfulness" in at.metric[0].label
+    # The figure is a change in probability: its sign and the caption's verb agree.
+    value = at.metric[0].value
+    caption = next(c.value for c in at.caption if c.value.startswith("Probability of"))
+    rose, fell = value.startswith("+"), value.startswith("−")
+    assert rose or fell, value
+    points = value[1:].split()[0]
+    verb = "hardly changes" if points == "0.0" else f"{'rises' if rose else 'falls'} by {points}"
+    assert verb in caption.split(" when ")[0]
 
 
 def test_explorer_compares_two_classes_and_two_methods(explorer) -> None:

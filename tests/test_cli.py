@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,10 @@ def test_explain_writes_png(capsys, tiny_model_dir, image_file, tmp_path):
     assert main([*args, "--target", "mel", "--out", str(out)]) == 0
     with Image.open(out) as overlay:
         assert overlay.size == (200, 150)
-    assert "gradcam++ for mel" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "gradcam++ for mel" in printed
+    # A change in p(mel), signed as it reads: negative when blurring lowers it.
+    assert re.search(r"changes p\(mel\) by [+-]\d\.\d{3} \([+-]\d\.\d{3} for random", printed)
 
 
 @pytest.mark.parametrize(

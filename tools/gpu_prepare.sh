@@ -1,0 +1,28 @@
+#!/bin/bash
+# Builds the git-ignored .gpu/ folder that the GPU scripts in docs/training_logs/ expect, so a
+# session that is lent a GPU spends its device minutes training, not preparing:
+#   .gpu/data   HAM10000 images and metadata (from ../shared/data) and the sklesion soft labels
+#               for --teacher (tools/teacher_labels.py; about 15-25 minutes on a 2-core CPU)
+#   .gpu/whl    keras (the version installed here), namex and optree wheels for the lent
+#               machine's Python 3.12, whose image has PyTorch but no TensorFlow or Keras
+# About 57 MB in all: the device tool carries it with carry [".gpu"] (its limit is 64 MiB).
+#   bash tools/gpu_prepare.sh            # PY=python to use another interpreter
+# Needs sklesion for the soft labels (pip install --no-deps sklesion); reruns skip what exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+HAM=${HAM:-../shared/data/ham10000}
+mkdir -p .gpu/data .gpu/whl
+if [ ! -d .gpu/data/images ]; then
+  cp -r "$HAM/images" .gpu/data/images.partial && mv .gpu/data/images.partial .gpu/data/images
+fi
+cp "$HAM/HAM10000_metadata.csv" .gpu/data/
+if [ ! -f .gpu/data/ham_teacher.csv ]; then
+  $PY tools/teacher_labels.py --metadata .gpu/data/HAM10000_metadata.csv \
+    --images .gpu/data/images --out .gpu/data/ham_teacher.partial.csv
+  mv .gpu/data/ham_teacher.partial.csv .gpu/data/ham_teacher.csv
+fi
+KERAS=$($PY -c "import keras; print(keras.__version__)")
+$PY -m pip download -q --no-deps --only-binary :all: --python-version 3.12 \
+  --platform manylinux2014_x86_64 -d .gpu/whl "keras==$KERAS" namex optree
+du -sh .gpu .gpu/data .gpu/whl
