@@ -299,7 +299,8 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
     )
     st.caption(
         "Press F11 (Ctrl+Cmd+F on a Mac) for full screen, and use the ← and → keys to change "
-        "slides. Collapse the sidebar for more room."
+        "slides. The menu steps aside while you present; this page's link opens straight "
+        "into the slides."
     )
 
 

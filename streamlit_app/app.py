@@ -22,6 +22,8 @@ st.set_page_config(
     page_title="skindx: skin lesions, explained",
     page_icon=":material/dermatology:",
     layout="wide",
+    # A shared presentation link (?mode=present) opens with the menu out of the slides' way.
+    initial_sidebar_state="collapsed" if st.query_params.get("mode") == "present" else "auto",
     menu_items={
         "About": "skindx: a teaching tool for skin-lesion images. " + DISCLAIMER,
     },

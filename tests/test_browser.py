@@ -115,3 +115,23 @@ def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path)
             timeout=UI_TIMEOUT_MS
         )
         assert not errors, errors
+
+
+def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_path) -> None:
+    """A shared ?mode=present link opens the slides with the menu collapsed; Read brings it back."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/lessons?lesson=melanoma&mode=present", wait_until="domcontentloaded")
+        page.get_by_text("Slide 1 /").wait_for(timeout=UI_TIMEOUT_MS)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        page.wait_for_function(
+            "el => el.getBoundingClientRect().right <= 0", arg=sidebar.element_handle()
+        )
+        page.get_by_text("Read", exact=True).click()
+        page.get_by_text("Sources").wait_for(timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "el => el.getBoundingClientRect().width > 100", arg=sidebar.element_handle()
+        )
+        assert not errors, errors
