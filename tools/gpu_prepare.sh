@@ -16,7 +16,7 @@ mkdir -p .gpu/data .gpu/whl
 if [ ! -d .gpu/data/images ]; then
   cp -r "$HAM/images" .gpu/data/images.partial && mv .gpu/data/images.partial .gpu/data/images
 fi
-cp "$HAM/HAM10000_metadata.csv" .gpu/data/
+cp -f "$HAM/HAM10000_metadata.csv" .gpu/data/
 if [ ! -f .gpu/data/ham_teacher.csv ]; then
   $PY tools/teacher_labels.py --metadata .gpu/data/HAM10000_metadata.csv \
     --images .gpu/data/images --out .gpu/data/ham_teacher.partial.csv
