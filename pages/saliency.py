@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from skindx.config import settings
-from skindx.explain import COLORMAPS, METHODS, Faithfulness, overlay
+from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
 from skindx.imaging import ImageRejected
 from skindx.report import diagnosis_label
 from streamlit_app import resources, ui
@@ -98,7 +98,7 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
     """One map: the overlay, then its faithfulness figure (beside it when it is alone)."""
     saliency, faithfulness = _map(engine, image, method, target, layer)
     blended = overlay(image["pixels"], saliency, alpha, colormap)
-    where = "input pixels" if saliency.layer is None else f"layer {saliency.layer}"
+    where = "input pixels" if saliency.layer is None else layer_label(saliency.layer)
     picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
     picture.image(
         blended,
@@ -197,11 +197,12 @@ def main() -> None:
             "Conv layer",
             layers,
             index=len(layers) - 1,
+            format_func=layer_label,
             key="sal_layer",
-            help="Deeper layers see larger, more abstract patterns; shallow layers see edges. "
-            "In an ensemble, m1_, m2_ … name each member's layers and ensemble_maps (the "
-            "default) explains all members at once. SmoothGrad works on the input pixels and "
-            "ignores this.",
+            help="Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an "
+            "ensemble each member has its own layers, and the last block of all members together "
+            "(the default) explains the whole ensemble at once. SmoothGrad works on the input "
+            "pixels and ignores this.",
         )
         fourth, fifth = st.columns(2)
         alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")

@@ -7,6 +7,7 @@ and hands that to tf-keras-vis with ``clone=False``. Drawing lives in :func:`ove
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,13 @@ import cv2
 import numpy as np
 
 from skindx.imaging import load_image
-from skindx.modeling import LOGITS_LAYER, SkinModel, conv_layer_names, layer_probe
+from skindx.modeling import (
+    ENSEMBLE_MAPS_LAYER,
+    LOGITS_LAYER,
+    SkinModel,
+    conv_layer_names,
+    layer_probe,
+)
 
 if TYPE_CHECKING:
     from skindx.predict import Predictor
@@ -42,6 +49,18 @@ COLORMAPS: Mapping[str, int] = MappingProxyType(
 )
 SCORECAM_MAX_N = 32
 SMOOTHGRAD_SAMPLES = 16
+_CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
+
+
+def layer_label(name: str) -> str:
+    """A reader's name for a saliency layer: ``m2_block3_conv1`` → "block 3, conv 1 (member 2)"."""
+    if name == ENSEMBLE_MAPS_LAYER:
+        return "last block, all members together"
+    found = _CONV_NAME.fullmatch(name)
+    if found is None:
+        return name
+    member, block, conv = found.groups()
+    return f"block {block}, conv {conv}" + (f" (member {member})" if member else "")
 
 
 @dataclass(frozen=True)

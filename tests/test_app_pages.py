@@ -355,12 +355,16 @@ def test_explorer_offers_every_method_and_layer(explorer) -> None:
 
     at = explorer
     assert at.selectbox(key="sal_method").options == list(METHODS.values())
-    layers = at.selectbox(key="sal_layer").options
-    assert layers[-1] == at.selectbox(key="sal_layer").value
+    from skindx.explain import layer_label
+
+    layers = at.selectbox(key="sal_layer").options  # as shown: readable names, deepest last
+    assert layers[-1] == layer_label(at.selectbox(key="sal_layer").value)
+    assert layers[0] == "block 1, conv 1"
     for method in METHODS:
         run(at.selectbox(key="sal_method").set_value(method))
         assert len(at.metric) == 1, method
-    run(at.selectbox(key="sal_layer").set_value(layers[0]))
+    run(at.selectbox(key="sal_layer").set_value("block1_conv1"))  # chosen by its real name
+    assert at.selectbox(key="sal_layer").value == "block1_conv1" and not at.exception
     run(at.slider(key="sal_alpha").set_value(0.8))
     run(at.selectbox(key="sal_colormap").set_value("magma"))
     assert "Faithfulness" in at.metric[0].label

@@ -215,3 +215,13 @@ def test_lesion_energy_share():
     mask[:5, :5] = True
     assert lesion_energy_share(heat, mask) == pytest.approx(0.5)
     assert lesion_energy_share(np.zeros((3, 3)), mask[:3, :3]) == 0.0
+
+
+def test_layer_labels_read_as_block_conv_and_member():
+    from skindx.explain import layer_label
+    from skindx.modeling import ENSEMBLE_MAPS_LAYER
+
+    assert layer_label("block3_conv2") == "block 3, conv 2"
+    assert layer_label("m2_block5_conv1") == "block 5, conv 1 (member 2)"
+    assert layer_label(ENSEMBLE_MAPS_LAYER) == "last block, all members together"
+    assert layer_label("custom_layer") == "custom_layer"  # other models' names pass through
