@@ -15,7 +15,7 @@ import streamlit as st
 
 from skindx import report
 from skindx.card import ModelCard
-from skindx.card_markdown import EVALUATIONS
+from skindx.card_markdown import EVALUATIONS, SUBGROUP_COLUMNS, SUBGROUP_NOTE, subgroup_rows
 from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
@@ -217,7 +217,28 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
         "One class against the rest; the dotted diagonal is guessing.",
         "card_roc",
     )
+    _subgroups(metrics)
     return metrics
+
+
+def _subgroups(metrics: Mapping[str, Any]) -> None:
+    rows = subgroup_rows(metrics)
+    if not rows:
+        return
+    st.markdown("##### By age, sex and body site")
+    rates = list(SUBGROUP_COLUMNS.values())[3:]
+    table = pd.DataFrame(rows).astype(dict.fromkeys(rates, float))  # None (too few) → empty
+    table[rates] = table[rates] * 100  # percentages, one decimal, like the per-class table
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="card_subgroups",
+        column_config={
+            "group": st.column_config.TextColumn(width="medium", pinned=True),
+            **{rate: st.column_config.NumberColumn(format="%.1f%%") for rate in rates},
+        },
+    )
+    st.caption(SUBGROUP_NOTE + " Empty cells: too few images to say.")
 
 
 def _figure(title: str, figure, caption: str, key: str) -> None:

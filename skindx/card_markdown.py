@@ -17,6 +17,50 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+SUBGROUP_NOTE = (
+    "Groups come from the age, sex and body site the test set's ground truth records; groups "
+    "under 30 images get a count only, and a triage figure needs 10 malignant (benign) lesions. "
+    "Balanced accuracy averages only the diagnoses a group has. ISIC records no skin type, so "
+    "how the model does on darker skin cannot be measured here."
+)
+SUBGROUP_COLUMNS = {
+    "group": "group",
+    "n": "images",
+    "n_malignant": "malignant",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "malignant_sensitivity": "triage: malignant caught",
+    "benign_specificity": "triage: benign cleared",
+}
+_VARIABLES = {"age": "Age", "sex": "Sex", "site": "Body site"}
+
+
+def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per age band, sex and body site of an evaluation (empty without them), keyed
+    by :data:`SUBGROUP_COLUMNS`' labels."""
+    rows = []
+    for variable, groups in metrics.get("subgroups", {}).items():
+        for group in groups:
+            row = {label: group.get(key) for key, label in SUBGROUP_COLUMNS.items()}
+            row["group"] = f"{_VARIABLES[variable]}: {group['group']}"
+            rows.append(row)
+    return rows
+
+
+def _subgroups_section(metrics: dict[str, Any]) -> list[str]:
+    rows = subgroup_rows(metrics)
+    if not rows:
+        return []
+    lines = ["#### By age, sex and body site", "", SUBGROUP_NOTE, ""]
+    lines.append("| " + " | ".join(SUBGROUP_COLUMNS.values()) + " |")
+    lines.append("|---" * len(SUBGROUP_COLUMNS) + "|")
+    for row in rows:
+        cells = [row["group"], str(row["images"]), str(row["malignant"])]
+        cells += [_num(value) for value in list(row.values())[3:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _metrics_section(title: str, metrics: dict[str, Any]) -> list[str]:
     lines = [f"### {title}", ""]
     official = metrics.get("official", {})
@@ -60,7 +104,7 @@ def _metrics_section(title: str, metrics: dict[str, Any]) -> list[str]:
             f"| {code} — {BY_CODE[code].name} | {row['n']} | {_num(row['sensitivity'])} | "
             f"{_num(row['specificity'])} | {_num(row['auc'])} |"
         )
-    return [*lines, ""]
+    return [*lines, "", *_subgroups_section(metrics)]
 
 
 # The project's targets for the held-out test set (docs: issue "From ISIC download to a

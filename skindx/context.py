@@ -164,6 +164,16 @@ def value_labels(variable: str) -> list[str]:
     return [SITE_LABELS[site] for site in SITES]
 
 
+def value_label(variable: str, context: Context) -> str | None:
+    """``context``'s ``variable`` as its row name in :func:`value_labels`; None if not given."""
+    value = getattr(context, variable)
+    if value is None:
+        return None
+    if variable == "age":
+        return value_labels("age")[_age_bin(value)]
+    return value_labels(variable)[(SEXES if variable == "sex" else SITES).index(value)]
+
+
 # -- fitting ------------------------------------------------------------------------------
 def _age_bin(age: float) -> int:
     return int(np.searchsorted(AGE_EDGES, age, side="right"))

@@ -128,6 +128,58 @@ def triage_figures(labels, probabilities, see_doctor: float | np.ndarray) -> dic
     }
 
 
+SUBGROUP_MIN_IMAGES = 30  # smaller groups get a count only: their figures would be noise
+SUBGROUP_MIN_EACH = 10  # malignant (benign) lesions needed for a sensitivity (specificity)
+NOT_RECORDED = "not recorded"
+
+
+def subgroup_metrics(labels, probabilities, contexts, see_doctor) -> dict[str, list[dict]]:
+    """Figures per age band, sex and body site: the disaggregated evaluation model cards ask
+    for (Mitchell et al. 2019), so a group the model serves worse is visible.
+
+    ``contexts``: each image's recorded age, sex and site (``None`` where the CSV gives none);
+    ``see_doctor``: the triage cut-off, one number or one per image.
+    """
+    from skindx.context import value_label, value_labels
+
+    labels = np.asarray(labels)
+    predicted = probabilities.argmax(axis=1)
+    cuts = np.broadcast_to(np.asarray(see_doctor, dtype=float), labels.shape)
+    malignant = np.isin(labels, MALIGNANT_INDEX)
+    result = {}
+    for variable in ("age", "sex", "site"):
+        names = np.array(
+            [(c and value_label(variable, c)) or NOT_RECORDED for c in contexts], dtype=object
+        )
+        rows = []
+        for name in [*value_labels(variable), NOT_RECORDED]:
+            inside = names == name
+            if not inside.any():
+                continue
+            row = {
+                "group": name,
+                "n": int(inside.sum()),
+                "n_malignant": int(malignant[inside].sum()),
+            }
+            if row["n"] >= SUBGROUP_MIN_IMAGES:
+                truth, guess = labels[inside], predicted[inside]
+                triage = triage_figures(truth, probabilities[inside], cuts[inside])
+                enough_malignant = row["n_malignant"] >= SUBGROUP_MIN_EACH
+                enough_benign = row["n"] - row["n_malignant"] >= SUBGROUP_MIN_EACH
+                row.update(
+                    accuracy=round(float((guess == truth).mean()), 4),
+                    balanced_accuracy=round(balanced_accuracy(truth, guess), 4),
+                    classes_present=len(np.unique(truth)),
+                    malignant_sensitivity=(
+                        triage["malignant_sensitivity"] if enough_malignant else None
+                    ),
+                    benign_specificity=triage["benign_specificity"] if enough_benign else None,
+                )
+            rows.append(row)
+        result[variable] = rows
+    return result
+
+
 def submission_frame(image_ids: list[str], probabilities: np.ndarray) -> pd.DataFrame:
     """``image`` + one probability column per class: the ISIC 2018 Task 3 CSV layout."""
     frame = pd.DataFrame(probabilities, columns=list(ISIC2018_HEADER))
@@ -208,13 +260,17 @@ def evaluate_model(
     from skindx.imaging import ImageRejected, load_image
     from skindx.predict import Predictor
 
-    contexts = None
-    if with_context:  # one read of the CSV gives both the labels and the contexts
-        frame = _context_frame(skin_model, labels_csv)
+    frame = _metadata_frame(labels_csv)  # age, sex and site, for --with-context and subgroups
+    recorded = {}
+    if frame is not None:
+        ids_in_frame = frame["image_id"].astype(str)
+        recorded = dict(zip(ids_in_frame, contexts_from_frame(frame), strict=True))
+    if with_context:  # the same read gives the labels
+        _check_context(skin_model, frame)
         table = frame[["image_id", "diagnosis"]].astype({"image_id": str})
-        contexts = dict(zip(table["image_id"], contexts_from_frame(frame), strict=True))
     else:
         table = read_evaluation_labels(labels_csv)
+    contexts = recorded if with_context else None
     table = table[table["diagnosis"].isin(CODES)]
     predictor = Predictor(skin_model, tta=tta)
     paths, path_labels = labelled_paths(table, images_dir)
@@ -255,35 +311,46 @@ def evaluate_model(
         missing=missing,
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
-    if with_context and skin_model.card.thresholds:
+    card = skin_model.card
+    see_doctor = card.thresholds.get("see_doctor") if card.thresholds else None
+    if with_context and see_doctor is not None:
         # each image is triaged by the cut-off fitted for what it was given (as in the app)
-        card = skin_model.card
-        cuts = [card.triage_thresholds(u)["see_doctor"] for u in (True, False)]
-        report["triage"] = triage_figures(labels_array, probs, np.where(used, *cuts))
-        report["triage"]["threshold"] = round(cuts[0], 4)
-        report["triage"]["threshold_without_context"] = round(cuts[1], 4)
+        with_cut = card.triage_thresholds(True)["see_doctor"]
+        see_doctor = np.where(used, with_cut, see_doctor)
+        report["triage"] = triage_figures(labels_array, probs, see_doctor)
+        report["triage"]["threshold"] = round(with_cut, 4)
+        report["triage"]["threshold_without_context"] = round(card.thresholds["see_doctor"], 4)
     if with_context:
         report["context_given_share"] = round(float(np.mean(used)), 4)
+    if recorded and see_doctor is not None:
+        groups = [recorded.get(image_id) for image_id in ids]
+        report["subgroups"] = subgroup_metrics(labels_array, probs, groups, see_doctor)
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report
 
 
-def _context_frame(skin_model, labels_csv: str | Path) -> pd.DataFrame:
-    """The normalised metadata of a labels CSV that gives age, sex and site."""
+def _metadata_frame(labels_csv: str | Path) -> pd.DataFrame | None:
+    """The normalised metadata of a labels CSV, or ``None`` for a format without age, sex
+    and site (such as the ISIC 2018 one-hot ground truth)."""
     from skindx.metadata import MetadataError, read_metadata
 
+    try:
+        return read_metadata(labels_csv)
+    except MetadataError:
+        return None
+
+
+def _check_context(skin_model, frame: pd.DataFrame | None) -> None:
     if not skin_model.card.context:
         raise ValueError(
             "This model has no age/sex/site context; fit it first with `skindx context`."
         )
-    try:
-        return read_metadata(labels_csv)
-    except MetadataError as error:
-        raise MetadataError(
-            f"--with-context needs a metadata CSV with age, sex and site columns (such as "
-            f"the HAM10000 or ISIC 2018 test ground truth with metadata). {error}"
-        ) from None
+    if frame is None:
+        raise ValueError(
+            "--with-context needs a metadata CSV with age, sex and site columns (such as "
+            "the HAM10000 or ISIC 2018 test ground truth with metadata)."
+        )
 
 
 def saliency_on_lesions(

@@ -69,7 +69,8 @@ def write_evaluation(directory: Path, seed: int = 0) -> dict:
     """Add test and validation figures to a model directory's card, measured on synthetic
     labelled images with the real evaluation code; return the card as a dict."""
     from skindx.card import ModelCard
-    from skindx.evaluate import metrics_from_probabilities
+    from skindx.context import Context
+    from skindx.evaluate import metrics_from_probabilities, subgroup_metrics
     from skindx.modeling import load_model
     from skindx.predict import Predictor
     from skindx.taxonomy import CODES
@@ -85,6 +86,12 @@ def write_evaluation(directory: Path, seed: int = 0) -> dict:
         probabilities = np.array([[p.probabilities[c] for c in CODES] for p in predictions])
         metrics = metrics_from_probabilities(labels, probabilities, card.thresholds)
         metrics["dataset"] = f"synthetic {split} images"
+        if split == "test":  # figures by age, sex and site, from made-up records
+            woman = Context(50, "female")
+            people = [woman, woman, Context(70, "male", "back"), None]
+            contexts = [people[i % 4] for i in range(n)]
+            see_doctor = card.thresholds["see_doctor"]
+            metrics["subgroups"] = subgroup_metrics(labels, probabilities, contexts, see_doctor)
         card.metrics[split] = metrics
     card.training = {
         "data": "Synthetic noise images (test fixture)",
@@ -410,6 +417,11 @@ def test_model_card_figures_come_from_the_card(model) -> None:
     assert list(table["sensitivity"]) == pytest.approx(
         [100 * test["per_class"][code]["sensitivity"] for code in test["classes"]]
     )  # shown in percent with one decimal
+    (groups,) = [d.value.set_index("group") for d in at.dataframe if "group" in d.value.columns]
+    women = test["subgroups"]["sex"][0]
+    assert groups.loc["Sex: Female", "images"] == women["n"] == 42
+    assert groups.loc["Sex: Female", "accuracy"] == pytest.approx(100 * women["accuracy"])
+    assert groups.loc["Body site: not recorded", "images"] == 63
     run(at.segmented_control(key="card_split").set_value("validation"))
     validation = card["metrics"]["validation"]
     metrics = {m.label: m.value for m in at.metric}

@@ -222,6 +222,7 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     pd.DataFrame({"image": subset["image_id"], **columns}).to_csv(one_hot, index=False)
     same = evaluate_model(tiny_model, shared_data / "isic2018_test" / "images", one_hot)
     assert same["balanced_accuracy"] == report["balanced_accuracy"] and same["n"] == 21
+    assert "subgroups" in report and "subgroups" not in same  # the one-hot file has no ages
     # classes without images: our figures, the official scorer (which needs all) skipped
     partial = tmp_path / "partial.csv"
     subset[subset["dx"].isin(["nv", "mel"])].to_csv(partial, index=False)
@@ -349,3 +350,33 @@ def test_validation_checks_tool(capsys):
     assert len(lines) == 5
     plain = balanced_accuracy(labels, logits.argmax(axis=1))
     assert lines[0].startswith(f"prior tau 0.00: balanced accuracy {plain:.4f}")
+
+
+def test_subgroup_metrics_by_hand():
+    """35 women aged 50 (25 nevi, 10 melanomas) and 5 images with nothing recorded."""
+    from skindx.context import Context
+    from skindx.evaluate import subgroup_metrics
+
+    nv, mel = CODES.index("nv"), CODES.index("mel")
+    labels = np.array([nv] * 25 + [mel] * 10 + [nv] * 5)
+    predicted = np.array([nv] * 20 + [mel] * 5 + [mel] * 6 + [nv] * 4 + [nv] * 5)
+    probabilities = np.full((40, 7), 0.1 / 6)
+    probabilities[np.arange(40), predicted] = 0.9
+    contexts = [Context(age=50, sex="F")] * 35 + [None] * 5
+    groups = subgroup_metrics(labels, probabilities, contexts, see_doctor=0.5)
+
+    (women, unrecorded) = groups["sex"]
+    assert women == {
+        "group": "Female",
+        "n": 35,
+        "n_malignant": 10,
+        "accuracy": round(26 / 35, 4),
+        "balanced_accuracy": 0.7,  # (20/25 + 6/10) / 2
+        "classes_present": 2,
+        "malignant_sensitivity": 0.6,  # the 6 melanomas called melanoma are flagged
+        "benign_specificity": 0.8,  # 5 of 25 nevi flagged
+    }
+    assert unrecorded == {"group": "not recorded", "n": 5, "n_malignant": 0}  # too few
+    assert [row["group"] for row in groups["age"]] == ["45–59", "not recorded"]
+    (everyone,) = groups["site"]  # no site recorded: one group of all 40
+    assert everyone["n"] == 40 and everyone["benign_specificity"] == round(25 / 30, 4)
