@@ -227,18 +227,21 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
         return
     st.markdown("##### By age, sex and body site")
     rates = list(SUBGROUP_COLUMNS.values())[3:]
-    table = pd.DataFrame(rows).astype(dict.fromkeys(rates, float))  # None (too few) → empty
-    table[rates] = table[rates] * 100  # percentages, one decimal, like the per-class table
+    table = pd.DataFrame(rows)
+    # Text cells, so a group too small to judge shows a dash rather than "None".
+    table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")
+    right = st.column_config.TextColumn(alignment="right")
     st.dataframe(
         table,
         hide_index=True,
         key="card_subgroups",
+        height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling
         column_config={
             "group": st.column_config.TextColumn(width="medium", pinned=True),
-            **{rate: st.column_config.NumberColumn(format="%.1f%%") for rate in rates},
+            **dict.fromkeys(rates, right),
         },
     )
-    st.caption(SUBGROUP_NOTE + " Empty cells: too few images to say.")
+    st.caption(SUBGROUP_NOTE + " A dash: too few images to say.")
 
 
 def _figure(title: str, figure, caption: str, key: str) -> None:

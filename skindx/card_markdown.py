@@ -18,8 +18,10 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 SUBGROUP_NOTE = (
-    "Groups come from the age, sex and body site the test set's ground truth records; groups "
-    "under 30 images get a count only, and a triage figure needs 10 malignant (benign) lesions. "
+    "Groups come from the age, sex and body site the test set's ground truth records. Flagged "
+    "and cleared: the shares of malignant lesions that get the 'see a doctor' message and of "
+    "benign ones that do not. Groups under 30 images get a count only, and those shares need "
+    "10 malignant (benign) lesions. "
     "Balanced accuracy averages only the diagnoses a group has. ISIC records no skin type, so "
     "how the model does on darker skin cannot be measured here."
 )
@@ -29,8 +31,8 @@ SUBGROUP_COLUMNS = {
     "n_malignant": "malignant",
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced accuracy",
-    "malignant_sensitivity": "triage: malignant caught",
-    "benign_specificity": "triage: benign cleared",
+    "malignant_sensitivity": "malignant flagged",
+    "benign_specificity": "benign cleared",
 }
 _VARIABLES = {"age": "Age", "sex": "Sex", "site": "Body site"}
 
