@@ -15,7 +15,7 @@ import streamlit as st
 
 from skindx import report
 from skindx.card import ModelCard
-from skindx.card_markdown import EVALUATIONS, SUBGROUP_COLUMNS, SUBGROUP_NOTE, subgroup_rows
+from skindx.card_markdown import EVALUATIONS, SUBGROUP_NOTE, SUBGROUP_RATES, subgroup_rows
 from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
@@ -226,7 +226,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
     if not rows:
         return
     st.markdown("##### By age, sex and body site")
-    rates = list(SUBGROUP_COLUMNS.values())[3:]
+    rates = list(SUBGROUP_RATES)
     table = pd.DataFrame(rows)
     # Text cells, so a group too small to judge shows a dash rather than "None".
     table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")

@@ -34,6 +34,7 @@ SUBGROUP_COLUMNS = {
     "malignant_sensitivity": "malignant flagged",
     "benign_specificity": "benign cleared",
 }
+SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
 _VARIABLES = {"age": "Age", "sex": "Sex", "site": "Body site"}
 
 
@@ -58,7 +59,7 @@ def _subgroups_section(metrics: dict[str, Any]) -> list[str]:
     lines.append("|---" * len(SUBGROUP_COLUMNS) + "|")
     for row in rows:
         cells = [row["group"], str(row["images"]), str(row["malignant"])]
-        cells += [_num(value) for value in list(row.values())[3:]]
+        cells += [_num(row[rate]) for rate in SUBGROUP_RATES]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
 
