@@ -11,9 +11,11 @@
 # (keras 3.15.1, namex and optree wheels for its Python 3.12). Logs: gpu_torch_<size>_*.log.
 # In the 160 px sweep three runs ran out of GPU memory in calibration (fixed since: the engine
 # empties its cache first). The shipped ensemble is h51 + h41 + h42 of the 128 px sweep.
-# Local dry run:
+# Local dry run (CPU torch: pip install /opt/wheels/torch-*+cpu*.whl -r requirements.txt):
 #   PY=.venv-torch/bin/python OUT=/tmp/out MINUTES=0.2 SMOKE="--max-per-class 5" \
 #     bash docs/training_logs/gpu_torch_sweep.sh 128
+# (160full ran this way on a 24 GB machine: two of its three runs wrote their tar, the third was
+# killed by the out-of-memory killer at about 8 GB each; the lent machine has 128 GB.)
 set -u
 SIZE=${1:?160, 128 or 160full}
 case $SIZE in
