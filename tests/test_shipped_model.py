@@ -78,6 +78,14 @@ def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data, split):
         recorded["official"]["balanced_accuracy"], abs=2e-3
     )
 
+    def sizes(groups):
+        return {(v, row["group"]): row["n"] for v, rows in groups.items() for row in rows}
+
+    # the card's groups by age, sex and site come from this run
+    assert sizes(report["subgroups"]) == sizes(recorded["subgroups"])
+    women = report["subgroups"]["sex"][0]
+    assert women["accuracy"] == pytest.approx(recorded["subgroups"]["sex"][0]["accuracy"], abs=2e-3)
+
 
 def test_natural_photos_are_flagged_out_of_domain(predictor):
     """scikit-image's sample photographs are not dermoscopic lesion images."""
