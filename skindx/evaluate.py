@@ -253,7 +253,8 @@ def evaluate_model(
     ``with_context``: give the model each image's age, sex and body site from the labels
     CSV (a metadata format with those columns). Each image is then triaged with the cut-offs
     fitted for what it was given, as in the app, and the report records the share of images
-    with any context given.
+    with any context given. Whenever the CSV records age, sex or site, the report also holds
+    ``subgroups`` (:func:`subgroup_metrics`).
     """
     from skindx.context import contexts_from_frame
     from skindx.data import labelled_paths
