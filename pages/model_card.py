@@ -16,6 +16,7 @@ import streamlit as st
 from skindx import report
 from skindx.card import ModelCard
 from skindx.card_markdown import EVALUATIONS, SUBGROUP_NOTE, SUBGROUP_RATES, subgroup_rows
+from skindx.context import VARIABLE_LABELS
 from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
@@ -290,8 +291,8 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
             f"**{ui.percent(cuts['see_doctor_soon'])}**."
         )
         with st.expander("What the age, sex and site adjustment knows"):
-            tabs = st.tabs(["Age", "Sex", "Body site"])
-            for tab, variable in zip(tabs, ("age", "sex", "site"), strict=True):
+            tabs = st.tabs(list(VARIABLE_LABELS.values()))
+            for tab, variable in zip(tabs, VARIABLE_LABELS, strict=True):
                 with tab:
                     _figure(
                         f"Training lesions by {variable}",

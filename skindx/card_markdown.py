@@ -6,6 +6,7 @@ from typing import Any
 
 from skindx.calibration import TRIAGE_SOON_SPECIFICITY
 from skindx.card import ModelCard
+from skindx.context import VARIABLE_LABELS
 from skindx.taxonomy import BY_CODE
 
 
@@ -35,7 +36,6 @@ SUBGROUP_COLUMNS = {
     "benign_specificity": "benign cleared",
 }
 SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
-_VARIABLES = {"age": "Age", "sex": "Sex", "site": "Body site"}
 
 
 def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for variable, groups in metrics.get("subgroups", {}).items():
         for group in groups:
             row = {label: group.get(key) for key, label in SUBGROUP_COLUMNS.items()}
-            row["group"] = f"{_VARIABLES[variable]}: {group['group']}"
+            row["group"] = f"{VARIABLE_LABELS[variable]}: {group['group']}"
             rows.append(row)
     return rows
 

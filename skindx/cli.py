@@ -308,14 +308,12 @@ def cmd_context(args: argparse.Namespace) -> int:
 
 
 def cmd_saliency_check(args: argparse.Namespace) -> int:
-    from skindx.data import find_image, read_labels, split_by_lesion
+    from skindx.data import card_validation_table, find_image
     from skindx.evaluate import saliency_on_lesions
     from skindx.explain import Explainer
-    from skindx.recipe import validation_split
 
     skin_model = _load(args.model)
-    table = read_labels(args.metadata)
-    _, validation = split_by_lesion(table, *validation_split(skin_model.card.training))
+    validation = card_validation_table(skin_model.card.training, args.metadata)
     sample = validation.sample(frac=1.0, random_state=0)
     images, masks = [], []
     for image_id in sample["image_id"]:

@@ -72,6 +72,10 @@ SITE_SYNONYMS: dict[str, str] = {
 
 SEX_SYNONYMS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
 
+# The three variables, in table order, as headings name them.
+VARIABLE_LABELS: dict[str, str] = {"age": "Age", "sex": "Sex", "site": "Body site"}
+VARIABLES: tuple[str, ...] = tuple(VARIABLE_LABELS)
+
 MAX_AGE = 120
 
 # How the app names the sites to the public.
@@ -166,17 +170,21 @@ def value_labels(variable: str) -> list[str]:
 
 def value_label(variable: str, context: Context) -> str | None:
     """``context``'s ``variable`` as its row name in :func:`value_labels`; None if not given."""
+    index = _row(variable, context)
+    return None if index is None else value_labels(variable)[index]
+
+
+def _row(variable: str, context: Context) -> int | None:
+    """The table row of ``context``'s ``variable`` (age bin, sex or site), None if not given."""
     value = getattr(context, variable)
     if value is None:
         return None
     if variable == "age":
-        return value_labels("age")[_age_bin(value)]
-    return value_labels(variable)[(SEXES if variable == "sex" else SITES).index(value)]
+        return int(np.searchsorted(AGE_EDGES, value, side="right"))
+    return (SEXES if variable == "sex" else SITES).index(value)
 
 
 # -- fitting ------------------------------------------------------------------------------
-def _age_bin(age: float) -> int:
-    return int(np.searchsorted(AGE_EDGES, age, side="right"))
 
 
 def fit_tables(frame: pd.DataFrame, smoothing: float = 1.0) -> dict[str, list[list[float]]]:
@@ -186,34 +194,27 @@ def fit_tables(frame: pd.DataFrame, smoothing: float = 1.0) -> dict[str, list[li
     """
     lesions = frame.groupby(frame["lesion_id"].fillna(frame["image_id"]), sort=False).first()
     contexts = contexts_from_frame(lesions)
-    values = {
-        "age": [None if c.age is None else _age_bin(c.age) for c in contexts],
-        "sex": [None if c.sex is None else SEXES.index(c.sex) for c in contexts],
-        "site": [None if c.site is None else SITES.index(c.site) for c in contexts],
-    }
-    sizes = {"age": len(AGE_EDGES) + 1, "sex": len(SEXES), "site": len(SITES)}
     diagnosis = lesions["diagnosis"].to_numpy()
     tables = {}
-    for variable, column in values.items():
-        counts = np.full((sizes[variable], len(CODES)), smoothing)
-        for value, code in zip(column, diagnosis, strict=True):
-            if value is not None and code in CODES:
-                counts[value, CODES.index(code)] += 1
+    for variable in VARIABLES:
+        counts = np.full((len(value_labels(variable)), len(CODES)), smoothing)
+        for context, code in zip(contexts, diagnosis, strict=True):
+            row = _row(variable, context)
+            if row is not None and code in CODES:
+                counts[row, CODES.index(code)] += 1
         tables[variable] = np.log(counts / counts.sum(axis=0)).round(5).tolist()
     return tables
 
 
 def log_likelihoods(tables: dict[str, list[list[float]]], contexts: Sequence[Context]):
     """``N × classes`` sums of log p(value | class) over the variables each context gives."""
-    age, sex, site = (np.asarray(tables[k]) for k in ("age", "sex", "site"))
-    terms = np.zeros((len(contexts), age.shape[1]))
-    for row, context in zip(terms, contexts, strict=True):
-        if context.age is not None:
-            row += age[_age_bin(context.age)]
-        if context.sex is not None:
-            row += sex[SEXES.index(context.sex)]
-        if context.site is not None:
-            row += site[SITES.index(context.site)]
+    arrays = {variable: np.asarray(tables[variable]) for variable in VARIABLES}
+    terms = np.zeros((len(contexts), arrays["age"].shape[1]))
+    for term, context in zip(terms, contexts, strict=True):
+        for variable, table in arrays.items():
+            row = _row(variable, context)
+            if row is not None:
+                term += table[row]
     return terms
 
 
@@ -253,7 +254,7 @@ def fit_context(
     fused = fuse(probabilities, terms, weight)
     section = {
         "method": "naive Bayes on calibrated image probabilities",
-        "variables": ["age", "sex", "site"],
+        "variables": list(VARIABLES),
         "age_edges": list(AGE_EDGES),
         "sexes": list(SEXES),
         "sites": list(SITES),

@@ -37,6 +37,14 @@ def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
     return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
 
 
+def card_validation_table(training: dict, metadata_csv: str | Path) -> pd.DataFrame:
+    """The validation rows of the lesion split a model card's ``training`` section records."""
+    from skindx.recipe import validation_split
+
+    _, validation = split_by_lesion(read_labels(metadata_csv), *validation_split(training))
+    return validation
+
+
 def split_by_lesion(
     table: pd.DataFrame, val_fraction: float = 0.15, seed: int = 42
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -140,14 +140,14 @@ def subgroup_metrics(labels, probabilities, contexts, see_doctor) -> dict[str, l
     ``contexts``: each image's recorded age, sex and site (``None`` where the CSV gives none);
     ``see_doctor``: the triage cut-off, one number or one per image.
     """
-    from skindx.context import value_label, value_labels
+    from skindx.context import VARIABLES, value_label, value_labels
 
     labels = np.asarray(labels)
     predicted = probabilities.argmax(axis=1)
     cuts = np.broadcast_to(np.asarray(see_doctor, dtype=float), labels.shape)
     malignant = np.isin(labels, MALIGNANT_INDEX)
     result = {}
-    for variable in ("age", "sex", "site"):
+    for variable in VARIABLES:
         names = np.array(
             [(c and value_label(variable, c)) or NOT_RECORDED for c in contexts], dtype=object
         )
@@ -262,15 +262,14 @@ def evaluate_model(
     from skindx.predict import Predictor
 
     frame = _metadata_frame(labels_csv)  # age, sex and site, for --with-context and subgroups
-    recorded = {}
-    if frame is not None:
-        ids_in_frame = frame["image_id"].astype(str)
-        recorded = dict(zip(ids_in_frame, contexts_from_frame(frame), strict=True))
-    if with_context:  # the same read gives the labels
+    if with_context:
         _check_context(skin_model, frame)
-        table = frame[["image_id", "diagnosis"]].astype({"image_id": str})
-    else:
+    recorded = {}
+    if frame is None:  # a format without them (the ISIC 2018 one-hot ground truth)
         table = read_evaluation_labels(labels_csv)
+    else:  # the same read gives the labels
+        table = frame[["image_id", "diagnosis"]].astype({"image_id": str})
+        recorded = dict(zip(table["image_id"], contexts_from_frame(frame), strict=True))
     contexts = recorded if with_context else None
     table = table[table["diagnosis"].isin(CODES)]
     predictor = Predictor(skin_model, tta=tta)

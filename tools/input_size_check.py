@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.data import card_validation_table, labelled_paths, load_arrays
 from skindx.evaluate import balanced_accuracy
 from skindx.modeling import import_keras, load_model
-from skindx.recipe import validation_split
 from skindx.train import logits_and_features
 
 
@@ -47,7 +46,7 @@ def main() -> int:
     args = parser.parse_args()
     skin_model = load_model(args.model)
     card = skin_model.card
-    _, validation = split_by_lesion(read_labels(args.metadata), *validation_split(card.training))
+    validation = card_validation_table(card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
     prep = card.preprocessing
     for size in (int(s) for s in args.sizes.split(",")):

@@ -30,11 +30,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.data import labelled_paths, read_labels, split_by_lesion
+from skindx.data import card_validation_table, labelled_paths
 from skindx.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.imaging import load_image, preprocess_pixels
 from skindx.modeling import load_model
-from skindx.recipe import validation_split
 from skindx.train import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -97,7 +96,7 @@ def main() -> int:
     card = skin_model.card
     if card.preprocessing.get("color_constancy") or card.preprocessing.get("hair_removal"):
         parser.error("this check assumes a model without colour constancy or hair removal")
-    _, validation = split_by_lesion(read_labels(args.metadata), *validation_split(card.training))
+    validation = card_validation_table(card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
     raw = [load_image(path) for path in paths]
     print(f"{len(labels)} validation images")

@@ -4,7 +4,8 @@
 #   bash docs/training_logs/gpu_torch_sweep.sh 160   # eight at 160 px, 80 epochs, 5.5 min each
 #   bash docs/training_logs/gpu_torch_sweep.sh 128   # four at 128 px, 100 epochs, 4 min each
 #   bash docs/training_logs/gpu_torch_sweep.sh 160full  # not run yet: three at 160 px, a full
-#       100-epoch schedule each (from the sweeps' rates, about 6 of the 8 minutes allowed)
+#       100-epoch schedule each (estimated from the sweeps' per-epoch rates, not measured:
+#       about 6 of the 8 minutes allowed)
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # As run on a lent H100 (16 cores, PyTorch but no TensorFlow), from a checkout carrying .gpu/data
 # (the shared HAM10000 images and metadata, and tools/teacher_labels.py output) and .gpu/whl
