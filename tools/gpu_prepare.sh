@@ -5,7 +5,8 @@
 #               for --teacher (tools/teacher_labels.py; about 15-25 minutes on a 2-core CPU)
 #   .gpu/whl    keras (the version installed here), namex and optree wheels for the lent
 #               machine's Python 3.12, whose image has PyTorch but no TensorFlow or Keras
-# About 57 MB in all: the device tool carries it with carry [".gpu"] (its limit is 64 MiB).
+# About 58 MB in all: the device tool carries it with carry [".gpu"]. Its 64 MiB limit counts the
+# checkout too, so leave models/default out of the copy (docs/training_logs/gpu_torch_sweep.sh).
 #   bash tools/gpu_prepare.sh            # PY=python to use another interpreter
 # Needs sklesion for the soft labels (pip install --no-deps sklesion); reruns skip what exists.
 set -euo pipefail
