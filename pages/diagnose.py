@@ -58,6 +58,7 @@ class Analysis:
     error: str | None = None
     overlay: np.ndarray | None = None
     context: Context | None = None  # what the prediction was made with
+    outputs: tuple[np.ndarray, np.ndarray] | None = None  # logits and features, for new contexts
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -131,8 +132,8 @@ def _analyse(
     for upload, name in files[:MAX_IMAGES]:
         key = upload.file_id
         analysis = held.get(key) or _analyse_one(engine, upload, name, context)
-        if analysis.pixels is not None and analysis.context != context:
-            _repredict(engine, analysis, context)  # the context changed: same pixels
+        if analysis.outputs is not None and analysis.context != context:
+            _read(engine, analysis, context)
         current[key] = analysis
     st.session_state[RESULTS] = current  # forget photos that were removed
     if len(files) > MAX_IMAGES:
@@ -148,13 +149,18 @@ def _analyse_one(
     except ImageRejected as error:
         return Analysis(upload.file_id, name, error=str(error))
     # One working copy for every step in the app (display, prediction, saliency, report).
-    prediction = engine.predict(loaded.pixels, context)
-    return Analysis(upload.file_id, name, loaded.pixels, loaded.notes, prediction, context=context)
+    outputs = engine.forward(loaded.pixels)
+    analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
+    _read(engine, analysis, context)
+    return analysis
 
 
-def _repredict(engine: resources.Engine, analysis: Analysis, context: Context | None) -> None:
+def _read(engine: resources.Engine, analysis: Analysis, context: Context | None) -> None:
+    """The prediction from the network outputs and this context: a new context needs no new
+    forward pass."""
+    assert analysis.outputs is not None
     previous = analysis.prediction
-    analysis.prediction = engine.predict(analysis.pixels, context)
+    analysis.prediction = engine.postprocess(analysis.outputs, context)
     analysis.context = context
     if previous is None or previous.label != analysis.prediction.label:
         analysis.overlay = None  # the heat map is drawn for the top diagnosis

@@ -55,6 +55,14 @@ class Engine:
     def predict(self, pixels: np.ndarray, context=None):
         return self.predictor.predict(pixels, context)
 
+    def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's outputs for one image, kept so a new context needs no second pass."""
+        return self.predictor.forward(self.predictor.preprocess(pixels))
+
+    def postprocess(self, outputs: tuple[np.ndarray, np.ndarray], context=None):
+        """The prediction from :meth:`forward`'s outputs and an optional context."""
+        return self.predictor.postprocess(*outputs, None if context is None else [context])[0]
+
     def explain(self, pixels: np.ndarray, method: str = "gradcam", target=None, layer=None):
         with self._saliency_lock:
             return self.explainer.explain(pixels, method=method, target=target, layer=layer)

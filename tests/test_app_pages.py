@@ -308,6 +308,20 @@ def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
     assert "taken into account" not in texts(at)
 
 
+def test_a_new_context_reuses_the_network_outputs(context_model, monkeypatch) -> None:
+    from skindx.predict import Predictor
+
+    passes = []
+    forward = Predictor.forward
+    monkeypatch.setattr(Predictor, "forward", lambda self, b: passes.append(1) or forward(self, b))
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    before, first = melanoma_share(at), len(passes)
+    assert first >= 1
+    at.number_input(key="dx_age").set_value(80)
+    run(at.selectbox(key="dx_site").set_value("torso"))
+    assert melanoma_share(at) > before and len(passes) == first
+
+
 def test_context_inputs_only_where_the_model_has_a_context(model) -> None:
     at = run(app_test(PAGES / "diagnose.py"))
     assert not at.number_input and not at.selectbox
