@@ -352,6 +352,23 @@ def test_validation_checks_tool(capsys):
     assert lines[0].startswith(f"prior tau 0.00: balanced accuracy {plain:.4f}")
 
 
+def test_validation_checks_subgroups(tiny_model, synthetic_ham, capsys):
+    """--checks subgroups: the test evaluation's subgroup figures, on given validation rows."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from validation_checks import check_subgroups
+
+    validation = pd.read_csv(synthetic_ham.metadata)  # 42 men aged 50, lesions on the back
+    check_subgroups(tiny_model, validation, str(synthetic_ham.metadata), str(synthetic_ham.images))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "subgroups of 42 validation images:"
+    (men,) = [line for line in lines if line.startswith("  Sex: Male:")]
+    assert men.startswith("  Sex: Male: 42 images, 18 malignant; accuracy ")
+    assert "benign cleared" in men
+    assert any(line.startswith("  Age: 45–59: 42 images") for line in lines)
+
+
 def test_subgroup_metrics_by_hand():
     """35 women aged 50 (25 nevi, 10 melanomas) and 5 images with nothing recorded."""
     from skindx.context import Context
