@@ -19,7 +19,8 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 SUBGROUP_NOTE = (
-    "Groups come from the age, sex and body site the test set's ground truth records. Flagged "
+    "Groups come from the age, sex and body site recorded with each image (HAM10000's metadata "
+    "for validation, the ground truth for the test set). Flagged "
     "and cleared: the shares of malignant lesions that get the 'see a doctor' message and of "
     "benign ones that do not. Groups under 30 images get a count only, and those shares need "
     "10 malignant (benign) lesions. "

@@ -1,5 +1,4 @@
-"""Two cheap levers for test balanced accuracy, and where the errors sit, checked on the
-validation split only.
+"""Two cheap levers for test balanced accuracy, checked on the validation split only.
 
     python tools/validation_checks.py --model models/default \\
         --images ../shared/data/ham10000/images \\
@@ -14,11 +13,6 @@ resampling: the ISIC 2018 test images were downscaled with nearest-neighbour sam
 aliased) and the training images smoothly (../shared/data/README.md). The validation images are
 degraded the test's way (and other ways) to see whether that gap costs the model accuracy.
 
-subgroups: the figures by age band, sex and body site that `skindx evaluate` gives the test set,
-for the validation split (run with --checks subgroups). A group that scores low here as well is
-hard for the model anywhere; one that scores low only on the test set points at the test's
-other acquisitions.
-
 Validation only: never point it at the test set.
 """
 
@@ -27,20 +21,17 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.card_markdown import subgroup_rows
 from skindx.data import card_validation_table, labelled_paths
-from skindx.evaluate import balanced_accuracy, evaluate_model, expected_calibration_error
+from skindx.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.imaging import load_image, preprocess_pixels
 from skindx.modeling import load_model
 from skindx.train import logits_and_features
@@ -94,30 +85,12 @@ def check_resampling(model, raw: list[np.ndarray], labels: np.ndarray, size: int
         print(f"resampling {name}: balanced accuracy {score:.4f}")
 
 
-def check_subgroups(skin_model, validation: pd.DataFrame, metadata: str, images: str) -> None:
-    """The test evaluation's subgroup figures, on the validation images (their metadata rows
-    as the labels CSV, so age, sex and site are read exactly as for the test set)."""
-    rows = pd.read_csv(metadata)
-    rows = rows[rows["image_id"].isin(set(validation["image_id"]))]
-    with tempfile.NamedTemporaryFile("w", suffix=".csv") as labels:
-        rows.to_csv(labels.name, index=False)
-        report = evaluate_model(skin_model, images, labels.name, name="validation")
-    print(f"subgroups of {report['n']} validation images:")
-    for row in subgroup_rows(report):
-        rates = ", ".join(
-            f"{key} {value:.3f}"
-            for key, value in row.items()
-            if key not in ("group", "images", "malignant") and value is not None
-        )
-        print(f"  {row['group']}: {row['images']} images, {row['malignant']} malignant; {rates}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/default"))
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
-    parser.add_argument("--checks", default="prior,resampling", help="also: subgroups")
+    parser.add_argument("--checks", default="prior,resampling")
     args = parser.parse_args()
     skin_model = load_model(args.model)
     card = skin_model.card
@@ -135,8 +108,6 @@ def main() -> int:
         check_prior(logits, labels, np.array([counts[c] for c in card.classes], float))
     if "resampling" in checks:
         check_resampling(skin_model.model, raw, labels, card.input_size)
-    if "subgroups" in checks:
-        check_subgroups(skin_model, validation, args.metadata, args.images)
     return 0
 
 
