@@ -23,7 +23,8 @@ SUBGROUP_NOTE = (
     "for validation, the ground truth for the test set). Flagged "
     "and cleared: the shares of malignant lesions that get the 'see a doctor' message and of "
     "benign ones that do not. Groups under 30 images get a count only, and those shares need "
-    "10 malignant (benign) lesions. "
+    "10 malignant (benign) lesions. In domain: the share the out-of-domain check accepts "
+    "(out-of-fold on validation); a low share marks images unlike the training data. "
     "Balanced accuracy averages only the diagnoses a group has. ISIC records no skin type, so "
     "how the model does on darker skin cannot be measured here."
 )
@@ -35,6 +36,7 @@ SUBGROUP_COLUMNS = {
     "balanced_accuracy": "balanced accuracy",
     "malignant_sensitivity": "malignant flagged",
     "benign_specificity": "benign cleared",
+    "in_domain_share": "in domain",
 }
 SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
 

@@ -133,12 +133,16 @@ SUBGROUP_MIN_EACH = 10  # malignant (benign) lesions needed for a sensitivity (s
 NOT_RECORDED = "not recorded"
 
 
-def subgroup_metrics(labels, probabilities, contexts, see_doctor) -> dict[str, list[dict]]:
+def subgroup_metrics(
+    labels, probabilities, contexts, see_doctor, in_domain=None
+) -> dict[str, list[dict]]:
     """Figures per age band, sex and body site: the disaggregated evaluation model cards ask
     for (Mitchell et al. 2019), so a group the model serves worse is visible.
 
     ``contexts``: each image's recorded age, sex and site (``None`` where the CSV gives none);
-    ``see_doctor``: the triage cut-off, one number or one per image.
+    ``see_doctor``: the triage cut-off, one number or one per image; ``in_domain``: whether
+    the out-of-domain check accepted each image (adds the share, which tells a group from
+    other acquisitions apart from one that is merely hard).
     """
     from skindx.context import VARIABLES, value_label, value_labels
 
@@ -175,6 +179,8 @@ def subgroup_metrics(labels, probabilities, contexts, see_doctor) -> dict[str, l
                     ),
                     benign_specificity=triage["benign_specificity"] if enough_benign else None,
                 )
+                if in_domain is not None:
+                    row["in_domain_share"] = round(float(np.mean(np.asarray(in_domain)[inside])), 4)
             rows.append(row)
         result[variable] = rows
     return result
@@ -324,7 +330,7 @@ def evaluate_model(
         report["context_given_share"] = round(float(np.mean(used)), 4)
     if recorded and see_doctor is not None:
         groups = [recorded.get(image_id) for image_id in ids]
-        report["subgroups"] = subgroup_metrics(labels_array, probs, groups, see_doctor)
+        report["subgroups"] = subgroup_metrics(labels_array, probs, groups, see_doctor, in_domain)
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report

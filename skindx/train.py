@@ -418,7 +418,8 @@ def finish_with_validation(
     card.metrics["validation"] = metrics
     probabilities = select_tta(skin_model, x_val, y_val, logits)
     if val_ids is not None and metadata is not None:
-        fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities)
+        in_domain = scores <= card.ood["threshold"]
+        fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities, in_domain)
 
 
 def validation_arrays(card: ModelCard, images: str | Path, metadata: str | Path):
@@ -446,13 +447,11 @@ def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path)
 
     (x_val, y_val, val_ids), _ = validation_arrays(skin_model.card, images, metadata)
     predictor = Predictor(skin_model)
-    probabilities = np.concatenate(
-        [
-            predictor.probabilities(predictor.forward(x_val[i : i + 128])[0])
-            for i in range(0, len(x_val), 128)
-        ]
-    )
-    return fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities)
+    outputs = [predictor.forward(x_val[i : i + 128]) for i in range(0, len(x_val), 128)]
+    probabilities = np.concatenate([predictor.probabilities(logits) for logits, _ in outputs])
+    features = np.concatenate([features for _, features in outputs])
+    in_domain = out_of_fold_scores(features, y_val) <= skin_model.card.ood["threshold"]
+    return fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities, in_domain)
 
 
 def fit_context_on_validation(
@@ -461,11 +460,13 @@ def fit_context_on_validation(
     val_ids: list[str],
     y_val: np.ndarray,
     probabilities: np.ndarray,
+    in_domain: np.ndarray | None = None,
 ) -> bool:
     """Record the context section and its validation metrics in the card (False, and the
     card unchanged, where the metadata gives no age, sex or site for the validation images).
 
-    ``probabilities``: the model's validation probabilities as the Predictor makes them.
+    ``probabilities``: the model's validation probabilities as the Predictor makes them;
+    ``in_domain``: each image's out-of-domain verdict from out-of-fold scores.
     """
     from skindx.context import LIMITATION, contexts_from_frame, fit_context
     from skindx.evaluate import metrics_from_probabilities, subgroup_metrics
@@ -494,9 +495,9 @@ def fit_context_on_validation(
     given = [c.given for c in contexts]  # triaged with the cut-off for what each was given
     with_cut = np.where(given, section["thresholds"]["see_doctor"], cut)
     if "validation" in card.metrics:
-        image_only = subgroup_metrics(y_val, probabilities, contexts, cut)
+        image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain)
         card.metrics["validation"]["subgroups"] = image_only
-    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cut)
+    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cut, in_domain)
     return True
 
 

@@ -85,6 +85,10 @@ def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data, split):
     assert sizes(report["subgroups"]) == sizes(recorded["subgroups"])
     women = report["subgroups"]["sex"][0]
     assert women["accuracy"] == pytest.approx(recorded["subgroups"]["sex"][0]["accuracy"], abs=2e-3)
+    unsited = report["subgroups"]["site"][-1]  # "not recorded": mostly other acquisitions
+    assert unsited["in_domain_share"] == pytest.approx(
+        recorded["subgroups"]["site"][-1]["in_domain_share"], abs=5e-3
+    )
 
 
 def test_natural_photos_are_flagged_out_of_domain(predictor):

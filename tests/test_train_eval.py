@@ -386,3 +386,10 @@ def test_subgroup_metrics_by_hand():
     assert [row["group"] for row in groups["age"]] == ["45–59", "not recorded"]
     (everyone,) = groups["site"]  # no site recorded: one group of all 40
     assert everyone["n"] == 40 and everyone["benign_specificity"] == round(25 / 30, 4)
+    assert "in_domain_share" not in everyone  # not given
+    # the out-of-domain check rejected 7 of the women's images and all 5 unrecorded ones
+    in_domain = np.array([False] * 7 + [True] * 28 + [False] * 5)
+    checked = subgroup_metrics(labels, probabilities, contexts, 0.5, in_domain)
+    assert checked["sex"][0]["in_domain_share"] == 0.8  # 28 / 35
+    assert checked["site"][0]["in_domain_share"] == 0.7  # 28 / 40
+    assert "in_domain_share" not in checked["sex"][1]  # 5 images: a count only
