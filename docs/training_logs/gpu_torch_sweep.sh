@@ -7,6 +7,9 @@
 #       epochs each (all 100 done in 352 s; 416 s for the whole call)
 #   bash docs/training_logs/gpu_torch_sweep.sh 160more  # two more taught ones, 100 epochs in 256 s
 #       (332 s for the whole call; it fitted in the device time the first left)
+#   bash docs/training_logs/gpu_torch_sweep.sh 192pair  # not run yet: two taught ones at 192 px,
+#       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
+#       6.2 of the 7 minutes allowed)
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # The checkout and .gpu/ together must stay under the device tool's 64 MiB, so leave the shipped
 # model out of the copy for the run (training does not read it) and put it back afterwards:
@@ -23,13 +26,14 @@
 # (160full ran this way on a 24 GB machine: two of its three runs wrote their tar, the third was
 # killed by the out-of-memory killer at about 8 GB each; the lent machine has 128 GB.)
 set -u
-SIZE=${1:?160, 128, 160full or 160more}
+SIZE=${1:?160, 128, 160full, 160more or 192pair}
 case $SIZE in
   160) EPOCHS=80 BUDGET=5.5 LIMIT=${LIMIT:-470} PLAIN="21 22 23 24" TAUGHT="31 32 33 34" P=g ;;
   128) EPOCHS=100 BUDGET=4.0 LIMIT=${LIMIT:-300} PLAIN="41 42" TAUGHT="51 52" P=h ;;
   160full) SIZE=160 EPOCHS=100 BUDGET=7.5 LIMIT=${LIMIT:-570} PLAIN="61 62" TAUGHT="71" P=f ;;
   160more) SIZE=160 EPOCHS=100 BUDGET=4.4 LIMIT=${LIMIT:-320} PLAIN="" TAUGHT="72 73" P=f ;;
-  *) echo "size must be 160, 128, 160full or 160more" >&2; exit 2 ;;
+  192pair) SIZE=192 EPOCHS=100 BUDGET=7.0 LIMIT=${LIMIT:-540} PLAIN="" TAUGHT="81 82" P=e ;;
+  *) echo "size must be 160, 128, 160full, 160more or 192pair" >&2; exit 2 ;;
 esac
 PY=${PY:-python3}
 if [ -z "${SMOKE:-}" ]; then
