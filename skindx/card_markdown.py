@@ -19,8 +19,9 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 SUBGROUP_NOTE = (
-    "Groups come from the age, sex and body site recorded with each image (HAM10000's metadata "
-    "for validation, the ground truth for the test set). Flagged "
+    "Groups come from the age, sex, body site and source collection recorded with each image "
+    "(HAM10000's metadata for validation, the ground truth for the test set, whose 'external' "
+    "images come from outside HAM10000's collections). Flagged "
     "and cleared: the shares of malignant lesions that get the 'see a doctor' message and of "
     "benign ones that do not. Groups under 30 images get a count only, and those shares need "
     "10 malignant (benign) lesions. In domain: the share the out-of-domain check accepts "
@@ -39,6 +40,7 @@ SUBGROUP_COLUMNS = {
     "in_domain_share": "in domain",
 }
 SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
+GROUPING_LABELS = {**VARIABLE_LABELS, "source": "Source"}
 
 
 def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,7 +50,7 @@ def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for variable, groups in metrics.get("subgroups", {}).items():
         for group in groups:
             row = {label: group.get(key) for key, label in SUBGROUP_COLUMNS.items()}
-            row["group"] = f"{VARIABLE_LABELS[variable]}: {group['group']}"
+            row["group"] = f"{GROUPING_LABELS[variable]}: {group['group']}"
             rows.append(row)
     return rows
 

@@ -134,7 +134,7 @@ NOT_RECORDED = "not recorded"
 
 
 def subgroup_metrics(
-    labels, probabilities, contexts, see_doctor, in_domain=None
+    labels, probabilities, contexts, see_doctor, in_domain=None, sources=None
 ) -> dict[str, list[dict]]:
     """Figures per age band, sex and body site: the disaggregated evaluation model cards ask
     for (Mitchell et al. 2019), so a group the model serves worse is visible.
@@ -142,48 +142,64 @@ def subgroup_metrics(
     ``contexts``: each image's recorded age, sex and site (``None`` where the CSV gives none);
     ``see_doctor``: the triage cut-off, one number or one per image; ``in_domain``: whether
     the out-of-domain check accepted each image (adds the share, which tells a group from
-    other acquisitions apart from one that is merely hard).
+    other acquisitions apart from one that is merely hard); ``sources``: each image's
+    collection (the metadata's own ``dataset`` column), which adds a ``source`` grouping.
     """
     from skindx.context import VARIABLES, value_label, value_labels
 
-    labels = np.asarray(labels)
-    predicted = probabilities.argmax(axis=1)
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities)
     cuts = np.broadcast_to(np.asarray(see_doctor, dtype=float), labels.shape)
-    malignant = np.isin(labels, MALIGNANT_INDEX)
-    result = {}
-    for variable in VARIABLES:
-        names = np.array(
-            [(c and value_label(variable, c)) or NOT_RECORDED for c in contexts], dtype=object
-        )
-        rows = []
-        for name in [*value_labels(variable), NOT_RECORDED]:
-            inside = names == name
-            if not inside.any():
-                continue
-            row = {
-                "group": name,
-                "n": int(inside.sum()),
-                "n_malignant": int(malignant[inside].sum()),
-            }
-            if row["n"] >= SUBGROUP_MIN_IMAGES:
-                truth, guess = labels[inside], predicted[inside]
-                triage = triage_figures(truth, probabilities[inside], cuts[inside])
-                enough_malignant = row["n_malignant"] >= SUBGROUP_MIN_EACH
-                enough_benign = row["n"] - row["n_malignant"] >= SUBGROUP_MIN_EACH
-                row.update(
-                    accuracy=round(float((guess == truth).mean()), 4),
-                    balanced_accuracy=round(balanced_accuracy(truth, guess), 4),
-                    classes_present=len(np.unique(truth)),
-                    malignant_sensitivity=(
-                        triage["malignant_sensitivity"] if enough_malignant else None
-                    ),
-                    benign_specificity=triage["benign_specificity"] if enough_benign else None,
-                )
-                if in_domain is not None:
-                    row["in_domain_share"] = round(float(np.mean(np.asarray(in_domain)[inside])), 4)
-            rows.append(row)
-        result[variable] = rows
+    domain = None if in_domain is None else np.asarray(in_domain)
+
+    def rows(names: list, order: list[str]) -> list[dict]:
+        names = np.array([name or NOT_RECORDED for name in names], dtype=object)
+        found = [name for name in [*order, NOT_RECORDED] if (names == name).any()]
+        return [
+            _group_row(name, labels, probabilities, cuts, domain, names == name) for name in found
+        ]
+
+    result = {
+        variable: rows([c and value_label(variable, c) for c in contexts], value_labels(variable))
+        for variable in VARIABLES
+    }
+    if sources is not None:  # the largest collection first
+        counts = pd.Series([s for s in sources if s]).value_counts()
+        result["source"] = rows(list(sources), list(counts.index))
     return result
+
+
+def image_collections(labels_csv: str | Path) -> dict[str, str] | None:
+    """Each image's collection from a HAM10000-style CSV's own ``dataset`` column (the clinic
+    or device series, or ``external`` for ISIC 2018 test images from elsewhere); ``None``
+    where the CSV has no such column. The normalised metadata keeps only the dataset's name."""
+    raw = pd.read_csv(labels_csv, dtype=str)
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    if not {"image_id", "dataset"} <= set(raw.columns):
+        return None
+    named = raw.dropna(subset=["image_id", "dataset"])
+    return dict(zip(named["image_id"].str.strip(), named["dataset"].str.strip(), strict=True))
+
+
+def _group_row(name, labels, probabilities, cuts, in_domain, inside) -> dict[str, Any]:
+    """One subgroup's row: counts always, figures from :data:`SUBGROUP_MIN_IMAGES` images."""
+    malignant = np.isin(labels[inside], MALIGNANT_INDEX)
+    row = {"group": name, "n": int(inside.sum()), "n_malignant": int(malignant.sum())}
+    if row["n"] < SUBGROUP_MIN_IMAGES:
+        return row
+    truth, guess = labels[inside], probabilities[inside].argmax(axis=1)
+    triage = triage_figures(truth, probabilities[inside], cuts[inside])
+    enough_malignant = row["n_malignant"] >= SUBGROUP_MIN_EACH
+    enough_benign = row["n"] - row["n_malignant"] >= SUBGROUP_MIN_EACH
+    row.update(
+        accuracy=round(float((guess == truth).mean()), 4),
+        balanced_accuracy=round(balanced_accuracy(truth, guess), 4),
+        classes_present=len(np.unique(truth)),
+        malignant_sensitivity=triage["malignant_sensitivity"] if enough_malignant else None,
+        benign_specificity=triage["benign_specificity"] if enough_benign else None,
+    )
+    if in_domain is not None:
+        row["in_domain_share"] = round(float(np.mean(in_domain[inside])), 4)
+    return row
 
 
 def submission_frame(image_ids: list[str], probabilities: np.ndarray) -> pd.DataFrame:
@@ -330,7 +346,11 @@ def evaluate_model(
         report["context_given_share"] = round(float(np.mean(used)), 4)
     if recorded and see_doctor is not None:
         groups = [recorded.get(image_id) for image_id in ids]
-        report["subgroups"] = subgroup_metrics(labels_array, probs, groups, see_doctor, in_domain)
+        collections = image_collections(labels_csv)
+        sources = None if collections is None else [collections.get(i) for i in ids]
+        report["subgroups"] = subgroup_metrics(
+            labels_array, probs, groups, see_doctor, in_domain, sources
+        )
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report

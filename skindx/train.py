@@ -469,7 +469,7 @@ def fit_context_on_validation(
     ``in_domain``: each image's out-of-domain verdict from out-of-fold scores.
     """
     from skindx.context import LIMITATION, contexts_from_frame, fit_context
-    from skindx.evaluate import metrics_from_probabilities, subgroup_metrics
+    from skindx.evaluate import image_collections, metrics_from_probabilities, subgroup_metrics
     from skindx.metadata import read_metadata
 
     frame = read_metadata(metadata).drop_duplicates("image_id").set_index("image_id", drop=False)
@@ -494,10 +494,12 @@ def fit_context_on_validation(
     cut = card.thresholds["see_doctor"]
     given = [c.given for c in contexts]  # triaged with the cut-off for what each was given
     with_cut = np.where(given, section["thresholds"]["see_doctor"], cut)
+    collections = image_collections(metadata)
+    sources = None if collections is None else [collections.get(i) for i in val_ids]
     if "validation" in card.metrics:
-        image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain)
+        image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain, sources)
         card.metrics["validation"]["subgroups"] = image_only
-    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cut, in_domain)
+    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cut, in_domain, sources)
     return True
 
 

@@ -205,10 +205,13 @@ def test_evaluate_with_context_reads_age_sex_site(
     assert with_context["dataset"].endswith("with age, sex and site")
     plain = evaluate_model(context_model, test / "images", labels)
     assert "context_given_share" not in plain
-    # the metadata CSV also gives the figures by age band, sex and site
+    # the metadata CSV also gives the figures by age band, sex, site and source collection
+    sources = subset["dataset"].value_counts()
     for report in (plain, with_context):
         assert sum(row["n"] for row in report["subgroups"]["sex"]) == 14
-        assert {"age", "sex", "site"} == set(report["subgroups"])
+        assert {"age", "sex", "site", "source"} == set(report["subgroups"])
+        by_source = {row["group"]: row["n"] for row in report["subgroups"]["source"]}
+        assert by_source == sources.to_dict()
     # a one-hot ground truth has no age, sex or site: one clear line, exit status 1
     one_hot = tmp_path / "one_hot.csv"
     columns = {ISIC2018_COLUMNS[c]: (subset["dx"] == c).astype(float) for c in CODES}

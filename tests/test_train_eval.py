@@ -393,3 +393,26 @@ def test_subgroup_metrics_by_hand():
     assert checked["sex"][0]["in_domain_share"] == 0.8  # 28 / 35
     assert checked["site"][0]["in_domain_share"] == 0.7  # 28 / 40
     assert "in_domain_share" not in checked["sex"][1]  # 5 images: a count only
+    assert "source" not in checked  # no collections given
+    sources = ["vidir_modern"] * 5 + ["external"] * 30 + [None] * 5
+    by_source = subgroup_metrics(labels, probabilities, contexts, 0.5, sources=sources)["source"]
+    assert [(row["group"], row["n"]) for row in by_source] == [
+        ("external", 30),  # the largest collection first
+        ("vidir_modern", 5),
+        ("not recorded", 5),
+    ]
+    assert by_source[0]["accuracy"] == round(21 / 30, 4)  # images 5-34: 15 + 6 right of 30
+
+
+def test_image_collections_read_the_metadatas_own_dataset_column(tmp_path):
+    from skindx.evaluate import image_collections
+
+    csv = tmp_path / "truth.csv"
+    csv.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization, Dataset \n"
+        "HAMTEST_1,ISIC_1,nv,histo,50,male,back,external\n"
+        "HAMTEST_2,ISIC_2,mel,histo,,female,face,\n"
+    )
+    assert image_collections(csv) == {"ISIC_1": "external"}
+    csv.write_text("image_id,dx\nISIC_1,nv\n")
+    assert image_collections(csv) is None
