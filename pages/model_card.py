@@ -15,7 +15,13 @@ import streamlit as st
 
 from skindx import report
 from skindx.card import ModelCard
-from skindx.card_markdown import EVALUATIONS, SUBGROUP_NOTE, SUBGROUP_RATES, subgroup_rows
+from skindx.card_markdown import (
+    EVALUATIONS,
+    SUBGROUP_HEADING,
+    SUBGROUP_NOTE,
+    SUBGROUP_RATES,
+    subgroup_rows,
+)
 from skindx.context import VARIABLE_LABELS
 from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
@@ -226,7 +232,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
     rows = subgroup_rows(metrics)
     if not rows:
         return
-    st.markdown("##### By age, sex and body site")
+    st.markdown(f"##### {SUBGROUP_HEADING}")
     rates = list(SUBGROUP_RATES)
     table = pd.DataFrame(rows)
     # Text cells, so a group too small to judge shows a dash rather than "None".

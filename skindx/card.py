@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from skindx.taxonomy import CODES
 
@@ -65,6 +68,15 @@ class ModelCard:
         """The triage cut-offs for probabilities made with or without the context (each set
         was fitted on the validation probabilities it is applied to)."""
         return self.context["thresholds"] if context_used else self.thresholds
+
+    def see_doctor_cuts(self, context_used: Sequence[bool]) -> np.ndarray:
+        """Each image's 'see a doctor' cut-off: the one fitted for what it was given, as the
+        app triages it."""
+        used = np.asarray(context_used, dtype=bool)
+        cuts = np.full(used.shape, self.thresholds["see_doctor"], dtype=float)
+        if used.any():
+            cuts[used] = self.triage_thresholds(True)["see_doctor"]
+        return cuts
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

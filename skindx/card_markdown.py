@@ -41,10 +41,11 @@ SUBGROUP_COLUMNS = {
 }
 SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
 GROUPING_LABELS = {**VARIABLE_LABELS, "source": "Source"}
+SUBGROUP_HEADING = "By age, sex, body site and source"
 
 
 def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per age band, sex and body site of an evaluation (empty without them), keyed
+    """One row per age band, sex, body site and source of an evaluation (empty without them), keyed
     by :data:`SUBGROUP_COLUMNS`' labels."""
     rows = []
     for variable, groups in metrics.get("subgroups", {}).items():
@@ -59,7 +60,7 @@ def _subgroups_section(metrics: dict[str, Any]) -> list[str]:
     rows = subgroup_rows(metrics)
     if not rows:
         return []
-    lines = ["#### By age, sex and body site", "", SUBGROUP_NOTE, ""]
+    lines = [f"#### {SUBGROUP_HEADING}", "", SUBGROUP_NOTE, ""]
     lines.append("| " + " | ".join(SUBGROUP_COLUMNS.values()) + " |")
     lines.append("|---" * len(SUBGROUP_COLUMNS) + "|")
     for row in rows:
@@ -146,10 +147,10 @@ def _targets_section(test: dict[str, Any], title: str) -> tuple[list[str], bool]
 CLOSING_THE_GAPS = (
     "What would close the gaps: better image models, not post-hoc changes. Full 100-epoch "
     "schedules at 160 px on a GPU matched this model on validation without beating it; "
-    "untried are a pretrained backbone (VGG16 with ImageNet weights: its 59 MB of conv weights "
-    "would have to be distilled into a model under the 25 MB limit), larger inputs and wider "
-    "members, and choosing members by cross-validation over all of HAM10000 rather than one "
-    "split; see 'What was tried'."
+    "untried are a pretrained backbone (VGG16 with ImageNet weights, whose conv layers alone "
+    "outweigh the 25 MB limit, so it would be distilled into a smaller model), larger inputs "
+    "and wider members, and choosing members by cross-validation over all of HAM10000 rather "
+    "than one split; see 'What was tried'."
 )
 
 

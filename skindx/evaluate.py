@@ -168,16 +168,11 @@ def subgroup_metrics(
     return result
 
 
-def image_collections(labels_csv: str | Path) -> dict[str, str] | None:
-    """Each image's collection from a HAM10000-style CSV's own ``dataset`` column (the clinic
-    or device series, or ``external`` for ISIC 2018 test images from elsewhere); ``None``
-    where the CSV has no such column. The normalised metadata keeps only the dataset's name."""
-    raw = pd.read_csv(labels_csv, dtype=str)
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
-    if not {"image_id", "dataset"} <= set(raw.columns):
-        return None
-    named = raw.dropna(subset=["image_id", "dataset"])
-    return dict(zip(named["image_id"].str.strip(), named["dataset"].str.strip(), strict=True))
+def image_collections(frame: pd.DataFrame) -> dict[str, str] | None:
+    """Each image's source collection from a normalised metadata frame (its ``collection``
+    column); ``None`` where the file named none."""
+    named = frame.dropna(subset=["collection"])
+    return dict(zip(named["image_id"].astype(str), named["collection"], strict=True)) or None
 
 
 def _group_row(name, labels, probabilities, cuts, in_domain, inside) -> dict[str, Any]:
@@ -337,16 +332,15 @@ def evaluate_model(
     see_doctor = card.thresholds.get("see_doctor") if card.thresholds else None
     if with_context and see_doctor is not None:
         # each image is triaged by the cut-off fitted for what it was given (as in the app)
-        with_cut = card.triage_thresholds(True)["see_doctor"]
-        see_doctor = np.where(used, with_cut, see_doctor)
+        see_doctor = card.see_doctor_cuts(used)
         report["triage"] = triage_figures(labels_array, probs, see_doctor)
-        report["triage"]["threshold"] = round(with_cut, 4)
+        report["triage"]["threshold"] = round(card.triage_thresholds(True)["see_doctor"], 4)
         report["triage"]["threshold_without_context"] = round(card.thresholds["see_doctor"], 4)
     if with_context:
         report["context_given_share"] = round(float(np.mean(used)), 4)
     if recorded and see_doctor is not None:
         groups = [recorded.get(image_id) for image_id in ids]
-        collections = image_collections(labels_csv)
+        collections = image_collections(frame)
         sources = None if collections is None else [collections.get(i) for i in ids]
         report["subgroups"] = subgroup_metrics(
             labels_array, probs, groups, see_doctor, in_domain, sources

@@ -2,7 +2,8 @@
 
 Every reader returns the columns of :data:`COLUMNS`:
 
-``image_id, lesion_id, patient_id, diagnosis, malignant, age, sex, site, confirmation, dataset``
+``image_id, lesion_id, patient_id, diagnosis, malignant, age, sex, site, confirmation, dataset,
+collection``
 
 - ``diagnosis``: a taxonomy code (``nv``, ``mel`` …); classes outside the seven keep their own
   lower-case name (``scc``, ``unknown``, ``cafe-au-lait macule``).
@@ -12,6 +13,9 @@ Every reader returns the columns of :data:`COLUMNS`:
 - ``site``: one of :data:`SITES` (the ISIC "general" sites, torso not split).
 - ``confirmation``: one of :data:`CONFIRMATIONS`.
 - ``dataset``: :data:`HAM10000`, :data:`ISIC2018_TEST`, :data:`ISIC2019`, :data:`ISIC2020` …
+- ``collection``: the clinic or device series a HAM10000-style file names in its own ``dataset``
+  column (``vidir_modern``, ``rosendahl``; ``external`` for ISIC 2018 test images from outside
+  HAM10000's collections); NA for the other formats.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ COLUMNS: tuple[str, ...] = (
     "site",
     "confirmation",
     "dataset",
+    "collection",
 )
 
 HAM10000 = "HAM10000"
@@ -450,6 +455,9 @@ def _malignant(raw: pd.DataFrame, diagnosis: pd.Series) -> pd.Series:
 
 def _frame(**columns: Any) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
+    if "collection" not in frame:
+        frame["collection"] = np.nan
+    frame["collection"] = frame["collection"].astype(object)
     for column in ("image_id", "lesion_id", "patient_id"):
         frame[column] = frame[column].astype(object)
     frame["age"] = frame["age"].astype(float)
@@ -477,6 +485,7 @@ def _read_ham10000(raw: pd.DataFrame) -> pd.DataFrame:
         sex=_sex(raw),
         site=_site(raw, "localization"),
         confirmation=_confirmation(raw, "dx_type"),
+        collection=_text(raw, "dataset"),
     )
 
 

@@ -491,15 +491,14 @@ def fit_context_on_validation(
     # the test evaluations' figures by age, sex and site, for the same split: a group weak here
     # too is hard for the model anywhere, one weak only on the test set points at the test data
     contexts = contexts_from_frame(val_frame)
-    cut = card.thresholds["see_doctor"]
-    given = [c.given for c in contexts]  # triaged with the cut-off for what each was given
-    with_cut = np.where(given, section["thresholds"]["see_doctor"], cut)
-    collections = image_collections(metadata)
+    with_cuts = card.see_doctor_cuts([c.given for c in contexts])
+    collections = image_collections(val_frame)
     sources = None if collections is None else [collections.get(i) for i in val_ids]
     if "validation" in card.metrics:
+        cut = card.thresholds["see_doctor"]
         image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain, sources)
         card.metrics["validation"]["subgroups"] = image_only
-    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cut, in_domain, sources)
+    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cuts, in_domain, sources)
     return True
 
 

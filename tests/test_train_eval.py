@@ -405,7 +405,11 @@ def test_subgroup_metrics_by_hand():
 
 
 def test_image_collections_read_the_metadatas_own_dataset_column(tmp_path):
-    from skindx.evaluate import image_collections
+    from skindx.evaluate import image_collections as from_frame
+    from skindx.metadata import read_metadata
+
+    def image_collections(csv):
+        return from_frame(read_metadata(csv))
 
     csv = tmp_path / "truth.csv"
     csv.write_text(
