@@ -4,9 +4,10 @@
 #   bash docs/training_logs/gpu_torch_sweep.sh 160      # eight at 160 px, 80 epochs, 5.5 min each
 #   bash docs/training_logs/gpu_torch_sweep.sh 128      # four at 128 px, 100 epochs, 4 min each
 #   bash docs/training_logs/gpu_torch_sweep.sh 160full  # three at 160 px, 100
-#       epochs each (all 100 done in 352 s; 416 s for the whole call)
+#       epochs each (all 100 done in 352 s by their logs; loading, calibration and copying the
+#       results back come on top: leave the call a margin)
 #   bash docs/training_logs/gpu_torch_sweep.sh 160more  # two more taught ones, 100 epochs in 256 s
-#       (332 s for the whole call; it fitted in the device time the first left)
+#       by their logs (it fitted in the device time the first left)
 #   bash docs/training_logs/gpu_torch_sweep.sh 192pair  # not run yet: two taught ones at 192 px,
 #       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
 #       6.2 of the 7 minutes allowed)
