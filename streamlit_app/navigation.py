@@ -32,15 +32,16 @@ class PageSpec:
 
 SECTIONS: dict[str, tuple[PageSpec, ...]] = {
     "Diagnose": (
-        # Streamlit serves the default page at "/" and reserves its own url_path, so
-        # /diagnose (the name people guess and share) is a hidden alias of the same script.
+        # Streamlit serves the default page at "/" but reserves its url_path without serving
+        # it, so that path is one nobody types, and the names people guess and share are
+        # hidden aliases of the same script.
         PageSpec(
             "diagnose.py",
             "Check a skin spot",
             ":material/stethoscope:",
-            "check",
+            "default-page",
             default=True,
-            aliases=("diagnose",),
+            aliases=("diagnose", "check"),
         ),
     ),
     "Explore": (PageSpec("saliency.py", "Saliency explorer", ":material/visibility:", "saliency"),),
@@ -49,7 +50,13 @@ SECTIONS: dict[str, tuple[PageSpec, ...]] = {
         PageSpec("statistics.py", "Dataset statistics", ":material/bar_chart:", "statistics"),
     ),
     "About": (
-        PageSpec("model_card.py", "Model card", ":material/fact_check:", "model-card"),
+        PageSpec(
+            "model_card.py",
+            "Model card",
+            ":material/fact_check:",
+            "model-card",
+            aliases=("model_card", "card"),
+        ),
         PageSpec("about.py", "About and privacy", ":material/info:", "about"),
     ),
 }
