@@ -255,6 +255,16 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_split_ensemble(args: argparse.Namespace) -> int:
+    from skindx.ensemble import split
+
+    members = split(_load(args.model))
+    for k, member in enumerate(members, start=1):
+        member.save(args.out / f"member{k}")
+    print(f"{len(members)} members written to {args.out}/member1 … member{len(members)}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from skindx.evaluate import evaluate_model
 
@@ -406,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--metadata", type=_existing_file, required=True)
     ensemble.add_argument("--out", type=Path, required=True)
     ensemble.set_defaults(handler=cmd_ensemble)
+
+    split_ensemble = commands.add_parser(
+        "split-ensemble", help="write an ensemble's members as models of their own"
+    )
+    split_ensemble.add_argument("model", type=_existing_dir, metavar="ENSEMBLE_DIR")
+    split_ensemble.add_argument("--out", type=Path, required=True)
+    split_ensemble.set_defaults(handler=cmd_split_ensemble)
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled images")
     evaluate.add_argument("--model", type=_existing_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -45,6 +46,35 @@ def import_keras():
         os.dup2(saved, 2)
         os.close(saved)
     return keras
+
+
+@functools.cache
+def resize_layer() -> type:
+    """The layer class an ensemble resizes images and feature maps with (bilinear,
+    antialiased), registered so that saved models load in safe mode.
+
+    Not Keras' ``Resizing``: that is an augmentation layer whose call defaults to
+    ``training=True``, and a functional model passes the flag on, so every plain call of the
+    model would update the batch-norm statistics after it.
+    """
+    keras = import_keras()
+
+    @keras.saving.register_keras_serializable(package="skindx", name="Resize")
+    class Resize(keras.layers.Layer):
+        def __init__(self, size: int, **kwargs):
+            super().__init__(**kwargs)
+            self.size = size
+
+        def call(self, x):
+            return keras.ops.image.resize(x, (self.size, self.size), antialias=True)
+
+        def compute_output_shape(self, shape):
+            return (shape[0], self.size, self.size, shape[3])
+
+        def get_config(self):
+            return {**super().get_config(), "size": self.size}
+
+    return Resize
 
 
 def _head(x, n_classes: int, dropout: float):
@@ -262,6 +292,7 @@ def load_model(path: str | Path | None = None) -> SkinModel:
     model_path = directory / MODEL_FILE
     _check_model_file(model_path, card)
     keras = import_keras()
+    resize_layer()  # registered before loading an ensemble that uses it
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # keras raises many types for a damaged zip

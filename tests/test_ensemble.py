@@ -37,14 +37,75 @@ def test_combine_rejects_what_it_cannot_average():
     import keras
 
     from skindx.ensemble import combine
-    from skindx.modeling import build_compact_vgg
 
     with pytest.raises(ValueError, match="at least 2"):
         combine([_tiny(1)])
-    keras.utils.set_random_seed(0)
-    other = build_compact_vgg(input_size=TINY_SIZE * 2, widths=(8, 16), convs_per_block=1)
-    with pytest.raises(ValueError, match="input shape"):
-        combine([_tiny(1), other])
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE + 8, 3))
+    oblong = keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
+    with pytest.raises(ValueError, match="square RGB"):
+        combine([_tiny(1), oblong])
+
+
+def _ensemble_card(members, sizes) -> object:
+    from skindx.card import ModelCard
+
+    specs = [
+        {"name": "compact_vgg", "input_size": size, "widths": [8, w], "convs_per_block": 1}
+        for size, w in zip(sizes, members, strict=True)
+    ]
+    return ModelCard(
+        name="skindx-ensemble2-test",
+        architecture={"name": "ensemble", "input_size": max(sizes), "members": specs},
+        input_size=max(sizes),
+        training={"members": [{"name": f"net{k}", "recipe": {"seed": k}} for k in (1, 2)]},
+    )
+
+
+def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_path):
+    import keras
+
+    from skindx.ensemble import combine, split
+    from skindx.modeling import (
+        ENSEMBLE_MAPS_LAYER,
+        LOGITS_LAYER,
+        SkinModel,
+        build_compact_vgg,
+        layer_probe,
+        load_model,
+    )
+
+    keras.utils.set_random_seed(3)
+    large = build_compact_vgg(input_size=TINY_SIZE * 2, widths=(8, 16), convs_per_block=1)
+    small = _tiny(4, widths=(8, 24))
+    ensemble = combine([large, small])
+    assert ensemble.input_shape[1:] == (TINY_SIZE * 2, TINY_SIZE * 2, 3)
+    assert {"m2_input_resize", "m2_maps_resize"} <= {layer.name for layer in ensemble.layers}
+    x = np.random.default_rng(0).uniform(0, 255, (2, TINY_SIZE * 2, TINY_SIZE * 2, 3))
+    before = [w.copy() for w in ensemble.get_weights()]
+    maps = np.asarray(layer_probe(ensemble, ENSEMBLE_MAPS_LAYER)(x.astype("float32")))
+    assert maps.shape == (2, TINY_SIZE, TINY_SIZE, 16 + 24)  # the large member's grid
+    ensemble(x.astype("float32"))
+    for old, new in zip(before, ensemble.get_weights(), strict=True):  # a plain call: inference
+        np.testing.assert_array_equal(old, new)  # (Keras' Resizing would update batch norms)
+
+    card = _ensemble_card([16, 24], [TINY_SIZE * 2, TINY_SIZE])
+    SkinModel(ensemble, card).save(tmp_path / "mixed")
+    loaded = load_model(tmp_path / "mixed")  # safe mode: the resize layer is registered
+    np.testing.assert_allclose(loaded.model.predict(x, verbose=0), ensemble.predict(x, verbose=0))
+    members = split(loaded)
+    for original, member in zip([large, small], members, strict=True):
+        size = original.input_shape[1]
+        assert member.card.input_size == size == member.model.input_shape[1]
+        x = np.random.default_rng(size).uniform(0, 255, (2, size, size, 3)).astype("float32")
+        np.testing.assert_allclose(  # the builders' biases start at zero: an exact round trip
+            np.asarray(layer_probe(member.model, LOGITS_LAYER)(x)),
+            np.asarray(layer_probe(original, LOGITS_LAYER)(x)),
+            atol=1e-5,
+        )
+    assert members[1].card.training["recipe"] == {"seed": 2}
+    assert members[1].card.training["split_from"]["member"] == 2
+    with pytest.raises(ValueError, match="not an ensemble"):
+        split(members[0])
 
 
 def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5) -> None:
@@ -63,8 +124,9 @@ def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5) -> None:
 def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_image, capsys):
     from skindx.card_markdown import render_markdown
     from skindx.cli import main
+    from skindx.ensemble import combine
     from skindx.explain import Explainer
-    from skindx.modeling import ENSEMBLE_MAPS_LAYER, load_model
+    from skindx.modeling import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe, load_model
     from skindx.predict import Predictor
 
     members = [tmp_path / "a", tmp_path / "b"]
@@ -96,6 +158,19 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
     markdown = render_markdown(card)
     assert "skindx ensemble runs/member1 runs/member2" in markdown
     assert markdown.count("skindx train") == 2 and "--split-seed 5" in markdown
+
+    # split back into members (each with the ensemble's mean bias): recombined, exactly it
+    assert main(["split-ensemble", str(out), "--out", str(tmp_path / "split")]) == 0
+    parts = [load_model(tmp_path / "split" / f"member{k}") for k in (1, 2)]
+    assert [p.card.training["recipe"]["seed"] for p in parts] == [1, 2]
+    x = np.random.default_rng(1).uniform(0, 255, (2, *bundle.model.input_shape[1:]))
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(combine([p.model for p in parts]), LOGITS_LAYER)(x)),
+        np.asarray(layer_probe(bundle.model, LOGITS_LAYER)(x)),
+        atol=1e-5,
+    )
+    assert main(["split-ensemble", str(members[0]), "--out", str(tmp_path / "no")]) == 1
+    assert "is not an ensemble" in capsys.readouterr().err
 
 
 def test_ensemble_refuses_members_on_different_splits(synthetic_ham, tmp_path, capsys):

@@ -5,8 +5,9 @@ ensemble` averages them (mean logits; temperature does not change the arg-max).
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
-The models must share a validation split (as `skindx ensemble` requires). Prints one line per
-subset, members numbered in the order given. Validation only: never point it at the test set.
+The models must share a validation split (as `skindx ensemble` requires); each sees it at its
+own input size. Prints one line per subset, members numbered in the order given. Validation
+only: never point it at the test set.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from skindx.ensemble import shared_validation
 from skindx.evaluate import balanced_accuracy
 from skindx.modeling import load_model
-from skindx.train import logits_and_features
+from skindx.train import logits_and_features, validation_arrays
 
 
 def main() -> int:
@@ -33,8 +34,12 @@ def main() -> int:
     parser.add_argument("--metadata", required=True)
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
-    (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)
-    logits = [logits_and_features(m.model, x_val)[0] for m in models]
+    (_, y_val, _), _ = shared_validation(models, args.images, args.metadata)  # checks the split
+    decoded = {
+        m.card.input_size: validation_arrays(m.card, args.images, args.metadata)[0][0]
+        for m in models
+    }
+    logits = [logits_and_features(m.model, decoded[m.card.input_size])[0] for m in models]
     for size in range(1, len(models) + 1):
         for subset in itertools.combinations(range(len(models)), size):
             mean = np.mean([logits[k] for k in subset], axis=0)

@@ -12,6 +12,9 @@
 #       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
 #       6.2 of the 7 minutes allowed)
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
+# Back here, members of any size combine: `skindx split-ensemble models/default --out runs/shipped`
+# writes the shipped 128 px members as candidates of their own, and `skindx ensemble` runs each
+# member at its own size (the model card's rule decides which three ship).
 # The checkout and .gpu/ together must stay under the device tool's 64 MiB, so leave the shipped
 # model out of the copy for the run (training does not read it) and put it back afterwards:
 #   git rm --cached -r -q models/default && echo models/default/ >> .git/info/exclude
