@@ -2,10 +2,11 @@
 
 Members' conv stacks are copied side by side behind one input; their last feature maps
 (before the final max-pool, for finer saliency) are concatenated (``ensemble_maps``),
-pooled, averaged into ``features`` and read by one dense layer whose
-kernel is the members' kernels stacked and divided by their number. The logits are therefore
-exactly the mean of the members' logits, while Grad-CAM on ``ensemble_maps`` explains the
-ensemble as a whole and every member's conv layers stay reachable for per-layer maps.
+pooled, averaged into ``features`` and read by one dense layer whose kernel is the members'
+kernels stacked and divided by their number. The logits are therefore exactly the mean of
+the members' logits (for members of one input size), while Grad-CAM on ``ensemble_maps``
+explains the ensemble as a whole and every member's conv layers stay reachable for
+per-layer maps.
 
 Temperature, out-of-domain reference, triage thresholds, the flip-TTA choice and the
 age/sex/site context are fitted again on the validation split all members share (they must
@@ -43,9 +44,9 @@ def combine(models: Sequence) -> object:
     :mod:`skindx.modeling` make them). Members trained at different sizes each see the
     image at their own size: the ensemble takes the largest, resizes it down for the others
     inside the graph, and resamples their last feature maps onto the largest member's grid
-    so that one map explains the whole ensemble. Only for such members are the logits the
-    mean up to that resampling; a network does not carry over to another input size (a
-    112 px member scored 0.44 balanced accuracy at 128 px, against 0.65 at its own).
+    so that one map explains the whole ensemble (their logits are the members' mean up to
+    that resampling). Feeding a network another size than it was trained at costs far more
+    (see the model card's 'What was tried').
     """
     keras = import_keras()
     if len(models) < 2:
