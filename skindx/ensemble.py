@@ -150,28 +150,18 @@ def build_ensemble(
     members = [load_model(path) for path in member_dirs]
     # checks that they agree
     (x_val, y_val, val_ids), split_info = shared_validation(members, images, metadata)
-    first = members[0].card
     size = max(m.card.input_size for m in members)
-    card = ModelCard(
+    summaries = [_member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)]
+    card = _derived_card(  # preprocessing: the members' (checked equal)
+        members[0].card,
+        {"members": summaries, **split_info},
         name=f"skindx-ensemble{len(members)}-{size}",
-        version=first.version,
         architecture={
             "name": "ensemble",
             "input_size": size,
             "members": [m.card.architecture for m in members],
         },
         input_size=size,
-        # the members' (checked equal); flip TTA is chosen again for the ensemble
-        preprocessing={k: v for k, v in first.preprocessing.items() if k != "tta"},
-        training={
-            "data": first.training.get("data", "HAM10000, split by lesion_id"),
-            "members": [
-                _member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)
-            ],
-            "train_images_per_class": first.training.get("train_images_per_class", {}),
-            **split_info,
-        },
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     skin_model = SkinModel(combine([m.model for m in members]), card)
     finish_with_validation(skin_model, x_val, y_val, val_ids, metadata)
@@ -179,7 +169,31 @@ def build_ensemble(
     return skin_model
 
 
-_SUMMARY_KEYS = ("recipe", "backend", "best_epoch", "epochs_run", "val_balanced_accuracy_best")
+def _derived_card(source: ModelCard, training: dict, **fields) -> ModelCard:
+    """An uncalibrated card for a model made of ``source``'s networks: its version,
+    preprocessing (flip TTA is chosen again for the new model), data and class counts, plus
+    ``training`` and ``fields``."""
+    return ModelCard(
+        version=source.version,
+        preprocessing={k: v for k, v in source.preprocessing.items() if k != "tta"},
+        training={
+            "data": source.training.get("data", "HAM10000, split by lesion_id"),
+            "train_images_per_class": source.training.get("train_images_per_class", {}),
+            **training,
+        },
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **fields,
+    )
+
+
+# What an ensemble's card keeps of each member's training section, with defaults.
+_SUMMARY_DEFAULTS = {
+    "recipe": {},
+    "backend": "tensorflow",
+    "best_epoch": None,
+    "epochs_run": None,
+    "val_balanced_accuracy_best": None,
+}
 
 
 def _member_summary(member: SkinModel, path: str | Path) -> dict:
@@ -188,11 +202,7 @@ def _member_summary(member: SkinModel, path: str | Path) -> dict:
         "directory": str(path),
         "name": member.card.name,
         "weights_sha256": member.card.weights_sha256,
-        "recipe": training.get("recipe", {}),
-        "backend": training.get("backend", "tensorflow"),
-        "best_epoch": training.get("best_epoch"),
-        "epochs_run": training.get("epochs_run"),
-        "val_balanced_accuracy_best": training.get("val_balanced_accuracy_best"),
+        **{key: training.get(key, default) for key, default in _SUMMARY_DEFAULTS.items()},
     }
     if "split_from" in training:
         summary["split_from"] = training["split_from"]
@@ -228,25 +238,19 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
         model.get_layer(LOGITS_LAYER).set_weights(
             [kernel[rows[k - 1] : rows[k]] * len(specs), bias]
         )
-        training = {key: summary[key] for key in _SUMMARY_KEYS if key in summary}
+        training = {key: summary[key] for key in _SUMMARY_DEFAULTS if key in summary}
         training["split_from"] = {
             "ensemble": card.name,
             "weights_sha256": card.weights_sha256,
             "member": k,
             "logit_bias": "the ensemble's mean over its members",
         }
-        member_card = ModelCard(
+        member_card = _derived_card(
+            card,
+            training,
             name=summary.get("name", f"{card.name}-member{k}"),
-            version=card.version,
             architecture=spec,
             input_size=spec["input_size"],
-            preprocessing={k: v for k, v in card.preprocessing.items() if k != "tta"},
-            training={
-                "data": card.training.get("data", "HAM10000, split by lesion_id"),
-                "train_images_per_class": card.training.get("train_images_per_class", {}),
-                **training,
-            },
-            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         members.append(SkinModel(model, member_card))
     return members

@@ -175,6 +175,13 @@ def image_collections(frame: pd.DataFrame) -> dict[str, str] | None:
     return dict(zip(named["image_id"].astype(str), named["collection"], strict=True)) or None
 
 
+def image_sources(frame: pd.DataFrame, image_ids: list[str]) -> list[str | None] | None:
+    """The source collection of each of ``image_ids`` (``subgroup_metrics``' ``sources``);
+    ``None`` where the file named none."""
+    collections = image_collections(frame)
+    return None if collections is None else [collections.get(i) for i in image_ids]
+
+
 def _group_row(name, labels, probabilities, cuts, in_domain, inside) -> dict[str, Any]:
     """One subgroup's row: counts always, figures from :data:`SUBGROUP_MIN_IMAGES` images."""
     malignant = np.isin(labels[inside], MALIGNANT_INDEX)
@@ -340,10 +347,8 @@ def evaluate_model(
         report["context_given_share"] = round(float(np.mean(used)), 4)
     if recorded and see_doctor is not None:
         groups = [recorded.get(image_id) for image_id in ids]
-        collections = image_collections(frame)
-        sources = None if collections is None else [collections.get(i) for i in ids]
         report["subgroups"] = subgroup_metrics(
-            labels_array, probs, groups, see_doctor, in_domain, sources
+            labels_array, probs, groups, see_doctor, in_domain, image_sources(frame, ids)
         )
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)

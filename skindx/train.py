@@ -469,7 +469,7 @@ def fit_context_on_validation(
     ``in_domain``: each image's out-of-domain verdict from out-of-fold scores.
     """
     from skindx.context import LIMITATION, contexts_from_frame, fit_context
-    from skindx.evaluate import image_collections, metrics_from_probabilities, subgroup_metrics
+    from skindx.evaluate import image_sources, metrics_from_probabilities, subgroup_metrics
     from skindx.metadata import read_metadata
 
     frame = read_metadata(metadata).drop_duplicates("image_id").set_index("image_id", drop=False)
@@ -488,12 +488,12 @@ def fit_context_on_validation(
     metrics = metrics_from_probabilities(y_val, fused, section["thresholds"])
     metrics["dataset"] = "HAM10000 validation split (by lesion), with age, sex and site"
     card.metrics["validation_with_context"] = metrics
-    # the test evaluations' figures by age, sex and site, for the same split: a group weak here
-    # too is hard for the model anywhere, one weak only on the test set points at the test data
+    # the test evaluations' figures by age, sex, site and source, for the same split: a group
+    # weak here too is hard for the model anywhere, one weak only on the test set points at the
+    # test data
     contexts = contexts_from_frame(val_frame)
     with_cuts = card.see_doctor_cuts([c.given for c in contexts])
-    collections = image_collections(val_frame)
-    sources = None if collections is None else [collections.get(i) for i in val_ids]
+    sources = image_sources(val_frame, val_ids)
     if "validation" in card.metrics:
         cut = card.thresholds["see_doctor"]
         image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain, sources)

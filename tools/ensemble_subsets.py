@@ -34,11 +34,11 @@ def main() -> int:
     parser.add_argument("--metadata", required=True)
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
-    (_, y_val, _), _ = shared_validation(models, args.images, args.metadata)  # checks the split
-    decoded = {
-        m.card.input_size: validation_arrays(m.card, args.images, args.metadata)[0][0]
-        for m in models
-    }
+    (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)  # the largest
+    decoded = {x_val.shape[1]: x_val}
+    for m in models:  # any smaller member sees the images decoded at its own size
+        if m.card.input_size not in decoded:
+            decoded[m.card.input_size] = validation_arrays(m.card, args.images, args.metadata)[0][0]
     logits = [logits_and_features(m.model, decoded[m.card.input_size])[0] for m in models]
     for size in range(1, len(models) + 1):
         for subset in itertools.combinations(range(len(models)), size):
