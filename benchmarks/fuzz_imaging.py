@@ -9,11 +9,11 @@ hangs (``timeout-*``) and memory blow-ups (``oom-*``) under ``--out``. Without a
 loop applies the same mutators for the given time.
 
 A finding is any exception other than ``ImageRejected``, a result that is not H×W×3 uint8, or a
-rejection that hides an error raised outside Pillow (our own code failing). Each distinct
-finding is printed and its input saved as ``--out/finding-<sha1>.bin`` with the traceback next
-to it (``.txt``); reproduce with ``python -c "from skindx.imaging import load_image;
-load_image(open('finding-….bin', 'rb').read(), max_pixels=16384)"``. The slowest input is kept
-as ``slowest.bin``. Exit status: 0 when nothing was found, 1 otherwise.
+rejection that hides an error raised outside the decoders (Pillow and pillow-heif): our own code
+failing. Each distinct finding is printed and its input saved as ``--out/finding-<sha1>.bin``
+with the traceback next to it (``.txt``); reproduce with ``python -c "from skindx.imaging import
+load_image; load_image(open('finding-….bin', 'rb').read(), max_pixels=16384)"``. The slowest
+input is kept as ``slowest.bin``. Exit status: 0 when nothing was found, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ for _path in (REPO_ROOT / "tests", REPO_ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-_PILLOW_MODULES = (
+_DECODER_MODULES = (
     "PIL.Image",
     "PIL.ImageFile",
     "PIL.ImageOps",
@@ -51,6 +51,8 @@ _PILLOW_MODULES = (
     "PIL.BmpImagePlugin",
     "PIL.TiffImagePlugin",
     "PIL.TiffTags",
+    "pillow_heif.as_plugin",
+    "pillow_heif.heif",
 )
 _REPORT_EVERY_S = 10.0
 
@@ -119,7 +121,7 @@ def _harness(atheris: ModuleType | None) -> ModuleType:
     """Import the code under test (instrumented for atheris when given), then the mutators."""
     if atheris is not None:
         with atheris.instrument_imports(include=["PIL", "skindx"]):
-            for name in (*_PILLOW_MODULES, "skindx.imaging"):
+            for name in (*_DECODER_MODULES, "skindx.imaging"):
                 importlib.import_module(name)
     return importlib.import_module("fuzz_mutators")
 

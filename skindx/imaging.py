@@ -79,8 +79,8 @@ _MAX_COUNTED_PAGES = 100
 _UPLOAD_HINT = "Upload a JPEG or PNG photo."
 _UNREADABLE = f"This file is not an image we can read. {_UPLOAD_HINT}"
 _DAMAGED = "This image file is damaged or incomplete. Try saving or exporting it again."
-_HEIC_MISSING = (
-    "HEIC photos need the optional pillow-heif package; export the photo as JPEG and upload that."
+_HEIC_MISSING = (  # pillow-heif is in requirements.txt; this is for installs without it
+    "HEIC photos need the pillow-heif package; export the photo as JPEG and upload that."
 )
 
 _HEIF_BRANDS = frozenset(
@@ -502,7 +502,7 @@ def _allowed_formats(heif: bool) -> list[str]:
 
 @functools.cache
 def heif_available() -> bool:
-    """Register pillow-heif's opener once, if that optional package is installed."""
+    """Register pillow-heif's opener once; False where that package is missing."""
     try:
         import pillow_heif
 

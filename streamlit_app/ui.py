@@ -88,7 +88,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def image_types() -> list[str]:
-    """File types the image uploaders accept (HEIC only where pillow-heif is installed)."""
+    """File types the image uploaders accept (HEIC where pillow-heif is installed, as required)."""
     return ["jpg", "jpeg", "png", "webp", *(["heic", "heif"] if heif_available() else [])]
 
 

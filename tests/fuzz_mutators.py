@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image
 
-from skindx.imaging import ImageRejected, load_image
+from skindx.imaging import ImageRejected, heif_available, load_image
 
 Mutator = Callable[[bytes, random.Random], bytes]
 
@@ -92,6 +93,7 @@ def _encode(image: Image.Image, image_format: str, **options: object) -> bytes:
 @functools.cache
 def seed_images() -> tuple[bytes, ...]:
     """Real encoded images: mostly JPEG and PNG, plus each other allowed format and animations."""
+    assert heif_available(), "pillow-heif is a requirement"  # registers its HEIF encoder too
     photos = [Image.fromarray(_photo(seed)) for seed in range(3)]
     exif = Image.Exif()
     exif[274] = 6
@@ -116,6 +118,8 @@ def seed_images() -> tuple[bytes, ...]:
         _encode(photos[0], "TIFF", compression="tiff_deflate"),
         _encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
         _encode(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=40),
+        _encode(photos[1], "HEIF", quality=60),
+        _encode(alpha, "HEIF", quality=85, exif=exif.tobytes()),
     )
 
 
@@ -274,14 +278,14 @@ def unexpected_error(
     """Run ``load_image`` on ``data``; return the exception that shows a bug, else ``None``.
 
     A bug is any exception other than :class:`ImageRejected`, a result that is not H×W×3 uint8
-    C-contiguous, or a rejection caused by an error raised outside Pillow (our own code failing
-    on odd input, hidden by the catch-all at the boundary).
+    C-contiguous, or a rejection caused by an error raised outside the decoders (Pillow and
+    pillow-heif): our own code failing on odd input, hidden by the catch-all at the boundary.
     """
     try:
         pixels = load_image(data, max_pixels=max_pixels, min_side=min_side)
     except ImageRejected as rejected:
         cause = rejected.__cause__
-        if cause is not None and not _raised_in_pillow(cause):
+        if cause is not None and not _raised_in_decoder(cause):
             return cause
         return None
     except BaseException as error:
@@ -297,10 +301,13 @@ def describe(error: BaseException) -> str:
     return "".join(traceback.format_exception(error))
 
 
-def _raised_in_pillow(error: BaseException) -> bool:
-    pillow_dir = Path(Image.__file__).resolve().parent
+_DECODER_DIRS = frozenset(Path(m.__file__).resolve().parent for m in (Image, pillow_heif))
+
+
+def _raised_in_decoder(error: BaseException) -> bool:
+    """Whether Pillow or its HEIF plugin raised it (a damaged file), not our own code."""
     frames = traceback.extract_tb(error.__traceback__)
-    return any(Path(frame.filename).resolve().parent == pillow_dir for frame in frames)
+    return any(Path(frame.filename).resolve().parent in _DECODER_DIRS for frame in frames)
 
 
 def _poke(data: bytes, at: int, rng: random.Random) -> bytes:

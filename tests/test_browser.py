@@ -17,6 +17,7 @@ from conftest import add_test_context
 from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
 from PIL import Image
 
+from skindx.imaging import heif_available
 from streamlit_app import navigation
 
 STARTUP_TIMEOUT_S = 60
@@ -40,13 +41,14 @@ def streamlit_server(model_dir: Path, log_path: Path) -> Iterator[str]:
             stop(process)
 
 
-def lesion_png() -> bytes:
+def lesion_photo(image_format: str = "PNG") -> bytes:
     rng = np.random.default_rng(0)
     pixels = np.kron(
         rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8)
     )
+    assert heif_available()  # registers pillow-heif's encoder for "HEIF"
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format=image_format)
     return buffer.getvalue()
 
 
@@ -65,14 +67,17 @@ def browser():
             browser.close()
 
 
-def open_and_upload(browser, url: str, errors: list[str]):
-    """A page on ``url`` with a lesion photo uploaded and its diagnosis shown."""
+def open_and_upload(browser, url: str, errors: list[str], photo: dict | None = None):
+    """A page on ``url`` with a lesion photo (a PNG unless given) uploaded and its diagnosis
+    shown."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="domcontentloaded")
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
-    uploader.set_input_files({"name": "spot.png", "mimeType": "image/png", "buffer": lesion_png()})
+    uploader.set_input_files(
+        photo or {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
+    )
     page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
     return page
 
@@ -94,6 +99,17 @@ def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -
         assert page.get_by_text("not a medical device").first.is_visible()
         page.screenshot(path=str(tmp_path / "diagnose.png"), full_page=True)
         assert (tmp_path / "diagnose.png").stat().st_size > 10_000
+        assert not errors, errors
+
+
+def test_an_iphone_heic_photo_is_diagnosed(browser, tiny_model_dir, tmp_path) -> None:
+    # Photos copied off an iPhone keep Apple's HEIC format and an upper-case extension.
+    photo = {"name": "IMG_0042.HEIC", "mimeType": "image/heic", "buffer": lesion_photo("HEIF")}
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_and_upload(browser, url, errors, photo)
+        page.locator('img[alt^="Grad-CAM heat map"]').wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.get_by_text("IMG_0042.HEIC").count() >= 1
         assert not errors, errors
 
 

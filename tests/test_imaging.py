@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageFile
 
@@ -37,6 +38,8 @@ PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n
 HTML = b"<!DOCTYPE html>\n<html><head><title>Photo</title></head><body>Hi</body></html>\n"
 SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="9"></svg>\n'
 XML = b'<?xml version="1.0"?>\n<catalog><photo id="1"/></catalog>\n'
+# pillow-heif is a requirement: this registers its HEIF opener and encoder for the tests below.
+assert imaging.heif_available()
 
 
 # --------------------------------------------------------------------------- builders
@@ -90,6 +93,10 @@ def png_bytes(width: int = 48, height: int = 40) -> bytes:
     return encode(Image.fromarray(photo(width, height)), "PNG")
 
 
+def heic_bytes(width: int = 48, height: int = 40) -> bytes:
+    return encode(Image.fromarray(photo(width, height)), "HEIF", quality=90)
+
+
 def as_file(name: str, data: bytes) -> Builder:
     def build(tmp_path: Path) -> Source:
         path = tmp_path / name
@@ -127,6 +134,8 @@ REJECTED: list[Any] = [
     pytest.param(as_bytes(png_bytes(100, 100), max_pixels=5_000), "too large", id="png-over-cap"),
     pytest.param(as_bytes(jpeg_bytes()[:400]), "damaged", id="truncated-jpeg"),
     pytest.param(as_bytes(png_bytes()[:-40]), "damaged", id="truncated-png"),
+    pytest.param(as_bytes(heic_bytes(100, 100), max_pixels=5_000), "too large", id="heic-over-cap"),
+    pytest.param(as_bytes(heic_bytes()[:-60]), "damaged", id="truncated-heic"),
     pytest.param(as_file("scan.jpg", PDF), "(PDF)", id="pdf-named-jpg"),
     pytest.param(as_file("page.jpg", HTML), "(HTML)", id="html-named-jpg"),
     pytest.param(as_file("photos.jpg", zip_bytes(("a.jpg",))), "(ZIP archive)", id="zip-named-jpg"),
@@ -200,6 +209,25 @@ def test_bad_inputs_are_rejected_with_a_message(
     assert time.perf_counter() - started < 2.0
     message = str(caught.value)
     assert "\n" not in message and str(tmp_path) not in message
+
+
+def test_ten_bit_heic_is_scaled_to_eight_bits() -> None:
+    # iPhones save HDR photos as 10-bit HEIC.
+    original = photo()
+    deep = pillow_heif.from_bytes(
+        mode="RGB;16", size=(48, 40), data=(original.astype(np.uint16) * 257).tobytes()
+    )
+    buffer = io.BytesIO()
+    deep.save(buffer, quality=95, chroma=444)
+    assert (
+        pillow_heif.open_heif(io.BytesIO(buffer.getvalue()), convert_hdr_to_8bit=False).info[
+            "bit_depth"
+        ]
+        > 8
+    )
+    pixels = load_image(buffer.getvalue())
+    assert_rgb(pixels)
+    assert np.abs(pixels.astype(int) - original.astype(int)).mean() <= 3.0
 
 
 def test_heic_without_pillow_heif_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,6 +332,7 @@ FORMATS = [
     pytest.param("TIFF", {}, 0.0, id="tiff"),
     pytest.param("TIFF", {"compression": "tiff_lzw"}, 0.0, id="tiff-lzw"),
     pytest.param("GIF", {}, 40.0, id="gif"),
+    pytest.param("HEIF", {"quality": 95, "chroma": 444}, 3.0, id="heic"),
 ]
 
 
@@ -455,13 +484,22 @@ def _quadrants(width: int = 32, height: int = 16) -> np.ndarray:
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize(("image_format", "tolerance"), [("JPEG", 6.0), ("PNG", 0.0)])
-def test_exif_orientation_is_applied(orientation: int, image_format: str, tolerance: float) -> None:
+@pytest.mark.parametrize(
+    ("image_format", "options", "tolerance"),
+    [
+        ("JPEG", {"quality": 95, "subsampling": 0}, 6.0),
+        ("PNG", {}, 0.0),
+        # pillow-heif stores the orientation as HEIF transforms, which libheif applies.
+        ("HEIF", {"quality": 95, "chroma": 444}, 3.0),
+    ],
+)
+def test_exif_orientation_is_applied(
+    orientation: int, image_format: str, options: dict[str, Any], tolerance: float
+) -> None:
     stored = _quadrants()
     exif = Image.Exif()
     exif[274] = orientation
-    options = {"quality": 95, "subsampling": 0} if image_format == "JPEG" else {}
-    data = encode(Image.fromarray(stored), image_format, exif=exif, **options)
+    data = encode(Image.fromarray(stored), image_format, exif=exif.tobytes(), **options)
     pixels = load_image(data)
     expected = _orient(stored, orientation)
     assert pixels.shape == expected.shape
