@@ -21,7 +21,10 @@ itching, or that simply worries you, whatever this app says.
 PRIVACY = """
 - Photos you upload or take are read **in memory** for your browser session only. They are not
   written to disk, not logged, not sent anywhere else and not shown to anyone else.
-- They are forgotten when you remove them, reload the page or close the tab.
+- The same goes for the age, sex, body site and warning signs you may add: they are used for
+  that page's results and never stored.
+- All of it is forgotten when you reload the page or close the tab, and a photo as soon as you
+  remove it.
 - Downloads (the results table, the report, the overlays) are made for your session only, from
   those same in-memory results.
 - The server sends no usage statistics.
@@ -42,6 +45,8 @@ CREDITS = """
   WACV 2018), Score-CAM (Wang et al., CVPR-W 2020), LayerCAM (Jiang et al., IEEE TIP 2021) and
   SmoothGrad (Smilkov et al., 2017), through the tf-keras-vis library.
 - **Network**: VGG (Simonyan and Zisserman, arXiv:1409.1556, 2014), built with Keras.
+- **Warning signs**: the weighted 7-point checklist of NICE guideline NG12, *Suspected cancer:
+  recognition and referral* (National Institute for Health and Care Excellence, 2015).
 """
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from skindx import report
+from skindx import signs as warning_signs
 from skindx.config import settings
 from skindx.context import MAX_AGE, SEXES, SITE_LABELS, Context
 from skindx.explain import overlay
@@ -58,6 +59,7 @@ class Analysis:
     error: str | None = None
     overlay: np.ndarray | None = None
     context: Context | None = None  # what the prediction was made with
+    signs: tuple[str, ...] = ()  # and the warning signs it was read with
     outputs: tuple[np.ndarray, np.ndarray] | None = None  # logits and features, for new contexts
 
 
@@ -113,6 +115,22 @@ def _context_inputs(engine: resources.Engine) -> Context | None:
     return context if context.given else None
 
 
+def _sign_inputs() -> tuple[str, ...]:
+    """The warning signs the person has noticed (the weighted 7-point checklist)."""
+    with st.expander("Warning signs you have noticed (optional)", icon=":material/checklist:"):
+        st.caption(
+            "A photo cannot show how a spot has changed or how it feels. Tick what you have "
+            "noticed: these are the signs UK family doctors score for pigmented spots (NICE's "
+            "weighted 7-point checklist). They can only make the advice more cautious, apply to "
+            "every photo on this page and are not saved, logged or shared."
+        )
+        return tuple(
+            sign.key
+            for sign in warning_signs.SIGNS
+            if st.checkbox(sign.question, key=f"dx_sign_{sign.key}")
+        )
+
+
 def _context_gain(metrics: dict[str, Any]) -> str:
     """The measured effect of the context on the test set, from the card ("" if unmeasured)."""
     with_context, without = metrics.get("test_with_context"), metrics.get("test")
@@ -125,15 +143,18 @@ def _context_gain(metrics: dict[str, Any]) -> str:
 
 
 def _analyse(
-    engine: resources.Engine, files: list[tuple[Any, str]], context: Context | None
+    engine: resources.Engine,
+    files: list[tuple[Any, str]],
+    context: Context | None,
+    signs: tuple[str, ...],
 ) -> list[Analysis]:
     held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
     current: dict[str, Analysis] = {}
     for upload, name in files[:MAX_IMAGES]:
         key = upload.file_id
-        analysis = held.get(key) or _analyse_one(engine, upload, name, context)
-        if analysis.outputs is not None and analysis.context != context:
-            _read(engine, analysis, context)
+        analysis = held.get(key) or _analyse_one(engine, upload, name, context, signs)
+        if analysis.outputs is not None and (analysis.context, analysis.signs) != (context, signs):
+            _read(engine, analysis, context, signs)
         current[key] = analysis
     st.session_state[RESULTS] = current  # forget photos that were removed
     if len(files) > MAX_IMAGES:
@@ -142,7 +163,11 @@ def _analyse(
 
 
 def _analyse_one(
-    engine: resources.Engine, upload: Any, name: str, context: Context | None
+    engine: resources.Engine,
+    upload: Any,
+    name: str,
+    context: Context | None,
+    signs: tuple[str, ...],
 ) -> Analysis:
     try:
         loaded = ui.working_copy(upload.getvalue())
@@ -151,17 +176,23 @@ def _analyse_one(
     # One working copy for every step in the app (display, prediction, saliency, report).
     outputs = engine.forward(loaded.pixels)
     analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
-    _read(engine, analysis, context)
+    _read(engine, analysis, context, signs)
     return analysis
 
 
-def _read(engine: resources.Engine, analysis: Analysis, context: Context | None) -> None:
-    """The prediction from the network outputs and this context: a new context needs no new
-    forward pass."""
+def _read(
+    engine: resources.Engine,
+    analysis: Analysis,
+    context: Context | None,
+    signs: tuple[str, ...],
+) -> None:
+    """The prediction from the network outputs, this context and these signs: new answers need
+    no new forward pass."""
     assert analysis.outputs is not None
     previous = analysis.prediction
-    analysis.prediction = engine.postprocess(analysis.outputs, context)
-    analysis.context = context
+    prediction = engine.postprocess(analysis.outputs, context)
+    analysis.prediction = warning_signs.with_signs(prediction, signs)
+    analysis.context, analysis.signs = context, signs
     if previous is None or previous.label != analysis.prediction.label:
         analysis.overlay = None  # the heat map is drawn for the top diagnosis
 
@@ -237,6 +268,8 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: boo
                 _diagnosis(prediction)
             else:
                 _out_of_domain(prediction)
+                if prediction.advice:  # the person's warning signs still call for a doctor
+                    CONCERN_BOX[prediction.concern](prediction.concern_message)
         if not prediction.in_domain:
             with st.expander("The model's scores anyway (not a diagnosis)"):
                 _chart(prediction, index)
@@ -317,6 +350,8 @@ def _diagnosis(prediction: Prediction) -> None:
     st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
     if prediction.context_used:
         st.caption("Age, sex and body site were taken into account.")
+    if prediction.signs:
+        st.caption("The warning signs you ticked were taken into account.")
 
 
 def _out_of_domain(prediction: Prediction) -> None:
@@ -370,11 +405,12 @@ def main() -> None:
     if engine is None:
         return
     context = _context_inputs(engine)
+    signs = _sign_inputs()
     if not files:
         st.session_state.pop(RESULTS, None)
         ui.preload_charts("dx_preload")
         return
-    analyses = _analyse(engine, files, context)
+    analyses = _analyse(engine, files, context, signs)
     if len(analyses) > 1:
         _batch_table(analyses)
     for index, analysis in enumerate(analyses):

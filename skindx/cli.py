@@ -76,6 +76,15 @@ def _context_field(field: str):
     return check
 
 
+def _signs(text: str) -> tuple[str, ...]:
+    from skindx.signs import SignsError, parse
+
+    try:
+        return parse(text)
+    except SignsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -99,6 +108,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from skindx.context import Context
     from skindx.imaging import ImageRejected
     from skindx.predict import Predictor
+    from skindx.signs import with_signs
 
     context = Context(args.age, args.sex, args.site)
     skin_model = _load(args.model)
@@ -109,7 +119,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
     for path in images:
         try:
-            prediction = predictor.predict(Path(path), context)
+            prediction = with_signs(predictor.predict(Path(path), context), args.signs)
         except ImageRejected as error:
             failures += 1
             if args.json:
@@ -139,6 +149,8 @@ def _print_prediction(path, prediction, k: int) -> None:
     print(f"  malignant (mel+bcc+akiec): {prediction.malignant_probability:.1%}")
     if prediction.context_used:
         print("  (age, sex and body site taken into account)")
+    if prediction.signs:
+        print("  (your warning signs taken into account)")
     print(f"  {prediction.concern_message}")
 
 
@@ -391,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument("--sex", type=_context_field("sex"), help="female or male")
     context.add_argument(
         "--site", type=_context_field("site"), help="body site, e.g. back, face, lower extremity"
+    )
+    predict.add_argument(
+        "--signs",
+        type=_signs,
+        default=(),
+        metavar="LIST",
+        help="warning signs noticed on the spot, comma-separated, from: size, shape, colour, "
+        "diameter, inflammation, oozing, sensation (the weighted 7-point checklist; they can only "
+        "make the advice more cautious)",
     )
     predict.set_defaults(handler=cmd_predict)
 

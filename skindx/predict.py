@@ -51,6 +51,8 @@ class Prediction:
     domain_score: float | None
     notes: tuple[str, ...] = ()
     context_used: bool = False  # age, sex or body site sharpened the probabilities
+    signs: tuple[str, ...] = ()  # warning signs the person noticed (skindx.signs)
+    advice: str | None = None  # the triage message where those signs, not the model, set it
 
     @property
     def label(self) -> str:
@@ -66,7 +68,7 @@ class Prediction:
 
     @property
     def concern_message(self) -> str:
-        return CONCERN_MESSAGES[self.concern]
+        return self.advice or CONCERN_MESSAGES[self.concern]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class Prediction:
             "domain_score": self.domain_score,
             "notes": list(self.notes),
             "context_used": self.context_used,
+            "signs": list(self.signs),
         }
 
 

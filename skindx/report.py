@@ -51,6 +51,7 @@ CONCERN_LABELS: Mapping[str, str] = {
 NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
 CONTEXT_NOTE = "Age, sex and body site taken into account"
+SIGNS_NOTE = "Your warning signs taken into account"
 TABLE_COLUMNS = (
     "file",
     "top_diagnosis",
@@ -85,9 +86,8 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
         if isinstance(result, str):
             rows.append(_row(name, None, None, None, NOT_ANALYSED, result))
         elif not result.in_domain:
-            rows.append(
-                _row(name, None, None, None, CONCERN_LABELS["not_assessed"], OUT_OF_DOMAIN_NOTE)
-            )
+            concern = CONCERN_LABELS[result.concern]  # not assessed, unless warning signs say
+            rows.append(_row(name, None, None, None, concern, _note(result, OUT_OF_DOMAIN_NOTE)))
         else:
             label = result.label
             rows.append(
@@ -97,10 +97,19 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
                     result.probabilities[label],
                     result.malignant_probability,
                     CONCERN_LABELS.get(result.concern, result.concern),
-                    CONTEXT_NOTE if result.context_used else "",
+                    _note(result),
                 )
             )
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _note(result: Prediction, *first: str) -> str:
+    notes = (
+        *first,
+        CONTEXT_NOTE if result.context_used else "",
+        SIGNS_NOTE if result.signs else "",
+    )
+    return "; ".join(note for note in notes if note)
 
 
 def _row(name, label, probability, malignant, concern, note) -> dict[str, Any]:

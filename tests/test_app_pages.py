@@ -322,6 +322,26 @@ def test_a_new_context_reuses_the_network_outputs(context_model, monkeypatch) ->
     assert melanoma_share(at) > before and len(passes) == first
 
 
+def test_warning_signs_raise_the_advice_without_a_new_forward_pass(model, monkeypatch) -> None:
+    from skindx.predict import Predictor
+
+    passes = []
+    forward = Predictor.forward
+    monkeypatch.setattr(Predictor, "forward", lambda self, b: passes.append(1) or forward(self, b))
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    charts, first = chart_values(at), len(passes)
+    assert "signs you noticed" not in texts(at)
+    at.checkbox(key="dx_sign_size").check()
+    run(at.checkbox(key="dx_sign_colour").check())
+    assert any("score 4 on the weighted 7-point checklist" in box.value for box in at.error)
+    assert "The warning signs you ticked were taken into account." in texts(at)
+    assert chart_values(at) == charts and len(passes) == first  # the model's figures stand
+    run(at.checkbox(key="dx_sign_colour").uncheck())
+    assert "signs you noticed" not in texts(at)  # 2 points: under NICE's 3
+    run(at.checkbox(key="dx_sign_size").uncheck())
+    assert "You noticed" not in texts(at) and "signs you noticed" not in texts(at)
+
+
 def test_context_inputs_only_where_the_model_has_a_context(model) -> None:
     at = run(app_test(PAGES / "diagnose.py"))
     assert not at.number_input and not at.selectbox
@@ -343,6 +363,9 @@ def test_out_of_domain_image_gets_no_diagnosis(monkeypatch, out_of_domain_model_
     assert "Most likely" not in texts(at)
     assert not [i for i in at.get("image") if "Grad-CAM" in str(i.proto)]
     assert not at.get("page_link")
+    run(at.checkbox(key="dx_sign_oozing").check())  # warning signs still call for a doctor
+    assert "You noticed that it oozes, crusts or bleeds." in texts(at)
+    assert "Most likely" not in texts(at)
 
 
 def test_missing_model_shows_a_message_not_a_traceback(monkeypatch, tmp_path) -> None:

@@ -43,6 +43,14 @@ def test_predict_json_lines(capsys, tiny_model_dir, image_file, tmp_path):
     assert "error" in lines[1] and "HTML" in lines[1]["error"]
 
 
+def test_predict_with_warning_signs(capsys, tiny_model_dir, image_file):
+    args = ["predict", str(image_file), "--model", str(tiny_model_dir), "--json"]
+    assert main([*args, "--signs", "size,color"]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["signs"] == ["size", "colour"] and record["concern"] == "see_doctor_soon"
+    assert "score 4 on the weighted 7-point checklist" in record["concern_message"]
+
+
 def test_predict_all_failed_exits_1(capsys, tiny_model_dir, tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"")
@@ -71,6 +79,7 @@ def test_explain_writes_png(capsys, tiny_model_dir, image_file, tmp_path):
         ["predict", "x.jpg", "--top-k", "0"],
         ["predict", "x.jpg", "--top-k", "two"],
         ["predict", "x.jpg", "--model", "/no/such/dir"],
+        ["predict", "x.jpg", "--signs", "freckles"],
         ["explain", "/no/such/image.jpg"],
         ["explain", "x.jpg", "--method", "magic"],
         ["explain", "x.jpg", "--alpha", "3"],

@@ -63,6 +63,23 @@ def test_results_table_rows() -> None:
     assert third["note"].startswith("This file")
 
 
+def test_results_table_with_warning_signs() -> None:
+    from skindx.signs import with_signs
+
+    table = report.results_table(
+        [
+            ("a.jpg", with_signs(prediction(concern="low"), ["size", "colour"])),
+            ("b.jpg", with_signs(prediction(in_domain=False, context_used=True), ["oozing"])),
+        ]
+    )
+    first, second = table.to_dict("records")
+    assert first["concern"] == "See a doctor soon" and first["note"] == report.SIGNS_NOTE
+    assert pd.isna(second["top_diagnosis"]) and second["concern"] == "See a doctor"
+    assert second["note"] == "; ".join(
+        (report.OUT_OF_DOMAIN_NOTE, report.CONTEXT_NOTE, report.SIGNS_NOTE)
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "written"),
     [

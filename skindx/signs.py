@@ -1,0 +1,106 @@
+"""Warning signs a person has noticed on a spot, scored with the weighted 7-point checklist.
+
+UK family doctors score pigmented spots with this checklist (NICE guideline NG12, 1.7.1): 2 points
+each for a change in size, an irregular shape and an irregular colour; 1 point each for a largest
+diameter of 7 mm or more, inflammation, oozing and a change in sensation. At 3 points or more
+they refer the person to a skin specialist within two weeks.
+
+A photo cannot show how a spot has changed or how it feels, so these answers add what the model
+cannot see. They only ever raise the model's advice, never lower it: any sign means "see a
+doctor", as the app's disclaimer and the lesson "When to see a doctor" already say, and 3 points
+or more "see a doctor soon".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from skindx.predict import Prediction
+
+
+@dataclass(frozen=True)
+class Sign:
+    key: str
+    question: str  # as the app and the CLI ask it
+    points: int
+
+
+SIGNS: tuple[Sign, ...] = (
+    Sign("size", "It has grown or changed in size", 2),
+    Sign("shape", "Its shape is irregular (uneven or notched edges)", 2),
+    Sign("colour", "Its colour is irregular (several shades or colours)", 2),
+    Sign("diameter", "It is 7 mm or more across at its widest", 1),
+    Sign("inflammation", "It is inflamed (red or swollen)", 1),
+    Sign("oozing", "It oozes, crusts or bleeds", 1),
+    Sign("sensation", "It has started to itch, hurt or feel different", 1),
+)
+BY_KEY = {sign.key: sign for sign in SIGNS}
+SOON_POINTS = 3  # NICE NG12: refer within two weeks from this score
+_RANK = {"not_assessed": -1, "low": 0, "see_doctor": 1, "see_doctor_soon": 2}
+
+
+class SignsError(ValueError):
+    """An unknown sign; the message lists the known ones."""
+
+
+ALIASES = {
+    "color": "colour",
+    "growing": "size",
+    "bleeding": "oozing",
+    "crusting": "oozing",
+    "itching": "sensation",
+    "itch": "sensation",
+    "pain": "sensation",
+}
+
+
+def parse(keys: Iterable[str]) -> tuple[str, ...]:
+    """Known sign keys (or :data:`ALIASES`; a string is split at commas), deduplicated, in
+    checklist order."""
+    if isinstance(keys, str):
+        keys = keys.split(",")
+    words = (key.strip().lower() for key in keys)
+    wanted = {ALIASES.get(word, word) for word in words if word}
+    unknown = sorted(wanted - BY_KEY.keys())
+    if unknown:
+        raise SignsError(f"unknown sign {', '.join(unknown)}; choose from {', '.join(BY_KEY)}")
+    return tuple(sign.key for sign in SIGNS if sign.key in wanted)
+
+
+def score(keys: Iterable[str]) -> int:
+    """The weighted 7-point checklist score of these signs (0 to 10)."""
+    return sum(BY_KEY[key].points for key in parse(keys))
+
+
+def advice(keys: Iterable[str]) -> tuple[str, str] | None:
+    """``(concern, message)`` for these signs alone, or ``None`` when there are none."""
+    keys = parse(keys)
+    if not keys:
+        return None
+    points = score(keys)
+    if points >= SOON_POINTS:
+        return "see_doctor_soon", (
+            f"The signs you noticed score {points} on the weighted 7-point checklist that UK "
+            "family doctors use for pigmented spots; from 3 points they refer a person to a skin "
+            "specialist within two weeks. Please see a doctor soon, whatever the model says."
+        )
+    noticed = " and ".join(
+        BY_KEY[key].question[0].lower() + BY_KEY[key].question[1:] for key in keys
+    )
+    return "see_doctor", (
+        f"You noticed that {noticed}. A spot like that should be shown to a doctor in the next "
+        "few weeks, whatever the model says."
+    )
+
+
+def with_signs(prediction: Prediction, keys: Iterable[str]) -> Prediction:
+    """The prediction with these signs recorded; their advice replaces the model's where it is
+    more urgent (or where the model could not assess the photo)."""
+    keys = parse(keys)
+    found = advice(keys)
+    if found is None or _RANK[found[0]] <= _RANK[prediction.concern]:
+        return dataclasses.replace(prediction, signs=keys)
+    concern, message = found
+    return dataclasses.replace(prediction, signs=keys, concern=concern, advice=message)
