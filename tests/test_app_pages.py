@@ -308,12 +308,19 @@ def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
     assert "taken into account" not in texts(at)
 
 
-def test_a_new_context_reuses_the_network_outputs(context_model, monkeypatch) -> None:
+@pytest.fixture
+def forward_passes(monkeypatch) -> list[int]:
+    """Grows by one with each forward pass of any Predictor."""
     from skindx.predict import Predictor
 
-    passes = []
+    passes: list[int] = []
     forward = Predictor.forward
     monkeypatch.setattr(Predictor, "forward", lambda self, b: passes.append(1) or forward(self, b))
+    return passes
+
+
+def test_a_new_context_reuses_the_network_outputs(context_model, forward_passes) -> None:
+    passes = forward_passes
     at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
     before, first = melanoma_share(at), len(passes)
     assert first >= 1
@@ -322,12 +329,8 @@ def test_a_new_context_reuses_the_network_outputs(context_model, monkeypatch) ->
     assert melanoma_share(at) > before and len(passes) == first
 
 
-def test_warning_signs_raise_the_advice_without_a_new_forward_pass(model, monkeypatch) -> None:
-    from skindx.predict import Predictor
-
-    passes = []
-    forward = Predictor.forward
-    monkeypatch.setattr(Predictor, "forward", lambda self, b: passes.append(1) or forward(self, b))
+def test_warning_signs_raise_the_advice_without_a_new_forward_pass(model, forward_passes) -> None:
+    passes = forward_passes
     at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
     charts, first = chart_values(at), len(passes)
     assert "signs you noticed" not in texts(at)
