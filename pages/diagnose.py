@@ -262,7 +262,12 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: boo
         for note in analysis.notes:
             st.caption(note)
         photo, summary = st.columns([1, 2], gap="medium")
-        photo.image(ui.shrink(analysis.pixels, IMAGE_WIDTH), caption="Your photo", width="content")
+        photo.image(
+            ui.shrink(analysis.pixels, IMAGE_WIDTH),
+            caption="Your photo",
+            width="content",
+            alt=f"Your photo {analysis.name}",
+        )
         with summary:
             if prediction.in_domain:
                 _diagnosis(prediction)

@@ -194,7 +194,7 @@ def _render(markdown: str, stats: dict | None, card: dict | None) -> None:
 def _draw_figure(name: str) -> None:
     figure = _figure(name)
     if figure is not None:
-        st.image(figure.svg, caption=figure.title, width="stretch")
+        st.image(figure.svg, caption=figure.title, width="stretch", alt=figure.title)
 
 
 def _draw_examples(code: str) -> None:
@@ -205,7 +205,9 @@ def _draw_examples(code: str) -> None:
     st.markdown(f"**Real examples from the ISIC data ({BY_CODE[code].name}):**")
     columns = st.columns(len(examples))
     for column, example in zip(columns, examples, strict=True):
-        column.image(str(example.path), caption=example.caption, width="stretch")
+        column.image(
+            str(example.path), caption=example.caption, width="stretch", alt=example.caption
+        )
 
 
 def _draw_chart(chart: lx.Chart) -> None:

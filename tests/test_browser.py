@@ -148,6 +148,62 @@ def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path)
         assert not errors, errors
 
 
+# WCAG 2.x A and AA rules. Streamlit draws the sidebar menu as <div>s inside a <ul>, which its
+# own markup must fix, so the menu is left out; every other element is checked.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE_EXCLUDE = [['[data-testid="stSidebarNavItems"]']]
+
+
+def wcag_violations(page) -> list[str]:
+    """axe-core's WCAG A/AA findings on the page as it stands, one line per rule."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    results = (
+        Axe()
+        .run(
+            page,
+            context={"exclude": AXE_EXCLUDE},
+            options={"runOnly": {"type": "tag", "values": AXE_TAGS}},
+        )
+        .response
+    )
+    return [
+        f"{rule['id']} ({rule['impact']}): {rule['nodes'][0]['html'][:120]}"
+        for rule in results["violations"]
+    ]
+
+
+def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
+    """axe-core finds no WCAG 2 A/AA violation on any page, a result and the explorer included."""
+    pytest.importorskip("axe_playwright_python")
+    model_dir = add_test_context(tmp_path / "model", tiny_model_dir)
+    errors: list[str] = []
+    found: dict[str, list[str]] = {}
+    with streamlit_server(model_dir, tmp_path / "streamlit.log") as url:
+        page = open_and_upload(browser, url, errors)
+        page.locator('img[alt^="Grad-CAM heat map"]').wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("Add age, sex and body site (optional)").click()
+        page.get_by_text("Warning signs you have noticed (optional)").click()
+        page.get_by_text("It oozes, crusts or bleeds").wait_for(timeout=UI_TIMEOUT_MS)
+        found["diagnose"] = wcag_violations(page)
+        page.get_by_text("Explore this map").click()
+        page.locator('img[alt*="saliency overlay"]').wait_for(timeout=UI_TIMEOUT_MS)
+        found["saliency"] = wcag_violations(page)
+        for path, last in [
+            ("lessons?lesson=abcde-ugly-duckling", "Sources"),
+            ("lessons?lesson=melanoma&mode=present", "Slide 1 /"),
+            ("statistics", "Diagnoses"),
+            ("model-card", "Limitations"),
+            ("about", "Data and methods"),
+        ]:
+            page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+            page.get_by_text(last).first.wait_for(timeout=UI_TIMEOUT_MS)
+            found[path] = wcag_violations(page)
+    assert not any(found.values()), found
+    assert not errors, errors
+
+
 def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_path) -> None:
     """A shared ?mode=present link opens the slides with the menu collapsed; Read brings it back."""
     errors: list[str] = []
