@@ -23,7 +23,7 @@ from skindx.predict import Prediction
 @dataclass(frozen=True)
 class Sign:
     key: str
-    question: str  # as the app and the CLI ask it
+    question: str  # what the person ticks on the Diagnose page
     points: int
 
 
