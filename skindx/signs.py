@@ -31,7 +31,7 @@ SIGNS: tuple[Sign, ...] = (
     Sign("size", "It has grown or changed in size", 2),
     Sign("shape", "Its shape is irregular (uneven or notched edges)", 2),
     Sign("colour", "Its colour is irregular (several shades or colours)", 2),
-    Sign("diameter", "It is 7 mm or more across at its widest", 1),
+    Sign("diameter", "It is 7 mm or more across at its widest (a pencil is about 7 mm)", 1),
     Sign("inflammation", "It is inflamed (red or swollen)", 1),
     Sign("oozing", "It oozes, crusts or bleeds", 1),
     Sign("sensation", "It has started to itch, hurt or feel different", 1),
