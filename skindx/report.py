@@ -8,6 +8,7 @@ the same functions serve tests and scripts. Every number in a figure is read fro
 
 from __future__ import annotations
 
+import datetime
 import io
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -414,6 +415,7 @@ def report_png(
     file_name: str = "",
     model_name: str = "",
     saliency_caption: str = "Grad-CAM: where the model looked for its top diagnosis",
+    date: datetime.date | None = None,
 ) -> bytes:
     """A one-page PNG: the photo, its saliency overlay, all probabilities, the benign/malignant
     summary, the triage message and the disclaimer. Drawn with Pillow's bundled font only.
@@ -425,6 +427,8 @@ def report_png(
         file_name: shown in the header (trimmed); no other personal data is drawn.
         model_name: the model's name and version, from its card.
         saliency_caption: the line under the overlay.
+        date: printed in the header (default: today), so reports of one spot taken months
+            apart can be put in order and shown to a doctor.
     """
     from PIL import Image, ImageDraw
 
@@ -450,8 +454,8 @@ def report_png(
     y = _PAD
     draw.text((_PAD, y), "skindx result", font=fonts["title"], fill=_INK)
     y += 48
-    subtitle = " · ".join(part for part in (_trim(file_name, 60), model_name) if part)
-    draw.text((_PAD, y), subtitle or " ", font=fonts["small"], fill=_GREY)
+    subtitle = report_subtitle(file_name, model_name, date or datetime.date.today())
+    draw.text((_PAD, y), subtitle, font=fonts["small"], fill=_GREY)
     y += 42
 
     panels = [(pixels, "The photo")]
@@ -499,6 +503,12 @@ def report_png(
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def report_subtitle(file_name: str, model_name: str, date: datetime.date) -> str:
+    """The report's header line: date, file name (trimmed) and model."""
+    parts = (f"{date.day} {date:%B %Y}", _trim(file_name, 60), model_name)
+    return " · ".join(part for part in parts if part)
 
 
 def _report_rows(prediction: Prediction) -> list[tuple[str, float, tuple[int, int, int]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 from types import MappingProxyType
 
@@ -175,5 +176,17 @@ def test_report_png_says_context_was_used_without_drawing_it(lesion_image) -> No
 
 
 def test_report_png_is_deterministic(lesion_image) -> None:
-    first = report.report_png(lesion_image, prediction(), lesion_image)
-    assert report.report_png(lesion_image, prediction(), lesion_image) == first
+    day = datetime.date(2026, 11, 27)
+    first = report.report_png(lesion_image, prediction(), lesion_image, date=day)
+    assert report.report_png(lesion_image, prediction(), lesion_image, date=day) == first
+
+
+def test_report_is_dated() -> None:
+    day = datetime.date(2026, 3, 5)
+    assert report.report_subtitle("mole.jpg", "skindx-x 1.0", day) == (
+        "5 March 2026 · mole.jpg · skindx-x 1.0"
+    )
+    assert report.report_subtitle("", "", day) == "5 March 2026"
+    image = np.full((40, 40, 3), 128, np.uint8)
+    drawn = {report.report_png(image, prediction(), date=d) for d in (day, day.replace(day=6))}
+    assert len(drawn) == 2  # the date is drawn
