@@ -170,8 +170,9 @@ def test_report_png(in_domain, with_overlay, lesion_image) -> None:
 
 
 def test_report_png_says_context_was_used_without_drawing_it(lesion_image) -> None:
-    plain = report.report_png(lesion_image, prediction())
-    with_context = report.report_png(lesion_image, prediction(context_used=True))
+    day = datetime.date(2026, 11, 27)
+    plain = report.report_png(lesion_image, prediction(), date=day)
+    with_context = report.report_png(lesion_image, prediction(context_used=True), date=day)
     assert with_context != plain  # the heading says so; the values are never passed in
 
 
