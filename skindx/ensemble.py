@@ -228,16 +228,16 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
         raise ValueError(f"{card.name} is not an ensemble: it has no members to split.")
     kernel, bias = ensemble.model.get_layer(LOGITS_LAYER).get_weights()
     summaries = card.training.get("members") or [{}] * len(specs)
-    rows = np.cumsum([0] + [spec["widths"][-1] for spec in specs])
-    members = []
+    members, row = [], 0  # each member's rows of the stacked kernel, in order
     for k, (spec, summary) in enumerate(zip(specs, summaries, strict=True), start=1):
         model = build_model(spec)
         for layer in model.layers:
             if layer.weights and layer.name != LOGITS_LAYER:
                 layer.set_weights(ensemble.model.get_layer(f"m{k}_{layer.name}").get_weights())
-        model.get_layer(LOGITS_LAYER).set_weights(
-            [kernel[rows[k - 1] : rows[k]] * len(specs), bias]
-        )
+        logits = model.get_layer(LOGITS_LAYER)
+        width = logits.kernel.shape[0]  # the member's feature width, whatever its builder
+        logits.set_weights([kernel[row : row + width] * len(specs), bias])
+        row += width
         training = {key: summary[key] for key in _SUMMARY_DEFAULTS if key in summary}
         training["split_from"] = {
             "ensemble": card.name,

@@ -71,20 +71,40 @@ def parse(keys: Iterable[str]) -> tuple[str, ...]:
 
 def score(keys: Iterable[str]) -> int:
     """The weighted 7-point checklist score of these signs (0 to 10)."""
-    return sum(BY_KEY[key].points for key in parse(keys))
+    return _points(parse(keys))
 
 
 def advice(keys: Iterable[str]) -> tuple[str, str] | None:
     """``(concern, message)`` for these signs alone, or ``None`` when there are none."""
+    return _advice(parse(keys))
+
+
+def with_signs(prediction: Prediction, keys: Iterable[str]) -> Prediction:
+    """The prediction with these signs recorded; their advice replaces the model's where it is
+    more urgent (or where the model could not assess the photo)."""
     keys = parse(keys)
+    found = _advice(keys)
+    if found is None or _RANK[found[0]] <= _RANK[prediction.concern]:
+        return dataclasses.replace(prediction, signs=keys)
+    concern, message = found
+    return dataclasses.replace(prediction, signs=keys, concern=concern, advice=message)
+
+
+def _points(keys: tuple[str, ...]) -> int:
+    return sum(BY_KEY[key].points for key in keys)
+
+
+def _advice(keys: tuple[str, ...]) -> tuple[str, str] | None:
+    """:func:`advice` for keys :func:`parse` has checked."""
     if not keys:
         return None
-    points = score(keys)
+    points = _points(keys)
     if points >= SOON_POINTS:
         return "see_doctor_soon", (
             f"The signs you noticed score {points} on the weighted 7-point checklist that UK "
-            "family doctors use for pigmented spots; from 3 points they refer a person to a skin "
-            "specialist within two weeks. Please see a doctor soon, whatever the model says."
+            f"family doctors use for pigmented spots; from {SOON_POINTS} points they refer a "
+            "person to a skin specialist within two weeks. Please see a doctor soon, whatever "
+            "the model says."
         )
     noticed = " and ".join(
         BY_KEY[key].question[0].lower() + BY_KEY[key].question[1:] for key in keys
@@ -93,14 +113,3 @@ def advice(keys: Iterable[str]) -> tuple[str, str] | None:
         f"You noticed that {noticed}. A spot like that should be shown to a doctor in the next "
         "few weeks, whatever the model says."
     )
-
-
-def with_signs(prediction: Prediction, keys: Iterable[str]) -> Prediction:
-    """The prediction with these signs recorded; their advice replaces the model's where it is
-    more urgent (or where the model could not assess the photo)."""
-    keys = parse(keys)
-    found = advice(keys)
-    if found is None or _RANK[found[0]] <= _RANK[prediction.concern]:
-        return dataclasses.replace(prediction, signs=keys)
-    concern, message = found
-    return dataclasses.replace(prediction, signs=keys, concern=concern, advice=message)

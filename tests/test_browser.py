@@ -7,6 +7,7 @@ Playwright's own browser download does not work here, so the test uses /usr/bin/
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,13 +155,19 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE_EXCLUDE = [['[data-testid="stSidebarNavItems"]']]
 
 
-def wcag_violations(page) -> list[str]:
-    """axe-core's WCAG A/AA findings on the page as it stands, one line per rule."""
+@functools.cache
+def _axe():
+    """One axe-core runner (it reads the bundled axe.min.js when made)."""
     from axe_playwright_python.sync_playwright import Axe
 
+    return Axe()
+
+
+def wcag_violations(page) -> list[str]:
+    """axe-core's WCAG A/AA findings on the page as it stands, one line per rule."""
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
     results = (
-        Axe()
+        _axe()
         .run(
             page,
             context={"exclude": AXE_EXCLUDE},
