@@ -46,7 +46,8 @@ CREDITS = """
   SmoothGrad (Smilkov et al., 2017), through the tf-keras-vis library.
 - **Network**: VGG (Simonyan and Zisserman, arXiv:1409.1556, 2014), built with Keras.
 - **Warning signs**: the weighted 7-point checklist of NICE guideline NG12, *Suspected cancer:
-  recognition and referral* (National Institute for Health and Care Excellence, 2015).
+  recognition and referral* (National Institute for Health and Care Excellence, 2015); the
+  "EFG" signs of nodular melanoma (Kelly et al., *Australian Family Physician*, 2003).
 """
 
 

@@ -116,7 +116,8 @@ def _context_inputs(engine: resources.Engine) -> Context | None:
 
 
 def _sign_inputs() -> tuple[str, ...]:
-    """The warning signs the person has noticed (the weighted 7-point checklist)."""
+    """The warning signs the person has noticed (the weighted 7-point checklist and two signs
+    beyond it)."""
     with st.expander("Warning signs you have noticed (optional)", icon=":material/checklist:"):
         st.caption(
             "A photo cannot show how a spot has changed or how it feels. Tick what you have "
@@ -124,11 +125,15 @@ def _sign_inputs() -> tuple[str, ...]:
             "weighted 7-point checklist). They can only make the advice more cautious, apply to "
             "every photo on this page and are not saved, logged or shared."
         )
-        return tuple(
-            sign.key
-            for sign in warning_signs.SIGNS
-            if st.checkbox(sign.question, key=f"dx_sign_{sign.key}")
-        )
+        ticked = [_sign_box(sign) for sign in warning_signs.CHECKLIST]
+        st.caption("Two more signs, which the checklist for pigmented spots misses:")
+        ticked += [_sign_box(sign) for sign in warning_signs.BEYOND_CHECKLIST]
+        return tuple(key for key in ticked if key)
+
+
+def _sign_box(sign: warning_signs.Sign) -> str | None:
+    """The sign's key if the person ticks it."""
+    return sign.key if st.checkbox(sign.question, key=f"dx_sign_{sign.key}") else None
 
 
 def _context_gain(metrics: dict[str, Any]) -> str:

@@ -410,8 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=(),
         metavar="LIST",
         help="warning signs noticed on the spot, comma-separated, from: size, shape, colour, "
-        "diameter, inflammation, oozing, sensation (the weighted 7-point checklist; they can only "
-        "make the advice more cautious)",
+        "diameter, inflammation, oozing, sensation (the weighted 7-point checklist), sore (not "
+        "healed in four weeks), lump (firm, raised, growing); they can only make the advice more "
+        "cautious",
     )
     predict.set_defaults(handler=cmd_predict)
 

@@ -5,10 +5,15 @@ each for a change in size, an irregular shape and an irregular colour; 1 point e
 diameter of 7 mm or more, inflammation, oozing and a change in sensation. At 3 points or more
 they refer the person to a skin specialist within two weeks.
 
+The checklist is made for flat pigmented spots, so two signs beyond it are asked too: a sore that
+has not healed within four weeks (basal and squamous cell carcinomas, NHS), and a firm raised lump
+that keeps growing (the "EFG" signs of nodular melanoma, which can look neat and even in colour:
+Kelly et al., Aust Fam Physician 2003), which counts as urgent on its own.
+
 A photo cannot show how a spot has changed or how it feels, so these answers add what the model
 cannot see. They only ever raise the model's advice, never lower it: any sign means "see a
 doctor", as the app's disclaimer and the lesson "When to see a doctor" already say, and 3 points
-or more "see a doctor soon".
+or more, or a growing lump, "see a doctor soon".
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from skindx.predict import Prediction
 class Sign:
     key: str
     question: str  # what the person ticks on the Diagnose page
-    points: int
+    points: int = 0  # on the weighted 7-point checklist; 0 for the signs beyond it
+    urgent: bool = False  # "see a doctor soon" on its own, whatever the checklist score
 
 
-SIGNS: tuple[Sign, ...] = (
+CHECKLIST: tuple[Sign, ...] = (
     Sign("size", "It has grown or changed in size", 2),
     Sign("shape", "Its shape is irregular (uneven or notched edges)", 2),
     Sign("colour", "Its colour is irregular (several shades or colours)", 2),
@@ -36,6 +42,13 @@ SIGNS: tuple[Sign, ...] = (
     Sign("oozing", "It oozes, crusts or bleeds", 1),
     Sign("sensation", "It has started to itch, hurt or feel different", 1),
 )
+BEYOND_CHECKLIST: tuple[Sign, ...] = (
+    Sign("sore", "It is a sore, scab or scaly patch that has not healed within four weeks"),
+    Sign(
+        "lump", "It is a firm, raised lump that has kept growing for a month or more", urgent=True
+    ),
+)
+SIGNS = CHECKLIST + BEYOND_CHECKLIST
 BY_KEY = {sign.key: sign for sign in SIGNS}
 SOON_POINTS = 3  # NICE NG12: refer within two weeks from this score
 _RANK = {"not_assessed": -1, "low": 0, "see_doctor": 1, "see_doctor_soon": 2}
@@ -53,12 +66,16 @@ ALIASES = {
     "itching": "sensation",
     "itch": "sensation",
     "pain": "sensation",
+    "non-healing": "sore",
+    "ulcer": "sore",
+    "scab": "sore",
+    "nodule": "lump",
 }
 
 
 def parse(keys: Iterable[str]) -> tuple[str, ...]:
     """Known sign keys (or :data:`ALIASES`; a string is split at commas), deduplicated, in
-    checklist order."""
+    the order of :data:`SIGNS`."""
     if isinstance(keys, str):
         keys = keys.split(",")
     words = (key.strip().lower() for key in keys)
@@ -70,7 +87,8 @@ def parse(keys: Iterable[str]) -> tuple[str, ...]:
 
 
 def score(keys: Iterable[str]) -> int:
-    """The weighted 7-point checklist score of these signs (0 to 10)."""
+    """The weighted 7-point checklist score of these signs (0 to 10; the signs beyond the
+    checklist add nothing)."""
     return _points(parse(keys))
 
 
@@ -99,6 +117,13 @@ def _advice(keys: tuple[str, ...]) -> tuple[str, str] | None:
     if not keys:
         return None
     points = _points(keys)
+    if any(BY_KEY[key].urgent for key in keys):
+        return "see_doctor_soon", (
+            "You noticed a firm, raised lump that keeps growing. Such lumps can be a nodular "
+            "melanoma or a squamous cell carcinoma, which can look neat and even in colour, so "
+            "photo checks and the pigmented-spot checklist miss them. Please see a doctor soon, "
+            "whatever the model says."
+        )
     if points >= SOON_POINTS:
         return "see_doctor_soon", (
             f"The signs you noticed score {points} on the weighted 7-point checklist that UK "

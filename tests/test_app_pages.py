@@ -345,6 +345,14 @@ def test_warning_signs_raise_the_advice_without_a_new_forward_pass(model, forwar
     assert "You noticed" not in texts(at) and "signs you noticed" not in texts(at)
 
 
+def test_a_growing_lump_beyond_the_checklist_is_urgent(model) -> None:
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    run(at.checkbox(key="dx_sign_lump").check())
+    assert any("nodular melanoma" in box.value for box in at.error)
+    run(at.checkbox(key="dx_sign_lump").uncheck())
+    assert not any("nodular melanoma" in box.value for box in at.error)
+
+
 def test_context_inputs_only_where_the_model_has_a_context(model) -> None:
     at = run(app_test(PAGES / "diagnose.py"))
     assert not at.number_input and not at.selectbox

@@ -49,6 +49,9 @@ def test_predict_with_warning_signs(capsys, tiny_model_dir, image_file):
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["signs"] == ["size", "colour"] and record["concern"] == "see_doctor_soon"
     assert "score 4 on the weighted 7-point checklist" in record["concern_message"]
+    assert main([*args, "--signs", "nodule"]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["signs"] == ["lump"] and record["concern"] == "see_doctor_soon"
 
 
 def test_predict_all_failed_exits_1(capsys, tiny_model_dir, tmp_path):

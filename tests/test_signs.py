@@ -24,7 +24,7 @@ def prediction(concern: str = "low", in_domain: bool = True) -> Prediction:
 
 
 def test_the_checklist_has_nices_weights() -> None:
-    points = {sign.key: sign.points for sign in signs.SIGNS}
+    points = {sign.key: sign.points for sign in signs.CHECKLIST}
     assert points == {
         "size": 2,
         "shape": 2,
@@ -35,6 +35,13 @@ def test_the_checklist_has_nices_weights() -> None:
         "sensation": 1,
     }
     assert signs.SOON_POINTS == 3
+    assert not any(sign.urgent for sign in signs.CHECKLIST)  # only the score makes them urgent
+
+
+def test_signs_beyond_the_checklist_score_nothing() -> None:
+    assert [sign.key for sign in signs.BEYOND_CHECKLIST] == ["sore", "lump"]
+    assert score(["sore", "lump"]) == 0
+    assert score(["sore", "size", "lump", "sensation"]) == 3
 
 
 @pytest.mark.parametrize(
@@ -45,7 +52,7 @@ def test_the_checklist_has_nices_weights() -> None:
         (("size",), 2),
         (("size", "diameter"), 3),
         (("diameter", "inflammation", "oozing", "sensation"), 4),
-        (tuple(signs.BY_KEY), 10),
+        (tuple(sign.key for sign in signs.CHECKLIST), 10),
     ],
 )
 def test_score(keys: tuple[str, ...], expected: int) -> None:
@@ -55,6 +62,7 @@ def test_score(keys: tuple[str, ...], expected: int) -> None:
 def test_parse_accepts_aliases_and_commas_and_keeps_checklist_order() -> None:
     assert parse(["Itching", " color ", "size", "size", ""]) == ("size", "colour", "sensation")
     assert parse("bleeding,shape") == ("shape", "oozing")
+    assert parse("nodule,ulcer,size") == ("size", "sore", "lump")
     assert parse([]) == ()
 
 
@@ -75,6 +83,19 @@ def test_advice_by_score() -> None:
     assert "score 3 on the weighted 7-point checklist" in message
 
 
+def test_a_sore_that_has_not_healed_calls_for_a_doctor() -> None:
+    concern, message = advice(["sore"])
+    assert concern == "see_doctor"
+    assert "has not healed within four weeks" in message
+
+
+@pytest.mark.parametrize("others", [(), ("sore",), ("size", "shape")])
+def test_a_growing_lump_is_urgent_whatever_the_score(others: tuple[str, ...]) -> None:
+    concern, message = advice(["lump", *others])
+    assert concern == "see_doctor_soon"
+    assert "nodular melanoma" in message
+
+
 @pytest.mark.parametrize(
     ("model_concern", "keys", "expected"),
     [
@@ -85,6 +106,9 @@ def test_advice_by_score() -> None:
         ("see_doctor", ("colour", "diameter"), "see_doctor_soon"),
         ("see_doctor_soon", ("oozing",), "see_doctor_soon"),  # never lowered
         ("not_assessed", ("sensation",), "see_doctor"),
+        ("low", ("sore",), "see_doctor"),
+        ("see_doctor", ("lump",), "see_doctor_soon"),
+        ("not_assessed", ("lump",), "see_doctor_soon"),
     ],
 )
 def test_signs_only_raise_the_advice(model_concern: str, keys: tuple, expected: str) -> None:
