@@ -206,7 +206,7 @@ def _read(
 
 
 def _batch_table(analyses: list[Analysis]) -> None:
-    st.subheader("Results")
+    st.header("Results")
     table = report.results_table(
         [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
     )
@@ -258,7 +258,7 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: boo
         box = st.container(border=True, key=f"dx_result_{index}")
     with box:
         if not batch:
-            st.markdown(f"##### {ui.escape(analysis.name)}")
+            st.markdown(f"**{ui.escape(analysis.name)}**")
         if analysis.error is not None:
             st.error(analysis.error, icon=":material/broken_image:")
             return
@@ -275,7 +275,7 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: boo
         )
         with summary:
             if prediction.in_domain:
-                _diagnosis(prediction)
+                _diagnosis(prediction, heading="###" if batch else "##")
             else:
                 _out_of_domain(prediction)
                 if prediction.advice:  # the person's warning signs still call for a doctor
@@ -341,10 +341,12 @@ def _saliency(
         )
 
 
-def _diagnosis(prediction: Prediction) -> None:
+def _diagnosis(prediction: Prediction, heading: str) -> None:
+    """The top diagnosis as a heading (``heading``: its markdown level, under the page's title
+    or under "Results"), the advice and the cancer-type total."""
     label = prediction.label
     st.markdown(
-        f"#### Most likely: {prediction.label_name}, "
+        f"{heading} Most likely: {prediction.label_name}, "
         f"{ui.percent(prediction.probabilities[label], 0)}"
     )
     caption = BY_CODE[label].description

@@ -117,7 +117,7 @@ def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, 
 
 def _lesson_card(lesson: lx.Lesson) -> None:
     with st.container(border=True):
-        st.markdown(f"#### {lesson.title}")
+        st.header(lesson.title)
         st.caption(_meta_line(lesson))
         st.write(lesson.summary)
         st.button(
@@ -219,14 +219,14 @@ def _draw_chart(chart: lx.Chart) -> None:
 
 
 def _sources(lesson: lx.Lesson) -> None:
-    st.subheader("Sources")
+    st.header("Sources")
     st.markdown("\n".join(f"{i}. [{s.title}]({s.url})" for i, s in enumerate(lesson.sources, 1)))
 
 
 def _quiz(lesson: lx.Lesson) -> None:
     if not lesson.quiz:
         return
-    st.subheader("Quiz")
+    st.header("Quiz")
     slug, checked_key = lesson.slug, f"lessons_quiz_checked_{lesson.slug}"
     keys = [f"lessons_quiz_{slug}_{i}" for i in range(len(lesson.quiz))]
     with st.form(key=f"lessons_quiz_form_{slug}"):

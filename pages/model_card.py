@@ -61,15 +61,15 @@ def _header(card: ModelCard) -> None:
 
 
 def _use(card: ModelCard) -> None:
-    st.subheader("Intended use")
+    st.header("Intended use")
     st.markdown(card.intended_use or NOT_MEASURED)
-    st.markdown("##### Out of scope")
+    st.subheader("Out of scope")
     classes = ", ".join(report.diagnosis_label(c).lower() for c in card.classes)
     st.markdown("\n".join(f"- {item.format(classes=classes)}" for item in OUT_OF_SCOPE))
 
 
 def _training(card: ModelCard) -> None:
-    st.subheader("Training data")
+    st.header("Training data")
     training = card.training or {}
     if not training:
         st.info("The card does not describe the training run.")
@@ -117,7 +117,7 @@ def _training(card: ModelCard) -> None:
 
 
 def _architecture(card: ModelCard) -> None:
-    st.subheader("Architecture")
+    st.header("Architecture")
     arch = dict(card.architecture or {})
     name = arch.pop("name", None)
     lines = [
@@ -150,7 +150,7 @@ def _setting(value: Any) -> str:
 
 
 def _evaluation(card: ModelCard) -> dict[str, Any] | None:
-    st.subheader("Evaluation")
+    st.header("Evaluation")
     available = [split for split in SPLITS if card.metrics.get(split)]
     if not available:
         st.info(
@@ -192,7 +192,7 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
             f"{_value(official.get('balanced_accuracy'))}, macro AUC "
             f"{_value(official.get('macro_auc'), 'auc')}."
         )
-    st.markdown("##### Per class")
+    st.subheader("Per class")
     table = report.per_class_table(metrics)
     if table.empty:
         st.info("Per-class figures: not measured.")
@@ -232,7 +232,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
     rows = subgroup_rows(metrics)
     if not rows:
         return
-    st.markdown(f"##### {SUBGROUP_HEADING}")
+    st.subheader(SUBGROUP_HEADING)
     rates = list(SUBGROUP_RATES)
     table = pd.DataFrame(rows)
     # Text cells, so a group too small to judge shows a dash rather than "None".
@@ -252,7 +252,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
 
 
 def _figure(title: str, figure, caption: str, key: str) -> None:
-    st.markdown(f"##### {title}")
+    st.subheader(title)
     if figure is None:
         st.info(f"{title}: not measured.")
         return
@@ -261,7 +261,7 @@ def _figure(title: str, figure, caption: str, key: str) -> None:
 
 
 def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
-    st.subheader("Calibration and triage")
+    st.header("Calibration and triage")
     metrics = metrics or {}
     figures = {
         "Temperature": f"{card.temperature:.3f}" if card.temperature else NOT_MEASURED,
@@ -277,7 +277,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
     )
-    st.markdown("##### Triage messages")
+    st.subheader("Triage messages")
     thresholds = card.thresholds or {}
     if not thresholds:
         st.info("Triage thresholds: not measured (the card holds none).")
@@ -320,7 +320,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
 
 
 def _safety(card: ModelCard) -> None:
-    st.subheader("Out-of-domain check")
+    st.header("Out-of-domain check")
     ood = card.ood or {}
     if "threshold" not in ood:
         st.info("Not measured: this model has no out-of-domain detector.")
@@ -338,7 +338,7 @@ def _safety(card: ModelCard) -> None:
             f"**{ood['threshold']:.4g}** get “this does not look like a close-up skin-lesion "
             f"photo” instead of a diagnosis.{flagged}"
         )
-    st.subheader("Saliency check")
+    st.header("Saliency check")
     saliency = card.saliency or {}
     if not saliency.get("n"):
         st.info("Not measured: the card records no check of the saliency maps against lesions.")
@@ -353,7 +353,7 @@ def _safety(card: ModelCard) -> None:
 
 
 def _limitations(card: ModelCard) -> None:
-    st.subheader("Known limitations")
+    st.header("Known limitations")
     if card.limitations:
         st.markdown("\n".join(f"- {item}" for item in card.limitations))
     else:

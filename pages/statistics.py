@@ -119,7 +119,7 @@ def _chart(
 
 
 def _diagnoses(view: pd.DataFrame) -> None:
-    st.subheader("Diagnoses")
+    st.header("Diagnoses")
     percent = st.toggle("Show % of each dataset", key="stats_percent")
     log = st.toggle("Log scale", key="stats_log", disabled=percent)
     table = stats.diagnosis_table(view)
@@ -128,7 +128,7 @@ def _diagnoses(view: pd.DataFrame) -> None:
 
 
 def _balanced_accuracy(view: pd.DataFrame) -> None:
-    st.subheader("Why the model is judged by balanced accuracy")
+    st.header("Why the model is judged by balanced accuracy")
     st.markdown(
         "Plain accuracy rewards a model for agreeing with the commonest class. Balanced "
         "accuracy — the mean of the per-class recalls, the ISIC 2018 metric — gives every "
@@ -145,7 +145,7 @@ def _balanced_accuracy(view: pd.DataFrame) -> None:
 
 
 def _groups(view: pd.DataFrame) -> None:
-    st.subheader("Images per lesion and per patient")
+    st.header("Images per lesion and per patient")
     for level in ("lesion", "patient"):
         table = stats.group_size_table(view, level)
         if table.empty:
@@ -193,7 +193,7 @@ def main() -> None:
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
     _diagnoses(view)
-    st.subheader("Benign or malignant")
+    st.header("Benign or malignant")
     _chart(
         "malignancy",
         view,
@@ -202,13 +202,13 @@ def main() -> None:
         stats.malignancy_takeaway,
     )
     _balanced_accuracy(view)
-    st.subheader("Age by diagnosis")
+    st.header("Age by diagnosis")
     _chart("age", view, stats.age_table, stats.age_figure, stats.age_takeaway)
-    st.subheader("Sex by diagnosis")
+    st.header("Sex by diagnosis")
     _chart("sex", view, stats.sex_table, stats.sex_figure, stats.sex_takeaway)
-    st.subheader("Body site by diagnosis")
+    st.header("Body site by diagnosis")
     _chart("site", view, stats.site_table, stats.site_figure, stats.site_takeaway)
-    st.subheader("How each diagnosis was confirmed")
+    st.header("How each diagnosis was confirmed")
     _chart(
         "confirmation",
         view,

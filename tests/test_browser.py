@@ -149,9 +149,12 @@ def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path)
         assert not errors, errors
 
 
-# WCAG 2.x A and AA rules. Streamlit draws the sidebar menu as <div>s inside a <ul>, which its
-# own markup must fix, so the menu is left out; every other element is checked.
+# WCAG 2.x A and AA rules, and the best-practice heading rules (headings go down one level at a
+# time and say something, so a screen reader's outline of the page reads right). Streamlit draws
+# the sidebar menu as <div>s inside a <ul>, which its own markup must fix, so the menu is left
+# out; every other element is checked.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE_RULES = {rule: {"enabled": True} for rule in ("heading-order", "empty-heading")}
 AXE_EXCLUDE = [['[data-testid="stSidebarNavItems"]']]
 
 
@@ -164,14 +167,14 @@ def _axe():
 
 
 def wcag_violations(page) -> list[str]:
-    """axe-core's WCAG A/AA findings on the page as it stands, one line per rule."""
+    """axe-core's WCAG A/AA and heading findings on the page as it stands, one line per rule."""
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
     results = (
         _axe()
         .run(
             page,
             context={"exclude": AXE_EXCLUDE},
-            options={"runOnly": {"type": "tag", "values": AXE_TAGS}},
+            options={"runOnly": {"type": "tag", "values": AXE_TAGS}, "rules": AXE_RULES},
         )
         .response
     )
@@ -182,7 +185,8 @@ def wcag_violations(page) -> list[str]:
 
 
 def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
-    """axe-core finds no WCAG 2 A/AA violation on any page, a result and the explorer included."""
+    """axe-core finds no WCAG 2 A/AA or heading violation on any page, a result and the
+    explorer included."""
     pytest.importorskip("axe_playwright_python")
     model_dir = add_test_context(tmp_path / "model", tiny_model_dir)
     errors: list[str] = []
@@ -198,6 +202,7 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
         page.locator('img[alt*="saliency overlay"]').wait_for(timeout=UI_TIMEOUT_MS)
         found["saliency"] = wcag_violations(page)
         for path, last in [
+            ("lessons", "Open lesson"),
             ("lessons?lesson=abcde-ugly-duckling", "Sources"),
             ("lessons?lesson=melanoma&mode=present", "Slide 1 /"),
             ("statistics", "Diagnoses"),
