@@ -115,7 +115,7 @@ def test_lesson_reads_completely(lessons) -> None:
     assert "## How it is confirmed" in text
     assert all(source.url in text for source in lesson.sources)
     assert "last reviewed" in text
-    assert at.subheader[0].value == "Sources"
+    assert at.header[0].value == "Sources"
 
 
 def test_figures_are_drawn() -> None:
