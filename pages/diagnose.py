@@ -7,7 +7,7 @@ else, so nothing is written, logged or shared across sessions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,9 @@ PHOTO_TIPS = """
 The model learnt from *dermoscopy* images (taken through a skin magnifier with its own light), so
 an ordinary phone photo may be answered with “this does not look like a close-up skin-lesion
 photo”. That answer is the model being honest, not a sign that the spot is harmless.
+
+The page also warns when a photo is darker, brighter or less sharp than nearly all the images the
+model learned from: a dim photo can cost it much of its accuracy without looking odd to it.
 """
 
 
@@ -54,7 +57,8 @@ class Analysis:
     key: str
     name: str
     pixels: np.ndarray | None = None
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how the file was read
+    photo_warnings: tuple[str, ...] = ()  # darker, brighter or blurrier than training images
     prediction: Prediction | None = None
     error: str | None = None
     overlay: np.ndarray | None = None
@@ -181,6 +185,7 @@ def _analyse_one(
     # One working copy for every step in the app (display, prediction, saliency, report).
     outputs = engine.forward(loaded.pixels)
     analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
+    analysis.photo_warnings = engine.predictor.photo_warnings(loaded.pixels)
     _read(engine, analysis, context, signs)
     return analysis
 
@@ -195,7 +200,9 @@ def _read(
     no new forward pass."""
     assert analysis.outputs is not None
     previous = analysis.prediction
-    prediction = engine.postprocess(analysis.outputs, context)
+    prediction = replace(
+        engine.postprocess(analysis.outputs, context), notes=analysis.photo_warnings
+    )
     analysis.prediction = warning_signs.with_signs(prediction, signs)
     analysis.context, analysis.signs = context, signs
     if previous is None or previous.label != analysis.prediction.label:
@@ -266,6 +273,8 @@ def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: boo
         assert prediction is not None and analysis.pixels is not None
         for note in analysis.notes:
             st.caption(note)
+        for warning in prediction.notes:
+            st.warning(warning, icon=":material/photo_camera:")
         photo, summary = st.columns([1, 2], gap="medium")
         photo.image(
             ui.shrink(analysis.pixels, IMAGE_WIDTH),

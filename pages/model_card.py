@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from skindx import report
+from skindx import quality, report
 from skindx.card import ModelCard
 from skindx.card_markdown import (
     EVALUATIONS,
@@ -352,6 +352,28 @@ def _safety(card: ModelCard) -> None:
         )
 
 
+def _photo_quality(card: ModelCard) -> None:
+    st.header("Photo quality")
+    limits = card.photo_quality or {}
+    if not limits:
+        st.info("Not measured: the card holds no brightness or sharpness limits for photos.")
+        return
+    st.markdown(quality.limits_summary(limits))
+    rows = quality.effect_rows(limits)
+    if rows:
+        st.caption(
+            f"What a darker, brighter or blurred photo costs, on the "
+            f"{limits['validation']['n']:,} validation images. {quality.BLUR_NOTE}"
+        )
+        share = st.column_config.NumberColumn(format="percent")
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="card_photo_quality",
+            column_config={"balanced accuracy": share, "flagged out of domain": share},
+        )
+
+
 def _limitations(card: ModelCard) -> None:
     st.header("Known limitations")
     if card.limitations:
@@ -374,6 +396,7 @@ def main() -> None:
     metrics = _evaluation(card)
     _calibration(card, metrics)
     _safety(card)
+    _photo_quality(card)
     _limitations(card)
     with st.expander("The card as JSON"):
         st.download_button(

@@ -24,7 +24,8 @@ class ModelCard:
     as written by :func:`skindx.evaluate.metrics_from_probabilities`. ``ood`` holds the
     out-of-domain detector's settings, ``thresholds`` the triage cut-offs on the malignant
     probability, ``context`` the optional age/sex/site fusion (:mod:`skindx.context`) with
-    its own triage cut-offs.
+    its own triage cut-offs, ``photo_quality`` the brightness and sharpness limits of the
+    training images and what crossing them costs (:mod:`skindx.quality`).
     """
 
     name: str = "skindx-vgg"
@@ -46,6 +47,7 @@ class ModelCard:
     thresholds: dict[str, float] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     saliency: dict[str, Any] = field(default_factory=dict)
+    photo_quality: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
     created: str = ""
     intended_use: str = (

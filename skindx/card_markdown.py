@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skindx import quality
 from skindx.calibration import TRIAGE_SOON_SPECIFICITY
 from skindx.card import ModelCard
 from skindx.context import VARIABLE_LABELS
@@ -240,6 +241,14 @@ def _reproduce(card: ModelCard) -> list[str]:
         "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
         "  --masks ../shared/data/ham10000/masks \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",
+        *(
+            [
+                f"skindx photo-quality --model models/default {_DATA_FLAGS[0]}",
+                f"{_DATA_FLAGS[1]} --update-card",
+            ]
+            if card.photo_quality
+            else []
+        ),
         "skindx model-card --model models/default --out docs/model_card.md",
         "```",
         "",
@@ -340,6 +349,29 @@ def _context_line(context: dict[str, Any]) -> list[str]:
     ]
 
 
+def _photo_quality_section(limits: dict[str, Any]) -> list[str]:
+    if not limits:
+        return []
+    lines = ["### Photo quality", "", quality.limits_summary(limits), ""]
+    rows = quality.effect_rows(limits)
+    if rows:
+        n = limits["validation"]["n"]
+        lines += [
+            f"What a darker, brighter or blurred photo costs, on the {n:,} validation images "
+            f"({quality.BLUR_NOTE[0].lower()}{quality.BLUR_NOTE[1:-1]}):",
+            "",
+            "| validation images | balanced accuracy | flagged out of domain |",
+            "|---|---|---|",
+            *[
+                f"| {r['validation images']} | {_num(r['balanced accuracy'])} | "
+                f"{_pct(r['flagged out of domain'])} |"
+                for r in rows
+            ],
+            "",
+        ]
+    return lines
+
+
 def render_markdown(card: ModelCard) -> str:
     """The whole model card as Markdown, every figure read from ``card``."""
     training = card.training
@@ -405,6 +437,7 @@ def render_markdown(card: ModelCard) -> str:
             f"{_pct(s.get('uniform_baseline'))} for a uniform map.",
             "",
         ]
+    lines += _photo_quality_section(card.photo_quality)
     lines += ["## Limitations", "", *[f"- {item}" for item in card.limitations], ""]
     lines += _reproduce(card)
     notes = training.get("notes")

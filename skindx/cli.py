@@ -144,6 +144,8 @@ def _print_prediction(path, prediction, k: int) -> None:
     print(f"{path}")
     if not prediction.in_domain:
         print("  ! does not look like a dermoscopic skin-lesion image; figures are unreliable")
+    for note in prediction.notes:
+        print(f"  ! {note}")
     for code, p in prediction.top_k(k):
         print(f"  {code:6s} {p:6.1%}  {BY_CODE[code].name}")
     print(f"  malignant (mel+bcc+akiec): {prediction.malignant_probability:.1%}")
@@ -358,6 +360,35 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_photo_quality(args: argparse.Namespace) -> int:
+    from skindx import quality
+    from skindx.data import labelled_paths, read_labels, split_by_lesion
+    from skindx.imaging import load_image
+    from skindx.predict import Predictor
+    from skindx.recipe import validation_split
+
+    skin_model = _load(args.model)
+    train, validation = split_by_lesion(
+        read_labels(args.metadata), *validation_split(skin_model.card.training)
+    )
+    train_paths, _ = labelled_paths(train, args.images)
+    val_paths, val_labels = labelled_paths(validation, args.images)
+    if not train_paths or not val_paths:
+        raise CommandError(f"No training or validation image of {args.metadata} in {args.images}.")
+    measured = [quality.measure(load_image(p)) for p in _progress(train_paths, "training", True)]
+    limits = quality.reference(measured)
+    images = [
+        quality.working_scale(load_image(p)) for p in _progress(val_paths, "validation", True)
+    ]
+    limits["validation"] = quality.effects(Predictor(skin_model), images, val_labels)
+    print(json.dumps(limits, indent=2))
+    if args.update_card:
+        skin_model.card.photo_quality = limits
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [photo_quality]")
+    return 0
+
+
 def cmd_model_card(args: argparse.Namespace) -> int:
     from skindx.card_markdown import render_markdown
 
@@ -482,6 +513,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--method", choices=list(METHODS), default="gradcam")
     check.add_argument("--update-card", action="store_true")
     check.set_defaults(handler=cmd_saliency_check)
+
+    photo = commands.add_parser(
+        "photo-quality",
+        help="brightness and sharpness limits of the training images, and what crossing them "
+        "costs on validation",
+    )
+    photo.add_argument("--model", type=_existing_dir)
+    photo.add_argument("--images", type=_existing_dir, required=True)
+    photo.add_argument("--metadata", type=_existing_file, required=True)
+    photo.add_argument("--update-card", action="store_true")
+    photo.set_defaults(handler=cmd_photo_quality)
 
     card = commands.add_parser("model-card", help="render card.json as Markdown")
     card.add_argument("--model", type=_existing_dir)

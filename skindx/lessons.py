@@ -7,7 +7,8 @@ this module fills in from data rather than from typed-in numbers:
 - ``{{ stats:mel }}`` - how often the diagnosis appears in the ISIC datasets, from
   ``content/stats_summary.json`` (inline, inside a sentence or paragraph);
 - ``{{ model:mel }}`` / ``{{ model:summary }}`` - how the shipped model does on it, from the model
-  card's test metrics (inline);
+  card's test metrics (inline); ``{{ model:photo_quality }}`` - what darker, brighter or blurred
+  photos cost it, from the card's ``photo_quality`` (inline);
 - ``{{ figure:abcde }}`` - an SVG from ``content/figures/`` (block: alone on its line);
 - ``{{ examples:mel }}`` - real images from ``SKINDX_EXAMPLES_DIR`` when configured (block);
 - ``{{ chart:diagnosis_counts }}`` / ``{{ chart:model_per_class }}`` - a chart drawn from the
@@ -33,6 +34,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from skindx import quality
 from skindx.card import CARD_FILE
 from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, STATS_SUMMARY_PATH, settings
 from skindx.taxonomy import BY_CODE, CODES, ISIC2019_COLUMNS, normalize_diagnosis
@@ -400,8 +402,8 @@ def _placeholder_problem(match: re.Match[str], line: str, figures_dir: Path) -> 
         return f"{text!r} must stand alone on its line"
     if kind in ("stats", "examples") and value not in BY_CODE:
         return f"{text!r} names an unknown diagnosis code"
-    if kind == "model" and value not in BY_CODE and value != "summary":
-        return f"{text!r} names an unknown diagnosis code (or use 'summary')"
+    if kind == "model" and value not in BY_CODE and value not in MODEL_SENTENCES:
+        return f"{text!r} names an unknown diagnosis code (or use {', '.join(MODEL_SENTENCES)})"
     if kind == "chart" and value not in CHARTS:
         return f"{text!r} names an unknown chart (use {', '.join(CHARTS)})"
     if kind == "figure" and not (figures_dir / f"{value}.svg").is_file():
@@ -706,8 +708,8 @@ def render_lesson_body(
         if kind == "stats":
             return stats_sentence(value, stats_summary)
         if kind == "model":
-            if value == "summary":
-                return model_summary_sentence(model_card)
+            if value in MODEL_SENTENCES:
+                return MODEL_SENTENCES[value](model_card)
             return model_sentence(value, model_card)
         return match.group(0)
 
@@ -942,6 +944,40 @@ def model_summary_sentence(card: Mapping[str, Any] | None) -> str:
     if mel_sens is not None:
         sentence += f" It found {mel_sens:.0%} of the melanomas."
     return sentence
+
+
+def photo_quality_sentence(card: Mapping[str, Any] | None) -> str:
+    """What darker, brighter or blurred photos cost the model on validation, from the card."""
+    measured = (card or {}).get("photo_quality", {}).get("validation")
+    if not isinstance(measured, Mapping) or "clean" not in measured:
+        return (
+            "(Figure not available: the model card holds no measurement of darker, brighter or "
+            "blurred photos.)"
+        )
+    accuracy = {
+        kind: value["balanced_accuracy"]
+        for kind, value in measured.items()
+        if isinstance(value, Mapping)
+    }
+    changed = ", ".join(
+        f"{quality.EFFECT_LABELS[kind]}: {accuracy[kind]:.0%}"
+        for kind in quality.PERTURBATIONS
+        if kind in accuracy
+    )
+    sentence = (
+        f"On its validation images the model's balanced accuracy is {accuracy['clean']:.0%} as "
+        f"they are; {changed}."
+    )
+    darker = measured.get("darker")
+    if isinstance(darker, Mapping) and "out_of_domain" in darker:
+        sentence += (
+            f" Its check for unusual images flagged only {darker['out_of_domain']:.0%} of the "
+            "darker ones."
+        )
+    return sentence
+
+
+MODEL_SENTENCES = {"summary": model_summary_sentence, "photo_quality": photo_quality_sentence}
 
 
 # --------------------------------------------------------------------------- charts

@@ -6,15 +6,16 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from skindx import quality
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
 from skindx.context import Context, apply_context
-from skindx.imaging import decode_side, load_for_model, preprocess_pixels
+from skindx.imaging import decode_side, load_for_model, load_image, preprocess_pixels
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
@@ -49,7 +50,7 @@ class Prediction:
     concern: str
     in_domain: bool
     domain_score: float | None
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # warnings about the photo itself (skindx.quality)
     context_used: bool = False  # age, sex or body site sharpened the probabilities
     signs: tuple[str, ...] = ()  # warning signs the person noticed (skindx.signs)
     advice: str | None = None  # the triage message where those signs, not the model, set it
@@ -84,6 +85,16 @@ class Prediction:
             "context_used": self.context_used,
             "signs": list(self.signs),
         }
+
+
+def _is_rgb_pixels(image: Any) -> bool:
+    """Whether ``image`` is already an H×W×3 uint8 array (else it is decoded first)."""
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[-1] == 3
+    )
 
 
 def flips(batch: np.ndarray) -> list[np.ndarray]:
@@ -145,14 +156,8 @@ class Predictor:
 
         Encoded images are loaded with ``min_side=self.decode_side``; arrays are used as given.
         """
-        ready = (
-            isinstance(image, np.ndarray)
-            and image.dtype == np.uint8
-            and image.ndim == 3
-            and image.shape[-1] == 3
-        )
         size, flags = self.skin_model.input_size, (self._color_constancy, self._hair_removal)
-        if ready:
+        if _is_rgb_pixels(image):
             resized = preprocess_pixels(image, size, *flags)
         else:
             resized = load_for_model(image, size, *flags)
@@ -197,11 +202,20 @@ class Predictor:
             for p, d, u in zip(probabilities, scores, used, strict=True)
         ]
 
+    def photo_warnings(self, pixels: np.ndarray) -> tuple[str, ...]:
+        """Where this H×W×3 uint8 photo is darker, brighter or less sharp than the training
+        images (the card's ``photo_quality``), as sentences for a person."""
+        return quality.photo_warnings(quality.measure(pixels), self.card.photo_quality)
+
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any, context: Context | None = None) -> Prediction:
-        """One image; ``context`` (age, sex, body site) sharpens it where the card allows."""
+        """One image; ``context`` (age, sex, body site) sharpens it where the card allows.
+        ``notes`` carries :meth:`photo_warnings`."""
+        if not _is_rgb_pixels(image):
+            image = load_image(image, min_side=self.decode_side)
         contexts = None if context is None else [context]
-        return self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
+        prediction = self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
+        return replace(prediction, notes=self.photo_warnings(image))
 
     def predict_batch(
         self,

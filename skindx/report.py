@@ -53,6 +53,7 @@ NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
 CONTEXT_NOTE = "Age, sex and body site taken into account"
 SIGNS_NOTE = "Your warning signs taken into account"
+PHOTO_NOTE = "Photo darker, brighter or less sharp than the training images"
 TABLE_COLUMNS = (
     "file",
     "top_diagnosis",
@@ -109,6 +110,7 @@ def _note(result: Prediction, *first: str) -> str:
         *first,
         CONTEXT_NOTE if result.context_used else "",
         SIGNS_NOTE if result.signs else "",
+        PHOTO_NOTE if result.notes else "",
     )
     return "; ".join(note for note in notes if note)
 

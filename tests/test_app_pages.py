@@ -688,3 +688,52 @@ def test_working_copy_decodes_big_photos_at_reduced_scale():
     assert loaded.format == "JPEG"
     small = lesion_png()
     assert np.array_equal(ui.working_copy(small).pixels, inspect_image(small).pixels)
+
+
+# ----------------------------------------------------------------------------- photo quality
+
+
+@pytest.fixture
+def quality_model(monkeypatch, evaluated_model_dir, tmp_path) -> Path:
+    """The evaluated tiny model with photo-quality limits and their measured costs."""
+    from test_quality import LIMITS
+
+    directory = tmp_path / "quality_model"
+    shutil.copytree(evaluated_model_dir, directory)
+    card = json.loads((directory / "card.json").read_text())
+    card["photo_quality"] = LIMITS
+    (directory / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    return directory
+
+
+def dark_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(lesion_png())).point(lambda v: v // 8).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_dark_photo_gets_a_photo_warning_and_a_table_note(quality_model) -> None:
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("lesion.png", lesion_png()))
+    assert not any("99% of the images" in box.value for box in at.warning)
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("dark.png", dark_png()))
+    (warning,) = [box.value for box in at.warning if "99% of the images" in box.value]
+    assert "darker than" in warning and "fell from 70% to 50%" in warning
+    at = upload(
+        run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png()), ("b.png", dark_png())
+    )
+    notes = list(at.dataframe[0].value["note"])
+    assert notes[1].endswith(report.PHOTO_NOTE) and report.PHOTO_NOTE not in notes[0]
+
+
+def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:
+    at = run(app_test(PAGES / "model_card.py"))
+    assert "its mean grey level is below 60 or above 220" in texts(at)
+    (table,) = [d.value for d in at.dataframe if "validation images" in d.value.columns]
+    assert list(table["validation images"]) == [
+        "as they are",
+        "30% darker",
+        "40% brighter",
+        "slightly blurred",
+    ]
+    assert list(table["balanced accuracy"]) == [0.7, 0.5, 0.6, 0.65]

@@ -412,6 +412,25 @@ def test_model_summary_sentence() -> None:
     assert lx.model_summary_sentence(unnamed).startswith("On its test set")
 
 
+@pytest.mark.parametrize(
+    "card", [None, {}, {"photo_quality": {}}, {"photo_quality": {"validation": 1}}]
+)
+def test_photo_quality_sentence_without_measurement_is_honest(card: dict | None) -> None:
+    sentence = lx.photo_quality_sentence(card)
+    assert sentence.startswith("(Figure not available") and not NUMBER.search(sentence)
+
+
+def test_photo_quality_sentence_from_card() -> None:
+    from test_quality import LIMITS
+
+    sentence = lx.photo_quality_sentence({"photo_quality": LIMITS})
+    assert sentence == (
+        "On its validation images the model's balanced accuracy is 70% as they are; made 30% "
+        "darker: 50%, made 40% brighter: 60%, slightly blurred: 65%. Its check for unusual "
+        "images flagged only 2% of the darker ones."
+    )
+
+
 def test_render_lesson_body_fills_inline_and_keeps_block_placeholders(lessons) -> None:
     lesson = lx.get_lesson("melanoma", lessons)
     body = lx.render_lesson_body(lesson, SUMMARIES["top-level"], fake_card())

@@ -1,0 +1,176 @@
+"""Photo quality: is a photo about as bright and as sharp as the images the model learned from?
+
+A dim or washed-out photo can cost the network much of its accuracy while its out-of-domain check
+still passes it (``skindx photo-quality`` measures both on validation images into the card). So
+the app and the CLI compare each photo with the training images and say when it lies outside
+them.
+
+Both figures are taken at one working scale, the long side shrunk to :data:`WORK_SIDE` pixels
+(about what the network sees), so a large phone photo and a small dermoscopic image compare
+fairly and blur too fine for the network to notice does not count:
+
+- *brightness*: the mean grey level (0–255);
+- *sharpness*: the variance of the Laplacian of the grey image (Pech-Pacheco et al., ICPR 2000).
+
+The limits are the 1st and 99th percentiles of the training images (the card's
+``photo_quality``); a photo past one gets a warning. The warnings never change the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from skindx.taxonomy import CODES
+
+WORK_SIDE = 200
+LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
+
+# The changes `skindx photo-quality` applies to validation images to show what a photo past a
+# limit costs: a brightness factor, or a Gaussian blur sigma in working-scale pixels.
+DARKER, BRIGHTER, BLUR_SIGMA = 0.7, 1.4, 2.0
+PERTURBATIONS = ("darker", "brighter", "blurred")
+
+
+@dataclass(frozen=True)
+class PhotoQuality:
+    brightness: float
+    sharpness: float
+
+
+def working_scale(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` (H×W×3 uint8) with the long side shrunk to :data:`WORK_SIDE` (never enlarged)."""
+    height, width = pixels.shape[:2]
+    scale = WORK_SIDE / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def measure(pixels: np.ndarray) -> PhotoQuality:
+    """Brightness and sharpness of an H×W×3 uint8 RGB image at the working scale."""
+    grey = cv2.cvtColor(working_scale(pixels), cv2.COLOR_RGB2GRAY)
+    sharpness = cv2.Laplacian(grey, cv2.CV_64F).var()
+    return PhotoQuality(brightness=float(grey.mean()), sharpness=float(sharpness))
+
+
+def reference(measured: Sequence[PhotoQuality]) -> dict[str, Any]:
+    """The limits a photo is held to: percentiles of the training images' measures."""
+    brightness = np.array([q.brightness for q in measured])
+    sharpness = np.array([q.sharpness for q in measured])
+    return {
+        "work_side": WORK_SIDE,
+        "n_reference": len(measured),
+        "brightness": {
+            "low": float(np.percentile(brightness, LOW_PERCENTILE)),
+            "high": float(np.percentile(brightness, HIGH_PERCENTILE)),
+        },
+        "sharpness": {"low": float(np.percentile(sharpness, LOW_PERCENTILE))},
+    }
+
+
+def perturb(pixels: np.ndarray, kind: str) -> np.ndarray:
+    """``pixels`` at the working scale, made darker, brighter or blurred (see
+    :data:`PERTURBATIONS`)."""
+    small = working_scale(pixels)
+    if kind == "blurred":
+        return cv2.GaussianBlur(small, (0, 0), BLUR_SIGMA)
+    factor = {"darker": DARKER, "brighter": BRIGHTER}[kind]
+    return np.clip(small.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def photo_warnings(quality: PhotoQuality, limits: dict[str, Any]) -> tuple[str, ...]:
+    """Sentences for a person about where this photo lies outside the training images (none
+    when the card has no ``photo_quality`` limits)."""
+    if not limits:
+        return ()
+    found = []
+    if quality.brightness < limits["brightness"]["low"]:
+        found.append(("darker", DARK_ADVICE))
+    elif quality.brightness > limits["brightness"]["high"]:
+        found.append(("brighter", "Retake it out of direct sun or flash, in even light."))
+    if quality.sharpness < limits["sharpness"]["low"]:
+        found.append(("blurred", "Retake it in focus: tap the spot on the screen, hold still."))
+    return tuple(_sentence(kind, advice, limits) for kind, advice in found)
+
+
+EFFECT_LABELS = {
+    "clean": "as they are",
+    "darker": f"made {1 - DARKER:.0%} darker",
+    "brighter": f"made {BRIGHTER - 1:.0%} brighter",
+    "blurred": "slightly blurred",
+}
+BLUR_NOTE = f"Slightly blurred: a Gaussian blur of sigma {BLUR_SIGMA:g} px at {WORK_SIDE} px."
+# A dark photo may be dim light, or skin darker than ISIC's mostly fair-skinned images: the
+# advice covers both rather than telling someone with dark skin to find more light.
+DARK_ADVICE = (
+    "If the light was dim, retake it in daylight or bright, even light. If the light was good, "
+    "the skin itself is darker than nearly all the training images (ISIC's images come mostly "
+    "from fair-skinned people), and the model is less reliable for that reason too."
+)
+_THAN = {"darker": "darker than", "brighter": "brighter than", "blurred": "less sharp than"}
+
+
+def _sentence(kind: str, advice: str, limits: dict[str, Any]) -> str:
+    text = (
+        f"This photo is {_THAN[kind]} 99% of the images the model learned from, so its answer "
+        "is less reliable."
+    )
+    measured = limits.get("validation", {})
+    if kind in measured and "clean" in measured:
+        before = measured["clean"]["balanced_accuracy"]
+        after = measured[kind]["balanced_accuracy"]
+        text += (
+            f" On validation images {EFFECT_LABELS[kind]}, its balanced accuracy fell from "
+            f"{before:.0%} to {after:.0%}."
+        )
+    return f"{text} {advice}"
+
+
+def effects(predictor, images: Sequence[np.ndarray], labels: np.ndarray) -> dict[str, Any]:
+    """Balanced accuracy and out-of-domain share of ``predictor`` on these labelled images
+    (``labels``: indices into :data:`~skindx.taxonomy.CODES`) as they are and after each of
+    :data:`PERTURBATIONS`, all at the working scale."""
+    from skindx.evaluate import balanced_accuracy
+
+    result: dict[str, Any] = {"n": len(images)}
+    for kind in ("clean", *PERTURBATIONS):
+        changed = [working_scale(i) if kind == "clean" else perturb(i, kind) for i in images]
+        predictions = predictor.predict_batch(changed)
+        predicted = np.array([CODES.index(p.label) for p in predictions])
+        result[kind] = {
+            "balanced_accuracy": balanced_accuracy(labels, predicted),
+            "out_of_domain": float(np.mean([not p.in_domain for p in predictions])),
+        }
+    return result
+
+
+def limits_summary(limits: dict[str, Any]) -> str:
+    """One paragraph on the limits a photo is held to (for the model card)."""
+    brightness, sharpness = limits["brightness"], limits["sharpness"]
+    return (
+        f"A photo gets a warning when, with its long side shrunk to {limits['work_side']} px, "
+        f"its mean grey level is below {brightness['low']:.0f} or above "
+        f"{brightness['high']:.0f} (0–255), or its sharpness (variance of the Laplacian) is "
+        f"below {sharpness['low']:.1f}: the 1st and 99th percentiles of the "
+        f"{limits['n_reference']:,} training images. The warning does not change the result."
+    )
+
+
+def effect_rows(limits: dict[str, Any]) -> list[dict[str, Any]]:
+    """Validation balanced accuracy and out-of-domain share per change, for a table."""
+    measured = limits.get("validation", {})
+    return [
+        {
+            "validation images": EFFECT_LABELS[kind],
+            "balanced accuracy": measured[kind]["balanced_accuracy"],
+            "flagged out of domain": measured[kind]["out_of_domain"],
+        }
+        for kind in EFFECT_LABELS
+        if kind in measured
+    ]
