@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from skindx import handout
 from skindx import lessons as lx
 from skindx.taxonomy import BY_CODE
 
@@ -118,7 +119,7 @@ def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, 
 def _lesson_card(lesson: lx.Lesson) -> None:
     with st.container(border=True):
         st.header(lesson.title)
-        st.caption(_meta_line(lesson))
+        st.caption(lx.meta_line(lesson))
         st.write(lesson.summary)
         st.button(
             "Open lesson",
@@ -126,13 +127,6 @@ def _lesson_card(lesson: lx.Lesson) -> None:
             on_click=_open,
             args=(lesson.slug,),
         )
-
-
-def _meta_line(lesson: lx.Lesson) -> str:
-    parts = [f"For {', '.join(lesson.audiences)}", f"{lesson.reading_minutes} min read"]
-    if lesson.diagnoses:
-        parts.append(", ".join(BY_CODE[c].name for c in lesson.diagnoses))
-    return " · ".join(parts)
 
 
 def _glossary(terms: tuple[lx.GlossaryTerm, ...] | list[lx.GlossaryTerm], key: str) -> None:
@@ -167,7 +161,18 @@ def _lesson_view(lesson: lx.Lesson, glossary: tuple[lx.GlossaryTerm, ...]) -> No
         _present(lesson, stats, card)
         return
     st.title(lesson.title)
-    st.caption(f"{_meta_line(lesson)} · last reviewed {lesson.last_reviewed:%d %B %Y}")
+    st.caption(lx.meta_line(lesson, reviewed=True))
+    st.download_button(
+        "Download a printable handout (HTML)",
+        data=handout.lesson_html(lesson, stats, card),
+        file_name=f"skindx-{lesson.slug}.html",
+        mime="text/html",
+        key=f"lessons_handout_{lesson.slug}",
+        on_click="ignore",
+        icon=":material/print:",
+        help="The lesson with its figures, sources and quiz (answers on the last page), in one "
+        "file that opens offline and prints from any browser.",
+    )
     body = lx.render_lesson_body(lesson, stats, card)
     _render(body, stats, card)
     _sources(lesson)

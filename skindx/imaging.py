@@ -615,6 +615,17 @@ def _megabytes(count: int) -> str:
     return f"{count / _MIB:.3g}"
 
 
+def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """The image, or a copy shrunk to ``max_side`` on its longer side (area interpolation);
+    never enlarged."""
+    height, width = pixels.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """Squash an RGB image to ``size``×``size`` (no crop: ISIC test images are squashed too).
 

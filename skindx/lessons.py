@@ -595,6 +595,16 @@ def _first(value: Any) -> str:
     return str(value).strip() if value is not None else ""
 
 
+def meta_line(lesson: Lesson, reviewed: bool = False) -> str:
+    """Audiences, reading time and diagnoses (and the review date) on one line."""
+    parts = [f"For {', '.join(lesson.audiences)}", f"{lesson.reading_minutes} min read"]
+    if lesson.diagnoses:
+        parts.append(", ".join(BY_CODE[c].name for c in lesson.diagnoses))
+    if reviewed:
+        parts.append(f"last reviewed {lesson.last_reviewed:%d %B %Y}")
+    return " · ".join(parts)
+
+
 def search_lessons(
     lessons: Sequence[Lesson], query: str = "", audience: str | None = None
 ) -> list[Lesson]:

@@ -223,7 +223,8 @@ class Predictor:
         batch_size: int = 32,
         contexts: Sequence[Context | None] | None = None,
     ) -> list[Prediction]:
-        """Vectorised prediction; every image must load (use predict() to handle each).
+        """Vectorised prediction; every image must load (use predict() to handle each, and for
+        the photo warnings in ``notes``, which this bulk path leaves empty).
 
         Images are decoded on a small shared thread pool (decoding releases the GIL).
         """

@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from skindx.imaging import shrink
 from skindx.taxonomy import CODES
 
 WORK_SIDE = 200
@@ -44,12 +45,7 @@ class PhotoQuality:
 
 def working_scale(pixels: np.ndarray) -> np.ndarray:
     """``pixels`` (H×W×3 uint8) with the long side shrunk to :data:`WORK_SIDE` (never enlarged)."""
-    height, width = pixels.shape[:2]
-    scale = WORK_SIDE / max(height, width)
-    if scale >= 1:
-        return pixels
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return shrink(pixels, WORK_SIDE)
 
 
 def measure(pixels: np.ndarray) -> PhotoQuality:

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from skindx.imaging import LoadedImage, heif_available, inspect_image
+from skindx.imaging import LoadedImage, heif_available, inspect_image, shrink
 from skindx.report import DISCLAIMER
 from streamlit_app import navigation
 
@@ -103,18 +103,6 @@ def working_copy(data: bytes) -> LoadedImage:
     """
     loaded = inspect_image(data, min_side=WORKING_SIDE)
     return dataclasses.replace(loaded, pixels=shrink(loaded.pixels, WORKING_SIDE))
-
-
-def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    """The image, or a copy shrunk to ``max_side`` on its longer side (area interpolation)."""
-    import cv2
-
-    height, width = pixels.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1:
-        return pixels
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def once_per_upload(key: str, upload: Any, read: Callable[[Any], T]) -> T:

@@ -216,6 +216,29 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
     assert not errors, errors
 
 
+def test_lesson_handout_downloads_as_a_printable_page(browser, tiny_model_dir, tmp_path) -> None:
+    """The handout button gives an HTML file that opens on its own, offline, with the lesson."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/lessons?lesson=melanoma", wait_until="domcontentloaded")
+        button = page.get_by_role("button", name="Download a printable handout (HTML)").first
+        button.wait_for(timeout=UI_TIMEOUT_MS)
+        with page.expect_download() as download:
+            button.click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+    assert saved.name == "skindx-melanoma.html"
+    handout = browser.new_page()
+    handout.route("**/*", lambda route: route.abort() if route.request.url.startswith("http")
+                  else route.continue_())  # fmt: skip
+    handout.goto(saved.as_uri())
+    assert handout.locator("h1").inner_text() == "Melanoma"
+    assert handout.get_by_text("Quiz answers").is_visible()
+    assert not errors, errors
+
+
 def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_path) -> None:
     """A shared ?mode=present link opens the slides with the menu collapsed; Read brings it back."""
     errors: list[str] = []

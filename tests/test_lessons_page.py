@@ -116,6 +116,7 @@ def test_lesson_reads_completely(lessons) -> None:
     assert all(source.url in text for source in lesson.sources)
     assert "last reviewed" in text
     assert at.header[0].value == "Sources"
+    assert at.download_button(key="lessons_handout_melanoma")
 
 
 def test_figures_are_drawn() -> None:
