@@ -409,6 +409,24 @@ def cmd_stats_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_handout(args: argparse.Namespace) -> int:
+    from skindx import lessons as lx
+    from skindx.handout import lesson_html
+
+    lessons = lx.load_lessons()
+    known = {lesson.slug: lesson for lesson in lessons}
+    unknown = [slug for slug in args.slugs if slug not in known]
+    if unknown:
+        raise CommandError(f"no lesson {', '.join(unknown)}; choose from {', '.join(known)}")
+    stats, card = lx.load_stats_summary(), lx.load_model_card()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for slug in args.slugs or known:
+        path = args.out / f"skindx-{slug}.html"
+        path.write_text(lesson_html(known[slug], stats, card), encoding="utf-8")
+        print(path)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -529,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--model", type=_existing_dir)
     card.add_argument("--out", type=Path, required=True)
     card.set_defaults(handler=cmd_model_card)
+
+    handout = commands.add_parser(
+        "handout", help="lessons as printable, self-contained HTML handouts"
+    )
+    handout.add_argument("slugs", nargs="*", metavar="LESSON", help="lesson slugs (default: all)")
+    handout.add_argument("--out", type=Path, required=True, help="folder for the HTML files")
+    handout.set_defaults(handler=cmd_handout)
 
     stats = commands.add_parser("stats", help="ISIC dataset statistics")
     stats_commands = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")

@@ -106,3 +106,18 @@ def test_markup_in_a_lesson_is_shown_as_text(lessons, data) -> None:
     assert "script" not in parsed.tags and "img" not in parsed.tags
     assert "&lt;img src=x onerror=alert(1)&gt;" in document
     assert parsed.tags.count("table") == 1  # markdown tables still become tables
+
+
+def test_cli_writes_handouts(lessons, tmp_path, capsys) -> None:
+    from skindx.cli import main
+
+    assert main(["handout", "melanoma", "dermatofibroma", "--out", str(tmp_path / "a")]) == 0
+    written = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert written == ["skindx-dermatofibroma.html", "skindx-melanoma.html"]
+    assert "<h1>Melanoma</h1>" in (tmp_path / "a" / "skindx-melanoma.html").read_text()
+    assert main(["handout", "--out", str(tmp_path / "all")]) == 0
+    assert len(list((tmp_path / "all").iterdir())) == len(lessons)
+    capsys.readouterr()
+    assert main(["handout", "moles", "--out", str(tmp_path / "b")]) == 1
+    assert "no lesson moles; choose from" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()  # nothing written for a bad argument
