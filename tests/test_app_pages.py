@@ -732,8 +732,8 @@ def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:
     (table,) = [d.value for d in at.dataframe if "validation images" in d.value.columns]
     assert list(table["validation images"]) == [
         "as they are",
-        "30% darker",
-        "40% brighter",
+        "made 30% darker",
+        "made 40% brighter",
         "slightly blurred",
     ]
     assert list(table["balanced accuracy"]) == [0.7, 0.5, 0.6, 0.65]
