@@ -34,7 +34,6 @@ from urllib.parse import urlparse
 
 import yaml
 
-from skindx import quality
 from skindx.card import CARD_FILE
 from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, STATS_SUMMARY_PATH, settings
 from skindx.taxonomy import BY_CODE, CODES, ISIC2019_COLUMNS, normalize_diagnosis
@@ -958,6 +957,7 @@ def model_summary_sentence(card: Mapping[str, Any] | None) -> str:
 
 def photo_quality_sentence(card: Mapping[str, Any] | None) -> str:
     """What darker, brighter or blurred photos cost the model on validation, from the card."""
+    from skindx import quality  # its labels; imported here so lessons need no OpenCV
     measured = (card or {}).get("photo_quality", {}).get("validation")
     if not isinstance(measured, Mapping) or "clean" not in measured:
         return (
