@@ -958,6 +958,7 @@ def model_summary_sentence(card: Mapping[str, Any] | None) -> str:
 def photo_quality_sentence(card: Mapping[str, Any] | None) -> str:
     """What darker, brighter or blurred photos cost the model on validation, from the card."""
     from skindx import quality  # its labels; imported here so lessons need no OpenCV
+
     measured = (card or {}).get("photo_quality", {}).get("validation")
     if not isinstance(measured, Mapping) or "clean" not in measured:
         return (

@@ -437,6 +437,8 @@ def report_png(
     fonts = _fonts()
     lines_after_panels = _report_rows(prediction)
     wrapped_concern = textwrap.wrap(prediction.concern_message, 95)
+    # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
+    wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
     wrapped_disclaimer = textwrap.wrap(DISCLAIMER, 105)
     height = (
         _PAD
@@ -447,6 +449,7 @@ def report_png(
         + 38 * len(lines_after_panels)
         + 60
         + 30 * len(wrapped_concern)
+        + (10 + 30 * len(wrapped_notes) if wrapped_notes else 0)
         + 40
         + 26 * len(wrapped_disclaimer)
         + _PAD
@@ -495,6 +498,10 @@ def report_png(
     draw.text((_PAD, y), "What to do", font=fonts["heading"], fill=_INK)
     y += 40
     for line in wrapped_concern:
+        draw.text((_PAD, y), line, font=fonts["body"], fill=_INK)
+        y += 30
+    y += 10 if wrapped_notes else 0
+    for line in wrapped_notes:
         draw.text((_PAD, y), line, font=fonts["body"], fill=_INK)
         y += 30
     y += 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 from types import MappingProxyType
@@ -174,6 +175,15 @@ def test_report_png_says_context_was_used_without_drawing_it(lesion_image) -> No
     plain = report.report_png(lesion_image, prediction(), date=day)
     with_context = report.report_png(lesion_image, prediction(context_used=True), date=day)
     assert with_context != plain  # the heading says so; the values are never passed in
+
+
+def test_report_png_carries_the_photo_warnings(lesion_image) -> None:
+    day = datetime.date(2026, 11, 27)
+    plain = Image.open(io.BytesIO(report.report_png(lesion_image, prediction(), date=day)))
+    warned = prediction()
+    warned = dataclasses.replace(warned, notes=("This photo is darker than 99% " * 8,))
+    drawn = Image.open(io.BytesIO(report.report_png(lesion_image, warned, date=day)))
+    assert drawn.height == plain.height + 10 + 30 * 4  # three wrapped lines and a gap
 
 
 def test_report_png_is_deterministic(lesion_image) -> None:
