@@ -15,6 +15,7 @@ import streamlit as st
 
 from skindx import report
 from skindx import signs as warning_signs
+from skindx.card_markdown import same_spot_sentence
 from skindx.config import settings
 from skindx.context import MAX_AGE, SEXES, SITE_LABELS, Context
 from skindx.explain import overlay
@@ -244,6 +245,30 @@ def _batch_table(analyses: list[Analysis]) -> None:
     )
 
 
+def _same_spot(engine: resources.Engine, analyses: list[Analysis], signs: tuple[str, ...]) -> None:
+    """One combined result when the person says the photos all show the same spot."""
+    predictions = [a.prediction for a in analyses if a.prediction is not None]
+    if len(predictions) < 2 or not st.toggle(
+        "These photos all show the same spot: combine them",
+        key="dx_same_spot",
+        help="Photos of one spot often get different answers; their average is steadier.",
+    ):
+        return
+    combined = engine.predictor.combine(predictions)
+    with st.container(border=True, key="dx_combined"):
+        if combined is None:
+            st.warning("None of these photos looks like a close-up skin-lesion photo, so there "
+                       "is nothing to combine.")  # fmt: skip
+            return
+        _diagnosis(warning_signs.with_signs(combined, signs), "###", "All photos together")
+        used = sum(p.in_domain for p in predictions)
+        st.caption(
+            f"The average of the model's probabilities over the {used} photos it could assess. "
+            f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
+            "spot: photos of different spots would blur their answers together."
+        )
+
+
 def _summary(analysis: Analysis) -> str:
     """The one-line label of a result in a batch."""
     name, prediction = ui.escape(analysis.name), analysis.prediction
@@ -350,12 +375,12 @@ def _saliency(
         )
 
 
-def _diagnosis(prediction: Prediction, heading: str) -> None:
+def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely") -> None:
     """The top diagnosis as a heading (``heading``: its markdown level, under the page's title
     or under "Results"), the advice and the cancer-type total."""
     label = prediction.label
     st.markdown(
-        f"{heading} Most likely: {prediction.label_name}, "
+        f"{heading} {title}: {prediction.label_name}, "
         f"{ui.percent(prediction.probabilities[label], 0)}"
     )
     caption = BY_CODE[label].description
@@ -434,6 +459,7 @@ def main() -> None:
     analyses = _analyse(engine, files, context, signs)
     if len(analyses) > 1:
         _batch_table(analyses)
+        _same_spot(engine, analyses, signs)
     for index, analysis in enumerate(analyses):
         _result(engine, analysis, index, batch=len(analyses) > 1)
 

@@ -20,6 +20,7 @@ from skindx.card_markdown import (
     SUBGROUP_HEADING,
     SUBGROUP_NOTE,
     SUBGROUP_RATES,
+    same_spot_sentence,
     subgroup_rows,
 )
 from skindx.context import VARIABLE_LABELS
@@ -352,6 +353,12 @@ def _safety(card: ModelCard) -> None:
         )
 
 
+def _same_spot(card: ModelCard) -> None:
+    st.header("Several photos of one spot")
+    sentence = same_spot_sentence(card.metrics)
+    st.markdown(sentence or "Not measured: the card holds no check of combined photos.")
+
+
 def _photo_quality(card: ModelCard) -> None:
     st.header("Photo quality")
     limits = card.photo_quality or {}
@@ -396,6 +403,7 @@ def main() -> None:
     metrics = _evaluation(card)
     _calibration(card, metrics)
     _safety(card)
+    _same_spot(card)
     _photo_quality(card)
     _limitations(card)
     with st.expander("The card as JSON"):

@@ -241,14 +241,7 @@ def _reproduce(card: ModelCard) -> list[str]:
         "skindx saliency-check --model models/default --images ../shared/data/ham10000/images \\",
         "  --masks ../shared/data/ham10000/masks \\",
         "  --metadata ../shared/data/ham10000/HAM10000_metadata.csv --update-card",
-        *(
-            [
-                f"skindx photo-quality --model models/default {_DATA_FLAGS[0]}",
-                f"{_DATA_FLAGS[1]} --update-card",
-            ]
-            if card.photo_quality
-            else []
-        ),
+        *_check_commands(card),
         "skindx model-card --model models/default --out docs/model_card.md",
         "```",
         "",
@@ -259,6 +252,23 @@ _TEST_FLAGS = (
     "skindx evaluate --model models/default --images ../shared/data/isic2018_test/images \\",
     "  --labels ../shared/data/isic2018_test/ISIC2018_Task3_Test_GroundTruth.csv \\",
 )
+
+
+def _check_commands(card: ModelCard) -> list[str]:
+    """The validation checks the card holds figures from, as commands."""
+    wanted = [
+        ("same-spot-check", bool(same_spot_sentence(card.metrics))),
+        ("photo-quality", bool(card.photo_quality)),
+    ]
+    return [
+        line
+        for command, present in wanted
+        if present
+        for line in (
+            f"skindx {command} --model models/default {_DATA_FLAGS[0]}",
+            f"{_DATA_FLAGS[1]} --update-card",
+        )
+    ]
 
 
 def _context_commands() -> list[str]:
@@ -349,6 +359,26 @@ def _context_line(context: dict[str, Any]) -> list[str]:
     ]
 
 
+def same_spot_sentence(metrics: dict[str, Any]) -> str:
+    """What combining photos of one lesion was worth on validation ("" if unmeasured)."""
+    figures = metrics.get("validation", {}).get("same_spot", {})
+    if not figures.get("n_lesions"):
+        return ""
+    return (
+        f"On the {figures['n_lesions']} validation lesions with several images "
+        f"({figures['n_images']} images), balanced accuracy was "
+        f"{_pct(figures['one_image_balanced_accuracy'])} from one image per lesion and "
+        f"{_pct(figures['combined_balanced_accuracy'])} from the mean of all its images' "
+        f"probabilities; a lesion's images disagreed on the top diagnosis for "
+        f"{_pct(figures['images_disagree'])} of them."
+    )
+
+
+def _same_spot_section(metrics: dict[str, Any]) -> list[str]:
+    sentence = same_spot_sentence(metrics)
+    return ["### Several photos of one spot", "", sentence, ""] if sentence else []
+
+
 def _photo_quality_section(limits: dict[str, Any]) -> list[str]:
     if not limits:
         return []
@@ -437,6 +467,7 @@ def render_markdown(card: ModelCard) -> str:
             f"{_pct(s.get('uniform_baseline'))} for a uniform map.",
             "",
         ]
+    lines += _same_spot_section(card.metrics)
     lines += _photo_quality_section(card.photo_quality)
     lines += ["## Limitations", "", *[f"- {item}" for item in card.limitations], ""]
     lines += _reproduce(card)

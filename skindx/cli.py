@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if context.given and not skin_model.card.context:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
     predictor = Predictor(skin_model, tta=args.tta)
-    failures = 0
+    failures, predictions = 0, []
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
     for path in images:
         try:
@@ -127,15 +127,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: {error}", file=sys.stderr)
             continue
-        if args.json:
-            record = {"image": str(path), **prediction.to_dict()}
-            record["top_k"] = [
-                {"label": c, "score": round(p, 4)} for c, p in prediction.top_k(args.top_k)
-            ]
-            print(json.dumps(record))
+        predictions.append(prediction)
+        _report_prediction(str(path), prediction, args)
+    if args.same_spot and len(predictions) > 1:
+        combined = predictor.combine(predictions)
+        if combined is None:
+            print("skindx: no photo could be assessed, so none were combined", file=sys.stderr)
         else:
-            _print_prediction(path, prediction, args.top_k)
+            _report_prediction(SAME_SPOT, with_signs(combined, args.signs), args)
     return 1 if failures == len(args.images) else 0
+
+
+SAME_SPOT = "all photos together"
+
+
+def _report_prediction(name: str, prediction, args: argparse.Namespace) -> None:
+    if args.json:
+        record = {"image": name, **prediction.to_dict()}
+        record["top_k"] = [
+            {"label": c, "score": round(p, 4)} for c, p in prediction.top_k(args.top_k)
+        ]
+        print(json.dumps(record))
+    else:
+        _print_prediction(name, prediction, args.top_k)
 
 
 def _print_prediction(path, prediction, k: int) -> None:
@@ -389,6 +403,36 @@ def cmd_photo_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_same_spot_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from skindx.data import card_validation_table, labelled_paths
+    from skindx.evaluate import same_spot_figures
+    from skindx.predict import Predictor
+    from skindx.taxonomy import CODES
+
+    skin_model = _load(args.model)
+    validation = card_validation_table(skin_model.card.training, args.metadata)
+    paths, labels = labelled_paths(validation, args.images)
+    lesion_of = dict(zip(validation["image_id"], validation["lesion_id"], strict=True))
+    predictions = Predictor(skin_model).predict_batch(paths)
+    probabilities = np.array([[p.probabilities[c] for c in CODES] for p in predictions])
+    figures = same_spot_figures(labels, probabilities, [lesion_of[p.stem] for p in paths])
+    if not figures["n_lesions"]:
+        raise CommandError(f"No validation lesion has several images in {args.images}.")
+    print(
+        f"{figures['n_lesions']} validation lesions with several images: balanced accuracy "
+        f"{figures['one_image_balanced_accuracy']:.3f} from one image, "
+        f"{figures['combined_balanced_accuracy']:.3f} from all of them; their images disagree "
+        f"on the top diagnosis for {figures['images_disagree']:.1%}"
+    )
+    if args.update_card:
+        skin_model.card.metrics.setdefault("validation", {})["same_spot"] = figures
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [metrics.validation.same_spot]")
+    return 0
+
+
 def cmd_model_card(args: argparse.Namespace) -> int:
     from skindx.card_markdown import render_markdown
 
@@ -462,6 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
         "diameter, inflammation, oozing, sensation (the weighted 7-point checklist), sore (not "
         "healed in four weeks), lump (firm, raised, growing); they can only make the advice more "
         "cautious",
+    )
+    predict.add_argument(
+        "--same-spot",
+        action="store_true",
+        help="the images all show one spot: also print their combined result (the mean of the "
+        "probabilities of those that can be assessed)",
     )
     predict.set_defaults(handler=cmd_predict)
 
@@ -542,6 +592,16 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--metadata", type=_existing_file, required=True)
     photo.add_argument("--update-card", action="store_true")
     photo.set_defaults(handler=cmd_photo_quality)
+
+    same = commands.add_parser(
+        "same-spot-check",
+        help="what combining several photos of one lesion is worth, on validation lesions",
+    )
+    same.add_argument("--model", type=_existing_dir)
+    same.add_argument("--images", type=_existing_dir, required=True)
+    same.add_argument("--metadata", type=_existing_file, required=True)
+    same.add_argument("--update-card", action="store_true")
+    same.set_defaults(handler=cmd_same_spot_check)
 
     card = commands.add_parser("model-card", help="render card.json as Markdown")
     card.add_argument("--model", type=_existing_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,31 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
     """Mean recall over the classes present in ``labels`` (the ISIC 2018 Task 3 metric)."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
+
+
+def same_spot_figures(
+    labels: np.ndarray, probabilities: np.ndarray, lesion_ids: Sequence[str]
+) -> dict[str, Any]:
+    """On the lesions with several images: balanced accuracy from one image per lesion (its
+    first) and from the mean of all its images' probabilities, and how often the images of a
+    lesion disagree on the top diagnosis (what combining photos of one spot is worth)."""
+    groups: dict[str, list[int]] = {}
+    for i, lesion in enumerate(lesion_ids):
+        groups.setdefault(str(lesion), []).append(i)
+    several = [rows for rows in groups.values() if len(rows) > 1]
+    if not several:
+        return {"n_lesions": 0}
+    truth = np.array([labels[rows[0]] for rows in several])
+    first = np.array([probabilities[rows[0]].argmax() for rows in several])
+    combined = np.array([probabilities[rows].mean(axis=0).argmax() for rows in several])
+    disagree = [len(set(probabilities[rows].argmax(axis=1))) > 1 for rows in several]
+    return {
+        "n_lesions": len(several),
+        "n_images": sum(len(rows) for rows in several),
+        "one_image_balanced_accuracy": balanced_accuracy(truth, first),
+        "combined_balanced_accuracy": balanced_accuracy(truth, combined),
+        "images_disagree": float(np.mean(disagree)),
+    }
 
 
 def metrics_from_probabilities(

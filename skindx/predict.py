@@ -238,6 +238,23 @@ class Predictor:
             results.extend(self.postprocess(*self.forward(batch), chunk_contexts))
         return results
 
+    def combine(self, predictions: Sequence[Prediction]) -> Prediction | None:
+        """One result for several photos of the same spot: the mean of the probabilities of
+        those judged in domain, triaged with the card's cut-offs (``None`` when no photo is).
+
+        Views of one lesion disagree often enough that a single photo can mislead; averaging
+        them is more accurate (``evaluate.same_spot_figures`` measures it into the card).
+        """
+        usable = [p for p in predictions if p.in_domain]
+        if not usable:
+            return None
+        probabilities = np.mean(
+            [[p.probabilities[c] for c in self.skin_model.classes] for p in usable], axis=0
+        )
+        scores = [p.domain_score for p in usable if p.domain_score is not None]
+        context_used = all(p.context_used for p in usable)
+        return self._prediction(probabilities, max(scores) if scores else None, context_used)
+
     # -- helpers -------------------------------------------------------------------------
     def _domain_scores(self, features: np.ndarray) -> np.ndarray | None:
         if not self._ood_reference or "threshold" not in self.card.ood:

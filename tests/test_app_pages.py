@@ -737,3 +737,44 @@ def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:
         "slightly blurred",
     ]
     assert list(table["balanced accuracy"]) == [0.7, 0.5, 0.6, 0.65]
+
+
+# ----------------------------------------------------------------------------- same spot
+
+
+def test_photos_of_one_spot_can_be_combined(model, forward_passes) -> None:
+    at = upload(
+        run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(1)), ("b.png", lesion_png(2))
+    )
+    assert "All photos together" not in texts(at)  # only when the person says so
+    passes = len(forward_passes)
+    run(at.toggle(key="dx_same_spot").set_value(True))
+    (combined,) = [m.value for m in at.markdown if m.value.startswith("### All photos together")]
+    assert "over the 2 photos it could assess" in texts(at)
+    assert len(forward_passes) == passes  # the photos' outputs are reused
+    assert combined.endswith("%")
+
+
+def test_a_single_photo_offers_no_combining(model) -> None:
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png()))
+    assert "dx_same_spot" not in [toggle.key for toggle in at.toggle]
+
+
+def test_model_card_page_shows_what_combining_is_worth(model, tmp_path, monkeypatch) -> None:
+    directory = tmp_path / "same_spot_model"
+    shutil.copytree(model, directory)
+    card = json.loads((directory / "card.json").read_text())
+    card["metrics"]["validation"] = {
+        "same_spot": {
+            "n_lesions": 290,
+            "n_images": 666,
+            "one_image_balanced_accuracy": 0.608,
+            "combined_balanced_accuracy": 0.685,
+            "images_disagree": 0.29,
+        }
+    }
+    (directory / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    at = run(app_test(PAGES / "model_card.py"))
+    assert "On the 290 validation lesions with several images (666 images)" in texts(at)
+    assert "60.8% from one image per lesion and 68.5% from the mean" in texts(at)
