@@ -48,6 +48,8 @@ CREDITS = """
 - **Warning signs**: the weighted 7-point checklist of NICE guideline NG12, *Suspected cancer:
   recognition and referral* (National Institute for Health and Care Excellence, 2015); the
   "EFG" signs of nodular melanoma (Kelly et al., *Australian Family Physician*, 2003).
+- **Photo sharpness**: the variance of the Laplacian (Pech-Pacheco et al., ICPR 2000), through
+  OpenCV.
 """
 
 

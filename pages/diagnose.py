@@ -41,6 +41,8 @@ PHOTO_TIPS = """
 - **No flash glare**: turn the flash off, or tilt the phone so no bright reflection covers the spot.
 - **No filters or zoom**: send the photo as the camera took it.
 - **Ruler (optional)**: a small ruler or coin beside the spot shows its size.
+- **Two or three photos**: upload them together and switch on “These photos all show the same
+  spot”: their combined answer is steadier than any one photo's.
 
 The model learnt from *dermoscopy* images (taken through a skin magnifier with its own light), so
 an ordinary phone photo may be answered with “this does not look like a close-up skin-lesion
