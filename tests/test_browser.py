@@ -68,12 +68,18 @@ def browser():
             browser.close()
 
 
-def open_and_upload(browser, url: str, errors: list[str], photo: dict | None = None):
-    """A page on ``url`` with a lesion photo (a PNG unless given) uploaded and its diagnosis
-    shown."""
+def open_page(browser, url: str, errors: list[str]):
+    """A desktop-sized page on ``url`` whose script errors are collected in ``errors``."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="domcontentloaded")
+    return page
+
+
+def open_and_upload(browser, url: str, errors: list[str], photo: dict | None = None):
+    """A page on ``url`` with a lesion photo (a PNG unless given) uploaded and its diagnosis
+    shown."""
+    page = open_page(browser, url, errors)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
     uploader.set_input_files(
@@ -220,9 +226,7 @@ def test_lesson_handout_downloads_as_a_printable_page(browser, tiny_model_dir, t
     """The handout button gives an HTML file that opens on its own, offline, with the lesson."""
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{url}/lessons?lesson=melanoma", wait_until="domcontentloaded")
+        page = open_page(browser, f"{url}/lessons?lesson=melanoma", errors)
         button = page.get_by_role("button", name="Download a printable handout (HTML)").first
         button.wait_for(timeout=UI_TIMEOUT_MS)
         with page.expect_download() as download:
@@ -243,9 +247,7 @@ def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_pat
     """A shared ?mode=present link opens the slides with the menu collapsed; Read brings it back."""
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{url}/lessons?lesson=melanoma&mode=present", wait_until="domcontentloaded")
+        page = open_page(browser, f"{url}/lessons?lesson=melanoma&mode=present", errors)
         page.get_by_text("Slide 1 /").wait_for(timeout=UI_TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
         page.wait_for_function(
