@@ -20,7 +20,7 @@ from skindx.config import settings
 from skindx.context import MAX_AGE, SEXES, SITE_LABELS, Context
 from skindx.explain import overlay
 from skindx.imaging import ImageRejected
-from skindx.predict import Prediction
+from skindx.predict import SAME_SPOT, Prediction
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -215,11 +215,11 @@ def _read(
 # ----------------------------------------------------------------------------- results
 
 
-def _batch_table(analyses: list[Analysis]) -> None:
-    st.header("Results")
-    table = report.results_table(
-        [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
-    )
+def _batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
+    rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
+    if combined is not None:
+        rows.append((SAME_SPOT, combined))
+    table = report.results_table(rows)
     st.dataframe(
         table,
         hide_index=True,
@@ -247,23 +247,31 @@ def _batch_table(analyses: list[Analysis]) -> None:
     )
 
 
-def _same_spot(engine: resources.Engine, analyses: list[Analysis], signs: tuple[str, ...]) -> None:
-    """One combined result when the person says the photos all show the same spot."""
+def _same_spot(
+    engine: resources.Engine, analyses: list[Analysis], signs: tuple[str, ...]
+) -> Prediction | None:
+    """The combined result when the person says the photos all show the same spot."""
     predictions = [a.prediction for a in analyses if a.prediction is not None]
     if len(predictions) < 2 or not st.toggle(
         "These photos all show the same spot: combine them",
         key="dx_same_spot",
         help="Photos of one spot often get different answers; their average is steadier.",
     ):
-        return
+        return None
     combined = engine.predictor.combine(predictions)
+    if combined is None:
+        st.warning("None of these photos looks like a close-up skin-lesion photo, so there is "
+                   "nothing to combine.")  # fmt: skip
+        return None
+    return warning_signs.with_signs(combined, signs)
+
+
+def _combined_result(
+    engine: resources.Engine, combined: Prediction, analyses: list[Analysis]
+) -> None:
     with st.container(border=True, key="dx_combined"):
-        if combined is None:
-            st.warning("None of these photos looks like a close-up skin-lesion photo, so there "
-                       "is nothing to combine.")  # fmt: skip
-            return
-        _diagnosis(warning_signs.with_signs(combined, signs), "###", "All photos together")
-        used = sum(p.in_domain for p in predictions)
+        _diagnosis(combined, "###", SAME_SPOT.capitalize())
+        used = sum(a.prediction is not None and a.prediction.in_domain for a in analyses)
         st.caption(
             f"The average of the model's probabilities over the {used} photos it could assess. "
             f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
@@ -460,8 +468,11 @@ def main() -> None:
         return
     analyses = _analyse(engine, files, context, signs)
     if len(analyses) > 1:
-        _batch_table(analyses)
-        _same_spot(engine, analyses, signs)
+        st.header("Results")
+        combined = _same_spot(engine, analyses, signs)
+        _batch_table(analyses, combined)
+        if combined is not None:
+            _combined_result(engine, combined, analyses)
     for index, analysis in enumerate(analyses):
         _result(engine, analysis, index, batch=len(analyses) > 1)
 

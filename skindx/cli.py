@@ -107,7 +107,7 @@ def _load(model_dir: Path | None):
 def cmd_predict(args: argparse.Namespace) -> int:
     from skindx.context import Context
     from skindx.imaging import ImageRejected
-    from skindx.predict import Predictor
+    from skindx.predict import SAME_SPOT, Predictor
     from skindx.signs import with_signs
 
     context = Context(args.age, args.sex, args.site)
@@ -136,9 +136,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             _report_prediction(SAME_SPOT, with_signs(combined, args.signs), args)
     return 1 if failures == len(args.images) else 0
-
-
-SAME_SPOT = "all photos together"
 
 
 def _report_prediction(name: str, prediction, args: argparse.Namespace) -> None:

@@ -41,6 +41,9 @@ CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
 )
 
 
+SAME_SPOT = "all photos together"  # how a combined result (Predictor.combine) is named
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One image's result. ``probabilities`` are calibrated and sum to 1."""

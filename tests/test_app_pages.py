@@ -753,6 +753,9 @@ def test_photos_of_one_spot_can_be_combined(model, forward_passes) -> None:
     assert "over the 2 photos it could assess" in texts(at)
     assert len(forward_passes) == passes  # the photos' outputs are reused
     assert combined.endswith("%")
+    table = at.dataframe[0].value
+    assert list(table["file"]) == ["a.png", "b.png", "all photos together"]  # and in the CSV
+    assert combined.split(": ")[1].startswith(table["top_diagnosis"].iloc[-1].split(" (")[0])
 
 
 def test_a_single_photo_offers_no_combining(model) -> None:
