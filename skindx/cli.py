@@ -6,6 +6,7 @@ Errors print one line (``skindx: error: …``), never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -371,10 +372,24 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
+    """``(index, pixels)`` of the images that decode; unreadable ones are counted on stderr,
+    not fatal (as in ``skindx evaluate``)."""
+    from skindx.imaging import ImageRejected, load_image
+
+    loaded = []
+    for i, path in enumerate(_progress(paths, desc, True)):
+        with contextlib.suppress(ImageRejected):
+            loaded.append((i, load_image(path, min_side=min_side)))
+    skipped = len(paths) - len(loaded)
+    if skipped:
+        print(f"skindx: {skipped} unreadable {desc} images skipped", file=sys.stderr)
+    return loaded
+
+
 def cmd_photo_quality(args: argparse.Namespace) -> int:
     from skindx import quality
     from skindx.data import labelled_paths, read_labels, split_by_lesion
-    from skindx.imaging import load_image
     from skindx.predict import Predictor
     from skindx.recipe import validation_split
 
@@ -384,14 +399,14 @@ def cmd_photo_quality(args: argparse.Namespace) -> int:
     )
     train_paths, _ = labelled_paths(train, args.images)
     val_paths, val_labels = labelled_paths(validation, args.images)
-    if not train_paths or not val_paths:
+    training = _readable(train_paths, "training")
+    kept = _readable(val_paths, "validation")
+    if not training or not kept:
         raise CommandError(f"No training or validation image of {args.metadata} in {args.images}.")
-    measured = [quality.measure(load_image(p)) for p in _progress(train_paths, "training", True)]
-    limits = quality.reference(measured)
-    images = [
-        quality.working_scale(load_image(p)) for p in _progress(val_paths, "validation", True)
-    ]
-    limits["validation"] = quality.effects(Predictor(skin_model), images, val_labels)
+    limits = quality.reference([quality.measure(pixels) for _, pixels in training])
+    images = [quality.working_scale(pixels) for _, pixels in kept]
+    labels = val_labels[[i for i, _ in kept]]
+    limits["validation"] = quality.effects(Predictor(skin_model), images, labels)
     print(json.dumps(limits, indent=2))
     if args.update_card:
         skin_model.card.photo_quality = limits
@@ -409,12 +424,17 @@ def cmd_same_spot_check(args: argparse.Namespace) -> int:
     from skindx.taxonomy import CODES
 
     skin_model = _load(args.model)
+    predictor = Predictor(skin_model)
     validation = card_validation_table(skin_model.card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
     lesion_of = dict(zip(validation["image_id"], validation["lesion_id"], strict=True))
-    predictions = Predictor(skin_model).predict_batch(paths)
+    kept = _readable(paths, "validation", predictor.decode_side)
+    predictions = predictor.predict_batch([pixels for _, pixels in kept])
     probabilities = np.array([[p.probabilities[c] for c in CODES] for p in predictions])
-    figures = same_spot_figures(labels, probabilities, [lesion_of[p.stem] for p in paths])
+    rows = [i for i, _ in kept]
+    figures = same_spot_figures(
+        labels[rows], probabilities, [lesion_of[paths[i].stem] for i in rows]
+    )
     if not figures["n_lesions"]:
         raise CommandError(f"No validation lesion has several images in {args.images}.")
     print(

@@ -147,6 +147,18 @@ def test_photo_quality_command_measures_and_updates_the_card(
     assert "### Photo quality" in markdown and "| made 30% darker |" in markdown
 
 
+def test_photo_quality_command_skips_unreadable_images(
+    synthetic_ham, tiny_model_dir, tmp_path, capsys
+) -> None:
+    images = tmp_path / "images"
+    shutil.copytree(synthetic_ham.images, images)
+    first = sorted(images.iterdir())[0]
+    first.write_bytes(b"not a jpeg")
+    args = ["photo-quality", "--model", str(tiny_model_dir), "--images", str(images)]
+    assert main([*args, "--metadata", str(synthetic_ham.metadata)]) == 0
+    assert "1 unreadable" in capsys.readouterr().err
+
+
 def test_photo_quality_command_rejects_a_folder_without_the_images(
     synthetic_ham, tiny_model_dir, tmp_path, capsys
 ) -> None:
