@@ -273,7 +273,8 @@ def _combined_result(
         _diagnosis(combined, "###", SAME_SPOT.capitalize())
         used = sum(a.prediction is not None and a.prediction.in_domain for a in analyses)
         st.caption(
-            f"The average of the model's probabilities over the {used} photos it could assess. "
+            f"The average of the model's probabilities over the {used} photos it could assess; "
+            "its advice is never less cautious than any one photo's. "
             f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
             "spot: photos of different spots would blur their answers together."
         )

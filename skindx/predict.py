@@ -42,6 +42,14 @@ CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
 
 
 SAME_SPOT = "all photos together"  # how a combined result (Predictor.combine) is named
+# Triage levels from least to most urgent ("not assessed" is no advice at all).
+CONCERN_RANK: Mapping[str, int] = MappingProxyType(
+    {"not_assessed": -1, "low": 0, "see_doctor": 1, "see_doctor_soon": 2}
+)
+KEPT_ADVICE = (
+    " One of the photos on its own called for this, so the combined answer keeps the more "
+    "cautious advice."
+)
 
 
 @dataclass(frozen=True)
@@ -243,10 +251,13 @@ class Predictor:
 
     def combine(self, predictions: Sequence[Prediction]) -> Prediction | None:
         """One result for several photos of the same spot: the mean of the probabilities of
-        those judged in domain, triaged with the card's cut-offs (``None`` when no photo is).
+        those judged in domain (``None`` when no photo is), with the most cautious advice of
+        the mean and of each of those photos.
 
         Views of one lesion disagree often enough that a single photo can mislead; averaging
-        them is more accurate (``evaluate.same_spot_figures`` measures it into the card).
+        them is more accurate (``evaluate.same_spot_figures`` measures it into the card). But
+        an average can dilute one alarming view, so the advice is never less cautious than
+        any photo's own.
         """
         usable = [p for p in predictions if p.in_domain]
         if not usable:
@@ -256,7 +267,18 @@ class Predictor:
         )
         scores = [p.domain_score for p in usable if p.domain_score is not None]
         context_used = all(p.context_used for p in usable)
-        return self._prediction(probabilities, max(scores) if scores else None, context_used)
+        mean = self._prediction(probabilities, max(scores) if scores else None, context_used)
+        # A photo whose advice came from the person's warning signs (skindx.signs) is left
+        # out here: its model advice is no more urgent than theirs, which apply to the
+        # combined result as well.
+        urgent = max(
+            (p.concern for p in usable if p.advice is None),
+            key=CONCERN_RANK.__getitem__,
+            default="not_assessed",
+        )
+        if CONCERN_RANK[urgent] <= CONCERN_RANK[mean.concern]:
+            return mean
+        return replace(mean, concern=urgent, advice=CONCERN_MESSAGES[urgent] + KEPT_ADVICE)
 
     # -- helpers -------------------------------------------------------------------------
     def _domain_scores(self, features: np.ndarray) -> np.ndarray | None:

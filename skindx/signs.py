@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from skindx.predict import Prediction
+from skindx.predict import CONCERN_RANK, Prediction
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,6 @@ BEYOND_CHECKLIST: tuple[Sign, ...] = (
 SIGNS = CHECKLIST + BEYOND_CHECKLIST
 BY_KEY = {sign.key: sign for sign in SIGNS}
 SOON_POINTS = 3  # NICE NG12: refer within two weeks from this score
-_RANK = {"not_assessed": -1, "low": 0, "see_doctor": 1, "see_doctor_soon": 2}
 
 
 class SignsError(ValueError):
@@ -102,7 +101,7 @@ def with_signs(prediction: Prediction, keys: Iterable[str]) -> Prediction:
     more urgent (or where the model could not assess the photo)."""
     keys = parse(keys)
     found = _advice(keys)
-    if found is None or _RANK[found[0]] <= _RANK[prediction.concern]:
+    if found is None or CONCERN_RANK[found[0]] <= CONCERN_RANK[prediction.concern]:
         return dataclasses.replace(prediction, signs=keys)
     concern, message = found
     return dataclasses.replace(prediction, signs=keys, concern=concern, advice=message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from types import MappingProxyType
@@ -14,7 +15,7 @@ from skindx.card import ModelCard
 from skindx.card_markdown import render_markdown, same_spot_sentence
 from skindx.cli import main
 from skindx.evaluate import same_spot_figures
-from skindx.predict import Prediction
+from skindx.predict import KEPT_ADVICE, Prediction
 from skindx.taxonomy import CODES
 
 
@@ -63,6 +64,22 @@ def test_combine_averages_the_photos_it_can_assess(predictor) -> None:
     assert dict(alone.probabilities) == pytest.approx(dict(first.probabilities))
     assert alone.in_domain
     assert predictor.combine([outside, outside]) is None
+
+
+def test_combined_advice_is_never_less_cautious_than_a_photo(predictor) -> None:
+    cuts = predictor.card.thresholds
+    calm = prediction({"nv": 1.0})
+    alarming = dataclasses.replace(
+        prediction({"mel": cuts["see_doctor_soon"] + 0.01, "nv": 0.99 - cuts["see_doctor_soon"]}),
+        concern="see_doctor_soon",
+    )
+    combined = predictor.combine([calm, calm, calm, alarming])
+    assert combined.malignant_probability < cuts["see_doctor_soon"]  # the mean alone is calmer
+    assert combined.concern == "see_doctor_soon"
+    assert combined.concern_message.endswith(KEPT_ADVICE)
+    # advice that came from the person's warning signs is theirs to re-apply, not a photo's
+    signed = dataclasses.replace(alarming, advice="from the signs")
+    assert predictor.combine([calm, signed]).advice is None
 
 
 def test_predict_same_spot_prints_the_combined_result(tiny_model_dir, tmp_path, capsys) -> None:
