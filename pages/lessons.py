@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -164,7 +165,7 @@ def _lesson_view(lesson: lx.Lesson, glossary: tuple[lx.GlossaryTerm, ...]) -> No
     st.caption(lx.meta_line(lesson, reviewed=True))
     st.download_button(
         "Download a printable handout (HTML)",
-        data=handout.lesson_html(lesson, stats, card),
+        data=functools.partial(handout.lesson_html, lesson, stats, card),  # made on click
         file_name=f"skindx-{lesson.slug}.html",
         mime="text/html",
         key=f"lessons_handout_{lesson.slug}",

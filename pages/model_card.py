@@ -356,7 +356,10 @@ def _safety(card: ModelCard) -> None:
 def _same_spot(card: ModelCard) -> None:
     st.header("Several photos of one spot")
     sentence = same_spot_sentence(card.metrics)
-    st.markdown(sentence or "Not measured: the card holds no check of combined photos.")
+    if sentence:
+        st.markdown(sentence)
+    else:
+        st.info("Not measured: the card holds no check of combined photos.")
 
 
 def _photo_quality(card: ModelCard) -> None:
@@ -368,10 +371,7 @@ def _photo_quality(card: ModelCard) -> None:
     st.markdown(quality.limits_summary(limits))
     rows = quality.effect_rows(limits)
     if rows:
-        st.caption(
-            f"What a darker, brighter or blurred photo costs, on the "
-            f"{limits['validation']['n']:,} validation images. {quality.BLUR_NOTE}"
-        )
+        st.caption(quality.effects_caption(limits))
         share = st.column_config.NumberColumn(format="percent")
         st.dataframe(
             pd.DataFrame(rows),

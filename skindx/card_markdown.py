@@ -385,10 +385,8 @@ def _photo_quality_section(limits: dict[str, Any]) -> list[str]:
     lines = ["### Photo quality", "", quality.limits_summary(limits), ""]
     rows = quality.effect_rows(limits)
     if rows:
-        n = limits["validation"]["n"]
         lines += [
-            f"What a darker, brighter or blurred photo costs, on the {n:,} validation images "
-            f"({quality.BLUR_NOTE[0].lower()}{quality.BLUR_NOTE[1:-1]}):",
+            quality.effects_caption(limits),
             "",
             "| validation images | balanced accuracy | flagged out of domain |",
             "|---|---|---|",

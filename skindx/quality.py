@@ -113,9 +113,10 @@ _THAN = {"darker": "darker than", "brighter": "brighter than", "blurred": "less 
 
 
 def _sentence(kind: str, advice: str, limits: dict[str, Any]) -> str:
+    share = HIGH_PERCENTILE if kind == "brighter" else 100 - LOW_PERCENTILE
     text = (
-        f"This photo is {_THAN[kind]} 99% of the images the model learned from, so its answer "
-        "is less reliable."
+        f"This photo is {_THAN[kind]} {share:g}% of the images the model learned from, so its "
+        "answer is less reliable."
     )
     measured = limits.get("validation", {})
     if kind in measured and "clean" in measured:
@@ -155,6 +156,15 @@ def limits_summary(limits: dict[str, Any]) -> str:
         f"{brightness['high']:.0f} (0–255), or its sharpness (variance of the Laplacian) is "
         f"below {sharpness['low']:.1f}: the 1st and 99th percentiles of the "
         f"{limits['n_reference']:,} training images. The warning does not change the result."
+    )
+
+
+def effects_caption(limits: dict[str, Any]) -> str:
+    """The line above :func:`effect_rows`' table."""
+    n = limits["validation"]["n"]
+    return (
+        f"What a darker, brighter or blurred photo costs, on the {n:,} validation images. "
+        f"{BLUR_NOTE}"
     )
 
 
