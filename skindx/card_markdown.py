@@ -159,7 +159,7 @@ _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
-    "distill_weight", "max_per_class", "engine",
+    "distill_weight", "exposure", "max_per_class", "engine",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
@@ -170,6 +170,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
     for name in _VALUED_FLAGS:
         value = recipe.get(name)
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
+            continue
+        if name == "exposure" and not value:  # off, and unknown to older recipes
             continue
         if isinstance(value, list):
             value = ",".join(map(str, value))

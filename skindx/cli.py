@@ -257,6 +257,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         teacher=None if args.teacher is None else str(args.teacher),
         distill_weight=args.distill_weight,
+        exposure=args.exposure,
         loader_workers=args.workers,
         engine=args.engine,
     )
@@ -709,6 +710,13 @@ def _add_train_command(commands) -> None:
         type=_fraction,
         default=default("distill_weight"),
         help="share of the teacher in the target",
+    )
+    train.add_argument(
+        "--exposure",
+        type=_fraction,
+        default=default("exposure"),
+        help="exposure jitter x: each training image scaled by a factor from e^-x to e^x, "
+        "for photos darker or brighter than the training images (0: off)",
     )
     train.add_argument(
         "--workers",

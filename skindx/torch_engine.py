@@ -104,9 +104,9 @@ def keras_weights(module) -> dict[str, list[np.ndarray]]:
     return weights
 
 
-def _augment(torch, x, generator, zoom_range, jitter):
-    """Random rotation, mirror and zoom about the centre (reflected border), then colour
-    jitter: the Keras loop's augmentation, on the device for a whole batch."""
+def _augment(torch, x, generator, zoom_range, jitter, exposure=0.0):
+    """Random rotation, mirror and zoom about the centre (reflected border), then exposure
+    and colour jitter: the Keras loop's augmentation, on the device for a whole batch."""
     functional = torch.nn.functional
     n, device = x.shape[0], x.device
 
@@ -127,6 +127,8 @@ def _augment(torch, x, generator, zoom_range, jitter):
     def per_image(values):
         return values.view(n, 1, 1, 1)
 
+    if exposure:  # before the clamps, as the Keras loader's random_exposure
+        x = (x * per_image(torch.exp(uniform(-exposure, exposure)))).clamp(0.0, 255.0)
     x = x + per_image(uniform(-jitter["brightness"], jitter["brightness"]) * 255.0)
     mean = x.mean(dim=(2, 3), keepdim=True)
     x = (x - mean) * per_image(uniform(1 - jitter["contrast"], 1 + jitter["contrast"])) + mean
@@ -199,9 +201,8 @@ def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, ne
     for idx in torch.from_numpy(order).to(images.device).split(config.batch_size):
         for group in optimiser.param_groups:
             group["lr"] = next_rate()
-        batch = _augment(
-            torch, images[idx].permute(0, 3, 1, 2).float(), generator, ZOOM_RANGE, COLOUR_JITTER
-        )
+        pixels = images[idx].permute(0, 3, 1, 2).float()
+        batch = _augment(torch, pixels, generator, ZOOM_RANGE, COLOUR_JITTER, config.exposure)
         with _autocast(torch, images.device, config.mixed_precision):
             logits = module(batch.contiguous(memory_format=torch.channels_last))
         per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)

@@ -82,6 +82,15 @@ def random_geometry(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def random_exposure(images: np.ndarray, rng: np.random.Generator, exposure: float) -> np.ndarray:
+    """Float ``images`` each scaled by a factor drawn log-uniformly from [e^-exposure,
+    e^exposure] (see ``recipe``), clipped to 0-255 in place."""
+    if exposure:
+        images *= np.exp(rng.uniform(-exposure, exposure, (len(images), 1, 1, 1)))
+        np.clip(images, 0.0, 255.0, out=images)
+    return images
+
+
 def _augmenter(keras, seed: int):
     """Colour jitter as Keras layers (cheap on every backend; runs on the accelerator).
 
@@ -108,9 +117,10 @@ def _batches(keras):
         per-sample weights. Each batch's randomness depends only on (seed, epoch, index),
         so loader threads cannot change the result."""
 
-        def __init__(self, x, y, weights, batch_size, seed, workers=1):
+        def __init__(self, x, y, weights, batch_size, seed, workers=1, exposure=0.0):
             super().__init__(workers=workers, use_multiprocessing=False)
             self.x, self.y, self.w = x, y, weights
+            self.exposure = exposure
             self.batch_size = batch_size
             self.seed, self.epoch = seed, 0
             self.order = np.random.default_rng(seed).permutation(len(x))
@@ -121,7 +131,8 @@ def _batches(keras):
         def __getitem__(self, i):
             idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
             rng = np.random.default_rng((self.seed, self.epoch, i))
-            return random_geometry(self.x[idx], rng), self.y[idx], self.w[idx]
+            images = random_exposure(random_geometry(self.x[idx], rng), rng, self.exposure)
+            return images, self.y[idx], self.w[idx]
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -321,7 +332,13 @@ def _fit_keras(keras, config, x_train, targets, weights, validation, progress):
             metrics=["accuracy"],
         )
     batches = _batches(keras)(
-        x_train, targets, weights, config.batch_size, config.seed, workers=config.loader_workers
+        x_train,
+        targets,
+        weights,
+        config.batch_size,
+        config.seed,
+        workers=config.loader_workers,
+        exposure=config.exposure,
     )
     best_path = out / "best.weights.h5"
     selector = _selection_callback(

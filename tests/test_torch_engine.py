@@ -136,6 +136,21 @@ def test_augmentation_keeps_shape_and_range_and_varies_images():
     )
 
 
+def test_exposure_augmentation_scales_whole_images():
+    torch = pytest.importorskip("torch")
+    from skindx.torch_engine import _augment
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.full((64, 3, 8, 8), 100.0)
+    plain = {"brightness": 0.0, "contrast": 0.0, "saturation": (0.5, 0.5), "hue": 0.0}
+    out = _augment(torch, x, generator, (0.0, 0.0), plain, exposure=0.4)
+    factors = out.mean(dim=(1, 2, 3)).numpy() / 100.0
+    assert factors.min() >= np.exp(-0.4) - 1e-4 and factors.max() <= np.exp(0.4) + 1e-4
+    assert factors.min() < 0.8 and factors.max() > 1.25
+    unchanged = _augment(torch, x, generator, (0.0, 0.0), plain)
+    np.testing.assert_allclose(unchanged.numpy(), x.numpy(), rtol=1e-4)
+
+
 def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
     pytest.importorskip("torch")
     from skindx.cli import main
@@ -145,11 +160,12 @@ def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
         ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",
          str(synthetic_ham.metadata), "--out", str(tmp_path / "model"), "--input-size", "32",
          "--widths", "8,16", "--convs-per-block", "1", "--epochs", "2", "--batch-size", "8",
-         "--val-fraction", "0.3", "--teacher", str(synthetic_ham.teacher), "--quiet"]
+         "--val-fraction", "0.3", "--teacher", str(synthetic_ham.teacher), "--exposure", "0.3",
+         "--quiet"]
     )  # fmt: skip
     assert code == 0
     card = load_model(tmp_path / "model").card
-    assert card.training["recipe"]["engine"] == "torch"
+    assert card.training["recipe"]["engine"] == "torch" and card.training["recipe"]["exposure"]
     assert card.training["epochs_run"] == 2
     assert len(card.training["history"]["val_balanced_accuracy"]) == 2
     assert card.temperature > 0 and card.ood["threshold"] > 0

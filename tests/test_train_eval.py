@@ -181,17 +181,19 @@ def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):
          str(tmp_path / "model"), "--input-size", "32", "--widths", "8,16",
          "--convs-per-block", "1", "--epochs", "2", "--batch-size", "8", "--val-fraction", "0.3",
          "--teacher", str(teacher), "--distill-weight", "0.4", "--workers", "2",
-         "--weight-decay", "0.01", "--quiet"]
+         "--weight-decay", "0.01", "--exposure", "0.3", "--quiet"]
     )  # fmt: skip
     assert code == 0
     card = load_model(tmp_path / "model").card
     recipe = card.training["recipe"]
     assert recipe["teacher"].endswith("teacher.csv") and recipe["distill_weight"] == 0.4
+    assert recipe["exposure"] == 0.3
     assert recipe["weight_decay"] == 0.01 and card.training["epochs_run"] == 2
     assert card.training["backend"] == "tensorflow"
     assert isinstance(card.preprocessing["tta"], bool)
     reproduce = render_markdown(card)
     assert "--teacher" in reproduce and "--weight-decay 0.01" in reproduce
+    assert "--exposure 0.3" in reproduce
     # the metadata records age, sex and site: both validation evaluations are disaggregated
     for split in ("validation", "validation_with_context"):
         groups = card.metrics[split]["subgroups"]
@@ -252,6 +254,22 @@ def test_augmentation_keeps_colour():
     spread = (y.max(axis=-1) - y.min(axis=-1)).mean(axis=(1, 2))
     assert np.median(spread) == pytest.approx(140.0, rel=0.3)
     assert spread.min() > 50.0
+
+
+def test_random_exposure_scales_each_image_within_its_range():
+    """A darker or brighter copy of each image: one factor per image, within [e^-x, e^x]."""
+    from skindx.train import random_exposure
+
+    images = np.full((200, 4, 4, 3), 100.0, dtype="float32")
+    out = random_exposure(images.copy(), np.random.default_rng(0), 0.4)
+    factors = out[:, 0, 0, 0] / 100.0
+    assert np.allclose(out, factors[:, None, None, None] * 100.0)  # uniform within an image
+    assert factors.min() >= np.exp(-0.4) - 1e-6 and factors.max() <= np.exp(0.4) + 1e-6
+    assert factors.min() < 0.75 and factors.max() > 1.35  # the range is used, both ways
+    bright = random_exposure(np.full((50, 2, 2, 3), 250.0, "float32"), np.random.default_rng(1), 1)
+    assert bright.max() == 255.0  # clipped like a saturated photo
+    same = images.copy()
+    assert random_exposure(same, np.random.default_rng(0), 0.0) is same and (same == 100).all()
 
 
 def test_random_geometry_is_seeded_and_keeps_the_image():
