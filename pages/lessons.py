@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +26,8 @@ SLIDE_CSS = """
 .st-key-lessons_slide h2 { font-size: clamp(1.6rem, 3.8vw, 2.8rem); }
 .st-key-lessons_slide h3 { font-size: clamp(1.3rem, 3vw, 2.2rem); }
 .st-key-lessons_slide { min-height: 60vh; }
+.st-key-lessons_slide .slide-page-title { position: absolute; width: 1px; height: 1px;
+  margin: 0; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 </style>
 """
 
@@ -281,6 +284,10 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
     st.session_state[key] = index
     st.markdown(SLIDE_CSS, unsafe_allow_html=True)
     with st.container(key="lessons_slide"):
+        if not slides[index].body.startswith("# "):
+            # Later slides open at h2: a hidden h1 keeps each one titled for screen readers.
+            title = html.escape(lesson.title)
+            st.markdown(f"<h1 class='slide-page-title'>{title}</h1>", unsafe_allow_html=True)
         _render(slides[index].body, stats, card)
     previous, counter, following = st.columns([1, 1, 1], vertical_alignment="center")
     previous.button(

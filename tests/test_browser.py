@@ -160,7 +160,9 @@ def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path)
 # the sidebar menu as <div>s inside a <ul>, which its own markup must fix, so the menu is left
 # out; every other element is checked.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-AXE_RULES = {rule: {"enabled": True} for rule in ("heading-order", "empty-heading")}
+AXE_RULES = {
+    rule: {"enabled": True} for rule in ("heading-order", "empty-heading", "page-has-heading-one")
+}
 AXE_EXCLUDE = [['[data-testid="stSidebarNavItems"]']]
 
 

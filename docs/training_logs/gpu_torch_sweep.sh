@@ -11,6 +11,8 @@
 #   bash docs/training_logs/gpu_torch_sweep.sh 192pair  # not run yet: two taught ones at 192 px,
 #       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
 #       6.2 of the 7 minutes allowed)
+#   bash docs/training_logs/gpu_torch_sweep.sh 128exp   # four taught ones at 128 px with exposure
+#       jitter (--exposure 0.4), 100 epochs (the 128 sweep's 3.2 s per epoch, four side by side)
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # Back here, members of any size combine: `skindx split-ensemble models/default --out runs/shipped`
 # writes the shipped 128 px members as candidates of their own, and `skindx ensemble` runs each
@@ -30,14 +32,17 @@
 # (160full ran this way on a 24 GB machine: two of its three runs wrote their tar, the third was
 # killed by the out-of-memory killer at about 8 GB each; the lent machine has 128 GB.)
 set -u
-SIZE=${1:?160, 128, 160full, 160more or 192pair}
+SIZE=${1:?160, 128, 160full, 160more, 192pair or 128exp}
+EXTRA=()
 case $SIZE in
   160) EPOCHS=80 BUDGET=5.5 LIMIT=${LIMIT:-470} PLAIN="21 22 23 24" TAUGHT="31 32 33 34" P=g ;;
   128) EPOCHS=100 BUDGET=4.0 LIMIT=${LIMIT:-300} PLAIN="41 42" TAUGHT="51 52" P=h ;;
   160full) SIZE=160 EPOCHS=100 BUDGET=7.5 LIMIT=${LIMIT:-570} PLAIN="61 62" TAUGHT="71" P=f ;;
   160more) SIZE=160 EPOCHS=100 BUDGET=4.4 LIMIT=${LIMIT:-320} PLAIN="" TAUGHT="72 73" P=f ;;
   192pair) SIZE=192 EPOCHS=100 BUDGET=7.0 LIMIT=${LIMIT:-540} PLAIN="" TAUGHT="81 82" P=e ;;
-  *) echo "size must be 160, 128, 160full, 160more or 192pair" >&2; exit 2 ;;
+  128exp) SIZE=128 EPOCHS=100 BUDGET=5.6 LIMIT=${LIMIT:-420} PLAIN="" TAUGHT="91 92 93 94" P=x
+    EXTRA=(--exposure 0.4) ;;
+  *) echo "size must be 160, 128, 160full, 160more, 192pair or 128exp" >&2; exit 2 ;;
 esac
 PY=${PY:-python3}
 if [ -z "${SMOKE:-}" ]; then
@@ -50,7 +55,7 @@ $PY -c "import torch, keras; print('torch', torch.__version__, 'keras', keras.__
 D=.gpu/data
 COMMON=(--engine torch --mixed-precision --images $D/images --metadata $D/HAM10000_metadata.csv
   --input-size $SIZE --widths 24,48,96,192,256 --convs-per-block 2 --epochs $EPOCHS --patience 1000
-  --split-seed 42 --max-minutes ${MINUTES:-$BUDGET})
+  --split-seed 42 --max-minutes ${MINUTES:-$BUDGET} "${EXTRA[@]}")
 T=(--teacher $D/ham_teacher.csv --distill-weight 0.5)
 run() {
   local name=$1; shift
