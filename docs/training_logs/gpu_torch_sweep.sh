@@ -12,7 +12,9 @@
 #       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
 #       6.2 of the 7 minutes allowed)
 #   bash docs/training_logs/gpu_torch_sweep.sh 128exp   # four taught ones at 128 px with exposure
-#       jitter (--exposure 0.4), 100 epochs (the 128 sweep's 3.2 s per epoch, four side by side)
+#       jitter (--exposure 0.4), 100 epochs (3.4 s per epoch four side by side; 402 s in all)
+#   bash docs/training_logs/gpu_torch_sweep.sh 128exp2  # two more, run at once on the warm
+#       machine in the device time left (100 epochs in about 3.5 minutes; 223 s in all)
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # Back here, members of any size combine: `skindx split-ensemble models/default --out runs/shipped`
 # writes the shipped 128 px members as candidates of their own, and `skindx ensemble` runs each
@@ -32,7 +34,7 @@
 # (160full ran this way on a 24 GB machine: two of its three runs wrote their tar, the third was
 # killed by the out-of-memory killer at about 8 GB each; the lent machine has 128 GB.)
 set -u
-SIZE=${1:?160, 128, 160full, 160more, 192pair or 128exp}
+SIZE=${1:?160, 128, 160full, 160more, 192pair, 128exp or 128exp2}
 EXTRA=()
 case $SIZE in
   160) EPOCHS=80 BUDGET=5.5 LIMIT=${LIMIT:-470} PLAIN="21 22 23 24" TAUGHT="31 32 33 34" P=g ;;
@@ -42,7 +44,9 @@ case $SIZE in
   192pair) SIZE=192 EPOCHS=100 BUDGET=7.0 LIMIT=${LIMIT:-540} PLAIN="" TAUGHT="81 82" P=e ;;
   128exp) SIZE=128 EPOCHS=100 BUDGET=5.6 LIMIT=${LIMIT:-420} PLAIN="" TAUGHT="91 92 93 94" P=x
     EXTRA=(--exposure 0.4) ;;
-  *) echo "size must be 160, 128, 160full, 160more, 192pair or 128exp" >&2; exit 2 ;;
+  128exp2) SIZE=128 EPOCHS=100 BUDGET=3.6 LIMIT=${LIMIT:-280} PLAIN="" TAUGHT="95 96" P=x
+    EXTRA=(--exposure 0.4) ;;
+  *) echo "size must be 160, 128, 160full, 160more, 192pair, 128exp or 128exp2" >&2; exit 2 ;;
 esac
 PY=${PY:-python3}
 if [ -z "${SMOKE:-}" ]; then
