@@ -271,12 +271,22 @@ def _combined_result(
 ) -> None:
     with st.container(border=True, key="dx_combined"):
         _diagnosis(combined, "###", SAME_SPOT.capitalize())
-        used = sum(a.prediction is not None and a.prediction.in_domain for a in analyses)
+        used = [a for a in analyses if a.prediction is not None and a.prediction.in_domain]
         st.caption(
-            f"The average of the model's probabilities over the {used} photos it could assess; "
-            "its advice is never less cautious than any one photo's. "
+            f"The average of the model's probabilities over the {len(used)} photos it could "
+            "assess; its advice is never less cautious than any one photo's. "
             f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
             "spot: photos of different spots would blur their answers together."
+        )
+        photos = [(a.name, a.pixels) for a in used if a.pixels is not None]
+        st.download_button(
+            "Report of the combined result (PNG)",
+            data=lambda: report.combined_report_png(photos, combined, model_name=engine.model_name),
+            file_name="skindx-report-combined.png",
+            mime="image/png",
+            key="dx_report_combined",
+            on_click="ignore",
+            icon=":material/download:",
         )
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONCERN_LABELS",
     "DISCLAIMER",
+    "combined_report_png",
     "confusion_figure",
     "diagnosis_label",
     "history_figure",
@@ -403,6 +404,7 @@ def history_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure |
 _WIDTH = 1200
 _PAD = 40
 _PANEL = 540
+_GAP = 40  # between panels: two full-size ones fill the width
 _BG = (255, 255, 255)
 _INK = (25, 30, 40)
 _GREY = (95, 105, 120)
@@ -432,6 +434,47 @@ def report_png(
         date: printed in the header (default: today), so reports of one spot taken months
             apart can be put in order and shown to a doctor.
     """
+    panels = [(pixels, "The photo")]
+    if overlay is not None:
+        panels.append((overlay, saliency_caption))
+    subtitle = report_subtitle(file_name, model_name, date or datetime.date.today())
+    return _draw_report(panels, prediction, subtitle)
+
+
+def combined_report_png(
+    photos: Sequence[tuple[str, np.ndarray]],
+    prediction: Prediction,
+    *,
+    model_name: str = "",
+    date: datetime.date | None = None,
+) -> bytes:
+    """The one-page PNG of several photos of one spot and their combined result
+    (``Predictor.combine``): each photo with its file name, then the page of ``report_png``.
+
+    Args:
+        photos: (file name, H×W×3 uint8 RGB) of each photo the result combines.
+        prediction: the combined result.
+        model_name, date: as for ``report_png``.
+    """
+    panels = [
+        (pixels, _trim(name, 60) or f"Photo {i}") for i, (name, pixels) in enumerate(photos, 1)
+    ]
+    what = f"{len(photos)} photos of one spot, combined"
+    subtitle = report_subtitle(what, model_name, date or datetime.date.today())
+    return _draw_report(panels, prediction, subtitle)
+
+
+def _panel_layout(count: int) -> tuple[int, int]:
+    """(columns, side) of ``count`` square panels: two full-size ones to a row, or up to four
+    smaller ones."""
+    columns = max(1, count if count <= 2 else min(count, 4))
+    side = min(_PANEL, (_WIDTH - 2 * _PAD - _GAP * (columns - 1)) // columns)
+    return columns, side
+
+
+def _draw_report(
+    panels: Sequence[tuple[np.ndarray, str]], prediction: Prediction, subtitle: str
+) -> bytes:
     from PIL import Image, ImageDraw
 
     fonts = _fonts()
@@ -440,11 +483,12 @@ def report_png(
     # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
     wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
     wrapped_disclaimer = textwrap.wrap(DISCLAIMER, 105)
+    columns, side = _panel_layout(len(panels))
+    panel_rows = -(-len(panels) // columns)
     height = (
         _PAD
         + 90
-        + _PANEL
-        + 70
+        + panel_rows * (side + 70)
         + 40
         + 38 * len(lines_after_panels)
         + 60
@@ -459,21 +503,21 @@ def report_png(
     y = _PAD
     draw.text((_PAD, y), "skindx result", font=fonts["title"], fill=_INK)
     y += 48
-    subtitle = report_subtitle(file_name, model_name, date or datetime.date.today())
     draw.text((_PAD, y), subtitle, font=fonts["small"], fill=_GREY)
     y += 42
 
-    panels = [(pixels, "The photo")]
-    if overlay is not None:
-        panels.append((overlay, saliency_caption))
+    caption_chars = max(12, 58 * side // _PANEL)
     for i, (array, caption) in enumerate(panels):
-        x = _PAD + i * (_PANEL + (_WIDTH - 2 * _PAD - 2 * _PANEL))
-        thumb = _fit(Image.fromarray(np.ascontiguousarray(array)), _PANEL)
-        offset = (_PANEL - thumb.width) // 2, (_PANEL - thumb.height) // 2
-        canvas.paste(thumb, (x + offset[0], y + offset[1]))
-        draw.rectangle((x, y, x + _PANEL, y + _PANEL), outline=_RULE, width=2)
-        draw.text((x, y + _PANEL + 10), _trim(caption, 58), font=fonts["small"], fill=_GREY)
-    y += _PANEL + 70
+        row, column = divmod(i, columns)
+        x, top = _PAD + column * (side + _GAP), y + row * (side + 70)
+        thumb = _fit(Image.fromarray(np.ascontiguousarray(array)), side)
+        offset = (side - thumb.width) // 2, (side - thumb.height) // 2
+        canvas.paste(thumb, (x + offset[0], top + offset[1]))
+        draw.rectangle((x, top, x + side, top + side), outline=_RULE, width=2)
+        draw.text(
+            (x, top + side + 10), _trim(caption, caption_chars), font=fonts["small"], fill=_GREY
+        )
+    y += panel_rows * (side + 70)
 
     heading = (
         "Probabilities (calibrated"

@@ -756,6 +756,7 @@ def test_photos_of_one_spot_can_be_combined(model, forward_passes) -> None:
     table = at.dataframe[0].value
     assert list(table["file"]) == ["a.png", "b.png", "all photos together"]  # and in the CSV
     assert combined.split(": ")[1].startswith(table["top_diagnosis"].iloc[-1].split(" (")[0])
+    assert at.download_button(key="dx_report_combined")
 
 
 def test_a_single_photo_offers_no_combining(model) -> None:

@@ -192,6 +192,22 @@ def test_report_png_is_deterministic(lesion_image) -> None:
     assert report.report_png(lesion_image, prediction(), lesion_image, date=day) == first
 
 
+def test_combined_report_shows_every_photo(lesion_image) -> None:
+    """One page for several photos of one spot: each photo drawn, under the same result."""
+    day = datetime.date(2026, 11, 27)
+    colours = [(200, 30, 30), (30, 160, 40), (40, 60, 210)]
+    photos = [(f"view {i}.jpg", np.full((60, 80, 3), c, np.uint8)) for i, c in enumerate(colours)]
+    data = report.combined_report_png(photos, prediction(), model_name="skindx-test v1", date=day)
+    image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert image.shape[1] == 1200
+    for colour in colours:  # each photo appears, as a sizeable block
+        assert (image == colour).all(axis=2).sum() > 10_000
+    single = Image.open(io.BytesIO(report.report_png(lesion_image, prediction(), date=day)))
+    assert image.shape[0] < single.height  # three smaller panels in one row
+    five = report.combined_report_png(photos + photos[:2], prediction(), date=day)
+    assert Image.open(io.BytesIO(five)).height > image.shape[0]  # a second row
+
+
 def test_report_is_dated() -> None:
     day = datetime.date(2026, 3, 5)
     assert report.report_subtitle("mole.jpg", "skindx-x 1.0", day) == (
