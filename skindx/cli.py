@@ -107,7 +107,7 @@ def _load(model_dir: Path | None):
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from skindx.context import Context
-    from skindx.imaging import ImageRejected
+    from skindx.imaging import ImageRejected, load_image
     from skindx.predict import SAME_SPOT, Predictor
     from skindx.signs import with_signs
 
@@ -116,11 +116,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if context.given and not skin_model.card.context:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
     predictor = Predictor(skin_model, tta=args.tta)
-    failures, predictions = 0, []
+    reports = _Reports(args.report, skin_model.card) if args.report else None
+    failures, predictions, photos = 0, [], []
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
-    for path in images:
+    for path in map(Path, images):
         try:
-            prediction = with_signs(predictor.predict(Path(path), context), args.signs)
+            pixels = load_image(path, min_side=predictor.decode_side)
+            prediction = with_signs(predictor.predict(pixels, context), args.signs)
         except ImageRejected as error:
             failures += 1
             if args.json:
@@ -129,14 +131,53 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print(f"{path}: {error}", file=sys.stderr)
             continue
         predictions.append(prediction)
+        photos.append((path.name, pixels))
         _report_prediction(str(path), prediction, args)
+        if reports:
+            reports.single(path, pixels, prediction)
     if args.same_spot and len(predictions) > 1:
         combined = predictor.combine(predictions)
         if combined is None:
             print("skindx: no photo could be assessed, so none were combined", file=sys.stderr)
         else:
-            _report_prediction(SAME_SPOT, with_signs(combined, args.signs), args)
+            combined = with_signs(combined, args.signs)
+            _report_prediction(SAME_SPOT, combined, args)
+            if reports:
+                used = [photo for photo, p in zip(photos, predictions, strict=True) if p.in_domain]
+                reports.combined(used, combined)
     return 1 if failures == len(args.images) else 0
+
+
+class _Reports:
+    """``skindx predict --report DIR``: one PNG report per image (and one for the combined
+    result), named after the images; a name already written this run gets a number."""
+
+    def __init__(self, directory: Path, card) -> None:
+        if directory.exists() and not directory.is_dir():
+            raise CommandError(f"--report {directory}: not a folder")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory, self.model_name = directory, f"{card.name} v{card.version}"
+        self.taken: set[str] = set()
+
+    def single(self, path: Path, pixels, prediction) -> None:
+        from skindx.report import report_png
+
+        data = report_png(pixels, prediction, file_name=path.name, model_name=self.model_name)
+        self._write(path.stem, data)
+
+    def combined(self, photos, prediction) -> None:
+        from skindx.report import combined_report_png
+
+        self._write("combined", combined_report_png(photos, prediction, model_name=self.model_name))
+
+    def _write(self, stem: str, data: bytes) -> None:
+        name, number = f"{stem}-report.png", 1
+        while name in self.taken:
+            number += 1
+            name = f"{stem}-report-{number}.png"
+        self.taken.add(name)
+        (self.directory / name).write_bytes(data)
+        print(f"report written to {self.directory / name}", file=sys.stderr)
 
 
 def _report_prediction(name: str, prediction, args: argparse.Namespace) -> None:
@@ -530,6 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the images all show one spot: also print their combined result (the mean of the "
         "probabilities of those that can be assessed)",
+    )
+    predict.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write a one-page PNG report per image into DIR (<name>-report.png), and "
+        "combined-report.png with --same-spot",
     )
     predict.set_defaults(handler=cmd_predict)
 

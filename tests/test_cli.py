@@ -54,6 +54,26 @@ def test_predict_with_warning_signs(capsys, tiny_model_dir, image_file):
     assert record["signs"] == ["lump"] and record["concern"] == "see_doctor_soon"
 
 
+def test_predict_writes_png_reports(capsys, tiny_model_dir, image_file, tmp_path):
+    """--report DIR: a report per image, named after it (the combined one: test_same_spot)."""
+    other = tmp_path / "more" / "lesion.png"  # the same name in another folder
+    other.parent.mkdir()
+    other.write_bytes(image_file.read_bytes())
+    out = tmp_path / "reports"
+    args = ["predict", str(image_file), str(other), "--model", str(tiny_model_dir)]
+    assert main([*args, "--report", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["lesion-report-2.png", "lesion-report.png"]
+    for name in written:
+        with Image.open(out / name) as page:
+            assert page.format == "PNG" and page.width == 1200
+    assert "report written to" in capsys.readouterr().err
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert main([*args, "--report", str(blocked)]) == 1
+    assert "a-file: not a folder" in capsys.readouterr().err
+
+
 def test_predict_all_failed_exits_1(capsys, tiny_model_dir, tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"")

@@ -96,8 +96,10 @@ def test_predict_same_spot_prints_the_combined_result(tiny_model_dir, tmp_path, 
     assert main([*args, "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["image"] for r in records] == [*paths, "all photos together"]
-    assert main(args) == 0
+    assert main([*args, "--report", str(tmp_path / "reports")]) == 0
     assert "all photos together" in capsys.readouterr().out
+    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert reports == ["combined-report.png", "view0-report.png", "view1-report.png"]
 
 
 @pytest.fixture
