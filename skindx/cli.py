@@ -116,7 +116,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if context.given and not skin_model.card.context:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
     predictor = Predictor(skin_model, tta=args.tta)
-    reports = _Reports(args.report, skin_model.card) if args.report else None
+    reports = _Reports(args.report, predictor) if args.report else None
     failures, predictions, photos = 0, [], []
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
     for path in map(Path, images):
@@ -149,20 +149,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 class _Reports:
-    """``skindx predict --report DIR``: one PNG report per image (and one for the combined
-    result), named after the images; a name already written this run gets a number."""
+    """``skindx predict --report DIR``: the app's PNG report of each image (with the Grad-CAM
+    of its top diagnosis when it is in domain) and of the combined result, named after the
+    images; a name already written this run gets a number."""
 
-    def __init__(self, directory: Path, card) -> None:
+    def __init__(self, directory: Path, predictor) -> None:
         if directory.exists() and not directory.is_dir():
             raise CommandError(f"--report {directory}: not a folder")
         directory.mkdir(parents=True, exist_ok=True)
+        card = predictor.skin_model.card
         self.directory, self.model_name = directory, f"{card.name} v{card.version}"
+        self.predictor, self.explainer = predictor, None
         self.taken: set[str] = set()
 
     def single(self, path: Path, pixels, prediction) -> None:
+        from skindx.explain import Explainer, overlay
         from skindx.report import report_png
 
-        data = report_png(pixels, prediction, file_name=path.name, model_name=self.model_name)
+        heat_map = None
+        if prediction.in_domain:
+            if self.explainer is None:
+                self.explainer = Explainer(self.predictor.skin_model, self.predictor)
+            saliency = self.explainer.explain(pixels, "gradcam", prediction.label)
+            heat_map = overlay(pixels, saliency)
+        data = report_png(
+            pixels, prediction, heat_map, file_name=path.name, model_name=self.model_name
+        )
         self._write(path.stem, data)
 
     def combined(self, photos, prediction) -> None:

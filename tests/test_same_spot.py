@@ -100,6 +100,9 @@ def test_predict_same_spot_prints_the_combined_result(tiny_model_dir, tmp_path, 
     assert "all photos together" in capsys.readouterr().out
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert reports == ["combined-report.png", "view0-report.png", "view1-report.png"]
+    with Image.open(tmp_path / "reports" / "view0-report.png") as page:
+        second_panel = np.asarray(page.convert("RGB"))[140:660, 640:1140]
+    assert (second_panel != 255).any(axis=2).mean() > 0.5  # in domain: its Grad-CAM is drawn
 
 
 @pytest.fixture
