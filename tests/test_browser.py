@@ -109,6 +109,38 @@ def test_upload_shows_diagnosis_and_overlay(browser, tiny_model_dir, tmp_path) -
         assert not errors, errors
 
 
+def test_reports_download_for_one_photo_and_for_photos_combined(
+    browser, tiny_model_dir, tmp_path
+) -> None:
+    """Two photos of one spot: each result's PNG report and the combined one download."""
+    from PIL import Image
+
+    errors: list[str] = []
+    photos = [
+        {"name": f"view{i}.png", "mimeType": "image/png", "buffer": lesion_photo()} for i in (1, 2)
+    ]
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, url, errors)
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files(photos)
+        page.get_by_text("Most likely:").first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("These photos all show the same spot: combine them").click()
+        saved = []
+        for name in ("Report (PNG)", "Report of the combined result (PNG)"):
+            button = page.get_by_role("button", name=name, exact=True).first
+            button.wait_for(timeout=UI_TIMEOUT_MS)
+            with page.expect_download() as download:
+                button.click()
+            saved.append(tmp_path / download.value.suggested_filename)
+            download.value.save_as(saved[-1])
+    assert [path.name for path in saved] == ["skindx-report-1.png", "skindx-report-combined.png"]
+    for path in saved:
+        with Image.open(path) as report:
+            assert report.format == "PNG" and report.width == 1200
+    assert not errors, errors
+
+
 def test_an_iphone_heic_photo_is_diagnosed(browser, tiny_model_dir, tmp_path) -> None:
     # Photos copied off an iPhone keep Apple's HEIC format and an upper-case extension.
     photo = {"name": "IMG_0042.HEIC", "mimeType": "image/heic", "buffer": lesion_photo("HEIF")}
