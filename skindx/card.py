@@ -66,6 +66,11 @@ class ModelCard:
         ]
     )
 
+    @property
+    def display_name(self) -> str:
+        """Name and version, as reports and the app show them."""
+        return f"{self.name} v{self.version}"
+
     def triage_thresholds(self, context_used: bool = False) -> dict[str, float]:
         """The triage cut-offs for probabilities made with or without the context (each set
         was fitted on the validation probabilities it is applied to)."""

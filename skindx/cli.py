@@ -117,7 +117,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
     predictor = Predictor(skin_model, tta=args.tta)
     reports = _Reports(args.report, predictor) if args.report else None
-    failures, predictions, photos = 0, [], []
+    failures, predictions, photos = 0, [], []  # photos: only for a combined report
     images = _progress(args.images, "predict", enabled=len(args.images) > 5 and not args.json)
     for path in map(Path, images):
         try:
@@ -131,7 +131,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print(f"{path}: {error}", file=sys.stderr)
             continue
         predictions.append(prediction)
-        photos.append((path.name, pixels))
+        if reports and args.same_spot:
+            photos.append((path.name, pixels))
         _report_prediction(str(path), prediction, args)
         if reports:
             reports.single(path, pixels, prediction)
@@ -157,8 +158,7 @@ class _Reports:
         if directory.exists() and not directory.is_dir():
             raise CommandError(f"--report {directory}: not a folder")
         directory.mkdir(parents=True, exist_ok=True)
-        card = predictor.skin_model.card
-        self.directory, self.model_name = directory, f"{card.name} v{card.version}"
+        self.directory, self.model_name = directory, predictor.skin_model.card.display_name
         self.predictor, self.explainer = predictor, None
         self.taken: set[str] = set()
 

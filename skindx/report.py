@@ -456,9 +456,7 @@ def combined_report_png(
         prediction: the combined result.
         model_name, date: as for ``report_png``.
     """
-    panels = [
-        (pixels, _trim(name, 60) or f"Photo {i}") for i, (name, pixels) in enumerate(photos, 1)
-    ]
+    panels = [(pixels, name or f"Photo {i}") for i, (name, pixels) in enumerate(photos, 1)]
     what = f"{len(photos)} photos of one spot, combined"
     subtitle = report_subtitle(what, model_name, date or datetime.date.today())
     return _draw_report(panels, prediction, subtitle)

@@ -49,8 +49,7 @@ class Engine:
 
     @property
     def model_name(self) -> str:
-        card = self.card
-        return f"{card.name} v{card.version}"
+        return self.card.display_name
 
     def predict(self, pixels: np.ndarray, context=None):
         return self.predictor.predict(pixels, context)
