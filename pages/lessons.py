@@ -28,6 +28,7 @@ SLIDE_CSS = """
 .st-key-lessons_slide { min-height: 60vh; }
 .st-key-lessons_slide .slide-page-title { position: absolute; width: 1px; height: 1px;
   margin: 0; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.slide-page-title [data-testid="stHeaderActionElements"] { display: none; }
 </style>
 """
 

@@ -256,6 +256,7 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
                 found[f"{path}, slide 2"] = wcag_violations(page)
                 # axe's page-has-heading-one let a slide without any h1 pass: check directly
                 assert page.locator("h1").all_inner_texts() == ["Melanoma"]
+                assert not page.locator("h1 a").first.is_visible()  # no invisible tab stop
     assert not any(found.values()), found
     assert not errors, errors
 
