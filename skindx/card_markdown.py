@@ -161,7 +161,7 @@ _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
-    "distill_weight", "exposure", "max_per_class", "engine",
+    "distill_weight", "exposure", "init_from", "max_per_class", "engine",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 

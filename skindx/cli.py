@@ -311,6 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         teacher=None if args.teacher is None else str(args.teacher),
         distill_weight=args.distill_weight,
         exposure=args.exposure,
+        init_from=None if args.init_from is None else str(args.init_from),
         loader_workers=args.workers,
         engine=args.engine,
     )
@@ -777,6 +778,13 @@ def _add_train_command(commands) -> None:
         default=default("exposure"),
         help="exposure jitter x: each training image scaled by a factor from e^-x to e^x, "
         "for photos darker or brighter than the training images (0: off)",
+    )
+    train.add_argument(
+        "--init-from",
+        type=_existing_dir,
+        metavar="MODEL",
+        help="fine-tune: start from this trained model's weights (one network with the same "
+        "architecture; split an ensemble with split-ensemble first)",
     )
     train.add_argument(
         "--workers",

@@ -58,6 +58,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 0.5
     exposure: float = 0.0  # 0: off, as in the members trained before it existed
+    init_from: str | None = None  # a trained model's directory: fine-tune its weights
     loader_workers: int = 1
     engine: str = "keras"  # one of ENGINES
     version: str = "0.1.0"

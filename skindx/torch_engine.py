@@ -214,8 +214,30 @@ def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, ne
     return float(total) / len(images)  # one device sync per epoch
 
 
-def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
-    """Train on uint8 NHWC arrays; returns (Keras-layout weights of the best epoch, Selection).
+def load_keras_weights(module, weights: dict[str, list[np.ndarray]]) -> None:
+    """Set the module's weights from Keras-layout ones by layer name (``keras_weights``'
+    inverse), to fine-tune a trained Keras model."""
+    torch = require_torch()
+    with torch.no_grad():
+        for name, layer in module.named.items():
+            values = [torch.from_numpy(np.asarray(v)) for v in weights[name]]
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.copy_(values[0].permute(3, 2, 0, 1))
+            elif isinstance(layer, torch.nn.BatchNorm2d):
+                for target, value in zip(
+                    (layer.weight, layer.bias, layer.running_mean, layer.running_var),
+                    values,
+                    strict=True,
+                ):
+                    target.copy_(value)
+            else:
+                layer.weight.copy_(values[0].T)
+                layer.bias.copy_(values[1])
+
+
+def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, start=None):
+    """Train on uint8 NHWC arrays, from ``start``'s Keras-layout weights where given; returns
+    (Keras-layout weights of the best epoch, Selection).
 
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
     ``sample_weights``: per-image class weights, as in the Keras loop.
@@ -225,7 +247,10 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True):
     torch.manual_seed(config.seed)
     torch.backends.cudnn.benchmark = True
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    module = torch_compact_vgg(config.architecture_dict(), targets.shape[1]).to(device)
+    module = torch_compact_vgg(config.architecture_dict(), targets.shape[1])
+    if start:
+        load_keras_weights(module, start)
+    module = module.to(device)
     module = module.to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7

@@ -33,6 +33,7 @@ from skindx.modeling import (
     build_model,
     import_keras,
     layer_probe,
+    load_model,
 )
 from skindx.recipe import (
     COLOUR_JITTER,
@@ -264,6 +265,33 @@ def training_targets(
     return (1.0 - weight) * one_hot + weight * soft
 
 
+def initial_weights(config: TrainConfig) -> dict[str, list[np.ndarray]] | None:
+    """The weights of ``config.init_from`` by layer name, to fine-tune from (``None``: train
+    from scratch).
+
+    Raises:
+        ValueError: it is an ensemble, or its network differs from the recipe's.
+    """
+    if not config.init_from:
+        return None
+    source = load_model(config.init_from)
+    if source.card.architecture.get("name") == "ensemble":
+        raise ValueError(
+            f"{config.init_from} is an ensemble: write its members out with "
+            "`skindx split-ensemble` and fine-tune one of them."
+        )
+    target = build_model(config.architecture_dict())
+    layers = {layer.name: layer.get_weights() for layer in source.model.layers if layer.weights}
+    expected = {layer.name: layer.get_weights() for layer in target.layers if layer.weights}
+    shapes = {name: [w.shape for w in values] for name, values in layers.items()}
+    if shapes != {name: [w.shape for w in values] for name, values in expected.items()}:
+        raise ValueError(
+            f"{config.init_from} is a different network: pass its architecture, --widths and "
+            f"--convs-per-block (its card: {source.card.architecture})."
+        )
+    return layers
+
+
 def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     """Train, select by validation balanced accuracy, calibrate, fit OOD and triage, save."""
     keras = import_keras()
@@ -276,6 +304,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         from skindx.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
+    start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -288,11 +317,11 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         from skindx import torch_engine
 
         trained, selection = torch_engine.fit(
-            config, x_train, targets, weights, x_val, y_val, progress
+            config, x_train, targets, weights, x_val, y_val, progress, start
         )
     else:
         trained, selection = _fit_keras(
-            keras, config, x_train, targets, weights, (x_val, y_val), progress
+            keras, config, x_train, targets, weights, (x_val, y_val), progress, start
         )
     final = build_model(config.architecture_dict())
     for name, values in trained.items():
@@ -307,13 +336,16 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     return skin_model
 
 
-def _fit_keras(keras, config, x_train, targets, weights, validation, progress):
-    """``model.fit`` with Keras' augmentation layers; returns (weights by layer, selection)."""
+def _fit_keras(keras, config, x_train, targets, weights, validation, progress, start=None):
+    """``model.fit`` with Keras' augmentation layers, from ``start``'s weights (by layer name)
+    where given; returns (weights by layer, selection)."""
     out, (x_val, y_val) = Path(config.out), validation
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     with _distribution_scope(keras, config.strategy):
         model = build_model(config.architecture_dict())
+        for name, values in (start or {}).items():
+            model.get_layer(name).set_weights(values)
         trainer = keras.Sequential(
             [keras.Input(model.input_shape[1:]), *_augmenter(keras, config.seed), model],
             name="trainer",

@@ -151,6 +151,27 @@ def test_exposure_augmentation_scales_whole_images():
     np.testing.assert_allclose(unchanged.numpy(), x.numpy(), rtol=1e-4)
 
 
+def test_keras_weights_load_back_into_the_torch_module():
+    """Fine-tuning on the GPU starts from a Keras model's weights: the inverse copy."""
+    torch = pytest.importorskip("torch")
+    from skindx.torch_engine import keras_weights, load_keras_weights, torch_compact_vgg
+
+    architecture = {"widths": [4, 8], "convs_per_block": 1, "dropout": 0.0}
+    torch.manual_seed(0)
+    source = torch_compact_vgg(architecture, 7)
+    with torch.no_grad():  # non-trivial batch-norm statistics too
+        for layer in source.named.values():
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                layer.running_mean.uniform_(-1, 1)
+                layer.running_var.uniform_(0.5, 2)
+    torch.manual_seed(1)
+    copy = torch_compact_vgg(architecture, 7)
+    load_keras_weights(copy, keras_weights(source))
+    x = torch.rand(2, 3, 16, 16) * 255
+    source.eval(), copy.eval()
+    torch.testing.assert_close(copy(x), source(x))
+
+
 def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
     pytest.importorskip("torch")
     from skindx.cli import main
@@ -169,3 +190,17 @@ def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
     assert card.training["epochs_run"] == 2
     assert len(card.training["history"]["val_balanced_accuracy"]) == 2
     assert card.temperature > 0 and card.ood["threshold"] > 0
+    # fine-tuning from it: a vanishing learning rate keeps its weights
+    code = main(
+        ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",
+         str(synthetic_ham.metadata), "--out", str(tmp_path / "tuned"), "--input-size", "32",
+         "--widths", "8,16", "--convs-per-block", "1", "--epochs", "1", "--batch-size", "8",
+         "--val-fraction", "0.3", "--init-from", str(tmp_path / "model"), "--seed", "7",
+         "--learning-rate", "1e-9", "--weight-decay", "0", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    kernels = [
+        load_model(tmp_path / name).model.get_layer("block2_conv1").get_weights()[0]
+        for name in ("model", "tuned")
+    ]
+    np.testing.assert_allclose(kernels[1], kernels[0], atol=1e-5)

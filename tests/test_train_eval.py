@@ -202,6 +202,49 @@ def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):
         assert groups["sex"][0]["n"] == card.metrics[split]["n"]
 
 
+def test_fine_tuning_starts_from_a_trained_model(synthetic_ham, tmp_path, capsys):
+    """--init-from: the trained weights are the start (a vanishing learning rate keeps them),
+    recorded in the recipe; an ensemble or another network is refused before any image loads."""
+    import json
+    import shutil
+
+    from skindx.card_markdown import render_markdown
+    from skindx.cli import main
+    from skindx.modeling import load_model
+
+    common = [
+        "train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
+        "--input-size", "32", "--widths", "8,16", "--convs-per-block", "1", "--epochs", "1",
+        "--batch-size", "8", "--val-fraction", "0.3", "--quiet",
+    ]  # fmt: skip
+    first = tmp_path / "first"
+    assert main([*common, "--out", str(first)]) == 0
+    tuned = tmp_path / "tuned"
+    assert main([*common, "--out", str(tuned), "--init-from", str(first), "--seed", "7",
+                 "--learning-rate", "1e-9", "--weight-decay", "0"]) == 0  # fmt: skip
+
+    def kernel(directory):
+        return load_model(directory).model.get_layer("block2_conv1").get_weights()[0]
+
+    np.testing.assert_allclose(kernel(tuned), kernel(first), atol=1e-5)
+    card = load_model(tuned).card
+    assert card.training["recipe"]["init_from"] == str(first)
+    assert f"--init-from {first}" in render_markdown(card)
+    capsys.readouterr()
+
+    assert main([*common, "--out", str(tmp_path / "wider"), "--init-from", str(first),
+                 "--widths", "8,32"]) == 1  # fmt: skip
+    assert "is a different network" in capsys.readouterr().err
+    ensemble = tmp_path / "ensemble"
+    shutil.copytree(first, ensemble)
+    data = json.loads((ensemble / "card.json").read_text())
+    data["architecture"]["name"] = "ensemble"
+    (ensemble / "card.json").write_text(json.dumps(data))
+    assert main([*common, "--out", str(tmp_path / "x"), "--init-from", str(ensemble)]) == 1
+    assert "split-ensemble" in capsys.readouterr().err
+    assert not (tmp_path / "wider").exists()  # refused before anything was written
+
+
 @pytest.mark.data
 def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     from skindx.evaluate import evaluate_model
