@@ -17,6 +17,10 @@
 #       machine in the device time left (100 epochs in about 3.5 minutes; 223 s in all)
 #   bash docs/training_logs/gpu_torch_sweep.sh 128expplain  # not run yet: 128exp without the
 #       teacher, whose low melanoma recall the distilled members share (see the model card)
+#   bash docs/training_logs/gpu_torch_sweep.sh finetune     # not run yet: fine-tunes every
+#       network under .gpu/members/ (`skindx split-ensemble models/default --out .gpu/members`)
+#       with --exposure 0.4 for 30 epochs; the CPU probe of one member is in the model card.
+#       Only one 7 MB member fits beside .gpu/data in the 64 MiB (remove ham_teacher.csv too).
 # Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # Back here, members of any size combine: `skindx split-ensemble models/default --out runs/shipped`
 # writes the shipped 128 px members as candidates of their own, and `skindx ensemble` runs each
@@ -36,7 +40,7 @@
 # (160full ran this way on a 24 GB machine: two of its three runs wrote their tar, the third was
 # killed by the out-of-memory killer at about 8 GB each; the lent machine has 128 GB.)
 set -u
-SIZE=${1:?160, 128, 160full, 160more, 192pair, 128exp, 128exp2 or 128expplain}
+SIZE=${1:?160, 128, 160full, 160more, 192pair, 128exp, 128exp2, 128expplain or finetune}
 EXTRA=()
 case $SIZE in
   160) EPOCHS=80 BUDGET=5.5 LIMIT=${LIMIT:-470} PLAIN="21 22 23 24" TAUGHT="31 32 33 34" P=g ;;
@@ -50,7 +54,9 @@ case $SIZE in
     EXTRA=(--exposure 0.4) ;;
   128expplain) SIZE=128 EPOCHS=100 BUDGET=5.6 LIMIT=${LIMIT:-420} PLAIN="101 102 103 104" TAUGHT=""
     P=y EXTRA=(--exposure 0.4) ;;
-  *) echo "size must be 160, 128, 160full, 160more, 192pair, 128exp, 128exp2 or 128expplain" >&2
+  finetune) SIZE=128 EPOCHS=30 BUDGET=3.0 LIMIT=${LIMIT:-300} PLAIN="" TAUGHT="" P=t
+    EXTRA=(--exposure 0.4 --learning-rate 0.0005 --warmup-epochs 0) ;;
+  *) echo "size must be 160, 128, 160full, 160more, 192pair, 128exp, 128exp2, 128expplain or finetune" >&2
     exit 2 ;;
 esac
 PY=${PY:-python3}
@@ -76,6 +82,9 @@ run() {
 mkdir -p runs
 for s in $PLAIN; do run $P$s --seed $s; done
 for s in $TAUGHT; do run $P$s --seed $s "${T[@]}"; done
+if [ "$1" = finetune ]; then
+  for m in .gpu/members/*/; do run $P$(basename "$m") --seed 42 --init-from "$m"; done
+fi
 wait
 grep -h "model written\|rror\|exit" runs/$P*.log | head -30
 ls -la $OUT
