@@ -444,14 +444,11 @@ def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
 
 def cmd_photo_quality(args: argparse.Namespace) -> int:
     from skindx import quality
-    from skindx.data import labelled_paths, read_labels, split_by_lesion
+    from skindx.data import card_split, labelled_paths
     from skindx.predict import Predictor
-    from skindx.recipe import validation_split
 
     skin_model = _load(args.model)
-    train, validation = split_by_lesion(
-        read_labels(args.metadata), *validation_split(skin_model.card.training)
-    )
+    train, validation = card_split(skin_model.card.training, args.metadata)
     train_paths, _ = labelled_paths(train, args.images)
     val_paths, val_labels = labelled_paths(validation, args.images)
     training = _readable(train_paths, "training")
@@ -643,44 +640,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    fit = commands.add_parser(
-        "context", help="fit the age/sex/site context of a trained model (updates card.json)"
+    _card_check(
+        commands,
+        "context",
+        "fit the age/sex/site context of a trained model (updates card.json)",
+        cmd_context,
+        update_card=False,
     )
-    fit.add_argument("--model", type=_existing_dir)
-    fit.add_argument("--images", type=_existing_dir, required=True)
-    fit.add_argument("--metadata", type=_existing_file, required=True)
-    fit.set_defaults(handler=cmd_context)
-
-    check = commands.add_parser("saliency-check", help="Grad-CAM energy inside lesion masks")
-    check.add_argument("--model", type=_existing_dir)
-    check.add_argument("--images", type=_existing_dir, required=True)
+    check = _card_check(
+        commands, "saliency-check", "Grad-CAM energy inside lesion masks", cmd_saliency_check
+    )
     check.add_argument("--masks", type=_existing_dir, required=True)
-    check.add_argument("--metadata", type=_existing_file, required=True)
     check.add_argument("--n", type=_positive_int, default=100)
     check.add_argument("--method", choices=list(METHODS), default="gradcam")
-    check.add_argument("--update-card", action="store_true")
-    check.set_defaults(handler=cmd_saliency_check)
-
-    photo = commands.add_parser(
+    _card_check(
+        commands,
         "photo-quality",
-        help="brightness and sharpness limits of the training images, and what crossing them "
-        "costs on validation",
+        "brightness and sharpness limits of the training images, and what crossing them costs "
+        "on validation",
+        cmd_photo_quality,
     )
-    photo.add_argument("--model", type=_existing_dir)
-    photo.add_argument("--images", type=_existing_dir, required=True)
-    photo.add_argument("--metadata", type=_existing_file, required=True)
-    photo.add_argument("--update-card", action="store_true")
-    photo.set_defaults(handler=cmd_photo_quality)
-
-    same = commands.add_parser(
+    _card_check(
+        commands,
         "same-spot-check",
-        help="what combining several photos of one lesion is worth, on validation lesions",
+        "what combining several photos of one lesion is worth, on validation lesions",
+        cmd_same_spot_check,
     )
-    same.add_argument("--model", type=_existing_dir)
-    same.add_argument("--images", type=_existing_dir, required=True)
-    same.add_argument("--metadata", type=_existing_file, required=True)
-    same.add_argument("--update-card", action="store_true")
-    same.set_defaults(handler=cmd_same_spot_check)
 
     card = commands.add_parser("model-card", help="render card.json as Markdown")
     card.add_argument("--model", type=_existing_dir)
@@ -720,6 +705,19 @@ def _add_data_commands(commands) -> None:
     preprocess.add_argument("--hair-removal", action="store_true")
     preprocess.add_argument("--workers", type=_positive_int)
     preprocess.set_defaults(handler=cmd_preprocess)
+
+
+def _card_check(commands, name: str, help: str, handler, update_card: bool = True):
+    """A command that measures a model on the HAM10000 split its card records (--model,
+    --images, --metadata and, unless told, --update-card)."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("--model", type=_existing_dir)
+    command.add_argument("--images", type=_existing_dir, required=True)
+    command.add_argument("--metadata", type=_existing_file, required=True)
+    if update_card:
+        command.add_argument("--update-card", action="store_true")
+    command.set_defaults(handler=handler)
+    return command
 
 
 def _add_train_command(commands) -> None:

@@ -37,12 +37,17 @@ def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
     return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
 
 
-def card_validation_table(training: dict, metadata_csv: str | Path) -> pd.DataFrame:
-    """The validation rows of the lesion split a model card's ``training`` section records."""
+def card_split(training: dict, metadata_csv: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (training, validation) rows of the lesion split a model card's ``training``
+    section records."""
     from skindx.recipe import validation_split
 
-    _, validation = split_by_lesion(read_labels(metadata_csv), *validation_split(training))
-    return validation
+    return split_by_lesion(read_labels(metadata_csv), *validation_split(training))
+
+
+def card_validation_table(training: dict, metadata_csv: str | Path) -> pd.DataFrame:
+    """The validation rows of the lesion split a model card's ``training`` section records."""
+    return card_split(training, metadata_csv)[1]
 
 
 def split_by_lesion(

@@ -154,9 +154,16 @@ def limits_summary(limits: dict[str, Any]) -> str:
         f"A photo gets a warning when, with its long side shrunk to {limits['work_side']} px, "
         f"its mean grey level is below {brightness['low']:.0f} or above "
         f"{brightness['high']:.0f} (0–255), or its sharpness (variance of the Laplacian) is "
-        f"below {sharpness['low']:.1f}: the 1st and 99th percentiles of the "
-        f"{limits['n_reference']:,} training images. The warning does not change the result."
+        f"below {sharpness['low']:.1f}: the {_ordinal(LOW_PERCENTILE)} and "
+        f"{_ordinal(HIGH_PERCENTILE)} percentiles of the {limits['n_reference']:,} training "
+        "images. The warning does not change the result."
     )
+
+
+def _ordinal(percentile: float) -> str:
+    number = f"{percentile:g}"
+    suffix = {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+    return number + ("th" if number.endswith(("11", "12", "13")) else suffix)
 
 
 def effects_caption(limits: dict[str, Any]) -> str:

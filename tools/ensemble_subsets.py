@@ -6,8 +6,9 @@ ensemble` averages them (mean logits; temperature does not change the arg-max).
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
 The models must share a validation split (as `skindx ensemble` requires); each sees it at its
-own input size. Prints one line per subset, members numbered in the order given. Validation
-only: never point it at the test set.
+own input size. Prints one line per subset, members numbered in the order given; ``--recall
+mel`` adds that class's sensitivity at the arg-max. Validation only: never point it at the
+test set.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from skindx.ensemble import shared_validation
 from skindx.evaluate import balanced_accuracy
 from skindx.modeling import load_model
+from skindx.taxonomy import CODES
 from skindx.train import logits_and_features, validation_arrays
 
 
@@ -32,6 +34,7 @@ def main() -> int:
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
+    parser.add_argument("--recall", choices=CODES, help="also print this class's sensitivity")
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
     (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)  # the largest
@@ -43,8 +46,13 @@ def main() -> int:
     for size in range(1, len(models) + 1):
         for subset in itertools.combinations(range(len(models)), size):
             mean = np.mean([logits[k] for k in subset], axis=0)
-            score = balanced_accuracy(y_val, mean.argmax(axis=1))
-            print(f"{[k + 1 for k in subset]}: {score:.4f}")
+            predicted = mean.argmax(axis=1)
+            line = f"{[k + 1 for k in subset]}: {balanced_accuracy(y_val, predicted):.4f}"
+            if args.recall:
+                target = CODES.index(args.recall)
+                recall = np.mean(predicted[y_val == target] == target)
+                line += f", {args.recall} sensitivity {recall:.4f}"
+            print(line)
     return 0
 
 

@@ -12,9 +12,9 @@
 #       100 epochs (an estimate from 160more's 2.6 s per epoch times the pixel ratio 1.44: about
 #       6.2 of the 7 minutes allowed)
 #   bash docs/training_logs/gpu_torch_sweep.sh 128exp   # four taught ones at 128 px with exposure
-#       jitter (--exposure 0.4), 100 epochs (3.4 s per epoch four side by side; 402 s in all)
+#       jitter (--exposure 0.4), 100 epochs (all 100 in 327 s by their logs, four side by side)
 #   bash docs/training_logs/gpu_torch_sweep.sh 128exp2  # two more, run at once on the warm
-#       machine in the device time left (100 epochs in about 3.5 minutes; 223 s in all)
+#       machine in the device time left (all 100 epochs in 172 s by their logs)
 #   bash docs/training_logs/gpu_torch_sweep.sh 128expplain  # not run yet: 128exp without the
 #       teacher, whose low melanoma recall the distilled members share (see the model card)
 #   bash docs/training_logs/gpu_torch_sweep.sh finetune     # not run yet: fine-tunes every
