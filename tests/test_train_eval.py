@@ -419,6 +419,29 @@ def test_validation_checks_tool(capsys):
     assert lines[0].startswith(f"prior tau 0.00: balanced accuracy {plain:.4f}")
 
 
+def test_scaled_exposure():
+    """tools/validation_checks.py's exposure normalisation: to a target grey, half-way, and
+    only outside a band (to its nearer edge)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from validation_checks import scaled_exposure
+
+    from skindx.quality import measure
+
+    dim = np.full((30, 40, 3), 80, np.uint8)
+    assert measure(scaled_exposure(dim, 160.0)).brightness == pytest.approx(160, abs=1)
+    assert measure(scaled_exposure(dim, 160.0, 0.5)).brightness == pytest.approx(113, abs=1)
+    assert scaled_exposure(dim, None, band=(60, 200)) is dim
+    assert measure(scaled_exposure(dim, None, band=(100, 200))).brightness == pytest.approx(
+        100, abs=1
+    )
+    bright = np.full((30, 40, 3), 250, np.uint8)
+    assert measure(scaled_exposure(bright, None, band=(100, 200))).brightness == pytest.approx(
+        200, abs=1
+    )
+
+
 def test_subgroup_metrics_by_hand():
     """35 women aged 50 (25 nevi, 10 melanomas) and 5 images with nothing recorded."""
     from skindx.context import Context

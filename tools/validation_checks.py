@@ -1,4 +1,4 @@
-"""Two cheap levers for test balanced accuracy, checked on the validation split only.
+"""Cheap levers for test balanced accuracy and photo robustness, on the validation split only.
 
     python tools/validation_checks.py --model models/default \\
         --images ../shared/data/ham10000/images \\
@@ -12,6 +12,11 @@ which is what balanced accuracy rewards. The shipped members already train with 
 resampling: the ISIC 2018 test images were downscaled with nearest-neighbour sampling (sharper,
 aliased) and the training images smoothly (../shared/data/README.md). The validation images are
 degraded the test's way (and other ways) to see whether that gap costs the model accuracy.
+
+exposure: each photo's brightness scaled toward the training images' median grey level before
+the model sees it, on the validation images as they are and after `skindx photo-quality`'s
+perturbations (30% darker, 40% brighter, blurred): does normalising exposure at prediction time
+recover dim or bright photos without costing clean ones?
 
 Validation only: never point it at the test set.
 """
@@ -29,8 +34,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from skindx import quality
 from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.data import card_validation_table, labelled_paths
+from skindx.data import card_split, labelled_paths
 from skindx.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.imaging import load_image, preprocess_pixels
 from skindx.modeling import load_model
@@ -85,18 +91,60 @@ def check_resampling(model, raw: list[np.ndarray], labels: np.ndarray, size: int
         print(f"resampling {name}: balanced accuracy {score:.4f}")
 
 
+def scaled_exposure(pixels: np.ndarray, target: float, alpha: float = 1.0, band=None) -> np.ndarray:
+    """``pixels`` scaled by (target / mean grey) ** alpha; with ``band`` (low, high) only when
+    the mean grey lies outside it, and then to the band's nearer edge if ``target`` is None."""
+    grey = quality.measure(pixels).brightness
+    goal = target
+    if band is not None:
+        low, high = band
+        if low <= grey <= high:
+            return pixels
+        goal = target if target is not None else (low if grey < low else high)
+    factor = (goal / max(grey, 1.0)) ** alpha
+    return np.clip(pixels.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def check_exposure(model, raw, labels, size: int, reference: list[float]) -> None:
+    median = float(np.median(reference))
+    p1, p5, p95, p99 = np.percentile(reference, [1, 5, 95, 99])
+    print(f"exposure: training median grey {median:.1f}, 1st-99th {p1:.1f}-{p99:.1f}")
+    variants = {
+        "none": lambda p: p,
+        "all to the median": lambda p: scaled_exposure(p, median),
+        "all half-way to the median": lambda p: scaled_exposure(p, median, 0.5),
+        "outside 1st-99th, to the edge": lambda p: scaled_exposure(p, None, band=(p1, p99)),
+        "outside 5th-95th, to the edge": lambda p: scaled_exposure(p, None, band=(p5, p95)),
+        "outside 1st-99th, to the median": lambda p: scaled_exposure(p, median, band=(p1, p99)),
+    }
+    small = [quality.working_scale(p) for p in raw]  # as `skindx photo-quality` sees them
+    changed = {
+        "clean": small,
+        **{k: [quality.perturb(p, k) for p in raw] for k in quality.PERTURBATIONS},
+    }
+    for name, transform in variants.items():
+        scores = {}
+        for kind, images in changed.items():
+            x = np.stack([preprocess_pixels(transform(p), size) for p in images])
+            logits, _ = logits_and_features(model, x)
+            scores[kind] = balanced_accuracy(labels, logits.argmax(axis=1))
+        perturbed = np.mean([scores[k] for k in quality.PERTURBATIONS])
+        listed = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+        print(f"exposure {name}: balanced accuracy {listed}; perturbed mean {perturbed:.4f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/default"))
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
-    parser.add_argument("--checks", default="prior,resampling")
+    parser.add_argument("--checks", default="prior,resampling,exposure")
     args = parser.parse_args()
     skin_model = load_model(args.model)
     card = skin_model.card
     if card.preprocessing.get("color_constancy") or card.preprocessing.get("hair_removal"):
         parser.error("this check assumes a model without colour constancy or hair removal")
-    validation = card_validation_table(card.training, args.metadata)
+    training, validation = card_split(card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
     raw = [load_image(path) for path in paths]
     print(f"{len(labels)} validation images")
@@ -108,6 +156,10 @@ def main() -> int:
         check_prior(logits, labels, np.array([counts[c] for c in card.classes], float))
     if "resampling" in checks:
         check_resampling(skin_model.model, raw, labels, card.input_size)
+    if "exposure" in checks:
+        train_paths, _ = labelled_paths(training, args.images)
+        reference = [quality.measure(load_image(path)).brightness for path in train_paths]
+        check_exposure(skin_model.model, raw, labels, card.input_size, reference)
     return 0
 
 
