@@ -76,7 +76,7 @@ def preload_charts(key: str) -> None:
     figure = go.Figure(layout={"height": 10, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}})
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    st.plotly_chart(figure, key=key, config={"staticPlot": True}, height=10, alt="")
+    st.plotly_chart(figure, key=key, config={"staticPlot": True}, height=10)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
