@@ -91,7 +91,12 @@ def check_resampling(model, raw: list[np.ndarray], labels: np.ndarray, size: int
         print(f"resampling {name}: balanced accuracy {score:.4f}")
 
 
-def scaled_exposure(pixels: np.ndarray, target: float, alpha: float = 1.0, band=None) -> np.ndarray:
+def scaled_exposure(
+    pixels: np.ndarray,
+    target: float | None,
+    alpha: float = 1.0,
+    band: tuple[float, float] | None = None,
+) -> np.ndarray:
     """``pixels`` scaled by (target / mean grey) ** alpha; with ``band`` (low, high) only when
     the mean grey lies outside it, and then to the band's nearer edge if ``target`` is None."""
     grey = quality.measure(pixels).brightness
