@@ -21,6 +21,11 @@ COMMON=(--images $H/images --metadata $H/HAM10000_metadata.csv --architecture co
   --max-minutes 16 --exposure 0.4 --workers 2)
 PY=${PY:-python3}
 export TQDM_DISABLE=1 PYTHONUNBUFFERED=1
+if [ "${PROBE:-}" = warmup ]; then
+  # (a repeated option: argparse keeps the last, so --warmup-epochs 1 overrides the 0 above)
+  exec $PY -m skindx train "${COMMON[@]}" --seed 42 --warmup-epochs 1 \
+    --init-from runs/shipped/member3 --out runs/ft3w > docs/training_logs/cpu_finetune_exposure_member3_warmup.log 2>&1
+fi
 $PY -m skindx train "${COMMON[@]}" --seed 51 --teacher .gpu/data/ham_teacher.csv --distill-weight 0.5 \
   --init-from runs/shipped/member1 --out runs/ft1 > docs/training_logs/cpu_finetune_exposure_member1.log 2>&1
 $PY -m skindx train "${COMMON[@]}" --seed 41 \
@@ -28,3 +33,6 @@ $PY -m skindx train "${COMMON[@]}" --seed 41 \
 # Result (the model card's 'What was tried'): members 0.602, 0.610 and 0.626 on validation, their
 # ensemble 0.613 as they are, 0.601 over the perturbations, melanoma sensitivity 0.512: only the
 # robustness condition met, so the shipped model stays and the test set was not run.
+# A probe after that result, not a candidate: member 3 again with one warm-up epoch, to see
+# whether the warm-up avoids the first epoch's loss (the GPU 'finetune' sweep case has none):
+#   PY=.venv/bin/python PROBE=warmup bash docs/training_logs/cpu_finetune_exposure.sh
