@@ -36,3 +36,5 @@ $PY -m skindx train "${COMMON[@]}" --seed 41 \
 # A probe after that result, not a candidate: member 3 again with one warm-up epoch, to see
 # whether the warm-up avoids the first epoch's loss (the GPU 'finetune' sweep case has none):
 #   PY=.venv/bin/python PROBE=warmup bash docs/training_logs/cpu_finetune_exposure.sh
+# Result: 0.587 after the warm-up epoch (0.596 without it), best 0.623 at epoch 5 (0.626): the
+# warm-up does not avoid the first epoch's loss; the exposure jitter itself costs it.
