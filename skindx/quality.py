@@ -76,8 +76,12 @@ def perturb(pixels: np.ndarray, kind: str) -> np.ndarray:
     small = working_scale(pixels)
     if kind == "blurred":
         return cv2.GaussianBlur(small, (0, 0), BLUR_SIGMA)
-    factor = {"darker": DARKER, "brighter": BRIGHTER}[kind]
-    return np.clip(small.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+    return scale_brightness(small, {"darker": DARKER, "brighter": BRIGHTER}[kind])
+
+
+def scale_brightness(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """uint8 ``pixels`` times ``factor``, clipped to 0-255 (highlights past 255 are lost)."""
+    return np.clip(pixels.astype(np.float32) * factor, 0, 255).astype(np.uint8)
 
 
 def photo_warnings(quality: PhotoQuality, limits: dict[str, Any]) -> tuple[str, ...]:

@@ -25,6 +25,18 @@ from skindx.evaluate import (
 )
 from skindx.taxonomy import CODES
 
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def tool(name: str):
+    """A script of tools/ imported as a module (the scripts import skindx from the repo)."""
+    import importlib
+    import sys
+
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
+    return importlib.import_module(name)
+
 
 def test_split_keeps_lesions_on_one_side_and_is_seeded():
     rng = np.random.default_rng(0)
@@ -356,10 +368,7 @@ def test_training_targets_mix_teacher_probabilities(tmp_path):
 @pytest.mark.data
 def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     pytest.importorskip("sklesion")
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from teacher_labels import main
+    main = tool("teacher_labels").main
 
     from skindx.train import training_targets
 
@@ -379,10 +388,7 @@ def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
 
 def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image):
     """tools/input_size_check.py: the same network at another input size."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from input_size_check import at_size
+    at_size = tool("input_size_check").at_size
 
     from skindx.imaging import preprocess_pixels
     from skindx.train import logits_and_features
@@ -399,10 +405,8 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
 
 def test_validation_checks_tool(capsys):
     """tools/validation_checks.py: the test-like path's shape, and tau 0 is the plain argmax."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from validation_checks import check_prior, sharpened, test_like
+    checks = tool("validation_checks")
+    check_prior, sharpened, test_like = checks.check_prior, checks.sharpened, checks.test_like
 
     from skindx.evaluate import balanced_accuracy
 
@@ -422,10 +426,7 @@ def test_validation_checks_tool(capsys):
 def test_scaled_exposure():
     """tools/validation_checks.py's exposure normalisation: to a target grey, half-way, and
     only outside a band (to its nearer edge)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from validation_checks import scaled_exposure
+    scaled_exposure = tool("validation_checks").scaled_exposure
 
     from skindx.quality import measure
 

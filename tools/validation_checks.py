@@ -106,8 +106,7 @@ def scaled_exposure(
         if low <= grey <= high:
             return pixels
         goal = target if target is not None else (low if grey < low else high)
-    factor = (goal / max(grey, 1.0)) ** alpha
-    return np.clip(pixels.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+    return quality.scale_brightness(pixels, (goal / max(grey, 1.0)) ** alpha)
 
 
 def check_exposure(model, raw, labels, size: int, reference: list[float]) -> None:
