@@ -7,7 +7,8 @@
 The graph is rebuilt with a different input shape and the same weights (the VGGs end in global
 pooling, so any size runs). Zoom augmentation shows training lesions larger than they are, so
 a somewhat larger test size can match what the network learnt ("FixRes", Touvron et al.,
-NeurIPS 2019). Validation only: never point it at the test set.
+NeurIPS 2019). ``--average`` also scores the mean of the calibrated probabilities over all the
+sizes (multi-scale test-time augmentation). Validation only: never point it at the test set.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
+from skindx.calibration import calibrated_probabilities
 from skindx.data import card_validation_table, labelled_paths, load_arrays
 from skindx.evaluate import balanced_accuracy
 from skindx.modeling import import_keras, load_model
@@ -43,19 +47,26 @@ def main() -> int:
     parser.add_argument("--sizes", default="128,144,160")
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
+    parser.add_argument("--average", action="store_true", help="also score the sizes' mean")
     args = parser.parse_args()
     skin_model = load_model(args.model)
     card = skin_model.card
     validation = card_validation_table(card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
     prep = card.preprocessing
-    for size in (int(s) for s in args.sizes.split(",")):
+    sizes = [int(s) for s in args.sizes.split(",")]
+    probabilities = []
+    for size in sizes:
         x = load_arrays(
             paths, size, bool(prep.get("color_constancy")), bool(prep.get("hair_removal"))
         )
         logits, _ = logits_and_features(at_size(skin_model.model, size), x)
         score = balanced_accuracy(labels, logits.argmax(axis=1))
         print(f"{size} px: validation balanced accuracy {score:.4f} ({len(labels)} images)")
+        probabilities.append(calibrated_probabilities(logits, card.temperature))
+    if args.average:
+        score = balanced_accuracy(labels, np.mean(probabilities, axis=0).argmax(axis=1))
+        print(f"mean over {args.sizes} px: validation balanced accuracy {score:.4f}")
     return 0
 
 
