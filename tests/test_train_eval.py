@@ -403,6 +403,25 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
     assert logits_and_features(bigger, x48)[0].shape == original.shape
 
 
+def test_input_size_tool_scores_each_size_and_their_mean(tiny_model, tmp_path, lesion_image):
+    """The multi-scale mean of one size repeated is that size's own score."""
+    from PIL import Image
+
+    size_scores = tool("input_size_check").size_scores
+    paths = []
+    for i, shade in enumerate((0, 60, 120)):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray((lesion_image.astype(int) - shade).clip(0, 255).astype("uint8")).save(
+            paths[-1]
+        )
+    labels = np.array([0, 4, 5])
+    size = tiny_model.input_size
+    scores = size_scores(tiny_model, paths, labels, [size, size])
+    assert set(scores) == {f"{size} px", "mean"}
+    assert scores["mean"] == pytest.approx(scores[f"{size} px"])
+    assert 0.0 <= scores["mean"] <= 1.0
+
+
 def test_validation_checks_tool(capsys):
     """tools/validation_checks.py: the test-like path's shape, and tau 0 is the plain argmax."""
     checks = tool("validation_checks")

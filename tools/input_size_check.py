@@ -41,6 +41,22 @@ def at_size(model, size: int):
     return resized
 
 
+def size_scores(skin_model, paths, labels, sizes: list[int]) -> dict[str, float]:
+    """Balanced accuracy of ``skin_model`` at each size, and of the mean of its calibrated
+    probabilities over all of them (key ``"mean"``)."""
+    prep, temperature = skin_model.card.preprocessing, skin_model.card.temperature
+    scores, probabilities = {}, []
+    for size in sizes:
+        x = load_arrays(
+            paths, size, bool(prep.get("color_constancy")), bool(prep.get("hair_removal"))
+        )
+        logits, _ = logits_and_features(at_size(skin_model.model, size), x)
+        scores[f"{size} px"] = balanced_accuracy(labels, logits.argmax(axis=1))
+        probabilities.append(calibrated_probabilities(logits, temperature))
+    scores["mean"] = balanced_accuracy(labels, np.mean(probabilities, axis=0).argmax(axis=1))
+    return scores
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path)
@@ -50,23 +66,14 @@ def main() -> int:
     parser.add_argument("--average", action="store_true", help="also score the sizes' mean")
     args = parser.parse_args()
     skin_model = load_model(args.model)
-    card = skin_model.card
-    validation = card_validation_table(card.training, args.metadata)
+    validation = card_validation_table(skin_model.card.training, args.metadata)
     paths, labels = labelled_paths(validation, args.images)
-    prep = card.preprocessing
-    sizes = [int(s) for s in args.sizes.split(",")]
-    probabilities = []
-    for size in sizes:
-        x = load_arrays(
-            paths, size, bool(prep.get("color_constancy")), bool(prep.get("hair_removal"))
-        )
-        logits, _ = logits_and_features(at_size(skin_model.model, size), x)
-        score = balanced_accuracy(labels, logits.argmax(axis=1))
-        print(f"{size} px: validation balanced accuracy {score:.4f} ({len(labels)} images)")
-        probabilities.append(calibrated_probabilities(logits, card.temperature))
-    if args.average:
-        score = balanced_accuracy(labels, np.mean(probabilities, axis=0).argmax(axis=1))
-        print(f"mean over {args.sizes} px: validation balanced accuracy {score:.4f}")
+    scores = size_scores(skin_model, paths, labels, [int(s) for s in args.sizes.split(",")])
+    if not args.average:
+        del scores["mean"]
+    for name, score in scores.items():
+        name = f"mean over {args.sizes} px" if name == "mean" else name
+        print(f"{name}: validation balanced accuracy {score:.4f} ({len(labels)} images)")
     return 0
 
 
