@@ -18,7 +18,7 @@ The limits are the 1st and 99th percentiles of the training images (the card's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +133,13 @@ def _sentence(kind: str, advice: str, limits: dict[str, Any]) -> str:
     return f"{text} {advice}"
 
 
+def variants(images: Sequence[np.ndarray]) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """``("clean", images at the working scale)``, then each of :data:`PERTURBATIONS` with the
+    images so perturbed; one kind at a time, so only one set is held."""
+    for kind in ("clean", *PERTURBATIONS):
+        yield kind, [working_scale(i) if kind == "clean" else perturb(i, kind) for i in images]
+
+
 def effects(predictor, images: Sequence[np.ndarray], labels: np.ndarray) -> dict[str, Any]:
     """Balanced accuracy and out-of-domain share of ``predictor`` on these labelled images
     (``labels``: indices into :data:`~skindx.taxonomy.CODES`) as they are and after each of
@@ -140,8 +147,7 @@ def effects(predictor, images: Sequence[np.ndarray], labels: np.ndarray) -> dict
     from skindx.evaluate import balanced_accuracy
 
     result: dict[str, Any] = {"n": len(images)}
-    for kind in ("clean", *PERTURBATIONS):
-        changed = [working_scale(i) if kind == "clean" else perturb(i, kind) for i in images]
+    for kind, changed in variants(images):
         predictions = predictor.predict_batch(changed)
         predicted = np.array([CODES.index(p.label) for p in predictions])
         result[kind] = {

@@ -121,11 +121,7 @@ def check_exposure(model, raw, labels, size: int, reference: list[float]) -> Non
         "outside 5th-95th, to the edge": lambda p: scaled_exposure(p, None, band=(p5, p95)),
         "outside 1st-99th, to the median": lambda p: scaled_exposure(p, median, band=(p1, p99)),
     }
-    small = [quality.working_scale(p) for p in raw]  # as `skindx photo-quality` sees them
-    changed = {
-        "clean": small,
-        **{k: [quality.perturb(p, k) for p in raw] for k in quality.PERTURBATIONS},
-    }
+    changed = dict(quality.variants(raw))  # as `skindx photo-quality` sees them
     for name, transform in variants.items():
         scores = {}
         for kind, images in changed.items():
