@@ -442,6 +442,25 @@ def test_validation_checks_tool(capsys):
     assert lines[0].startswith(f"prior tau 0.00: balanced accuracy {plain:.4f}")
 
 
+def test_classifier_retrain_tool():
+    """tools/classifier_retrain.py: tau-normalised columns have norm ** (1 - tau), and the
+    class-balanced refit, folded back to raw features, predicts like the fit it came from
+    and never predicts a class absent from training."""
+    retrain = tool("classifier_retrain")
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(5, 3)) * np.array([1.0, 2.0, 4.0])
+    norms = np.linalg.norm(kernel, axis=0)
+    assert np.linalg.norm(retrain.tau_normalised(kernel, 1.0), axis=0) == pytest.approx(1.0)
+    assert np.linalg.norm(retrain.tau_normalised(kernel, 0.5), axis=0) == pytest.approx(norms**0.5)
+    labels = np.repeat([0, 1, 3], [40, 10, 5])
+    features = rng.normal(size=(55, 4)) * 2.0 + 10.0 + 8.0 * np.eye(4)[labels]
+    k, b = retrain.balanced_head(features, labels, 1.0, 4)
+    assert k.shape == (4, 4) and b.shape == (4,)
+    predicted = (features @ k + b).argmax(axis=1)
+    assert 2 not in predicted
+    assert (predicted == labels).mean() > 0.9
+
+
 def test_scaled_exposure():
     """tools/validation_checks.py's exposure normalisation: to a target grey, half-way, and
     only outside a band (to its nearer edge)."""
