@@ -474,6 +474,13 @@ def finish_with_validation(
 def validation_arrays(card: ModelCard, images: str | Path, metadata: str | Path):
     """The validation split ``card`` records, decoded as its model sees it:
     ``(x, labels, image ids), split info``."""
+    _, validation, split_info = split_arrays(card, images, metadata, train=False)
+    return validation, split_info
+
+
+def split_arrays(card: ModelCard, images: str | Path, metadata: str | Path, train: bool = True):
+    """The training and validation parts of the split ``card`` records, decoded as its model
+    sees them, as :func:`load_split` returns them (training ``None`` with ``train=False``)."""
     val_fraction, seed = validation_split(card.training)
     config = TrainConfig(
         images=str(images),
@@ -485,8 +492,7 @@ def validation_arrays(card: ModelCard, images: str | Path, metadata: str | Path)
         color_constancy=bool(card.preprocessing.get("color_constancy")),
         hair_removal=bool(card.preprocessing.get("hair_removal")),
     )
-    _, validation, split_info = load_split(config, progress=False, train=False)
-    return validation, split_info
+    return load_split(config, progress=False, train=train)
 
 
 def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path) -> bool:

@@ -444,8 +444,8 @@ def test_validation_checks_tool(capsys):
 
 def test_classifier_retrain_tool():
     """tools/classifier_retrain.py: tau-normalised columns have norm ** (1 - tau), and the
-    class-balanced refit, folded back to raw features, predicts like the fit it came from
-    and never predicts a class absent from training."""
+    class-balanced refit, folded back to raw features, separates the classes it was fitted
+    on and never predicts a class absent from training."""
     retrain = tool("classifier_retrain")
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(5, 3)) * np.array([1.0, 2.0, 4.0])

@@ -8,14 +8,16 @@
 2020) found that a network trained on imbalanced data learns good features but a biased last
 layer, and that two cheap fixes recover much of what balanced accuracy loses:
 
-- tau-normalisation: each class's weight vector divided by its norm to the power tau (rare
-  classes get smaller norms during training), no training at all;
+- tau-normalisation: each class's weight vector divided by its norm to the power tau (in
+  their experiments rare classes ended training with smaller norms), no training at all;
 - classifier re-training (cRT): the last layer fitted again on the frozen features of the
   training split, every class weighted equally. Here a multinomial logistic regression
   (scikit-learn) on the penultimate features of the training images, as they are plus
   ``--passes`` randomly rotated, mirrored and zoomed copies (the training loop's geometry).
 
-Each candidate is scored on the validation split with its temperature fitted again. With
+Each candidate is scored on the validation split with its temperature fitted again, and on
+the training features it was fitted on (the gap between the two shows how far the frozen
+features of seen images flatter a layer fitted on them). With
 ``--out``, the best candidate's last layer is written into a copy of the model, which is then
 finished on validation like any trained model (temperature, out-of-domain reference, triage
 thresholds, flip-TTA choice, age/sex/site context). Validation only: never point it at the
@@ -33,10 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.data import card_split, labelled_paths, load_arrays
 from skindx.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.modeling import LOGITS_LAYER, load_model
-from skindx.train import finish_with_validation, logits_and_features, random_geometry
+from skindx.train import (
+    finish_with_validation,
+    logits_and_features,
+    random_geometry,
+    split_arrays,
+)
 
 TAUS = (0.5, 1.0)
 REGULARISATION = (0.01, 0.1, 1.0)  # scikit-learn's C: inverse L2 strength
@@ -98,16 +104,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the best candidate's model here")
     args = parser.parse_args()
     skin_model = load_model(args.model)
-    card, model = skin_model.card, skin_model.model
-    prep = card.preprocessing
-    flags = bool(prep.get("color_constancy")), bool(prep.get("hair_removal"))
-    training, validation = card_split(card.training, args.metadata)
-    (train_paths, y_train), (val_paths, y_val) = (
-        labelled_paths(part, args.images) for part in (training, validation)
+    model = skin_model.model
+    (x_train, y_train, _), (x_val, y_val, val_ids), _ = split_arrays(
+        skin_model.card, args.images, args.metadata
     )
-    x_val = load_arrays(val_paths, card.input_size, *flags)
     val_features = logits_and_features(model, x_val)[1]
-    x_train = load_arrays(train_paths, card.input_size, *flags)
     features = training_features(model, x_train, args.passes, args.seed)
     labels = np.tile(y_train, args.passes + 1)
     print(f"{len(y_train)} training images × {args.passes + 1}, {len(y_val)} validation images")
@@ -115,14 +116,18 @@ def main() -> int:
     best = None
     for name, k, b in candidates(kernel, bias, features, labels):
         accuracy, ece = score(val_features @ k + b, y_val)
-        print(f"{name}: validation balanced accuracy {accuracy:.4f}, ECE {ece:.4f}")
+        seen = balanced_accuracy(labels, (features @ k + b).argmax(axis=1))
+        print(
+            f"{name}: validation balanced accuracy {accuracy:.4f}, ECE {ece:.4f}; "
+            f"on its training features {seen:.4f}"
+        )
         if best is None or accuracy > best[0]:
             best = accuracy, name, k, b
     print(f"best: {best[1]} ({best[0]:.4f})")
     if args.out:
         model.get_layer(LOGITS_LAYER).set_weights([best[2], best[3]])
-        card.training["classifier_refit"] = best[1]
-        finish_with_validation(skin_model, x_val, y_val, [p.stem for p in val_paths], args.metadata)
+        skin_model.card.training["classifier_refit"] = best[1]
+        finish_with_validation(skin_model, x_val, y_val, val_ids, args.metadata)
         skin_model.save(args.out)
     return 0
 
