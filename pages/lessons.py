@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import html
-from pathlib import Path
 
 import streamlit as st
 
 from skindx import handout
 from skindx import lessons as lx
 from skindx.taxonomy import BY_CODE
+from streamlit_app import ui
 
 ALL_AUDIENCES = "everyone"
 MODES = ("Read", "Present")
@@ -45,11 +45,6 @@ def _content() -> tuple[tuple[lx.Lesson, ...], tuple[lx.GlossaryTerm, ...]]:
 @st.cache_data(show_spinner=False, ttl=600)
 def _data() -> tuple[dict | None, dict | None]:
     return lx.load_stats_summary(), lx.load_model_card()
-
-
-@st.cache_data(show_spinner=False)
-def _examples(directory: str) -> dict[str, list[lx.ExampleImage]]:
-    return lx.find_examples(Path(directory))
 
 
 @st.cache_resource(show_spinner=False)
@@ -208,8 +203,7 @@ def _draw_figure(name: str) -> None:
 
 
 def _draw_examples(code: str) -> None:
-    directory = lx.examples_dir()
-    examples = _examples(str(directory)).get(code, []) if directory else []
+    examples = ui.examples().get(code, [])
     if not examples:
         return
     st.markdown(f"**Real examples from the ISIC data ({BY_CODE[code].name}):**")

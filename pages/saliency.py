@@ -1,8 +1,9 @@
 """Saliency explorer: compare CAM methods, classes and layers on one image, with a measured
 faithfulness figure next to each map. Layout only; the maps come from ``skindx.explain``.
 
-The image arrives from the Diagnose page through this session's state (never a file or a URL)
-or is uploaded here; maps are kept in this session only.
+The image arrives from the Diagnose page through this session's state (never a file or a URL),
+is uploaded here, or is one of the real ISIC images with a known diagnosis that the person
+running the app put in ``SKINDX_EXAMPLES_DIR``; maps are kept in this session only.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
 from skindx.imaging import ImageRejected
 from skindx.report import diagnosis_label
+from skindx.taxonomy import CODES
 from streamlit_app import resources, ui
 
 IMAGE = "sal_image"  # {"id", "name", "pixels"} set by the Diagnose page or the uploader below
 CURRENT = "sal_current"
 UPLOAD_SEEN = "sal_upload_seen"
+EXAMPLE_SEEN = "sal_example_seen"
+EXAMPLES_PER_CLASS = 5
 MAPS = "sal_maps"
 MAX_MAPS = 8
 COMPARE = ("Off", "Two methods", "Two classes")
@@ -40,7 +44,7 @@ FAITHFULNESS_HELP = (
 )
 
 
-def _image() -> dict | None:
+def _image(engine: resources.Engine) -> dict | None:
     upload = st.file_uploader(
         "Upload a dermoscopic image",
         type=ui.image_types(),
@@ -56,9 +60,11 @@ def _image() -> dict | None:
         problem = ui.once_per_upload(UPLOAD_SEEN, upload, _read)
         if problem is not None:
             st.error(problem, icon=":material/broken_image:")
+    offered = _pick_example(engine)
     image = st.session_state.get(IMAGE)
     if image is None:
-        st.info("Upload an image, or open one from the Check a skin spot page.")
+        example = ", pick an example" if offered else ""
+        st.info(f"Upload an image{example}, or open one from the Check a skin spot page.")
         return None
     if st.session_state.get(CURRENT) != image["id"]:  # a new image: targets default again
         for key in PER_IMAGE_KEYS:
@@ -80,6 +86,62 @@ def _read(upload) -> str | None:
         "notes": loaded.notes,
     }
     return None
+
+
+def _pick_example(engine: resources.Engine) -> bool:
+    """A real ISIC image with its known diagnosis, where the server has a folder of them: the
+    maps then show where the model looks when it is right and when it is wrong. Whether any
+    example is on offer."""
+    examples = ui.examples(EXAMPLES_PER_CLASS, engine.card.training)
+    choices = [example for code in CODES for example in examples.get(code, [])]
+    if not choices:
+        return False
+    example = st.selectbox(
+        "Or pick an ISIC image with a known diagnosis",
+        choices,
+        index=None,
+        format_func=lambda e: e.caption,
+        placeholder="Choose an example image",
+        key="sal_example",
+    )
+    if example is None:
+        st.session_state.pop(EXAMPLE_SEEN, None)
+    elif st.session_state.get(EXAMPLE_SEEN) != example.path:  # read once, like an upload
+        st.session_state[EXAMPLE_SEEN] = example.path
+        _load_example(example)
+    return True
+
+
+def _load_example(example) -> None:
+    try:
+        loaded = ui.working_copy(example.path.read_bytes())
+    except (OSError, ImageRejected):
+        st.error(f"The example image {example.path.name} could not be read.")
+        return
+    st.session_state[IMAGE] = {
+        "id": f"example:{example.path}",
+        "name": example.path.name,
+        "pixels": loaded.pixels,
+        "notes": loaded.notes,
+        "truth": example,
+    }
+
+
+def _known_diagnosis(example, label: str) -> None:
+    agrees = "matches it" if example.code == label else "is different"
+    st.markdown(
+        f"Known diagnosis: **{diagnosis_label(example.code)}**; the model's top class {agrees}."
+    )
+    st.caption(f"From the example folder's metadata: {example.caption}. {_fairness(example)}")
+
+
+def _fairness(example) -> str:
+    if example.held_out:
+        return "The model did not train on this lesion (it is in its validation split)."
+    return (
+        "The folder's metadata does not show whether the model trained on this image; if it "
+        "did, a match says little about how it does on new lesions."
+    )
 
 
 def _map(engine: resources.Engine, image: dict, method: str, target: str, layer: str):
@@ -163,7 +225,7 @@ def main() -> None:
     engine = resources.engine()
     if engine is None:
         return
-    image = _image()
+    image = _image(engine)
     if image is None:
         return
     if image.get("prediction") is None:  # once per image, not on every rerun
@@ -176,6 +238,8 @@ def main() -> None:
         f"**{ui.escape(image['name'])}**: the model's top class is "
         f"**{prediction.label_name}** ({ui.percent(prediction.probabilities[prediction.label])})."
     )
+    if image.get("truth") is not None:
+        _known_diagnosis(image["truth"], prediction.label)
     for note in image.get("notes", ()):
         st.caption(note)
     if not prediction.in_domain:

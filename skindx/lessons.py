@@ -228,6 +228,7 @@ class ExampleImage:
     code: str
     path: Path
     caption: str
+    held_out: bool = False  # known to be outside the model's training images
 
 
 # --------------------------------------------------------------------------- parsing
@@ -1132,34 +1133,59 @@ def grade_quiz(questions: Sequence[QuizQuestion], answers: Sequence[int | None])
 # --------------------------------------------------------------------------- real examples
 
 
-def find_examples(directory: Path | None, per_class: int = 3) -> dict[str, list[ExampleImage]]:
+def find_examples(
+    directory: Path | None, per_class: int = 3, training: Mapping[str, Any] | None = None
+) -> dict[str, list[ExampleImage]]:
     """Up to ``per_class`` real images per diagnosis from a local folder of ISIC images.
 
     Understands a HAM10000-style metadata CSV (``image_id``, ``dx``, optional ``lesion_id`` and
     ``dx_type``) in the folder (or beside an ``images/`` folder), an ISIC 2019 one-hot ground
     truth CSV, or one sub-folder per diagnosis (``mel/``, ``MEL/`` …). One image per lesion;
     the choice is deterministic. A missing or unreadable folder gives ``{}``.
+
+    With ``training`` (a model card's ``training`` section), the images the model trained on
+    are left out wherever the folder's metadata reproduces the card's lesion split, and those
+    left are marked ``held_out``: the model's answer on them is a fair test.
     """
     if directory is None or not Path(directory).is_dir():
         return {}
     directory = Path(directory)
-    rows = _metadata_rows(directory)
-    if rows:
-        images = _image_index([directory, directory / "images"])
-        return _pick_from_rows(rows, images, per_class)
-    return _pick_from_folders(directory, per_class)
+    labels = _metadata_csv(directory)
+    if labels is None:
+        return _pick_from_folders(directory, per_class)
+    trained = _card_training_ids(training, labels) if training else None
+    rows = [r for r in _read_labels(labels) if not trained or r["image_id"] not in trained]
+    images = _image_index([directory, directory / "images"])
+    return _pick_from_rows(rows, images, per_class, held_out=bool(trained))
 
 
-def _metadata_rows(directory: Path) -> list[dict[str, str]]:
+def _metadata_csv(directory: Path) -> Path | None:
+    """The first CSV with image ids and diagnoses in the folder (or beside ``images/``)."""
     folders = [directory]
     if directory.name == "images":
         folders.append(directory.parent)
     for folder in folders:
         for path in sorted(folder.glob("*.csv")):
-            rows = _read_labels(path)
-            if rows:
-                return rows
-    return []
+            if _read_labels(path):
+                return path
+    return None
+
+
+def _card_training_ids(training: Mapping[str, Any], metadata_csv: Path) -> frozenset[str]:
+    """The ids on the training side of the card's lesion split, if this metadata is the table
+    the split was drawn from (its training side matches the card's counts per class); else
+    empty, as the split of any other table would be a different one."""
+    from skindx.data import card_split
+    from skindx.metadata import MetadataError
+
+    expected = training.get("train_images_per_class")
+    try:
+        train, _ = card_split(dict(training), metadata_csv)
+    except (MetadataError, ValueError, OSError):
+        return frozenset()
+    if not expected or train["diagnosis"].value_counts().to_dict() != expected:
+        return frozenset()
+    return frozenset(train["image_id"])
 
 
 def _read_labels(path: Path) -> list[dict[str, str]]:
@@ -1215,7 +1241,10 @@ def _image_index(folders: Iterable[Path]) -> dict[str, Path]:
 
 
 def _pick_from_rows(
-    rows: Sequence[Mapping[str, str]], images: Mapping[str, Path], per_class: int
+    rows: Sequence[Mapping[str, str]],
+    images: Mapping[str, Path],
+    per_class: int,
+    held_out: bool = False,
 ) -> dict[str, list[ExampleImage]]:
     picked: dict[str, list[ExampleImage]] = {}
     lesions: set[str] = set()
@@ -1227,7 +1256,7 @@ def _pick_from_rows(
         if len(chosen) < per_class:
             how = _CONFIRMATION.get(row["dx_type"], "")
             caption = f"{row['image_id']} · {BY_CODE[code].name}" + (f" · {how}" if how else "")
-            chosen.append(ExampleImage(code, path, caption))
+            chosen.append(ExampleImage(code, path, caption, held_out))
             lesions.add(row["lesion_id"])
     return picked
 

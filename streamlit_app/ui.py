@@ -6,6 +6,7 @@ import dataclasses
 import io
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -13,6 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from skindx.imaging import LoadedImage, heif_available, inspect_image, shrink
+from skindx.lessons import ExampleImage, examples_dir, find_examples
 from skindx.report import DISCLAIMER
 from streamlit_app import navigation
 
@@ -113,3 +115,18 @@ def once_per_upload(key: str, upload: Any, read: Callable[[Any], T]) -> T:
         held = (upload.file_id, read(upload))
         st.session_state[key] = held
     return held[1]
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def _examples(
+    directory: str, per_class: int, training: dict | None
+) -> dict[str, list[ExampleImage]]:
+    return find_examples(Path(directory), per_class, training)
+
+
+def examples(per_class: int = 3, training: dict | None = None) -> dict[str, list[ExampleImage]]:
+    """Real ISIC images with known diagnoses from the folder the person running the app named
+    in ``SKINDX_EXAMPLES_DIR`` (``{}`` without one): the data may not ship with the app.
+    ``training``: a model card's training section, to leave out the images it trained on."""
+    directory = examples_dir()
+    return _examples(str(directory), per_class, training) if directory else {}

@@ -782,3 +782,39 @@ def test_model_card_page_shows_what_combining_is_worth(model, tmp_path, monkeypa
     at = run(app_test(PAGES / "model_card.py"))
     assert "On the 290 validation lesions with several images (666 images)" in texts(at)
     assert "60.8% from one image per lesion and 68.5% from the mean" in texts(at)
+
+
+def test_explorer_offers_examples_with_their_known_diagnosis(model, monkeypatch, tmp_path) -> None:
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i, dx in enumerate(["mel", "mel", "nv", "df"]):
+        rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
+        (tmp_path / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    at = run(app_test(PAGES / "saliency.py"))
+    picker = at.selectbox(key="sal_example")
+    # One entry per image, grouped by diagnosis in the model's class order.
+    assert [option.split(" · ")[:2] for option in picker.options] == [
+        ["ISIC_0000003", "Dermatofibroma"],
+        ["ISIC_0000000", "Melanoma"],
+        ["ISIC_0000001", "Melanoma"],
+        ["ISIC_0000002", "Melanocytic nevus"],
+    ]
+    assert not at.metric
+    run(picker.set_value(picker.options[0]))  # as a person picks it: by its caption
+    text = texts(at)
+    assert "ISIC\\_0000003\\.png" in text and "Known diagnosis: **Dermatofibroma" in text
+    assert "confirmed by histopathology" in text
+    # The tiny model's card does not count these images, so the page cannot vouch for them.
+    assert "does not show whether the model trained on this image" in text
+    assert len(at.metric) == 1  # a map with its faithfulness figure
+    (tmp_path / "ISIC_0000000.png").write_bytes(b"not an image")  # broken since it was listed
+    run(at.selectbox(key="sal_example").set_value(picker.options[1]))
+    assert "ISIC_0000000.png could not be read" in at.error[0].value
+    assert "ISIC\\_0000003\\.png" in texts(at)  # the last image stays
+
+
+def test_explorer_without_examples_folder_has_no_picker(model, monkeypatch) -> None:
+    monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
+    at = run(app_test(PAGES / "saliency.py"))
+    assert not [box for box in at.selectbox if box.key == "sal_example"]

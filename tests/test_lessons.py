@@ -579,6 +579,29 @@ def test_find_examples_from_ham10000_layout(tmp_path: Path) -> None:
     assert lx.find_examples(tmp_path / "images")["mel"]  # metadata beside images/
 
 
+def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -> None:
+    from skindx.data import card_split
+
+    rows = ["lesion_id,image_id,dx,dx_type,age,sex,localization"]
+    for i in range(40):
+        rows.append(f"HAM_{i},ISIC_{i:07d},{'mel' if i % 2 else 'nv'},histo,50,male,back")
+        _image(tmp_path / f"ISIC_{i:07d}.jpg")
+    metadata = tmp_path / "HAM10000_metadata.csv"
+    metadata.write_text("\n".join(rows) + "\n")
+    training = {"recipe": {"val_fraction": 0.15, "split_seed": 7}}
+    train, validation = card_split(training, metadata)
+    training["train_images_per_class"] = train["diagnosis"].value_counts().to_dict()
+
+    examples = lx.find_examples(tmp_path, per_class=40, training=training)
+    picked = [e for group in examples.values() for e in group]
+    assert sorted(e.path.stem for e in picked) == sorted(validation["image_id"])
+    assert all(e.held_out for e in picked)
+    # Metadata that does not reproduce the card's split hides nothing and promises nothing.
+    training["train_images_per_class"] = {"mel": 1, "nv": 1}
+    picked = [e for group in lx.find_examples(tmp_path, 40, training).values() for e in group]
+    assert len(picked) == 40 and not any(e.held_out for e in picked)
+
+
 def test_find_examples_from_isic2019_one_hot_csv(tmp_path: Path) -> None:
     (tmp_path / "truth.csv").write_text(
         "image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK\n"
