@@ -1150,24 +1150,27 @@ def find_examples(
     if directory is None or not Path(directory).is_dir():
         return {}
     directory = Path(directory)
-    labels = _metadata_csv(directory)
-    if labels is None:
+    found = _metadata(directory)
+    if found is None:
         return _pick_from_folders(directory, per_class)
-    trained = _card_training_ids(training, labels) if training else None
-    rows = [r for r in _read_labels(labels) if not trained or r["image_id"] not in trained]
+    path, rows = found
+    trained = _card_training_ids(training, path) if training else frozenset()
+    rows = [row for row in rows if row["image_id"] not in trained]
     images = _image_index([directory, directory / "images"])
     return _pick_from_rows(rows, images, per_class, held_out=bool(trained))
 
 
-def _metadata_csv(directory: Path) -> Path | None:
-    """The first CSV with image ids and diagnoses in the folder (or beside ``images/``)."""
+def _metadata(directory: Path) -> tuple[Path, list[dict[str, str]]] | None:
+    """The first CSV with image ids and diagnoses in the folder (or beside ``images/``), and
+    its rows."""
     folders = [directory]
     if directory.name == "images":
         folders.append(directory.parent)
     for folder in folders:
         for path in sorted(folder.glob("*.csv")):
-            if _read_labels(path):
-                return path
+            rows = _read_labels(path)
+            if rows:
+                return path, rows
     return None
 
 
