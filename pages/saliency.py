@@ -3,7 +3,8 @@ faithfulness figure next to each map. Layout only; the maps come from ``skindx.e
 
 The image arrives from the Diagnose page through this session's state (never a file or a URL),
 is uploaded here, or is one of the real ISIC images with a known diagnosis that the person
-running the app put in ``SKINDX_EXAMPLES_DIR``; maps are kept in this session only.
+running the app put in ``SKINDX_EXAMPLES_DIR``; maps are kept in this session only. With that
+folder, the page also shows the labelled lesions most similar to the image (skindx.similar).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import streamlit as st
 
 from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
-from skindx.imaging import ImageRejected
+from skindx.imaging import ImageRejected, load_image, shrink
+from skindx.lessons import examples_dir
 from skindx.report import diagnosis_label
+from skindx.similar import vote
 from skindx.taxonomy import CODES
 from streamlit_app import resources, ui
 
@@ -35,6 +38,13 @@ WHAT_IT_SHOWS = (
     "of the lesion's biology. It does not show why those pixels matter, whether the model is "
     "right, or where the lesion's border is, and a bright patch on a ruler, a hair or the "
     "dark corner of a dermoscope is a warning sign, not an explanation."
+)
+SIMILAR_SHOWN = 6
+THUMBNAIL_SIDE = 320  # px
+SIMILAR_HELP = (
+    "Content-based image retrieval (Tschandl et al., Br J Dermatol 2019): the labelled images "
+    "whose features, as the network's last layer before its answer sees them, lie nearest to "
+    "this one. Dermatologists can check a diagnosis against similar cases they can see."
 )
 FAITHFULNESS_HELP = (
     "How the class probability changes when the 20% most salient pixels are blurred away, "
@@ -295,6 +305,53 @@ def main() -> None:
     ):
         with column:
             _panel(engine, image, panel_method, panel_target, layer, alpha, colormap, slot, alone)
+    _similar(engine, image)
+
+
+def _similar(engine: resources.Engine, image: dict) -> None:
+    """The most similar labelled lesions, where the server has a folder of them."""
+    if examples_dir() is None:
+        return
+    st.header("Similar lesions")
+    if not st.toggle(
+        "Show the most similar lesions with known diagnoses", key="sal_similar", help=SIMILAR_HELP
+    ):
+        return
+    gallery = resources.gallery(engine)
+    if gallery is None:
+        st.info("The example folder on this server holds too few readable labelled images.")
+        return
+    if image.get("features") is None:  # once per image, not on every rerun
+        image["features"] = engine.forward(image["pixels"])[1][0]
+    truth = image.get("truth")
+    neighbours = gallery.nearest(image["features"], skip=truth.path if truth else None)
+    counts = ", ".join(
+        f"{n} × {diagnosis_label(code)}" for code, n in vote([x.example for x in neighbours])
+    )
+    st.markdown(f"Known diagnoses of the {len(neighbours)} most similar lesions: {counts}.")
+    columns = st.columns(3)
+    for k, neighbour in enumerate(neighbours[:SIMILAR_SHOWN]):
+        example = neighbour.example
+        columns[k % 3].image(
+            _thumbnail(str(example.path)),
+            caption=f"{example.caption} · similarity {neighbour.similarity:.2f}",
+            width="stretch",
+            alt=f"Similar lesion {example.path.stem}: {diagnosis_label(example.code)}",
+        )
+    figures = gallery.figures
+    st.caption(
+        "Similar as this model sees them, not necessarily as a dermatologist would. "
+        f"On the {figures['n']} lesions of this server's gallery, the most common diagnosis "
+        f"among each one's {figures['k']} most similar others was its own for "
+        f"{ui.percent(figures['accuracy'], 0)} of them (balanced accuracy "
+        f"{ui.percent(figures['balanced_accuracy'], 0)})."
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _thumbnail(path: str):
+    """A gallery image, small (a file on the server, never an upload)."""
+    return shrink(load_image(path), THUMBNAIL_SIDE)
 
 
 main()

@@ -22,7 +22,10 @@ import numpy as np
 import streamlit as st
 
 from skindx.card import CARD_FILE, ModelCard
+from skindx.lessons import examples_dir, find_examples
 from skindx.modeling import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
+from skindx.similar import GALLERY_PER_CLASS, Gallery, build_gallery
+from skindx.taxonomy import CODES
 
 MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "
@@ -109,6 +112,27 @@ def engine() -> Engine | None:
     except ModelLoadError as error:
         _model_missing(str(error))
         return None
+
+
+@st.cache_resource(show_spinner="Reading the example images once for this server…", max_entries=2)
+def _gallery(directory: str, model: str, stamp: tuple[int, ...], _engine: Engine) -> Gallery | None:
+    """The similar-lesions gallery for one examples folder and one model (``model`` and
+    ``stamp`` key it to the model's files, as :func:`load_engine` is)."""
+    examples = find_examples(Path(directory), GALLERY_PER_CLASS, _engine.card.training)
+    try:
+        return build_gallery(_engine.predictor, [e for c in CODES for e in examples.get(c, [])])
+    except ValueError:  # fewer than two readable images
+        return None
+
+
+def gallery(engine: Engine) -> Gallery | None:
+    """Labelled images to find similar lesions in, where ``SKINDX_EXAMPLES_DIR`` names a
+    folder of them (else ``None``); built once per server and model."""
+    directory = examples_dir()
+    if directory is None:
+        return None
+    model = model_dir()
+    return _gallery(str(directory), str(model), _stamp(model), engine)
 
 
 def _model_missing(detail: str, message: str = MODEL_MISSING) -> None:

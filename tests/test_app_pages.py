@@ -814,7 +814,31 @@ def test_explorer_offers_examples_with_their_known_diagnosis(model, monkeypatch,
     assert "ISIC\\_0000003\\.png" in texts(at)  # the last image stays
 
 
+def test_explorer_shows_the_most_similar_labelled_lesions(model, monkeypatch, tmp_path) -> None:
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i, dx in enumerate(["mel", "nv", "nv", "bkl", "df"]):
+        rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
+        (tmp_path / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    at = run(app_test(PAGES / "saliency.py"))
+    run(at.selectbox(key="sal_example").set_value(at.selectbox(key="sal_example").options[0]))
+    assert [h.value for h in at.header] == ["Similar lesions"] and len(at.image) == 1
+    run(at.toggle(key="sal_similar").set_value(True))
+    # The picked image is in the gallery: it is left out, so the other four are its neighbours.
+    text = texts(at)
+    assert "Known diagnoses of the 4 most similar lesions: 2 × Melanocytic nevus" in text
+    assert "On the 5 lesions of this server's gallery" in text
+    assert len(at.image) == 1 + 4  # the map, then the neighbours
+
+
 def test_explorer_without_examples_folder_has_no_picker(model, monkeypatch) -> None:
     monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
     at = run(app_test(PAGES / "saliency.py"))
     assert not [box for box in at.selectbox if box.key == "sal_example"]
+    at.session_state["sal_image"] = {
+        "id": "x",
+        "name": "x.png",
+        "pixels": inspect_image(lesion_png()).pixels,
+    }
+    assert not run(at).header  # no similar lesions without labelled images to compare with

@@ -1,0 +1,52 @@
+"""The similar-lesions gallery's leave-one-out vote, with and without centring the features.
+
+    python tools/similar_check.py --model models/default --examples ../shared/data/ham10000
+
+Builds the gallery the Saliency explorer builds from ``--examples`` (at most
+``GALLERY_PER_CLASS`` lesions per diagnosis, one image each, leaving out the images the model
+trained on where the folder's metadata reproduces the card's split) and prints, for several
+neighbourhood sizes, how often the most common diagnosis among each lesion's nearest others is
+its own, comparing the features centred on the gallery's mean (as the app does) and as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skindx.lessons import find_examples
+from skindx.modeling import load_model
+from skindx.predict import Predictor
+from skindx.similar import GALLERY_PER_CLASS, build_gallery
+from skindx.taxonomy import CODES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--examples", type=Path, required=True, help="a labelled ISIC folder")
+    parser.add_argument("--neighbours", default="5,10,15", help="comma-separated k values")
+    args = parser.parse_args(argv)
+    skin_model = load_model(args.model)
+    found = find_examples(args.examples, GALLERY_PER_CLASS, skin_model.card.training)
+    examples = [e for code in CODES for e in found.get(code, [])]
+    held_out = "held out from training" if examples and examples[0].held_out else "unknown split"
+    counts = {code: len(found[code]) for code in CODES if code in found}
+    print(f"{len(examples)} lesions ({held_out}): {counts}")
+    predictor = Predictor(skin_model)
+    for centred in (True, False):
+        gallery = build_gallery(predictor, examples, centred=centred)
+        for k in map(int, args.neighbours.split(",")):
+            figures = gallery.leave_one_out(k)
+            print(
+                f"{'centred' if centred else 'as they are'}, k={k}: accuracy "
+                f"{figures['accuracy']:.3f}, balanced accuracy {figures['balanced_accuracy']:.3f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
