@@ -250,6 +250,55 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    from skindx.imaging import load_image
+    from skindx.lessons import find_examples
+    from skindx.predict import Predictor
+    from skindx.similar import GALLERY_PER_CLASS, build_gallery, vote
+    from skindx.taxonomy import CODES
+
+    skin_model = _load(args.model)
+    predictor = Predictor(skin_model)
+    # Absolute paths, so that the image is left out of its own neighbours when it is an example.
+    found = find_examples(args.examples.resolve(), GALLERY_PER_CLASS, skin_model.card.training)
+    try:
+        gallery = build_gallery(predictor, [e for code in CODES for e in found.get(code, [])])
+    except ValueError as error:
+        raise CommandError(f"--examples {args.examples}: {error} with a known diagnosis") from None
+    pixels = load_image(args.image, min_side=predictor.decode_side)
+    features = predictor.forward(predictor.preprocess(pixels))[1][0]
+    neighbours = gallery.nearest(features, args.neighbours, skip=args.image.resolve())
+    result = {
+        "image": str(args.image),
+        "votes": dict(vote([n.example for n in neighbours])),
+        "neighbours": [_neighbour(n) for n in neighbours],
+        "gallery": gallery.figures,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    votes = ", ".join(f"{n} {code}" for code, n in result["votes"].items())
+    print(f"{args.image}: the {len(neighbours)} most similar of {len(gallery)} lesions: {votes}")
+    for n in neighbours:
+        print(f"  {n.similarity:.3f}  {n.example.code:6s} {n.example.path}")
+    figures = gallery.figures
+    print(
+        f"gallery, leave-one-out vote of {figures['k']}: accuracy {figures['accuracy']:.3f}, "
+        f"balanced accuracy {figures['balanced_accuracy']:.3f}"
+    )
+    return 0
+
+
+def _neighbour(neighbour) -> dict:
+    example = neighbour.example
+    return {
+        "image": str(example.path),
+        "diagnosis": example.code,
+        "similarity": round(neighbour.similarity, 4),
+        "held_out": example.held_out,
+    }
+
+
 # -- data / train / evaluate / stats --------------------------------------------------------
 def cmd_restructure(args: argparse.Namespace) -> int:
     from skindx.data import restructure
@@ -603,6 +652,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--colormap", choices=list(COLORMAPS), default="viridis")
     explain.add_argument("--model", type=_existing_dir)
     explain.set_defaults(handler=cmd_explain)
+
+    similar = commands.add_parser(
+        "similar", help="the labelled lesions most similar to an image, as the model sees them"
+    )
+    similar.add_argument("image", type=_existing_file)
+    similar.add_argument(
+        "--examples", type=_existing_dir, required=True,
+        help="labelled ISIC images: a folder with its metadata CSV, or one folder per diagnosis",
+    )  # fmt: skip
+    similar.add_argument("--neighbours", type=_positive_int, default=10, metavar="K")
+    similar.add_argument("--json", action="store_true")
+    similar.add_argument("--model", type=_existing_dir)
+    similar.set_defaults(handler=cmd_similar)
 
     _add_data_commands(commands)
     _add_train_command(commands)

@@ -93,6 +93,31 @@ def test_explain_writes_png(capsys, tiny_model_dir, image_file, tmp_path):
     assert re.search(r"changes p\(mel\) by [+-]\d\.\d{3} \([+-]\d\.\d{3} for random", printed)
 
 
+def test_similar_lists_the_nearest_labelled_lesions(capsys, tiny_model_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        folder = tmp_path / "examples" / ("MEL" if i < 3 else "NV")  # one folder per diagnosis
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1)))
+        Image.fromarray(pixels.astype(np.uint8)).save(folder / f"ISIC_{i}.png")
+    image = tmp_path / "examples" / "MEL" / "ISIC_0.png"
+    args = ["similar", str(image), "--examples", str(tmp_path / "examples")]
+    assert main([*args, "--model", str(tiny_model_dir), "--neighbours", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    names = [Path(n["image"]).name for n in result["neighbours"]]
+    assert len(names) == 3 and "ISIC_0.png" not in names  # the image is not its own neighbour
+    similarities = [n["similarity"] for n in result["neighbours"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert sum(result["votes"].values()) == 3 and set(result["votes"]) <= {"mel", "nv"}
+    assert result["gallery"]["n"] == 6 and result["gallery"]["k"] == 10
+    assert main([*args, "--model", str(tiny_model_dir)]) == 0
+    assert "ISIC_0.png: the 5 most similar of 6 lesions:" in capsys.readouterr().out  # 5 others
+    (tmp_path / "empty").mkdir()
+    empty = ["--examples", str(tmp_path / "empty"), "--model", str(tiny_model_dir)]
+    assert main(["similar", str(image), *empty]) == 1
+    assert capsys.readouterr().err.startswith("skindx: error: --examples")
+
+
 @pytest.mark.parametrize(
     "argv",
     [
