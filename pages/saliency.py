@@ -16,7 +16,7 @@ import streamlit as st
 
 from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
-from skindx.imaging import ImageRejected, load_image, shrink
+from skindx.imaging import ImageRejected
 from skindx.lessons import examples_dir
 from skindx.report import diagnosis_label
 from skindx.similar import vote
@@ -40,7 +40,6 @@ WHAT_IT_SHOWS = (
     "dark corner of a dermoscope is a warning sign, not an explanation."
 )
 SIMILAR_SHOWN = 6
-THUMBNAIL_SIDE = 320  # px
 SIMILAR_HELP = (
     "Content-based image retrieval (Tschandl et al., Br J Dermatol 2019): the labelled images "
     "whose features, as the network's last layer before its answer sees them, lie nearest to "
@@ -329,11 +328,14 @@ def _similar(engine: resources.Engine, image: dict) -> None:
         f"{n} × {diagnosis_label(code)}" for code, n in vote([x.example for x in neighbours])
     )
     st.markdown(f"Known diagnoses of the {len(neighbours)} most similar lesions: {counts}.")
+    if not image["prediction"].in_domain:
+        st.caption("This image is unlike the lesions the model learnt from, so even these are "
+                   "only the least unlike it.")  # fmt: skip
     columns = st.columns(3)
     for k, neighbour in enumerate(neighbours[:SIMILAR_SHOWN]):
         example = neighbour.example
         columns[k % 3].image(
-            _thumbnail(str(example.path)),
+            str(example.path),  # a file on the server, never an upload
             caption=f"{example.caption} · similarity {neighbour.similarity:.2f}",
             width="stretch",
             alt=f"Similar lesion {example.path.stem}: {diagnosis_label(example.code)}",
@@ -346,12 +348,6 @@ def _similar(engine: resources.Engine, image: dict) -> None:
         f"{ui.percent(figures['accuracy'], 0)} of them (balanced accuracy "
         f"{ui.percent(figures['balanced_accuracy'], 0)})."
     )
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _thumbnail(path: str):
-    """A gallery image, small (a file on the server, never an upload)."""
-    return shrink(load_image(path), THUMBNAIL_SIDE)
 
 
 main()

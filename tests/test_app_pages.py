@@ -832,6 +832,25 @@ def test_explorer_shows_the_most_similar_labelled_lesions(model, monkeypatch, tm
     assert len(at.image) == 1 + 4  # the map, then the neighbours
 
 
+def test_similar_lesions_of_an_out_of_domain_image_are_flagged(
+    monkeypatch, out_of_domain_model_dir, tmp_path
+) -> None:
+    monkeypatch.setenv("SKINDX_MODEL", str(out_of_domain_model_dir))
+    for i, dx in enumerate(["mel", "nv", "nv"]):
+        (tmp_path / dx).mkdir(exist_ok=True)
+        (tmp_path / dx / f"ISIC_{i}.png").write_bytes(lesion_png(i))
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    at = app_test(PAGES / "saliency.py")
+    at.session_state["sal_image"] = {
+        "id": "x",
+        "name": "x.png",
+        "pixels": inspect_image(lesion_png(9)).pixels,
+    }
+    run(run(at).toggle(key="sal_similar").set_value(True))
+    assert "Known diagnoses of the 3 most similar lesions" in texts(at)
+    assert "only the least unlike it" in texts(at)
+
+
 def test_explorer_without_examples_folder_has_no_picker(model, monkeypatch) -> None:
     monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
     at = run(app_test(PAGES / "saliency.py"))
