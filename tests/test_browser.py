@@ -271,6 +271,30 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
     assert not errors, errors
 
 
+def test_explorer_example_and_similar_lesions(browser, tiny_model_dir, tmp_path, monkeypatch):
+    """With a labelled folder on the server, a person picks an example in the explorer and
+    sees its known diagnosis and the most similar lesions, pictures included; axe-core finds
+    no WCAG A/AA violation there."""
+    pytest.importorskip("axe_playwright_python")
+    for i, code in enumerate(["MEL", "NV", "NV", "BKL"]):
+        (tmp_path / "examples" / code).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "examples" / code / f"ISIC_{i}.png").write_bytes(lesion_photo())
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path / "examples"))
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/saliency", errors)
+        page.get_by_label("Or pick an ISIC image with a known diagnosis").click()
+        page.get_by_role("option", name="ISIC_0 · Melanoma").click()
+        page.get_by_text("Known diagnosis: Melanoma").wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("Show the most similar lesions with known diagnoses").click()
+        page.get_by_text("Similar as this model sees them").wait_for(timeout=UI_TIMEOUT_MS)
+        pictures = page.locator('img[alt^="Similar lesion ISIC_"]')
+        pictures.first.wait_for(timeout=UI_TIMEOUT_MS)
+        assert pictures.count() == 3  # the picked image is not its own neighbour
+        assert wcag_violations(page) == []
+    assert not errors, errors
+
+
 def test_lesson_handout_downloads_as_a_printable_page(browser, tiny_model_dir, tmp_path) -> None:
     """The handout button gives an HTML file that opens on its own, offline, with the lesson."""
     errors: list[str] = []
