@@ -1,8 +1,9 @@
 """Similar lesions: the labelled images nearest to a photo in the model's feature space.
 
-Tschandl et al. (Br J Dermatol 2019) found that showing dermatologists the images a
-classifier's penultimate features place nearest to a case, with their known diagnoses, was
-about as accurate as the classifier's own probabilities, and easier for them to check. The
+Tschandl et al. (Br J Dermatol 2019) found that the most common diagnosis among the images a
+classifier's penultimate features place nearest to a case was about as accurate as the
+classifier's own top answer, and suggested that similar cases with known diagnoses may help
+clinicians more than a probability does. The
 gallery here is a folder of labelled ISIC images on the server (``SKINDX_EXAMPLES_DIR``, as
 :func:`skindx.lessons.find_examples` reads it): the ISIC images may not ship with the app.
 """
