@@ -3,9 +3,9 @@
 Tschandl et al. (Br J Dermatol 2019) found that the most common diagnosis among the images a
 classifier's penultimate features place nearest to a case was about as accurate as the
 classifier's own top answer, and suggested that similar cases with known diagnoses may help
-clinicians more than a probability does. The
-gallery here is a folder of labelled ISIC images on the server (``SKINDX_EXAMPLES_DIR``, as
-:func:`skindx.lessons.find_examples` reads it): the ISIC images may not ship with the app.
+clinicians more than a probability does. The gallery here is a folder of labelled ISIC images
+on the server (``SKINDX_EXAMPLES_DIR``, as :func:`skindx.lessons.find_examples` reads it): the
+ISIC images may not ship with the app.
 """
 
 from __future__ import annotations
