@@ -9,10 +9,15 @@ import streamlit as st
 
 from skindx import handout
 from skindx import lessons as lx
-from skindx.taxonomy import BY_CODE
-from streamlit_app import ui
+from skindx.imaging import ImageRejected
+from skindx.report import diagnosis_label
+from skindx.taxonomy import BY_CODE, CODES
+from streamlit_app import resources, ui
 
 ALL_AUDIENCES = "everyone"
+IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
+IMAGE_QUIZ_SIZE = 10
+IMAGE_QUIZ_PER_CLASS = 30
 MODES = ("Read", "Present")
 DISCLAIMER = (
     "Educational material, not medical advice. skindx is not a medical device: "
@@ -92,7 +97,10 @@ def _reset_quiz(slug: str, size: int) -> None:
 def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, ...]) -> None:
     st.title("Lessons")
     st.caption(DISCLAIMER)
-    lessons_tab, glossary_tab = st.tabs(["Lessons", "Glossary"])
+    card = _data()[1] or {}
+    examples = ui.examples(IMAGE_QUIZ_PER_CLASS, card.get("training"))
+    tabs = st.tabs(["Lessons", "Glossary", *(["Image quiz"] if examples else [])])
+    lessons_tab, glossary_tab = tabs[:2]
     with lessons_tab:
         query = st.text_input(
             "Search lessons",
@@ -114,6 +122,9 @@ def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, 
             _lesson_card(lesson)
     with glossary_tab:
         _glossary(glossary, key="lessons_glossary_search")
+    if examples:
+        with tabs[2]:
+            _image_quiz(examples)
 
 
 def _lesson_card(lesson: lx.Lesson) -> None:
@@ -267,6 +278,115 @@ def _feedback(number: int, question: lx.QuizQuestion, result: lx.QuizResult) -> 
         st.error(f"**{number}. Not quite.** {answer}")
     else:
         st.warning(f"**{number}. Not answered.** {answer}")
+
+
+# ----------------------------------------------------------------------------- image quiz
+
+
+def _image_quiz(examples: dict[str, list[lx.ExampleImage]]) -> None:
+    """Real images with known diagnoses: the person answers, then sees the truth and the
+    model's answer (only after answering, so it cannot lead them)."""
+    held = st.session_state.get(IMAGE_QUIZ)
+    if held is None:
+        st.markdown(
+            f"Name the diagnosis of {IMAGE_QUIZ_SIZE} real dermoscopic images from the ISIC "
+            "data, then compare your answers with the known diagnoses and with the model's."
+        )
+        st.button("Start", key="lessons_iq_start", on_click=_new_round, args=(examples,))
+        return
+    shown, answers, checking = held["round"], held["answers"], held["checking"]
+    if len(answers) == len(shown) and not checking:
+        _image_quiz_summary(shown, answers)
+        st.button("New round", key="lessons_iq_again", on_click=_new_round, args=(examples,))
+        return
+    index = len(answers) - 1 if checking else len(answers)
+    st.markdown(f"**Image {index + 1} of {len(shown)}**")
+    st.image(str(shown[index].path), width=360, alt=f"Quiz image {index + 1}")
+    if checking:
+        _image_feedback(shown[index], *answers[-1])
+        last = index == len(shown) - 1
+        st.button("See my score" if last else "Next image", key="lessons_iq_next", on_click=_next)
+        return
+    guess = st.radio(
+        "What is it?", CODES, format_func=diagnosis_label, index=None, key=f"lessons_iq_{index}"
+    )
+    st.button("Check", key="lessons_iq_check", on_click=_check, args=(shown[index], guess),
+              disabled=guess is None)  # fmt: skip
+
+
+def _image_feedback(example: lx.ExampleImage, guess: str, model) -> None:
+    truth = diagnosis_label(example.code)
+    if guess == example.code:
+        st.success(f"Correct: {truth}.")
+    else:
+        st.error(f"Not quite: this is {truth}; you said {diagnosis_label(guess)}.")
+    st.caption(example.caption)
+    st.markdown(f"The model's answer: **{_model_answer(model)}**.")
+
+
+def _new_round(examples: dict[str, list[lx.ExampleImage]]) -> None:
+    shown = lx.image_quiz_round(examples, IMAGE_QUIZ_SIZE)
+    st.session_state[IMAGE_QUIZ] = {"round": shown, "answers": [], "checking": False}
+    for index in range(IMAGE_QUIZ_SIZE):  # the last round's choices
+        st.session_state.pop(f"lessons_iq_{index}", None)
+
+
+def _check(example: lx.ExampleImage, guess: str) -> None:
+    held = st.session_state[IMAGE_QUIZ]
+    held["answers"].append((guess, _model_guess(example)))
+    held["checking"] = True
+
+
+def _next() -> None:
+    st.session_state[IMAGE_QUIZ]["checking"] = False
+
+
+def _model_guess(example: lx.ExampleImage) -> tuple[str, float] | None:
+    """The model's top diagnosis and its probability; ``None`` when it gives none (no model,
+    an unreadable file, or an image it judges out of domain)."""
+    engine = resources.engine()
+    if engine is None:
+        return None
+    try:
+        prediction = engine.predict(ui.working_copy(example.path.read_bytes()).pixels)
+    except (OSError, ImageRejected):
+        return None
+    if not prediction.in_domain:
+        return None
+    return prediction.label, prediction.probabilities[prediction.label]
+
+
+def _model_answer(model: tuple[str, float] | None) -> str:
+    if model is None:
+        return "none (it could not assess this image)"
+    return f"{diagnosis_label(model[0])}, {ui.percent(model[1], 0)}"
+
+
+def _image_quiz_summary(shown: list[lx.ExampleImage], answers: list) -> None:
+    pairs = list(zip(shown, answers, strict=True))
+    yours = sum(guess == example.code for example, (guess, _) in pairs)
+    models = sum(model is not None and model[0] == example.code for example, (_, model) in pairs)
+    st.markdown(f"### You: {yours} / {len(shown)} · the model: {models} / {len(shown)}")
+    rows = [
+        {
+            "image": example.path.stem,
+            "known diagnosis": diagnosis_label(example.code),
+            "your answer": diagnosis_label(guess),
+            "the model's answer": _model_answer(model),
+        }
+        for example, (guess, model) in pairs
+    ]
+    st.dataframe(rows, hide_index=True, key="lessons_iq_table")
+    fair = (
+        "The model did not train on these images (they are in its validation split). "
+        if all(example.held_out for example in shown)
+        else "The model may have trained on some of these images. "
+    )
+    st.caption(
+        f"{fair}Each diagnosis comes up about equally often here; in a clinic most spots are "
+        f"moles, so neither score is what you or the model would reach there. Over "
+        f"{len(shown)} images, one answer more or less moves a score a long way."
+    )
 
 
 # ----------------------------------------------------------------------------- presentation

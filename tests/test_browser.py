@@ -271,10 +271,12 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
     assert not errors, errors
 
 
-def test_explorer_example_and_similar_lesions(browser, tiny_model_dir, tmp_path, monkeypatch):
+def test_labelled_examples_in_explorer_and_image_quiz(
+    browser, tiny_model_dir, tmp_path, monkeypatch
+):
     """With a labelled folder on the server, a person picks an example in the explorer and
-    sees its known diagnosis and the most similar lesions, pictures included; axe-core finds
-    no WCAG A/AA violation there."""
+    sees its known diagnosis and the most similar lesions, pictures included, and answers an
+    image in the lessons' image quiz; axe-core finds no WCAG A/AA violation on either."""
     pytest.importorskip("axe_playwright_python")
     for i, code in enumerate(["MEL", "NV", "NV", "BKL"]):
         (tmp_path / "examples" / code).mkdir(parents=True, exist_ok=True)
@@ -291,6 +293,14 @@ def test_explorer_example_and_similar_lesions(browser, tiny_model_dir, tmp_path,
         pictures = page.locator('img[alt^="Similar lesion ISIC_"]')
         pictures.first.wait_for(timeout=UI_TIMEOUT_MS)
         assert pictures.count() == 3  # the picked image is not its own neighbour
+        assert wcag_violations(page) == []
+        page.goto(f"{url}/lessons", wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Image quiz").click()
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("Image 1 of 4").wait_for(timeout=UI_TIMEOUT_MS)
+        page.locator("label").filter(has_text="Melanoma").filter(visible=True).first.click()
+        page.get_by_role("button", name="Check").click()
+        page.get_by_text("The model's answer:").wait_for(timeout=UI_TIMEOUT_MS)
         assert wcag_violations(page) == []
     assert not errors, errors
 

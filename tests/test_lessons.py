@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -600,6 +601,19 @@ def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -
     training["train_images_per_class"] = {"mel": 1, "nv": 1}
     picked = [e for group in lx.find_examples(tmp_path, 40, training).values() for e in group]
     assert len(picked) == 40 and not any(e.held_out for e in picked)
+
+
+def test_image_quiz_round_lets_the_diagnoses_take_turns() -> None:
+    def images(code: str, n: int) -> list[lx.ExampleImage]:
+        return [lx.ExampleImage(code, Path(f"{code}{i}.jpg"), "") for i in range(n)]
+
+    examples = {"nv": images("nv", 20), "df": images("df", 2), "mel": images("mel", 5)}
+    picked = lx.image_quiz_round(examples, 10, seed=1)
+    assert len(set(picked)) == 10
+    # Three turns of all three, then df has run out: mel and nv share the last four.
+    assert Counter(e.code for e in picked) == {"df": 2, "mel": 4, "nv": 4}
+    assert lx.image_quiz_round(examples, 10, seed=1) == picked  # a seed repeats a round
+    assert len(lx.image_quiz_round({"df": images("df", 2)}, 10)) == 2  # fewer when few
 
 
 def test_find_examples_from_isic2019_one_hot_csv(tmp_path: Path) -> None:

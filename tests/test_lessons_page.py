@@ -204,3 +204,31 @@ def test_lesson_reads_without_examples_folder(monkeypatch) -> None:
     at = _page(dx="df")
     assert len(at.image) == 0
     assert "## Key points" in _text(at)
+
+
+def test_image_quiz_round_trip(tmp_path: Path, monkeypatch, tiny_model_dir) -> None:
+    for i, code in enumerate(["MEL", "NV", "DF"]):  # one folder per diagnosis
+        (tmp_path / code).mkdir()
+        Image.new("RGB", (64, 48), (150 + 30 * i, 90, 60)).save(tmp_path / code / f"ISIC_{i}.png")
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    monkeypatch.setenv("SKINDX_MODEL", str(tiny_model_dir))
+    at = _page()
+    assert [tab.label for tab in at.tabs] == ["Lessons", "Glossary", "Image quiz"]
+    at.button(key="lessons_iq_start").click().run()
+    for i in range(3):
+        assert f"Image {i + 1} of 3" in _text(at)
+        assert at.button(key="lessons_iq_check").disabled  # nothing chosen yet
+        at.radio(key=f"lessons_iq_{i}").set_value("mel").run()
+        at.button(key="lessons_iq_check").click().run()
+        assert len(at.success) + len(at.error) == 1 and "The model's answer:" in _text(at)
+        at.button(key="lessons_iq_next").click().run()
+    assert "### You: 1 / 3 · the model: " in _text(at)  # "mel" was right once
+    assert len(at.dataframe[0].value) == 3
+    assert "may have trained on some of these images" in _text(at)  # folders: split unknown
+    at.button(key="lessons_iq_again").click().run()
+    assert "Image 1 of 3" in _text(at) and at.radio(key="lessons_iq_0").value is None
+
+
+def test_no_image_quiz_without_examples_folder(monkeypatch) -> None:
+    monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
+    assert [tab.label for tab in _page().tabs] == ["Lessons", "Glossary"]
