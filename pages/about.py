@@ -27,6 +27,9 @@ PRIVACY = """
   remove it.
 - Downloads (the results table, the report, the overlays) are made for your session only, from
   those same in-memory results.
+- Example images (in the lessons, the image quiz and the similar lesions of the Saliency
+  explorer) come from a folder of ISIC images the person running this app put on the server;
+  your photos never join them.
 - The server sends no usage statistics.
 - Uploads are limited to the image types listed on the upload button, up to
   {max_mb} MB each.
@@ -44,6 +47,8 @@ CREDITS = """
 - **Saliency maps**: Grad-CAM (Selvaraju et al., ICCV 2017), Grad-CAM++ (Chattopadhay et al.,
   WACV 2018), Score-CAM (Wang et al., CVPR-W 2020), LayerCAM (Jiang et al., IEEE TIP 2021) and
   SmoothGrad (Smilkov et al., 2017), through the tf-keras-vis library.
+- **Similar lesions**: content-based image retrieval with a classifier's features (Tschandl P.
+  et al., *British Journal of Dermatology* 181(1), 155-165, 2019).
 - **Network**: VGG (Simonyan and Zisserman, arXiv:1409.1556, 2014), built with Keras.
 - **Warning signs**: the weighted 7-point checklist of NICE guideline NG12, *Suspected cancer:
   recognition and referral* (National Institute for Health and Care Excellence, 2015); the
