@@ -314,7 +314,7 @@ def _image_quiz(examples: dict[str, list[lx.ExampleImage]]) -> None:
               disabled=guess is None)  # fmt: skip
 
 
-def _image_feedback(example: lx.ExampleImage, guess: str, model) -> None:
+def _image_feedback(example: lx.ExampleImage, guess: str, model: tuple[str, float] | None) -> None:
     truth = diagnosis_label(example.code)
     if guess == example.code:
         st.success(f"Correct: {truth}.")

@@ -17,7 +17,7 @@ import streamlit as st
 from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
 from skindx.imaging import ImageRejected
-from skindx.lessons import examples_dir
+from skindx.lessons import ExampleImage, examples_dir
 from skindx.report import diagnosis_label
 from skindx.similar import vote
 from skindx.taxonomy import CODES
@@ -121,7 +121,7 @@ def _pick_example(engine: resources.Engine) -> bool:
     return True
 
 
-def _load_example(example) -> None:
+def _load_example(example: ExampleImage) -> None:
     try:
         loaded = ui.working_copy(example.path.read_bytes())
     except (OSError, ImageRejected):
@@ -136,7 +136,7 @@ def _load_example(example) -> None:
     }
 
 
-def _known_diagnosis(example, label: str) -> None:
+def _known_diagnosis(example: ExampleImage, label: str) -> None:
     agrees = "matches it" if example.code == label else "is different"
     st.markdown(
         f"Known diagnosis: **{diagnosis_label(example.code)}**; the model's top class {agrees}."
@@ -144,7 +144,7 @@ def _known_diagnosis(example, label: str) -> None:
     st.caption(f"From the example folder's metadata: {example.caption}. {_fairness(example)}")
 
 
-def _fairness(example) -> str:
+def _fairness(example: ExampleImage) -> str:
     if example.held_out:
         return "The model did not train on this lesion (it is in its validation split)."
     return (
