@@ -68,6 +68,11 @@ def _open(slug: str) -> None:
     st.query_params["lesson"] = slug
 
 
+def _open_diagnosis(code: str) -> None:
+    st.query_params.pop("lesson", None)
+    st.query_params["dx"] = code
+
+
 def _close() -> None:
     for key in ("lesson", "dx", "mode"):
         st.query_params.pop(key, None)
@@ -322,6 +327,8 @@ def _image_feedback(example: lx.ExampleImage, guess: str, model: tuple[str, floa
         st.error(f"Not quite: this is {truth}; you said {diagnosis_label(guess)}.")
     st.caption(example.caption)
     st.markdown(f"The model's answer: **{_model_answer(model)}**.")
+    st.button(f"Read about {truth.lower()}", key="lessons_iq_lesson", on_click=_open_diagnosis,
+              args=(example.code,), help="Your place in the quiz is kept.")  # fmt: skip
 
 
 def _new_round(examples: dict[str, list[lx.ExampleImage]]) -> None:

@@ -227,6 +227,12 @@ def test_image_quiz_round_trip(tmp_path: Path, monkeypatch, tiny_model_dir) -> N
     assert "may have trained on some of these images" in _text(at)  # folders: split unknown
     at.button(key="lessons_iq_again").click().run()
     assert "Image 1 of 3" in _text(at) and at.radio(key="lessons_iq_0").value is None
+    at.radio(key="lessons_iq_0").set_value("nv").run()
+    at.button(key="lessons_iq_check").click().run()
+    at.button(key="lessons_iq_lesson").click().run()  # the lesson on the image's diagnosis
+    assert at.title[0].value != "Lessons" and at.query_params["dx"]
+    at.button(key="lessons_back").click().run()
+    assert "Image 1 of 3" in _text(at) and at.button(key="lessons_iq_next")  # place kept
 
 
 def test_no_image_quiz_without_examples_folder(monkeypatch) -> None:
