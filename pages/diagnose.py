@@ -377,6 +377,7 @@ def _saliency(
                 "name": analysis.name,
                 "pixels": analysis.pixels,
                 "prediction": prediction,
+                "features": analysis.outputs[1][0],  # for similar lesions: no second pass
             }
             ui.switch_to("saliency")
         ui.page_link(

@@ -17,13 +17,12 @@ import streamlit as st
 from skindx.config import settings
 from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
 from skindx.imaging import ImageRejected
-from skindx.lessons import ExampleImage, examples_dir
+from skindx.lessons import ExampleImage, examples_dir, in_class_order
 from skindx.report import diagnosis_label
 from skindx.similar import vote
-from skindx.taxonomy import CODES
 from streamlit_app import resources, ui
 
-IMAGE = "sal_image"  # {"id", "name", "pixels"} set by the Diagnose page or the uploader below
+IMAGE = "sal_image"  # {"id", "name", "pixels", …} from the Diagnose page, an upload or an example
 CURRENT = "sal_current"
 UPLOAD_SEEN = "sal_upload_seen"
 EXAMPLE_SEEN = "sal_example_seen"
@@ -101,8 +100,7 @@ def _pick_example(engine: resources.Engine) -> bool:
     """A real ISIC image with its known diagnosis, where the server has a folder of them: the
     maps then show where the model looks when it is right and when it is wrong. Whether any
     example is on offer."""
-    examples = ui.examples(EXAMPLES_PER_CLASS, engine.card.training)
-    choices = [example for code in CODES for example in examples.get(code, [])]
+    choices = in_class_order(ui.examples(EXAMPLES_PER_CLASS, engine.card.training))
     if not choices:
         return False
     example = st.selectbox(
@@ -115,18 +113,20 @@ def _pick_example(engine: resources.Engine) -> bool:
     )
     if example is None:
         st.session_state.pop(EXAMPLE_SEEN, None)
-    elif st.session_state.get(EXAMPLE_SEEN) != example.path:  # read once, like an upload
-        st.session_state[EXAMPLE_SEEN] = example.path
-        _load_example(example)
+        return True
+    # Read once, like an upload: an image sent later from the Diagnose page then wins.
+    problem = ui.once(EXAMPLE_SEEN, example.path, lambda: _load_example(example))
+    if problem is not None:
+        st.error(problem, icon=":material/broken_image:")
     return True
 
 
-def _load_example(example: ExampleImage) -> None:
+def _load_example(example: ExampleImage) -> str | None:
+    """Put an example in this session's explorer image; a message if it cannot be read."""
     try:
         loaded = ui.working_copy(example.path.read_bytes())
     except (OSError, ImageRejected):
-        st.error(f"The example image {example.path.name} could not be read.")
-        return
+        return f"The example image {example.path.name} could not be read."
     st.session_state[IMAGE] = {
         "id": f"example:{example.path}",
         "name": example.path.name,
@@ -134,6 +134,7 @@ def _load_example(example: ExampleImage) -> None:
         "notes": loaded.notes,
         "truth": example,
     }
+    return None
 
 
 def _known_diagnosis(example: ExampleImage, label: str) -> None:
@@ -238,7 +239,8 @@ def main() -> None:
     if image is None:
         return
     if image.get("prediction") is None:  # once per image, not on every rerun
-        image["prediction"] = engine.predict(image["pixels"])
+        outputs = engine.forward(image["pixels"])  # one pass: the prediction and the features
+        image["prediction"], image["features"] = engine.postprocess(outputs), outputs[1][0]
     prediction = image["prediction"]
     classes = engine.classes
     ranked = [code for code, _ in prediction.top_k(len(classes))]
@@ -320,8 +322,6 @@ def _similar(engine: resources.Engine, image: dict) -> None:
     if gallery is None:
         st.info("The example folder on this server holds too few readable labelled images.")
         return
-    if image.get("features") is None:  # once per image, not on every rerun
-        image["features"] = engine.forward(image["pixels"])[1][0]
     truth = image.get("truth")
     neighbours = gallery.nearest(image["features"], skip=truth.path if truth else None)
     counts = ", ".join(

@@ -252,17 +252,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from skindx.imaging import load_image
-    from skindx.lessons import find_examples
     from skindx.predict import Predictor
-    from skindx.similar import GALLERY_PER_CLASS, build_gallery, vote
-    from skindx.taxonomy import CODES
+    from skindx.similar import gallery_from_folder, vote
 
     skin_model = _load(args.model)
     predictor = Predictor(skin_model)
-    # Absolute paths, so that the image is left out of its own neighbours when it is an example.
-    found = find_examples(args.examples.resolve(), GALLERY_PER_CLASS, skin_model.card.training)
     try:
-        gallery = build_gallery(predictor, [e for code in CODES for e in found.get(code, [])])
+        gallery = gallery_from_folder(predictor, args.examples, skin_model.card.training)
     except ValueError as error:
         raise CommandError(f"--examples {args.examples}: {error} with a known diagnosis") from None
     pixels = load_image(args.image, min_side=predictor.decode_side)

@@ -1146,11 +1146,12 @@ def find_examples(
 
     With ``training`` (a model card's ``training`` section), the images the model trained on
     are left out wherever the folder's metadata reproduces the card's lesion split, and those
-    left are marked ``held_out``: the model's answer on them is a fair test.
+    left are marked ``held_out``: the model's answer on them is a fair test. Paths are
+    absolute.
     """
     if directory is None or not Path(directory).is_dir():
         return {}
-    directory = Path(directory)
+    directory = Path(directory).resolve()  # absolute paths: an image can be matched to its own
     found = _metadata(directory)
     if found is None:
         return _pick_from_folders(directory, per_class)
@@ -1277,6 +1278,11 @@ def _pick_from_folders(directory: Path, per_class: int) -> dict[str, list[Exampl
                 ExampleImage(code, p, f"{p.stem} · {BY_CODE[code].name}") for p in paths
             ]
     return picked
+
+
+def in_class_order(examples: Mapping[str, Sequence[ExampleImage]]) -> list[ExampleImage]:
+    """:func:`find_examples`' images in one list, grouped by diagnosis in the model's order."""
+    return [example for code in CODES for example in examples.get(code, ())]
 
 
 def image_quiz_round(

@@ -11,7 +11,7 @@ ISIC images may not ship with the app.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from skindx.imaging import ImageRejected
-from skindx.lessons import ExampleImage
+from skindx.lessons import ExampleImage, find_examples, in_class_order
 
 NEIGHBOURS = 10  # the vote's size
-GALLERY_PER_CLASS = 200  # lesions per diagnosis: seconds to read, and nevi do not swamp it
+GALLERY_PER_CLASS = 200  # lesions per diagnosis, so that nevi do not swamp the vote
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,20 @@ def build_gallery(
     centre = raw.mean(axis=0) if centred else np.zeros(raw.shape[1], np.float32)
     gallery = Gallery(tuple(kept), _unit(raw - centre), centre)
     return replace(gallery, figures=gallery.leave_one_out())
+
+
+def gallery_from_folder(
+    predictor: Any, directory: Path, training: Mapping[str, Any] | None, centred: bool = True
+) -> Gallery:
+    """The gallery of a labelled folder (:func:`~skindx.lessons.find_examples`, at most
+    :data:`GALLERY_PER_CLASS` lesions per diagnosis, without the images the model trained on
+    where its card's ``training`` split can be reproduced).
+
+    Raises:
+        ValueError: fewer than two labelled images could be read.
+    """
+    found = find_examples(directory, GALLERY_PER_CLASS, training)
+    return build_gallery(predictor, in_class_order(found), centred=centred)
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

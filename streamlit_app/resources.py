@@ -22,10 +22,9 @@ import numpy as np
 import streamlit as st
 
 from skindx.card import CARD_FILE, ModelCard
-from skindx.lessons import examples_dir, find_examples
+from skindx.lessons import examples_dir
 from skindx.modeling import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
-from skindx.similar import GALLERY_PER_CLASS, Gallery, build_gallery
-from skindx.taxonomy import CODES
+from skindx.similar import Gallery, gallery_from_folder
 
 MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "
@@ -118,9 +117,8 @@ def engine() -> Engine | None:
 def _gallery(directory: str, model: str, stamp: tuple[int, ...], _engine: Engine) -> Gallery | None:
     """The similar-lesions gallery for one examples folder and one model (``model`` and
     ``stamp`` key it to the model's files, as :func:`load_engine` is)."""
-    examples = find_examples(Path(directory), GALLERY_PER_CLASS, _engine.card.training)
     try:
-        return build_gallery(_engine.predictor, [e for c in CODES for e in examples.get(c, [])])
+        return gallery_from_folder(_engine.predictor, Path(directory), _engine.card.training)
     except ValueError:  # fewer than two readable images
         return None
 

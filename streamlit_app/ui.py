@@ -16,6 +16,7 @@ from streamlit.errors import StreamlitAPIException
 from skindx.imaging import LoadedImage, heif_available, inspect_image, shrink
 from skindx.lessons import ExampleImage, examples_dir, find_examples
 from skindx.report import DISCLAIMER
+from skindx.similar import GALLERY_PER_CLASS
 from streamlit_app import navigation
 
 T = TypeVar("T")
@@ -110,23 +111,31 @@ def working_copy(data: bytes) -> LoadedImage:
 def once_per_upload(key: str, upload: Any, read: Callable[[Any], T]) -> T:
     """``read(upload)``, run once per uploaded file in this session (kept under ``key``):
     reruns reuse the result, and a new file replaces it."""
+    return once(key, upload.file_id, lambda: read(upload))
+
+
+def once(key: str, ident: Any, make: Callable[[], T]) -> T:
+    """``make()``, run once per ``ident`` in this session (kept under ``key``): reruns reuse
+    the result, and a new ``ident`` replaces it."""
     held = st.session_state.get(key)
-    if held is None or held[0] != upload.file_id:
-        held = (upload.file_id, read(upload))
+    if held is None or held[0] != ident:
+        held = (ident, make())
         st.session_state[key] = held
     return held[1]
 
 
 @st.cache_data(show_spinner=False, ttl=600)
-def _examples(
-    directory: str, per_class: int, training: dict | None
-) -> dict[str, list[ExampleImage]]:
-    return find_examples(Path(directory), per_class, training)
+def _examples(directory: str, training: dict | None) -> dict[str, list[ExampleImage]]:
+    return find_examples(Path(directory), GALLERY_PER_CLASS, training)
 
 
 def examples(per_class: int = 3, training: dict | None = None) -> dict[str, list[ExampleImage]]:
     """Real ISIC images with known diagnoses from the folder the person running the app named
     in ``SKINDX_EXAMPLES_DIR`` (``{}`` without one): the data may not ship with the app.
-    ``training``: a model card's training section, to leave out the images it trained on."""
+    ``training``: a model card's training section, to leave out the images it trained on.
+
+    The folder is read once for every page (up to the gallery's size); a smaller
+    ``per_class`` takes the first of each diagnosis, as ``find_examples`` would pick them."""
     directory = examples_dir()
-    return _examples(str(directory), per_class, training) if directory else {}
+    found = _examples(str(directory), training) if directory else {}
+    return {code: images[:per_class] for code, images in found.items()}

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skindx.lessons import find_examples
 from skindx.modeling import load_model
 from skindx.predict import Predictor
-from skindx.similar import GALLERY_PER_CLASS, build_gallery
-from skindx.taxonomy import CODES
+from skindx.similar import gallery_from_folder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,14 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neighbours", default="5,10,15", help="comma-separated k values")
     args = parser.parse_args(argv)
     skin_model = load_model(args.model)
-    found = find_examples(args.examples, GALLERY_PER_CLASS, skin_model.card.training)
-    examples = [e for code in CODES for e in found.get(code, [])]
-    held_out = "held out from training" if examples and examples[0].held_out else "unknown split"
-    counts = {code: len(found[code]) for code in CODES if code in found}
-    print(f"{len(examples)} lesions ({held_out}): {counts}")
     predictor = Predictor(skin_model)
     for centred in (True, False):
-        gallery = build_gallery(predictor, examples, centred=centred)
+        gallery = gallery_from_folder(
+            predictor, args.examples, skin_model.card.training, centred=centred
+        )
+        if centred:
+            examples = gallery.examples
+            split = "held out from training" if examples[0].held_out else "unknown split"
+            counts = Counter(e.code for e in examples)
+            print(f"{len(examples)} lesions ({split}): {dict(counts)}")
         for k in map(int, args.neighbours.split(",")):
             figures = gallery.leave_one_out(k)
             print(
