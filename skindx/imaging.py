@@ -19,8 +19,17 @@ with a preview or depth image appended) is read as its primary photo, without a 
 
 Callers that need the image only at model resolution pass ``min_side`` (see
 :func:`decode_side`): a JPEG is then decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
-(libjpeg's draft mode), which skips most of the decoding work. The whole file is still read,
-so truncation is still caught, and the caps still apply to the stored size.
+(libjpeg's draft mode), which skips most of the decoding work; other formats are decoded whole
+and shrunk band by band as they are converted. The whole file is still read, so truncation is
+still caught, and the caps still apply to the stored size.
+
+Memory is bounded before anything is decoded: a tiny file can declare 40 megapixels (a flat
+colour compresses to kilobytes), so the memory a decode would need (Pillow's buffers at the
+decoded size, plus the RGB result) is estimated from the header and an image over the budget
+(``SKINDX_DECODE_BUDGET_MB``) is refused with a sentence. Conversion to RGB runs in bands of
+rows, so it adds the result's size, not another copy of the image. Decodes that need more than
+a few tens of megabytes also wait for one of a few process-wide slots (:func:`heavy_work`,
+``SKINDX_HEAVY_SLOTS``), so a server's memory grows with the slots, not with its sessions.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import os
 import stat
 import threading
@@ -38,7 +48,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from skindx.config import settings
 
@@ -46,6 +56,7 @@ __all__ = [
     "ImageRejected",
     "LoadedImage",
     "decode_side",
+    "heavy_work",
     "inspect_image",
     "load_for_model",
     "load_image",
@@ -75,6 +86,16 @@ _IMAGE_MAGIC = (
 )
 _MIB = 1024 * 1024
 _MAX_COUNTED_PAGES = 100
+_BAND_ROWS = 256  # rows converted at a time: a few MB of temporaries for any image width
+# Bytes Pillow holds per pixel in each mode (three-channel modes are stored as four bytes).
+_PILLOW_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# Copies of the decoded image a format's decoder holds at its peak, measured on 40-megapixel
+# files: libwebp's canvas, its previous frame and a bytes copy before Pillow's own image;
+# pillow-heif's and libtiff's buffers before Pillow's.
+_DECODER_COPIES = {"WEBP": 4, "HEIF": 2, "TIFF": 2}
+# Decodes estimated below this run without waiting for a slot, so the 600×450 ISIC JPEGs that
+# training and evaluation decode on many threads never queue.
+_HEAVY_BYTES = 32 * _MIB
 
 _UPLOAD_HINT = "Upload a JPEG or PNG photo."
 _UNREADABLE = f"This file is not an image we can read. {_UPLOAD_HINT}"
@@ -124,13 +145,18 @@ def load_image(
     max_bytes: int | None = None,
     max_pixels: int | None = None,
     min_side: int | None = None,
+    decode_budget: int | None = None,
 ) -> np.ndarray:
     """Decode ``source`` into an H×W×3 uint8 RGB array, or raise :class:`ImageRejected`.
 
     Same arguments as :func:`inspect_image`; this returns ``inspect_image(...).pixels``.
     """
     return inspect_image(
-        source, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side
+        source,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        min_side=min_side,
+        decode_budget=decode_budget,
     ).pixels
 
 
@@ -140,6 +166,7 @@ def inspect_image(
     max_bytes: int | None = None,
     max_pixels: int | None = None,
     min_side: int | None = None,
+    decode_budget: int | None = None,
 ) -> LoadedImage:
     """Decode ``source`` safely and report how it was read.
 
@@ -162,9 +189,12 @@ def inspect_image(
         max_pixels: Largest width × height accepted, checked from the header before decoding;
             defaults to ``settings().max_pixels``.
         min_side: Decode only as much as a ``min_side``×``min_side`` result needs: a JPEG (or
-            MPO) read from bytes, a path or a file is downscaled by 2, 4 or 8 in the DCT domain
-            while both sides stay ≥ ``min_side`` (and ≥ 16). Other formats, and PIL images and
-            arrays passed in, are returned at full size. The caps apply to the stored size.
+            MPO) read from bytes, a path or a file is downscaled by 2, 4 or 8 in the DCT domain,
+            other formats by a whole factor as they are converted (area interpolation), while
+            both sides stay ≥ ``min_side`` (and ≥ 16). PIL images and arrays passed in are
+            returned at full size. The caps apply to the stored size.
+        decode_budget: Most bytes a decode may need, estimated from the header; defaults to
+            ``settings().decode_budget_bytes``. Images over it are refused before decoding.
 
     Returns:
         The pixels, detected format, frame count and notes for the user.
@@ -173,11 +203,11 @@ def inspect_image(
         ImageRejected: For anything that is not a usable image. No other exception escapes.
     """
     try:
-        byte_cap, pixel_cap = _caps(max_bytes, max_pixels)
+        byte_cap, pixel_cap, budget = _caps(max_bytes, max_pixels, decode_budget)
     except Exception as exc:
         raise ImageRejected("The image size limits are misconfigured.") from exc
     try:
-        return _inspect(source, byte_cap, pixel_cap, min_side)
+        return _inspect(source, byte_cap, pixel_cap, min_side, budget)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -190,21 +220,26 @@ def inspect_image(
         raise ImageRejected(_UNREADABLE) from exc
 
 
-def _caps(max_bytes: int | None, max_pixels: int | None) -> tuple[int, int]:
-    if max_bytes is None or max_pixels is None:
+def _caps(
+    max_bytes: int | None, max_pixels: int | None, budget: int | None
+) -> tuple[int, int, int]:
+    if max_bytes is None or max_pixels is None or budget is None:
         config = settings()
         max_bytes = config.max_upload_bytes if max_bytes is None else max_bytes
         max_pixels = config.max_pixels if max_pixels is None else max_pixels
-    return int(max_bytes), int(max_pixels)
+        budget = config.decode_budget_bytes if budget is None else budget
+    return int(max_bytes), int(max_pixels), int(budget)
 
 
-def _inspect(source: Any, max_bytes: int, max_pixels: int, min_side: int | None) -> LoadedImage:
+def _inspect(
+    source: Any, max_bytes: int, max_pixels: int, min_side: int | None, budget: int
+) -> LoadedImage:
     if isinstance(source, np.ndarray):
         return LoadedImage(pixels=_from_array(source, max_pixels), format=None)
     if isinstance(source, Image.Image):  # the caller's object: never drafted (it would shrink)
-        return _from_pil(source, max_pixels)
+        return _from_pil(source, max_pixels, None, budget)
     data = _read_source(source, max_bytes)
-    return _from_bytes(data, max_pixels, min_side)
+    return _from_bytes(data, max_pixels, min_side, budget)
 
 
 def _read_source(source: Any, max_bytes: int) -> bytes:
@@ -259,7 +294,7 @@ def _read_path(path: str | os.PathLike[Any], max_bytes: int) -> bytes:
     return data
 
 
-def _from_bytes(data: bytes, max_pixels: int, min_side: int | None) -> LoadedImage:
+def _from_bytes(data: bytes, max_pixels: int, min_side: int | None, budget: int) -> LoadedImage:
     if not data:
         raise ImageRejected(f"The file is empty. {_UPLOAD_HINT}")
     sniffed = _sniff(data)
@@ -280,19 +315,34 @@ def _from_bytes(data: bytes, max_pixels: int, min_side: int | None) -> LoadedIma
     except Exception as exc:
         raise ImageRejected(_DAMAGED) from exc
     with image:
-        return _from_pil(image, max_pixels, min_side)
+        return _from_pil(image, max_pixels, min_side, budget)
 
 
-def _from_pil(image: Image.Image, max_pixels: int, min_side: int | None = None) -> LoadedImage:
+def _from_pil(
+    image: Image.Image, max_pixels: int, min_side: int | None, budget: int
+) -> LoadedImage:
     width, height = image.size
     _check_size(width, height, max_pixels)  # on the stored size, before any decoding
+    side = max(int(min_side), MIN_SIDE) if min_side else None
+    factor = 1
+    if side and image.format in _QUIET_DECODERS:
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, keeping both sides ≥ the box.
+        # The box is square, so the EXIF rotation below cannot break that promise.
+        image.draft(None, (side, side))
+    elif side:
+        # Other formats decode whole; the conversion shrinks them by a whole factor that
+        # keeps both sides ≥ the box.
+        factor = max(1, min(width, height) // side)
+    cost = _decode_cost(image, factor)
+    if cost > budget:
+        raise ImageRejected(_over_budget(image, width, height, budget))
+    with heavy_work() if cost >= _HEAVY_BYTES else contextlib.nullcontext():
+        return _decode(image, factor)
+
+
+def _decode(image: Image.Image, factor: int) -> LoadedImage:
     try:
         if image.format in _QUIET_DECODERS:
-            if min_side:
-                # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, keeping both sides ≥ the
-                # box. The box is square, so the EXIF rotation below cannot break that promise.
-                side = max(int(min_side), MIN_SIDE)
-                image.draft(None, (side, side))
             image.load()  # outside the warnings section: threads decode JPEGs in parallel
         else:
             with _quiet_pillow():
@@ -302,9 +352,11 @@ def _from_pil(image: Image.Image, max_pixels: int, min_side: int | None = None) 
     except Exception as exc:
         raise ImageRejected(_DAMAGED) from exc
     with _quiet_pillow():
-        oriented = _apply_orientation(image)
-        pixels, composited = _pil_to_rgb(oriented)
+        orientation = _orientation(image)
+        pixels, composited = _pil_to_rgb(image, factor)
         n_frames, more = _frame_count(image)
+    # Oriented after shrinking: turning the full image first would cost another copy of it.
+    pixels = _orient(pixels, orientation)
     notes: list[str] = []
     if n_frames > 1:
         note = _frames_note(image.format, f"{n_frames}+" if more else str(n_frames))
@@ -332,17 +384,77 @@ def _quiet_pillow():
         yield
 
 
-def _apply_orientation(image: Image.Image) -> Image.Image:
-    """Rotate/flip as the EXIF orientation says; broken EXIF leaves the image as stored."""
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1–8); broken EXIF means the image as stored (1)."""
     try:
         orientation = image.getexif().get(274, 1)
-        if orientation in (2, 3, 4, 5, 6, 7, 8):
-            return ImageOps.exif_transpose(image) or image
     except MemoryError:
         raise
     except Exception:
-        pass
-    return image
+        return 1
+    return orientation if orientation in (2, 3, 4, 5, 6, 7, 8) else 1
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` turned as ``ImageOps.exif_transpose`` turns an image with ``orientation``."""
+    if orientation == 1:
+        return pixels
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }[orientation](pixels)
+    return np.ascontiguousarray(turned)
+
+
+def _decode_cost(image: Image.Image, factor: int) -> int:
+    """Bytes a decode needs at its peak: the decoder's buffers at the size it decodes to
+    (after any draft), plus the RGB result."""
+    width, height = image.size
+    decoded = width * height * _PILLOW_BYTES.get(image.mode, 4)
+    result = math.ceil(width / factor) * math.ceil(height / factor) * 3
+    return decoded * _DECODER_COPIES.get(image.format or "", 1) + result
+
+
+def _over_budget(image: Image.Image, width: int, height: int, budget: int) -> str:
+    per_pixel = _PILLOW_BYTES.get(image.mode, 4) * _DECODER_COPIES.get(image.format or "", 1) + 3
+    fits = math.floor(budget / per_pixel / 1e5) / 10
+    return (
+        f"This image has too many pixels to analyse on this server ({width}×{height}); "
+        f"resize it to {fits:g} megapixels or less, or save it as a JPEG, and try again."
+    )
+
+
+_HEAVY_STATE = threading.local()
+
+
+@functools.cache
+def _heavy_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(settings().heavy_slots)
+
+
+@contextlib.contextmanager
+def heavy_work():
+    """Hold one of the process-wide slots for memory-heavy work (``SKINDX_HEAVY_SLOTS``).
+
+    Large decodes take a slot themselves; :meth:`skindx.predict.Predictor.predict` holds one
+    around decode and forward pass. Re-entrant within a thread, so a decode inside a held
+    slot does not wait for a second one.
+    """
+    depth = getattr(_HEAVY_STATE, "depth", 0)
+    if depth == 0:
+        _heavy_slots().acquire()
+    _HEAVY_STATE.depth = depth + 1
+    try:
+        yield
+    finally:
+        _HEAVY_STATE.depth = depth
+        if depth == 0:
+            _heavy_slots().release()
 
 
 def _frame_count(image: Image.Image) -> tuple[int, bool]:
@@ -392,13 +504,59 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _pil_to_rgb(image: Image.Image) -> tuple[np.ndarray, bool]:
-    """Convert any Pillow mode to H×W×3 uint8; the flag says whether alpha was composited."""
+def _pil_to_rgb(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, bool]:
+    """Convert any Pillow mode to H×W×3 uint8, shrunk by ``factor`` (area interpolation); the
+    flag says whether alpha was composited.
+
+    Works in bands of rows, so the temporaries (numpy copies, 16-bit scaling, compositing)
+    are a few megabytes whatever the image's size.
+    """
+    width, height = image.size
+    value_range = _value_range(image)
+    step = factor * max(1, _BAND_ROWS // factor)
+    if factor == 1 and height <= step:
+        return _band_to_rgb(image, value_range)
+    out_width = math.ceil(width / factor)
+    tops = range(0, height, step)
+    rows = [math.ceil((min(height, top + step) - top) / factor) for top in tops]
+    pixels = np.empty((sum(rows), out_width, 3), dtype=np.uint8)
+    composited, y = False, 0
+    for top, count in zip(tops, rows, strict=True):
+        part = image.crop((0, top, width, min(height, top + step)))
+        band, alpha = _band_to_rgb(part, value_range)
+        if factor > 1:
+            band = cv2.resize(band, (out_width, count), interpolation=cv2.INTER_AREA)
+        pixels[y : y + count] = band
+        composited, y = composited or alpha, y + count
+    return pixels, composited
+
+
+def _value_range(image: Image.Image) -> tuple[float, float] | None:
+    """Lowest and highest value of a 16/32-bit integer or float image, for scaling every band
+    alike; ``None`` for 8-bit modes."""
+    if not (image.mode.startswith("I;16") or image.mode in ("I", "F")):
+        return None
+    try:
+        low, high = image.getextrema()
+    except ValueError:  # Pillow has no extrema for some modes (I;16B): one pass over bands
+        width, height = image.size
+        low, high = math.inf, -math.inf
+        for top in range(0, height, _BAND_ROWS):
+            band = np.asarray(image.crop((0, top, width, min(height, top + _BAND_ROWS))))
+            low, high = min(low, float(band.min())), max(high, float(band.max()))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageRejected(_DAMAGED)
+    return float(low), float(high)
+
+
+def _band_to_rgb(
+    image: Image.Image, value_range: tuple[float, float] | None
+) -> tuple[np.ndarray, bool]:
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
-        return _grey_to_rgb(_scale_integer(np.asarray(image))), False
+        return _grey_to_rgb(_scale_integer(np.asarray(image), value_range)), False
     if mode == "F":
-        return _grey_to_rgb(_scale_float_image(np.asarray(image))), False
+        return _grey_to_rgb(_scale_float_image(np.asarray(image), value_range)), False
     if mode in _ALPHA_MODES or "transparency" in image.info:
         try:
             rgba = np.asarray(image.convert("RGBA"))
@@ -443,21 +601,26 @@ def _scale_uint16(values: np.ndarray) -> np.ndarray:
     return ((wide + 128) // 257).astype(np.uint8)
 
 
-def _scale_integer(values: np.ndarray) -> np.ndarray:
+def _scale_integer(
+    values: np.ndarray, value_range: tuple[float, float] | None = None
+) -> np.ndarray:
     """Pillow's 16- and 32-bit integer modes: 16-bit data (the usual case) by 1/257.
 
-    Values outside 0–65535 (32-bit scientific TIFFs) are stretched linearly to 0–255.
+    Values outside 0–65535 (32-bit scientific TIFFs) are stretched linearly to 0–255, over
+    ``value_range`` (the whole image's, when ``values`` is one band of it).
     """
-    low, high = int(values.min()), int(values.max())
+    low, high = value_range or (int(values.min()), int(values.max()))
     if low >= 0 and high <= 65535:
         return _scale_uint16(values)
     return _stretch(values.astype(np.float64), low, high)
 
 
-def _scale_float_image(values: np.ndarray) -> np.ndarray:
+def _scale_float_image(
+    values: np.ndarray, value_range: tuple[float, float] | None = None
+) -> np.ndarray:
     if not np.isfinite(values).all():
         raise ImageRejected(_DAMAGED)
-    low, high = float(values.min()), float(values.max())
+    low, high = value_range or (float(values.min()), float(values.max()))
     if low >= 0.0 and high <= 1.0:
         return np.rint(values * 255.0).astype(np.uint8)
     if low >= 0.0 and high <= 255.0:

@@ -56,7 +56,7 @@ def test_mutators_are_deterministic(name: str, mutator: fm.Mutator) -> None:
 def test_the_oracle_reports_errors_hidden_by_the_catch_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(image: object) -> None:
+    def broken(*args: object) -> None:
         raise ZeroDivisionError("bug in our own conversion code")
 
     monkeypatch.setattr(imaging, "_pil_to_rgb", broken)
