@@ -9,12 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from skindx import stats
+from skindx import report, stats
 from skindx.metadata import MetadataError
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
 
 UPLOAD_STATE = "stats_upload_result"
+DATASETS_KEY = "stats_datasets"
+# The toolbar shows on hover (or a tap), so it never sits on a chart's title.
+CHART_CONFIG = {"displayModeBar": "hover", "displaylogo": False}
 
 
 @st.cache_data(show_spinner=False)
@@ -31,13 +34,26 @@ def _read_upload(upload: Any) -> dict[str, Any] | str:
     """The upload's summary (or error message), computed once per file in this session only."""
 
     def read(upload: Any) -> dict[str, Any] | str:
-        st.session_state.pop("stats_datasets", None)  # re-offer every dataset, the upload too
         try:
-            return stats.summarize_upload(upload.getvalue(), upload.name)
+            result = stats.summarize_upload(upload.getvalue(), upload.name)
         except MetadataError as error:
+            _select_upload(False)
             return str(error)
+        _select_upload(True)
+        return result
 
     return ui.once_per_upload(UPLOAD_STATE, upload, read)
+
+
+def _select_upload(selected: bool) -> None:
+    """Add "Your data" to the datasets compared (or take it out), keeping the person's other
+    choices. Set through the session state, so the browser's widget shows it too and the next
+    interaction keeps it (a changed default alone would be dropped)."""
+    chosen = st.session_state.get(DATASETS_KEY)
+    if chosen is None:
+        return  # first run: the widget starts with every dataset, the upload included
+    others = [name for name in chosen if name != stats.UPLOAD_DATASET]
+    st.session_state[DATASETS_KEY] = [stats.UPLOAD_DATASET, *others] if selected else others
 
 
 def _upload_section() -> dict[str, Any] | None:
@@ -50,24 +66,21 @@ def _upload_section() -> dict[str, Any] | None:
         upload = st.file_uploader("Metadata CSV", type=["csv", "tsv", "txt"], key="stats_upload")
         if upload is None:
             if st.session_state.pop(UPLOAD_STATE, None) is not None:
-                st.session_state.pop("stats_datasets", None)
+                _select_upload(False)
             return None
         result = _read_upload(upload)
-        if isinstance(result, str):
-            st.error(f"This file cannot be used: {result}")
+        if isinstance(result, str):  # plain text: the message quotes the file's own words
+            st.error(f"This file cannot be used: {ui.escape(result)}")
             return None
         n_images = result["datasets"][stats.UPLOAD_DATASET]["n_images"]
-        st.success(f"{upload.name}: {n_images:,} images read.")
+        st.success(f"{ui.escape(upload.name)}: {n_images:,} images read.")
         return result
 
 
 def _filters(options: dict[str, Any]) -> stats.Filters:
-    datasets = st.multiselect(
-        "Datasets to compare",
-        options["datasets"],
-        default=options["datasets"],
-        key="stats_datasets",
-    )
+    if DATASETS_KEY not in st.session_state:
+        st.session_state[DATASETS_KEY] = list(options["datasets"])
+    datasets = st.multiselect("Datasets to compare", options["datasets"], key=DATASETS_KEY)
     with st.expander("Filters: age, sex, body site, diagnosis", expanded=False):
         low, high = options["age"]
         ages = st.slider(
@@ -93,13 +106,14 @@ def _filters(options: dict[str, Any]) -> stats.Filters:
 
 
 def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) -> None:
-    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}")
-    st.markdown(f"**Takeaway.** {takeaway}")
+    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=CHART_CONFIG)
+    # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
+    st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
     with st.expander("Table"):
         st.dataframe(table, hide_index=True, width="stretch")
     st.download_button(
         "Download table (CSV)",
-        table.to_csv(index=False).encode("utf-8"),
+        report.safe_csv(table),
         file_name=f"isic_{key}.csv",
         mime="text/csv",
         key=f"stats_download_{key}",

@@ -38,6 +38,7 @@ __all__ = [
     "results_csv",
     "results_table",
     "roc_figure",
+    "safe_csv",
 ]
 
 DISCLAIMER = (
@@ -127,18 +128,25 @@ def _row(name, label, probability, malignant, concern, note) -> dict[str, Any]:
     }
 
 
-def results_csv(table: pd.DataFrame) -> bytes:
-    """The table as UTF-8 CSV; text cells that a spreadsheet would run as a formula are quoted
-    with a leading apostrophe (file names come from the uploader)."""
-    safe = table.copy()
+def safe_csv(table: pd.DataFrame) -> bytes:
+    """Any table as UTF-8 CSV for a download, safe to open in a spreadsheet: text cells (and
+    column names) that a spreadsheet would run as a formula (``=cmd|' /c calc'!A0``) are
+    quoted with a leading apostrophe. Every CSV the app offers goes through here, because
+    file names and uploaded metadata (diagnoses, sites) come from the person using it."""
+    safe = table.rename(columns=_defuse)
     for column in safe.columns:
-        if safe[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(_defuse)
     return safe.to_csv(index=False).encode("utf-8")
 
 
+def results_csv(table: pd.DataFrame) -> bytes:
+    """The results table (:func:`results_table`) as a formula-safe CSV (:func:`safe_csv`)."""
+    return safe_csv(table)
+
+
 def _defuse(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" ").startswith(_CSV_FORMULA_START):
         return "'" + value
     return value
 

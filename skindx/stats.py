@@ -14,10 +14,12 @@ computed from the same table).
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +83,40 @@ DATASET_COLORS: dict[str, str] = {
 }
 MALIGNANCY_COLORS = {"malignant": "#c0392b", "benign": "#5d9c59", "unknown": "#b0b0b0"}
 SEX_COLORS = {"female": "#aa4499", "male": "#3366aa", "unknown": "#b0b0b0"}
+
+
+# How charts name the diagnoses for the public: the taxonomy's names, shortened where long.
+SHORT_NAMES: dict[str, str] = {
+    "akiec": "Actinic keratosis",
+    "bkl": "Benign keratosis",
+    "scc": "Squamous cell carcinoma",
+    "unknown": "Unknown",
+}
+
+
+def diagnosis_name(value: str) -> str:
+    """The name a chart shows for a diagnosis code (``"mel"`` → ``"Melanoma"``); a value from
+    an uploaded file that is no code is shown as plain text (plotly's markup made inert)."""
+    if value in SHORT_NAMES:
+        return SHORT_NAMES[value]
+    if value in BY_CODE:
+        return BY_CODE[value].name
+    return chart_text(str(value)[:1].upper() + str(value)[1:])
+
+
+def chart_text(text: str) -> str:
+    """Text that plotly draws as it is: its tags (``<a href>``, ``<b>``) and entities inert."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _named(table: pd.DataFrame, column: str = "diagnosis") -> pd.DataFrame:
+    """The table with its diagnosis codes replaced by their names, for a chart."""
+    names = {value: diagnosis_name(value) for value in table[column].unique()}
+    return table.assign(**{column: table[column].map(names)})
+
+
+def _name_order(values: Iterable[str]) -> list[str]:
+    return [diagnosis_name(code) for code in diagnosis_order(values)]
 
 
 class SummaryError(ValueError):
@@ -320,10 +356,85 @@ def read_files(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     if not paths:
         raise MetadataError("no metadata CSV given")
     frames = [
-        read_metadata(path, metadata=meta)
-        for path, meta in _pair_2019_metadata([Path(p) for p in paths])
+        _read(path, metadata=meta) for path, meta in _pair_2019_metadata([Path(p) for p in paths])
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+_NOT_CSV = "cannot be read as CSV: "
+_EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def plain_csv_error(message: str) -> str:
+    """A CSV parser's message (``"x.csv cannot be read as CSV: Error tokenizing data. C error:
+    EOF inside string …"``) as one sentence a person can act on; other messages unchanged."""
+    if _NOT_CSV not in message:
+        return message
+    name, detail = message.split(_NOT_CSV, 1)
+    name = name.strip()
+    if "EOF inside string" in detail or "EOF in quoted" in detail:
+        return (
+            f'{name} has a quotation mark (") that is never closed, so its rows cannot be told '
+            "apart: open it in a spreadsheet and save it again as CSV."
+        )
+    fields = _EXPECTED_FIELDS.search(detail)
+    if fields:
+        expected, line, seen = fields.groups()
+        return (
+            f"Line {line} of {name} has {seen} values where the header has {expected}: "
+            "check that line, or save the file again as CSV from a spreadsheet."
+        )
+    return (
+        f"{name} cannot be read as a table: save it as a comma- or tab-separated CSV file "
+        "and try again."
+    )
+
+
+def _read(source: Any, **kwargs: Any) -> pd.DataFrame:
+    try:
+        return read_metadata(source, **kwargs)
+    except MetadataError as error:
+        raise MetadataError(plain_csv_error(str(error))) from None
+
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark it starts with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _unicode_encoding(data: bytes) -> str | None:
+    """``"utf-16"`` / ``"utf-32"`` (or an endianness-specific name) for text in those
+    encodings, as spreadsheets save "Unicode text"; ``None`` for anything else."""
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
+            return encoding
+    sample = data[:512]
+    if len(sample) >= 8 and len(sample) % 2 == 0:
+        # UTF-16 without a byte order mark: ASCII text with a zero byte beside every character.
+        if not any(sample[1::2]) and all(sample[0::2]):
+            return "utf-16-le"
+        if not any(sample[0::2]) and all(sample[1::2]):
+            return "utf-16-be"
+    return None
+
+
+def upload_bytes(data: bytes, name: str) -> bytes:
+    """An uploaded CSV as UTF-8 bytes: UTF-16 and UTF-32 text (which spreadsheets save as
+    "Unicode text") is decoded here; anything else is passed on as it is."""
+    encoding = _unicode_encoding(data)
+    if encoding is None:
+        return data
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        family = "UTF-32" if "32" in encoding else "UTF-16"
+        raise MetadataError(
+            f"{name} looks like {family} text but cannot be decoded: save it again as CSV (UTF-8)."
+        ) from None
+    return text.lstrip("\ufeff").encode("utf-8")
 
 
 def summarize_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
@@ -339,9 +450,9 @@ def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
         raise MetadataError(
             f"{name} is {len(data) / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB"
         )
-    buffer = io.BytesIO(data)
+    buffer = io.BytesIO(upload_bytes(data, name))
     buffer.name = name
-    return summarize(read_metadata(buffer, dataset=UPLOAD_DATASET))
+    return summarize(_read(buffer, dataset=UPLOAD_DATASET))
 
 
 def write_summary(summary: dict[str, Any], out_path: str | os.PathLike[str]) -> Path:
@@ -615,6 +726,9 @@ def _layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         height=height,
     )
+    # Long tick labels (diagnosis names, sites) get the room they need instead of being cut.
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig
 
@@ -638,7 +752,7 @@ def diagnosis_figure(table: pd.DataFrame, *, percent: bool = False, log: bool = 
         return _empty_figure(title)
     value = "percent" if percent else "images"
     fig = px.bar(
-        table,
+        _named(table),
         x="diagnosis",
         y=value,
         color="dataset",
@@ -646,7 +760,8 @@ def diagnosis_figure(table: pd.DataFrame, *, percent: bool = False, log: bool = 
         color_discrete_map=_colors(table["dataset"]),
         hover_data={"images": ":,", "percent": ":.1f"},
         log_y=log,
-        labels={"percent": "% of dataset", "images": "images"},
+        category_orders={"diagnosis": _name_order(table["diagnosis"])},
+        labels={"percent": "% of dataset", "images": "images", "diagnosis": ""},
     )
     return _layout(fig, title, 420)
 
@@ -677,7 +792,7 @@ def age_figure(table: pd.DataFrame) -> go.Figure:
         return _empty_figure(title)
     n_codes = table["diagnosis"].nunique()
     fig = px.line(
-        table,
+        _named(table),
         x="age",
         y="percent",
         color="dataset",
@@ -686,7 +801,7 @@ def age_figure(table: pd.DataFrame) -> go.Figure:
         facet_row_spacing=0.06,
         markers=True,
         color_discrete_map=_colors(table["dataset"]),
-        category_orders={"diagnosis": diagnosis_order(table["diagnosis"])},
+        category_orders={"diagnosis": _name_order(table["diagnosis"])},
         hover_data={"images": ":,"},
         labels={"percent": "%", "age": "age"},
     )
@@ -699,15 +814,18 @@ def _stacked_by_diagnosis(
     if table.empty:
         return _empty_figure(title)
     fig = px.bar(
-        table,
+        _named(table),
         x="diagnosis",
         y="percent",
         color=column,
         facet_row="dataset",
         color_discrete_map=colors or {},
-        category_orders={"dataset": _dataset_order(table["dataset"])},
+        category_orders={
+            "dataset": _dataset_order(table["dataset"]),
+            "diagnosis": _name_order(table["diagnosis"]),
+        },
         hover_data={"images": ":,", "percent": ":.1f"},
-        labels={"percent": "%"},
+        labels={"percent": "%", "diagnosis": ""},
     )
     fig.update_xaxes(matches=None, showticklabels=True)
     return _layout(fig, title, _facet_height(table))
@@ -750,7 +868,7 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
 def _heatmap(z: pd.DataFrame, counts: pd.DataFrame) -> go.Heatmap:
     return go.Heatmap(
         z=z.fillna(0).to_numpy(),
-        x=list(z.columns),
+        x=[diagnosis_name(code) for code in z.columns],
         y=list(z.index),
         customdata=counts.fillna(0).astype(int).to_numpy(),
         text=z.round(0).fillna(0).astype(int).to_numpy(),
@@ -777,6 +895,10 @@ def group_size_figure(table: pd.DataFrame, level: str = "lesion") -> go.Figure:
         hover_data={"images": ":,", "percent": ":.1f"},
         labels={column: f"images of the same {level}", "percent": "% of images"},
     )
+    # The labels "1"…"5" look like numbers: without a categorical axis plotly draws a numeric
+    # one (1.5…5.5) on which "6-10", "11-20", "21-50" and "51+" have no place.
+    groups = [label for label in GROUP_LABELS if label in set(table[column])]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=groups)
     return _layout(fig, title, 400)
 
 
@@ -792,6 +914,7 @@ def imbalance_figure(table: pd.DataFrame) -> go.Figure:
         value_name="score",
     )
     long["metric"] = long["metric"].str.replace("_", " ")
+    long["majority_class"] = long["majority_class"].map(diagnosis_name)
     long["score"] = 100 * long["score"]
     fig = px.bar(
         long,
@@ -800,7 +923,7 @@ def imbalance_figure(table: pd.DataFrame) -> go.Figure:
         color="metric",
         barmode="group",
         hover_data={"majority_class": True},
-        labels={"score": "%", "dataset": ""},
+        labels={"score": "%", "dataset": "", "majority_class": "commonest class"},
         color_discrete_map={"accuracy": "#999933", "balanced accuracy": "#332288"},
     )
     fig.update_yaxes(range=[0, 100])

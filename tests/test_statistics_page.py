@@ -6,9 +6,13 @@ which the installed streamlit provides, so the page's real upload path is exerci
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "statistics.py"
@@ -22,6 +26,16 @@ HAM_0003136,ISIC_0027008,nv,follow_up,45.0,male,trunk,vidir_molemax
 HAM_0000871,ISIC_0029478,mel,consensus,,unknown,unknown,vidir_molemax
 HAM_0004668,ISIC_0024480,nv,confocal,50.0,female,acral,vidir_molemax
 """
+
+
+FORMULA = "=cmd|' /c calc'!A0"
+IMAGE_MARKDOWN = "![t](https://example.org/p.png)"
+HOSTILE = (
+    "image_id,dx,age,sex\n"
+    + "".join(f'I{i},"{FORMULA}",40,male\n' for i in range(4))
+    + "".join(f"I{i + 10},{IMAGE_MARKDOWN},50,female\n" for i in range(2))
+    + "".join(f"I{i + 20},nv,60,female\n" for i in range(3))
+).encode()  # the markdown diagnosis the rarest: the diagnosis takeaway names it
 
 
 def _takeaways(at: AppTest) -> list[str]:
@@ -124,6 +138,90 @@ def test_upload_valid_csv(app: AppTest) -> None:
     assert app.session_state["stats_upload_result"][1]["datasets"]["Your data"]["n_images"] == 6
 
 
+def test_upload_stays_selected_on_the_next_interaction(app: AppTest) -> None:
+    """Issue #27: "Your data" was shown but not selected, and the next rerun dropped it."""
+    app.multiselect(key="stats_datasets").set_value(["HAM10000", "ISIC 2020"])
+    app.run()
+    app.file_uploader(key="stats_upload").set_value(("mine.csv", UPLOAD, "text/csv"))
+    app.run()
+    assert not app.exception
+    chosen = ["Your data", "HAM10000", "ISIC 2020"]
+    assert app.multiselect(key="stats_datasets").value == chosen  # the person's choice kept
+    app.toggle(key="stats_log").set_value(True)
+    app.run()
+    assert app.multiselect(key="stats_datasets").value == chosen
+    assert not [w for w in app.warning if "Session State" in w.value]
+    app.file_uploader(key="stats_upload").set_value(None)
+    app.run()
+    assert not app.exception
+    assert app.multiselect(key="stats_datasets").value == ["HAM10000", "ISIC 2020"]
+
+
+def test_upload_in_utf16_is_read(app: AppTest) -> None:
+    """Spreadsheets save "Unicode text" as UTF-16 (with a byte order mark, tab-separated)."""
+    text = UPLOAD.decode().replace(",", "\t")
+    app.file_uploader(key="stats_upload").set_value(("mine.txt", text.encode("utf-16"), "text/csv"))
+    app.run()
+    assert not app.exception
+    assert not app.error
+    assert "6 images read" in app.success[0].value
+
+
+def test_unclosed_quote_gets_one_plain_sentence(app: AppTest) -> None:
+    data = b'image_id,dx,age\nI1,"nv,40\nI2,mel,50\n'
+    app.file_uploader(key="stats_upload").set_value(("quote.csv", data, "text/csv"))
+    app.run()
+    assert not app.exception
+    message = _plain(app.error[0].value)
+    assert "quotation mark" in message and "never closed" in message
+    assert "tokenizing" not in message and "C error" not in message and "EOF" not in message
+    assert message.count(". ") == 0 and message.endswith(".")  # one sentence
+
+
+def _plain(markdown: str) -> str:
+    """What a person reads of an escaped markdown text."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@pytest.fixture
+def csv_downloads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The bytes of every CSV the page offers, as AppTest's media storage receives them."""
+    seen: list[bytes] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        if mimetype == "text/csv":
+            seen.append(bytes(path_or_data))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return seen
+
+
+def test_uploaded_values_stay_inert(app: AppTest, csv_downloads: list[bytes]) -> None:
+    """Issue #28: a formula in a diagnosis reached the CSV downloads, and markdown in one was
+    rendered (the browser fetched an outside image)."""
+    csv_downloads.clear()
+    app.file_uploader(key="stats_upload").set_value(("mine.csv", HOSTILE, "text/csv"))
+    app.run()
+    assert not app.exception
+    assert len(app.get("download_button")) == 9
+    tables = [pd.read_csv(io.BytesIO(data), dtype=str) for data in csv_downloads]
+    assert len(tables) >= 9
+    cells = [str(v) for t in tables for v in [*t.columns, *t.to_numpy().ravel()]]
+    assert any(FORMULA.lower() in cell for cell in cells)  # the value is there ...
+    risky = [c for c in cells if c.lstrip().startswith(("=", "+", "-", "@"))]
+    assert not risky  # ... but never where a spreadsheet would run it
+    takeaways = _takeaways(app)
+    quoting = [t for t in takeaways if "example.org" in _plain(t)]
+    assert quoting, takeaways
+    for text in quoting:
+        assert "![" not in text and "](" not in text  # escaped: shown as text, not an image
+        assert IMAGE_MARKDOWN.lower() in _plain(text)
+    markdown = [m.value for m in app.markdown] + [e.value for e in app.success]
+    assert not [m for m in markdown if "![" in m]
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -139,8 +237,8 @@ def test_upload_bad_csv(app: AppTest, data: bytes, expected: str) -> None:
     app.run()
     assert not app.exception
     assert len(app.error) == 1
-    assert expected in app.error[0].value
-    assert "bad.csv" in app.error[0].value
+    assert expected in _plain(app.error[0].value)
+    assert "bad.csv" in _plain(app.error[0].value)
     assert "Your data" not in app.multiselect(key="stats_datasets").options
     assert len(app.get("plotly_chart")) == 9  # the bundled charts still show
 
@@ -149,3 +247,4 @@ def test_page_source_rules() -> None:
     source = PAGE.read_text()
     assert "set_page_config" not in source
     assert source.count("st.cache_data") == 1  # the bundled summary only
+    assert "to_csv" not in source  # every download through report.safe_csv

@@ -328,6 +328,69 @@ def test_group_size_chart(level: str, cube: pd.DataFrame) -> None:
         stats.group_size_table(cube, "image")
 
 
+@pytest.mark.parametrize("level", ["lesion", "patient"])
+def test_group_size_axis_is_categorical(level: str, cube: pd.DataFrame) -> None:
+    """Issue #27: plotly read "1"…"5" as numbers, so "6-10" … "51+" had no place on the axis."""
+    table = stats.group_size_table(cube, level)
+    figure = stats.group_size_figure(table, level)
+    axis = figure.layout.xaxis
+    assert axis.type == "category"
+    groups = [g for g in stats.GROUP_LABELS if g in set(table[f"{level}_images"])]
+    assert list(axis.categoryarray) == groups
+    assert {"6-10", "11-20", "21-50"} <= set(groups)  # the groups that used to vanish
+    drawn = {x for trace in figure.data for x in trace.x}
+    assert drawn == set(groups)
+
+
+def test_charts_name_the_diagnoses(cube: pd.DataFrame) -> None:
+    names = [stats.diagnosis_name(code) for code in ("akiec", "bcc", "bkl", "mel", "nv")]
+    assert names == [
+        "Actinic keratosis",
+        "Basal cell carcinoma",
+        "Benign keratosis",
+        "Melanoma",
+        "Melanocytic nevus",
+    ]
+    for figure in (
+        stats.diagnosis_figure(stats.diagnosis_table(cube)),
+        stats.sex_figure(stats.sex_table(cube)),
+        stats.site_figure(stats.site_table(cube)),
+        stats.confirmation_figure(stats.confirmation_table(cube)),
+    ):
+        shown = {str(x) for trace in figure.data for x in trace.x}
+        assert "Melanoma" in shown
+        assert not shown & {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
+    age = stats.age_figure(stats.age_table(cube))
+    assert "Melanoma" in {a.text for a in age.layout.annotations}
+    # Values from an upload are drawn as text: plotly's tags made inert.
+    assert (
+        stats.diagnosis_name('<a href="https://x">y</a>') == '&lt;a href="https://x"&gt;y&lt;/a&gt;'
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'image_id,dx,age\nI1,"nv,40\nI2,mel,50\n', "quotation mark"),
+        (b"image_id,dx,age\nI1,nv\nI2,mel,50,4,5,6\n", "Line 3 of mine.csv has 6 values"),
+    ],
+)
+def test_csv_parse_errors_are_plain(data: bytes, expected: str) -> None:
+    with pytest.raises(MetadataError) as caught:
+        stats.summarize_upload(data, "mine.csv")
+    message = str(caught.value)
+    assert expected in message
+    assert "tokenizing" not in message and "C error" not in message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_unicode_uploads_are_read(encoding: str) -> None:
+    summary = stats.summarize_upload(SMALL.decode().encode(encoding), "mine.csv")
+    assert summary["datasets"][stats.UPLOAD_DATASET]["n_images"] == 9
+    with pytest.raises(MetadataError, match="UTF-16 text but cannot be decoded"):
+        stats.summarize_upload(b"\xff\xfe" + b"i\x00d\x00\x00\xd8", "mine.csv")
+
+
 def test_percent_and_log_diagnosis_figure(cube: pd.DataFrame) -> None:
     table = stats.diagnosis_table(cube)
     assert stats.diagnosis_figure(table, log=True).layout.yaxis.type == "log"
