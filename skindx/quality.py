@@ -126,11 +126,23 @@ def _sentence(kind: str, advice: str, limits: dict[str, Any]) -> str:
     if kind in measured and "clean" in measured:
         before = measured["clean"]["balanced_accuracy"]
         after = measured[kind]["balanced_accuracy"]
-        text += (
-            f" On validation images {EFFECT_LABELS[kind]}, its balanced accuracy fell from "
-            f"{before:.0%} to {after:.0%}."
-        )
+        text += _measured_cost(EFFECT_LABELS[kind], before, after)
     return f"{text} {advice}"
+
+
+def _measured_cost(change: str, before: float, after: float) -> str:
+    """What the change cost on validation images, in words rather than as "balanced accuracy":
+    the share read correctly, averaged over the diagnoses (which is what that metric is)."""
+    was, now = round(100 * before), round(100 * after)
+    if now < was:
+        how = f"less often: {now} in 100 instead of {was} in 100"
+    elif now > was:
+        how = f"no less often: {now} in 100 against {was} in 100"
+    else:
+        how = f"as often: {now} in 100"
+    return (
+        f" Test photos that were {change} were read correctly {how} (averaged over the diagnoses)."
+    )
 
 
 def variants(images: Sequence[np.ndarray]) -> Iterator[tuple[str, list[np.ndarray]]]:

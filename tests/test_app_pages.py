@@ -718,7 +718,7 @@ def test_a_dark_photo_gets_a_photo_warning_and_a_table_note(quality_model) -> No
     assert not any("99% of the images" in box.value for box in at.warning)
     at = upload(run(app_test(PAGES / "diagnose.py")), ("dark.png", dark_png()))
     (warning,) = [box.value for box in at.warning if "99% of the images" in box.value]
-    assert "darker than" in warning and "fell from 70% to 50%" in warning
+    assert "darker than" in warning and "50 in 100 instead of 70 in 100" in warning
     at = upload(
         run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png()), ("b.png", dark_png())
     )
