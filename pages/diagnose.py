@@ -221,17 +221,15 @@ def _batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
         rows.append((SAME_SPOT, combined))
     table = report.results_table(rows)
     st.dataframe(
-        table,
+        ui.probabilities_as_text(table, ["probability", "malignant_probability"]),
         hide_index=True,
         key="dx_table",
         placeholder="—",
         column_config={
             "file": st.column_config.TextColumn("File"),
             "top_diagnosis": st.column_config.TextColumn("Most likely"),
-            "probability": st.column_config.NumberColumn("Probability", format="percent"),
-            "malignant_probability": st.column_config.NumberColumn(
-                "Cancer types", format="percent"
-            ),
+            "probability": st.column_config.TextColumn("Probability", alignment="right"),
+            "malignant_probability": st.column_config.TextColumn("Cancer types", alignment="right"),
             "concern": st.column_config.TextColumn("Advice"),
             "note": st.column_config.TextColumn("Note"),
         },
@@ -297,7 +295,7 @@ def _summary(analysis: Analysis) -> str:
         return f"{name} · not analysed"
     if not prediction.in_domain:
         return f"{name} · not assessed"
-    probability = ui.percent(prediction.probabilities[prediction.label], 0)
+    probability = ui.probability(prediction.probabilities[prediction.label])
     return (
         f"{name} · {prediction.label_name} {probability} · "
         f"{report.CONCERN_LABELS[prediction.concern]}"
@@ -403,7 +401,7 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
     label = prediction.label
     st.markdown(
         f"{heading} {title}: {prediction.label_name}, "
-        f"{ui.percent(prediction.probabilities[label], 0)}"
+        f"{ui.probability(prediction.probabilities[label])}"
     )
     caption = BY_CODE[label].description
     if prediction.probabilities[label] < 0.5:
@@ -412,8 +410,8 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
     CONCERN_BOX[prediction.concern](prediction.concern_message)
     malignant = prediction.malignant_probability
     st.markdown(
-        f"Cancer types together: **{ui.percent(malignant, 0)}** · "
-        f"non-cancer types: **{ui.percent(1 - malignant, 0)}**"
+        f"Cancer types together: **{ui.probability(malignant)}** · "
+        f"non-cancer types: **{ui.probability(1 - malignant)}**"
     )
     st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
     if prediction.context_used:
@@ -437,8 +435,14 @@ def _out_of_domain(prediction: Prediction) -> None:
 
 
 def _chart(prediction: Prediction, index: int) -> None:
+    figure = report.probability_figure(prediction)
+    bars = figure.data[0]  # the page's one probability format on the bars too
+    bars.update(
+        text=[ui.probability(value / 100) for value in bars.x],
+        hovertemplate="%{y}: %{text}<extra></extra>",
+    )
     st.plotly_chart(
-        report.probability_figure(prediction),
+        figure,
         key=f"dx_chart_{index}",
         config={"displayModeBar": False},
     )

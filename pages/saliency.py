@@ -195,18 +195,31 @@ def _figures(faithfulness: Faithfulness, target: str) -> None:
     # Shown as changes in probability (a fall is negative), so the sign reads as it sounds.
     change, random_change = -faithfulness.salient_drop, -faithfulness.random_drop
     share = f"{faithfulness.fraction:.0%}"
+    beyond, colour = _against_random(change, random_change, share)
     st.metric(
         f"Faithfulness: blur the top {share} salient pixels",
         f"{_signed_points(change)} points",
-        # ASCII sign: st.metric reads the arrow's direction from a leading "-".
-        delta=f"{100 * (change - random_change):+.1f} points vs {share} random pixels",
-        delta_color="inverse" if abs(change - random_change) >= 0.0005 else "off",
+        # In words, no arrow and no second sign: green means the map found pixels that matter
+        # more than random ones (a faithful map), orange that it did not.
+        delta=beyond,
+        delta_color=colour,
+        delta_arrow="off",
         help=FAITHFULNESS_HELP,
     )
     st.caption(
         f"Probability of {diagnosis_label(target)} {_change(change)} when the {share} most "
         f"salient pixels are blurred, and {_change(random_change)} when {share} random pixels are."
     )
+
+
+def _against_random(change: float, random_change: float, share: str) -> tuple[str, str]:
+    """The salient blur's effect beside the random blur's, in words, and its colour."""
+    points = abs(100 * (change - random_change))
+    if points < 0.05:
+        return f"the same as blurring {share} random pixels", "gray"
+    if change < random_change:
+        return f"{points:.1f} points lower than blurring {share} random pixels", "green"
+    return f"{points:.1f} points higher than blurring {share} random pixels", "orange"
 
 
 def _signed_points(change: float) -> str:
@@ -221,8 +234,9 @@ def _change(change: float) -> str:
 
 
 def _target_label(probabilities) -> Callable[[str], str]:
+    # The probability first, so a narrow box cuts the name, never the number.
     def label(code: str) -> str:
-        return f"{diagnosis_label(code)} ({ui.percent(probabilities[code], 0)})"
+        return f"{ui.percent(probabilities[code], 0)} · {diagnosis_label(code)}"
 
     return label
 
@@ -263,7 +277,7 @@ def main() -> None:
     methods = list(METHODS)
     layers = list(engine.explainer.layers)
     with st.container(border=True):
-        first, second, third = st.columns(3)
+        first, second, third = st.columns([2, 3, 2])  # the class box widest: long names
         method = first.selectbox("Method", methods, format_func=METHODS.get, key="sal_method")
         target = second.selectbox(
             "Class to explain", ranked, format_func=label, key="sal_target", index=0

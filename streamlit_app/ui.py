@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -40,6 +41,27 @@ def escape(text: str) -> str:
 
 def percent(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def probability(value: float | None) -> str:
+    """A model's probability as the public reads it, the same everywhere on a page: a whole
+    percent ("69%"), with "<1%" and ">99%" where rounding would claim 0% or 100%."""
+    if value is None:
+        return "—"
+    if 0 < value < 0.005:
+        return "<1%"
+    if 0.995 <= value < 1:
+        return ">99%"
+    return f"{100 * value:.0f}%"
+
+
+def probabilities_as_text(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A copy of ``table`` for display, its probability ``columns`` written as
+    :func:`probability` writes them (the page's one format; a blank stays blank)."""
+    shown = table.copy()
+    for column in columns:
+        shown[column] = [None if pd.isna(v) else probability(float(v)) for v in table[column]]
+    return shown
 
 
 def page_link(

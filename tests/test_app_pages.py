@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import sys
@@ -261,12 +262,25 @@ def test_multi_upload_table_and_csv(model) -> None:
     table = at.dataframe[0].value
     assert list(table.columns) == list(report.TABLE_COLUMNS)
     assert list(table["file"]) == [name for name, _ in files]
-    assert table["probability"].iloc[:2].between(0, 1).all()
+    assert table["probability"].iloc[:2].str.fullmatch(r"(<|>)?\d{1,3}%").all()  # as on the page
     assert table["concern"].iloc[2] == report.NOT_ANALYSED
     assert at.download_button(key="dx_csv")
     csv = pd.read_csv(io.BytesIO(report.results_csv(table)))
     assert csv["file"].iloc[2].startswith("'=")
     assert len(chart_values(at)) == 2 and len(at.error) == 1
+
+
+def test_one_probability_format_on_the_diagnose_page(model) -> None:
+    """Issue #27: one probability read 68.56% in the table, 69% in the heading, 68.6% on the
+    chart; now every place writes it as ui.probability does."""
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(1)))
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (bars,) = [spec["data"][0] for spec in specs if spec["data"]]
+    assert all(re.fullmatch(r"(<|>)?\d{1,3}%", text) for text in bars["text"])
+    top = bars["text"][-1]  # largest on top
+    headings = [m.value for m in at.markdown if "Most likely" in m.value]
+    assert headings and headings[0].endswith(f", {top}")
+    assert not re.search(r"\d\.\d+%", texts(at))
 
 
 @pytest.fixture
