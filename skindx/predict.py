@@ -15,7 +15,14 @@ import numpy as np
 from skindx import quality
 from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
 from skindx.context import Context, apply_context
-from skindx.imaging import decode_side, load_for_model, load_image, preprocess_pixels
+from skindx.imaging import (
+    check_pixels,
+    decode_side,
+    heavy_work,
+    load_for_model,
+    load_image,
+    preprocess_pixels,
+)
 from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
@@ -165,10 +172,13 @@ class Predictor:
     def preprocess(self, image: Any) -> np.ndarray:
         """Any image source → ``1×S×S×3`` float32 in [0, 255] (raises ImageRejected).
 
-        Encoded images are loaded with ``min_side=self.decode_side``; arrays are used as given.
+        Encoded images are loaded with ``min_side=self.decode_side``; H×W×3 uint8 arrays are
+        used as given once their size is checked (as :func:`~skindx.imaging.load_image` checks
+        it, so an array too small to be an image is rejected here and by the explainer alike).
         """
         size, flags = self.skin_model.input_size, (self._color_constancy, self._hair_removal)
         if _is_rgb_pixels(image):
+            check_pixels(image)
             resized = preprocess_pixels(image, size, *flags)
         else:
             resized = load_for_model(image, size, *flags)
@@ -221,12 +231,18 @@ class Predictor:
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any, context: Context | None = None) -> Prediction:
         """One image; ``context`` (age, sex, body site) sharpens it where the card allows.
-        ``notes`` carries :meth:`photo_warnings`."""
-        if not _is_rgb_pixels(image):
-            image = load_image(image, min_side=self.decode_side)
-        contexts = None if context is None else [context]
-        prediction = self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
-        return replace(prediction, notes=self.photo_warnings(image))
+        ``notes`` carries :meth:`photo_warnings`.
+
+        Decode and forward pass hold one of the process-wide slots
+        (:func:`~skindx.imaging.heavy_work`), so concurrent uploads queue instead of each
+        holding a full-size decode at once.
+        """
+        with heavy_work():
+            if not _is_rgb_pixels(image):
+                image = load_image(image, min_side=self.decode_side)
+            contexts = None if context is None else [context]
+            prediction = self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
+            return replace(prediction, notes=self.photo_warnings(image))
 
     def predict_batch(
         self,
