@@ -1,7 +1,8 @@
 """skindx web app: ``streamlit run streamlit_app/app.py`` from the repository root.
 
-The entrypoint only configures the page and the menu; each page is a thin script in ``pages/``
-and the pages are listed in :mod:`streamlit_app.navigation`.
+The entrypoint only configures the page and the menu, and starts loading the model (and the
+similar-lesions gallery) in the background once per server; each page is a thin script in
+``pages/`` and the pages are listed in :mod:`streamlit_app.navigation`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,28 @@ if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
 import streamlit as st
 
 from skindx.report import DISCLAIMER
-from streamlit_app import navigation
+from streamlit_app import navigation, resources
 
+# A file in the repository: a ":material/…:" page icon makes browsers fetch the favicon from
+# Google's font CDN, which fails offline and tells a third party who opened the app.
+ICON = Path(__file__).resolve().parent / "icon.png"
+
+
+@st.fragment(run_every=2)
+def _warm_up_status() -> None:
+    """Progress of the background warm-up, refreshed while it runs (a later full rerun, once
+    it is done, no longer calls this, which stops the refresh)."""
+    status = resources.WARM_UP
+    if status.stage in ("waiting", "model"):
+        st.caption("Getting the model ready…")
+    elif status.stage == "gallery":
+        st.caption(f"Preparing similar lesions: {status.images_read} example images read…")
+
+
+warm_up = resources.warm_up()
 st.set_page_config(
     page_title="skindx: skin lesions, explained",
-    page_icon=":material/dermatology:",
+    page_icon=str(ICON),
     layout="wide",
     # A shared presentation link (?mode=present) opens with the menu out of the slides' way.
     initial_sidebar_state="collapsed" if st.query_params.get("mode") == "present" else "auto",
@@ -31,4 +49,6 @@ st.set_page_config(
 current = st.navigation(navigation.pages())
 with st.sidebar:
     st.caption(DISCLAIMER)
+    if warm_up.stage in ("waiting", "model", "gallery"):
+        _warm_up_status()
 current.run()

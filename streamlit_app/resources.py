@@ -13,6 +13,7 @@ tf-keras-vis builds per-method state (and Score-CAM calls ``Model.predict``) laz
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +119,8 @@ def _gallery(directory: str, model: str, stamp: tuple[int, ...], _engine: Engine
     """The similar-lesions gallery for one examples folder and one model (``model`` and
     ``stamp`` key it to the model's files, as :func:`load_engine` is)."""
     try:
-        return gallery_from_folder(_engine.predictor, Path(directory), _engine.card.training)
+        predictor = _Counted(_engine.predictor)  # counts images read, for warm_up's progress
+        return gallery_from_folder(predictor, Path(directory), _engine.card.training)
     except ValueError:  # fewer than two readable images
         return None
 
@@ -131,6 +133,74 @@ def gallery(engine: Engine) -> Gallery | None:
         return None
     model = model_dir()
     return _gallery(str(directory), str(model), _stamp(model), engine)
+
+
+class _Counted:
+    """A predictor that counts the images it preprocesses into :data:`WARM_UP`."""
+
+    def __init__(self, predictor: Any) -> None:
+        self._predictor = predictor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._predictor, name)
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        WARM_UP.images_read += 1
+        return self._predictor.preprocess(image)
+
+
+@dataclass
+class WarmUp:
+    """What the background warm-up is doing: ``stage`` is "waiting", "model", "gallery",
+    "ready" or "failed"; ``images_read`` counts the gallery's example images so far."""
+
+    stage: str = "waiting"
+    images_read: int = 0
+
+
+WARM_UP = WarmUp()
+_WARM_THREAD = "skindx-warm-up"
+_warm_started = threading.Event()
+_warm_lock = threading.Lock()
+
+
+def warm_up() -> WarmUp:
+    """Load the model, then the similar-lesions gallery, into the shared caches in a background
+    thread, once per process (the entry script runs per session; this starts on the first).
+
+    The first person to open a page then finds the model loading or loaded instead of waiting
+    for it alone; a session that needs it meanwhile waits on the same cache entry (Streamlit
+    computes one value per key). Returns the shared :class:`WarmUp` status.
+    """
+    with _warm_lock:
+        if not _warm_started.is_set():
+            _warm_started.set()
+            threading.Thread(target=_warm, name=_WARM_THREAD, daemon=True).start()
+    return WARM_UP
+
+
+class _OutsideScriptFilter(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warnings from the warm-up thread, which
+    calls cached functions outside any session on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != _WARM_THREAD
+
+
+def _warm() -> None:
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        _OutsideScriptFilter()
+    )
+    try:
+        WARM_UP.stage = "model"
+        directory = model_dir()
+        loaded = load_engine(str(directory), _stamp(directory))
+        if examples_dir() is not None:
+            WARM_UP.stage = "gallery"
+            gallery(loaded)
+        WARM_UP.stage = "ready"
+    except Exception:  # the pages load it again and show the error in words
+        WARM_UP.stage = "failed"
 
 
 def _model_missing(detail: str, message: str = MODEL_MISSING) -> None:

@@ -1,0 +1,80 @@
+"""The app's warm-up: model and similar-lesions gallery loaded in the background once per
+process, and a page icon that ships with the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs in a fresh interpreter: the warm-up is once per process, and other tests' AppTests
+# would already have started it in this one.
+_SCRIPT = """
+import json, threading, time
+from streamlit_app import resources
+
+status = resources.warm_up()
+again = resources.warm_up()
+deadline = time.monotonic() + 240
+while status.stage not in ("ready", "failed") and time.monotonic() < deadline:
+    time.sleep(0.05)
+threads = [t.name for t in threading.enumerate()]
+start = time.perf_counter()
+engine = resources.engine()
+engine_s = time.perf_counter() - start
+start = time.perf_counter()
+gallery = resources.gallery(engine)
+gallery_s = time.perf_counter() - start
+print(json.dumps({
+    "same": status is again, "stage": status.stage, "images_read": status.images_read,
+    "engine_s": engine_s, "gallery_s": gallery_s, "gallery": len(gallery.examples),
+    "warm_threads_left": sum(name == "skindx-warm-up" for name in threads),
+}))
+"""
+
+
+def test_model_and_gallery_are_ready_before_a_page_asks(tiny_model_dir, tmp_path):
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i, dx in enumerate(["mel", "mel", "nv", "nv", "df", "bkl"]):
+        rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
+        pixels = np.random.default_rng(i).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"ISIC_{i:07d}.png")
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        SKINDX_MODEL=str(tiny_model_dir),
+        SKINDX_EXAMPLES_DIR=str(tmp_path),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["same"] and result["stage"] == "ready"
+    assert result["warm_threads_left"] == 0
+    assert result["gallery"] == 6 and result["images_read"] == 6
+    # Both come from the caches the warm-up filled: no second load, no second gallery.
+    assert result["engine_s"] < 0.5 and result["gallery_s"] < 0.5
+    assert "missing ScriptRunContext" not in done.stderr
+
+
+def test_page_icon_is_a_local_file_not_a_material_icon():
+    source = (REPO / "streamlit_app" / "app.py").read_text()
+    assert "page_icon=str(ICON)" in source
+    assert 'ICON = Path(__file__).resolve().parent / "icon.png"' in source
+    with Image.open(REPO / "streamlit_app" / "icon.png") as icon:
+        assert icon.format == "PNG" and min(icon.size) >= 32
