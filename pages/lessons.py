@@ -16,6 +16,8 @@ from streamlit_app import resources, ui
 
 ALL_AUDIENCES = "everyone"
 IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
+RETURN_TAB = "lessons_return_tab"  # the list's tab to show on "← All lessons"
+QUIZ_TAB = "Image quiz"
 IMAGE_QUIZ_SIZE = 10
 IMAGE_QUIZ_PER_CLASS = 30
 MODES = ("Read", "Present")
@@ -64,11 +66,17 @@ def _figure(name: str) -> lx.Figure | None:
 
 
 def _open(slug: str) -> None:
+    st.session_state.pop(RETURN_TAB, None)
     st.query_params.pop("dx", None)
     st.query_params["lesson"] = slug
 
 
-def _open_diagnosis(code: str) -> None:
+def _open_diagnosis(code: str, return_tab: str | None = None) -> None:
+    """Open the lesson on a diagnosis; back in the list, ``return_tab`` is the tab shown."""
+    if return_tab is None:
+        st.session_state.pop(RETURN_TAB, None)
+    else:
+        st.session_state[RETURN_TAB] = return_tab
     st.query_params.pop("lesson", None)
     st.query_params["dx"] = code
 
@@ -104,7 +112,9 @@ def _list_view(lessons: tuple[lx.Lesson, ...], glossary: tuple[lx.GlossaryTerm, 
     st.caption(DISCLAIMER)
     card = _data()[1] or {}
     examples = ui.examples(IMAGE_QUIZ_PER_CLASS, card.get("training"))
-    tabs = st.tabs(["Lessons", "Glossary", *(["Image quiz"] if examples else [])])
+    names = ["Lessons", "Glossary", *([QUIZ_TAB] if examples else [])]
+    back_to = st.session_state.get(RETURN_TAB)
+    tabs = st.tabs(names, default=back_to if back_to in names else None)
     lessons_tab, glossary_tab = tabs[:2]
     with lessons_tab:
         query = st.text_input(
@@ -189,7 +199,7 @@ def _lesson_view(lesson: lx.Lesson, glossary: tuple[lx.GlossaryTerm, ...]) -> No
         help="The lesson with its figures, sources and quiz (answers on the last page), in one "
         "file that opens offline and prints from any browser.",
     )
-    body = lx.render_lesson_body(lesson, stats, card)
+    body = lx.render_lesson_body(lesson, stats, card, link_prefix=lx.LESSON_LINK_PREFIX)
     _render(body, stats, card)
     _sources(lesson)
     _quiz(lesson)
@@ -328,7 +338,7 @@ def _image_feedback(example: lx.ExampleImage, guess: str, model: tuple[str, floa
     st.caption(example.caption)
     st.markdown(f"The model's answer: **{_model_answer(model)}**.")
     st.button(f"Read about {truth.lower()}", key="lessons_iq_lesson", on_click=_open_diagnosis,
-              args=(example.code,), help="Your place in the quiz is kept.")  # fmt: skip
+              args=(example.code, QUIZ_TAB), help="Your place in the quiz is kept.")  # fmt: skip
 
 
 def _new_round(examples: dict[str, list[lx.ExampleImage]]) -> None:
@@ -400,7 +410,7 @@ def _image_quiz_summary(shown: list[lx.ExampleImage], answers: list) -> None:
 
 
 def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
-    slides = lx.lesson_slides(lesson, stats, card)
+    slides = lx.lesson_slides(lesson, stats, card, link_prefix=lx.LESSON_LINK_PREFIX)
     key = f"lessons_slide_{lesson.slug}"
     index = min(max(st.session_state.get(key, 0), 0), len(slides) - 1)
     st.session_state[key] = index

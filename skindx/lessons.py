@@ -65,6 +65,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.S)
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*:\s*([A-Za-z0-9_-]+)\s*\}\}")
 _BLOCK_LINE = re.compile(r"^\s*\{\{\s*(figure|examples|chart)\s*:\s*([A-Za-z0-9_-]+)\s*\}\}\s*$")
+# A cross-reference in a lesson: [the lesson on sun safety](lesson:sun-safety).
+_LESSON_LINK = re.compile(r"\[([^\]\n]+)\]\(lesson:([a-z0-9-]+)\)")
+LESSON_LINK_PREFIX = "?lesson="  # the Lessons page opens ?lesson=<slug>
 _HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*#*\s*$")
 _SLIDE_BREAK = re.compile(r"^\s*---+\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -544,7 +547,32 @@ def collection_problems(lessons: Sequence[Lesson]) -> list[str]:
         for n in sorted(set(orders))
         if orders.count(n) > 1
     ]
+    slugs = {lesson.slug for lesson in lessons}
+    problems += [
+        f"{lesson.slug}: links to a lesson {slug!r} that does not exist"
+        for lesson in lessons
+        for slug in linked_lessons(lesson.body)
+        if slug not in slugs
+    ]
+    problems += [
+        f"{lesson.slug}: a lesson link is not written [text](lesson:<slug>) on one line"
+        for lesson in lessons
+        if "(lesson:" in _LESSON_LINK.sub("", lesson.body)
+    ]
     return problems
+
+
+def linked_lessons(markdown: str) -> list[str]:
+    """The slugs a body links to with ``[text](lesson:<slug>)``, in order."""
+    return [match.group(2) for match in _LESSON_LINK.finditer(markdown)]
+
+
+def link_lessons(markdown: str, prefix: str | None = LESSON_LINK_PREFIX) -> str:
+    """Cross-references ``[text](lesson:<slug>)`` as links to ``prefix + slug`` (the Lessons
+    page's ``?lesson=<slug>``); with ``prefix=None``, their text alone (a printed handout)."""
+    if prefix is None:
+        return _LESSON_LINK.sub(r"\1", markdown)
+    return _LESSON_LINK.sub(lambda m: f"[{m.group(1)}]({prefix}{m.group(2)})", markdown)
 
 
 # --------------------------------------------------------------------------- lookup and search
@@ -692,11 +720,15 @@ def lesson_slides(
     lesson: Lesson,
     stats_summary: Mapping[str, Any] | None = None,
     model_card: Mapping[str, Any] | None = None,
+    *,
+    link_prefix: str | None = None,
 ) -> list[Slide]:
     """Presentation of a lesson: a title slide, the body's slides, then the sources."""
     who = ", ".join(lesson.audiences)
     opening = f"# {lesson.title}\n\n{lesson.summary}\n\n*For: {who} · {lesson.reading_minutes} min*"
-    slides = split_slides(render_lesson_body(lesson, stats_summary, model_card))
+    slides = split_slides(
+        render_lesson_body(lesson, stats_summary, model_card, link_prefix=link_prefix)
+    )
     if slides and not slides[0].title:
         opening += "\n\n" + slides.pop(0).body
     sources = "\n".join(f"{i}. [{s.title}]({s.url})" for i, s in enumerate(lesson.sources, 1))
@@ -711,8 +743,12 @@ def render_lesson_body(
     lesson: Lesson,
     stats_summary: Mapping[str, Any] | None,
     model_card: Mapping[str, Any] | None,
+    *,
+    link_prefix: str | None = None,
 ) -> str:
-    """The body with ``stats:`` and ``model:`` placeholders filled in; block ones stay."""
+    """The body with ``stats:`` and ``model:`` placeholders filled in; block ones stay.
+    Cross-references to other lessons become links to ``link_prefix + slug`` (the app passes
+    :data:`LESSON_LINK_PREFIX`), or plain text without a prefix (a handout, a test)."""
 
     def replace(match: re.Match[str]) -> str:
         kind, value = match.group(1), match.group(2)
@@ -724,7 +760,7 @@ def render_lesson_body(
             return model_sentence(value, model_card)
         return match.group(0)
 
-    return _PLACEHOLDER.sub(replace, lesson.body)
+    return link_lessons(_PLACEHOLDER.sub(replace, lesson.body), link_prefix)
 
 
 # --------------------------------------------------------------------------- data sentences

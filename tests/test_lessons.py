@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -646,3 +647,35 @@ def test_examples_dir_reads_the_environment(monkeypatch, tmp_path: Path) -> None
     assert lx.examples_dir() is None
     monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
     assert lx.examples_dir() == tmp_path
+
+
+def test_lesson_links_render_as_links_or_text(lessons) -> None:
+    text = "See [the lesson on sun safety](lesson:sun-safety) and [ABCDE](lesson:abcde)."
+    assert lx.linked_lessons(text) == ["sun-safety", "abcde"]
+    assert lx.link_lessons(text) == (
+        "See [the lesson on sun safety](?lesson=sun-safety) and [ABCDE](?lesson=abcde)."
+    )
+    assert lx.link_lessons(text, None) == "See the lesson on sun safety and ABCDE."
+    melanoma = lx.get_lesson("melanoma", lessons)
+    assert "sun-safety" in lx.linked_lessons(melanoma.body)
+    handout_body = lx.render_lesson_body(melanoma, None, None)  # no prefix: plain text
+    assert "lesson:" not in handout_body and "the lesson on sun safety" in handout_body
+
+
+def test_collection_problems_catch_broken_lesson_links(lessons) -> None:
+    melanoma = lx.get_lesson("melanoma", lessons)
+    broken = dataclasses.replace(melanoma, body=melanoma.body + "\n[gone](lesson:no-such-lesson)")
+    split = dataclasses.replace(melanoma, body=melanoma.body + "\n[two\nlines](lesson:sun-safety)")
+    others = [lesson for lesson in lessons if lesson.slug != "melanoma"]
+    assert "melanoma: links to a lesson 'no-such-lesson' that does not exist" in (
+        lx.collection_problems([*others, broken])
+    )
+    assert any("on one line" in p for p in lx.collection_problems([*others, split]))
+
+
+def test_sun_safety_lesson(lessons) -> None:
+    sun = lx.get_lesson("sun-safety", lessons)
+    assert "public" in sun.audiences and len(sun.quiz) >= 3
+    hosts = {source.url.split("/")[2] for source in sun.sources}
+    assert "www.who.int" in hosts and "www.nhs.uk" in hosts
+    assert "UV index" in sun.body and "SPF 30" in sun.body and "sunbeds" in sun.body.lower()

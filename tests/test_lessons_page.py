@@ -233,6 +233,42 @@ def test_image_quiz_round_trip(tmp_path: Path, monkeypatch, tiny_model_dir) -> N
     assert at.title[0].value != "Lessons" and at.query_params["dx"]
     at.button(key="lessons_back").click().run()
     assert "Image 1 of 3" in _text(at) and at.button(key="lessons_iq_next")  # place kept
+    assert _default_tab(at) == "Image quiz"  # the list opens on the quiz, not its first tab
+    at.query_params["dx"] = "mel"  # a lesson opened any other way ...
+    at.run()
+    at.button(key="lessons_back").click().run()
+    assert _default_tab(at) == "Image quiz"  # (kept until a lesson is opened from the list)
+    next(iter(_open_buttons(at))).click().run()
+    at.button(key="lessons_back").click().run()
+    assert _default_tab(at) == "Lessons"
+
+
+def _default_tab(at: AppTest) -> str:
+    """The tab the list opens on (st.tabs' ``default``)."""
+    labels = [tab.label for tab in at.tabs]
+    found = []
+
+    def walk(node) -> None:  # type: ignore[no-untyped-def]
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            fields = [field.name for field, _ in proto.ListFields()] if proto is not None else []
+            if "tab_container" in fields:
+                container = proto.tab_container
+                found.append(container.default_tab_label or labels[container.default_tab_index])
+            walk(child)
+
+    walk(at._tree)
+    return found[0] if found else labels[0]
+
+
+def test_lessons_link_to_each_other() -> None:
+    at = _page(lesson="melanoma")
+    text = _text(at)
+    assert "[the lesson on sun safety](?lesson=sun-safety)" in text
+    assert "(?lesson=abcde-ugly-duckling)" in text and "(lesson:" not in text
+    sun = _page(lesson="sun-safety")
+    assert sun.title[0].value.startswith("Sun safety")
+    assert "UV index" in _text(sun) and "not a medical device" in _text(sun)
 
 
 def test_no_image_quiz_without_examples_folder(monkeypatch) -> None:
