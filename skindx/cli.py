@@ -391,9 +391,28 @@ def cmd_split_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unwritable(path: Path | None) -> str | None:
+    """Why ``path`` cannot be written (checked before a long run), or ``None``."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return "is a folder"
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        return f"its folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return "cannot be written (permission denied)"
+    return None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from skindx.evaluate import evaluate_model
 
+    for option, path in (("--json", args.json), ("--predictions-csv", args.predictions_csv)):
+        if problem := _unwritable(path):
+            print(f"skindx evaluate: error: {option} {path} {problem}", file=sys.stderr)
+            return 2
     skin_model = _load(args.model)
     report = evaluate_model(
         skin_model,
@@ -418,6 +437,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{report['balanced_accuracy']:.3f} ({official}), "
         f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
     )
+    if left_out := report.get("left_out"):
+        counts = ", ".join(f"{code} {count}" for code, count in left_out.items())
+        print(f"left out {sum(left_out.values())} rows outside the seven classes ({counts})")
+    if report.get("missing"):
+        print(f"{report['missing']} listed images were not found or could not be read")
     if args.update_card:
         split = args.split or ("test_with_context" if args.with_context else "test")
         skin_model.card.metrics[split] = report

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,14 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from skindx.calibration import MALIGNANT_INDEX, malignant_probability
-from skindx.taxonomy import CODES, ISIC2018_COLUMNS, ISIC2018_HEADER, MALIGNANT_CODES
+from skindx.taxonomy import (
+    CODES,
+    ISIC2018_COLUMNS,
+    ISIC2018_HEADER,
+    ISIC2019_COLUMNS,
+    ISIC2020_DIAGNOSES,
+    MALIGNANT_CODES,
+)
 
 MEL = CODES.index("mel")
 
@@ -270,19 +279,120 @@ def official_isic2018_scores(
     }
 
 
+class LabelError(ValueError):
+    """A labels CSV with rows that cannot be scored; the message lists them (one line)."""
+
+
+_LISTED_ROWS = 5  # bad rows named in the message; the rest are counted
+
+
+def _outside_classes() -> frozenset[str]:
+    """Diagnoses ISIC metadata names outside the seven classes (``scc``, ``unknown`` …): rows
+    with them are left out and counted. Any other value is a mistake to report."""
+    from skindx.metadata import ARCHIVE_DIAGNOSES
+
+    named = {"scc", "unknown", *ISIC2019_COLUMNS.values(), *ISIC2020_DIAGNOSES.values()}
+    return frozenset(named | set(ARCHIVE_DIAGNOSES.values())) - set(CODES)
+
+
+@dataclass(frozen=True)
+class EvaluationLabels:
+    """The rows to score (``image_id, diagnosis`` in the seven classes) and the rows left
+    out, counted by diagnosis."""
+
+    table: pd.DataFrame
+    left_out: dict[str, int]
+
+
+def _one_hot_rows(labels_csv: str | Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+    """The ISIC 2018 one-hot ground truth as ``image_id, diagnosis``, and its bad rows
+    (line, image id, reason): blank, non-numeric, or not exactly one class marked."""
+    raw = pd.read_csv(labels_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    raw.columns = [str(column).strip().lower() for column in raw.columns]
+    columns = [column.lower() for column in ISIC2018_HEADER]
+    text = raw[columns].apply(lambda column: column.str.strip())
+    values = text.apply(pd.to_numeric, errors="coerce")
+    bad, diagnoses = [], []
+    for row, image_id in enumerate(raw["image"]):
+        cells, numbers = text.iloc[row], values.iloc[row]
+        wrong = [
+            cell for cell, number in zip(cells, numbers, strict=True) if cell and number != number
+        ]
+        if not any(cells):
+            reason = "the class columns are blank"
+        elif wrong:
+            reason = f"{wrong[0]!r} is not a number"
+        elif numbers.isna().any():
+            reason = "a class column is blank"
+        elif not ((numbers == 1).sum() == 1 and ((numbers == 0) | (numbers == 1)).all()):
+            reason = "not exactly one class is marked 1 (the others 0)"
+        else:
+            diagnoses.append(CODES[int(np.argmax(numbers.to_numpy()))])
+            continue
+        diagnoses.append("")
+        bad.append((row + 2, image_id, reason))
+    return pd.DataFrame({"image_id": raw["image"], "diagnosis": diagnoses}), bad
+
+
+def check_labels(
+    labels_csv: str | Path, images_dir: str | Path, frame: pd.DataFrame | None = None
+) -> EvaluationLabels:
+    """Read and check a labels CSV before any image is read.
+
+    Raises :class:`LabelError` naming the rows that cannot be scored: an unknown diagnosis
+    (``xyz``), a blank or non-numeric one-hot row, an image id that is blank or points outside
+    ``images_dir`` (``../../..``). Rows with a diagnosis outside the seven classes that ISIC
+    metadata uses (``scc``, ``unknown`` …) are left out and counted. ``frame`` is the CSV's
+    normalised metadata where it is a metadata format (``None``: the one-hot ground truth).
+    """
+    if frame is None:
+        table, bad = _one_hot_rows(labels_csv)
+    else:
+        table, bad = frame[["image_id", "diagnosis"]].astype({"image_id": str}), []
+        known = set(CODES) | _outside_classes()
+        pairs = zip(table["image_id"], table["diagnosis"], strict=True)
+        for row, (image_id, code) in enumerate(pairs):
+            if code not in known:
+                bad.append((row + 2, image_id, f"unknown diagnosis {code!r}"))
+    folder = Path(images_dir).resolve()
+    for row, image_id in enumerate(table["image_id"]):
+        if not str(image_id).strip():
+            bad.append((row + 2, image_id, "no image id"))
+        elif not _inside(folder, str(image_id)):
+            bad.append((row + 2, image_id, "the image id points outside --images"))
+    if bad:
+        bad.sort()
+        listed = "; ".join(
+            f"row {line} ({image_id!r}): {reason}" for line, image_id, reason in bad[:_LISTED_ROWS]
+        )
+        more = f"; and {len(bad) - _LISTED_ROWS} more" if len(bad) > _LISTED_ROWS else ""
+        rows = "row cannot" if len(bad) == 1 else "rows cannot"
+        raise LabelError(
+            f"{labels_csv}: {len(bad)} {rows} be scored: {listed}{more}. Correct them (a "
+            "diagnosis outside the seven classes can be written 'unknown' to leave its row "
+            "out) and run again."
+        )
+    inside = table["diagnosis"].isin(CODES)
+    left_out = dict(Counter(table.loc[~inside, "diagnosis"]).most_common())
+    return EvaluationLabels(table[inside].reset_index(drop=True), left_out)
+
+
+def _inside(folder: Path, image_id: str) -> bool:
+    try:
+        return "\x00" not in image_id and (folder / image_id).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
+
+
 def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
-    """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format."""
+    """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format
+    (the seven classes only; :func:`check_labels` says what is wrong or left out)."""
     from skindx.metadata import read_header
 
     header = set(read_header(labels_csv))  # lower-case, stripped
     if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:
-        raw = pd.read_csv(labels_csv, encoding="utf-8-sig")
-        raw.columns = [str(column).strip().lower() for column in raw.columns]
-        columns = [column.lower() for column in ISIC2018_HEADER]
-        index = raw[columns].to_numpy().argmax(axis=1)
-        return pd.DataFrame(
-            {"image_id": raw["image"].astype(str), "diagnosis": np.array(CODES)[index]}
-        )
+        table, _ = _one_hot_rows(labels_csv)
+        return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
     from skindx.data import read_labels
 
     return read_labels(labels_csv)[["image_id", "diagnosis"]]
@@ -314,14 +424,14 @@ def evaluate_model(
     frame = _metadata_frame(labels_csv)  # age, sex and site, for --with-context and subgroups
     if with_context:
         _check_context(skin_model, frame)
+    # Every row is checked before any image is read (LabelError lists the bad ones).
+    checked = check_labels(labels_csv, images_dir, frame)
     recorded = {}
-    if frame is None:  # a format without them (the ISIC 2018 one-hot ground truth)
-        table = read_evaluation_labels(labels_csv)
-    else:  # the same read gives the labels
-        table = frame[["image_id", "diagnosis"]].astype({"image_id": str})
-        recorded = dict(zip(table["image_id"], contexts_from_frame(frame), strict=True))
+    if frame is not None:  # a metadata format: age, sex and site by image
+        ids = frame["image_id"].astype(str)
+        recorded = dict(zip(ids, contexts_from_frame(frame), strict=True))
     contexts = recorded if with_context else None
-    table = table[table["diagnosis"].isin(CODES)]
+    table = checked.table
     predictor = Predictor(skin_model, tta=tta)
     paths, path_labels = labelled_paths(table, images_dir)
     missing = len(table) - len(paths)  # listed but not found; unreadable ones are added below
@@ -359,6 +469,7 @@ def evaluate_model(
         dataset=name + (", with age, sex and site" if with_context else ""),
         tta=predictor.tta,
         missing=missing,
+        left_out=checked.left_out,
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
     card = skin_model.card

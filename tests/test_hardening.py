@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import threading
 
 import numpy as np
@@ -97,3 +99,96 @@ def test_arrays_too_small_to_be_images_are_rejected_by_predict_and_explain(
     with pytest.raises(ImageRejected):
         predictor.predict_batch([pixels])
     assert str(by_predict.value) == str(by_explain.value)
+
+
+# --------------------------------------------------------------- evaluate: labels first
+
+ONE_HOT = "image,MEL,NV,BCC,AKIEC,BKL,DF,VASC\n"
+
+
+@pytest.fixture
+def eval_folder(tmp_path, lesion_image):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(lesion_image).save(images / f"{name}.png")
+    return images
+
+
+def _evaluate(tiny_model_dir, images, labels, *extra):
+    from skindx.cli import main
+
+    args = ["evaluate", "--model", str(tiny_model_dir), "--images", str(images)]
+    return main([*args, "--labels", str(labels), *extra])
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("a,1,0,0,0,0,0,0\nb,,,,,,,\n", "row 3 ('b'): the class columns are blank"),
+        ("a,1,0,0,0,0,0,0\nb,yes,0,0,0,0,0,0\n", "row 3 ('b'): 'yes' is not a number"),
+        ("a,0,0,0,0,0,0,0\n", "row 2 ('a'): not exactly one class is marked"),
+        ("a,1,0,0,0,0,0,0\n../../..,1,0,0,0,0,0,0\n", "points outside --images"),
+    ],
+)
+def test_evaluate_rejects_bad_one_hot_rows_before_reading_images(
+    capsys, monkeypatch, tiny_model_dir, eval_folder, tmp_path, rows, expected
+) -> None:
+    labels = tmp_path / "truth.csv"
+    labels.write_text(ONE_HOT + rows)
+    monkeypatch.setattr(imaging, "_from_bytes", _no_image_read)
+    assert _evaluate(tiny_model_dir, eval_folder, labels) == 1
+    err = _one_line_error(capsys)
+    assert expected in err and "cannot be scored" in err
+
+
+def _no_image_read(*args):
+    raise AssertionError("an image was read before the labels were checked")
+
+
+def test_evaluate_names_unknown_codes_and_counts_rows_left_out(
+    capsys, tiny_model_dir, eval_folder, tmp_path
+) -> None:
+    header = "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+    labels = tmp_path / "meta.csv"
+    labels.write_text(header + "L1,a,nv,histo,40,male,back\nL2,b,xyz,histo,50,male,back\n")
+    assert _evaluate(tiny_model_dir, eval_folder, labels) == 1
+    assert "row 3 ('b'): unknown diagnosis 'xyz'" in _one_line_error(capsys)
+
+    rows = "L1,a,nv,histo,40,male,back\nL2,b,mel,histo,50,male,back\n"
+    rows += "L3,c,scc,histo,60,male,back\nL4,d,,histo,60,male,back\n"
+    labels.write_text(header + rows)
+    out_json = tmp_path / "report.json"
+    assert _evaluate(tiny_model_dir, eval_folder, labels, "--json", str(out_json)) == 0
+    assert "left out 2 rows outside the seven classes (scc 1, unknown 1)" in (
+        capsys.readouterr().out
+    )
+    report = json.loads(out_json.read_text())
+    assert report["n"] == 2 and report["left_out"] == {"scc": 1, "unknown": 1}
+
+
+@pytest.mark.parametrize("where", ["folder", "missing", "readonly"])
+def test_evaluate_checks_the_json_path_first(
+    capsys, monkeypatch, tiny_model_dir, eval_folder, tmp_path, where
+) -> None:
+    labels = tmp_path / "truth.csv"
+    labels.write_text(ONE_HOT + "a,1,0,0,0,0,0,0\n")
+    target = {
+        "folder": tmp_path,
+        "missing": tmp_path / "no" / "such" / "report.json",
+        "readonly": tmp_path / "locked" / "report.json",
+    }[where]
+    if where == "readonly":
+        target.parent.mkdir()
+        target.parent.chmod(0o500)
+        if os.access(target.parent, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: permissions are not enforced")
+    monkeypatch.setattr(imaging, "_from_bytes", _no_image_read)
+    assert _evaluate(tiny_model_dir, eval_folder, labels, "--json", str(target)) == 2
+    assert "--json" in _one_line_error(capsys)
