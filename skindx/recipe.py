@@ -61,6 +61,8 @@ class TrainConfig:
     init_from: str | None = None  # a trained model's directory: fine-tune its weights
     loader_workers: int = 1
     engine: str = "keras"  # one of ENGINES
+    # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.transfer)
+    freeze_blocks: int = 0
     version: str = "0.1.0"
 
     def architecture_dict(self) -> dict[str, Any]:

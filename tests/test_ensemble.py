@@ -33,6 +33,34 @@ def test_combined_logits_are_the_members_mean():
     assert not any(hasattr(layer, "layers") for layer in ensemble.layers)  # flat for CAMs
 
 
+def test_weighted_logits_and_their_split_back(tmp_path):
+    """``weights`` give each member a share of the logits; ``split`` divides it back out."""
+    from skindx.ensemble import combine, split
+    from skindx.modeling import LOGITS_LAYER, SkinModel, layer_probe
+
+    members = [_tiny(5), _tiny(6, widths=(8, 24))]
+    ensemble = combine(members, weights=[3, 1])
+    x = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    logits = [np.asarray(layer_probe(m, LOGITS_LAYER)(x)) for m in members]
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(ensemble, LOGITS_LAYER)(x)),
+        0.75 * logits[0] + 0.25 * logits[1],
+        atol=1e-5,
+    )
+    card = _ensemble_card([16, 24], [TINY_SIZE, TINY_SIZE])
+    for summary, share in zip(card.training["members"], (0.75, 0.25), strict=True):
+        summary["weight"] = share
+    for original, member in zip(members, split(SkinModel(ensemble, card)), strict=True):
+        np.testing.assert_allclose(  # zero biases: an exact round trip
+            np.asarray(layer_probe(member.model, LOGITS_LAYER)(x)),
+            np.asarray(layer_probe(original, LOGITS_LAYER)(x)),
+            atol=1e-4,
+        )
+    for bad in ([1.0], [1.0, 0.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="2 positive numbers"):
+            combine(members, weights=bad)
+
+
 def test_combine_rejects_what_it_cannot_average():
     import keras
 
@@ -134,6 +162,8 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
         _train_member(synthetic_ham, out, seed)
     data = ["--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata)]
     out = tmp_path / "ensemble"
+    assert main(["ensemble", *map(str, members), *data, "--out", str(out), "--weights", "1"]) == 2
+    assert "--weights needs one number per member (2)" in capsys.readouterr().err
     assert main(["ensemble", *map(str, members), *data, "--out", str(out)]) == 0
     assert "ensemble of 2 written" in capsys.readouterr().out
 

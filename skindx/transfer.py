@@ -1,0 +1,182 @@
+"""Transfer learning for VGG16 from pretrained conv weights, affordable on a CPU.
+
+The lower blocks stay frozen, so they need to run only once per image: their output is
+cached (in memory, and in the run folder so that a resumed run skips that pass) and the upper
+blocks and the head train on it, several times faster than full fine-tuning. The head is fitted
+first on standardised frozen features (a class-balanced linear probe, its standardisation
+folded into the ``logits`` layer), then the upper blocks and head are fine-tuned together at a
+low learning rate: fine-tuning with a random head distorts the pretrained features, and a
+head on raw VGG activations trains badly (both measured here before this recipe).
+
+References:
+    Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform
+    Out-of-Distribution", ICLR 2022.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from skindx.evaluate import balanced_accuracy
+from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
+
+CACHE_FILE = "frozen_outputs.npz"
+
+
+def split_at(model, freeze_blocks: int):
+    """``(lower, upper, upper_features)``: the model up to ``block{n}_pool``, and the rest as
+    a model of its own that takes that block's output and shares the layers (and weights)
+    with ``model``, with a second output graph that stops at ``features``."""
+    keras = import_keras()
+    boundary = f"block{freeze_blocks}_pool"
+    names = [layer.name for layer in model.layers]
+    if boundary not in names or not 1 <= freeze_blocks <= 4:
+        raise ValueError(
+            f"--freeze-blocks {freeze_blocks}: the model has no layer {boundary}. "
+            "Freeze 1 to 4 blocks of VGG16."
+        )
+    inputs = keras.Input(model.get_layer(boundary).output.shape[1:], name="frozen")
+    x = features = inputs
+    for layer in model.layers[names.index(boundary) + 1 :]:
+        x = layer(x)
+        if layer.name == FEATURES_LAYER:
+            features = x
+    upper = keras.Model(inputs, x, name="upper")
+    return layer_probe(model, boundary), upper, keras.Model(inputs, features)
+
+
+def frozen_outputs(
+    lower, x: np.ndarray, ids: list[str], cache: Path | None = None, batch_size: int = 32
+) -> np.ndarray:
+    """``lower``'s outputs for the uint8 images ``x`` as float16, read from ``cache`` when it
+    holds them for the same image ids (and written there otherwise, atomically)."""
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as stored:
+            if stored["ids"].tolist() == list(ids):
+                return stored["outputs"]
+    keras = import_keras()
+    out, start = None, time.monotonic()
+    for i in range(0, len(x), batch_size):
+        batch = keras.ops.convert_to_numpy(lower(x[i : i + batch_size].astype("float32")))
+        if out is None:
+            out = np.empty((len(x), *batch.shape[1:]), np.float16)
+        out[i : i + len(batch)] = batch
+        if (i // batch_size) % 50 == 0:
+            rate = (i + len(batch)) / (time.monotonic() - start)
+            print(f"frozen blocks: {i + len(batch)}/{len(x)} images, {rate:.1f} img/s", flush=True)
+    if cache is not None:
+        partial = cache.with_suffix(".partial")
+        with open(partial, "wb") as handle:
+            np.savez(handle, outputs=out, ids=np.array(ids))
+        partial.replace(cache)
+    return out
+
+
+def fit_probe(
+    upper, upper_features, cached: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> None:
+    """Fit the head of ``upper`` as a class-weighted logistic regression on its standardised
+    ``features``, then fold the standardisation into the ``logits`` layer."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = _predict(upper_features, cached)
+    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
+    probe = LogisticRegression(C=0.1, max_iter=2000)
+    probe.fit((features - mean) / std, labels, sample_weight=weights)
+    scale = probe.coef_ / std  # (classes, features)
+    upper.get_layer(LOGITS_LAYER).set_weights(
+        [scale.T.astype("float32"), (probe.intercept_ - scale @ mean).astype("float32")]
+    )
+
+
+def _predict(model, cached: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    keras = import_keras()
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model(cached[i : i + batch_size].astype("float32")))
+            for i in range(0, len(cached), batch_size)
+        ]
+    )
+
+
+def _shifted_batches(keras):
+    class ShiftedBatches(keras.utils.PyDataset):
+        """Shuffled float32 batches of cached feature maps, each moved by up to one cell
+        (the pooled stride: 16 px after block 4) as a translation of the image would."""
+
+        def __init__(self, x, y, weights, batch_size, seed):
+            super().__init__()
+            self.x, self.y, self.w, self.batch_size = x, y, weights, batch_size
+            self.seed, self.epoch = seed, 0
+            self.order = np.random.default_rng(seed).permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+            dy, dx = np.random.default_rng((self.seed, self.epoch, i)).integers(-1, 2, 2)
+            maps = np.roll(self.x[idx].astype("float32"), (int(dy), int(dx)), axis=(1, 2))
+            return maps, self.y[idx], self.w[idx]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
+
+    return ShiftedBatches
+
+
+def fit(
+    config,
+    model,
+    x_train: np.ndarray,
+    train_ids: list[str],
+    targets: np.ndarray,
+    weights: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray, list[str]],
+    selection_callback: Callable,
+    progress: bool = True,
+):
+    """Linear probe, then fine-tuning of the blocks above ``config.freeze_blocks`` on cached
+    frozen outputs. Returns (weights by layer name, the selection callback), as the other
+    training loops do; the best epoch by validation balanced accuracy is kept."""
+    keras = import_keras()
+    out = Path(config.out)
+    lower, upper, upper_features = split_at(model, config.freeze_blocks)
+    x_val, y_val, val_ids = validation
+    cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
+    cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
+    if not (out / "backup").exists():  # a resumed run keeps its fine-tuned head
+        fit_probe(upper, upper_features, cached, targets.argmax(axis=1), weights)
+        probe_score = balanced_accuracy(y_val, _predict(upper, cached_val).argmax(axis=1))
+        print(f"linear probe: val_balanced_accuracy={probe_score:.4f}", flush=True)
+    steps = math.ceil(len(cached) / config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        decay_steps=max(1, steps * (config.epochs - config.warmup_epochs)),
+        warmup_target=config.learning_rate,
+        warmup_steps=steps * config.warmup_epochs,
+        alpha=0.01,
+    )
+    upper.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+    )
+    selector = selection_callback(
+        keras, cached_val, y_val, out / "best.weights.h5", config.patience, config.max_minutes
+    )
+    batches = _shifted_batches(keras)(cached, targets, weights, config.batch_size, config.seed)
+    history = upper.fit(
+        batches,
+        epochs=config.epochs,
+        callbacks=[selector, keras.callbacks.BackupAndRestore(str(out / "backup"))],
+        verbose=2 if progress else 0,
+    )
+    upper.load_weights(out / "best.weights.h5")
+    selector.history = history.history
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selector

