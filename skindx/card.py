@@ -90,7 +90,14 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        known = {f.name for f in dataclasses.fields(cls)}
+        """A card from its JSON object; ``ValueError`` naming the first field of the wrong
+        type (a card holding ``[]`` or ``null`` would otherwise fail later, far from here)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a JSON {_json_type(data)}, not an object")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name, value in data.items():
+            if name in known and not _fits(name, value):
+                raise ValueError(f"its field {name!r} holds a JSON {_json_type(value)}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, directory: str | Path) -> Path:
@@ -102,3 +109,30 @@ class ModelCard:
     def load(cls, directory: str | Path) -> ModelCard:
         path = Path(directory) / CARD_FILE
         return cls.from_dict(json.loads(path.read_text()))
+
+
+_DICT_FIELDS = frozenset(
+    {"architecture", "preprocessing", "training", "metrics", "ood", "thresholds", "context"}
+    | {"saliency", "photo_quality"}
+)
+_TEXT_FIELDS = frozenset({"name", "version", "weights_sha256", "created", "intended_use"})
+
+
+def _fits(name: str, value: Any) -> bool:
+    """Whether a card field's JSON value has the type the app and predictor rely on."""
+    if name in _DICT_FIELDS:
+        return isinstance(value, dict)
+    if name in _TEXT_FIELDS:
+        return isinstance(value, str)
+    if name in ("classes", "limitations"):
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if name == "input_size":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    if name == "temperature":
+        return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return True
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number" if isinstance(value, int | float) else "value")

@@ -192,3 +192,55 @@ def test_evaluate_checks_the_json_path_first(
     monkeypatch.setattr(imaging, "_from_bytes", _no_image_read)
     assert _evaluate(tiny_model_dir, eval_folder, labels, "--json", str(target)) == 2
     assert "--json" in _one_line_error(capsys)
+
+
+# --------------------------------------------------------------- broken model directories
+
+
+@pytest.fixture
+def broken_model(tmp_path, tiny_model_dir):
+    import shutil
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "expected"),
+    [
+        ("card.json", "[]", "card.json is not a model card: it holds a JSON list"),
+        ("card.json", "null", "card.json is not a model card: it holds a JSON null"),
+        ("card.json", '{"ood": [], "classes": "nv"}', "its field 'ood' holds a JSON list"),
+        ("card.json", '{"input_size": "big"}', "its field 'input_size' holds a JSON string"),
+        ("ood.npz", "PK\x03\x04 not a zip", "ood.npz is damaged"),
+    ],
+)
+def test_broken_model_directories_give_one_line_with_the_file_and_the_fix(
+    capsys, broken_model, image_file_for_cli, file, content, expected
+) -> None:
+    from skindx.cli import main
+    from skindx.modeling import ModelLoadError, load_model
+
+    (broken_model / file).write_text(content)
+    with pytest.raises(ModelLoadError, match="Restore") as error:
+        load_model(broken_model)
+    assert expected in str(error.value) and "pickle" not in str(error.value)
+    assert main(["predict", str(image_file_for_cli), "--model", str(broken_model)]) == 1
+    err = _one_line_error(capsys)
+    assert expected in err and "unexpected error" not in err
+
+
+def test_a_pickled_ood_file_is_refused(broken_model) -> None:
+    from skindx.modeling import ModelLoadError, load_model
+
+    np.savez(broken_model / "ood.npz", mean=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ModelLoadError, match=r"ood\.npz is damaged"):
+        load_model(broken_model)
+
+
+@pytest.fixture
+def image_file_for_cli(tmp_path, lesion_image):
+    path = tmp_path / "lesion.png"
+    Image.fromarray(lesion_image).save(path)
+    return path
