@@ -9,8 +9,10 @@ Both are drawn here (a brown lesion on skin with sensor noise), so no photo ship
 repository. The two commands alternate, round by round, so background load hits both alike; the
 ratio is the median of the per-round ratios.
 
-The figure is printed and merged into ``benchmarks/results.json`` (``run.py``'s file) under the
-name below, with the run listed under ``updates``.
+Then, in this process, where the 12 MP photo's time goes (decode, map, overlay, PNG,
+faithfulness), decoded at full resolution as ``skindx explain`` does and at the model's
+``decode_side`` as prediction does. The figures are printed and merged into
+``benchmarks/results.json`` (``run.py``'s file), with the run listed under ``updates``.
 """
 
 from __future__ import annotations
@@ -70,6 +72,46 @@ def command_seconds(image: Path, out: Path, model: str | None) -> float:
     return elapsed
 
 
+def in_process_parts(image: Path, model: str | None) -> dict[str, dict[str, float]]:
+    """Seconds per step of the command on ``image``, by decoding mode (after one warm-up)."""
+    import io
+
+    from PIL import Image
+
+    from skindx.explain import Explainer, overlay
+    from skindx.imaging import load_image
+    from skindx.modeling import load_model
+
+    explainer = Explainer(load_model(model))
+    data = image.read_bytes()
+    explainer.explain(load_image(data, min_side=explainer.predictor.decode_side))
+    parts: dict[str, dict[str, float]] = {}
+    for mode, side in (("full resolution", None), ("decode_side", explainer.predictor.decode_side)):
+        steps: dict[str, float] = {}
+
+        def timed(step: str, run, steps=steps):
+            start = time.perf_counter()
+            value = run()
+            steps[step] = time.perf_counter() - start
+            return value
+
+        pixels = timed("decode", lambda side=side: load_image(data, min_side=side))
+        saliency = timed("explain", lambda p=pixels: explainer.explain(p))
+        drawn = timed("overlay", lambda p=pixels, s=saliency: overlay(p, s))
+        timed("png", lambda d=drawn: Image.fromarray(d).save(io.BytesIO(), "PNG"))
+        timed("faithfulness", lambda p=pixels, s=saliency: explainer.faithfulness(p, s))
+        steps["pixels"] = pixels.shape[0] * pixels.shape[1]
+        parts[mode] = steps
+        print(
+            f"{mode} ({pixels.shape[1]}×{pixels.shape[0]}): "
+            + ", ".join(
+                f"{step} {seconds:.2f} s" for step, seconds in steps.items() if step != "pixels"
+            ),
+            flush=True,
+        )
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -90,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = command_seconds(images[name], folder / "overlay.png", args.model)
                 times[name].append(seconds)
                 print(f"round {r + 1}: {name} {seconds:.2f} s", flush=True)
+        print("\nthe 12 MP photo in one process, by step:")
+        parts = in_process_parts(images["12 MP"], args.model)
     ratio = statistics.median(a / b for a, b in zip(times["12 MP"], times["600×450"], strict=True))
     result = figure(
         FIGURE,
@@ -115,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": {"directory": args.model or "models/default"},
         "images": f"synthetic JPEGs, 4000×3000 ({megabytes['12 MP']} MB) and 600×450",
         "figures": [result],
+        "steps_12mp_s": parts,
     }
     previous = json.loads(out.read_text()) if out.is_file() else {"figures": []}
     out.write_text(json.dumps(merge(previous, update), indent=2, default=float) + "\n")
