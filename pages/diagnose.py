@@ -215,13 +215,25 @@ def _read(
 # ----------------------------------------------------------------------------- results
 
 
+BATCH_HEADINGS = {
+    "file": "File",
+    "top_diagnosis": "Most likely",
+    "probability": "Probability",
+    "malignant_probability": "Cancer types",
+    "concern": "Advice",
+    "note": "Note",
+}
+
+
 def _batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
     if combined is not None:
         rows.append((SAME_SPOT, combined))
     table = report.results_table(rows)
-    st.dataframe(
-        ui.probabilities_as_text(table, ["probability", "malignant_probability"]),
+    shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
+    ui.table(
+        shown,
+        narrow=shown.fillna("—").rename(columns=BATCH_HEADINGS),
         hide_index=True,
         key="dx_table",
         placeholder="—",
@@ -471,6 +483,7 @@ def _report_maker(analysis: Analysis, model_name: str):
 
 def main() -> None:
     st.title("Check a skin spot")
+    ui.phone_layout()
     ui.disclaimer()
     files = _inputs()
     engine = resources.engine()
@@ -491,6 +504,21 @@ def main() -> None:
             _combined_result(engine, combined, analyses)
     for index, analysis in enumerate(analyses):
         _result(engine, analysis, index, batch=len(analyses) > 1)
+    _bring_results_into_view(files, analyses)
+
+
+def _bring_results_into_view(files: list[tuple[Any, str]], analyses: list[Analysis]) -> None:
+    """On a phone the result starts a screen or more below the uploader: scroll its heading
+    to the top once per new set of photos (never again on later reruns)."""
+    first = analyses[0].prediction
+    if len(analyses) > 1:
+        selector = "h2#results"
+    elif first is not None and first.in_domain:
+        selector = ".st-key-dx_result_0 h2"
+    else:
+        selector = ".st-key-dx_result_0"
+    token = tuple(getattr(upload, "file_id", name) for upload, name in files)
+    ui.scroll_to(selector, token, key="dx_scrolled_for")
 
 
 main()

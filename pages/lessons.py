@@ -18,6 +18,7 @@ ALL_AUDIENCES = "everyone"
 IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
 RETURN_TAB = "lessons_return_tab"  # the list's tab to show on "← All lessons"
 QUIZ_TAB = "Image quiz"
+SLIDE_SHOWN = "lessons_slide_shown"  # (lesson, slide) last scrolled to
 IMAGE_QUIZ_SIZE = 10
 IMAGE_QUIZ_PER_CLASS = 30
 MODES = ("Read", "Present")
@@ -415,35 +416,21 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
     index = min(max(st.session_state.get(key, 0), 0), len(slides) - 1)
     st.session_state[key] = index
     st.markdown(SLIDE_CSS, unsafe_allow_html=True)
+    _slide_controls(lesson.slug, index, len(slides), top=True)  # reachable above a long slide
     with st.container(key="lessons_slide"):
         if not slides[index].body.startswith("# "):
             # Later slides open at h2: a hidden h1 keeps each one titled for screen readers.
             title = html.escape(lesson.title)
             st.markdown(f"<h1 class='slide-page-title'>{title}</h1>", unsafe_allow_html=True)
         _render(slides[index].body, stats, card)
-    previous, counter, following = st.columns([1, 1, 1], vertical_alignment="center")
-    previous.button(
-        "Previous",
-        key="lessons_prev",
-        on_click=_step,
-        args=(lesson.slug, -1, len(slides)),
-        disabled=index == 0,
-        shortcut="Left",
-        width="stretch",
-    )
-    counter.markdown(
-        f"<p style='text-align:center'>Slide {index + 1} / {len(slides)}</p>",
-        unsafe_allow_html=True,
-    )
-    following.button(
-        "Next",
-        key="lessons_next",
-        on_click=_step,
-        args=(lesson.slug, 1, len(slides)),
-        disabled=index == len(slides) - 1,
-        shortcut="Right",
-        width="stretch",
-    )
+    _slide_controls(lesson.slug, index, len(slides), top=False)
+    # A new slide opens at its top (the controls above it), wherever Next was pressed; the
+    # first slide shown stays where the page opened.
+    shown = st.session_state.get(SLIDE_SHOWN)
+    if shown is None or shown[0] != lesson.slug:
+        st.session_state[SLIDE_SHOWN] = (lesson.slug, index)
+    else:
+        ui.scroll_to(".st-key-lessons_slide_top", (lesson.slug, index), key=SLIDE_SHOWN)
     st.caption(
         "Press F11 (Ctrl+Cmd+F on a Mac) for full screen, and use the ← and → keys to change "
         "slides. The menu steps aside while you present; this page's link opens straight "
@@ -451,10 +438,42 @@ def _present(lesson: lx.Lesson, stats: dict | None, card: dict | None) -> None:
     )
 
 
+def _slide_controls(slug: str, index: int, count: int, top: bool) -> None:
+    """Previous, the slide number and Next; the ← and → keys belong to the lower row."""
+    suffix = "_top" if top else ""
+    with st.container(key=f"lessons_slide{suffix or '_bottom'}"):
+        previous, counter, following = st.columns(
+            [1, 1, 1], vertical_alignment="center", gap="small"
+        )
+        previous.button(
+            "Previous",
+            key=f"lessons_prev{suffix}",
+            on_click=_step,
+            args=(slug, -1, count),
+            disabled=index == 0,
+            shortcut=None if top else "Left",
+            width="stretch",
+        )
+        counter.markdown(
+            f"<p style='text-align:center'>Slide {index + 1} / {count}</p>",
+            unsafe_allow_html=True,
+        )
+        following.button(
+            "Next",
+            key=f"lessons_next{suffix}",
+            on_click=_step,
+            args=(slug, 1, count),
+            disabled=index == count - 1,
+            shortcut=None if top else "Right",
+            width="stretch",
+        )
+
+
 # ----------------------------------------------------------------------------- page
 
 
 def main() -> None:
+    ui.phone_layout()
     lessons, glossary = _content()
     if not lessons:
         st.error("The lessons could not be loaded. Please try again later.")

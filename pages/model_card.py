@@ -54,6 +54,7 @@ def _value(value: Any, kind: str = "share") -> str:
 
 def _header(card: ModelCard) -> None:
     st.title("Model card")
+    ui.phone_layout()
     ui.disclaimer()
     parts = [f"**{card.name}**", f"version {card.version}"]
     if card.created:
@@ -99,12 +100,12 @@ def _training(card: ModelCard) -> None:
                 "training images": list(counts.values()),
             }
         )
-        st.dataframe(frame, hide_index=True, key="card_train_counts", width="content")
+        ui.table(frame, key="card_train_counts", hide_index=True, width="content")
     if members:
         st.markdown(
             "The model averages the logits of networks trained on the same split; each one:"
         )
-        st.dataframe(report.members_frame(members), hide_index=True, key="card_members")
+        ui.table(report.members_frame(members), key="card_members", hide_index=True)
     shown = {"data", "recipe", "train_images_per_class", "history", "members"}
     other = {k: v for k, v in training.items() if k not in shown}
     history = report.history_figure(training.get("history"))
@@ -200,13 +201,22 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
     else:
         rates = ["sensitivity", "specificity"]
         table[rates] = table[rates] * 100  # "%.1f%%": one decimal in every row
-        st.dataframe(
+        order = ["diagnosis", "sensitivity", "specificity", "auc", "n", "malignant"]
+        narrow = table[order].copy()  # for a phone: formatted, short headings, cells that wrap
+        for rate in rates:
+            narrow[rate] = narrow[rate].map(lambda v: "—" if pd.isna(v) else f"{v:.1f}%")
+        narrow["auc"] = narrow["auc"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}")
+        narrow["n"] = narrow["n"].map(lambda v: "—" if pd.isna(v) else f"{int(v):,}")
+        narrow["malignant"] = narrow["malignant"].map({True: "yes", False: "no"})
+        narrow = narrow.rename(columns={"auc": "AUC", "malignant": "cancer type"})
+        ui.table(
             table,
+            narrow=narrow,
             hide_index=True,
             key="card_per_class",
-            column_order=["diagnosis", "sensitivity", "specificity", "auc", "n", "malignant"],
+            column_order=order,
             column_config={
-                "diagnosis": st.column_config.TextColumn(width="large", pinned=True),
+                "diagnosis": st.column_config.TextColumn(width="medium", pinned=True),
                 "sensitivity": st.column_config.NumberColumn(format="%.1f%%"),
                 "specificity": st.column_config.NumberColumn(format="%.1f%%"),
                 "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
@@ -239,7 +249,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
     # Text cells, so a group too small to judge shows a dash rather than "None".
     table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")
     right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
+    ui.table(
         table,
         hide_index=True,
         key="card_subgroups",
@@ -373,8 +383,14 @@ def _photo_quality(card: ModelCard) -> None:
     if rows:
         st.caption(quality.effects_caption(limits))
         share = st.column_config.NumberColumn(format="percent")
-        st.dataframe(
-            pd.DataFrame(rows),
+        frame = pd.DataFrame(rows)
+        narrow = frame.copy()
+        for column in ("balanced accuracy", "flagged out of domain"):
+            if column in narrow:
+                narrow[column] = narrow[column].map(lambda v: "—" if pd.isna(v) else f"{v:.1%}")
+        ui.table(
+            frame,
+            narrow=narrow,
             hide_index=True,
             key="card_photo_quality",
             column_config={"balanced accuracy": share, "flagged out of domain": share},

@@ -243,6 +243,7 @@ def _target_label(probabilities) -> Callable[[str], str]:
 
 def main() -> None:
     st.title("Saliency explorer")
+    ui.phone_layout()  # among others: a widget label (the class box's) may wrap, not be cut
     st.caption("For clinicians, educators and students: where does the model look, and why?")
     ui.disclaimer()
     st.markdown(WHAT_IT_SHOWS)

@@ -180,6 +180,7 @@ def _sources() -> None:
 
 def main() -> None:
     st.title("ISIC dataset statistics")
+    ui.phone_layout()
     st.markdown(
         "What the model learnt from and is tested on: diagnoses, age, sex, body site and how "
         "each diagnosis was confirmed, across HAM10000 (training), the ISIC 2018 test set, "
@@ -199,7 +200,12 @@ def main() -> None:
     counts = ["images", "lesions", "patients"]  # a dash, not "None", where a file has no count
     shown[counts] = shown[counts].map(lambda n: "—" if pd.isna(n) else f"{int(n):,}")
     right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(shown, hide_index=True, column_config=dict.fromkeys(counts, right))
+    ui.table(
+        shown,
+        key="stats_overview",
+        hide_index=True,
+        column_config=dict.fromkeys(counts, right),
+    )
     st.caption("All images of each dataset, before the filters; — where its files do not say.")
     view = stats.apply_filters(cube, filters)
     if view.empty:

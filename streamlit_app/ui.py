@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -90,6 +92,88 @@ def switch_to(name: str) -> None:
         st.switch_page(navigation.page(name))
     except StreamlitAPIException:
         st.info(f"Open “{navigation.spec(name).title}” from the app's menu.")
+
+
+# Narrow screens (phones): tables wrap instead of running off the right edge, the plotly
+# toolbar stays clear of chart titles, and a widget's label may take two lines.
+PHONE_CSS = """
+<style>
+[data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
+  max-width: 100%; }
+@media (max-width: 640px) {  /* NARROW_PX */
+  [data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
+    table-layout: fixed; width: 100%; font-size: 0.8rem; }
+  [data-testid="stMarkdownContainer"] th, [data-testid="stMarkdownContainer"] td,
+  [data-testid="stTable"] th, [data-testid="stTable"] td {
+    white-space: normal; overflow-wrap: anywhere; padding: 0.25rem 0.3rem; }
+  .narrow-hidden { display: none; }
+}
+@media (min-width: 641px) { .wide-hidden { display: none; } }
+[data-testid="stWidgetLabel"] p { white-space: normal; overflow-wrap: anywhere; }
+</style>
+"""
+
+
+def phone_layout() -> None:
+    """The page's CSS for narrow screens (:data:`PHONE_CSS`); once per page, at the top."""
+    st.html(PHONE_CSS)
+
+
+NARROW_PX = 640  # Streamlit stacks columns below this width too
+
+
+def table(frame: pd.DataFrame, *, key: str, narrow: pd.DataFrame | None = None, **options) -> None:
+    """``st.dataframe(frame, key=key, **options)`` on wide screens; on a phone, where the grid
+    would cut columns at the right edge, a static table that wraps its cells to the screen's
+    width instead: ``narrow`` (fewer or shorter columns, formatted values), else ``frame``.
+    Its first column heads each row. Both are sent; CSS shows one."""
+    with st.container(key=f"{key}_wide"):
+        st.dataframe(frame, key=key, **options)
+    shown = frame if narrow is None else narrow
+    with st.container(key=f"{key}_narrow"):
+        st.table(shown.set_index(shown.columns[0]))
+    st.html(
+        f"<style>@media (max-width: {NARROW_PX}px) {{ .st-key-{key}_wide {{ display: none; }} }}"
+        f"@media (min-width: {NARROW_PX + 1}px) {{ .st-key-{key}_narrow {{ display: none; }} }}"
+        "</style>"
+    )
+
+
+_SCROLL_JS = """
+<script>
+(() => {
+  // __TOKEN__
+  const doc = window.parent === window ? document : window.parent.document;
+  let stopped = false;
+  const stop = () => { stopped = true; };
+  for (const kind of ["wheel", "touchmove", "keydown"]) {
+    doc.addEventListener(kind, stop, { once: true, passive: true });
+  }
+  const scroll = () => {
+    if (stopped) return;
+    const target = doc.querySelector(__SELECTOR__);
+    if (!target) return;
+    target.style.scrollMarginTop = "4.5rem";  // below Streamlit's fixed header
+    target.scrollIntoView({ block: "start", behavior: "instant" });
+  };
+  // Again while photos and charts above it load and push it down; never after the person
+  // has scrolled.
+  for (const delay of [0, 150, 400, 800, 1500, 2500]) setTimeout(scroll, delay);
+})();
+</script>
+"""
+
+
+def scroll_to(selector: str, token: object, key: str) -> None:
+    """Scroll the first element matching the CSS ``selector`` to the top of the screen, once
+    per ``token`` in this session (a new upload, a new slide), not on every rerun. ``key``:
+    where the last token is kept."""
+    if st.session_state.get(key) == token:
+        return
+    st.session_state[key] = token
+    script = _SCROLL_JS.replace("__SELECTOR__", json.dumps(selector))
+    script = script.replace("__TOKEN__", hashlib.sha1(repr(token).encode()).hexdigest())
+    st.html(script, unsafe_allow_javascript=True)
 
 
 def preload_charts(key: str) -> None:
