@@ -2,9 +2,10 @@
 
 Grad-CAM, Grad-CAM++ and LayerCAM come from one compiled forward and backward pass per image
 (logits, the chosen layer's maps and the target logit's gradients at that layer), Score-CAM from
-one compiled call that builds its masked copies and scores them as a single batch; both are
-traced once per layer with a fixed input shape. The formulas follow tf-keras-vis, which stays
-the reference the tests compare against, and which still computes SmoothGrad. Nothing here
+one compiled call that builds its masked copies and scores them as a single batch, SmoothGrad
+from one batched pass over its noisy copies; each graph is traced once (per layer) with a fixed
+input shape. The formulas follow tf-keras-vis, which stays the reference the tests compare
+against (:meth:`Explainer.reference_map`). Nothing here
 edits the shared model: every graph is a separate functional probe to ``logits`` (pre-softmax,
 so no ``ReplaceToLinear`` is needed). Drawing lives in :func:`overlay`.
 """
@@ -55,6 +56,7 @@ COLORMAPS: Mapping[str, int] = MappingProxyType(
 # ten passes (the faster variant's own choice, tabayashi0117/Score-CAM); 32 cost 34 here.
 SCORECAM_MAX_N = 10
 SMOOTHGRAD_SAMPLES = 16
+SMOOTHGRAD_NOISE = 0.15  # noise σ as a share of the input's value range
 _CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
 
 
@@ -131,10 +133,15 @@ class Explainer:
             return self._visualizers[method]
 
     def _graph(self, kind: str, layer: str):
-        """The compiled ``kind`` ("gradients" or "scorecam") graph for ``layer``, built once."""
+        """The compiled ``kind`` ("gradients", "scorecam" or "smoothgrad", whose ``layer`` is
+        "input") graph for ``layer``, built once."""
         with self._lock:
             if (kind, layer) not in self._graphs:
-                build = _gradients_graph if kind == "gradients" else _scorecam_graph
+                build = {
+                    "gradients": _gradients_graph,
+                    "scorecam": _scorecam_graph,
+                    "smoothgrad": _input_gradients_graph,
+                }[kind]
                 self._graphs[kind, layer] = build(self.skin_model, layer)
             return self._graphs[kind, layer]
 
@@ -161,8 +168,8 @@ class Explainer:
             raise ValueError(f"target must be one of {classes}. Received: target={target}")
         pixels = load_image(image)
         x = self.predictor.preprocess(pixels)
-        if target is None and (self.predictor.tta or method == "smoothgrad"):
-            # The label averages flipped copies (TTA), or tf-keras-vis needs it up front.
+        if target is None and self.predictor.tta:
+            # The label averages flipped copies' probabilities: one pass cannot give it.
             target = self.predictor.postprocess(*self.predictor.forward(x))[0].label
         # Index -1: the graph takes the argmax of its own logits, which is the predicted label
         # (temperature scaling keeps the order), so no separate forward pass is needed.
@@ -210,13 +217,27 @@ class Explainer:
         return _expand(np.nan_to_num(cam), size), int(chosen)
 
     def _smoothgrad(self, x: np.ndarray, index: int) -> np.ndarray:
+        """SmoothGrad as tf-keras-vis computes it (noise 15% of the input's range, |gradient|
+        averaged over the noisy copies, maximum over colour channels), with every copy's
+        gradient from one compiled batched pass instead of one eager pass each. The noise is
+        drawn from NumPy's global generator as tf-keras-vis draws it, so a seed reproduces
+        its map."""
+        sigma = SMOOTHGRAD_NOISE * (float(x.max()) - float(x.min()))
+        noise = np.random.normal(0.0, sigma, (SMOOTHGRAD_SAMPLES, *x.shape))
+        noisy = (x[None] + noise.astype(np.float32)).reshape(-1, *x.shape[1:])
+        grads = self._graph("smoothgrad", "input")(noisy, np.int32(index))
+        cam = np.max(np.mean(np.abs(np.asarray(grads)), axis=0), axis=-1)
+        cam = (cam - cam.min()) / (cam.max() - cam.min() + 1e-7)
+        return np.nan_to_num(cam.astype(np.float32))
+
+    def _reference_smoothgrad(self, x: np.ndarray, index: int) -> np.ndarray:
         from tf_keras_vis.utils.scores import CategoricalScore
 
         result = self._visualizer("smoothgrad")(
             CategoricalScore([index]),
             x,
             smooth_samples=SMOOTHGRAD_SAMPLES,
-            smooth_noise=0.15,
+            smooth_noise=SMOOTHGRAD_NOISE,
             keepdims=False,
         )
         return np.nan_to_num(np.asarray(result, dtype=np.float32)[0])
@@ -227,7 +248,7 @@ class Explainer:
         from tf_keras_vis.utils.scores import CategoricalScore
 
         if method == "smoothgrad":
-            return self._smoothgrad(x, index)
+            return self._reference_smoothgrad(x, index)
         # Without seek=False, tf-keras-vis swaps a non-conv layer (an ensemble's combined
         # maps) for the nearest conv layer before it: one member's.
         options: dict[str, Any] = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False}
@@ -388,6 +409,29 @@ def _scorecam_graph(skin_model: SkinModel, layer: str):
         return tf.nn.relu(tf.tensordot(maps, weights, axes=[[2], [0]])), index
 
     return tf.function(scorecam, input_signature=_signature(skin_model))
+
+
+def _input_gradients_graph(skin_model: SkinModel, _layer: str = "input"):
+    """``(noisy copies, index) → gradients of each copy's target logit at the input``, one
+    batched forward and backward pass, compiled once (SmoothGrad's copies as one batch)."""
+    import tensorflow as tf
+
+    logits_model = layer_probe(skin_model.model, LOGITS_LAYER)
+    size = skin_model.input_size
+    signature = [
+        tf.TensorSpec((SMOOTHGRAD_SAMPLES, size, size, 3), tf.float32),
+        tf.TensorSpec((), tf.int32),
+    ]
+
+    def input_gradients(x, index):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            # Inference mode: each copy's logit depends on its own pixels only, so the
+            # gradient of their sum is every copy's own gradient.
+            score = tf.reduce_sum(tf.gather(logits_model(x, training=False), index, axis=1))
+        return tape.gradient(score, x)
+
+    return tf.function(input_gradients, input_signature=signature)
 
 
 def _reference_visualizer(method: str, logits_model):

@@ -74,12 +74,13 @@ def test_each_layer_is_traced_once(tiny_model, lesion_image):
     rng = np.random.default_rng(0)
     images = [lesion_image, rng.integers(0, 256, (61, 97, 3), dtype=np.uint8)]
     for image in images:
-        for method in FAST:
+        for method in (*FAST, "smoothgrad"):
             for target in (None, "mel", "nv"):
                 explainer.explain(image, method, target)
     for kind in ("gradients", "scorecam"):
         graph = explainer._graph(kind, explainer.default_layer)
         assert graph.experimental_get_tracing_count() == 1
+    assert explainer._graph("smoothgrad", "input").experimental_get_tracing_count() == 1
 
 
 def test_scorecam_is_silent_and_never_calls_predict(tiny_model, lesion_image, monkeypatch, capfd):
@@ -124,3 +125,16 @@ def test_faithfulness_does_not_depend_on_the_photos_resolution(explainer, lesion
     big = explainer.faithfulness(large, large_saliency)
     assert big.salient_drop == pytest.approx(small.salient_drop, abs=0.01)
     assert big.random_drop == pytest.approx(small.random_drop, abs=0.01)
+
+
+def test_batched_smoothgrad_matches_tf_keras_vis_with_the_same_noise(explainer, lesion_image):
+    """Both draw their noise from NumPy's global generator in the same shape and order, so one
+    seed gives both the same noisy copies."""
+    x = explainer.predictor.preprocess(lesion_image)
+    for index in (0, 4):
+        np.random.seed(7)
+        fast, chosen = explainer.raw_map("smoothgrad", x, index)
+        np.random.seed(7)
+        reference = explainer.reference_map("smoothgrad", x, index, explainer.default_layer)
+        assert chosen == index
+        _agree(fast, reference)
