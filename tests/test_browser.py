@@ -342,3 +342,132 @@ def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_pat
             "el => el.getBoundingClientRect().width > 100", arg=sidebar.element_handle()
         )
         assert not errors, errors
+
+
+# ----------------------------------------------------------------------------- phone width
+
+PHONE = {"width": 390, "height": 844}
+# What runs off a phone's screen: the page itself, a visible table wider than its box, or a
+# visible data grid whose columns need a sideways scroll.
+OVERFLOW_JS = """() => {
+  const bad = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) bad.push(`page ${root.scrollWidth}px`);
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (main && main.scrollWidth > main.clientWidth + 1) bad.push(`main ${main.scrollWidth}px`);
+  for (const table of document.querySelectorAll("table")) {
+    if (!table.offsetParent) continue;  // hidden: the other layout's copy
+    const box = table.closest('[data-testid="stTable"], [data-testid="stMarkdownContainer"]');
+    const limit = (box || table.parentElement).getBoundingClientRect().width;
+    const width = table.getBoundingClientRect().width;
+    if (width > limit + 1) bad.push(`table ${Math.round(width)} > ${Math.round(limit)}px`);
+  }
+  for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+    if (!grid.offsetParent || grid.closest('[data-testid="stExpander"]')) continue;
+    const scroller = grid.querySelector(".dvn-scroller");
+    if (scroller && scroller.scrollWidth > scroller.clientWidth + 1) bad.push("data grid");
+  }
+  return bad;
+}"""
+
+
+def open_phone(browser, url: str, errors: list[str]):
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="domcontentloaded")
+    return page
+
+
+def settled(page) -> None:
+    page.locator("h1").first.wait_for(timeout=UI_TIMEOUT_MS)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=UI_TIMEOUT_MS
+    )
+    page.wait_for_timeout(800)  # layout after the last element
+
+
+def assert_fits(page, where: str) -> None:
+    assert page.evaluate(OVERFLOW_JS) == [], where
+
+
+def test_phone_every_page_fits_the_screen(browser, tiny_model_dir, tmp_path) -> None:
+    errors: list[str] = []
+    paths = ["", *(spec.url_path for specs in navigation.SECTIONS.values() for spec in specs)]
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_phone(browser, url, errors)
+        for path in dict.fromkeys(paths):
+            page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+            settled(page)
+            assert_fits(page, path or "/")
+        page.goto(f"{url}/lessons?lesson=melanoma", wait_until="domcontentloaded")
+        settled(page)
+        assert_fits(page, "a lesson")
+        assert not errors, errors
+
+
+def test_phone_upload_brings_the_result_into_view(browser, tiny_model_dir, tmp_path) -> None:
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_phone(browser, url, errors)
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files(
+            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
+        )
+        heading = page.locator(".st-key-dx_result_0 h2").first
+        heading.wait_for(timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "el => { const r = el.getBoundingClientRect();"
+            " return r.top >= 0 && r.bottom <= window.innerHeight; }",
+            arg=heading.element_handle(),
+            timeout=UI_TIMEOUT_MS,
+        )
+        settled(page)
+        assert_fits(page, "after an upload")
+        assert not errors, errors
+
+
+def test_phone_slides_open_at_their_top(browser, tiny_model_dir, tmp_path) -> None:
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_phone(browser, f"{url}/lessons?lesson=melanoma&mode=present", errors)
+        page.get_by_text("Slide 1 /").first.wait_for(timeout=UI_TIMEOUT_MS)
+        settled(page)
+        assert_fits(page, "slide 1")
+        for number in (2, 3):
+            bottom = page.locator(".st-key-lessons_slide_bottom button", has_text="Next")
+            bottom.scroll_into_view_if_needed()
+            bottom.click()
+            page.get_by_text(f"Slide {number} /").first.wait_for(timeout=UI_TIMEOUT_MS)
+            top = page.locator(".st-key-lessons_slide_top")
+            page.wait_for_function(
+                "el => { const r = el.getBoundingClientRect();"
+                " return r.top >= 0 && r.top < window.innerHeight / 3; }",
+                arg=top.element_handle(),
+                timeout=UI_TIMEOUT_MS,
+            )
+            assert_fits(page, f"slide {number}")
+        assert not errors, errors
+
+
+def test_phone_statistics_upload_stays_selected(browser, tiny_model_dir, tmp_path) -> None:
+    csv = (
+        b"lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+        b"L1,I1,nv,follow_up,40,female,back\nL2,I2,mel,histo,62,male,face\n"
+    )
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_phone(browser, f"{url}/statistics", errors)
+        settled(page)
+        page.get_by_text("Use your own metadata").click()
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files({"name": "mine.csv", "mimeType": "text/csv", "buffer": csv})
+        page.get_by_text("2 images read").wait_for(timeout=UI_TIMEOUT_MS)
+        chosen = page.locator('.st-key-stats_datasets [data-tag][aria-label="Your data"]')
+        chosen.wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("Log scale").click()  # the next interaction keeps the upload
+        settled(page)
+        assert chosen.count() == 1
+        assert_fits(page, "statistics with an upload")
+        assert not errors, errors
