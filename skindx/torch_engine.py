@@ -96,6 +96,8 @@ def keras_weights(module) -> dict[str, list[np.ndarray]]:
     for name, layer in module.named.items():
         if isinstance(layer, torch.nn.Conv2d):  # (out, in, h, w) -> (h, w, in, out)
             values = [layer.weight.permute(2, 3, 1, 0)]
+            if layer.bias is not None:  # VGG16's convs have one; the compact VGG's do not
+                values.append(layer.bias)
         elif isinstance(layer, torch.nn.BatchNorm2d):
             values = [layer.weight, layer.bias, layer.running_mean, layer.running_var]
         else:  # Linear: (out, in) -> (in, out)
@@ -223,6 +225,8 @@ def load_keras_weights(module, weights: dict[str, list[np.ndarray]]) -> None:
             values = [torch.from_numpy(np.asarray(v)) for v in weights[name]]
             if isinstance(layer, torch.nn.Conv2d):
                 layer.weight.copy_(values[0].permute(3, 2, 0, 1))
+                if layer.bias is not None:
+                    layer.bias.copy_(values[1])
             elif isinstance(layer, torch.nn.BatchNorm2d):
                 for target, value in zip(
                     (layer.weight, layer.bias, layer.running_mean, layer.running_var),

