@@ -200,8 +200,19 @@ def main() -> None:
     counts = ["images", "lesions", "patients"]  # a dash, not "None", where a file has no count
     shown[counts] = shown[counts].map(lambda n: "—" if pd.isna(n) else f"{int(n):,}")
     right = st.column_config.TextColumn(alignment="right")
+    narrow = shown[["dataset", *counts]].assign(  # for a phone: fewer columns, written out
+        **{
+            name: shown[column].map(lambda v: f"{v:.1f}%")
+            # soft hyphens: narrow headings break inside the long words
+            for name, column in (
+                ("malig\u00adnant", "malignant %"),
+                ("mela\u00adnoma", "melanoma %"),
+            )
+        }
+    )
     ui.table(
         shown,
+        narrow=narrow,
         key="stats_overview",
         hide_index=True,
         column_config=dict.fromkeys(counts, right),

@@ -102,10 +102,11 @@ PHONE_CSS = """
   max-width: 100%; }
 @media (max-width: 640px) {  /* NARROW_PX */
   [data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
-    table-layout: fixed; width: 100%; font-size: 0.8rem; }
+    table-layout: auto !important; width: 100% !important; font-size: 0.8rem; }
   [data-testid="stMarkdownContainer"] th, [data-testid="stMarkdownContainer"] td,
   [data-testid="stTable"] th, [data-testid="stTable"] td {
-    white-space: normal; overflow-wrap: anywhere; padding: 0.25rem 0.3rem; }
+    white-space: normal !important; overflow-wrap: anywhere !important;
+    padding: 0.25rem 0.3rem !important; }
   .narrow-hidden { display: none; }
 }
 @media (min-width: 641px) { .wide-hidden { display: none; } }

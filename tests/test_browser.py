@@ -362,6 +362,12 @@ OVERFLOW_JS = """() => {
     const width = table.getBoundingClientRect().width;
     if (width > limit + 1) bad.push(`table ${Math.round(width)} > ${Math.round(limit)}px`);
   }
+  for (const cell of document.querySelectorAll("td, th")) {
+    if (cell.offsetParent && cell.scrollWidth > cell.clientWidth + 1) {
+      bad.push(`cell "${cell.textContent.slice(0, 20)}" cut`);
+      break;
+    }
+  }
   for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]')) {
     if (!grid.offsetParent || grid.closest('[data-testid="stExpander"]')) continue;
     const scroller = grid.querySelector(".dvn-scroller");
