@@ -210,11 +210,12 @@ def _training_commands(card: ModelCard) -> list[str]:
         lines += _train_command(member["recipe"], member.get("backend", "tensorflow"), out)
     shares = [member.get("weight") for member in members]
     weights = "" if len(set(shares)) == 1 else f" --weights {' '.join(map(str, shares))}"
+    half = " --float16-kernels" if card.training.get("kernel_storage") else ""
     return [
         *lines,
         f"skindx ensemble {' '.join(outs)} \\",
         f"  {_DATA_FLAGS[0]}",
-        f"{_DATA_FLAGS[1]} --out models/default{weights}",
+        f"{_DATA_FLAGS[1]} --out models/default{weights}{half}",
     ]
 
 

@@ -381,7 +381,12 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         )
         return 2
     skin_model = build_ensemble(
-        args.members, args.images, args.metadata, args.out, weights=args.weights
+        args.members,
+        args.images,
+        args.metadata,
+        args.out,
+        weights=args.weights,
+        half_kernels=args.float16_kernels,
     )
     validation = skin_model.card.metrics["validation"]
     print(
@@ -710,6 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="W",
         help="each member's share of the logits, in order (default: equal; normalised)",
+    )
+    ensemble.add_argument(
+        "--float16-kernels",
+        action="store_true",
+        help="store the conv kernels in float16 (half the file; computed in float32)",
     )
     ensemble.set_defaults(handler=cmd_ensemble)
 

@@ -31,6 +31,7 @@ from skindx.modeling import (
     import_keras,
     load_model,
     resize_layer,
+    with_half_kernels,
 )
 
 # Recipe entries that fix the validation split and the pixels a model sees.
@@ -167,10 +168,12 @@ def build_ensemble(
     metadata: str | Path,
     out: str | Path,
     weights: Sequence[float] | None = None,
+    half_kernels: bool = False,
 ) -> SkinModel:
     """Combine trained model directories (their logits weighted by ``weights``, equal by
-    default), refit calibration on their shared validation split, and save the result
-    (``model.keras``, ``ood.npz``, ``card.json``) to ``out``."""
+    default; conv kernels stored in float16 with ``half_kernels``), refit calibration on
+    their shared validation split, and save the result (``model.keras``, ``ood.npz``,
+    ``card.json``) to ``out``."""
     from skindx.train import finish_with_validation
 
     members = [load_model(path) for path in member_dirs]
@@ -192,7 +195,11 @@ def build_ensemble(
         },
         input_size=size,
     )
-    skin_model = SkinModel(combine([m.model for m in members], shares), card)
+    model = combine([m.model for m in members], shares)
+    if half_kernels:  # calibrated below on what ships
+        model = with_half_kernels(model)
+        card.training["kernel_storage"] = "float16 (computed in float32)"
+    skin_model = SkinModel(model, card)
     finish_with_validation(skin_model, x_val, y_val, val_ids, metadata)
     skin_model.save(out)
     return skin_model

@@ -223,3 +223,36 @@ def test_an_ensemble_cards_validation_split_is_its_members():
     member = {"recipe": {"val_fraction": 0.1, "seed": 1, "split_seed": 9}}
     assert validation_split({"members": [member, member]}) == (0.1, 9)
     assert validation_split({}) == (0.15, 42)  # cards from before recipes were recorded
+
+
+def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
+    """Conv kernels stored in float16 and computed in float32: same layers for saliency, same
+    logits up to the kernels' rounding, a smaller file that loads in safe mode."""
+    from skindx.card import ModelCard
+    from skindx.ensemble import combine
+    from skindx.modeling import (
+        LOGITS_LAYER,
+        SkinModel,
+        conv_layer_names,
+        layer_probe,
+        load_model,
+        with_half_kernels,
+    )
+
+    ensemble = combine([_tiny(7, widths=(16, 64)), _tiny(8, widths=(16, 64))])
+    half = with_half_kernels(ensemble)
+    assert conv_layer_names(half) == conv_layer_names(ensemble)
+    card = ModelCard(name="half", input_size=TINY_SIZE)
+    SkinModel(ensemble, card).save(tmp_path / "full")
+    SkinModel(half, ModelCard(name="half", input_size=TINY_SIZE)).save(tmp_path / "half")
+    sizes = [(tmp_path / d / "model.keras").stat().st_size for d in ("full", "half")]
+    assert sizes[1] < 0.8 * sizes[0]  # the tiny nets' batch norms and metadata stay as they were
+    loaded = load_model(tmp_path / "half").model
+    assert loaded.get_layer("m1_block2_conv1").kernel.dtype == "float16"
+    x = np.random.default_rng(3).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    full_logits = np.asarray(layer_probe(ensemble, LOGITS_LAYER)(x))
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(loaded, LOGITS_LAYER)(x)),
+        full_logits,
+        atol=2e-3 * np.abs(full_logits).max(),
+    )
