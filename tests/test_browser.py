@@ -261,8 +261,8 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
             page.get_by_text(last).first.wait_for(timeout=UI_TIMEOUT_MS)
             found[path] = wcag_violations(page)
             if "mode=present" in path:  # a later slide has its own headings
-                page.get_by_role("button", name="Next").click()
-                page.get_by_text("Slide 2 /").wait_for(timeout=UI_TIMEOUT_MS)
+                page.get_by_role("button", name="Next").first.click()  # above the slide
+                page.get_by_text("Slide 2 /").first.wait_for(timeout=UI_TIMEOUT_MS)
                 found[f"{path}, slide 2"] = wcag_violations(page)
                 # axe's page-has-heading-one let a slide without any h1 pass: check directly
                 assert page.locator("h1").all_inner_texts() == ["Melanoma"]
@@ -331,7 +331,7 @@ def test_presentation_mode_moves_the_menu_aside(browser, tiny_model_dir, tmp_pat
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/lessons?lesson=melanoma&mode=present", errors)
-        page.get_by_text("Slide 1 /").wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("Slide 1 /").first.wait_for(timeout=UI_TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
         page.wait_for_function(
             "el => el.getBoundingClientRect().right <= 0", arg=sidebar.element_handle()
