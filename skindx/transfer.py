@@ -174,11 +174,14 @@ def torch_upper(upper):
     return module
 
 
-def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val, progress):
+def _fine_tune_torch(
+    config, upper, cached, targets, weights, cached_val, y_val, progress, probe_score=-1.0
+):
     """The fine-tuning stage as a PyTorch loop on the CPU or a GPU (about twice Keras' speed
     on a 2-core CPU), with the Keras loop's loss, AdamW, schedule, shift augmentation and
     selection. A checkpoint after every epoch (``transfer_checkpoint.pt`` in the run folder)
-    lets an interrupted run resume where it stopped."""
+    lets an interrupted run resume where it stopped. The linear probe (``probe_score``) is
+    epoch 0: fine-tuning is kept only where it beats it on validation."""
     from skindx.torch_engine import Selection, keras_weights, learning_rate, require_torch
 
     torch = require_torch()
@@ -191,13 +194,9 @@ def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val,
     soft = torch.from_numpy(np.asarray(targets, dtype="float32"))
     soft = soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1]
     sample_weights = torch.from_numpy(np.asarray(weights, dtype="float32"))
-    selection = Selection(history={"loss": [], "val_balanced_accuracy": []})
-    checkpoint, first_epoch, best_state, step = (
-        Path(config.out) / "transfer_checkpoint.pt",
-        0,
-        None,
-        0,
-    )
+    selection = Selection(probe_score, 0, {"loss": [], "val_balanced_accuracy": []})
+    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    checkpoint, first_epoch, step = Path(config.out) / "transfer_checkpoint.pt", 0, 0
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
         module.load_state_dict(state["module"])
@@ -211,14 +210,16 @@ def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val,
         return x.to(device).contiguous(memory_format=torch.channels_last)
 
     steps, start, wait = math.ceil(len(cached) / config.batch_size), time.monotonic(), 0
+    budget = 60 * config.max_minutes if config.max_minutes else math.inf
     for epoch in range(first_epoch, config.epochs):
         module.train()
         rng = np.random.default_rng((config.seed, epoch))
         total = 0.0
         for idx in np.array_split(rng.permutation(len(cached)), steps):
             idx = np.sort(idx)
-            for group in optimiser.param_groups:
-                group["lr"] = learning_rate(config, step, steps)
+            spent = (time.monotonic() - start) / budget
+            for group in optimiser.param_groups:  # a time budget anneals the schedule too
+                group["lr"] = learning_rate(config, step, steps, spent)
             step += 1
             shift = tuple(int(v) for v in rng.integers(-1, 2, 2))
             logits = module(torch.roll(maps(cached[idx]), shift, dims=(2, 3)))
@@ -228,6 +229,8 @@ def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val,
             loss.backward()
             optimiser.step()
             total += float(loss) * len(idx)
+            if progress and step % 50 == 0:
+                print(f"  step {step}: loss={float(loss):.4f}", flush=True)
         module.eval()
         with torch.no_grad():
             scores = torch.cat(
@@ -251,8 +254,7 @@ def _fine_tune_torch(config, upper, cached, targets, weights, cached_val, y_val,
                  "selection": selection, "best": best_state, "epoch": epoch + 1}  # fmt: skip
         torch.save(state, checkpoint.with_suffix(".partial"))
         checkpoint.with_suffix(".partial").replace(checkpoint)
-        budget_spent = config.max_minutes and time.monotonic() - start > 60 * config.max_minutes
-        if wait >= config.patience or budget_spent:
+        if wait >= config.patience or time.monotonic() - start > budget:
             break
     module.load_state_dict(best_state)
     return keras_weights(module), selection
@@ -279,13 +281,14 @@ def fit(
     cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
     cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
     resuming = (out / "backup").exists() or (out / "transfer_checkpoint.pt").exists()
+    probe_score = -1.0
     if not resuming:  # a resumed run keeps its fine-tuned head
         fit_probe(upper, upper_features, cached, targets.argmax(axis=1), weights)
         probe_score = balanced_accuracy(y_val, _predict(upper, cached_val).argmax(axis=1))
         print(f"linear probe: val_balanced_accuracy={probe_score:.4f}", flush=True)
     if config.engine == "torch":
         trained = _fine_tune_torch(
-            config, upper, cached, targets, weights, cached_val, y_val, progress
+            config, upper, cached, targets, weights, cached_val, y_val, progress, probe_score
         )
         for name, values in trained[0].items():
             model.get_layer(name).set_weights(values)
