@@ -237,7 +237,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     skin_model = _load(args.model)
     explainer = Explainer(skin_model)
-    pixels = load_image(args.image)
+    # decoded as prediction decodes it: a 12 MP photo's overlay would cost seconds to draw and
+    # save at full size, for no detail the model's input has
+    pixels = load_image(args.image, min_side=explainer.predictor.decode_side)
     saliency = explainer.explain(pixels, args.method, args.target, args.layer)
     out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
     Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(out)
