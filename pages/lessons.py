@@ -52,7 +52,7 @@ def _content() -> tuple[tuple[lx.Lesson, ...], tuple[lx.GlossaryTerm, ...]]:
 
 @st.cache_data(show_spinner=False, ttl=600)
 def _data() -> tuple[dict | None, dict | None]:
-    return lx.load_stats_summary(), lx.load_model_card()
+    return lx.load_stats_summary(), resources.card_json()  # None for a broken card
 
 
 @st.cache_resource(show_spinner=False)

@@ -23,7 +23,7 @@ import numpy as np
 import streamlit as st
 
 from skindx.card import CARD_FILE, ModelCard
-from skindx.lessons import examples_dir
+from skindx.lessons import examples_dir, load_model_card
 from skindx.modeling import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
 from skindx.similar import Gallery, gallery_from_folder
 
@@ -31,6 +31,16 @@ MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "
     "analysed. Please try again later."
 )
+CARD_MISSING = "The model card is not available on this server at the moment."
+LOG_HINT = "The person running this app can find the reason in the server log."
+CARD_FIX = (
+    ". Set SKINDX_MODEL to a model directory written by `skindx train`, or restore "
+    "models/default from the repository."
+)
+
+logger = logging.getLogger(__name__)
+_logged: set[tuple] = set()  # (what, directory, stamp, error) already logged
+_logged_lock = threading.Lock()
 
 
 @dataclass
@@ -105,12 +115,17 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
 
 
 def engine() -> Engine | None:
-    """The shared engine, or ``None`` after showing a plain message (no traceback)."""
-    directory = model_dir()
+    """The shared engine, or ``None`` after showing a plain message (no traceback, no path).
+
+    Any failure to load counts: a :class:`ModelLoadError` names the file and the fix, and
+    anything else a damaged directory might still raise (in the predictor's or explainer's
+    warm-up) is logged with its traceback."""
     try:
+        directory = model_dir()
         return load_engine(str(directory), _stamp(directory))
-    except ModelLoadError as error:
-        _model_missing(str(error))
+    except Exception as error:  # Streamlit's rerun and stop are BaseExceptions, not caught
+        _log_load_error("model", error)
+        _model_missing()
         return None
 
 
@@ -203,24 +218,56 @@ def _warm() -> None:
         WARM_UP.stage = "failed"
 
 
-def _model_missing(detail: str, message: str = MODEL_MISSING) -> None:
+def _model_missing(message: str = MODEL_MISSING) -> None:
+    """The plain message a visitor sees: never a path, an error type or a traceback (those
+    go to the server log, see :func:`_log_load_error`)."""
     st.error(message, icon=":material/cloud_off:")
-    with st.expander("Details for the person running this app"):
-        st.text(detail)
+    st.caption(LOG_HINT)
+
+
+def _log_load_error(what: str, error: Exception, fix: str = "") -> None:
+    """Log why the model (or its card) is unavailable, once per model directory state.
+
+    Only server facts are logged (the directory, the error), never anything from a session.
+    A :class:`ModelLoadError` is logged by its message, which names the file and the fix,
+    with its cause; anything unexpected with its traceback."""
+    try:
+        where: Path | str = model_dir()
+        key: tuple | None = (what, str(where), _stamp(Path(where)), repr(error))
+    except Exception:  # SKINDX_MODEL itself unusable: log every time rather than never
+        where, key = "SKINDX_MODEL", None
+    if key is not None:
+        with _logged_lock:
+            if key in _logged:
+                return
+            _logged.add(key)
+    if isinstance(error, ModelLoadError | OSError | ValueError | TypeError):
+        cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        because = f" (cause: {type(cause).__name__}: {cause})" if cause is not None else ""
+        logger.error("The %s in %s is not available: %s%s%s", what, where, error, because, fix)
+    else:
+        logger.error("The %s in %s is not available%s", what, where, fix, exc_info=error)
+
+
+def card_json() -> dict[str, Any] | None:
+    """The model card's JSON object for pages that only quote from it (the lessons), or
+    ``None``, quietly, when it is missing or not a valid card: they then say the figure is
+    not available, and the pages that need the model say why."""
+    raw = load_model_card()
+    try:
+        ModelCard.from_dict(raw)
+    except (ValueError, TypeError):
+        return None
+    return raw
 
 
 def card() -> tuple[ModelCard, dict[str, Any]] | None:
     """The model card (and its raw JSON) without loading the model, or ``None`` + a message."""
-    path = model_dir() / CARD_FILE
     try:
+        path = model_dir() / CARD_FILE
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise ValueError("the card is not a JSON object")
-        return ModelCard.from_dict(raw), raw
-    except (OSError, ValueError, TypeError) as error:
-        _model_missing(
-            f"Could not read {path} ({type(error).__name__}). Set SKINDX_MODEL to a model "
-            "directory written by `skindx train`, or restore models/default.",
-            "The model card is not available on this server at the moment.",
-        )
+        return ModelCard.from_dict(raw), raw  # ValueError naming the field for a bad shape
+    except Exception as error:
+        _log_load_error(f"model card {CARD_FILE}", error, CARD_FIX)
+        _model_missing(CARD_MISSING)
         return None
