@@ -20,6 +20,7 @@ from skindx.card_markdown import (
     SUBGROUP_HEADING,
     SUBGROUP_NOTE,
     SUBGROUP_RATES,
+    architecture_words,
     same_spot_sentence,
     subgroup_rows,
 )
@@ -129,7 +130,7 @@ def _architecture(card: ModelCard) -> None:
     ]
     members = arch.pop("members", None) or []
     if members:
-        lines[0] = f"- Network: **ensemble of {len(members)}** (their logits averaged)"
+        lines[0] = f"- Network: {architecture_words(card)}"
         arch.pop("input_size", None)
     lines += [f"- {key.replace('_', ' ')}: `{value}`" for key, value in arch.items()]
     for k, member in enumerate(members, start=1):
