@@ -71,6 +71,7 @@ _VALUED_FLAGS = (
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
     "distill_weight", "exposure", "init_from", "max_per_class", "engine", "freeze_blocks",
+    "blocks",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
@@ -83,6 +84,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes
+            continue
+        if name == "blocks" and (value == 5 or recipe.get("architecture") != "vgg16"):
             continue
         if isinstance(value, list):
             value = ",".join(map(str, value))
@@ -346,9 +349,16 @@ def _network_details(architecture: dict[str, Any], recipe: dict[str, Any]) -> st
         )
     if name == "vgg16":
         weights = architecture.get("weights") or recipe.get("weights")
-        words = ["13 conv layers", _PRETRAINED.get(weights, "trained from scratch")]
+        blocks = architecture.get("blocks", 5)
+        convs = (2, 4, 7, 10, 13)[blocks - 1]
+        kept = (
+            "13 conv layers" if blocks == 5 else f"its first {convs} conv layers ({blocks} blocks)"
+        )
+        words = [kept, _PRETRAINED.get(weights, "trained from scratch")]
         frozen = recipe.get("freeze_blocks")
-        if frozen:
+        if frozen and frozen >= blocks:
+            words.append("all conv layers frozen, only the head trained")
+        elif frozen:
             words.append(f"blocks 1–{frozen} frozen, the layers above fine-tuned")
         return ", ".join(words)
     return ""

@@ -362,6 +362,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         loader_workers=args.workers,
         engine=args.engine,
         freeze_blocks=args.freeze_blocks,
+        blocks=args.blocks,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -850,11 +851,19 @@ def _add_train_command(commands) -> None:
     train.add_argument(
         "--freeze-blocks",
         type=int,
-        choices=range(0, 5),
+        choices=range(0, 6),
         default=default("freeze_blocks"),
         metavar="N",
         help="vgg16 with --weights: keep blocks 1..N frozen, cache their outputs once and train "
         "the rest on them (linear probe, then fine-tuning; 0: train everything)",
+    )
+    train.add_argument(
+        "--blocks",
+        type=int,
+        choices=range(1, 6),
+        default=default("blocks"),
+        metavar="N",
+        help="vgg16 only: keep conv blocks 1..N (default 5, the whole network)",
     )
     train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
     train.add_argument("--widths", type=_widths, default=default("widths"))

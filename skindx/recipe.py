@@ -63,6 +63,7 @@ class TrainConfig:
     engine: str = "keras"  # one of ENGINES
     # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.transfer)
     freeze_blocks: int = 0
+    blocks: int = 5  # VGG16 only: conv blocks kept
     version: str = "0.1.0"
 
     def architecture_dict(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class TrainConfig:
                 "input_size": self.input_size,
                 "dropout": self.dropout,
                 "weights": self.weights,
+                **({"blocks": self.blocks} if self.blocks != 5 else {}),
             }
         return {
             "name": "compact_vgg",

