@@ -1,6 +1,6 @@
 """Load on the real server: one ``streamlit run``, N concurrent headless-Chromium sessions.
 
-    python benchmarks/load_test.py --sessions 8 [--model DIR] [--image FILE] [--json OUT]
+    python benchmarks/load_test.py --sessions 8 [--model DIR] [--image FILE]... [--json OUT]
 
 Starts ``streamlit run streamlit_app/app.py`` on a free port on 127.0.0.1 (nothing else is
 contacted), waits for its health endpoint, then:
@@ -8,7 +8,9 @@ contacted), waits for its health endpoint, then:
 1. one session alone on the fresh server (the cold first result: the model loads into
    ``st.cache_resource`` on first use), then
 2. ``--sessions`` concurrent sessions (one Chromium, one browser context each, so each is its
-   own Streamlit session), each opening the Diagnose page, uploading the image through the
+   own Streamlit session), each opening the Diagnose page, uploading the image (or, with
+   ``--image`` given several times, all of them at once: issue #28's "8 sessions × 2 files")
+   through the
    page's file uploader and waiting for the diagnosis.
 
 A diagnosis counts as shown when a message box appears inside a result card of
@@ -48,6 +50,7 @@ for _path in (REPO, REPO / "tests", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from common import model_directory  # noqa: E402
 from local_app import (  # noqa: E402
     APP,
     CHROMIUM,
@@ -56,7 +59,6 @@ from local_app import (  # noqa: E402
     synthetic_lesion_jpeg,
     wait_healthy,
 )
-from run import model_directory  # noqa: E402
 
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 MAX_SESSIONS = 32
@@ -168,12 +170,13 @@ class RssSampler(threading.Thread):
 async def one_session(
     browser,
     url: str,
-    image: Path,
+    images: list[Path],
     pattern: re.Pattern[str],
     timeout_s: float,
     artifacts: Path | None = None,
 ) -> dict[str, Any]:
-    """Open the page, upload, wait for the diagnosis. Never raises; reports what happened."""
+    """Open the page, upload, wait for the diagnosis (one result card per image). Never
+    raises; reports what happened."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     opened = time.perf_counter()
@@ -187,11 +190,14 @@ async def one_session(
         )
         uploaded = time.perf_counter()
         report["page_to_uploader_s"] = uploaded - opened
-        await uploader.set_input_files(str(image))
+        await uploader.set_input_files([str(path) for path in images])
         result = page.locator(RESULT_SELECTOR).or_(page.get_by_text(pattern)).first
         clicked = False
         while time.perf_counter() < deadline:
-            if await result.is_visible():
+            cards = page.locator(RESULT_SELECTOR)
+            if await result.is_visible() and (
+                len(images) == 1 or await cards.count() >= len(images)
+            ):
                 done = time.perf_counter()
                 report.update(
                     ok=True,
@@ -252,7 +258,7 @@ def client_processes(server: Server) -> list:
 
 async def drive(
     url: str,
-    image: Path,
+    images: list[Path],
     sessions: int,
     pattern: re.Pattern[str],
     timeout_s: float,
@@ -266,7 +272,7 @@ async def drive(
     from playwright.async_api import async_playwright
 
     def session():
-        return one_session(browser, url, image, pattern, timeout_s, artifacts)
+        return one_session(browser, url, images, pattern, timeout_s, artifacts)
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -310,7 +316,7 @@ def percentile(values: list[float], q: float) -> float | None:
 def run_load(
     sessions: int,
     model_dir: str | Path | None = None,
-    image: str | Path | None = None,
+    image: str | Path | list[str | Path] | None = None,
     warmup: bool = True,
     session_timeout_s: float = 180,
     app: Path = APP,
@@ -337,7 +343,7 @@ def _run_load(
     scratch: Path,
     sessions: int,
     model_dir: str | Path | None,
-    image: str | Path | None,
+    image: str | Path | list[str | Path] | None,
     warmup: bool,
     session_timeout_s: float,
     app: Path,
@@ -347,7 +353,8 @@ def _run_load(
 ) -> dict[str, Any]:
     sessions = max(0, min(int(sessions), MAX_SESSIONS))
     directory, model_name = model_directory(model_dir, scratch)
-    image_path = Path(image) if image else default_image(scratch)
+    chosen = [image] if isinstance(image, str | Path) else list(image or [])
+    image_paths = [Path(path) for path in chosen] or [default_image(scratch)]
     pattern = result_pattern(result_text)
     server = Server(app, directory, scratch / "server.log")
     try:
@@ -359,7 +366,14 @@ def _run_load(
         run = asyncio.run(
             asyncio.wait_for(
                 drive(
-                    url, image_path, sessions, pattern, session_timeout_s, warmup, server, artifacts
+                    url,
+                    image_paths,
+                    sessions,
+                    pattern,
+                    session_timeout_s,
+                    warmup,
+                    server,
+                    artifacts,
                 ),
                 timeout=session_timeout_s * 2 + 60,
             )
@@ -381,7 +395,7 @@ def _run_load(
     page_times = [r["page_to_result_s"] for r in results if r["ok"]]
     return {
         "model": model_name,
-        "image": image_path.name,
+        "image": ", ".join(path.name for path in image_paths),
         "sessions": sessions,
         "succeeded": sum(r["ok"] for r in results),
         "errors": sorted({r["error"] for r in results if not r["ok"]}),
@@ -453,7 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=8, help=f"1-{MAX_SESSIONS} (default 8)")
     parser.add_argument("--model", help="model directory (default: models/default or stand-in)")
-    parser.add_argument("--image", help="image to upload (default: an ISIC 2018 test JPEG)")
+    parser.add_argument(
+        "--image",
+        action="append",
+        help="image to upload; repeat to upload several at once (default: an ISIC 2018 test JPEG)",
+    )
     parser.add_argument("--timeout", type=float, default=180, help="seconds per session")
     parser.add_argument("--app", default=str(APP), help="streamlit script (default: %(default)s)")
     parser.add_argument("--page", default="", help="URL path to open (default: the app's /)")
