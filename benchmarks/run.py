@@ -41,13 +41,10 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402  (after the path and log-level setup above)
+from common import model_directory  # noqa: E402  (benchmarks/ is on the path: run as a script)
 
-from skindx.recipe import default  # noqa: E402  (light: no Keras)
-
-DEFAULT_MODEL = REPO / "models" / "default"
 TEST_IMAGES = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 RESULTS = REPO / "benchmarks" / "results.json"
-STAND_IN = {name: default(name) for name in ("input_size", "widths", "convs_per_block")}
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "smoothgrad")
 # Issue #27: the gradient CAMs cost one forward and one backward pass (≤ 2.5 forward passes in
 # all, decoding included); Score-CAM one pass plus SCORECAM_MAX_N masked copies in a batch.
@@ -57,62 +54,6 @@ PARTS = ("single", "batch", "saliency", "compute", "cold", "browser")
 BATCH = 32
 
 # --------------------------------------------------------------------------- models and inputs
-
-
-def stand_in_model(directory: Path, seed: int = 0):
-    """The default training recipe's architecture with random weights, and a card fitted like
-    the test fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random
-    images), so postprocessing does its full work; its OOD threshold lets every image through.
-    Saved to ``directory`` and loaded back."""
-    from skindx.calibration import (
-        calibrated_probabilities,
-        fit_mahalanobis,
-        fit_triage,
-        mahalanobis_score,
-    )
-    from skindx.card import ModelCard
-    from skindx.modeling import SkinModel, build_compact_vgg, import_keras, load_model
-    from skindx.train import logits_and_features
-
-    keras = import_keras()
-    keras.utils.set_random_seed(seed)
-    size = STAND_IN["input_size"]
-    model = build_compact_vgg(**STAND_IN)
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (140, size, size, 3)).astype("float32")
-    labels = np.arange(len(x)) % 7
-    logits, features = logits_and_features(model, x)
-    reference = fit_mahalanobis(features, labels)
-    scores = mahalanobis_score(features, reference)
-    card = ModelCard(
-        name="random-weight stand-in for models/default",
-        architecture={
-            "name": "compact_vgg",
-            "input_size": size,
-            "widths": list(STAND_IN["widths"]),
-            "convs_per_block": list(STAND_IN["convs_per_block"]),
-        },
-        input_size=size,
-        temperature=1.5,
-        thresholds=fit_triage(calibrated_probabilities(logits, 1.5), labels),
-        # Scored like a real model, but every photo passes: random weights put real photos
-        # out of domain, and the app would then skip its chart and Grad-CAM (a lighter path).
-        ood={"method": "mahalanobis", "threshold": float(scores.max() * 1e6)},
-    )
-    SkinModel(model, card, reference).save(directory)
-    return load_model(directory)
-
-
-def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
-    """``--model``, else models/default, else a random-weight stand-in written to ``scratch``;
-    with a description for the report."""
-    if path:
-        return Path(path), str(path)
-    if (DEFAULT_MODEL / "model.keras").is_file():
-        return DEFAULT_MODEL, "models/default"
-    directory = scratch / "stand_in"
-    stand_in_model(directory)
-    return directory, "random-weight stand-in (models/default not present yet)"
 
 
 def resolve_model(path: str | None, scratch: Path) -> tuple[Any, Path, str]:
