@@ -20,6 +20,7 @@ collection``
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 from collections.abc import Iterable
@@ -266,10 +267,43 @@ def _read_bytes(source: Any, name: str) -> bytes:
     )
 
 
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark it starts with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def unicode_encoding(data: bytes) -> str | None:
+    """``"utf-16"`` / ``"utf-32"`` (or an endianness-specific name) for text in those
+    encodings, as spreadsheets save "Unicode text"; ``None`` for anything else."""
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
+            return encoding
+    sample = data[:512]
+    if len(sample) >= 8 and len(sample) % 2 == 0:
+        # UTF-16 without a byte order mark: ASCII text with a zero byte beside every character.
+        if not any(sample[1::2]) and all(sample[0::2]):
+            return "utf-16-le"
+        if not any(sample[0::2]) and all(sample[1::2]):
+            return "utf-16-be"
+    return None
+
+
 def _decode(data: bytes, name: str) -> str:
     for magic, kind in _ARCHIVE_MAGIC.items():
         if data.startswith(magic):
             raise MetadataError(f"{name} is {kind}, not a CSV: extract the CSV first")
+    if (encoding := unicode_encoding(data)) is not None:  # "Unicode text" from a spreadsheet
+        try:
+            data = data.decode(encoding).lstrip("\ufeff").encode("utf-8")
+        except UnicodeDecodeError:
+            family = "UTF-32" if "32" in encoding else "UTF-16"
+            raise MetadataError(
+                f"{name} looks like {family} text but cannot be decoded: save it again as CSV "
+                "(UTF-8)."
+            ) from None
     if b"\x00" in data[:65536]:
         raise MetadataError(f"{name} is not a CSV text file (it contains binary data)")
     try:

@@ -14,7 +14,6 @@ computed from the same table).
 
 from __future__ import annotations
 
-import codecs
 import io
 import json
 import math
@@ -42,6 +41,7 @@ from skindx.metadata import (
     detect_format,
     read_header,
     read_metadata,
+    unicode_encoding,
 )
 from skindx.taxonomy import BY_CODE, CODES
 
@@ -397,34 +397,10 @@ def _read(source: Any, **kwargs: Any) -> pd.DataFrame:
         raise MetadataError(plain_csv_error(str(error))) from None
 
 
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark it starts with
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _unicode_encoding(data: bytes) -> str | None:
-    """``"utf-16"`` / ``"utf-32"`` (or an endianness-specific name) for text in those
-    encodings, as spreadsheets save "Unicode text"; ``None`` for anything else."""
-    for mark, encoding in _BOMS:
-        if data.startswith(mark):
-            return encoding
-    sample = data[:512]
-    if len(sample) >= 8 and len(sample) % 2 == 0:
-        # UTF-16 without a byte order mark: ASCII text with a zero byte beside every character.
-        if not any(sample[1::2]) and all(sample[0::2]):
-            return "utf-16-le"
-        if not any(sample[0::2]) and all(sample[1::2]):
-            return "utf-16-be"
-    return None
-
-
 def upload_bytes(data: bytes, name: str) -> bytes:
     """An uploaded CSV as UTF-8 bytes: UTF-16 and UTF-32 text (which spreadsheets save as
     "Unicode text") is decoded here; anything else is passed on as it is."""
-    encoding = _unicode_encoding(data)
+    encoding = unicode_encoding(data)
     if encoding is None:
         return data
     try:

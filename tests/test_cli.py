@@ -221,6 +221,21 @@ def test_stats_summarize(tmp_path, capsys):
     assert "ISIC_1" not in out.read_text()  # aggregated: no per-image rows
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_stats_summarize_reads_unicode_text(tmp_path, encoding):
+    """Spreadsheets save "Unicode text" as UTF-16 (with or without a byte order mark)."""
+    csv = tmp_path / "meta.csv"
+    csv.write_bytes(
+        "lesion_id,image_id,dx,age,sex,localization\nHAM_1,ISIC_1,mel,50,male,back\n".encode(
+            encoding
+        )
+    )
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(csv), "--out", str(out)]) == 0
+    (part,) = json.loads(out.read_text())["datasets"].values()
+    assert part["diagnosis_counts"]["mel"] == 1
+
+
 def test_data_restructure_and_preprocess(tmp_path, capsys, lesion_image):
     images = tmp_path / "download"
     images.mkdir()
