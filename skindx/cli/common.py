@@ -1,0 +1,152 @@
+"""What every ``skindx`` sub-command shares: argparse types that check options at parse time
+(exit 2 with a clear message), model loading, progress bars, the card-check command shape and
+the errors reported as one line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class CommandError(Exception):
+    """A failure to report as one line with exit status 1."""
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a value between 0 and 1, got {value}")
+    return value
+
+
+def _existing_dir(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {text}")
+    return path
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def _context_field(field: str):
+    """An argparse type checking one Context field (age, sex, site) with its own message."""
+
+    def check(text: str):
+        from skindx.context import Context, ContextError
+
+        try:
+            return getattr(Context(**{field: text}), field)
+        except ContextError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    check.__name__ = field  # argparse names the type in its fallback message
+    return check
+
+
+def _signs(text: str) -> tuple[str, ...]:
+    from skindx.signs import SignsError, parse
+
+    try:
+        return parse(text)
+    except SignsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def _load(model_dir: Path | None):
+    from skindx.modeling import load_model
+
+    return load_model(model_dir)
+
+
+def _progress(items: Sequence, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", file=sys.stderr)
+
+
+def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
+    """``(index, pixels)`` of the images that decode; unreadable ones are counted on stderr,
+    not fatal (as in ``skindx evaluate``)."""
+    from skindx.imaging import ImageRejected, load_image
+
+    loaded = []
+    for i, path in enumerate(_progress(paths, desc, True)):
+        with contextlib.suppress(ImageRejected):
+            loaded.append((i, load_image(path, min_side=min_side)))
+    skipped = len(paths) - len(loaded)
+    if skipped:
+        print(f"skindx: {skipped} unreadable {desc} images skipped", file=sys.stderr)
+    return loaded
+
+
+def _card_check(commands, name: str, help: str, handler, update_card: bool = True):
+    """A command that measures a model on the HAM10000 split its card records (--model,
+    --images, --metadata and, unless told, --update-card)."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("--model", type=_existing_dir)
+    command.add_argument("--images", type=_existing_dir, required=True)
+    command.add_argument("--metadata", type=_existing_file, required=True)
+    if update_card:
+        command.add_argument("--update-card", action="store_true")
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from skindx.imaging import ImageRejected
+    from skindx.metadata import MetadataError
+    from skindx.modeling import ModelLoadError
+
+    # ImportError: an optional dependency a chosen option needs (--engine torch: PyTorch).
+    return (
+        ImageRejected,
+        MetadataError,
+        ModelLoadError,
+        CommandError,
+        ValueError,
+        OSError,
+        ImportError,
+    )

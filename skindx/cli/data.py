@@ -1,0 +1,52 @@
+"""``skindx data restructure`` and ``skindx data preprocess``: prepare an ISIC download."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from skindx.cli.common import _existing_dir, _existing_file, _positive_int
+
+
+def cmd_restructure(args: argparse.Namespace) -> int:
+    from skindx.data import restructure
+
+    report = restructure(args.metadata, args.images, args.out, link=args.link)
+    for code, count in sorted(report.placed.items()):
+        print(f"{code:8s} {count:6d}")
+    print(f"{sum(report.placed.values())} images in {args.out} ({report.existing} already there)")
+    for label, ids in (("missing", report.missing), ("unreadable", report.unreadable)):
+        if ids:
+            print(f"{len(ids)} {label}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
+    return 0 if report.placed else 1
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from skindx.data import preprocess_folder
+
+    written, rejected = preprocess_folder(
+        args.in_dir, args.out, args.size, args.color_constancy, args.hair_removal, args.workers
+    )
+    print(f"{written} images written to {args.out}")
+    if rejected:
+        print(f"{len(rejected)} skipped (not readable images): {', '.join(rejected[:10])}")
+    return 0 if written else 1
+
+
+def add_data(commands) -> None:
+    data = commands.add_parser("data", help="prepare an ISIC download")
+    actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    restructure = actions.add_parser("restructure", help="one folder per diagnosis")
+    restructure.add_argument("--metadata", type=_existing_file, required=True)
+    restructure.add_argument("--images", type=_existing_dir, required=True)
+    restructure.add_argument("--out", type=Path, required=True)
+    restructure.add_argument("--link", action="store_true", help="hard links instead of copies")
+    restructure.set_defaults(handler=cmd_restructure)
+    preprocess = actions.add_parser("preprocess", help="resize / colour-correct / de-hair")
+    preprocess.add_argument("--in", dest="in_dir", type=_existing_dir, required=True)
+    preprocess.add_argument("--out", type=Path, required=True)
+    preprocess.add_argument("--size", type=_positive_int, required=True)
+    preprocess.add_argument("--color-constancy", action="store_true")
+    preprocess.add_argument("--hair-removal", action="store_true")
+    preprocess.add_argument("--workers", type=_positive_int)
+    preprocess.set_defaults(handler=cmd_preprocess)

@@ -1,0 +1,76 @@
+"""``skindx ensemble`` (average trained models into one) and ``skindx split-ensemble`` (an
+ensemble's members as models of their own)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from skindx.cli.common import _existing_dir, _existing_file, _load
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from skindx.ensemble import build_ensemble
+
+    if args.weights is not None and len(args.weights) != len(args.members):
+        print(
+            f"skindx ensemble: error: --weights needs one number per member "
+            f"({len(args.members)}). Received: {len(args.weights)}",
+            file=sys.stderr,
+        )
+        return 2
+    skin_model = build_ensemble(
+        args.members,
+        args.images,
+        args.metadata,
+        args.out,
+        weights=args.weights,
+        half_kernels=args.float16_kernels,
+    )
+    validation = skin_model.card.metrics["validation"]
+    print(
+        f"ensemble of {len(args.members)} written to {args.out}: validation balanced accuracy "
+        f"{validation['balanced_accuracy']:.3f}, ECE {validation['ece']:.3f}"
+    )
+    return 0
+
+
+def cmd_split_ensemble(args: argparse.Namespace) -> int:
+    from skindx.ensemble import split
+
+    members = split(_load(args.model))
+    for k, member in enumerate(members, start=1):
+        member.save(args.out / f"member{k}")
+    print(f"{len(members)} members written to {args.out}/member1 … member{len(members)}")
+    return 0
+
+
+def add_ensemble(commands) -> None:
+    ensemble = commands.add_parser("ensemble", help="average trained models into one")
+    ensemble.add_argument("members", nargs="+", type=_existing_dir, metavar="MODEL_DIR")
+    ensemble.add_argument("--images", type=_existing_dir, required=True)
+    ensemble.add_argument("--metadata", type=_existing_file, required=True)
+    ensemble.add_argument("--out", type=Path, required=True)
+    ensemble.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="each member's share of the logits, in order (default: equal; normalised)",
+    )
+    ensemble.add_argument(
+        "--float16-kernels",
+        action="store_true",
+        help="store the conv kernels in float16 (half the file; computed in float32)",
+    )
+    ensemble.set_defaults(handler=cmd_ensemble)
+
+
+def add_split_ensemble(commands) -> None:
+    split_ensemble = commands.add_parser(
+        "split-ensemble", help="write an ensemble's members as models of their own"
+    )
+    split_ensemble.add_argument("model", type=_existing_dir, metavar="ENSEMBLE_DIR")
+    split_ensemble.add_argument("--out", type=Path, required=True)
+    split_ensemble.set_defaults(handler=cmd_split_ensemble)

@@ -1,0 +1,194 @@
+"""Measuring a model: ``skindx evaluate``, ``photo-quality``, ``same-spot-check`` and
+``model-card``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from skindx.cli.common import (
+    CommandError,
+    _card_check,
+    _existing_dir,
+    _existing_file,
+    _load,
+    _readable,
+)
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why ``path`` cannot be written (checked before a long run), or ``None``."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return "is a folder"
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        return f"its folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return "cannot be written (permission denied)"
+    return None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from skindx.evaluate import evaluate_model
+
+    for option, path in (("--json", args.json), ("--predictions-csv", args.predictions_csv)):
+        if problem := _unwritable(path):
+            print(f"skindx evaluate: error: {option} {path} {problem}", file=sys.stderr)
+            return 2
+    skin_model = _load(args.model)
+    report = evaluate_model(
+        skin_model,
+        args.images,
+        args.labels,
+        tta=args.tta,
+        predictions_csv=args.predictions_csv,
+        name=args.name,
+        with_context=args.with_context,
+    )
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    official = report["official"].get("balanced_accuracy")
+    official = (
+        f"official scorer {official:.3f}"
+        if official is not None
+        else f"official scorer skipped: {report['official_skipped']}"
+    )
+    print(
+        f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
+        f"{report['balanced_accuracy']:.3f} ({official}), "
+        f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
+    )
+    if left_out := report.get("left_out"):
+        counts = ", ".join(f"{code} {count}" for code, count in left_out.items())
+        print(f"left out {sum(left_out.values())} rows outside the seven classes ({counts})")
+    if report.get("missing"):
+        print(f"{report['missing']} listed images were not found or could not be read")
+    if args.update_card:
+        split = args.split or ("test_with_context" if args.with_context else "test")
+        skin_model.card.metrics[split] = report
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [{split}]")
+    return 0
+
+
+def cmd_photo_quality(args: argparse.Namespace) -> int:
+    from skindx import quality
+    from skindx.data import card_split, labelled_paths
+    from skindx.predict import Predictor
+
+    skin_model = _load(args.model)
+    train, validation = card_split(skin_model.card.training, args.metadata)
+    train_paths, _ = labelled_paths(train, args.images)
+    val_paths, val_labels = labelled_paths(validation, args.images)
+    training = _readable(train_paths, "training")
+    kept = _readable(val_paths, "validation")
+    if not training or not kept:
+        raise CommandError(f"No training or validation image of {args.metadata} in {args.images}.")
+    limits = quality.reference([quality.measure(pixels) for _, pixels in training])
+    images = [quality.working_scale(pixels) for _, pixels in kept]
+    labels = val_labels[[i for i, _ in kept]]
+    limits["validation"] = quality.effects(Predictor(skin_model), images, labels)
+    print(json.dumps(limits, indent=2))
+    if args.update_card:
+        skin_model.card.photo_quality = limits
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [photo_quality]")
+    return 0
+
+
+def cmd_same_spot_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from skindx.data import card_validation_table, labelled_paths
+    from skindx.evaluate import same_spot_figures
+    from skindx.predict import Predictor
+    from skindx.taxonomy import CODES
+
+    skin_model = _load(args.model)
+    predictor = Predictor(skin_model)
+    validation = card_validation_table(skin_model.card.training, args.metadata)
+    paths, labels = labelled_paths(validation, args.images)
+    lesion_of = dict(zip(validation["image_id"], validation["lesion_id"], strict=True))
+    kept = _readable(paths, "validation", predictor.decode_side)
+    predictions = predictor.predict_batch([pixels for _, pixels in kept])
+    probabilities = np.array([[p.probabilities[c] for c in CODES] for p in predictions])
+    rows = [i for i, _ in kept]
+    figures = same_spot_figures(
+        labels[rows], probabilities, [lesion_of[paths[i].stem] for i in rows]
+    )
+    if not figures["n_lesions"]:
+        raise CommandError(f"No validation lesion has several images in {args.images}.")
+    print(
+        f"{figures['n_lesions']} validation lesions with several images: balanced accuracy "
+        f"{figures['one_image_balanced_accuracy']:.3f} from one image, "
+        f"{figures['combined_balanced_accuracy']:.3f} from all of them; their images disagree "
+        f"on the top diagnosis for {figures['images_disagree']:.1%}"
+    )
+    if args.update_card:
+        skin_model.card.metrics.setdefault("validation", {})["same_spot"] = figures
+        skin_model.card.save(skin_model.directory)
+        print(f"card updated: {skin_model.directory}/card.json [metrics.validation.same_spot]")
+    return 0
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from skindx.card_markdown import render_markdown
+
+    skin_model = _load(args.model)
+    args.out.write_text(render_markdown(skin_model.card))
+    print(f"model card written to {args.out}")
+    return 0
+
+
+def add_evaluate(commands) -> None:
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled images")
+    evaluate.add_argument("--model", type=_existing_dir)
+    evaluate.add_argument("--images", type=_existing_dir, required=True)
+    evaluate.add_argument("--labels", type=_existing_file, required=True)
+    evaluate.add_argument("--json", type=Path, help="write the full report here")
+    evaluate.add_argument("--predictions-csv", type=Path, help="ISIC-format probabilities")
+    evaluate.add_argument("--update-card", action="store_true", help="record in card.json")
+    evaluate.add_argument(
+        "--split", help="card key for --update-card (default: test or test_with_context)"
+    )
+    evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
+    evaluate.add_argument("--tta", action="store_true", default=None)
+    evaluate.add_argument(
+        "--with-context",
+        action="store_true",
+        help="give the model each image's age, sex and site from the labels CSV",
+    )
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+
+def add_photo_quality(commands) -> None:
+    _card_check(
+        commands,
+        "photo-quality",
+        "brightness and sharpness limits of the training images, and what crossing them costs "
+        "on validation",
+        cmd_photo_quality,
+    )
+
+
+def add_same_spot_check(commands) -> None:
+    _card_check(
+        commands,
+        "same-spot-check",
+        "what combining several photos of one lesion is worth, on validation lesions",
+        cmd_same_spot_check,
+    )
+
+
+def add_model_card(commands) -> None:
+    card = commands.add_parser("model-card", help="render card.json as Markdown")
+    card.add_argument("--model", type=_existing_dir)
+    card.add_argument("--out", type=Path, required=True)
+    card.set_defaults(handler=cmd_model_card)

@@ -1,0 +1,28 @@
+"""``skindx stats summarize``: aggregate ISIC metadata CSVs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from skindx.cli.common import _existing_file
+
+
+def cmd_stats_summarize(args: argparse.Namespace) -> int:
+    from skindx.stats import summarize_files, write_summary
+
+    summary = summarize_files([str(p) for p in args.csv])
+    write_summary(summary, args.out)
+    for name, part in summary["datasets"].items():
+        print(f"{name}: {part['n_images']} images")
+    print(f"summary written to {args.out}")
+    return 0
+
+
+def add_stats(commands) -> None:
+    stats = commands.add_parser("stats", help="ISIC dataset statistics")
+    stats_commands = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")
+    summarize = stats_commands.add_parser("summarize", help="aggregate metadata CSVs")
+    summarize.add_argument("csv", nargs="+", type=_existing_file, metavar="CSV")
+    summarize.add_argument("--out", type=Path, required=True)
+    summarize.set_defaults(handler=cmd_stats_summarize)

