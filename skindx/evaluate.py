@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 import warnings
 from collections import Counter
@@ -16,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from skindx.calibration import MALIGNANT_INDEX, malignant_probability
+from skindx.metrics import balanced_accuracy, expected_calibration_error  # also re-exported
 from skindx.taxonomy import (
     CODES,
     ISIC2018_COLUMNS,
@@ -28,32 +28,6 @@ from skindx.taxonomy import (
 MEL = CODES.index("mel")
 
 
-def expected_calibration_error(
-    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = 15
-) -> tuple[float, list[dict[str, float]]]:
-    """Top-label ECE (Guo et al. 2017) with equal-width bins, and the reliability bins."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ece, bins = 0.0, []
-    for lo, hi in itertools.pairwise(edges):
-        inside = (confidence > lo) & (confidence <= hi)
-        if not inside.any():
-            continue
-        accuracy, mean_conf = float(correct[inside].mean()), float(confidence[inside].mean())
-        ece += inside.mean() * abs(accuracy - mean_conf)
-        bins.append(
-            {
-                "lower": round(float(lo), 4),
-                "upper": round(float(hi), 4),
-                "confidence": round(mean_conf, 4),
-                "accuracy": round(accuracy, 4),
-                "count": int(inside.sum()),
-            }
-        )
-    return float(ece), bins
-
-
 def _roc_points(truth: np.ndarray, scores: np.ndarray, max_points: int = 60) -> dict[str, list]:
     fpr, tpr, _ = roc_curve(truth, scores)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
@@ -64,12 +38,6 @@ def _safe_auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
     if truth.min() == truth.max():
         return None
     return round(float(roc_auc_score(truth, scores)), 4)
-
-
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean recall over the classes present in ``labels`` (the ISIC 2018 Task 3 metric)."""
-    labels, predicted = np.asarray(labels), np.asarray(predicted)
-    return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
 
 
 def same_spot_figures(

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from skindx.imaging import shrink
+from skindx.metrics import balanced_accuracy
 from skindx.taxonomy import CODES
 
 WORK_SIDE = 200
@@ -156,8 +157,6 @@ def effects(predictor, images: Sequence[np.ndarray], labels: np.ndarray) -> dict
     """Balanced accuracy and out-of-domain share of ``predictor`` on these labelled images
     (``labels``: indices into :data:`~skindx.taxonomy.CODES`) as they are and after each of
     :data:`PERTURBATIONS`, all at the working scale."""
-    from skindx.evaluate import balanced_accuracy
-
     result: dict[str, Any] = {"n": len(images)}
     for kind, changed in variants(images):
         predictions = predictor.predict_batch(changed)
