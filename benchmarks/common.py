@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402  (after the path and log-level setup above)
 
-from skindx.recipe import default  # noqa: E402  (light: no Keras)
+from skindx.training.recipe import default  # noqa: E402  (light: no Keras)
 
 DEFAULT_MODEL = REPO / "models" / "default"
 STAND_IN = {name: default(name) for name in ("input_size", "widths", "convs_per_block")}
@@ -28,15 +28,15 @@ def stand_in_model(directory: Path, seed: int = 0):
     the test fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random
     images), so postprocessing does its full work; its OOD threshold lets every image through.
     Saved to ``directory`` and loaded back."""
-    from skindx.calibration import (
+    from skindx.model.calibration import (
         calibrated_probabilities,
         fit_mahalanobis,
         fit_triage,
         mahalanobis_score,
     )
-    from skindx.card import ModelCard
-    from skindx.modeling import SkinModel, build_compact_vgg, import_keras, load_model
-    from skindx.train import logits_and_features
+    from skindx.model.card import ModelCard
+    from skindx.model.networks import SkinModel, build_compact_vgg, import_keras, load_model
+    from skindx.training.train import logits_and_features
 
     keras = import_keras()
     keras.utils.set_random_seed(seed)

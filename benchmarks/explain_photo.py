@@ -78,9 +78,9 @@ def in_process_parts(image: Path, model: str | None) -> dict[str, dict[str, floa
 
     from PIL import Image
 
-    from skindx.explain import Explainer, overlay
-    from skindx.imaging import load_image
-    from skindx.modeling import load_model
+    from skindx.explain.explainer import Explainer, overlay
+    from skindx.images.loading import load_image
+    from skindx.model.networks import load_model
 
     explainer = Explainer(load_model(model))
     data = image.read_bytes()

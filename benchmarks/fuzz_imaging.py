@@ -1,4 +1,4 @@
-"""The long fuzz run of ``skindx.imaging.load_image``.
+"""The long fuzz run of ``skindx.images.loading.load_image``.
 
     python benchmarks/fuzz_imaging.py --seconds 300 [--out DIR] [--engine auto|atheris|loop]
 
@@ -121,7 +121,7 @@ def _harness(atheris: ModuleType | None) -> ModuleType:
     """Import the code under test (instrumented for atheris when given), then the mutators."""
     if atheris is not None:
         with atheris.instrument_imports(include=["PIL", "skindx"]):
-            for name in (*_DECODER_MODULES, "skindx.imaging"):
+            for name in (*_DECODER_MODULES, "skindx.images.loading"):
                 importlib.import_module(name)
     return importlib.import_module("fuzz_mutators")
 

@@ -16,7 +16,7 @@ contacted), waits for its health endpoint, then:
 A diagnosis counts as shown when a message box appears inside a result card of
 ``pages/diagnose.py`` (its ``st.container(key="dx_result_<i>")``; the page fills the card only
 once the prediction is made, and every card, in or out of domain, carries a message box), or
-when one of the triage messages of ``skindx.predict.CONCERN_MESSAGES`` is visible anywhere.
+when one of the triage messages of ``predict.CONCERN_MESSAGES`` is visible anywhere.
 ``--result-text REGEX`` replaces the text rule. The Diagnose page is the app's default page, so
 it is opened at ``/`` (``--page`` opens another URL path).
 Reported: successes, p50/p95 time from upload to result and from page open to result, the
@@ -86,7 +86,7 @@ def can_run(app: Path = APP) -> str | None:
 def result_pattern(override: str | None = None) -> re.Pattern[str]:
     if override:
         return re.compile(override)
-    from skindx.predict import CONCERN_MESSAGES
+    from skindx.diagnosis.predict import CONCERN_MESSAGES
 
     starts = [re.escape(message[:40]) for message in CONCERN_MESSAGES.values()]
     return re.compile("|".join(starts))

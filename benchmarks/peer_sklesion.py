@@ -9,7 +9,7 @@ balanced accuracy, of 0.723 on 1,511 ISIC 2018 test images. Both models run here
 ``../shared/data/isic2018_test`` (the same 1,512 images and ground truth), and the script
 reports per model: latency per image (JPEG bytes → class probabilities, batch 1), throughput
 (batches of 32), model file size, parameters, FLOPs per image, balanced accuracy and melanoma
-sensitivity (recall of the melanoma class), all computed by ``skindx.evaluate``.
+sensitivity (recall of the melanoma class), all computed by ``skindx.evaluation.evaluate``.
 
 The peer is run the way its package does it, with the per-image Dataset and ``model.predict``
 replaced by one compiled call (so its latency is not charged for that overhead; the
@@ -95,7 +95,7 @@ class Peer:
     def __init__(self, package: Path) -> None:
         import tensorflow as tf
 
-        from skindx.modeling import import_keras
+        from skindx.model.networks import import_keras
 
         keras = import_keras()
         with open(package / "model_props.pkl", "rb") as handle:
@@ -197,8 +197,8 @@ def compare(args: argparse.Namespace, scratch: Path) -> dict[str, Any] | None:
         return None
     from run import interleaved, profiler_flops, resolve_model
 
-    from skindx.evaluate import CODES, evaluate_model, metrics_from_probabilities
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.evaluation.evaluate import CODES, evaluate_model, metrics_from_probabilities
 
     table = pd.read_csv(LABELS_CSV)
     table = table[table["dx"].isin(CODES)]

@@ -10,7 +10,7 @@ hits both sides of a ratio alike.
 
 The model is ``--model DIR``, else ``models/default`` when it holds a ``model.keras``, else a
 stand-in with the architecture of `skindx train`'s default recipe (a compact VGG, see
-``skindx/recipe.py``) and random weights, saved to a temporary directory so that the cold
+``skindx/training/recipe.py``) and random weights, saved to a temporary directory so that the cold
 start loads it from disk like a real one. Inputs are ISIC 2018 test JPEGs from
 ``../shared/data/isic2018_test`` when present, else synthetic 600×450 JPEGs.
 
@@ -58,7 +58,7 @@ BATCH = 32
 
 def resolve_model(path: str | None, scratch: Path) -> tuple[Any, Path, str]:
     """(SkinModel, its directory, a description for the report)."""
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
 
     directory, description = model_directory(path, scratch)
     model = load_model(directory)
@@ -205,18 +205,18 @@ def matmul_step() -> Callable[[], Any]:
 _COLD = """
 import json, sys, time
 t0 = time.perf_counter()
-from skindx.modeling import import_keras
+from skindx.model.networks import import_keras
 import_keras()
-import skindx.predict
+import skindx.diagnosis.predict
 t1 = time.perf_counter()
 from skindx import load_model
 model = load_model(sys.argv[1])
 t2 = time.perf_counter()
-prediction = skindx.predict.Predictor(model).predict(open(sys.argv[2], "rb").read())
+prediction = skindx.diagnosis.predict.Predictor(model).predict(open(sys.argv[2], "rb").read())
 t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_prediction_s": t3 - t2}))
 """
-_IMPORT_ONLY = "from skindx.modeling import import_keras; import_keras()"
+_IMPORT_ONLY = "from skindx.model.networks import import_keras; import_keras()"
 
 
 def _subprocess_seconds(args: list[str]) -> tuple[float, str]:
@@ -308,8 +308,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     import tensorflow as tf
 
-    from skindx.explain import Explainer
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.explain.explainer import Explainer
 
     quick = args.quick
     rounds = 5 if quick else 15

@@ -30,9 +30,9 @@ COLOUR = (180, 120, 100)
 _CHILD = r"""
 import json, resource, sys, threading, time
 import numpy as np
-from skindx.imaging import ImageRejected
-from skindx.modeling import load_model
-from skindx.predict import Predictor
+from skindx.images.loading import ImageRejected
+from skindx.model.networks import load_model
+from skindx.diagnosis.predict import Predictor
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from skindx import report
-from skindx import signs as warning_signs
-from skindx.card_markdown import same_spot_sentence
 from skindx.config import settings
-from skindx.context import MAX_AGE, SEXES, SITE_LABELS, Context
-from skindx.explain import overlay
-from skindx.imaging import ImageRejected
-from skindx.predict import SAME_SPOT, Prediction
+from skindx.diagnosis import signs as warning_signs
+from skindx.diagnosis.context import MAX_AGE, SEXES, SITE_LABELS, Context
+from skindx.diagnosis.predict import SAME_SPOT, Prediction
+from skindx.explain.explainer import overlay
+from skindx.images.loading import ImageRejected
+from skindx.reports import report
+from skindx.reports.model_card import same_spot_sentence
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 

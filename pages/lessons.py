@@ -1,4 +1,4 @@
-"""Lessons: read, quiz and present the teaching material. Layout only; logic is skindx.lessons."""
+"""Lessons: read, quiz and present the teaching material. Layout only; logic: skindx.teaching."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import html
 
 import streamlit as st
 
-from skindx import handout
-from skindx import lessons as lx
-from skindx.imaging import ImageRejected
-from skindx.report import diagnosis_label
+from skindx.images.loading import ImageRejected
+from skindx.reports.report import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
+from skindx.teaching import handout
+from skindx.teaching import lessons as lx
 from streamlit_app import resources, ui
 
 ALL_AUDIENCES = "everyone"

@@ -13,9 +13,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from skindx import quality, report
-from skindx.card import ModelCard
-from skindx.card_markdown import (
+from skindx.diagnosis.context import VARIABLE_LABELS
+from skindx.explain.explainer import METHODS
+from skindx.images import quality
+from skindx.model.card import ModelCard
+from skindx.reports import report
+from skindx.reports.model_card import (
     EVALUATIONS,
     SUBGROUP_HEADING,
     SUBGROUP_NOTE,
@@ -24,8 +27,6 @@ from skindx.card_markdown import (
     same_spot_sentence,
     subgroup_rows,
 )
-from skindx.context import VARIABLE_LABELS
-from skindx.explain import METHODS
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
 

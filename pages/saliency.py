@@ -1,10 +1,11 @@
 """Saliency explorer: compare CAM methods, classes and layers on one image, with a measured
-faithfulness figure next to each map. Layout only; the maps come from ``skindx.explain``.
+faithfulness figure next to each map. Layout only; the maps come from ``skindx.explain.explainer``.
 
 The image arrives from the Diagnose page through this session's state (never a file or a URL),
 is uploaded here, or is one of the real ISIC images with a known diagnosis that the person
 running the app put in ``SKINDX_EXAMPLES_DIR``; maps are kept in this session only. With that
-folder, the page also shows the labelled lesions most similar to the image (skindx.similar).
+folder, the page also shows the labelled lesions most similar to the image
+(skindx.diagnosis.similar).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from collections.abc import Callable
 import streamlit as st
 
 from skindx.config import settings
-from skindx.explain import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
-from skindx.imaging import ImageRejected
-from skindx.lessons import ExampleImage, examples_dir, in_class_order
-from skindx.report import diagnosis_label
-from skindx.similar import vote
+from skindx.diagnosis.similar import vote
+from skindx.explain.explainer import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
+from skindx.images.loading import ImageRejected
+from skindx.reports.report import diagnosis_label
+from skindx.teaching.lessons import ExampleImage, examples_dir, in_class_order
 from streamlit_app import resources, ui
 
 IMAGE = "sal_image"  # {"id", "name", "pixels", …} from the Diagnose page, an upload or an example

@@ -1,4 +1,4 @@
-"""Statistics page: the ISIC datasets side by side (layout only; the logic is in skindx.stats)."""
+"""Statistics page: the ISIC datasets side by side (layout only; logic: skindx.datasets)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from skindx import report, stats
-from skindx.metadata import MetadataError
+from skindx.datasets import stats
+from skindx.datasets.metadata import MetadataError
+from skindx.reports import report
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
 

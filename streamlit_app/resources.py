@@ -5,7 +5,8 @@ times of its files, so reruns never reload the model while a retrained model in 
 directory is picked up on the next run. Loading failures are not cached: the page shows a
 plain message and the next run tries again.
 
-Sharing is safe: :class:`~skindx.predict.Predictor` runs a fixed-signature graph that is traced
+Sharing is safe: :class:`~skindx.diagnosis.predict.Predictor`
+runs a fixed-signature graph that is traced
 here once, at load time, and never edits the model. Saliency runs under a lock, because
 tf-keras-vis builds per-method state (and Score-CAM calls ``Model.predict``) lazily.
 """
@@ -22,10 +23,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from skindx.card import CARD_FILE, ModelCard
-from skindx.lessons import examples_dir, load_model_card
-from skindx.modeling import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
-from skindx.similar import Gallery, gallery_from_folder
+from skindx.diagnosis.similar import Gallery, gallery_from_folder
+from skindx.model.card import CARD_FILE, ModelCard
+from skindx.model.networks import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
+from skindx.teaching.lessons import examples_dir, load_model_card
 
 MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "
@@ -101,9 +102,9 @@ def _stamp(directory: Path) -> tuple[int, ...]:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
 def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     """Load and warm up one model bundle (``stamp`` only makes a changed model a new entry)."""
-    from skindx.explain import Explainer
-    from skindx.modeling import load_model
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.explain.explainer import Explainer
+    from skindx.model.networks import load_model
 
     skin_model = load_model(directory)
     predictor = Predictor(skin_model)

@@ -16,10 +16,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from skindx.imaging import LoadedImage, heif_available, inspect_image, shrink
-from skindx.lessons import ExampleImage, examples_dir, find_examples
-from skindx.report import DISCLAIMER
-from skindx.similar import GALLERY_PER_CLASS
+from skindx.diagnosis.similar import GALLERY_PER_CLASS
+from skindx.images.loading import LoadedImage, heif_available, inspect_image, shrink
+from skindx.reports.report import DISCLAIMER
+from skindx.teaching.lessons import ExampleImage, examples_dir, find_examples
 from streamlit_app import navigation
 
 T = TypeVar("T")

@@ -33,15 +33,15 @@ def build_tiny_model(directory: Path, seed: int = 0):
     """
     import keras
 
-    from skindx.calibration import (
+    from skindx.model.calibration import (
         calibrated_probabilities,
         fit_mahalanobis,
         fit_triage,
         mahalanobis_score,
     )
-    from skindx.card import ModelCard
-    from skindx.modeling import SkinModel, build_compact_vgg, load_model
-    from skindx.train import logits_and_features
+    from skindx.model.card import ModelCard
+    from skindx.model.networks import SkinModel, build_compact_vgg, load_model
+    from skindx.training.train import logits_and_features
 
     keras.utils.set_random_seed(seed)
     model = build_compact_vgg(input_size=TINY_SIZE, widths=(8, 16), convs_per_block=1)
@@ -72,7 +72,7 @@ def add_test_context(model_dir: Path, source: Path | None = None) -> Path:
 
     import pandas as pd
 
-    from skindx.context import fit_tables
+    from skindx.diagnosis.context import fit_tables
 
     if source is not None:
         shutil.copytree(source, model_dir)
@@ -98,7 +98,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
 
     return load_model(tiny_model_dir)
 
@@ -124,14 +124,14 @@ def lesion_image() -> np.ndarray:
 @pytest.fixture(scope="module")
 def predictor(tiny_model):
     """Fresh per module: the reliability tests count graph traces and RSS on it."""
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
     return Predictor(tiny_model)
 
 
 @pytest.fixture(scope="module")
 def explainer(tiny_model, predictor):
-    from skindx.explain import Explainer
+    from skindx.explain.explainer import Explainer
 
     return Explainer(tiny_model, predictor)
 
@@ -139,7 +139,7 @@ def explainer(tiny_model, predictor):
 @pytest.fixture(scope="session")
 def lessons():
     """The bundled lessons, parsed once."""
-    from skindx import lessons as lx
+    from skindx.teaching import lessons as lx
 
     return lx.load_lessons()
 

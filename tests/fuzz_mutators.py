@@ -23,7 +23,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
-from skindx.imaging import ImageRejected, heif_available, load_image
+from skindx.images.loading import ImageRejected, heif_available, load_image
 
 Mutator = Callable[[bytes, random.Random], bytes]
 

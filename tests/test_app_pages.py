@@ -2,7 +2,7 @@
 shared model, privacy (no files written, nothing shared or logged) and the hardened config.
 
 A tiny random model (tests/conftest.py) stands in for the shipped one; its card is extended
-with figures computed by ``skindx.evaluate`` on synthetic labelled images, so the model card
+with figures computed by ``skindx.evaluation`` on synthetic labelled images, so the model card
 page has something real to draw.
 """
 
@@ -28,9 +28,9 @@ from conftest import add_test_context
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from skindx import report
 from skindx.config import Settings
-from skindx.imaging import ImageRejected, inspect_image
+from skindx.images.loading import ImageRejected, inspect_image
+from skindx.reports import report
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "streamlit_app" / "app.py"
@@ -69,11 +69,11 @@ def bomb_png(side: int = 30_000) -> bytes:
 def write_evaluation(directory: Path, seed: int = 0) -> dict:
     """Add test and validation figures to a model directory's card, measured on synthetic
     labelled images with the real evaluation code; return the card as a dict."""
-    from skindx.card import ModelCard
-    from skindx.context import Context
-    from skindx.evaluate import metrics_from_probabilities, subgroup_metrics
-    from skindx.modeling import load_model
-    from skindx.predict import Predictor
+    from skindx.diagnosis.context import Context
+    from skindx.diagnosis.predict import Predictor
+    from skindx.evaluation.evaluate import metrics_from_probabilities, subgroup_metrics
+    from skindx.model.card import ModelCard
+    from skindx.model.networks import load_model
     from skindx.taxonomy import CODES
 
     skin_model = load_model(directory)
@@ -325,7 +325,7 @@ def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
 @pytest.fixture
 def forward_passes(monkeypatch) -> list[int]:
     """Grows by one with each forward pass of any Predictor."""
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
     passes: list[int] = []
     forward = Predictor.forward
@@ -420,11 +420,11 @@ def explorer(model) -> AppTest:
 
 
 def test_explorer_offers_every_method_and_layer(explorer) -> None:
-    from skindx.explain import METHODS
+    from skindx.explain.explainer import METHODS
 
     at = explorer
     assert at.selectbox(key="sal_method").options == list(METHODS.values())
-    from skindx.explain import layer_label
+    from skindx.explain.explainer import layer_label
 
     layers = at.selectbox(key="sal_layer").options  # as shown: readable names, deepest last
     assert layers[-1] == layer_label(at.selectbox(key="sal_layer").value)
@@ -503,9 +503,9 @@ def test_model_card_says_what_is_not_measured(monkeypatch, tiny_model_dir) -> No
 
 
 def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path) -> None:
-    from skindx.card import ModelCard
-    from skindx.ensemble import _member_summary
-    from skindx.modeling import load_model
+    from skindx.model.card import ModelCard
+    from skindx.model.ensemble import _member_summary
+    from skindx.model.networks import load_model
 
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)
@@ -532,12 +532,12 @@ def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path
 
 
 def test_model_loads_once_across_reruns_and_sessions(model, monkeypatch) -> None:
-    import skindx.modeling
+    import skindx.model.networks
     from streamlit_app import resources
 
     calls = []
-    real = skindx.modeling.load_model
-    monkeypatch.setattr(skindx.modeling, "load_model", lambda *a: calls.append(a) or real(*a))
+    real = skindx.model.networks.load_model
+    monkeypatch.setattr(skindx.model.networks, "load_model", lambda *a: calls.append(a) or real(*a))
     resources.load_engine.clear()
     first = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(5)))
     run(first)

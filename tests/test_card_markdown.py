@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from skindx.card import ModelCard
-from skindx.card_markdown import architecture_words, render_markdown
 from skindx.config import DEFAULT_MODEL_DIR
+from skindx.model.card import ModelCard
+from skindx.reports.model_card import architecture_words, render_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / "docs" / "training_logs"

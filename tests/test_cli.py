@@ -161,7 +161,7 @@ def test_train_defaults_are_the_recipe_defaults():
     from dataclasses import fields
 
     from skindx.cli import build_parser
-    from skindx.recipe import TrainConfig
+    from skindx.training.recipe import TrainConfig
 
     args = build_parser().parse_args(
         ["train", "--images", ".", "--metadata", "README.md", "--out", "o"]

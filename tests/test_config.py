@@ -468,7 +468,7 @@ BAD = {
     """,
     "taint through getvalue and load": """
         import streamlit as st
-        from skindx.imaging import load_image
+        from skindx.images.loading import load_image
         @st.cache_data
         def summarise(key):
             return key

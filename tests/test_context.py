@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import add_test_context
 
-from skindx.context import (
+from skindx.diagnosis.context import (
     AGE_EDGES,
     SITES,
     Context,
@@ -136,14 +136,14 @@ def test_fit_context_records_tables_weight_and_its_own_triage():
 @pytest.fixture(scope="module")
 def context_model(tiny_model_dir, tmp_path_factory):
     """The tiny test model with a context section that links old age to melanoma."""
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
 
     directory = tmp_path_factory.mktemp("context_model") / "model"
     return load_model(add_test_context(directory, tiny_model_dir))
 
 
 def test_predictor_uses_context_only_when_given(context_model, lesion_image):
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
     predictor = Predictor(context_model)
     alone = predictor.predict(lesion_image)
@@ -162,7 +162,7 @@ def test_predictor_uses_context_only_when_given(context_model, lesion_image):
 
 
 def test_a_model_without_context_ignores_it(tiny_model, lesion_image):
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
     predictor = Predictor(tiny_model)
     assert not tiny_model.card.context
@@ -192,7 +192,7 @@ def test_evaluate_with_context_reads_age_sex_site(
     shared_data, context_model, tiny_model, tmp_path, capsys
 ):
     from skindx.cli import main
-    from skindx.evaluate import evaluate_model
+    from skindx.evaluation.evaluate import evaluate_model
 
     test = shared_data / "isic2018_test"
     subset = pd.read_csv(test / "ISIC2018_Task3_Test_GroundTruth.csv").groupby("dx").head(2)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skindx.card import ModelCard
-from skindx.modeling import (
+from skindx.model.card import ModelCard
+from skindx.model.networks import (
     MODEL_FILE,
     ModelLoadError,
     build_compact_vgg,
@@ -26,8 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_import_skindx_leaves_streamlit_out():
     code = (
-        "import sys, skindx, skindx.predict, skindx.explain, skindx.stats, skindx.lessons, "
-        "skindx.cli, skindx.evaluate, skindx.train, skindx.data, skindx.metadata, skindx.report; "
+        "import sys, skindx, skindx.diagnosis.predict, skindx.explain.explainer, "
+        "skindx.datasets.stats, skindx.teaching.lessons, "
+        "skindx.cli, skindx.evaluation.evaluate, skindx.training.train, skindx.training.data, "
+        "skindx.datasets.metadata, skindx.reports.report; "
         "print('streamlit' in sys.modules)"
     )
     out = subprocess.run(

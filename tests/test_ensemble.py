@@ -10,15 +10,20 @@ from conftest import TINY_SIZE
 def _tiny(seed: int, widths=(8, 16)):
     import keras
 
-    from skindx.modeling import build_compact_vgg
+    from skindx.model.networks import build_compact_vgg
 
     keras.utils.set_random_seed(seed)
     return build_compact_vgg(input_size=TINY_SIZE, widths=widths, convs_per_block=1)
 
 
 def test_combined_logits_are_the_members_mean():
-    from skindx.ensemble import combine
-    from skindx.modeling import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, conv_layer_names, layer_probe
+    from skindx.model.ensemble import combine
+    from skindx.model.networks import (
+        ENSEMBLE_MAPS_LAYER,
+        LOGITS_LAYER,
+        conv_layer_names,
+        layer_probe,
+    )
 
     members = [_tiny(1), _tiny(2, widths=(8, 24))]
     ensemble = combine(members)
@@ -35,8 +40,8 @@ def test_combined_logits_are_the_members_mean():
 
 def test_weighted_logits_and_their_split_back(tmp_path):
     """``weights`` give each member a share of the logits; ``split`` divides it back out."""
-    from skindx.ensemble import combine, split
-    from skindx.modeling import LOGITS_LAYER, SkinModel, layer_probe
+    from skindx.model.ensemble import combine, split
+    from skindx.model.networks import LOGITS_LAYER, SkinModel, layer_probe
 
     members = [_tiny(5), _tiny(6, widths=(8, 24))]
     ensemble = combine(members, weights=[3, 1])
@@ -64,7 +69,7 @@ def test_weighted_logits_and_their_split_back(tmp_path):
 def test_combine_rejects_what_it_cannot_average():
     import keras
 
-    from skindx.ensemble import combine
+    from skindx.model.ensemble import combine
 
     with pytest.raises(ValueError, match="at least 2"):
         combine([_tiny(1)])
@@ -75,7 +80,7 @@ def test_combine_rejects_what_it_cannot_average():
 
 
 def _ensemble_card(members, sizes) -> object:
-    from skindx.card import ModelCard
+    from skindx.model.card import ModelCard
 
     specs = [
         {"name": "compact_vgg", "input_size": size, "widths": [8, w], "convs_per_block": 1}
@@ -92,8 +97,8 @@ def _ensemble_card(members, sizes) -> object:
 def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_path):
     import keras
 
-    from skindx.ensemble import combine, split
-    from skindx.modeling import (
+    from skindx.model.ensemble import combine, split
+    from skindx.model.networks import (
         ENSEMBLE_MAPS_LAYER,
         LOGITS_LAYER,
         SkinModel,
@@ -150,12 +155,12 @@ def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5) -> None:
 
 
 def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_image, capsys):
-    from skindx.card_markdown import render_markdown
     from skindx.cli import main
-    from skindx.ensemble import combine
-    from skindx.explain import Explainer
-    from skindx.modeling import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe, load_model
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.explain.explainer import Explainer
+    from skindx.model.ensemble import combine
+    from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe, load_model
+    from skindx.reports.model_card import render_markdown
 
     members = [tmp_path / "a", tmp_path / "b"]
     for seed, out in enumerate(members, start=1):
@@ -217,7 +222,7 @@ def test_ensemble_refuses_members_on_different_splits(synthetic_ham, tmp_path, c
 
 
 def test_an_ensemble_cards_validation_split_is_its_members():
-    from skindx.recipe import validation_split
+    from skindx.training.recipe import validation_split
 
     assert validation_split({"recipe": {"val_fraction": 0.2, "seed": 3}}) == (0.2, 3)
     member = {"recipe": {"val_fraction": 0.1, "seed": 1, "split_seed": 9}}
@@ -228,9 +233,9 @@ def test_an_ensemble_cards_validation_split_is_its_members():
 def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
     """Conv kernels stored in float16 and computed in float32: same layers for saliency, same
     logits up to the kernels' rounding, a smaller file that loads in safe mode."""
-    from skindx.card import ModelCard
-    from skindx.ensemble import combine
-    from skindx.modeling import (
+    from skindx.model.card import ModelCard
+    from skindx.model.ensemble import combine
+    from skindx.model.networks import (
         LOGITS_LAYER,
         SkinModel,
         conv_layer_names,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from skindx.explain import Explainer
+from skindx.explain.explainer import Explainer
 
 FAST = ("gradcam", "gradcam++", "layercam", "scorecam")
 ISIC_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2018_test" / "images"

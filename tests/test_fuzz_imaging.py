@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skindx import imaging
-from skindx.imaging import load_image
+from skindx.images import loading as imaging
+from skindx.images.loading import load_image
 
 FUZZ = settings(
     deadline=None,

@@ -1,4 +1,4 @@
-"""skindx.handout: every lesson as one printable, self-contained HTML file."""
+"""skindx.teaching.handout: every lesson as one printable, self-contained HTML file."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from skindx import handout
-from skindx import lessons as lx
+from skindx.teaching import handout
+from skindx.teaching import lessons as lx
 
 
 class Outline(HTMLParser):

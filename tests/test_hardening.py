@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skindx import imaging
-from skindx.imaging import ImageRejected, load_image
+from skindx.images import loading as imaging
+from skindx.images.loading import ImageRejected, load_image
 
 
 def test_large_images_in_tiny_files_cost_less_than_400_mb(tmp_path) -> None:
@@ -220,7 +220,7 @@ def test_broken_model_directories_give_one_line_with_the_file_and_the_fix(
     capsys, broken_model, image_file_for_cli, file, content, expected
 ) -> None:
     from skindx.cli import main
-    from skindx.modeling import ModelLoadError, load_model
+    from skindx.model.networks import ModelLoadError, load_model
 
     (broken_model / file).write_text(content)
     with pytest.raises(ModelLoadError, match="Restore") as error:
@@ -232,7 +232,7 @@ def test_broken_model_directories_give_one_line_with_the_file_and_the_fix(
 
 
 def test_a_pickled_ood_file_is_refused(broken_model) -> None:
-    from skindx.modeling import ModelLoadError, load_model
+    from skindx.model.networks import ModelLoadError, load_model
 
     np.savez(broken_model / "ood.npz", mean=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ModelLoadError, match=r"ood\.npz is damaged"):

@@ -1,4 +1,4 @@
-"""skindx.imaging: safe loading (every bad input built here, no binary fixtures) and pixels."""
+"""skindx.images.loading: safe loading (every bad input built here, no binary fixtures)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageFile
 
-from skindx import imaging
-from skindx.imaging import (
+from skindx.images import loading as imaging
+from skindx.images.loading import (
     ImageRejected,
     LoadedImage,
     decode_side,

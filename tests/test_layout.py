@@ -106,9 +106,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_the_package():
     graph = import_graph()
-    assert {"skindx", "skindx.cli", "skindx.cli.common", "skindx.evaluate"} <= set(graph)
+    assert {"skindx", "skindx.cli", "skindx.cli.common", "skindx.evaluation.evaluate"} <= set(graph)
     assert "skindx.cli.common" in graph["skindx.cli.predict"]
-    assert "skindx.metrics" in graph["skindx.quality"]
+    assert "skindx.evaluation.metrics" in graph["skindx.images.quality"]
 
 
 def test_find_cycle_finds_one():

@@ -1,4 +1,4 @@
-"""skindx.lessons: the shipped content validates, and the library parses, renders and finds."""
+"""skindx.teaching.lessons: shipped content validates; the library parses, renders, finds."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from skindx import lessons as lx
 from skindx.taxonomy import CODES
+from skindx.teaching import lessons as lx
 
 EXPECTED_SLUGS = {
     "skin-lesions",
@@ -582,7 +582,7 @@ def test_find_examples_from_ham10000_layout(tmp_path: Path) -> None:
 
 
 def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -> None:
-    from skindx.data import card_split
+    from skindx.training.data import card_split
 
     rows = ["lesion_id,image_id,dx,dx_type,age,sex,localization"]
     for i in range(40):

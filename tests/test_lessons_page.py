@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from skindx import lessons as lx
+from skindx.teaching import lessons as lx
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "lessons.py"
 TIMEOUT = 60

@@ -1,4 +1,4 @@
-"""skindx.metadata: format detection, the readers, and malformed files."""
+"""skindx.datasets.metadata: format detection, the readers, and malformed files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skindx.metadata import (
+from skindx.datasets.metadata import (
     COLUMNS,
     CONFIRMATIONS,
     FORMATS,

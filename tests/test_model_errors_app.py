@@ -27,8 +27,8 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from skindx.card import CARD_FILE
-from skindx.modeling import MODEL_FILE, OOD_FILE
+from skindx.model.card import CARD_FILE
+from skindx.model.networks import MODEL_FILE, OOD_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "streamlit_app" / "app.py"

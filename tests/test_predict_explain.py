@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skindx.explain import METHODS, Saliency, colorize, lesion_energy_share, overlay
-from skindx.imaging import ImageRejected, load_image
-from skindx.predict import CONCERN_MESSAGES, Prediction, Predictor
+from skindx.diagnosis.predict import CONCERN_MESSAGES, Prediction, Predictor
+from skindx.explain.explainer import METHODS, Saliency, colorize, lesion_energy_share, overlay
+from skindx.images.loading import ImageRejected, load_image
 from skindx.taxonomy import CODES
 
 
@@ -51,7 +51,7 @@ def test_golden_probabilities(predictor, lesion_image):
 
 
 def test_temperature_applied(tiny_model, predictor, lesion_image):
-    from skindx.train import logits_and_features
+    from skindx.training.train import logits_and_features
 
     x = predictor.preprocess(lesion_image)
     logits, _ = logits_and_features(tiny_model.model, x)
@@ -218,8 +218,8 @@ def test_lesion_energy_share():
 
 
 def test_layer_labels_read_as_block_conv_and_member():
-    from skindx.explain import layer_label
-    from skindx.modeling import ENSEMBLE_MAPS_LAYER
+    from skindx.explain.explainer import layer_label
+    from skindx.model.networks import ENSEMBLE_MAPS_LAYER
 
     assert layer_label("block3_conv2") == "block 3, conv 2"
     assert layer_label("m2_block5_conv1") == "block 5, conv 1 (member 2)"

@@ -1,4 +1,4 @@
-"""skindx.quality: photos darker, brighter or blurrier than the training images get a warning."""
+"""skindx.images.quality: darker, brighter or blurrier photos than the training images warn."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from skindx import quality
-from skindx.card import ModelCard
-from skindx.card_markdown import render_markdown
 from skindx.cli import main
-from skindx.modeling import load_model
-from skindx.predict import Predictor
+from skindx.diagnosis.predict import Predictor
+from skindx.images import quality
+from skindx.model.card import ModelCard
+from skindx.model.networks import load_model
+from skindx.reports.model_card import render_markdown
 
 LIMITS = {
     "work_side": quality.WORK_SIDE,

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skindx.imaging import ImageRejected, load_image
+from skindx.images.loading import ImageRejected, load_image
 
 psutil = pytest.importorskip("psutil")
 
@@ -221,7 +221,7 @@ THREAD_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
 def test_threads_share_one_predictor_and_explainer(tiny_model, predictor, uploads) -> None:
     """8 threads × 50 predictions (plus one explanation each) on one Predictor and one fresh
     Explainer, racing to build its visualizers: every result equals the sequential one."""
-    from skindx.explain import Explainer
+    from skindx.explain.explainer import Explainer
 
     expected = [dict(predictor.predict(upload).probabilities) for upload in uploads]
     reference = Explainer(tiny_model, predictor)

@@ -1,4 +1,4 @@
-"""skindx.report: the batch table and its CSV, the plotly figures and the PNG report."""
+"""skindx.reports.report: the batch table and its CSV, the plotly figures and the PNG report."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from skindx import report
-from skindx.predict import Prediction
+from skindx.diagnosis.predict import Prediction
+from skindx.reports import report
 from skindx.taxonomy import CODES
 
 PROBABILITIES = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
@@ -34,7 +34,7 @@ def prediction(
 
 @pytest.fixture(scope="module")
 def metrics() -> dict:
-    from skindx.evaluate import metrics_from_probabilities
+    from skindx.evaluation.evaluate import metrics_from_probabilities
 
     rng = np.random.default_rng(0)
     labels = np.arange(140) % 7
@@ -66,7 +66,7 @@ def test_results_table_rows() -> None:
 
 
 def test_results_table_with_warning_signs() -> None:
-    from skindx.signs import with_signs
+    from skindx.diagnosis.signs import with_signs
 
     table = report.results_table(
         [
@@ -131,7 +131,7 @@ def test_missing_figures_are_none(builder) -> None:
 
 
 def test_context_figure_shows_each_diagnosis_as_a_distribution() -> None:
-    from skindx.context import fit_tables
+    from skindx.diagnosis.context import fit_tables
 
     rows = [("a", "A", "mel", 80.0, "male", "torso"), ("b", "B", "nv", 20.0, "female", None)]
     frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])

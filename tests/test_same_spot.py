@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skindx.card import ModelCard
-from skindx.card_markdown import render_markdown, same_spot_sentence
 from skindx.cli import main
-from skindx.evaluate import same_spot_figures
-from skindx.predict import KEPT_ADVICE, Prediction
+from skindx.diagnosis.predict import KEPT_ADVICE, Prediction
+from skindx.evaluation.evaluate import same_spot_figures
+from skindx.model.card import ModelCard
+from skindx.reports.model_card import render_markdown, same_spot_sentence
 from skindx.taxonomy import CODES
 
 

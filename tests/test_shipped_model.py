@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skindx.card_markdown import render_markdown
 from skindx.config import DEFAULT_MODEL_DIR
-from skindx.modeling import MODEL_FILE, load_model, sha256_file
-from skindx.predict import Predictor
+from skindx.diagnosis.predict import Predictor
+from skindx.model.networks import MODEL_FILE, load_model, sha256_file
+from skindx.reports.model_card import render_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def test_model_card_doc_is_generated_from_the_card(shipped):
 @pytest.mark.data
 @pytest.mark.parametrize("split", ["test", "test_with_context"])
 def test_scores_the_test_set_at_the_cards_figure(shipped, shared_data, split):
-    from skindx.evaluate import evaluate_model
+    from skindx.evaluation.evaluate import evaluate_model
 
     test = shared_data / "isic2018_test"
     report = evaluate_model(

@@ -1,4 +1,4 @@
-"""skindx.signs: the weighted 7-point checklist only ever makes the advice more cautious."""
+"""skindx.diagnosis.signs: the weighted 7-point checklist only makes advice more cautious."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from types import MappingProxyType
 
 import pytest
 
-from skindx import signs
-from skindx.predict import CONCERN_MESSAGES, Prediction
-from skindx.signs import SignsError, advice, parse, score, with_signs
+from skindx.diagnosis import signs
+from skindx.diagnosis.predict import CONCERN_MESSAGES, Prediction
+from skindx.diagnosis.signs import SignsError, advice, parse, score, with_signs
 
 
 def prediction(concern: str = "low", in_domain: bool = True) -> Prediction:

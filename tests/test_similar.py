@@ -1,4 +1,4 @@
-"""Similar lesions (skindx.similar): nearest labelled images in the model's feature space."""
+"""Similar lesions (skindx.diagnosis.similar): nearest labelled images in feature space."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skindx.lessons import ExampleImage
-from skindx.predict import Predictor
-from skindx.similar import Gallery, build_gallery, vote
+from skindx.diagnosis.predict import Predictor
+from skindx.diagnosis.similar import Gallery, build_gallery, vote
+from skindx.teaching.lessons import ExampleImage
 
 
 def _examples(*codes: str) -> tuple[ExampleImage, ...]:

@@ -1,4 +1,4 @@
-"""skindx.stats: the summary, its cube and filters, tables, figures and takeaways."""
+"""skindx.datasets.stats: the summary, its cube and filters, tables, figures and takeaways."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from skindx import stats
-from skindx.metadata import MetadataError, read_metadata
+from skindx.datasets import stats
+from skindx.datasets.metadata import MetadataError, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from skindx.recipe import TrainConfig
-from skindx.torch_engine import LR_FLOOR, learning_rate
+from skindx.training.recipe import TrainConfig
+from skindx.training.torch_engine import LR_FLOOR, learning_rate
 
 
 def _config(**changes) -> TrainConfig:
@@ -52,7 +52,7 @@ def test_a_spent_time_budget_anneals_the_schedule_early():
     ],
 )
 def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, message):
-    from skindx.train import train
+    from skindx.training.train import train
 
     config = TrainConfig(
         images=str(tmp_path / "missing"), metadata=str(tmp_path / "missing.csv"),
@@ -91,8 +91,8 @@ def test_without_torch_the_cli_says_what_to_install(synthetic_ham, tmp_path, cap
 
 def test_copied_weights_reproduce_the_torch_model_in_keras():
     torch = pytest.importorskip("torch")
-    from skindx.modeling import LOGITS_LAYER, build_compact_vgg, layer_probe
-    from skindx.torch_engine import keras_weights, torch_compact_vgg
+    from skindx.model.networks import LOGITS_LAYER, build_compact_vgg, layer_probe
+    from skindx.training.torch_engine import keras_weights, torch_compact_vgg
 
     architecture = {"widths": [8, 16, 16], "convs_per_block": [1, 2, 1], "dropout": 0.3}
     torch.manual_seed(0)
@@ -118,8 +118,8 @@ def test_copied_weights_reproduce_the_torch_model_in_keras():
 
 def test_augmentation_keeps_shape_and_range_and_varies_images():
     torch = pytest.importorskip("torch")
-    from skindx.recipe import COLOUR_JITTER, ZOOM_RANGE
-    from skindx.torch_engine import _augment
+    from skindx.training.recipe import COLOUR_JITTER, ZOOM_RANGE
+    from skindx.training.torch_engine import _augment
 
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(4, 3, 32, 32) * 255
@@ -138,7 +138,7 @@ def test_augmentation_keeps_shape_and_range_and_varies_images():
 
 def test_exposure_augmentation_scales_whole_images():
     torch = pytest.importorskip("torch")
-    from skindx.torch_engine import _augment
+    from skindx.training.torch_engine import _augment
 
     generator = torch.Generator().manual_seed(0)
     x = torch.full((64, 3, 8, 8), 100.0)
@@ -154,7 +154,7 @@ def test_exposure_augmentation_scales_whole_images():
 def test_keras_weights_load_back_into_the_torch_module():
     """Fine-tuning on the GPU starts from a Keras model's weights: the inverse copy."""
     torch = pytest.importorskip("torch")
-    from skindx.torch_engine import keras_weights, load_keras_weights, torch_compact_vgg
+    from skindx.training.torch_engine import keras_weights, load_keras_weights, torch_compact_vgg
 
     architecture = {"widths": [4, 8], "convs_per_block": 1, "dropout": 0.0}
     torch.manual_seed(0)
@@ -175,7 +175,7 @@ def test_keras_weights_load_back_into_the_torch_module():
 def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
     pytest.importorskip("torch")
     from skindx.cli import main
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
 
     code = main(
         ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",

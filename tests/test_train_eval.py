@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skindx.calibration import (
+from skindx.evaluation.evaluate import (
+    ISIC2018_COLUMNS,
+    expected_calibration_error,
+    metrics_from_probabilities,
+    official_isic2018_scores,
+)
+from skindx.model.calibration import (
     calibrated_probabilities,
     fit_mahalanobis,
     fit_temperature,
@@ -16,14 +22,8 @@ from skindx.calibration import (
     mahalanobis_score,
     threshold_for_sensitivity,
 )
-from skindx.data import split_by_lesion
-from skindx.evaluate import (
-    ISIC2018_COLUMNS,
-    expected_calibration_error,
-    metrics_from_probabilities,
-    official_isic2018_scores,
-)
 from skindx.taxonomy import CODES
+from skindx.training.data import split_by_lesion
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
@@ -128,7 +128,7 @@ def test_mahalanobis_flags_far_points():
 
 @pytest.mark.data
 def test_out_of_fold_threshold_keeps_its_share_of_new_images():
-    from skindx.calibration import out_of_fold_scores
+    from skindx.model.calibration import out_of_fold_scores
 
     rng = np.random.default_rng(4)
     centres = rng.normal(0, 2, (7, 64))
@@ -148,8 +148,8 @@ def test_out_of_fold_threshold_keeps_its_share_of_new_images():
 
 
 def test_training_smoke_on_real_images(shared_data, tmp_path):
-    from skindx.modeling import load_model
-    from skindx.train import TrainConfig, train
+    from skindx.model.networks import load_model
+    from skindx.training.train import TrainConfig, train
 
     config = TrainConfig(
         images=str(shared_data / "ham10000" / "images"),
@@ -183,9 +183,9 @@ def test_training_smoke_on_real_images(shared_data, tmp_path):
 
 def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):
     """The whole `skindx train` path (CLI → model bundle) without the shared data."""
-    from skindx.card_markdown import render_markdown
     from skindx.cli import main
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
+    from skindx.reports.model_card import render_markdown
 
     images, metadata, teacher = synthetic_ham.images, synthetic_ham.metadata, synthetic_ham.teacher
     code = main(
@@ -220,9 +220,9 @@ def test_fine_tuning_starts_from_a_trained_model(synthetic_ham, tmp_path, capsys
     import json
     import shutil
 
-    from skindx.card_markdown import render_markdown
     from skindx.cli import main
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
+    from skindx.reports.model_card import render_markdown
 
     common = [
         "train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
@@ -259,7 +259,7 @@ def test_fine_tuning_starts_from_a_trained_model(synthetic_ham, tmp_path, capsys
 
 @pytest.mark.data
 def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
-    from skindx.evaluate import evaluate_model
+    from skindx.evaluation.evaluate import evaluate_model
 
     truth = pd.read_csv(shared_data / "isic2018_test" / "ISIC2018_Task3_Test_GroundTruth.csv")
     subset = truth.groupby("dx").head(3)
@@ -296,8 +296,8 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
 
 def test_augmentation_keeps_colour():
     """Colour carries diagnosis (vascular lesions are red): jitter it, never erase it."""
-    from skindx.modeling import import_keras
-    from skindx.train import _augmenter
+    from skindx.model.networks import import_keras
+    from skindx.training.train import _augmenter
 
     keras = import_keras()
     x = np.zeros((64, 16, 16, 3), dtype="float32")
@@ -313,7 +313,7 @@ def test_augmentation_keeps_colour():
 
 def test_random_exposure_scales_each_image_within_its_range():
     """A darker or brighter copy of each image: one factor per image, within [e^-x, e^x]."""
-    from skindx.train import random_exposure
+    from skindx.training.train import random_exposure
 
     images = np.full((200, 4, 4, 3), 100.0, dtype="float32")
     out = random_exposure(images.copy(), np.random.default_rng(0), 0.4)
@@ -329,7 +329,7 @@ def test_random_exposure_scales_each_image_within_its_range():
 
 def test_random_geometry_is_seeded_and_keeps_the_image():
     """Loader augmentation: same seed, same batch; content moved, never blanked or recoloured."""
-    from skindx.train import random_geometry
+    from skindx.training.train import random_geometry
 
     rng = np.random.default_rng(0)
     images = np.zeros((8, 32, 32, 3), dtype="uint8")
@@ -344,7 +344,7 @@ def test_random_geometry_is_seeded_and_keeps_the_image():
 
 
 def test_training_targets_mix_teacher_probabilities(tmp_path):
-    from skindx.train import training_targets
+    from skindx.training.train import training_targets
 
     labels = np.array([0, 5])
     ids = ["ISIC_1", "ISIC_2"]
@@ -370,7 +370,7 @@ def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     pytest.importorskip("sklesion")
     main = tool("teacher_labels").main
 
-    from skindx.train import training_targets
+    from skindx.training.train import training_targets
 
     table = pd.read_csv(shared_data / "ham10000" / "HAM10000_metadata.csv").head(3)
     metadata = tmp_path / "metadata.csv"
@@ -390,8 +390,8 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
     """tools/input_size_check.py: the same network at another input size."""
     at_size = tool("input_size_check").at_size
 
-    from skindx.imaging import preprocess_pixels
-    from skindx.train import logits_and_features
+    from skindx.images.loading import preprocess_pixels
+    from skindx.training.train import logits_and_features
 
     same = at_size(tiny_model.model, tiny_model.input_size)
     bigger = at_size(tiny_model.model, 48)
@@ -427,7 +427,7 @@ def test_validation_checks_tool(capsys):
     checks = tool("validation_checks")
     check_prior, sharpened, test_like = checks.check_prior, checks.sharpened, checks.test_like
 
-    from skindx.evaluate import balanced_accuracy
+    from skindx.evaluation.evaluate import balanced_accuracy
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
@@ -466,7 +466,7 @@ def test_scaled_exposure():
     only outside a band (to its nearer edge)."""
     scaled_exposure = tool("validation_checks").scaled_exposure
 
-    from skindx.quality import measure
+    from skindx.images.quality import measure
 
     dim = np.full((30, 40, 3), 80, np.uint8)
     assert measure(scaled_exposure(dim, 160.0)).brightness == pytest.approx(160, abs=1)
@@ -483,8 +483,8 @@ def test_scaled_exposure():
 
 def test_subgroup_metrics_by_hand():
     """35 women aged 50 (25 nevi, 10 melanomas) and 5 images with nothing recorded."""
-    from skindx.context import Context
-    from skindx.evaluate import subgroup_metrics
+    from skindx.diagnosis.context import Context
+    from skindx.evaluation.evaluate import subgroup_metrics
 
     nv, mel = CODES.index("nv"), CODES.index("mel")
     labels = np.array([nv] * 25 + [mel] * 10 + [nv] * 5)
@@ -528,8 +528,8 @@ def test_subgroup_metrics_by_hand():
 
 
 def test_image_collections_read_the_metadatas_own_dataset_column(tmp_path):
-    from skindx.evaluate import image_collections as from_frame
-    from skindx.metadata import read_metadata
+    from skindx.datasets.metadata import read_metadata
+    from skindx.evaluation.evaluate import image_collections as from_frame
 
     def image_collections(csv):
         return from_frame(read_metadata(csv))

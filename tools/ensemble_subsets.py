@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from skindx.ensemble import shared_validation
-from skindx.evaluate import balanced_accuracy
-from skindx.modeling import load_model
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.ensemble import shared_validation
+from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
-from skindx.train import logits_and_features, validation_arrays
+from skindx.training.train import logits_and_features, validation_arrays
 
 
 def main() -> int:

@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from skindx.calibration import calibrated_probabilities
-from skindx.data import card_validation_table, labelled_paths, load_arrays
-from skindx.evaluate import balanced_accuracy
-from skindx.modeling import import_keras, load_model
-from skindx.train import logits_and_features
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.calibration import calibrated_probabilities
+from skindx.model.networks import import_keras, load_model
+from skindx.training.data import card_validation_table, labelled_paths, load_arrays
+from skindx.training.train import logits_and_features
 
 
 def at_size(model, size: int):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skindx.modeling import load_model
-from skindx.predict import Predictor
-from skindx.similar import gallery_from_folder
+from skindx.diagnosis.predict import Predictor
+from skindx.diagnosis.similar import gallery_from_folder
+from skindx.model.networks import load_model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from peer_sklesion import BATCH, Peer, peer_package  # noqa: E402
 
-from skindx.evaluate import submission_frame  # noqa: E402
+from skindx.evaluation.evaluate import submission_frame  # noqa: E402
 from skindx.taxonomy import CODES  # noqa: E402
 
 

@@ -34,13 +34,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skindx import quality
-from skindx.calibration import calibrated_probabilities, fit_temperature
-from skindx.data import card_split, labelled_paths
-from skindx.evaluate import balanced_accuracy, expected_calibration_error
-from skindx.imaging import load_image, preprocess_pixels
-from skindx.modeling import load_model
-from skindx.train import logits_and_features
+from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
+from skindx.images import quality
+from skindx.images.loading import load_image, preprocess_pixels
+from skindx.model.calibration import calibrated_probabilities, fit_temperature
+from skindx.model.networks import load_model
+from skindx.training.data import card_split, labelled_paths
+from skindx.training.train import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

@@ -61,7 +61,7 @@ def _context_field(field: str):
     """An argparse type checking one Context field (age, sex, site) with its own message."""
 
     def check(text: str):
-        from skindx.context import Context, ContextError
+        from skindx.diagnosis.context import Context, ContextError
 
         try:
             return getattr(Context(**{field: text}), field)
@@ -73,7 +73,7 @@ def _context_field(field: str):
 
 
 def _signs(text: str) -> tuple[str, ...]:
-    from skindx.signs import SignsError, parse
+    from skindx.diagnosis.signs import SignsError, parse
 
     try:
         return parse(text)
@@ -94,7 +94,7 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def _load(model_dir: Path | None):
-    from skindx.modeling import load_model
+    from skindx.model.networks import load_model
 
     return load_model(model_dir)
 
@@ -110,7 +110,7 @@ def _progress(items: Sequence, desc: str, enabled: bool):
 def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
     """``(index, pixels)`` of the images that decode; unreadable ones are counted on stderr,
     not fatal (as in ``skindx evaluate``)."""
-    from skindx.imaging import ImageRejected, load_image
+    from skindx.images.loading import ImageRejected, load_image
 
     loaded = []
     for i, path in enumerate(_progress(paths, desc, True)):
@@ -136,9 +136,9 @@ def _card_check(commands, name: str, help: str, handler, update_card: bool = Tru
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from skindx.imaging import ImageRejected
-    from skindx.metadata import MetadataError
-    from skindx.modeling import ModelLoadError
+    from skindx.datasets.metadata import MetadataError
+    from skindx.images.loading import ImageRejected
+    from skindx.model.networks import ModelLoadError
 
     # ImportError: an optional dependency a chosen option needs (--engine torch: PyTorch).
     return (

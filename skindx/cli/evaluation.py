@@ -35,7 +35,7 @@ def _unwritable(path: Path | None) -> str | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from skindx.evaluate import evaluate_model
+    from skindx.evaluation.evaluate import evaluate_model
 
     for option, path in (("--json", args.json), ("--predictions-csv", args.predictions_csv)):
         if problem := _unwritable(path):
@@ -79,9 +79,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_photo_quality(args: argparse.Namespace) -> int:
-    from skindx import quality
-    from skindx.data import card_split, labelled_paths
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.images import quality
+    from skindx.training.data import card_split, labelled_paths
 
     skin_model = _load(args.model)
     train, validation = card_split(skin_model.card.training, args.metadata)
@@ -106,10 +106,10 @@ def cmd_photo_quality(args: argparse.Namespace) -> int:
 def cmd_same_spot_check(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from skindx.data import card_validation_table, labelled_paths
-    from skindx.evaluate import same_spot_figures
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
+    from skindx.evaluation.evaluate import same_spot_figures
     from skindx.taxonomy import CODES
+    from skindx.training.data import card_validation_table, labelled_paths
 
     skin_model = _load(args.model)
     predictor = Predictor(skin_model)
@@ -139,7 +139,7 @@ def cmd_same_spot_check(args: argparse.Namespace) -> int:
 
 
 def cmd_model_card(args: argparse.Namespace) -> int:
-    from skindx.card_markdown import render_markdown
+    from skindx.reports.model_card import render_markdown
 
     skin_model = _load(args.model)
     args.out.write_text(render_markdown(skin_model.card))

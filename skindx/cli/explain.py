@@ -20,8 +20,8 @@ from skindx.cli.common import (
 def cmd_explain(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from skindx.explain import Explainer, overlay
-    from skindx.imaging import load_image
+    from skindx.explain.explainer import Explainer, overlay
+    from skindx.images.loading import load_image
 
     skin_model = _load(args.model)
     explainer = Explainer(skin_model)
@@ -41,9 +41,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_saliency_check(args: argparse.Namespace) -> int:
-    from skindx.data import card_validation_table, find_image
-    from skindx.evaluate import saliency_on_lesions
-    from skindx.explain import Explainer
+    from skindx.evaluation.evaluate import saliency_on_lesions
+    from skindx.explain.explainer import Explainer
+    from skindx.training.data import card_validation_table, find_image
 
     skin_model = _load(args.model)
     validation = card_validation_table(skin_model.card.training, args.metadata)
@@ -70,7 +70,7 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
 
 
 def add_explain(commands) -> None:
-    from skindx.explain import COLORMAPS, METHODS
+    from skindx.explain.explainer import COLORMAPS, METHODS
 
     explain = commands.add_parser("explain", help="write a saliency overlay PNG")
     explain.add_argument("image", type=_existing_file)
@@ -85,7 +85,7 @@ def add_explain(commands) -> None:
 
 
 def add_saliency_check(commands) -> None:
-    from skindx.explain import METHODS
+    from skindx.explain.explainer import METHODS
 
     check = _card_check(
         commands, "saliency-check", "Grad-CAM energy inside lesion masks", cmd_saliency_check

@@ -21,10 +21,10 @@ from skindx.cli.common import (
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from skindx.context import Context
-    from skindx.imaging import ImageRejected, load_image
-    from skindx.predict import SAME_SPOT, Predictor
-    from skindx.signs import with_signs
+    from skindx.diagnosis.context import Context
+    from skindx.diagnosis.predict import SAME_SPOT, Predictor
+    from skindx.diagnosis.signs import with_signs
+    from skindx.images.loading import ImageRejected, load_image
 
     context = Context(args.age, args.sex, args.site)
     skin_model = _load(args.model)
@@ -78,8 +78,8 @@ class _Reports:
         self.taken: set[str] = set()
 
     def single(self, path: Path, pixels, prediction) -> None:
-        from skindx.explain import Explainer, overlay
-        from skindx.report import report_png
+        from skindx.explain.explainer import Explainer, overlay
+        from skindx.reports.report import report_png
 
         heat_map = None
         if prediction.in_domain:
@@ -93,7 +93,7 @@ class _Reports:
         self._write(path.stem, data)
 
     def combined(self, photos, prediction) -> None:
-        from skindx.report import combined_report_png
+        from skindx.reports.report import combined_report_png
 
         self._write("combined", combined_report_png(photos, prediction, model_name=self.model_name))
 
@@ -137,9 +137,9 @@ def _print_prediction(path, prediction, k: int) -> None:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from skindx.imaging import load_image
-    from skindx.predict import Predictor
-    from skindx.similar import gallery_from_folder, vote
+    from skindx.diagnosis.predict import Predictor
+    from skindx.diagnosis.similar import gallery_from_folder, vote
+    from skindx.images.loading import load_image
 
     skin_model = _load(args.model)
     predictor = Predictor(skin_model)

@@ -9,8 +9,8 @@ from skindx.cli.common import CommandError
 
 
 def cmd_handout(args: argparse.Namespace) -> int:
-    from skindx import lessons as lx
-    from skindx.handout import lesson_html
+    from skindx.teaching import lessons as lx
+    from skindx.teaching.handout import lesson_html
 
     lessons = lx.load_lessons()
     known = {lesson.slug: lesson for lesson in lessons}

@@ -20,7 +20,7 @@ from skindx.cli.common import (
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from skindx.train import TrainConfig, train
+    from skindx.training.train import TrainConfig, train
 
     config = TrainConfig(
         images=str(args.images),
@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_context(args: argparse.Namespace) -> int:
-    from skindx.train import add_context
+    from skindx.training.train import add_context
 
     skin_model = _load(args.model)
     if not add_context(skin_model, args.images, args.metadata):
@@ -87,7 +87,7 @@ def cmd_context(args: argparse.Namespace) -> int:
 
 
 def add_train(commands) -> None:
-    from skindx.recipe import ENGINES, default
+    from skindx.training.recipe import ENGINES, default
 
     train = commands.add_parser("train", help="train a model on ISIC images")
     train.add_argument("--images", type=_existing_dir, required=True)

@@ -14,8 +14,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-from skindx.calibration import MALIGNANT_INDEX, malignant_probability
-from skindx.metrics import balanced_accuracy, expected_calibration_error  # also re-exported
+from skindx.evaluation.metrics import (  # also re-exported
+    balanced_accuracy,
+    expected_calibration_error,
+)
+from skindx.model.calibration import MALIGNANT_INDEX, malignant_probability
 from skindx.taxonomy import (
     CODES,
     ISIC2018_COLUMNS,
@@ -148,7 +151,7 @@ def subgroup_metrics(
     other acquisitions apart from one that is merely hard); ``sources``: each image's
     collection (the metadata's own ``dataset`` column), which adds a ``source`` grouping.
     """
-    from skindx.context import VARIABLES, value_label, value_labels
+    from skindx.diagnosis.context import VARIABLES, value_label, value_labels
 
     labels, probabilities = np.asarray(labels), np.asarray(probabilities)
     cuts = np.broadcast_to(np.asarray(see_doctor, dtype=float), labels.shape)
@@ -257,7 +260,7 @@ _LISTED_ROWS = 5  # bad rows named in the message; the rest are counted
 def _outside_classes() -> frozenset[str]:
     """Diagnoses ISIC metadata names outside the seven classes (``scc``, ``unknown`` …): rows
     with them are left out and counted. Any other value is a mistake to report."""
-    from skindx.metadata import ARCHIVE_DIAGNOSES
+    from skindx.datasets.metadata import ARCHIVE_DIAGNOSES
 
     named = {"scc", "unknown", *ISIC2019_COLUMNS.values(), *ISIC2020_DIAGNOSES.values()}
     return frozenset(named | set(ARCHIVE_DIAGNOSES.values())) - set(CODES)
@@ -355,13 +358,13 @@ def _inside(folder: Path, image_id: str) -> bool:
 def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format
     (the seven classes only; :func:`check_labels` says what is wrong or left out)."""
-    from skindx.metadata import read_header
+    from skindx.datasets.metadata import read_header
 
     header = set(read_header(labels_csv))  # lower-case, stripped
     if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:
         table, _ = _one_hot_rows(labels_csv)
         return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
-    from skindx.data import read_labels
+    from skindx.training.data import read_labels
 
     return read_labels(labels_csv)[["image_id", "diagnosis"]]
 
@@ -384,10 +387,10 @@ def evaluate_model(
     with any context given. Whenever the CSV records age, sex or site, the report also holds
     ``subgroups`` (:func:`subgroup_metrics`).
     """
-    from skindx.context import contexts_from_frame
-    from skindx.data import labelled_paths
-    from skindx.imaging import ImageRejected, load_image
-    from skindx.predict import Predictor
+    from skindx.diagnosis.context import contexts_from_frame
+    from skindx.diagnosis.predict import Predictor
+    from skindx.images.loading import ImageRejected, load_image
+    from skindx.training.data import labelled_paths
 
     frame = _metadata_frame(labels_csv)  # age, sex and site, for --with-context and subgroups
     if with_context:
@@ -463,7 +466,7 @@ def evaluate_model(
 def _metadata_frame(labels_csv: str | Path) -> pd.DataFrame | None:
     """The normalised metadata of a labels CSV, or ``None`` for a format without age, sex
     and site (such as the ISIC 2018 one-hot ground truth)."""
-    from skindx.metadata import MetadataError, read_metadata
+    from skindx.datasets.metadata import MetadataError, read_metadata
 
     try:
         return read_metadata(labels_csv)
@@ -490,8 +493,8 @@ def saliency_on_lesions(
     (which equals the mask's area share). A map that follows the lesion scores above it."""
     from PIL import Image
 
-    from skindx.explain import lesion_energy_share
-    from skindx.imaging import load_image
+    from skindx.explain.explainer import lesion_energy_share
+    from skindx.images.loading import load_image
 
     shares, areas = [], []
     for image_path, mask_path in zip(image_paths, mask_paths, strict=True):

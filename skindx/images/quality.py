@@ -25,8 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from skindx.imaging import shrink
-from skindx.metrics import balanced_accuracy
+from skindx.evaluation.metrics import balanced_accuracy
+from skindx.images.loading import shrink
 from skindx.taxonomy import CODES
 
 WORK_SIDE = 200

@@ -16,17 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from skindx.calibration import (
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.calibration import (
     calibrated_probabilities,
     fit_mahalanobis,
     fit_temperature,
     fit_triage,
     out_of_fold_scores,
 )
-from skindx.card import ModelCard
-from skindx.data import labelled_paths, load_arrays, read_labels, split_by_lesion
-from skindx.evaluate import balanced_accuracy
-from skindx.modeling import (
+from skindx.model.card import ModelCard
+from skindx.model.networks import (
     FEATURES_LAYER,
     LOGITS_LAYER,
     SkinModel,
@@ -35,7 +34,9 @@ from skindx.modeling import (
     layer_probe,
     load_model,
 )
-from skindx.recipe import (
+from skindx.taxonomy import CODES, ISIC2018_HEADER
+from skindx.training.data import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.training.recipe import (
     COLOUR_JITTER,
     ENGINES,
     ZOOM_RANGE,
@@ -43,7 +44,6 @@ from skindx.recipe import (
     split_seed,
     validation_split,
 )
-from skindx.taxonomy import CODES, ISIC2018_HEADER
 
 __all__ = ["TrainConfig", "split_seed", "train"]
 
@@ -304,7 +304,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
                 "--engine torch trains the compact VGG, or VGG16's upper blocks with "
                 "--freeze-blocks, on one device (no --strategy)."
             )
-        from skindx.torch_engine import require_torch
+        from skindx.training.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
     if config.freeze_blocks and (config.architecture != "vgg16" or not config.weights):
@@ -322,7 +322,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
     if config.freeze_blocks:
-        from skindx import transfer
+        from skindx.training import transfer
 
         trained, selection = transfer.fit(
             config,
@@ -336,7 +336,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             progress,
         )
     elif config.engine == "torch":
-        from skindx import torch_engine
+        from skindx.training import torch_engine
 
         trained, selection = torch_engine.fit(
             config, x_train, targets, weights, x_val, y_val, progress, start
@@ -464,8 +464,8 @@ def finish_with_validation(
 ) -> None:
     """Fit temperature, OOD reference, triage thresholds and flip-TTA on validation; record
     metrics. With the validation ``val_ids`` and their ``metadata`` CSV, also fit the
-    age/sex/site context (:mod:`skindx.context`) when the CSV has those columns."""
-    from skindx.evaluate import expected_calibration_error, metrics_from_probabilities
+    age/sex/site context (:mod:`skindx.diagnosis.context`) when the CSV has those columns."""
+    from skindx.evaluation.evaluate import expected_calibration_error, metrics_from_probabilities
 
     logits, features = logits_and_features(skin_model.model, x_val)
     card = skin_model.card
@@ -520,7 +520,7 @@ def split_arrays(card: ModelCard, images: str | Path, metadata: str | Path, trai
 def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path) -> bool:
     """Fit the age/sex/site context of a trained model on its own validation split (what
     ``skindx context`` does); the weights are untouched. False where the metadata has none."""
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
     (x_val, y_val, val_ids), _ = validation_arrays(skin_model.card, images, metadata)
     predictor = Predictor(skin_model)
@@ -545,9 +545,13 @@ def fit_context_on_validation(
     ``probabilities``: the model's validation probabilities as the Predictor makes them;
     ``in_domain``: each image's out-of-domain verdict from out-of-fold scores.
     """
-    from skindx.context import LIMITATION, contexts_from_frame, fit_context
-    from skindx.evaluate import image_sources, metrics_from_probabilities, subgroup_metrics
-    from skindx.metadata import read_metadata
+    from skindx.datasets.metadata import read_metadata
+    from skindx.diagnosis.context import LIMITATION, contexts_from_frame, fit_context
+    from skindx.evaluation.evaluate import (
+        image_sources,
+        metrics_from_probabilities,
+        subgroup_metrics,
+    )
 
     frame = read_metadata(metadata).drop_duplicates("image_id").set_index("image_id", drop=False)
     val_frame = frame.reindex(val_ids)
@@ -589,9 +593,9 @@ def select_tta(
     returns the validation probabilities with the choice made.
 
     ``logits``: the model's validation logits (already computed); the flips are run here on
-    the same preprocessed arrays, averaged as :class:`~skindx.predict.Predictor` does.
+    the same preprocessed arrays, averaged as :class:`~skindx.diagnosis.predict.Predictor` does.
     """
-    from skindx.predict import flips
+    from skindx.diagnosis.predict import flips
 
     stacked = np.stack(
         [logits, *(logits_and_features(skin_model.model, f)[0] for f in flips(x_val))]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skindx.card import ModelCard
-from skindx.modeling import (
+from skindx.model.card import ModelCard
+from skindx.model.networks import (
     ENSEMBLE_MAPS_LAYER,
     FEATURES_LAYER,
     LOGITS_LAYER,
@@ -43,7 +43,7 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
     weighted mean with ``weights`` (positive, normalised to sum to 1).
 
     Each model must be a chain from its square RGB input to ``features`` (as the builders in
-    :mod:`skindx.modeling` make them). Members trained at different sizes each see the
+    :mod:`skindx.model.networks` make them). Members trained at different sizes each see the
     image at their own size: the ensemble takes the largest, resizes it down for the others
     inside the graph, and resamples their last feature maps onto the largest member's grid
     so that one map explains the whole ensemble (their logits are the members' mean up to
@@ -127,7 +127,7 @@ def _copy_trunk(model, x, prefix: str):
 
 
 def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
-    from skindx.recipe import split_seed
+    from skindx.training.recipe import split_seed
 
     def shared(card: ModelCard) -> dict:
         recipe = card.training.get("recipe", {})
@@ -155,7 +155,7 @@ def shared_validation(
     Raises:
         ValueError: the members differ in split or preprocessing.
     """
-    from skindx.train import validation_arrays
+    from skindx.training.train import validation_arrays
 
     _shared_recipe([m.card for m in members])
     largest = max((m.card for m in members), key=lambda card: card.input_size)
@@ -174,7 +174,7 @@ def build_ensemble(
     default; conv kernels stored in float16 with ``half_kernels``), refit calibration on
     their shared validation split, and save the result (``model.keras``, ``ood.npz``,
     ``card.json``) to ``out``."""
-    from skindx.train import finish_with_validation
+    from skindx.training.train import finish_with_validation
 
     members = [load_model(path) for path in member_dirs]
     # checks that they agree

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ENGINES = ("keras", "torch")  # "torch": skindx.torch_engine's loop (compact VGG, CUDA GPUs)
+ENGINES = (
+    "keras",
+    "torch",
+)  # "torch": skindx.training.torch_engine's loop (compact VGG, CUDA GPUs)
 
 # Geometric augmentation: any rotation, a mirror, zoom in up to 25% or out up to 10% (factor
 # of the field of view). Colour jitter in Keras' layer arguments: saturation factor 0.5 is the
@@ -61,7 +64,7 @@ class TrainConfig:
     init_from: str | None = None  # a trained model's directory: fine-tune its weights
     loader_workers: int = 1
     engine: str = "keras"  # one of ENGINES
-    # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.transfer)
+    # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.training.transfer)
     freeze_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
     version: str = "0.1.0"

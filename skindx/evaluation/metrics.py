@@ -1,7 +1,7 @@
 """Classification metrics on arrays alone: balanced accuracy and calibration error.
 
 The bottom layer of evaluation: it imports nothing of skindx, so photo quality, training and
-evaluation can all use it. ``skindx.evaluate`` re-exports both names.
+evaluation can all use it. ``skindx.evaluation.evaluate`` re-exports both names.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Tschandl et al. (Br J Dermatol 2019) found that the most common diagnosis among 
 classifier's penultimate features place nearest to a case was about as accurate as the
 classifier's own top answer, and suggested that similar cases with known diagnoses may help
 clinicians more than a probability does. The gallery here is a folder of labelled ISIC images
-on the server (``SKINDX_EXAMPLES_DIR``, as :func:`skindx.lessons.find_examples` reads it): the
+on the server (``SKINDX_EXAMPLES_DIR``, as
+:func:`skindx.teaching.lessons.find_examples` reads it): the
 ISIC images may not ship with the app.
 """
 
@@ -18,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from skindx.imaging import ImageRejected
-from skindx.lessons import ExampleImage, find_examples, in_class_order
+from skindx.images.loading import ImageRejected
+from skindx.teaching.lessons import ExampleImage, find_examples, in_class_order
 
 NEIGHBOURS = 10  # the vote's size
 GALLERY_PER_CLASS = 200  # lesions per diagnosis, so that nevi do not swamp the vote
@@ -122,7 +123,7 @@ def build_gallery(
 def gallery_from_folder(
     predictor: Any, directory: Path, training: Mapping[str, Any] | None, centred: bool = True
 ) -> Gallery:
-    """The gallery of a labelled folder (:func:`~skindx.lessons.find_examples`, at most
+    """The gallery of a labelled folder (:func:`~skindx.teaching.lessons.find_examples`, at most
     :data:`GALLERY_PER_CLASS` lesions per diagnosis, without the images the model trained on
     where its card's ``training`` split can be reproduced).
 

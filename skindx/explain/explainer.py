@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from skindx.imaging import load_image, preprocess_pixels
-from skindx.modeling import (
+from skindx.images.loading import load_image, preprocess_pixels
+from skindx.model.networks import (
     ENSEMBLE_MAPS_LAYER,
     LOGITS_LAYER,
     SkinModel,
@@ -32,7 +32,7 @@ from skindx.modeling import (
 )
 
 if TYPE_CHECKING:
-    from skindx.predict import Predictor
+    from skindx.diagnosis.predict import Predictor
 
 METHODS: Mapping[str, str] = MappingProxyType(
     {
@@ -112,7 +112,7 @@ class Explainer:
     def __init__(self, skin_model: SkinModel, predictor: Predictor | None = None) -> None:
         self.skin_model = skin_model
         if predictor is None:
-            from skindx.predict import Predictor
+            from skindx.diagnosis.predict import Predictor
 
             predictor = Predictor(skin_model)
         self.predictor = predictor
@@ -157,7 +157,7 @@ class Explainer:
 
         Raises:
             ValueError: unknown method, class or layer (the message lists the choices).
-            skindx.imaging.ImageRejected: the image cannot be used.
+            skindx.images.loading.ImageRejected: the image cannot be used.
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}. Received: method={method}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from skindx import quality
-from skindx.calibration import TRIAGE_SOON_SPECIFICITY
-from skindx.card import ModelCard
-from skindx.context import VARIABLE_LABELS
+from skindx.diagnosis.context import VARIABLE_LABELS
+from skindx.images import quality
+from skindx.model.calibration import TRIAGE_SOON_SPECIFICITY
+from skindx.model.card import ModelCard
 from skindx.taxonomy import BY_CODE
 
 

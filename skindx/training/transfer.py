@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skindx.evaluate import balanced_accuracy
-from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
 
 CACHE_FILE = "frozen_outputs.npz"
 
@@ -133,9 +133,9 @@ def _shifted_batches(keras):
 
 def torch_upper(upper):
     """``upper``'s layers as a torch module with Keras' layer names in ``named`` (so
-    :func:`skindx.torch_engine.keras_weights` and ``load_keras_weights`` convert them); it
+    :func:`skindx.training.torch_engine.keras_weights` and ``load_keras_weights`` convert them); it
     returns logits. VGG16's conv layers carry their ReLU."""
-    from skindx.torch_engine import load_keras_weights, require_torch
+    from skindx.training.torch_engine import load_keras_weights, require_torch
 
     torch = require_torch()
     nn = torch.nn
@@ -182,7 +182,7 @@ def _fine_tune_torch(
     selection. A checkpoint after every epoch (``transfer_checkpoint.pt`` in the run folder)
     lets an interrupted run resume where it stopped. The linear probe (``probe_score``) is
     epoch 0: fine-tuning is kept only where it beats it on validation."""
-    from skindx.torch_engine import Selection, keras_weights, learning_rate, require_torch
+    from skindx.training.torch_engine import Selection, keras_weights, learning_rate, require_torch
 
     torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -17,8 +17,8 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from skindx import __version__
-from skindx import lessons as lx
-from skindx.report import DISCLAIMER
+from skindx.reports.report import DISCLAIMER
+from skindx.teaching import lessons as lx
 
 # CommonMark with tables; raw HTML in a lesson is shown as text, never passed through.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")

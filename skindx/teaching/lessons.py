@@ -35,8 +35,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from skindx.card import CARD_FILE
 from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, STATS_SUMMARY_PATH, settings
+from skindx.model.card import CARD_FILE
 from skindx.taxonomy import BY_CODE, CODES, ISIC2019_COLUMNS, normalize_diagnosis
 
 LESSONS_DIR = CONTENT_DIR / "lessons"
@@ -995,7 +995,7 @@ def model_summary_sentence(card: Mapping[str, Any] | None) -> str:
 
 def photo_quality_sentence(card: Mapping[str, Any] | None) -> str:
     """What darker, brighter or blurred photos cost the model on validation, from the card."""
-    from skindx import quality  # its labels; imported here so lessons need no OpenCV
+    from skindx.images import quality
 
     measured = (card or {}).get("photo_quality", {}).get("validation")
     if not isinstance(measured, Mapping) or "clean" not in measured:
@@ -1216,8 +1216,8 @@ def _card_training_ids(training: Mapping[str, Any], metadata_csv: Path) -> froze
     """The ids on the training side of the card's lesion split, if this metadata is the table
     the split was drawn from (its training side matches the card's counts per class); else
     empty, as the split of any other table would be a different one."""
-    from skindx.data import card_split
-    from skindx.metadata import MetadataError
+    from skindx.datasets.metadata import MetadataError
+    from skindx.training.data import card_split
 
     expected = training.get("train_images_per_class")
     try:

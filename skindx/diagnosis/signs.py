@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from skindx.predict import CONCERN_RANK, Prediction
+from skindx.diagnosis.predict import CONCERN_RANK, Prediction
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from skindx.evaluate import balanced_accuracy
-from skindx.recipe import COLOUR_JITTER, ZOOM_RANGE
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.training.recipe import COLOUR_JITTER, ZOOM_RANGE
 
 __all__ = ["Selection", "fit", "keras_weights", "require_torch", "torch_compact_vgg"]
 
@@ -51,7 +51,7 @@ def require_torch():
 
 
 def torch_compact_vgg(architecture: dict, n_classes: int):
-    """The compact VGG of :func:`skindx.modeling.build_compact_vgg` as a torch module whose
+    """The compact VGG of :func:`skindx.model.networks.build_compact_vgg` as a torch module whose
     submodules carry the Keras layer names (``block3_conv2``, ``block3_bn2``, ``logits``)."""
     torch = require_torch()
     nn = torch.nn

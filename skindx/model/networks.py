@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from skindx.card import CARD_FILE, ModelCard
 from skindx.config import DEFAULT_MODEL_DIR, settings
+from skindx.model.card import CARD_FILE, ModelCard
 from skindx.taxonomy import CODES
 
 MODEL_FILE = "model.keras"

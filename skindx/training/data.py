@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from skindx.imaging import ImageRejected, load_for_model
-from skindx.metadata import read_metadata
+from skindx.datasets.metadata import read_metadata
+from skindx.images.loading import ImageRejected, load_for_model
 from skindx.taxonomy import CODES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -22,7 +22,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
     """``image_id, lesion_id, diagnosis`` rows for the seven classes from any ISIC metadata
-    format :func:`skindx.metadata.read_metadata` knows (HAM10000, ISIC 2019, ISIC 2020).
+    format :func:`skindx.datasets.metadata.read_metadata` knows (HAM10000, ISIC 2019, ISIC 2020).
 
     Rows without a ``lesion_id`` get their image id as lesion id (one image per lesion).
     """
@@ -40,7 +40,7 @@ def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
 def card_split(training: dict, metadata_csv: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The (training, validation) rows of the lesion split a model card's ``training``
     section records."""
-    from skindx.recipe import validation_split
+    from skindx.training.recipe import validation_split
 
     return split_by_lesion(read_labels(metadata_csv), *validation_split(training))
 
@@ -92,7 +92,8 @@ def load_arrays(
 ) -> np.ndarray:
     """Decode and preprocess images into one ``N×size×size×3`` uint8 array (threads).
 
-    Decoding is :class:`~skindx.predict.Predictor`'s (:func:`~skindx.imaging.load_for_model`:
+    Decoding is :class:`~skindx.diagnosis.predict.Predictor`'s
+    (:func:`~skindx.images.loading.load_for_model`:
     EXIF orientation, JPEGs decoded only to about ``size``), so the model
     trains on the pixels it will later be shown.
 

@@ -149,7 +149,7 @@ def _choice(value: Any, synonyms: dict[str, str], allowed: tuple[str, ...], what
 
 
 def contexts_from_frame(frame: pd.DataFrame) -> list[Context]:
-    """Contexts from a normalised metadata frame (:func:`skindx.metadata.read_metadata`);
+    """Contexts from a normalised metadata frame (:func:`skindx.datasets.metadata.read_metadata`);
     sites outside :data:`SITES` (``other``) count as not given."""
     sites = frame["site"].where(frame["site"].isin(SITES), None)
     return [
@@ -245,7 +245,7 @@ def fit_context(
 
     ``val_frame`` rows align with ``probabilities`` and ``labels`` (the validation images).
     """
-    from skindx.calibration import fit_triage
+    from skindx.model.calibration import fit_triage
 
     tables = fit_tables(train_frame)
     contexts = contexts_from_frame(val_frame)

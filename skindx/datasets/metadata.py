@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skindx.context import MAX_AGE, SEX_SYNONYMS, SITE_SYNONYMS
-from skindx.context import SITES as BODY_SITES
+from skindx.diagnosis.context import MAX_AGE, SEX_SYNONYMS, SITE_SYNONYMS
+from skindx.diagnosis.context import SITES as BODY_SITES
 from skindx.taxonomy import BY_CODE, ISIC2019_COLUMNS, is_malignant, normalize_diagnosis
 
 COLUMNS: tuple[str, ...] = (

@@ -21,11 +21,11 @@ class ModelCard:
     """Everything the app says about a model comes from here (see docs/model_card.md).
 
     ``metrics`` holds evaluation results keyed by split (``"validation"``, ``"test"``), each
-    as written by :func:`skindx.evaluate.metrics_from_probabilities`. ``ood`` holds the
+    as written by :func:`skindx.evaluation.evaluate.metrics_from_probabilities`. ``ood`` holds the
     out-of-domain detector's settings, ``thresholds`` the triage cut-offs on the malignant
-    probability, ``context`` the optional age/sex/site fusion (:mod:`skindx.context`) with
+    probability, ``context`` the optional age/sex/site fusion (:mod:`skindx.diagnosis.context`) with
     its own triage cut-offs, ``photo_quality`` the brightness and sharpness limits of the
-    training images and what crossing them costs (:mod:`skindx.quality`).
+    training images and what crossing them costs (:mod:`skindx.images.quality`).
     """
 
     name: str = "skindx-vgg"

@@ -2,8 +2,8 @@
 
 Nothing here draws on screen or imports streamlit: the app's pages lay these objects out, and
 the same functions serve tests and scripts. Every number in a figure is read from a
-:class:`~skindx.predict.Prediction` or from a model card's ``metrics`` (as written by
-:mod:`skindx.evaluate`); nothing is typed in.
+:class:`~skindx.diagnosis.predict.Prediction` or from a model card's ``metrics`` (as written by
+:mod:`skindx.evaluation.evaluate`); nothing is typed in.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from skindx.predict import Prediction
+    from skindx.diagnosis.predict import Prediction
 
 __all__ = [
     "CONCERN_LABELS",
@@ -221,7 +221,7 @@ def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 def members_frame(members: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per ensemble member: seed, teacher, training loop, best epoch, validation score."""
-    from skindx.card_markdown import member_rows
+    from skindx.reports.model_card import member_rows
 
     return pd.DataFrame(member_rows(list(members)))
 
@@ -269,7 +269,7 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
     lesions at each age bin, sex or site (each column adds up to 100%)."""
     import plotly.graph_objects as go
 
-    from skindx.context import value_labels
+    from skindx.diagnosis.context import value_labels
 
     table = (context.get("tables") or {}).get(variable)
     if not table:

@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from skindx.config import STATS_SUMMARY_PATH, settings
-from skindx.metadata import (
+from skindx.datasets.metadata import (
     COLUMNS,
     CONFIRMATIONS,
     DATASETS,
@@ -317,7 +317,7 @@ def _dataset_summary(part: pd.DataFrame) -> dict[str, Any]:
 
 
 def summarize(frame: pd.DataFrame) -> dict[str, Any]:
-    """Aggregate a normalised metadata frame (see :mod:`skindx.metadata`) into a JSON summary.
+    """Aggregate a normalised metadata frame (see :mod:`.metadata`) into a JSON summary.
 
     Returns:
         ``{"schema_version", "age_bin_width", "datasets": {name: {...}}, "cube": {...}}``;

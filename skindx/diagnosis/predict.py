@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from skindx import quality
-from skindx.calibration import calibrated_probabilities, mahalanobis_score, malignant_probability
-from skindx.context import Context, apply_context
-from skindx.imaging import (
+from skindx.diagnosis.context import Context, apply_context
+from skindx.images import quality
+from skindx.images.loading import (
     check_pixels,
     decode_side,
     heavy_work,
@@ -23,7 +22,12 @@ from skindx.imaging import (
     load_image,
     preprocess_pixels,
 )
-from skindx.modeling import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
+from skindx.model.calibration import (
+    calibrated_probabilities,
+    mahalanobis_score,
+    malignant_probability,
+)
+from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
 from skindx.taxonomy import BY_CODE
 
 CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
@@ -68,9 +72,9 @@ class Prediction:
     concern: str
     in_domain: bool
     domain_score: float | None
-    notes: tuple[str, ...] = ()  # warnings about the photo itself (skindx.quality)
+    notes: tuple[str, ...] = ()  # warnings about the photo itself (skindx.images.quality)
     context_used: bool = False  # age, sex or body site sharpened the probabilities
-    signs: tuple[str, ...] = ()  # warning signs the person noticed (skindx.signs)
+    signs: tuple[str, ...] = ()  # warning signs the person noticed (skindx.diagnosis.signs)
     advice: str | None = None  # the triage message where those signs, not the model, set it
 
     @property
@@ -234,7 +238,7 @@ class Predictor:
         ``notes`` carries :meth:`photo_warnings`.
 
         Decode and forward pass hold one of the process-wide slots
-        (:func:`~skindx.imaging.heavy_work`), so concurrent uploads queue instead of each
+        (:func:`~skindx.images.loading.heavy_work`), so concurrent uploads queue instead of each
         holding a full-size decode at once.
         """
         with heavy_work():
@@ -284,7 +288,7 @@ class Predictor:
         scores = [p.domain_score for p in usable if p.domain_score is not None]
         context_used = all(p.context_used for p in usable)
         mean = self._prediction(probabilities, max(scores) if scores else None, context_used)
-        # A photo whose advice came from the person's warning signs (skindx.signs) is left
+        # A photo whose advice came from the person's warning signs (skindx.diagnosis.signs) is left
         # out here: its model advice is no more urgent than theirs, which apply to the
         # combined result as well.
         urgent = max(

@@ -1,0 +1,3 @@
+"""Evaluation: classification metrics on arrays, the official ISIC 2018 scorer, label checks,
+triage and calibration figures, subgroups and external image collections.
+"""
