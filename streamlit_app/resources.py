@@ -25,7 +25,13 @@ import streamlit as st
 
 from skindx.diagnosis.similar import Gallery, gallery_from_folder
 from skindx.model.card import CARD_FILE, ModelCard
-from skindx.model.networks import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
+from skindx.model.networks import (
+    MODEL_FILE,
+    OOD_FILE,
+    ModelLoadError,
+    check_model_dir,
+    resolve_model_dir,
+)
 from skindx.teaching.lessons import examples_dir, load_model_card
 
 MODEL_MISSING = (
@@ -125,6 +131,26 @@ def engine() -> Engine | None:
         directory = model_dir()
         return load_engine(str(directory), _stamp(directory))
     except Exception as error:  # Streamlit's rerun and stop are BaseExceptions, not caught
+        _log_load_error("model", error)
+        _model_missing()
+        return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _checked_card(directory: str, stamp: tuple[int, ...] = ()) -> ModelCard:
+    return check_model_dir(directory)
+
+
+def checked_card() -> ModelCard | None:
+    """The model's card once its directory passes every check that needs no TensorFlow
+    (:func:`~skindx.model.networks.check_model_dir`), or ``None`` after the plain message.
+
+    A page opens with this while the model itself loads in the background (:func:`warm_up`),
+    so a visitor never waits for TensorFlow before the page is there."""
+    try:
+        directory = model_dir()
+        return _checked_card(str(directory), _stamp(directory))
+    except Exception as error:  # as in engine(): every failure gets the plain message
         _log_load_error("model", error)
         _model_missing()
         return None

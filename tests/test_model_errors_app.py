@@ -162,6 +162,42 @@ def test_pages_that_load_the_model_show_the_plain_message(broken, page, caplog) 
     _assert_logged_once(caplog, directory, logged_file)
 
 
+def test_check_model_dir_finds_every_case_without_tensorflow(broken) -> None:
+    """What the Diagnose page runs when it opens (the model loads in the background): every
+    broken directory is found by checks that need no TensorFlow, and the error names the file."""
+    directory, logged_file, _ = broken
+    code = (
+        "import sys\n"
+        "from skindx.model.networks import ModelLoadError, check_model_dir\n"
+        "try:\n"
+        "    check_model_dir()\n"
+        "except ModelLoadError as error:\n"
+        "    print(error)\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    message, imported = done.stdout.strip().splitlines()
+    assert logged_file in message, message
+    assert imported == "False False"
+
+
+def test_diagnose_page_opens_without_loading_the_model(tiny_model_dir, monkeypatch) -> None:
+    """A first visitor gets the page (uploader, options) from the card alone; the model is
+    loaded only once there is a photo to analyse."""
+    from streamlit_app import resources
+
+    monkeypatch.setenv("SKINDX_MODEL", str(tiny_model_dir))
+    loads: list[str] = []
+    real = resources.engine
+    monkeypatch.setattr(resources, "engine", lambda: loads.append("engine") or real())
+    at = _run(AppTest.from_file(str(PAGES / "diagnose.py"), default_timeout=TIMEOUT))
+    assert not at.error and loads == []
+    assert any("Warning signs" in e.label for e in at.expander)
+
+
 def test_the_app_shell_shows_the_plain_message(broken) -> None:
     directory, _, _ = broken
     at = _run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))

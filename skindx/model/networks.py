@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,13 +396,7 @@ def _read_ood(ood_path: Path) -> dict[str, np.ndarray]:
         ) from None
 
 
-def load_model(path: str | Path | None = None) -> SkinModel:
-    """Load a model directory (``None``: ``SKINDX_MODEL`` or the shipped default).
-
-    Raises:
-        ModelLoadError: for a missing directory or file, a Git LFS pointer, a checksum
-            mismatch, an unreadable file or a card that does not describe the model.
-    """
+def _checked_files(path: str | Path | None) -> tuple[Path, ModelCard]:
     directory = resolve_model_dir(path)
     if not directory.is_dir():
         raise ModelLoadError(
@@ -409,8 +404,41 @@ def load_model(path: str | Path | None = None) -> SkinModel:
             "written by `skindx train`, or restore models/default from the repository."
         )
     card = _read_card(directory)
+    _check_model_file(directory / MODEL_FILE, card)
+    return directory, card
+
+
+def check_model_dir(path: str | Path | None = None) -> ModelCard:
+    """Every check of a model directory that needs no TensorFlow: the directory, its card,
+    the model file (present, not a Git LFS pointer, its sha256, a zip archive as every
+    ``.keras`` file is) and the out-of-domain reference. Returns the card.
+
+    The app runs this when a page opens, so that a broken directory is reported at once
+    while the model itself loads in the background.
+
+    Raises:
+        ModelLoadError: naming the file and the fix.
+    """
+    directory, card = _checked_files(path)
     model_path = directory / MODEL_FILE
-    _check_model_file(model_path, card)
+    if not zipfile.is_zipfile(model_path):
+        raise ModelLoadError(
+            f"Model file {model_path} could not be read (not a .keras archive). Restore it "
+            "from the repository or retrain."
+        )
+    _read_ood(directory / OOD_FILE)
+    return card
+
+
+def load_model(path: str | Path | None = None) -> SkinModel:
+    """Load a model directory (``None``: ``SKINDX_MODEL`` or the shipped default).
+
+    Raises:
+        ModelLoadError: for a missing directory or file, a Git LFS pointer, a checksum
+            mismatch, an unreadable file or a card that does not describe the model.
+    """
+    directory, card = _checked_files(path)
+    model_path = directory / MODEL_FILE
     keras = import_keras()
     resize_layer(), half_conv_layer()  # registered before loading a model that uses them
     try:
@@ -421,8 +449,7 @@ def load_model(path: str | Path | None = None) -> SkinModel:
             "Restore it from the repository or retrain."
         ) from error
     _check_matches_card(model, card, model_path)
-    ood_path = directory / OOD_FILE
-    ood = _read_ood(ood_path)
+    ood = _read_ood(directory / OOD_FILE)
     return SkinModel(model=model, card=card, ood_reference=ood, directory=directory)
 
 

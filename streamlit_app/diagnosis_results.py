@@ -1,0 +1,376 @@
+"""The Diagnose page's results: one photo's analysis kept in session state, and how results
+are laid out (diagnosis, advice, heat map, chart, batch table, the same-spot combination).
+
+Uploads stay in memory: results live in this session's state (keyed by the uploader's file
+id) and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from skindx.diagnosis import signs as warning_signs
+from skindx.diagnosis.context import Context
+from skindx.diagnosis.predict import SAME_SPOT, Prediction
+from skindx.explain.explainer import overlay
+from skindx.images.loading import ImageRejected
+from skindx.reports import report
+from skindx.reports.model_card import same_spot_sentence
+from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
+from streamlit_app import resources, ui
+
+RESULTS = "dx_results"
+EXPLORER_IMAGE = "sal_image"
+MAX_IMAGES = 12
+IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
+CONCERN_BOX = {
+    "low": st.info,
+    "see_doctor": st.warning,
+    "see_doctor_soon": st.error,
+    "not_assessed": st.warning,
+}
+
+
+@dataclass
+class Analysis:
+    """One photo's result in this session."""
+
+    key: str
+    name: str
+    pixels: np.ndarray | None = None
+    notes: tuple[str, ...] = ()  # how the file was read
+    photo_warnings: tuple[str, ...] = ()  # darker, brighter or blurrier than training images
+    prediction: Prediction | None = None
+    error: str | None = None
+    overlay: np.ndarray | None = None
+    context: Context | None = None  # what the prediction was made with
+    signs: tuple[str, ...] = ()  # and the warning signs it was read with
+    outputs: tuple[np.ndarray, np.ndarray] | None = None  # logits and features, for new contexts
+
+
+def analyse(
+    engine: resources.Engine,
+    files: list[tuple[Any, str]],
+    context: Context | None,
+    signs: tuple[str, ...],
+) -> list[Analysis]:
+    held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
+    current: dict[str, Analysis] = {}
+    for upload, name in files[:MAX_IMAGES]:
+        key = upload.file_id
+        analysis = held.get(key) or _analyse_one(engine, upload, name, context, signs)
+        if analysis.outputs is not None and (analysis.context, analysis.signs) != (context, signs):
+            _read(engine, analysis, context, signs)
+        current[key] = analysis
+    st.session_state[RESULTS] = current  # forget photos that were removed
+    if len(files) > MAX_IMAGES:
+        st.warning(f"Only the first {MAX_IMAGES} photos are analysed; remove some to see others.")
+    return list(current.values())
+
+
+def _analyse_one(
+    engine: resources.Engine,
+    upload: Any,
+    name: str,
+    context: Context | None,
+    signs: tuple[str, ...],
+) -> Analysis:
+    try:
+        loaded = ui.working_copy(upload.getvalue())
+    except ImageRejected as error:
+        return Analysis(upload.file_id, name, error=str(error))
+    # One working copy for every step in the app (display, prediction, saliency, report).
+    outputs = engine.forward(loaded.pixels)
+    analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
+    analysis.photo_warnings = engine.predictor.photo_warnings(loaded.pixels)
+    _read(engine, analysis, context, signs)
+    return analysis
+
+
+def _read(
+    engine: resources.Engine,
+    analysis: Analysis,
+    context: Context | None,
+    signs: tuple[str, ...],
+) -> None:
+    """The prediction from the network outputs, this context and these signs: new answers need
+    no new forward pass."""
+    assert analysis.outputs is not None
+    previous = analysis.prediction
+    prediction = replace(
+        engine.postprocess(analysis.outputs, context), notes=analysis.photo_warnings
+    )
+    analysis.prediction = warning_signs.with_signs(prediction, signs)
+    analysis.context, analysis.signs = context, signs
+    if previous is None or previous.label != analysis.prediction.label:
+        analysis.overlay = None  # the heat map is drawn for the top diagnosis
+
+
+# ----------------------------------------------------------------------------- results
+
+
+BATCH_HEADINGS = {
+    "file": "File",
+    "top_diagnosis": "Most likely",
+    "probability": "Probability",
+    "malignant_probability": "Cancer types",
+    "concern": "Advice",
+    "note": "Note",
+}
+
+
+def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
+    rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
+    if combined is not None:
+        rows.append((SAME_SPOT, combined))
+    table = report.results_table(rows)
+    shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
+    ui.table(
+        shown,
+        narrow=shown.fillna("—").rename(columns=BATCH_HEADINGS),
+        hide_index=True,
+        key="dx_table",
+        placeholder="—",
+        column_config={
+            "file": st.column_config.TextColumn("File"),
+            "top_diagnosis": st.column_config.TextColumn("Most likely"),
+            "probability": st.column_config.TextColumn("Probability", alignment="right"),
+            "malignant_probability": st.column_config.TextColumn("Cancer types", alignment="right"),
+            "concern": st.column_config.TextColumn("Advice"),
+            "note": st.column_config.TextColumn("Note"),
+        },
+    )
+    st.download_button(
+        "Download the table (CSV)",
+        data=report.results_csv(table),
+        file_name="skindx-results.csv",
+        mime="text/csv",
+        key="dx_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def same_spot(
+    engine: resources.Engine, analyses: list[Analysis], signs: tuple[str, ...]
+) -> Prediction | None:
+    """The combined result when the person says the photos all show the same spot."""
+    predictions = [a.prediction for a in analyses if a.prediction is not None]
+    if len(predictions) < 2 or not st.toggle(
+        "These photos all show the same spot: combine them",
+        key="dx_same_spot",
+        help="Photos of one spot often get different answers; their average is steadier.",
+    ):
+        return None
+    combined = engine.predictor.combine(predictions)
+    if combined is None:
+        st.warning("None of these photos looks like a close-up skin-lesion photo, so there is "
+                   "nothing to combine.")  # fmt: skip
+        return None
+    return warning_signs.with_signs(combined, signs)
+
+
+def combined_result(
+    engine: resources.Engine, combined: Prediction, analyses: list[Analysis]
+) -> None:
+    with st.container(border=True, key="dx_combined"):
+        _diagnosis(combined, "###", SAME_SPOT.capitalize())
+        used = [a for a in analyses if a.prediction is not None and a.prediction.in_domain]
+        st.caption(
+            f"The average of the model's probabilities over the {len(used)} photos it could "
+            "assess; its advice is never less cautious than any one photo's. "
+            f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
+            "spot: photos of different spots would blur their answers together."
+        )
+        photos = [(a.name, a.pixels) for a in used if a.pixels is not None]
+        st.download_button(
+            "Report of the combined result (PNG)",
+            data=lambda: report.combined_report_png(photos, combined, model_name=engine.model_name),
+            file_name="skindx-report-combined.png",
+            mime="image/png",
+            key="dx_report_combined",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def _summary(analysis: Analysis) -> str:
+    """The one-line label of a result in a batch."""
+    name, prediction = ui.escape(analysis.name), analysis.prediction
+    if prediction is None:
+        return f"{name} · not analysed"
+    if not prediction.in_domain:
+        return f"{name} · not assessed"
+    probability = ui.probability(prediction.probabilities[prediction.label])
+    return (
+        f"{name} · {prediction.label_name} {probability} · "
+        f"{report.CONCERN_LABELS[prediction.concern]}"
+    )
+
+
+def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:
+    if batch:
+        box = st.expander(_summary(analysis), expanded=index == 0, key=f"dx_result_{index}")
+    else:
+        box = st.container(border=True, key=f"dx_result_{index}")
+    with box:
+        if not batch:
+            st.markdown(f"**{ui.escape(analysis.name)}**")
+        if analysis.error is not None:
+            st.error(analysis.error, icon=":material/broken_image:")
+            return
+        prediction = analysis.prediction
+        assert prediction is not None and analysis.pixels is not None
+        for note in analysis.notes:
+            st.caption(note)
+        for warning in prediction.notes:
+            st.warning(warning, icon=":material/photo_camera:")
+        photo, summary = st.columns([1, 2], gap="medium")
+        photo.image(
+            ui.shrink(analysis.pixels, IMAGE_WIDTH),
+            caption="Your photo",
+            width="content",
+            alt=f"Your photo {analysis.name}",
+        )
+        with summary:
+            if prediction.in_domain:
+                _diagnosis(prediction, heading="###" if batch else "##")
+            else:
+                _out_of_domain(prediction)
+                if prediction.advice:  # the person's warning signs still call for a doctor
+                    CONCERN_BOX[prediction.concern](prediction.concern_message)
+        if not prediction.in_domain:
+            with st.expander("The model's scores anyway (not a diagnosis)"):
+                _chart(prediction, index)
+            return
+        # The heat map comes before the chart: plotly's script loads lazily in the browser,
+        # and nothing should wait for it.
+        _saliency(engine, analysis, prediction, index)
+        st.markdown("**All seven diagnoses**")
+        _chart(prediction, index)
+
+
+def _saliency(
+    engine: resources.Engine, analysis: Analysis, prediction: Prediction, index: int
+) -> None:
+    st.markdown("**Where the model looked**")
+    cam, actions = st.columns([1, 2], gap="medium")
+    with actions:
+        st.caption(
+            "The heat map (Grad-CAM) marks the parts of the photo that most raised the score "
+            f"for “{prediction.label_name}”: yellow is strongest, dark blue weakest. It shows "
+            "where the model looked, not why, and not whether it is right."
+        )
+        buttons = st.container(horizontal=True)
+    with cam:
+        slot = st.empty()
+    if analysis.overlay is None:
+        with slot, st.spinner("Drawing the heat map…"):
+            saliency = engine.explain(analysis.pixels, "gradcam", prediction.label)
+            analysis.overlay = overlay(analysis.pixels, saliency)
+    slot.image(
+        ui.shrink(analysis.overlay, IMAGE_WIDTH),
+        caption=f"Grad-CAM for {prediction.label_name}",
+        width="content",
+        alt=f"Grad-CAM heat map over {analysis.name}",
+    )
+    with buttons:
+        if st.button("Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"):
+            st.session_state[EXPLORER_IMAGE] = {
+                "id": analysis.key,
+                "name": analysis.name,
+                "pixels": analysis.pixels,
+                "prediction": prediction,
+                "features": analysis.outputs[1][0],  # for similar lesions: no second pass
+            }
+            ui.switch_to("saliency")
+        ui.page_link(
+            "lessons",
+            f"About {prediction.label_name.lower()}",
+            icon=":material/school:",
+            query_params={"dx": prediction.label},
+        )
+        st.download_button(
+            "Report (PNG)",
+            data=_report_maker(analysis, engine.model_name),
+            file_name=f"skindx-report-{index + 1}.png",
+            mime="image/png",
+            key=f"dx_report_{index}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely") -> None:
+    """The top diagnosis as a heading (``heading``: its markdown level, under the page's title
+    or under "Results"), the advice and the cancer-type total."""
+    label = prediction.label
+    st.markdown(
+        f"{heading} {title}: {prediction.label_name}, "
+        f"{ui.probability(prediction.probabilities[label])}"
+    )
+    caption = BY_CODE[label].description
+    if prediction.probabilities[label] < 0.5:
+        caption += " The model is unsure: even its top answer has less than an even chance."
+    st.caption(caption)
+    CONCERN_BOX[prediction.concern](prediction.concern_message)
+    malignant = prediction.malignant_probability
+    st.markdown(
+        f"Cancer types together: **{ui.probability(malignant)}** · "
+        f"non-cancer types: **{ui.probability(1 - malignant)}**"
+    )
+    st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
+    if prediction.context_used:
+        st.caption("Age, sex and body site were taken into account.")
+    if prediction.signs:
+        st.caption("The warning signs you ticked were taken into account.")
+
+
+def _out_of_domain(prediction: Prediction) -> None:
+    st.warning(
+        "**This does not look like a close-up skin-lesion photo**, so the model gives no "
+        "diagnosis for it. If a spot on your skin worries you, see a doctor.",
+        icon=":material/help:",
+    )
+    st.caption(
+        "This means the picture is unlike the dermoscopy images the model learnt from. It "
+        "happens with ordinary phone photos, and also with some genuine dermoscopy images from "
+        "other clinics and cameras: it says nothing about whether the spot is harmless. A "
+        "sharper, closer photo (see the tips above) sometimes helps."
+    )
+
+
+def _chart(prediction: Prediction, index: int) -> None:
+    figure = report.probability_figure(prediction)
+    bars = figure.data[0]  # the page's one probability format on the bars too
+    bars.update(
+        text=[ui.probability(value / 100) for value in bars.x],
+        hovertemplate="%{y}: %{text}<extra></extra>",
+    )
+    st.plotly_chart(
+        figure,
+        key=f"dx_chart_{index}",
+        config={"displayModeBar": False},
+    )
+    st.caption(
+        "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
+        "They add up to 100% even when the true answer is none of them."
+    )
+
+
+def _report_maker(analysis: Analysis, model_name: str):
+    def make() -> bytes:
+        assert analysis.prediction is not None and analysis.pixels is not None
+        return report.report_png(
+            analysis.pixels,
+            analysis.prediction,
+            analysis.overlay,
+            file_name=analysis.name,
+            model_name=model_name,
+        )
+
+    return make
