@@ -9,8 +9,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from skindx.datasets import stats
+from skindx.datasets import figures, tables, takeaways
+from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filter_options
 from skindx.datasets.metadata import MetadataError
+from skindx.datasets.names import UPLOAD_DATASET
+from skindx.datasets.summary import AGE_BIN_WIDTH, cube_frame, load_summary
+from skindx.datasets.uploads import summarize_upload
 from skindx.reports import report
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
@@ -23,8 +27,8 @@ CHART_CONFIG = {"displayModeBar": "hover", "displaylogo": False}
 
 @st.cache_data(show_spinner=False)
 def _bundled() -> tuple[dict[str, Any], pd.DataFrame]:
-    summary = stats.load_summary()
-    return summary, stats.cube_frame(summary)
+    summary = load_summary()
+    return summary, cube_frame(summary)
 
 
 def _diagnosis_label(code: str) -> str:
@@ -36,7 +40,7 @@ def _read_upload(upload: Any) -> dict[str, Any] | str:
 
     def read(upload: Any) -> dict[str, Any] | str:
         try:
-            result = stats.summarize_upload(upload.getvalue(), upload.name)
+            result = summarize_upload(upload.getvalue(), upload.name)
         except MetadataError as error:
             _select_upload(False)
             return str(error)
@@ -53,8 +57,8 @@ def _select_upload(selected: bool) -> None:
     chosen = st.session_state.get(DATASETS_KEY)
     if chosen is None:
         return  # first run: the widget starts with every dataset, the upload included
-    others = [name for name in chosen if name != stats.UPLOAD_DATASET]
-    st.session_state[DATASETS_KEY] = [stats.UPLOAD_DATASET, *others] if selected else others
+    others = [name for name in chosen if name != UPLOAD_DATASET]
+    st.session_state[DATASETS_KEY] = [UPLOAD_DATASET, *others] if selected else others
 
 
 def _upload_section() -> dict[str, Any] | None:
@@ -73,19 +77,19 @@ def _upload_section() -> dict[str, Any] | None:
         if isinstance(result, str):  # plain text: the message quotes the file's own words
             st.error(f"This file cannot be used: {ui.escape(result)}")
             return None
-        n_images = result["datasets"][stats.UPLOAD_DATASET]["n_images"]
+        n_images = result["datasets"][UPLOAD_DATASET]["n_images"]
         st.success(f"{ui.escape(upload.name)}: {n_images:,} images read.")
         return result
 
 
-def _filters(options: dict[str, Any]) -> stats.Filters:
+def _filters(options: dict[str, Any]) -> Filters:
     if DATASETS_KEY not in st.session_state:
         st.session_state[DATASETS_KEY] = list(options["datasets"])
     datasets = st.multiselect("Datasets to compare", options["datasets"], key=DATASETS_KEY)
     with st.expander("Filters: age, sex, body site, diagnosis", expanded=False):
         low, high = options["age"]
         ages = st.slider(
-            "Age (5-year bins)", low, high, (low, high), step=stats.AGE_BIN_WIDTH, key="stats_age"
+            "Age (5-year bins)", low, high, (low, high), step=AGE_BIN_WIDTH, key="stats_age"
         )
         st.caption("Narrowing the age range leaves out images of unknown age.")
         sexes = st.multiselect("Sex", options["sexes"], key="stats_sex", placeholder="All")
@@ -97,7 +101,7 @@ def _filters(options: dict[str, Any]) -> stats.Filters:
             placeholder="All",
             format_func=_diagnosis_label,
         )
-    return stats.Filters(
+    return Filters(
         datasets=tuple(datasets),
         age_range=None if tuple(ages) == (low, high) else (ages[0], ages[1]),
         sexes=tuple(sexes),
@@ -137,9 +141,9 @@ def _diagnoses(view: pd.DataFrame) -> None:
     st.header("Diagnoses")
     percent = st.toggle("Show % of each dataset", key="stats_percent")
     log = st.toggle("Log scale", key="stats_log", disabled=percent)
-    table = stats.diagnosis_table(view)
-    figure = stats.diagnosis_figure(table, percent=percent, log=log and not percent)
-    _section("diagnoses", table, figure, stats.diagnosis_takeaway(table))
+    table = tables.diagnosis_table(view)
+    figure = figures.diagnosis_figure(table, percent=percent, log=log and not percent)
+    _section("diagnoses", table, figure, takeaways.diagnosis_takeaway(table))
 
 
 def _balanced_accuracy(view: pd.DataFrame) -> None:
@@ -153,21 +157,21 @@ def _balanced_accuracy(view: pd.DataFrame) -> None:
     _chart(
         "balanced_accuracy",
         view,
-        stats.imbalance_table,
-        stats.imbalance_figure,
-        stats.imbalance_takeaway,
+        tables.imbalance_table,
+        figures.imbalance_figure,
+        takeaways.imbalance_takeaway,
     )
 
 
 def _groups(view: pd.DataFrame) -> None:
     st.header("Images per lesion and per patient")
     for level in ("lesion", "patient"):
-        table = stats.group_size_table(view, level)
+        table = tables.group_size_table(view, level)
         if table.empty:
             st.caption(f"None of the images shown has a {level} id.")
             continue
-        figure = stats.group_size_figure(table, level)
-        _section(f"images_per_{level}", table, figure, stats.group_size_takeaway(table, level))
+        figure = figures.group_size_figure(table, level)
+        _section(f"images_per_{level}", table, figure, takeaways.group_size_takeaway(table, level))
 
 
 def _sources() -> None:
@@ -190,13 +194,13 @@ def main() -> None:
     summary, cube = _bundled()
     uploaded = _upload_section()
     if uploaded is not None:
-        cube = stats.combine_cubes(cube, stats.cube_frame(uploaded))
+        cube = combine_cubes(cube, cube_frame(uploaded))
         summary = {**summary, "datasets": {**summary["datasets"], **uploaded["datasets"]}}
-    filters = _filters(stats.filter_options(cube))
+    filters = _filters(filter_options(cube))
     if not filters.datasets:
         st.info("Pick at least one dataset to compare.")
         return
-    overview = stats.overview_table(summary)
+    overview = tables.overview_table(summary)
     shown = overview[overview["dataset"].isin(filters.datasets)].copy()
     counts = ["images", "lesions", "patients"]  # a dash, not "None", where a file has no count
     shown[counts] = shown[counts].map(lambda n: "—" if pd.isna(n) else f"{int(n):,}")
@@ -219,9 +223,9 @@ def main() -> None:
         column_config=dict.fromkeys(counts, right),
     )
     st.caption("All images of each dataset, before the filters; — where its files do not say.")
-    view = stats.apply_filters(cube, filters)
+    view = apply_filters(cube, filters)
     if view.empty:
-        st.warning(stats.NO_MATCH)
+        st.warning(takeaways.NO_MATCH)
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
     _diagnoses(view)
@@ -229,24 +233,24 @@ def main() -> None:
     _chart(
         "malignancy",
         view,
-        stats.malignancy_table,
-        stats.malignancy_figure,
-        stats.malignancy_takeaway,
+        tables.malignancy_table,
+        figures.malignancy_figure,
+        takeaways.malignancy_takeaway,
     )
     _balanced_accuracy(view)
     st.header("Age by diagnosis")
-    _chart("age", view, stats.age_table, stats.age_figure, stats.age_takeaway)
+    _chart("age", view, tables.age_table, figures.age_figure, takeaways.age_takeaway)
     st.header("Sex by diagnosis")
-    _chart("sex", view, stats.sex_table, stats.sex_figure, stats.sex_takeaway)
+    _chart("sex", view, tables.sex_table, figures.sex_figure, takeaways.sex_takeaway)
     st.header("Body site by diagnosis")
-    _chart("site", view, stats.site_table, stats.site_figure, stats.site_takeaway)
+    _chart("site", view, tables.site_table, figures.site_figure, takeaways.site_takeaway)
     st.header("How each diagnosis was confirmed")
     _chart(
         "confirmation",
         view,
-        stats.confirmation_table,
-        stats.confirmation_figure,
-        stats.confirmation_takeaway,
+        tables.confirmation_table,
+        figures.confirmation_figure,
+        takeaways.confirmation_takeaway,
     )
     _groups(view)
     _sources()

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_import_skindx_leaves_streamlit_out():
     code = (
         "import sys, skindx, skindx.diagnosis.predict, skindx.explain.explainer, "
-        "skindx.datasets.stats, skindx.teaching.lessons, "
+        "skindx.datasets.figures, skindx.datasets.uploads, skindx.teaching.lessons, "
         "skindx.cli, skindx.evaluation.evaluate, skindx.training.train, skindx.training.data, "
         "skindx.datasets.metadata, skindx.reports.report; "
         "print('streamlit' in sys.modules)"

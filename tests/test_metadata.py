@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skindx.datasets.csv_text import read_header
 from skindx.datasets.metadata import (
     COLUMNS,
     CONFIRMATIONS,
@@ -18,7 +19,6 @@ from skindx.datasets.metadata import (
     SITES,
     MetadataError,
     detect_format,
-    read_header,
     read_metadata,
 )
 

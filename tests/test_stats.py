@@ -1,4 +1,4 @@
-"""skindx.datasets.stats: the summary, its cube and filters, tables, figures and takeaways."""
+"""skindx.datasets statistics: the summary, its cube and filters, tables, figures and takeaways."""
 
 from __future__ import annotations
 
@@ -10,8 +10,54 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from skindx.datasets import stats
+from skindx.datasets.figures import (
+    age_figure,
+    confirmation_figure,
+    diagnosis_figure,
+    group_size_figure,
+    imbalance_figure,
+    malignancy_figure,
+    sex_figure,
+    site_figure,
+)
+from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filter_options
 from skindx.datasets.metadata import MetadataError, read_metadata
+from skindx.datasets.names import UPLOAD_DATASET, diagnosis_name
+from skindx.datasets.summary import (
+    AGE_BIN_WIDTH,
+    CUBE_DIMS,
+    GROUP_LABELS,
+    SCHEMA_VERSION,
+    SUMMARY_PATH,
+    SummaryError,
+    cube_frame,
+    load_summary,
+    summarize,
+    write_summary,
+)
+from skindx.datasets.tables import (
+    age_table,
+    balanced_accuracy_example,
+    confirmation_table,
+    diagnosis_table,
+    group_size_table,
+    imbalance_table,
+    malignancy_table,
+    overview_table,
+    sex_table,
+    site_table,
+)
+from skindx.datasets.takeaways import (
+    age_takeaway,
+    confirmation_takeaway,
+    diagnosis_takeaway,
+    group_size_takeaway,
+    imbalance_takeaway,
+    malignancy_takeaway,
+    sex_takeaway,
+    site_takeaway,
+)
+from skindx.datasets.uploads import summarize_files, summarize_upload
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -48,12 +94,12 @@ L6,I9,bkl,histo,58,male,chest
 
 @pytest.fixture(scope="module")
 def summary() -> dict:
-    return stats.load_summary()
+    return load_summary()
 
 
 @pytest.fixture(scope="module")
 def cube(summary: dict) -> pd.DataFrame:
-    return stats.cube_frame(summary)
+    return cube_frame(summary)
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +112,15 @@ def small_frame() -> pd.DataFrame:
 
 
 def test_bundled_summary_structure(summary: dict) -> None:
-    assert summary["schema_version"] == stats.SCHEMA_VERSION
+    assert summary["schema_version"] == SCHEMA_VERSION
     assert list(summary["datasets"]) == ["HAM10000", "ISIC 2018 test", "ISIC 2019", "ISIC 2020"]
-    assert summary["cube"]["dims"] == list(stats.CUBE_DIMS)
-    assert stats.SUMMARY_PATH.stat().st_size < 2 * 1024 * 1024
+    assert summary["cube"]["dims"] == list(CUBE_DIMS)
+    assert SUMMARY_PATH.stat().st_size < 2 * 1024 * 1024
     json.dumps(summary)  # JSON-serialisable as loaded
 
 
 def test_bundled_summary_holds_no_per_image_rows() -> None:
-    text = stats.SUMMARY_PATH.read_text()
+    text = SUMMARY_PATH.read_text()
     for prefix in ('"ISIC_00', '"HAM_', '"HAMTEST_', '"BCN_', '"IP_'):
         assert prefix not in text
 
@@ -92,12 +138,12 @@ def test_bundled_documented_counts(summary: dict) -> None:
 
 def _check_cube_matches_tables(summary: dict, cube: pd.DataFrame) -> None:
     """The per-dataset tables (computed from the frame) equal what the cube yields."""
-    diagnoses = stats.diagnosis_table(cube)
-    sexes = stats.sex_table(cube)
-    sites = stats.site_table(cube)
-    confirmations = stats.confirmation_table(cube)
-    ages = stats.age_table(cube)
-    malignancy = stats.malignancy_table(cube)
+    diagnoses = diagnosis_table(cube)
+    sexes = sex_table(cube)
+    sites = site_table(cube)
+    confirmations = confirmation_table(cube)
+    ages = age_table(cube)
+    malignancy = malignancy_table(cube)
     for name, data in summary["datasets"].items():
         assert cube.loc[cube["dataset"] == name, "images"].sum() == data["n_images"]
         mine = diagnoses[diagnoses["dataset"] == name].set_index("diagnosis")["images"]
@@ -130,7 +176,7 @@ def test_bundled_images_per_lesion(summary: dict, cube: pd.DataFrame) -> None:
     ham = summary["datasets"]["HAM10000"]["images_per_lesion"]
     assert sum(ham.values()) == 7470
     assert sum(int(k) * n for k, n in ham.items()) == 10015
-    table = stats.group_size_table(cube[cube["dataset"] == "HAM10000"], "lesion")
+    table = group_size_table(cube[cube["dataset"] == "HAM10000"], "lesion")
     images = table.set_index("lesion_images")["images"]
     assert images["1"] == ham["1"]
     assert images["2"] == 2 * ham["2"]
@@ -138,17 +184,17 @@ def test_bundled_images_per_lesion(summary: dict, cube: pd.DataFrame) -> None:
 
 
 def test_balanced_accuracy_example(summary: dict) -> None:
-    example = stats.balanced_accuracy_example(summary)
+    example = balanced_accuracy_example(summary)
     assert example["majority_class"] == "nv"
     assert example["accuracy"] == pytest.approx(6705 / 10015)
     assert example["balanced_accuracy"] == pytest.approx(1 / 7)
     assert example["n_classes"] == 7
     with pytest.raises(ValueError, match="no labelled images"):
-        stats.balanced_accuracy_example(summary, dataset="nowhere")
+        balanced_accuracy_example(summary, dataset="nowhere")
 
 
 def test_summarize_small(small_frame: pd.DataFrame) -> None:
-    summary = stats.summarize(small_frame)
+    summary = summarize(small_frame)
     data = summary["datasets"]["HAM10000"]
     assert data["n_images"] == 9
     assert data["n_lesions"] == 6
@@ -163,20 +209,20 @@ def test_summarize_small(small_frame: pd.DataFrame) -> None:
     assert histogram["bins"] == list(range(0, 75, 5))
     assert histogram["by_diagnosis"]["mel"][12] == 1  # 62 → the 60–64 bin
     assert histogram["unknown_by_diagnosis"]["mel"] == 1
-    _check_cube_matches_tables(summary, stats.cube_frame(summary))
+    _check_cube_matches_tables(summary, cube_frame(summary))
 
 
 def test_summarize_rejects_bad_frames() -> None:
     with pytest.raises(ValueError, match="missing column"):
-        stats.summarize(pd.DataFrame({"image_id": ["a"]}))
+        summarize(pd.DataFrame({"image_id": ["a"]}))
     with pytest.raises(ValueError, match="empty"):
-        stats.summarize(read_metadata(SMALL).iloc[:0])
+        summarize(read_metadata(SMALL).iloc[:0])
 
 
 def test_write_and_load_round_trip(small_frame: pd.DataFrame, tmp_path: Path) -> None:
-    summary = stats.summarize(small_frame)
-    path = stats.write_summary(summary, tmp_path / "sub" / "summary.json")
-    assert stats.load_summary(path) == json.loads(json.dumps(summary))
+    summary = summarize(small_frame)
+    path = write_summary(summary, tmp_path / "sub" / "summary.json")
+    assert load_summary(path) == json.loads(json.dumps(summary))
     assert not list(path.parent.glob("*.partial"))
 
 
@@ -193,29 +239,29 @@ def test_load_summary_errors(content: str | None, expected: str, tmp_path: Path)
     path = tmp_path / "summary.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(stats.SummaryError, match=expected):
-        stats.load_summary(path)
+    with pytest.raises(SummaryError, match=expected):
+        load_summary(path)
 
 
 def test_summarize_upload(monkeypatch: pytest.MonkeyPatch) -> None:
-    summary = stats.summarize_upload(SMALL, "mine.csv")
-    assert list(summary["datasets"]) == [stats.UPLOAD_DATASET]
+    summary = summarize_upload(SMALL, "mine.csv")
+    assert list(summary["datasets"]) == [UPLOAD_DATASET]
     with pytest.raises(MetadataError, match=r"mine\.csv: not a recognised"):
-        stats.summarize_upload(b"a,b\n1,2\n", "mine.csv")
+        summarize_upload(b"a,b\n1,2\n", "mine.csv")
     monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "0")
     with pytest.raises(MetadataError, match="the limit is 0 MB"):
-        stats.summarize_upload(SMALL, "mine.csv")
+        summarize_upload(SMALL, "mine.csv")
 
 
 def test_summarize_files_pairs_2019_metadata(tmp_path: Path) -> None:
     (tmp_path / "gt.csv").write_text("image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC\nI1,1,0,0,0,0,0,0,0\n")
     (tmp_path / "meta.csv").write_text("image,age_approx,anatom_site_general,sex\nI1,50,,male\n")
-    summary = stats.summarize_files([tmp_path / "gt.csv", tmp_path / "meta.csv"])
+    summary = summarize_files([tmp_path / "gt.csv", tmp_path / "meta.csv"])
     assert list(summary["datasets"]) == ["ISIC 2019"]
     assert summary["datasets"]["ISIC 2019"]["sex_by_diagnosis"] == {"mel": {"male": 1}}
     assert summary["sources"] == ["gt.csv", "meta.csv"]
     with pytest.raises(MetadataError, match="no metadata CSV"):
-        stats.summarize_files([])
+        summarize_files([])
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,16 +269,16 @@ def test_summarize_files_pairs_2019_metadata(tmp_path: Path) -> None:
 
 
 FILTER_CASES = [
-    stats.Filters(),
-    stats.Filters(sexes=("male",)),
-    stats.Filters(sites=("head/neck", "torso")),
-    stats.Filters(diagnoses=("mel", "bkl")),
-    stats.Filters(age_range=(40, 60)),
-    stats.Filters(age_range=(55, 55), sexes=("male", "female"), diagnoses=("bkl", "mel")),
+    Filters(),
+    Filters(sexes=("male",)),
+    Filters(sites=("head/neck", "torso")),
+    Filters(diagnoses=("mel", "bkl")),
+    Filters(age_range=(40, 60)),
+    Filters(age_range=(55, 55), sexes=("male", "female"), diagnoses=("bkl", "mel")),
 ]
 
 
-def _filter_frame(frame: pd.DataFrame, filters: stats.Filters) -> pd.DataFrame:
+def _filter_frame(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     keep = pd.Series(True, index=frame.index)
     if filters.sexes:
         keep &= frame["sex"].isin(filters.sexes)
@@ -242,37 +288,37 @@ def _filter_frame(frame: pd.DataFrame, filters: stats.Filters) -> pd.DataFrame:
         keep &= frame["diagnosis"].isin(filters.diagnoses)
     if filters.age_range:
         low, high = filters.age_range
-        keep &= (frame["age"] >= low) & (frame["age"] < high + stats.AGE_BIN_WIDTH)
+        keep &= (frame["age"] >= low) & (frame["age"] < high + AGE_BIN_WIDTH)
     return frame[keep]
 
 
 @pytest.mark.parametrize("filters", FILTER_CASES)
-def test_filters_are_exact(small_frame: pd.DataFrame, filters: stats.Filters) -> None:
-    cube = stats.cube_frame(stats.summarize(small_frame))
-    view = stats.apply_filters(cube, filters)
+def test_filters_are_exact(small_frame: pd.DataFrame, filters: Filters) -> None:
+    cube = cube_frame(summarize(small_frame))
+    view = apply_filters(cube, filters)
     expected = _filter_frame(small_frame, filters)["diagnosis"].value_counts().to_dict()
-    assert stats.diagnosis_table(view).set_index("diagnosis")["images"].to_dict() == expected
+    assert diagnosis_table(view).set_index("diagnosis")["images"].to_dict() == expected
 
 
 def test_age_filter_bins_and_unknown_ages(small_frame: pd.DataFrame) -> None:
-    cube = stats.cube_frame(stats.summarize(small_frame))
-    view = stats.apply_filters(cube, stats.Filters(age_range=(42, 62)))
+    cube = cube_frame(summarize(small_frame))
+    view = apply_filters(cube, Filters(age_range=(42, 62)))
     assert sorted(view["age"].unique()) == [40.0, 55.0, 60.0]
     assert view["age"].notna().all()
 
 
 def test_filters_on_bundled_cube(summary: dict, cube: pd.DataFrame) -> None:
-    women = stats.apply_filters(cube, stats.Filters(sexes=("female",)))
+    women = apply_filters(cube, Filters(sexes=("female",)))
     for name, data in summary["datasets"].items():
         expected = sum(d.get("female", 0) for d in data["sex_by_diagnosis"].values())
         assert women.loc[women["dataset"] == name, "images"].sum() == expected
-    ham = stats.apply_filters(cube, stats.Filters(datasets=("HAM10000",), diagnoses=("mel",)))
+    ham = apply_filters(cube, Filters(datasets=("HAM10000",), diagnoses=("mel",)))
     assert ham["images"].sum() == 1113
-    assert stats.apply_filters(cube, stats.Filters(diagnoses=("nothing",))).empty
+    assert apply_filters(cube, Filters(diagnoses=("nothing",))).empty
 
 
 def test_filter_options(cube: pd.DataFrame) -> None:
-    options = stats.filter_options(cube)
+    options = filter_options(cube)
     assert options["datasets"][0] == "HAM10000"
     assert options["diagnoses"][:7] == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert options["diagnoses"][-1] == "unknown"
@@ -281,9 +327,9 @@ def test_filter_options(cube: pd.DataFrame) -> None:
 
 
 def test_combine_cubes_puts_the_upload_first(cube: pd.DataFrame) -> None:
-    upload = stats.cube_frame(stats.summarize_upload(SMALL))
-    both = stats.combine_cubes(cube, upload)
-    assert stats.filter_options(both)["datasets"][0] == stats.UPLOAD_DATASET
+    upload = cube_frame(summarize_upload(SMALL))
+    both = combine_cubes(cube, upload)
+    assert filter_options(both)["datasets"][0] == UPLOAD_DATASET
     assert both["images"].sum() == cube["images"].sum() + 9
 
 
@@ -291,17 +337,17 @@ def test_combine_cubes_puts_the_upload_first(cube: pd.DataFrame) -> None:
 # Figures and takeaways
 
 TABLES = {
-    "diagnosis": (stats.diagnosis_table, stats.diagnosis_figure, stats.diagnosis_takeaway),
-    "malignancy": (stats.malignancy_table, stats.malignancy_figure, stats.malignancy_takeaway),
-    "age": (stats.age_table, stats.age_figure, stats.age_takeaway),
-    "sex": (stats.sex_table, stats.sex_figure, stats.sex_takeaway),
-    "site": (stats.site_table, stats.site_figure, stats.site_takeaway),
+    "diagnosis": (diagnosis_table, diagnosis_figure, diagnosis_takeaway),
+    "malignancy": (malignancy_table, malignancy_figure, malignancy_takeaway),
+    "age": (age_table, age_figure, age_takeaway),
+    "sex": (sex_table, sex_figure, sex_takeaway),
+    "site": (site_table, site_figure, site_takeaway),
     "confirmation": (
-        stats.confirmation_table,
-        stats.confirmation_figure,
-        stats.confirmation_takeaway,
+        confirmation_table,
+        confirmation_figure,
+        confirmation_takeaway,
     ),
-    "imbalance": (stats.imbalance_table, stats.imbalance_figure, stats.imbalance_takeaway),
+    "imbalance": (imbalance_table, imbalance_figure, imbalance_takeaway),
 }
 
 
@@ -320,22 +366,22 @@ def test_every_chart_builds_and_says_something(name: str, cube: pd.DataFrame) ->
 
 @pytest.mark.parametrize("level", ["lesion", "patient"])
 def test_group_size_chart(level: str, cube: pd.DataFrame) -> None:
-    table = stats.group_size_table(cube, level)
+    table = group_size_table(cube, level)
     assert not table.empty
-    assert isinstance(stats.group_size_figure(table, level), go.Figure)
-    assert f"by {level}_id" in stats.group_size_takeaway(table, level)
+    assert isinstance(group_size_figure(table, level), go.Figure)
+    assert f"by {level}_id" in group_size_takeaway(table, level)
     with pytest.raises(ValueError, match="Received: level='image'"):
-        stats.group_size_table(cube, "image")
+        group_size_table(cube, "image")
 
 
 @pytest.mark.parametrize("level", ["lesion", "patient"])
 def test_group_size_axis_is_categorical(level: str, cube: pd.DataFrame) -> None:
     """Issue #27: plotly read "1"…"5" as numbers, so "6-10" … "51+" had no place on the axis."""
-    table = stats.group_size_table(cube, level)
-    figure = stats.group_size_figure(table, level)
+    table = group_size_table(cube, level)
+    figure = group_size_figure(table, level)
     axis = figure.layout.xaxis
     assert axis.type == "category"
-    groups = [g for g in stats.GROUP_LABELS if g in set(table[f"{level}_images"])]
+    groups = [g for g in GROUP_LABELS if g in set(table[f"{level}_images"])]
     assert list(axis.categoryarray) == groups
     assert {"6-10", "11-20", "21-50"} <= set(groups)  # the groups that used to vanish
     drawn = {x for trace in figure.data for x in trace.x}
@@ -343,7 +389,7 @@ def test_group_size_axis_is_categorical(level: str, cube: pd.DataFrame) -> None:
 
 
 def test_charts_name_the_diagnoses(cube: pd.DataFrame) -> None:
-    names = [stats.diagnosis_name(code) for code in ("akiec", "bcc", "bkl", "mel", "nv")]
+    names = [diagnosis_name(code) for code in ("akiec", "bcc", "bkl", "mel", "nv")]
     assert names == [
         "Actinic keratosis",
         "Basal cell carcinoma",
@@ -352,20 +398,18 @@ def test_charts_name_the_diagnoses(cube: pd.DataFrame) -> None:
         "Melanocytic nevus",
     ]
     for figure in (
-        stats.diagnosis_figure(stats.diagnosis_table(cube)),
-        stats.sex_figure(stats.sex_table(cube)),
-        stats.site_figure(stats.site_table(cube)),
-        stats.confirmation_figure(stats.confirmation_table(cube)),
+        diagnosis_figure(diagnosis_table(cube)),
+        sex_figure(sex_table(cube)),
+        site_figure(site_table(cube)),
+        confirmation_figure(confirmation_table(cube)),
     ):
         shown = {str(x) for trace in figure.data for x in trace.x}
         assert "Melanoma" in shown
         assert not shown & {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
-    age = stats.age_figure(stats.age_table(cube))
+    age = age_figure(age_table(cube))
     assert "Melanoma" in {a.text for a in age.layout.annotations}
     # Values from an upload are drawn as text: plotly's tags made inert.
-    assert (
-        stats.diagnosis_name('<a href="https://x">y</a>') == '&lt;a href="https://x"&gt;y&lt;/a&gt;'
-    )
+    assert diagnosis_name('<a href="https://x">y</a>') == '&lt;a href="https://x"&gt;y&lt;/a&gt;'
 
 
 @pytest.mark.parametrize(
@@ -377,7 +421,7 @@ def test_charts_name_the_diagnoses(cube: pd.DataFrame) -> None:
 )
 def test_csv_parse_errors_are_plain(data: bytes, expected: str) -> None:
     with pytest.raises(MetadataError) as caught:
-        stats.summarize_upload(data, "mine.csv")
+        summarize_upload(data, "mine.csv")
     message = str(caught.value)
     assert expected in message
     assert "tokenizing" not in message and "C error" not in message
@@ -385,49 +429,47 @@ def test_csv_parse_errors_are_plain(data: bytes, expected: str) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_unicode_uploads_are_read(encoding: str) -> None:
-    summary = stats.summarize_upload(SMALL.decode().encode(encoding), "mine.csv")
-    assert summary["datasets"][stats.UPLOAD_DATASET]["n_images"] == 9
+    summary = summarize_upload(SMALL.decode().encode(encoding), "mine.csv")
+    assert summary["datasets"][UPLOAD_DATASET]["n_images"] == 9
     with pytest.raises(MetadataError, match="UTF-16 text but cannot be decoded"):
-        stats.summarize_upload(b"\xff\xfe" + b"i\x00d\x00\x00\xd8", "mine.csv")
+        summarize_upload(b"\xff\xfe" + b"i\x00d\x00\x00\xd8", "mine.csv")
 
 
 def test_percent_and_log_diagnosis_figure(cube: pd.DataFrame) -> None:
-    table = stats.diagnosis_table(cube)
-    assert stats.diagnosis_figure(table, log=True).layout.yaxis.type == "log"
-    percent = stats.diagnosis_figure(table, percent=True)
+    table = diagnosis_table(cube)
+    assert diagnosis_figure(table, log=True).layout.yaxis.type == "log"
+    percent = diagnosis_figure(table, percent=True)
     ham = next(trace for trace in percent.data if trace.name == "HAM10000")
     assert np.isclose(sum(ham.y), 100)
 
 
 def test_percentages_sum_to_100(cube: pd.DataFrame) -> None:
     for table_of, within in (
-        (stats.diagnosis_table, ["dataset"]),
-        (stats.sex_table, ["dataset", "diagnosis"]),
-        (stats.site_table, ["dataset", "diagnosis"]),
+        (diagnosis_table, ["dataset"]),
+        (sex_table, ["dataset", "diagnosis"]),
+        (site_table, ["dataset", "diagnosis"]),
     ):
         sums = table_of(cube).groupby(within)["percent"].sum()
         assert np.allclose(sums, 100)
 
 
 def test_takeaways_are_computed_from_the_data(cube: pd.DataFrame) -> None:
-    ham = stats.apply_filters(cube, stats.Filters(datasets=("HAM10000",)))
-    text = stats.diagnosis_takeaway(stats.diagnosis_table(ham))
+    ham = apply_filters(cube, Filters(datasets=("HAM10000",)))
+    text = diagnosis_takeaway(diagnosis_table(ham))
     assert f"{100 * 6705 / 10015:.1f}%" in text
     assert f"{6705 / 115:,.0f}×" in text
-    both = stats.apply_filters(cube, stats.Filters(datasets=("HAM10000", "ISIC 2020")))
-    text = stats.diagnosis_takeaway(stats.diagnosis_table(both))
+    both = apply_filters(cube, Filters(datasets=("HAM10000", "ISIC 2020")))
+    text = diagnosis_takeaway(diagnosis_table(both))
     assert f"Melanoma is {100 * 1113 / 10015:.1f}% of HAM10000" in text
     assert f"{100 * 584 / 33126:.1f}% of ISIC 2020" in text
-    women = stats.apply_filters(ham, stats.Filters(sexes=("female",)))
-    assert stats.diagnosis_takeaway(stats.diagnosis_table(women)) != stats.diagnosis_takeaway(
-        stats.diagnosis_table(ham)
-    )
-    text = stats.imbalance_takeaway(stats.imbalance_table(ham))
+    women = apply_filters(ham, Filters(sexes=("female",)))
+    assert diagnosis_takeaway(diagnosis_table(women)) != diagnosis_takeaway(diagnosis_table(ham))
+    text = imbalance_takeaway(imbalance_table(ham))
     assert "66.9%" in text and "1/7" in text and "14.3%" in text
 
 
 def test_overview_table(summary: dict) -> None:
-    table = stats.overview_table(summary).set_index("dataset")
+    table = overview_table(summary).set_index("dataset")
     assert table.loc["HAM10000", "lesions"] == 7470
     assert pd.isna(table.loc["ISIC 2020", "lesions"])
     assert table.loc["ISIC 2020", "melanoma %"] == round(100 * 584 / 33126, 1)
@@ -441,7 +483,7 @@ def test_overview_table(summary: dict) -> None:
 def rebuilt() -> dict:
     if not DATA.is_dir():
         pytest.skip("shared ISIC data not in ../shared/data")
-    return stats.summarize_files(PATHS)
+    return summarize_files(PATHS)
 
 
 @pytest.mark.data
@@ -506,8 +548,8 @@ def test_filters_against_raw_csv(rebuilt: dict) -> None:
         & (ham["age"] < 65)
     )
     expected = ham.loc[keep, "dx"].value_counts().to_dict()
-    filters = stats.Filters(
+    filters = Filters(
         datasets=("HAM10000",), age_range=(40, 60), sexes=("female",), sites=("torso",)
     )
-    view = stats.apply_filters(stats.cube_frame(rebuilt), filters)
-    assert stats.diagnosis_table(view).set_index("diagnosis")["images"].to_dict() == expected
+    view = apply_filters(cube_frame(rebuilt), filters)
+    assert diagnosis_table(view).set_index("diagnosis")["images"].to_dict() == expected

@@ -9,7 +9,8 @@ from skindx.cli.common import _existing_file
 
 
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
-    from skindx.datasets.stats import summarize_files, write_summary
+    from skindx.datasets.summary import write_summary
+    from skindx.datasets.uploads import summarize_files
 
     summary = summarize_files([str(p) for p in args.csv])
     write_summary(summary, args.out)

@@ -358,7 +358,7 @@ def _inside(folder: Path, image_id: str) -> bool:
 def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format
     (the seven classes only; :func:`check_labels` says what is wrong or left out)."""
-    from skindx.datasets.metadata import read_header
+    from skindx.datasets.csv_text import read_header
 
     header = set(read_header(labels_csv))  # lower-case, stripped
     if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:

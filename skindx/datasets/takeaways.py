@@ -1,0 +1,235 @@
+"""The statistics takeaways: the sentence under each chart, computed from the chart's table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from skindx.datasets.names import dataset_order
+from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
+from skindx.datasets.tables import group_column
+from skindx.taxonomy import BY_CODE
+
+NO_MATCH = "No images match the filters."
+
+
+def _pct(value: float) -> str:
+    return "<0.1%" if 0 < value < 0.05 else f"{value:.1f}%"
+
+
+def _name(code: str) -> str:
+    return f"{BY_CODE[code].name.lower()} ({code})" if code in BY_CODE else code
+
+
+def _focus_share(table: pd.DataFrame, value: str, column: str = "diagnosis") -> pd.Series:
+    """Each dataset's percent for one ``value`` of ``column`` (0 where absent)."""
+    shares = table[table[column] == value].set_index("dataset")["percent"]
+    return shares.reindex(dataset_order(table["dataset"]), fill_value=0.0)
+
+
+def diagnosis_takeaway(table: pd.DataFrame) -> str:
+    """How lopsided the first dataset is, and how the melanoma share differs between datasets."""
+    if table.empty:
+        return NO_MATCH
+    name, part = _first_dataset(table)
+    if part.empty:
+        return "None of the images shown has a known diagnosis."
+    part = part.set_index("diagnosis")
+    largest, smallest = part["images"].idxmax(), part["images"].idxmin()
+    ratio = part.loc[largest, "images"] / part.loc[smallest, "images"]
+    text = f"In {name}, {_name(largest)} is {_pct(part.loc[largest, 'percent'])} of the images"
+    if largest != smallest:
+        text += (
+            f", {ratio:,.0f}× as many as {_name(smallest)} ({_pct(part.loc[smallest, 'percent'])})"
+        )
+    text += "." + _unknown_note(table)
+    shares = _focus_share(table, "mel")
+    if len(shares) > 1 and shares.max() > 0:
+        high, low = shares.idxmax(), shares.idxmin()
+        text += (
+            f" Melanoma is {_pct(shares[high])} of {high} images but {_pct(shares[low])} of {low}."
+        )
+    return text
+
+
+def _unknown_note(table: pd.DataFrame) -> str:
+    unknown = _focus_share(table, "unknown")
+    if unknown.max() < 1:
+        return ""
+    name = unknown.idxmax()
+    return f" {_pct(unknown[name])} of {name} images have no specific diagnosis (unknown)."
+
+
+def malignancy_takeaway(table: pd.DataFrame) -> str:
+    """The malignant share, highest and lowest dataset."""
+    if table.empty:
+        return NO_MATCH
+    shares = _focus_share(table, "malignant", "malignancy")
+    high, low = shares.idxmax(), shares.idxmin()
+    if high == low:
+        return f"{_pct(shares[high])} of the {high} images shown are malignant."
+    return (
+        f"Malignant lesions are {_pct(shares[high])} of {high} images but only "
+        f"{_pct(shares[low])} of {low}: a model's sensitivity and the positive predictive "
+        "value it can reach depend on which set it is measured on."
+    )
+
+
+def _median_bins(table: pd.DataFrame) -> pd.Series:
+    """Median age bin per diagnosis, from the histogram."""
+    medians = {}
+    for code, part in table.groupby("diagnosis", sort=False):
+        counts = part.groupby("age")["images"].sum().sort_index()
+        cumulative = counts.cumsum() / counts.sum()
+        medians[code] = int(cumulative[cumulative >= 0.5].index[0])
+    return pd.Series(medians, dtype=int)
+
+
+def _first_dataset(table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The first dataset shown (the training set by default) and its rows, known diagnoses only."""
+    known = table[table["diagnosis"] != "unknown"]
+    if known.empty:
+        return "", known
+    name = dataset_order(known["dataset"])[0]
+    return name, known[known["dataset"] == name]
+
+
+def _large_enough(part: pd.DataFrame, min_images: int) -> pd.DataFrame:
+    sizes = part.groupby("diagnosis")["images"].sum()
+    return part[part["diagnosis"].isin(sizes[sizes >= min_images].index)]
+
+
+def age_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+    """Which diagnoses are seen in the oldest and the youngest patients (median age bin)."""
+    if table.empty:
+        return "No images of known age match the filters."
+    name, part = _first_dataset(table)
+    part = _large_enough(part, min_images)
+    if part.empty:
+        return "Too few images of known age and diagnosis for a comparison."
+    medians = _median_bins(part)
+    old, young = medians.idxmax(), medians.idxmin()
+    text = f"In {name}, the median age is {_age_label(medians[old])} for {_name(old)}"
+    if old == young:
+        return text + "."
+    return text + f" and {_age_label(medians[young])} for {_name(young)}."
+
+
+def _age_label(start: int) -> str:
+    return f"{start}–{start + AGE_BIN_WIDTH - 1}"
+
+
+def _per_diagnosis(part: pd.DataFrame, column: str, exclude: Sequence[str]) -> pd.DataFrame:
+    known = part[~part[column].isin(exclude)]
+    wide = known.pivot_table(index="diagnosis", columns=column, values="images", aggfunc="sum")
+    return wide.fillna(0)
+
+
+def sex_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+    """The diagnoses with the highest and lowest share of men, in the first dataset shown."""
+    if table.empty:
+        return NO_MATCH
+    name, part = _first_dataset(table)
+    per_code = _per_diagnosis(part, "sex", ["unknown"])
+    per_code = per_code[per_code.sum(axis=1) >= min_images]
+    if per_code.empty or "male" not in per_code:
+        return "Too few images of known sex and diagnosis for a comparison."
+    male = 100 * per_code["male"] / per_code.sum(axis=1)
+    high, low = male.idxmax(), male.idxmin()
+    overall = 100 * per_code["male"].sum() / per_code.to_numpy().sum()
+    text = f"In {name}, {_pct(overall)} of the images of known sex are of men"
+    if high == low:
+        return text + "."
+    return text + f": {_pct(male[high])} for {_name(high)}, {_pct(male[low])} for {_name(low)}."
+
+
+def site_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+    """The commonest site overall, and the diagnosis most concentrated at one site."""
+    if table.empty:
+        return NO_MATCH
+    known = table[~table["site"].isin(["unknown", "other"])]
+    if known.empty:
+        return "The body site of the images shown is not recorded."
+    sites = known.groupby("site")["images"].sum()
+    top = sites.idxmax()
+    text = f"The {top} is the commonest known site ({_pct(100 * sites[top] / sites.sum())})."
+    name, part = _first_dataset(known)
+    per_code = _per_diagnosis(part, "site", [])
+    per_code = per_code[per_code.sum(axis=1) >= min_images]
+    if per_code.empty:
+        return text
+    shares = per_code.div(per_code.sum(axis=1), axis=0)
+    code = shares.max(axis=1).idxmax()
+    site = shares.loc[code].idxmax()
+    return text + (
+        f" In {name}, {_pct(100 * shares.loc[code, site])} of {_name(code)} images of known "
+        f"site are on the {site}."
+    )
+
+
+def confirmation_takeaway(table: pd.DataFrame) -> str:
+    """How much of each dataset is histopathology-confirmed, and which record no method."""
+    if table.empty:
+        return NO_MATCH
+    per_dataset = table.pivot_table(
+        index="dataset", columns="confirmation", values="images", aggfunc="sum"
+    ).fillna(0)
+    order = dataset_order(per_dataset.index)
+    known = per_dataset.drop(columns=["unknown"], errors="ignore").sum(axis=1)
+    unrecorded = [name for name in order if known[name] == 0]
+    recorded = [name for name in order if known[name] > 0]
+    parts = []
+    if recorded:
+        histo = per_dataset.get("histopathology", pd.Series(0, index=per_dataset.index))
+        name = recorded[0]
+        text = f"In {name}, {_pct(100 * histo[name] / known[name])} of the images"
+        parts.append(text + " with a recorded method were confirmed by histopathology.")
+        parts.append(_malignant_histology(table, name))
+    if unrecorded:
+        verb = "records" if len(unrecorded) == 1 else "record"
+        parts.append(f"{_join(unrecorded)} {verb} no confirmation method.")
+    return " ".join(p for p in parts if p)
+
+
+def _malignant_histology(table: pd.DataFrame, name: str) -> str:
+    part = table[(table["dataset"] == name) & table["diagnosis"].isin(["mel", "bcc"])]
+    if part.empty:
+        return ""
+    histo = part.loc[part["confirmation"] == "histopathology", "images"].sum()
+    return f"For melanoma and BCC it is {_pct(100 * histo / part['images'].sum())}."
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def group_size_takeaway(table: pd.DataFrame, level: str = "lesion") -> str:
+    """How many images share their lesion (patient) with others: the reason to split by id."""
+    if table.empty:
+        return f"None of the images shown has a {level} id."
+    column = group_column(level)
+    order = dataset_order(table["dataset"])
+    shared = table[table[column] != "1"].groupby("dataset")["percent"].sum()
+    shared = shared.reindex(order, fill_value=0.0)
+    many = table[table[column].isin(GROUP_LABELS[6:])].groupby("dataset")["percent"].sum()
+    listed = _join([f"{_pct(shared[name])} in {name}" for name in order])
+    text = f"Images that share their {level} with at least one other image: {listed}."
+    if not many.empty and many.max() >= 1:
+        name = many.idxmax()
+        text += f" In {name}, {_pct(many[name])} come from a {level} with more than 10 images."
+    return text + f" So split training and test data by {level}_id, never by image."
+
+
+def imbalance_takeaway(table: pd.DataFrame) -> str:
+    """What always answering the commonest class scores, in accuracy and balanced accuracy."""
+    if table.empty:
+        return "No images of the seven classes match the filters."
+    row = table.iloc[0]
+    return (
+        f"A model that always answers {_name(row['majority_class'])} is right on "
+        f"{_pct(100 * row['accuracy'])} of the {row['dataset']} images shown, yet finds not one "
+        f"of the other {row['n_classes'] - 1} classes: its balanced accuracy (mean recall per "
+        f"class) is {_pct(100 * row['balanced_accuracy'])}, 1/{row['n_classes']}. That is why "
+        "the model is judged by balanced accuracy."
+    )

@@ -1,0 +1,115 @@
+"""Metadata CSVs, from disk or uploaded, into summaries; CSV parser errors as plain sentences."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from skindx.config import settings
+from skindx.datasets.csv_text import read_header, unicode_encoding
+from skindx.datasets.metadata import MetadataError, detect_format, read_metadata
+from skindx.datasets.names import UPLOAD_DATASET
+from skindx.datasets.summary import summarize
+
+
+def _pair_2019_metadata(paths: list[Path]) -> list[tuple[Path, Path | None]]:
+    """Pair each ISIC 2019 metadata CSV in ``paths`` with the ground truth it describes."""
+    formats = {path: _format_of(path) for path in paths}
+    metadata = [p for p in paths if formats[p] == "isic2019_metadata"]
+    truths = [p for p in paths if formats[p] == "isic2019"]
+    if metadata and len(truths) == len(metadata) == 1:
+        return [(p, metadata[0] if p == truths[0] else None) for p in paths if p != metadata[0]]
+    return [(p, None) for p in paths]
+
+
+def _format_of(path: Path) -> str:
+    try:
+        return detect_format(read_header(path))
+    except MetadataError as error:
+        raise MetadataError(f"{path.name}: {error}") from None
+
+
+def read_files(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Read and concatenate metadata CSVs (an ISIC 2019 metadata CSV joins its ground truth)."""
+    if not paths:
+        raise MetadataError("no metadata CSV given")
+    frames = [
+        _read(path, metadata=meta) for path, meta in _pair_2019_metadata([Path(p) for p in paths])
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+_NOT_CSV = "cannot be read as CSV: "
+_EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def plain_csv_error(message: str) -> str:
+    """A CSV parser's message (``"x.csv cannot be read as CSV: Error tokenizing data. C error:
+    EOF inside string …"``) as one sentence a person can act on; other messages unchanged."""
+    if _NOT_CSV not in message:
+        return message
+    name, detail = message.split(_NOT_CSV, 1)
+    name = name.strip()
+    if "EOF inside string" in detail or "EOF in quoted" in detail:
+        return (
+            f'{name} has a quotation mark (") that is never closed, so its rows cannot be told '
+            "apart: open it in a spreadsheet and save it again as CSV."
+        )
+    fields = _EXPECTED_FIELDS.search(detail)
+    if fields:
+        expected, line, seen = fields.groups()
+        return (
+            f"Line {line} of {name} has {seen} values where the header has {expected}: "
+            "check that line, or save the file again as CSV from a spreadsheet."
+        )
+    return (
+        f"{name} cannot be read as a table: save it as a comma- or tab-separated CSV file "
+        "and try again."
+    )
+
+
+def _read(source: Any, **kwargs: Any) -> pd.DataFrame:
+    try:
+        return read_metadata(source, **kwargs)
+    except MetadataError as error:
+        raise MetadataError(plain_csv_error(str(error))) from None
+
+
+def upload_bytes(data: bytes, name: str) -> bytes:
+    """An uploaded CSV as UTF-8 bytes: UTF-16 and UTF-32 text (which spreadsheets save as
+    "Unicode text") is decoded here; anything else is passed on as it is."""
+    encoding = unicode_encoding(data)
+    if encoding is None:
+        return data
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        family = "UTF-32" if "32" in encoding else "UTF-16"
+        raise MetadataError(
+            f"{name} looks like {family} text but cannot be decoded: save it again as CSV (UTF-8)."
+        ) from None
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def summarize_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+    """:func:`summarize` over the rows of several metadata CSVs, naming them under ``sources``."""
+    summary = summarize(read_files(paths))
+    return {"sources": [Path(p).name for p in paths], **summary}
+
+
+def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
+    """Validate and summarise an uploaded CSV in memory (nothing is written or cached)."""
+    limit = settings().max_upload_bytes
+    if len(data) > limit:
+        raise MetadataError(
+            f"{name} is {len(data) / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB"
+        )
+    buffer = io.BytesIO(upload_bytes(data, name))
+    buffer.name = name
+    return summarize(_read(buffer, dataset=UPLOAD_DATASET))
