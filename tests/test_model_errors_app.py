@@ -165,7 +165,7 @@ def test_pages_that_load_the_model_show_the_plain_message(broken, page, caplog) 
 def test_check_model_dir_finds_every_case_without_tensorflow(broken) -> None:
     """What the Diagnose page runs when it opens (the model loads in the background): every
     broken directory is found by checks that need no TensorFlow, and the error names the file."""
-    directory, logged_file, _ = broken
+    _, logged_file, _ = broken
     code = (
         "import sys\n"
         "from skindx.model.networks import ModelLoadError, check_model_dir\n"
