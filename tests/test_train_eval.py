@@ -297,7 +297,7 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
 def test_augmentation_keeps_colour():
     """Colour carries diagnosis (vascular lesions are red): jitter it, never erase it."""
     from skindx.model.networks import import_keras
-    from skindx.training.train import _augmenter
+    from skindx.training.keras_engine import _augmenter
 
     keras = import_keras()
     x = np.zeros((64, 16, 16, 3), dtype="float32")
@@ -313,7 +313,7 @@ def test_augmentation_keeps_colour():
 
 def test_random_exposure_scales_each_image_within_its_range():
     """A darker or brighter copy of each image: one factor per image, within [e^-x, e^x]."""
-    from skindx.training.train import random_exposure
+    from skindx.training.augment import random_exposure
 
     images = np.full((200, 4, 4, 3), 100.0, dtype="float32")
     out = random_exposure(images.copy(), np.random.default_rng(0), 0.4)
@@ -329,7 +329,7 @@ def test_random_exposure_scales_each_image_within_its_range():
 
 def test_random_geometry_is_seeded_and_keeps_the_image():
     """Loader augmentation: same seed, same batch; content moved, never blanked or recoloured."""
-    from skindx.training.train import random_geometry
+    from skindx.training.augment import random_geometry
 
     rng = np.random.default_rng(0)
     images = np.zeros((8, 32, 32, 3), dtype="uint8")
@@ -391,7 +391,7 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
     at_size = tool("input_size_check").at_size
 
     from skindx.images.loading import preprocess_pixels
-    from skindx.training.train import logits_and_features
+    from skindx.training.finishing import logits_and_features
 
     same = at_size(tiny_model.model, tiny_model.input_size)
     bigger = at_size(tiny_model.model, 48)

@@ -37,12 +37,9 @@ import numpy as np
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import LOGITS_LAYER, load_model
-from skindx.training.train import (
-    finish_with_validation,
-    logits_and_features,
-    random_geometry,
-    split_arrays,
-)
+from skindx.training.augment import random_geometry
+from skindx.training.decoded_split import split_arrays
+from skindx.training.finishing import finish_with_validation, logits_and_features
 
 TAUS = (0.5, 1.0)
 REGULARISATION = (0.01, 0.1, 1.0)  # scikit-learn's C: inverse L2 strength

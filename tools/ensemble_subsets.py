@@ -26,7 +26,8 @@ from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.ensemble import shared_validation
 from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
-from skindx.training.train import logits_and_features, validation_arrays
+from skindx.training.decoded_split import validation_arrays
+from skindx.training.finishing import logits_and_features
 
 
 def main() -> int:

@@ -25,7 +25,8 @@ from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.ensemble import shared_validation
 from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
-from skindx.training.train import logits_and_features, validation_arrays
+from skindx.training.decoded_split import validation_arrays
+from skindx.training.finishing import logits_and_features
 
 
 def main() -> int:

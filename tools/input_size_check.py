@@ -26,7 +26,7 @@ from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.calibration import calibrated_probabilities
 from skindx.model.networks import import_keras, load_model
 from skindx.training.data import card_validation_table, labelled_paths, load_arrays
-from skindx.training.train import logits_and_features
+from skindx.training.finishing import logits_and_features
 
 
 def at_size(model, size: int):

@@ -40,7 +40,7 @@ from skindx.images.loading import load_image, preprocess_pixels
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import load_model
 from skindx.training.data import card_split, labelled_paths
-from skindx.training.train import logits_and_features
+from skindx.training.finishing import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

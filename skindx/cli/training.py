@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_context(args: argparse.Namespace) -> int:
-    from skindx.training.train import add_context
+    from skindx.training.finishing import add_context
 
     skin_model = _load(args.model)
     if not add_context(skin_model, args.images, args.metadata):
