@@ -150,7 +150,7 @@ def add_train(commands) -> None:
         "--teacher",
         type=_existing_file,
         help="distil from a teacher: CSV of its probabilities per training image "
-        "(ISIC 2018 submission format; tools/teacher_labels.py writes one)",
+        "(ISIC 2018 submission format; benchmarks/teacher_labels.py writes one)",
     )
     train.add_argument(
         "--distill-weight",

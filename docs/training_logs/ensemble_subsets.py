@@ -1,7 +1,7 @@
 """Validation balanced accuracy of every subset of trained models, averaged as `skindx
 ensemble` averages them (mean logits; temperature does not change the arg-max).
 
-    python tools/ensemble_subsets.py runs/member1 runs/member2 runs/member3 \\
+    python docs/training_logs/ensemble_subsets.py runs/member1 runs/member2 runs/member3 \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
@@ -18,7 +18,7 @@ import itertools
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 

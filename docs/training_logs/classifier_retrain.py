@@ -1,6 +1,6 @@
 """Re-balance a trained model's last layer without retraining its convolutions.
 
-    python tools/classifier_retrain.py --model models/default \\
+    python docs/training_logs/classifier_retrain.py --model models/default \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv [--out DIR]
 
@@ -30,7 +30,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Cheap levers for test balanced accuracy and photo robustness, on the validation split only.
 
-    python tools/validation_checks.py --model models/default \\
+    python docs/training_logs/validation_checks.py --model models/default \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.images import quality
