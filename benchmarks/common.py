@@ -36,7 +36,7 @@ def stand_in_model(directory: Path, seed: int = 0):
     )
     from skindx.model.card import ModelCard
     from skindx.model.networks import SkinModel, build_compact_vgg, import_keras, load_model
-    from skindx.training.train import logits_and_features
+    from skindx.training.finishing import logits_and_features
 
     keras = import_keras()
     keras.utils.set_random_seed(seed)

@@ -41,7 +41,7 @@ def build_tiny_model(directory: Path, seed: int = 0):
     )
     from skindx.model.card import ModelCard
     from skindx.model.networks import SkinModel, build_compact_vgg, load_model
-    from skindx.training.train import logits_and_features
+    from skindx.training.finishing import logits_and_features
 
     keras.utils.set_random_seed(seed)
     model = build_compact_vgg(input_size=TINY_SIZE, widths=(8, 16), convs_per_block=1)

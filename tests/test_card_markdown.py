@@ -56,7 +56,7 @@ def test_training_log_index_names_every_log_and_only_those():
     index = (LOGS / "README.md").read_text()
     names = {
         n
-        for n in re.findall(r"`([\w*-]+(?:\.(?:log|sh|json|csv|txt))?)`", index)
+        for n in re.findall(r"`([\w*-]+(?:\.(?:log|sh|json|csv|txt|py))?)`", index)
         if "." in n or "*" in n
     }
     files = {path.name for path in LOGS.iterdir() if path.name != "README.md"}

@@ -51,7 +51,7 @@ def test_golden_probabilities(predictor, lesion_image):
 
 
 def test_temperature_applied(tiny_model, predictor, lesion_image):
-    from skindx.training.train import logits_and_features
+    from skindx.training.finishing import logits_and_features
 
     x = predictor.preprocess(lesion_image)
     logits, _ = logits_and_features(tiny_model.model, x)

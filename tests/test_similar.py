@@ -83,7 +83,7 @@ def test_similar_check_tool_compares_centred_and_raw_features(tiny_model_dir, tm
     import importlib
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "training_logs"))
     check = importlib.import_module("similar_check")
     for i in range(6):
         _png(tmp_path / ("mel" if i % 2 == 0 else "nv") / f"ISIC_{i}.png", i)

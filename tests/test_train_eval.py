@@ -25,11 +25,12 @@ from skindx.model.calibration import (
 from skindx.taxonomy import CODES
 from skindx.training.data import split_by_lesion
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
+TOOLS = Path(__file__).resolve().parents[1] / "docs" / "training_logs"
 
 
 def tool(name: str):
-    """A script of tools/ imported as a module (the scripts import skindx from the repo)."""
+    """A probe script of docs/training_logs/ imported as a module (the scripts import skindx
+    from the repo)."""
     import importlib
     import sys
 
@@ -297,7 +298,7 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
 def test_augmentation_keeps_colour():
     """Colour carries diagnosis (vascular lesions are red): jitter it, never erase it."""
     from skindx.model.networks import import_keras
-    from skindx.training.train import _augmenter
+    from skindx.training.keras_engine import _augmenter
 
     keras = import_keras()
     x = np.zeros((64, 16, 16, 3), dtype="float32")
@@ -313,7 +314,7 @@ def test_augmentation_keeps_colour():
 
 def test_random_exposure_scales_each_image_within_its_range():
     """A darker or brighter copy of each image: one factor per image, within [e^-x, e^x]."""
-    from skindx.training.train import random_exposure
+    from skindx.training.augment import random_exposure
 
     images = np.full((200, 4, 4, 3), 100.0, dtype="float32")
     out = random_exposure(images.copy(), np.random.default_rng(0), 0.4)
@@ -329,7 +330,7 @@ def test_random_exposure_scales_each_image_within_its_range():
 
 def test_random_geometry_is_seeded_and_keeps_the_image():
     """Loader augmentation: same seed, same batch; content moved, never blanked or recoloured."""
-    from skindx.training.train import random_geometry
+    from skindx.training.augment import random_geometry
 
     rng = np.random.default_rng(0)
     images = np.zeros((8, 32, 32, 3), dtype="uint8")
@@ -368,8 +369,7 @@ def test_training_targets_mix_teacher_probabilities(tmp_path):
 @pytest.mark.data
 def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     pytest.importorskip("sklesion")
-    main = tool("teacher_labels").main
-
+    from benchmarks.teacher_labels import main
     from skindx.training.train import training_targets
 
     table = pd.read_csv(shared_data / "ham10000" / "HAM10000_metadata.csv").head(3)
@@ -387,11 +387,11 @@ def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
 
 
 def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image):
-    """tools/input_size_check.py: the same network at another input size."""
+    """docs/training_logs/input_size_check.py: the same network at another input size."""
     at_size = tool("input_size_check").at_size
 
     from skindx.images.loading import preprocess_pixels
-    from skindx.training.train import logits_and_features
+    from skindx.training.finishing import logits_and_features
 
     same = at_size(tiny_model.model, tiny_model.input_size)
     bigger = at_size(tiny_model.model, 48)
@@ -423,7 +423,8 @@ def test_input_size_tool_scores_each_size_and_their_mean(tiny_model, tmp_path, l
 
 
 def test_validation_checks_tool(capsys):
-    """tools/validation_checks.py: the test-like path's shape, and tau 0 is the plain argmax."""
+    """docs/training_logs/validation_checks.py: the test-like path's shape, and tau 0 is the
+    plain argmax."""
     checks = tool("validation_checks")
     check_prior, sharpened, test_like = checks.check_prior, checks.sharpened, checks.test_like
 
@@ -443,9 +444,9 @@ def test_validation_checks_tool(capsys):
 
 
 def test_classifier_retrain_tool():
-    """tools/classifier_retrain.py: tau-normalised columns have norm ** (1 - tau), and the
-    class-balanced refit, folded back to raw features, separates the classes it was fitted
-    on and never predicts a class absent from training."""
+    """docs/training_logs/classifier_retrain.py: tau-normalised columns have norm ** (1 - tau),
+    and the class-balanced refit, folded back to raw features, separates the classes it was
+    fitted on and never predicts a class absent from training."""
     retrain = tool("classifier_retrain")
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(5, 3)) * np.array([1.0, 2.0, 4.0])
@@ -462,8 +463,8 @@ def test_classifier_retrain_tool():
 
 
 def test_scaled_exposure():
-    """tools/validation_checks.py's exposure normalisation: to a target grey, half-way, and
-    only outside a band (to its nearer edge)."""
+    """docs/training_logs/validation_checks.py's exposure normalisation: to a target grey,
+    half-way, and only outside a band (to its nearer edge)."""
     scaled_exposure = tool("validation_checks").scaled_exposure
 
     from skindx.images.quality import measure

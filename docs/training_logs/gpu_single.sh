@@ -1,7 +1,7 @@
 #!/bin/bash
 # Second, single run on a lent GPU: the best recipe of the sweep, alone on the GPU, bfloat16.
 # As run on a lent H100 (16 cores; its image has PyTorch but no TensorFlow), from a checkout
-# carrying .gpu/data (the shared HAM10000 images and metadata, and tools/teacher_labels.py output)
+# carrying .gpu/data (the shared HAM10000 images and metadata, and benchmarks/teacher_labels.py output)
 # and .gpu/whl (keras 3.15.1, namex and optree wheels for its Python 3.12). Logs: gpu_*.log.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl || exit 3

@@ -1,7 +1,7 @@
 #!/bin/bash
 # One training sweep on a lent GPU: four `skindx train` runs side by side (KERAS_BACKEND=torch).
 # As run on a lent H100 (16 cores; its image has PyTorch but no TensorFlow), from a checkout
-# carrying .gpu/data (the shared HAM10000 images and metadata, and tools/teacher_labels.py output)
+# carrying .gpu/data (the shared HAM10000 images and metadata, and benchmarks/teacher_labels.py output)
 # and .gpu/whl (keras 3.15.1, namex and optree wheels for its Python 3.12). Logs: gpu_*.log.
 # Local dry run: PY=.venv-torch/bin/python OUT=/tmp/out SMOKE="--max-per-class 5 --epochs 1" bash .gpu/run.sh
 set -u

@@ -21,7 +21,7 @@
 #       network under .gpu/members/ (`skindx split-ensemble models/default --out .gpu/members`)
 #       with --exposure 0.4 for 30 epochs; the CPU probe of one member is in the model card.
 #       Only one 7 MB member fits beside .gpu/data in the 64 MiB (remove ham_teacher.csv too).
-# Build .gpu/ first with tools/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
+# Build .gpu/ first with docs/training_logs/gpu_prepare.sh and carry it: run(carry=[".gpu"], timeout_s=600).
 # Back here, members of any size combine: `skindx split-ensemble models/default --out runs/shipped`
 # writes the shipped 128 px members as candidates of their own, and `skindx ensemble` runs each
 # member at its own size (the model card's rule decides which three ship).
@@ -30,7 +30,7 @@
 #   git rm --cached -r -q models/default && echo models/default/ >> .git/info/exclude
 #   git reset -q models/default && sed -i '/^models\/default\/$/d' .git/info/exclude
 # As run on a lent H100 (16 cores, PyTorch but no TensorFlow), from a checkout carrying .gpu/data
-# (the shared HAM10000 images and metadata, and tools/teacher_labels.py output) and .gpu/whl
+# (the shared HAM10000 images and metadata, and benchmarks/teacher_labels.py output) and .gpu/whl
 # (keras 3.15.1, namex and optree wheels for its Python 3.12). Logs: gpu_torch_<size>_*.log.
 # In the 160 px sweep three runs ran out of GPU memory in calibration (fixed since: the engine
 # empties its cache first).

@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_context(args: argparse.Namespace) -> int:
-    from skindx.training.train import add_context
+    from skindx.training.finishing import add_context
 
     skin_model = _load(args.model)
     if not add_context(skin_model, args.images, args.metadata):
@@ -150,7 +150,7 @@ def add_train(commands) -> None:
         "--teacher",
         type=_existing_file,
         help="distil from a teacher: CSV of its probabilities per training image "
-        "(ISIC 2018 submission format; tools/teacher_labels.py writes one)",
+        "(ISIC 2018 submission format; benchmarks/teacher_labels.py writes one)",
     )
     train.add_argument(
         "--distill-weight",

@@ -37,8 +37,9 @@ class Gallery:
     """Labelled images and their centred, unit-length penultimate features.
 
     The features are centred on the gallery's mean before the cosine: they are non-negative
-    averages after a ReLU, so uncentred they all point one way (``tools/similar_check.py``
-    measures both on the shipped model's validation lesions).
+    averages after a ReLU, so uncentred they all point one way
+    (``docs/training_logs/similar_check.py`` measures both on the shipped model's validation
+    lesions).
     """
 
     examples: tuple[ExampleImage, ...]
@@ -95,7 +96,7 @@ def build_gallery(
 ) -> Gallery:
     """The penultimate features of every readable example (unreadable ones are left out),
     with the leave-one-out figures of :meth:`Gallery.leave_one_out`; ``centred=False``
-    compares them as they are (for ``tools/similar_check.py``).
+    compares them as they are (for ``docs/training_logs/similar_check.py``).
 
     Raises:
         ValueError: fewer than two examples could be read.

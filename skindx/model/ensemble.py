@@ -155,7 +155,7 @@ def shared_validation(
     Raises:
         ValueError: the members differ in split or preprocessing.
     """
-    from skindx.training.train import validation_arrays
+    from skindx.training.decoded_split import validation_arrays
 
     _shared_recipe([m.card for m in members])
     largest = max((m.card for m in members), key=lambda card: card.input_size)
@@ -174,7 +174,7 @@ def build_ensemble(
     default; conv kernels stored in float16 with ``half_kernels``), refit calibration on
     their shared validation split, and save the result (``model.keras``, ``ood.npz``,
     ``card.json``) to ``out``."""
-    from skindx.training.train import finish_with_validation
+    from skindx.training.finishing import finish_with_validation
 
     members = [load_model(path) for path in member_dirs]
     # checks that they agree

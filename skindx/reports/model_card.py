@@ -144,7 +144,7 @@ def _reproduce(card: ModelCard) -> list[str]:
     teacher = next((r["teacher"] for r in recipes if r.get("teacher")), None)
     teacher_lines = [
         "pip install --no-deps sklesion  # the teacher's soft labels, for distillation",
-        f"python tools/teacher_labels.py {_DATA_FLAGS[0]}",
+        f"python benchmarks/teacher_labels.py {_DATA_FLAGS[0]}",
         f"{_DATA_FLAGS[1]} \\",
         f"  --out {teacher}",
     ]

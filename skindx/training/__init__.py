@@ -1,4 +1,5 @@
-"""Training: labelled image tables and lesion-level splits, the ``TrainConfig`` recipe, the Keras
-engine, the PyTorch engine, and transfer learning from pretrained VGG16 conv weights. Turns an
-ISIC download into a ``SkinModel`` with a complete card.
+"""Training: labelled image tables and lesion-level splits, the split decoded into arrays, the
+``TrainConfig`` recipe, augmentation, the Keras engine, the PyTorch engine, transfer learning
+from pretrained VGG16 conv weights, and the finishing fits on validation. Turns an ISIC download
+into a ``SkinModel`` with a complete card.
 """

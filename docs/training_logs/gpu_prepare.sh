@@ -2,15 +2,15 @@
 # Builds the git-ignored .gpu/ folder that the GPU scripts in docs/training_logs/ expect, so a
 # session that is lent a GPU spends its device minutes training, not preparing:
 #   .gpu/data   HAM10000 images and metadata (from ../shared/data) and the sklesion soft labels
-#               for --teacher (tools/teacher_labels.py; about 15-25 minutes on a 2-core CPU)
+#               for --teacher (benchmarks/teacher_labels.py; about 15-25 minutes on a 2-core CPU)
 #   .gpu/whl    keras (the version installed here), namex and optree wheels for the lent
 #               machine's Python 3.12, whose image has PyTorch but no TensorFlow or Keras
 # About 58 MB in all: the device tool carries it with carry [".gpu"]. Its 64 MiB limit counts the
 # checkout too, so leave models/default out of the copy (docs/training_logs/gpu_torch_sweep.sh).
-#   bash tools/gpu_prepare.sh            # PY=python to use another interpreter
+#   bash docs/training_logs/gpu_prepare.sh            # PY=python to use another interpreter
 # Needs sklesion for the soft labels (pip install --no-deps sklesion); reruns skip what exists.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 HAM=${HAM:-../shared/data/ham10000}
 mkdir -p .gpu/data .gpu/whl
@@ -19,7 +19,7 @@ if [ ! -d .gpu/data/images ]; then
 fi
 cp -f "$HAM/HAM10000_metadata.csv" .gpu/data/
 if [ ! -f .gpu/data/ham_teacher.csv ]; then
-  $PY tools/teacher_labels.py --metadata .gpu/data/HAM10000_metadata.csv \
+  $PY benchmarks/teacher_labels.py --metadata .gpu/data/HAM10000_metadata.csv \
     --images .gpu/data/images --out .gpu/data/ham_teacher.partial.csv
   mv .gpu/data/ham_teacher.partial.csv .gpu/data/ham_teacher.csv
 fi

@@ -1,7 +1,7 @@
 """Validation balanced accuracy of every subset of trained models, averaged as `skindx
 ensemble` averages them (mean logits; temperature does not change the arg-max).
 
-    python tools/ensemble_subsets.py runs/member1 runs/member2 runs/member3 \\
+    python docs/training_logs/ensemble_subsets.py runs/member1 runs/member2 runs/member3 \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
@@ -18,7 +18,7 @@ import itertools
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.ensemble import shared_validation
 from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
-from skindx.training.train import logits_and_features, validation_arrays
+from skindx.training.decoded_split import validation_arrays
+from skindx.training.finishing import logits_and_features
 
 
 def main() -> int:

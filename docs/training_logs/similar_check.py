@@ -1,6 +1,7 @@
 """The similar-lesions gallery's leave-one-out vote, with and without centring the features.
 
-    python tools/similar_check.py --model models/default --examples ../shared/data/ham10000
+    python docs/training_logs/similar_check.py --model models/default \\
+        --examples ../shared/data/ham10000
 
 Builds the gallery the Saliency explorer builds from ``--examples`` (at most
 ``GALLERY_PER_CLASS`` lesions per diagnosis, one image each, leaving out the images the model
@@ -16,7 +17,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.diagnosis.predict import Predictor
 from skindx.diagnosis.similar import gallery_from_folder

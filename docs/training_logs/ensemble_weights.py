@@ -1,7 +1,7 @@
 """Validation figures of an ensemble for several shares of its last member, the others
 sharing the rest equally (the logits `skindx ensemble --weights` would make).
 
-    python tools/ensemble_weights.py runs/split/member1 runs/split/member2 \\
+    python docs/training_logs/ensemble_weights.py runs/split/member1 runs/split/member2 \\
         runs/split/member3 runs/vgg16 --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv --shares 0.3 0.5 0.7
 
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
@@ -25,7 +25,8 @@ from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.ensemble import shared_validation
 from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
-from skindx.training.train import logits_and_features, validation_arrays
+from skindx.training.decoded_split import validation_arrays
+from skindx.training.finishing import logits_and_features
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Validation balanced accuracy of a trained model run at other input sizes, no retraining.
 
-    python tools/input_size_check.py --model models/default --sizes 128,144,160,176 \\
+    python docs/training_logs/input_size_check.py --model models/default --sizes 128,144,160,176 \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.calibration import calibrated_probabilities
 from skindx.model.networks import import_keras, load_model
 from skindx.training.data import card_validation_table, labelled_paths, load_arrays
-from skindx.training.train import logits_and_features
+from skindx.training.finishing import logits_and_features
 
 
 def at_size(model, size: int):

@@ -1,6 +1,6 @@
 """Re-balance a trained model's last layer without retraining its convolutions.
 
-    python tools/classifier_retrain.py --model models/default \\
+    python docs/training_logs/classifier_retrain.py --model models/default \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv [--out DIR]
 
@@ -30,19 +30,16 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import LOGITS_LAYER, load_model
-from skindx.training.train import (
-    finish_with_validation,
-    logits_and_features,
-    random_geometry,
-    split_arrays,
-)
+from skindx.training.augment import random_geometry
+from skindx.training.decoded_split import split_arrays
+from skindx.training.finishing import finish_with_validation, logits_and_features
 
 TAUS = (0.5, 1.0)
 REGULARISATION = (0.01, 0.1, 1.0)  # scikit-learn's C: inverse L2 strength

@@ -1,6 +1,6 @@
 """Cheap levers for test balanced accuracy and photo robustness, on the validation split only.
 
-    python tools/validation_checks.py --model models/default \\
+    python docs/training_logs/validation_checks.py --model models/default \\
         --images ../shared/data/ham10000/images \\
         --metadata ../shared/data/ham10000/HAM10000_metadata.csv
 
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.images import quality
@@ -40,7 +40,7 @@ from skindx.images.loading import load_image, preprocess_pixels
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import load_model
 from skindx.training.data import card_split, labelled_paths
-from skindx.training.train import logits_and_features
+from skindx.training.finishing import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

@@ -1,7 +1,8 @@
 """Soft labels from the ``sklesion`` peer model, for distillation (``skindx train --teacher``).
 
     pip install --no-deps sklesion
-    python tools/teacher_labels.py --metadata HAM10000_metadata.csv --images DIR --out teacher.csv
+    python benchmarks/teacher_labels.py --metadata HAM10000_metadata.csv --images DIR \\
+        --out teacher.csv
 
 Writes one row per image in the ISIC 2018 Task 3 submission format (``image`` + one
 probability column per class), the format ``skindx evaluate --predictions-csv`` writes too.
