@@ -13,8 +13,9 @@ import streamlit as st
 
 from skindx.config import settings
 from skindx.diagnosis import signs as warning_signs
-from skindx.diagnosis.context import MAX_AGE, SEXES, SITE_LABELS, Context
+from skindx.diagnosis.context import Context
 from skindx.model.card import ModelCard
+from skindx.taxonomy import MAX_AGE, SEXES, SITE_LABELS
 from streamlit_app import diagnosis_results as results
 from streamlit_app import resources, ui
 

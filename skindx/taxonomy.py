@@ -1,4 +1,5 @@
-"""The seven HAM10000 diagnoses and the names other ISIC datasets use for them."""
+"""The seven HAM10000 diagnoses and the names other ISIC datasets use for them, and the
+vocabularies of the rest of the ISIC metadata (sex, age, body site)."""
 
 from __future__ import annotations
 
@@ -116,3 +117,60 @@ MALIGNANT_NAMES = ", ".join(BY_CODE[code].name.lower() for code in MALIGNANT_COD
 
 # The ISIC 2018 probability columns in CODES order (after the ``image`` column).
 ISIC2018_HEADER: tuple[str, ...] = tuple(ISIC2018_COLUMNS[code] for code in CODES)
+
+
+# ----------------------------------------------------------------------------- who and where
+# The vocabularies of the ISIC metadata other than the diagnosis: sex, age and body site.
+
+MAX_AGE = 120
+SEXES: tuple[str, ...] = ("female", "male")
+# The ISIC general body sites (metadata.SITES adds "other" and "unknown").
+SITES: tuple[str, ...] = (
+    "head/neck",
+    "upper extremity",
+    "lower extremity",
+    "torso",
+    "palms/soles",
+    "oral/genital",
+)
+
+# HAM10000 `localization` and ISIC `anatom_site_general(_challenge)` → one vocabulary. The HAM
+# fine sites follow the ISIC Archive's own mapping of HAM images (checked against the ISIC 2019
+# metadata: foot → lower extremity, hand → upper extremity, acral → palms/soles); the Archive
+# leaves `trunk` and `genital` blank, which here become torso and oral/genital.
+SITE_SYNONYMS: dict[str, str] = {
+    "head/neck": "head/neck",
+    "face": "head/neck",
+    "scalp": "head/neck",
+    "neck": "head/neck",
+    "ear": "head/neck",
+    "upper extremity": "upper extremity",
+    "hand": "upper extremity",
+    "lower extremity": "lower extremity",
+    "foot": "lower extremity",
+    "torso": "torso",
+    "anterior torso": "torso",
+    "posterior torso": "torso",
+    "lateral torso": "torso",
+    "trunk": "torso",
+    "back": "torso",
+    "chest": "torso",
+    "abdomen": "torso",
+    "palms/soles": "palms/soles",
+    "acral": "palms/soles",
+    "oral/genital": "oral/genital",
+    "genital": "oral/genital",
+    "unknown": "unknown",
+}
+
+SEX_SYNONYMS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
+
+# How the app names the sites to the public.
+SITE_LABELS: dict[str, str] = {
+    "head/neck": "Head, face or neck",
+    "upper extremity": "Arm or hand",
+    "lower extremity": "Leg or foot",
+    "torso": "Chest, belly or back",
+    "palms/soles": "Palm of the hand or sole of the foot",
+    "oral/genital": "Mouth, lips or genitals",
+}

@@ -504,8 +504,8 @@ def test_model_card_says_what_is_not_measured(monkeypatch, tiny_model_dir) -> No
 
 def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path) -> None:
     from skindx.model.card import ModelCard
-    from skindx.model.ensemble import _member_summary
     from skindx.model.networks import load_model
+    from skindx.training.ensemble import _member_summary
 
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)

@@ -13,7 +13,6 @@ from conftest import add_test_context
 
 from skindx.diagnosis.context import (
     AGE_EDGES,
-    SITES,
     Context,
     ContextError,
     apply_context,
@@ -23,7 +22,7 @@ from skindx.diagnosis.context import (
     fuse,
     log_likelihoods,
 )
-from skindx.taxonomy import CODES, ISIC2018_COLUMNS
+from skindx.taxonomy import CODES, ISIC2018_COLUMNS, SITES
 
 MEL, NV = CODES.index("mel"), CODES.index("nv")
 

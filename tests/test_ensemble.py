@@ -17,13 +17,13 @@ def _tiny(seed: int, widths=(8, 16)):
 
 
 def test_combined_logits_are_the_members_mean():
-    from skindx.model.ensemble import combine
     from skindx.model.networks import (
         ENSEMBLE_MAPS_LAYER,
         LOGITS_LAYER,
         conv_layer_names,
         layer_probe,
     )
+    from skindx.training.ensemble import combine
 
     members = [_tiny(1), _tiny(2, widths=(8, 24))]
     ensemble = combine(members)
@@ -40,8 +40,8 @@ def test_combined_logits_are_the_members_mean():
 
 def test_weighted_logits_and_their_split_back(tmp_path):
     """``weights`` give each member a share of the logits; ``split`` divides it back out."""
-    from skindx.model.ensemble import combine, split
     from skindx.model.networks import LOGITS_LAYER, SkinModel, layer_probe
+    from skindx.training.ensemble import combine, split
 
     members = [_tiny(5), _tiny(6, widths=(8, 24))]
     ensemble = combine(members, weights=[3, 1])
@@ -69,7 +69,7 @@ def test_weighted_logits_and_their_split_back(tmp_path):
 def test_combine_rejects_what_it_cannot_average():
     import keras
 
-    from skindx.model.ensemble import combine
+    from skindx.training.ensemble import combine
 
     with pytest.raises(ValueError, match="at least 2"):
         combine([_tiny(1)])
@@ -97,7 +97,6 @@ def _ensemble_card(members, sizes) -> object:
 def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_path):
     import keras
 
-    from skindx.model.ensemble import combine, split
     from skindx.model.networks import (
         ENSEMBLE_MAPS_LAYER,
         LOGITS_LAYER,
@@ -106,6 +105,7 @@ def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_pa
         layer_probe,
         load_model,
     )
+    from skindx.training.ensemble import combine, split
 
     keras.utils.set_random_seed(3)
     large = build_compact_vgg(input_size=TINY_SIZE * 2, widths=(8, 16), convs_per_block=1)
@@ -158,9 +158,9 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
     from skindx.cli import main
     from skindx.diagnosis.predict import Predictor
     from skindx.explain.explainer import Explainer
-    from skindx.model.ensemble import combine
     from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe, load_model
     from skindx.reports.model_card import render_markdown
+    from skindx.training.ensemble import combine
 
     members = [tmp_path / "a", tmp_path / "b"]
     for seed, out in enumerate(members, start=1):
@@ -234,7 +234,6 @@ def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
     """Conv kernels stored in float16 and computed in float32: same layers for saliency, same
     logits up to the kernels' rounding, a smaller file that loads in safe mode."""
     from skindx.model.card import ModelCard
-    from skindx.model.ensemble import combine
     from skindx.model.networks import (
         LOGITS_LAYER,
         SkinModel,
@@ -243,6 +242,7 @@ def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
         load_model,
         with_half_kernels,
     )
+    from skindx.training.ensemble import combine
 
     ensemble = combine([_tiny(7, widths=(16, 64)), _tiny(8, widths=(16, 64))])
     half = with_half_kernels(ensemble)

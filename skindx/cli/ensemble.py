@@ -11,7 +11,7 @@ from skindx.cli.common import _existing_dir, _existing_file, _load
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from skindx.model.ensemble import build_ensemble
+    from skindx.training.ensemble import build_ensemble
 
     if args.weights is not None and len(args.weights) != len(args.members):
         print(
@@ -37,7 +37,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_split_ensemble(args: argparse.Namespace) -> int:
-    from skindx.model.ensemble import split
+    from skindx.training.ensemble import split
 
     members = split(_load(args.model))
     for k, member in enumerate(members, start=1):

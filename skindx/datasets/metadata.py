@@ -30,9 +30,16 @@ import numpy as np
 import pandas as pd
 
 from skindx.datasets.csv_text import MetadataError, clean_column, read_table, source_name
-from skindx.diagnosis.context import MAX_AGE, SEX_SYNONYMS, SITE_SYNONYMS
-from skindx.diagnosis.context import SITES as BODY_SITES
-from skindx.taxonomy import BY_CODE, ISIC2019_COLUMNS, is_malignant, normalize_diagnosis
+from skindx.taxonomy import (
+    BY_CODE,
+    ISIC2019_COLUMNS,
+    MAX_AGE,
+    SEX_SYNONYMS,
+    SITE_SYNONYMS,
+    is_malignant,
+    normalize_diagnosis,
+)
+from skindx.taxonomy import SITES as BODY_SITES
 
 COLUMNS: tuple[str, ...] = (
     "image_id",

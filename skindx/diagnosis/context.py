@@ -24,69 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from skindx.taxonomy import CODES
+from skindx.taxonomy import CODES, MAX_AGE, SEX_SYNONYMS, SEXES, SITE_LABELS, SITE_SYNONYMS, SITES
 
 if TYPE_CHECKING:  # pandas stays out of prediction's imports
     import pandas as pd
 
 AGE_EDGES: tuple[int, ...] = (15, 30, 45, 60, 75)  # bins: under 15, 15–29, …, 75 and over
-SEXES: tuple[str, ...] = ("female", "male")
-# The ISIC general body sites (metadata.SITES adds "other" and "unknown").
-SITES: tuple[str, ...] = (
-    "head/neck",
-    "upper extremity",
-    "lower extremity",
-    "torso",
-    "palms/soles",
-    "oral/genital",
-)
-
-# HAM10000 `localization` and ISIC `anatom_site_general(_challenge)` → one vocabulary. The HAM
-# fine sites follow the ISIC Archive's own mapping of HAM images (checked against the ISIC 2019
-# metadata: foot → lower extremity, hand → upper extremity, acral → palms/soles); the Archive
-# leaves `trunk` and `genital` blank, which here become torso and oral/genital.
-SITE_SYNONYMS: dict[str, str] = {
-    "head/neck": "head/neck",
-    "face": "head/neck",
-    "scalp": "head/neck",
-    "neck": "head/neck",
-    "ear": "head/neck",
-    "upper extremity": "upper extremity",
-    "hand": "upper extremity",
-    "lower extremity": "lower extremity",
-    "foot": "lower extremity",
-    "torso": "torso",
-    "anterior torso": "torso",
-    "posterior torso": "torso",
-    "lateral torso": "torso",
-    "trunk": "torso",
-    "back": "torso",
-    "chest": "torso",
-    "abdomen": "torso",
-    "palms/soles": "palms/soles",
-    "acral": "palms/soles",
-    "oral/genital": "oral/genital",
-    "genital": "oral/genital",
-    "unknown": "unknown",
-}
-
-SEX_SYNONYMS: dict[str, str] = {"male": "male", "m": "male", "female": "female", "f": "female"}
-
 # The three variables, in table order, as headings name them.
 VARIABLE_LABELS: dict[str, str] = {"age": "Age", "sex": "Sex", "site": "Body site"}
 VARIABLES: tuple[str, ...] = tuple(VARIABLE_LABELS)
-
-MAX_AGE = 120
-
-# How the app names the sites to the public.
-SITE_LABELS: dict[str, str] = {
-    "head/neck": "Head, face or neck",
-    "upper extremity": "Arm or hand",
-    "lower extremity": "Leg or foot",
-    "torso": "Chest, belly or back",
-    "palms/soles": "Palm of the hand or sole of the foot",
-    "oral/genital": "Mouth, lips or genitals",
-}
 
 
 LIMITATION = (
