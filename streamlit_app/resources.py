@@ -26,7 +26,8 @@ import streamlit as st
 from skindx.diagnosis.similar import Gallery, gallery_from_folder
 from skindx.model.card import CARD_FILE, ModelCard
 from skindx.model.networks import MODEL_FILE, OOD_FILE, ModelLoadError, resolve_model_dir
-from skindx.teaching.lessons import examples_dir, load_model_card
+from skindx.teaching.examples import examples_dir
+from skindx.teaching.figures import load_model_card
 
 MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "
