@@ -77,6 +77,12 @@ def search_glossary(terms: Sequence[GlossaryTerm], query: str = "") -> list[Glos
     ]
 
 
+def glossary_entry(term: GlossaryTerm) -> str:
+    """One glossary entry as a line of markdown: the term, its aliases, its definition."""
+    also = f" *(also: {', '.join(term.aliases)})*" if term.aliases else ""
+    return f"**{term.term}**{also} — {term.definition}"
+
+
 def glossary_terms_in(text: str, terms: Sequence[GlossaryTerm]) -> list[GlossaryTerm]:
     """Glossary terms that a text uses (whole words, any case)."""
     lowered = text.lower()

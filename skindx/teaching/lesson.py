@@ -83,3 +83,8 @@ def meta_line(lesson: Lesson, reviewed: bool = False) -> str:
     if reviewed:
         parts.append(f"last reviewed {lesson.last_reviewed:%d %B %Y}")
     return " · ".join(parts)
+
+
+def sources_markdown(lesson: Lesson) -> str:
+    """The lesson's sources as a numbered markdown list of links."""
+    return "\n".join(f"{i}. [{s.title}]({s.url})" for i, s in enumerate(lesson.sources, 1))

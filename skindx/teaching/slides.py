@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from skindx.teaching.lesson import Lesson
+from skindx.teaching.lesson import Lesson, sources_markdown
 from skindx.teaching.render import render_lesson_body
 
 _HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*#*\s*$")
@@ -69,7 +69,7 @@ def lesson_slides(
     )
     if slides and not slides[0].title:
         opening += "\n\n" + slides.pop(0).body
-    sources = "\n".join(f"{i}. [{s.title}]({s.url})" for i, s in enumerate(lesson.sources, 1))
+    sources = sources_markdown(lesson)
     return [
         Slide(lesson.title, opening),
         *slides,
