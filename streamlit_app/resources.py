@@ -32,7 +32,8 @@ from skindx.model.networks import (
     check_model_dir,
     resolve_model_dir,
 )
-from skindx.teaching.lessons import examples_dir, load_model_card
+from skindx.teaching.examples import examples_dir
+from skindx.teaching.figures import load_model_card
 
 MODEL_MISSING = (
     "The diagnosis model is not available on this server at the moment, so photos cannot be "

@@ -19,7 +19,7 @@ from streamlit.errors import StreamlitAPIException
 from skindx.diagnosis.similar import GALLERY_PER_CLASS
 from skindx.images.loading import LoadedImage, heif_available, inspect_image, shrink
 from skindx.reports.report import DISCLAIMER
-from skindx.teaching.lessons import ExampleImage, examples_dir, find_examples
+from skindx.teaching.examples import ExampleImage, examples_dir, find_examples
 from streamlit_app import navigation
 
 T = TypeVar("T")

@@ -139,9 +139,9 @@ def explainer(tiny_model, predictor):
 @pytest.fixture(scope="session")
 def lessons():
     """The bundled lessons, parsed once."""
-    from skindx.teaching import lessons as lx
+    from skindx.teaching.lessons import load_lessons
 
-    return lx.load_lessons()
+    return load_lessons()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from skindx.teaching import handout
-from skindx.teaching import lessons as lx
+from skindx.teaching.figures import load_model_card, load_stats_summary
+from skindx.teaching.lessons import get_lesson
 
 
 class Outline(HTMLParser):
@@ -50,7 +51,7 @@ def outline(document: str) -> Outline:
 
 @pytest.fixture(scope="module")
 def data():
-    return lx.load_stats_summary(), lx.load_model_card()
+    return load_stats_summary(), load_model_card()
 
 
 def test_every_lesson_makes_a_complete_self_contained_handout(lessons, data) -> None:
@@ -75,21 +76,21 @@ def test_every_lesson_makes_a_complete_self_contained_handout(lessons, data) -> 
 
 
 def test_figures_are_inline_svg_and_charts_are_tables(lessons, data) -> None:
-    abcde = handout.lesson_html(lx.get_lesson("abcde-ugly-duckling", lessons), *data)
+    abcde = handout.lesson_html(get_lesson("abcde-ugly-duckling", lessons), *data)
     assert abcde.count("<figure><svg") == 2  # the ABCDE and the ugly-duckling drawings
     assert "<?xml" not in abcde
-    model = outline(handout.lesson_html(lx.get_lesson("how-the-model-works", lessons), *data))
+    model = outline(handout.lesson_html(get_lesson("how-the-model-works", lessons), *data))
     assert "table" in model.tags and "Sensitivity (%)" in model.text
 
 
 def test_a_chart_without_data_says_so(lessons) -> None:
-    document = handout.lesson_html(lx.get_lesson("how-the-model-works", lessons), None, None)
+    document = handout.lesson_html(get_lesson("how-the-model-works", lessons), None, None)
     assert "Chart not available: the model card has no per-class test figures." in document
     assert "Figure not available" in document  # and the inline figures say so too
 
 
 def test_the_answer_key_names_the_right_option(lessons, data) -> None:
-    lesson = lx.get_lesson("when-to-see-a-doctor", lessons)
+    lesson = get_lesson("when-to-see-a-doctor", lessons)
     text = "".join(outline(handout.lesson_html(lesson, *data)).text)
     first = lesson.quiz[0]
     assert f"{'ABC'[first.answer]}: {first.correct_option}." in text
@@ -97,7 +98,7 @@ def test_the_answer_key_names_the_right_option(lessons, data) -> None:
 
 def test_markup_in_a_lesson_is_shown_as_text(lessons, data) -> None:
     lesson = dataclasses.replace(
-        lx.get_lesson("melanoma", lessons),
+        get_lesson("melanoma", lessons),
         title='Moles <script>alert("x")</script>',
         body="Some <img src=x onerror=alert(1)> text\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
     )

@@ -13,7 +13,37 @@ import pytest
 from PIL import Image
 
 from skindx.taxonomy import CODES
-from skindx.teaching import lessons as lx
+from skindx.teaching.examples import ExampleImage, examples_dir, find_examples
+from skindx.teaching.figures import (
+    CHARTS,
+    SHORT_NAMES,
+    build_chart,
+    diagnosis_counts,
+    list_figures,
+    load_figure,
+    load_model_card,
+    load_stats_summary,
+    model_sentence,
+    model_summary_sentence,
+    photo_quality_sentence,
+    stats_sentence,
+)
+from skindx.teaching.glossary import glossary_terms_in, load_glossary, search_glossary
+from skindx.teaching.image_quiz import image_quiz_round
+from skindx.teaching.lesson import Lesson, LessonError, LessonNotFound, Source
+from skindx.teaching.lessons import (
+    collection_problems,
+    find_problems,
+    get_lesson,
+    lesson_for_diagnosis,
+    lesson_from_query,
+    load_lessons,
+)
+from skindx.teaching.parsing import is_valid_url, parse_lesson
+from skindx.teaching.quiz import grade_quiz, parse_quiz
+from skindx.teaching.render import link_lessons, linked_lessons, render_lesson_body, segments
+from skindx.teaching.search import search_lessons
+from skindx.teaching.slides import lesson_slides, split_slides
 
 EXPECTED_SLUGS = {
     "skin-lesions",
@@ -55,10 +85,10 @@ def fake_card(**test: object) -> dict:
 
 
 def test_shipped_content_has_no_problems() -> None:
-    assert lx.find_problems() == []
+    assert find_problems() == []
 
 
-def test_every_lesson_parses(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_every_lesson_parses(lessons: tuple[Lesson, ...]) -> None:
     assert {lesson.slug for lesson in lessons} >= EXPECTED_SLUGS
     assert len(lessons) == len({lesson.order for lesson in lessons})
     for lesson in lessons:
@@ -66,13 +96,13 @@ def test_every_lesson_parses(lessons: tuple[lx.Lesson, ...]) -> None:
         assert 1 <= lesson.reading_minutes <= 60
         assert lesson.last_reviewed <= date.today()
         assert lesson.sources
-        assert all(lx.is_valid_url(source.url) for source in lesson.sources)
+        assert all(is_valid_url(source.url) for source in lesson.sources)
         assert "not a medical device" in lesson.body
 
 
-def test_every_diagnosis_has_its_own_lesson(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_every_diagnosis_has_its_own_lesson(lessons: tuple[Lesson, ...]) -> None:
     for code in CODES:
-        lesson = lx.lesson_for_diagnosis(code, lessons)
+        lesson = lesson_for_diagnosis(code, lessons)
         assert lesson.slug == DEDICATED[code]
         assert lesson.diagnoses == (code,)
         assert f"{{{{ stats:{code} }}}}" in lesson.body
@@ -81,16 +111,16 @@ def test_every_diagnosis_has_its_own_lesson(lessons: tuple[lx.Lesson, ...]) -> N
 
 @pytest.mark.parametrize("code", ["MEL", "melanoma", " mel "])
 def test_lesson_for_diagnosis_accepts_isic_spellings(code: str, lessons) -> None:
-    assert lx.lesson_for_diagnosis(code, lessons).slug == "melanoma"
+    assert lesson_for_diagnosis(code, lessons).slug == "melanoma"
 
 
 @pytest.mark.parametrize("code", ["scc", "", "unknown", "xyz"])
 def test_lesson_for_unknown_diagnosis_raises(code: str, lessons) -> None:
-    with pytest.raises(lx.LessonNotFound):
-        lx.lesson_for_diagnosis(code, lessons)
+    with pytest.raises(LessonNotFound):
+        lesson_for_diagnosis(code, lessons)
 
 
-def test_quizzes_have_one_correct_answer_each(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_quizzes_have_one_correct_answer_each(lessons: tuple[Lesson, ...]) -> None:
     for lesson in lessons:
         assert 3 <= len(lesson.quiz) <= 5, lesson.slug
         for question in lesson.quiz:
@@ -100,28 +130,28 @@ def test_quizzes_have_one_correct_answer_each(lessons: tuple[lx.Lesson, ...]) ->
             assert question.explanation
 
 
-def test_quiz_answers_are_not_all_in_one_position(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_quiz_answers_are_not_all_in_one_position(lessons: tuple[Lesson, ...]) -> None:
     positions = [q.answer for lesson in lessons for q in lesson.quiz]
     assert max(positions.count(p) for p in set(positions)) < 0.6 * len(positions)
 
 
-def test_every_figure_is_valid_svg_and_used(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_every_figure_is_valid_svg_and_used(lessons: tuple[Lesson, ...]) -> None:
     used = {m for lesson in lessons for m in re.findall(r"\{\{ figure:([\w-]+) \}\}", lesson.body)}
-    names = lx.list_figures()
+    names = list_figures()
     assert {"abcde", "skin-layers", "dermoscope"} <= set(names)
     assert used == set(names)
     for name in names:
-        figure = lx.load_figure(name)
+        figure = load_figure(name)
         root = ET.fromstring(figure.svg)
         assert root.tag.endswith("svg") and root.get("viewBox")
         assert figure.title != name
 
 
-def test_glossary_loads_and_is_used(lessons: tuple[lx.Lesson, ...]) -> None:
-    glossary = lx.load_glossary()
+def test_glossary_loads_and_is_used(lessons: tuple[Lesson, ...]) -> None:
+    glossary = load_glossary()
     assert len(glossary) >= 30
     text = "\n".join(lesson.body for lesson in lessons)
-    assert len(lx.glossary_terms_in(text, glossary)) >= 0.8 * len(glossary)
+    assert len(glossary_terms_in(text, glossary)) >= 0.8 * len(glossary)
 
 
 def _sentence_lengths(markdown: str) -> list[int]:
@@ -135,7 +165,7 @@ def _sentence_lengths(markdown: str) -> list[int]:
     return lengths
 
 
-def test_public_lessons_keep_sentences_short(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_public_lessons_keep_sentences_short(lessons: tuple[Lesson, ...]) -> None:
     for lesson in lessons:
         if "public" in lesson.audiences:
             lengths = _sentence_lengths(lesson.body)
@@ -165,11 +195,11 @@ Body text. {{ stats:mel }}
 
 
 def test_valid_lesson_parses() -> None:
-    lesson = lx.parse_lesson(VALID, "test-lesson")
+    lesson = parse_lesson(VALID, "test-lesson")
     assert lesson.audiences == ("public",)
     assert lesson.diagnoses == ("mel",)
     assert lesson.last_reviewed == date(2024, 1, 1)
-    assert lesson.sources == (lx.Source("A source", "https://example.org/page"),)
+    assert lesson.sources == (Source("A source", "https://example.org/page"),)
 
 
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
@@ -200,8 +230,8 @@ FUTURE = (date.today() + timedelta(days=30)).isoformat()
 )
 def test_invalid_lesson_fails_with_a_clear_message(old: str, new: str, message: str) -> None:
     assert old in VALID
-    with pytest.raises(lx.LessonError, match=re.escape(message)):
-        lx.parse_lesson(VALID.replace(old, new), "test-lesson")
+    with pytest.raises(LessonError, match=re.escape(message)):
+        parse_lesson(VALID.replace(old, new), "test-lesson")
 
 
 @pytest.mark.parametrize(
@@ -213,13 +243,13 @@ def test_invalid_lesson_fails_with_a_clear_message(old: str, new: str, message: 
     ],
 )
 def test_broken_front_matter(text: str, message: str) -> None:
-    with pytest.raises(lx.LessonError, match=re.escape(message)):
-        lx.parse_lesson(text, "x")
+    with pytest.raises(LessonError, match=re.escape(message)):
+        parse_lesson(text, "x")
 
 
 def test_bad_slug_is_reported() -> None:
-    with pytest.raises(lx.LessonError, match="slug"):
-        lx.parse_lesson(VALID, "Bad Slug")
+    with pytest.raises(LessonError, match="slug"):
+        parse_lesson(VALID, "Bad Slug")
 
 
 def question(**changes: object) -> dict:
@@ -243,16 +273,16 @@ def question(**changes: object) -> dict:
     ],
 )
 def test_invalid_quiz_fails(questions: list, message: str) -> None:
-    with pytest.raises(lx.LessonError, match=re.escape(message)):
-        lx.parse_quiz({"questions": questions}, "q.yaml")
+    with pytest.raises(LessonError, match=re.escape(message)):
+        parse_quiz({"questions": questions}, "q.yaml")
 
 
-def test_collection_problems_catch_gaps(lessons: tuple[lx.Lesson, ...]) -> None:
+def test_collection_problems_catch_gaps(lessons: tuple[Lesson, ...]) -> None:
     without_melanoma = [lesson for lesson in lessons if "mel" not in lesson.diagnoses]
-    problems = lx.collection_problems(without_melanoma)
+    problems = collection_problems(without_melanoma)
     assert "no lesson covers diagnosis 'mel'" in problems
-    quizless = [lx.Lesson(**{**vars(lessons[0]), "quiz": ()}), *lessons[1:]]
-    assert f"{lessons[0].slug}: has no quiz" in lx.collection_problems(quizless)
+    quizless = [Lesson(**{**vars(lessons[0]), "quiz": ()}), *lessons[1:]]
+    assert f"{lessons[0].slug}: has no quiz" in collection_problems(quizless)
 
 
 def test_find_problems_reports_bad_files_and_orphan_quizzes(tmp_path: Path) -> None:
@@ -262,13 +292,13 @@ def test_find_problems_reports_bad_files_and_orphan_quizzes(tmp_path: Path) -> N
     (lessons_dir / "good.md").write_text(VALID)
     (lessons_dir / "bad.md").write_text(VALID.replace("title: A test lesson\n", ""))
     (quizzes_dir / "orphan.yaml").write_text("questions: []\n")
-    problems = lx.find_problems(lessons_dir, quizzes_dir)
+    problems = find_problems(lessons_dir, quizzes_dir)
     assert any("missing field 'title'" in p for p in problems)
     assert "orphan.yaml: quiz without a lesson" in problems
     assert "good: has no quiz" in problems
-    assert len(lx.load_lessons(lessons_dir, quizzes_dir, strict=False)) == 1
-    with pytest.raises(lx.LessonError):
-        lx.load_lessons(lessons_dir, quizzes_dir)
+    assert len(load_lessons(lessons_dir, quizzes_dir, strict=False)) == 1
+    with pytest.raises(LessonError):
+        load_lessons(lessons_dir, quizzes_dir)
 
 
 # ----------------------------------------------------------------------------- slides, segments
@@ -285,17 +315,17 @@ def test_find_problems_reports_bad_files_and_orphan_quizzes(tmp_path: Path) -> N
     ],
 )
 def test_split_slides(markdown: str, expected: list[str]) -> None:
-    assert [slide.body for slide in lx.split_slides(markdown)] == expected
+    assert [slide.body for slide in split_slides(markdown)] == expected
 
 
 def test_slide_titles_come_from_headings() -> None:
-    slides = lx.split_slides("## First\na\n## Second ##\nb\n---\nc")
+    slides = split_slides("## First\na\n## Second ##\nb\n---\nc")
     assert [slide.title for slide in slides] == ["First", "Second", ""]
 
 
 def test_lesson_slides_open_with_title_and_close_with_sources(lessons) -> None:
-    lesson = lx.get_lesson("melanoma", lessons)
-    slides = lx.lesson_slides(lesson, None, None)
+    lesson = get_lesson("melanoma", lessons)
+    slides = lesson_slides(lesson, None, None)
     assert slides[0].body.startswith(f"# {lesson.title}")
     assert slides[-1].title == "Sources"
     assert all(source.url in slides[-1].body for source in lesson.sources)
@@ -310,7 +340,7 @@ def test_segments_split_out_block_placeholders() -> None:
         "a\n\n{{ figure:abcde }}\nb {{ stats:mel }}\n{{ examples:mel }}\n"
         "{{ chart:diagnosis_counts }}"
     )
-    kinds = [(s.kind, s.value) for s in lx.segments(text)]
+    kinds = [(s.kind, s.value) for s in segments(text)]
     assert kinds == [
         ("markdown", "a"),
         ("figure", "abcde"),
@@ -335,7 +365,7 @@ SUMMARIES = {
 
 @pytest.mark.parametrize("shape", sorted(SUMMARIES))
 def test_stats_sentence_reads_many_summary_shapes(shape: str) -> None:
-    sentence = lx.stats_sentence("mel", SUMMARIES[shape])
+    sentence = stats_sentence("mel", SUMMARIES[shape])
     assert sentence == "In HAM10000, 1,113 of 10,015 images (11.1%) are labelled melanoma."
 
 
@@ -344,11 +374,11 @@ def test_stats_sentence_covers_datasets_in_order_and_missing_labels() -> None:
         "isic2020": {"diagnosis_counts": {"melanoma": 5, "nevus": 10, "unknown": 85}},
         "ham10000": {"diagnosis_counts": {"mel": 1, "nv": 3, "total": 4}},
     }
-    mel = lx.stats_sentence("mel", summary)
+    mel = stats_sentence("mel", summary)
     assert mel.index("HAM10000") < mel.index("ISIC 2020")
     assert "1 of 4 images (25.0%)" in mel
     assert "5 of 100 images (5.0%) are labelled melanoma; 85 have no specific diagnosis." in mel
-    assert "ISIC 2020 has no separate label for dermatofibroma." in lx.stats_sentence("df", summary)
+    assert "ISIC 2020 has no separate label for dermatofibroma." in stats_sentence("df", summary)
 
 
 @pytest.mark.parametrize(
@@ -356,14 +386,14 @@ def test_stats_sentence_covers_datasets_in_order_and_missing_labels() -> None:
     [None, {}, {"datasets": {"x": {"diagnosis_counts": "n/a"}}}, {"a": {"diagnosis_counts": {}}}],
 )
 def test_stats_sentence_without_data_is_honest(summary: dict | None) -> None:
-    sentence = lx.stats_sentence("mel", summary)
+    sentence = stats_sentence("mel", summary)
     assert sentence.startswith("(Figure not available")
     assert not re.search(r"\d", sentence)
 
 
 def test_stats_sentence_ignores_bad_counts() -> None:
     summary = {"ham": {"diagnosis_counts": {"mel": -3, "nv": "many", "bcc": True, "df": 2}}}
-    assert lx.diagnosis_counts(summary) == {"ham": {"df": 2}}
+    assert diagnosis_counts(summary) == {"ham": {"df": 2}}
 
 
 def test_model_sentence_from_card() -> None:
@@ -374,7 +404,7 @@ def test_model_sentence_from_card() -> None:
         "specificity": 0.951,
         "auc": 0.9,
     }
-    sentence = lx.model_sentence("mel", card)
+    sentence = model_sentence("mel", card)
     assert sentence.startswith("On the ISIC 2018 test set, the model found 62% of the melanomas")
     assert "95% of the other lesions (specificity)" in sentence
     assert "(171 test images of this class)" in sentence
@@ -394,38 +424,38 @@ def test_model_sentence_from_card() -> None:
 def test_model_sentence_with_partial_figures(figures: dict, expected: str) -> None:
     card = fake_card()
     card["metrics"]["test"]["per_class"]["mel"] = figures
-    assert expected in lx.model_sentence("mel", card)
+    assert expected in model_sentence("mel", card)
 
 
 @pytest.mark.parametrize("card", [None, {}, {"metrics": {}}, {"metrics": {"test": "x"}}])
 def test_model_sentence_without_card_is_honest(card: dict | None) -> None:
     for code in CODES:
-        sentence = lx.model_sentence(code, card)
+        sentence = model_sentence(code, card)
         assert sentence.startswith("(Figure not available") and not NUMBER.search(sentence)
-    assert lx.model_summary_sentence(card).startswith("(Figure not available")
+    assert model_summary_sentence(card).startswith("(Figure not available")
 
 
 def test_model_summary_sentence() -> None:
-    sentence = lx.model_summary_sentence(fake_card(balanced_accuracy=0.712))
+    sentence = model_summary_sentence(fake_card(balanced_accuracy=0.712))
     assert "balanced accuracy" in sentence and "is 71%." in sentence
     assert "It found 70% of the melanomas." in sentence
     unnamed = fake_card(balanced_accuracy=0.5)
     unnamed["metrics"]["test"].pop("dataset")
-    assert lx.model_summary_sentence(unnamed).startswith("On its test set")
+    assert model_summary_sentence(unnamed).startswith("On its test set")
 
 
 @pytest.mark.parametrize(
     "card", [None, {}, {"photo_quality": {}}, {"photo_quality": {"validation": 1}}]
 )
 def test_photo_quality_sentence_without_measurement_is_honest(card: dict | None) -> None:
-    sentence = lx.photo_quality_sentence(card)
+    sentence = photo_quality_sentence(card)
     assert sentence.startswith("(Figure not available") and not NUMBER.search(sentence)
 
 
 def test_photo_quality_sentence_from_card() -> None:
     from test_quality import LIMITS
 
-    sentence = lx.photo_quality_sentence({"photo_quality": LIMITS})
+    sentence = photo_quality_sentence({"photo_quality": LIMITS})
     assert sentence == (
         "On its validation images the model's balanced accuracy is 70% as they are; made 30% "
         "darker: 50%, made 40% brighter: 60%, slightly blurred: 65%. Its check for unusual "
@@ -434,61 +464,61 @@ def test_photo_quality_sentence_from_card() -> None:
 
 
 def test_render_lesson_body_fills_inline_and_keeps_block_placeholders(lessons) -> None:
-    lesson = lx.get_lesson("melanoma", lessons)
-    body = lx.render_lesson_body(lesson, SUMMARIES["top-level"], fake_card())
+    lesson = get_lesson("melanoma", lessons)
+    body = render_lesson_body(lesson, SUMMARIES["top-level"], fake_card())
     assert "{{ stats" not in body and "{{ model" not in body
     assert "1,113 of 10,015 images (11.1%)" in body
     assert "{{ examples:mel }}" in body
-    empty = lx.render_lesson_body(lesson, None, None)
+    empty = render_lesson_body(lesson, None, None)
     assert empty.count("(Figure not available") == 2
 
 
 def test_every_shipped_lesson_renders_without_data(lessons) -> None:
     for lesson in lessons:
         inline = re.findall(r"\{\{ (?:stats|model):", lesson.body)
-        body = lx.render_lesson_body(lesson, None, None)
+        body = render_lesson_body(lesson, None, None)
         assert not re.search(r"\{\{\s*(stats|model)", body)
         assert body.count("(Figure not available") == len(inline)
 
 
 def test_build_chart() -> None:
-    counts = lx.build_chart("diagnosis_counts", SUMMARIES["top-level"], None)
+    counts = build_chart("diagnosis_counts", SUMMARIES["top-level"], None)
     assert counts.data == {"HAM10000": {"Melanoma": 11.1, "Mole (nevus)": 88.9}}
-    model = lx.build_chart("model_per_class", None, fake_card())
+    model = build_chart("model_per_class", None, fake_card())
     assert set(model.data) == {"Sensitivity", "Specificity"}
-    assert model.data["Sensitivity"][lx.SHORT_NAMES["akiec"]] == 50.0
-    for name in lx.CHARTS:
-        empty = lx.build_chart(name, None, None)
+    assert model.data["Sensitivity"][SHORT_NAMES["akiec"]] == 50.0
+    for name in CHARTS:
+        empty = build_chart(name, None, None)
         assert empty.data == {} and empty.note.startswith("Chart not available")
-    with pytest.raises(lx.LessonNotFound):
-        lx.build_chart("pie", None, None)
+    with pytest.raises(LessonNotFound):
+        build_chart("pie", None, None)
 
 
 def test_data_files_are_read_tolerantly(tmp_path: Path, monkeypatch) -> None:
-    assert lx.load_stats_summary(tmp_path / "missing.json") is None
+    assert load_stats_summary(tmp_path / "missing.json") is None
     (tmp_path / "bad.json").write_text("{not json")
-    assert lx.load_stats_summary(tmp_path / "bad.json") is None
+    assert load_stats_summary(tmp_path / "bad.json") is None
     (tmp_path / "list.json").write_text("[1, 2]")
-    assert lx.load_stats_summary(tmp_path / "list.json") is None
+    assert load_stats_summary(tmp_path / "list.json") is None
     (tmp_path / "card.json").write_text('{"metrics": {}}')
     monkeypatch.setenv("SKINDX_MODEL", str(tmp_path))
-    assert lx.load_model_card() == {"metrics": {}}
-    assert lx.load_model_card(tmp_path / "card.json") == {"metrics": {}}
+    assert load_model_card() == {"metrics": {}}
+    assert load_model_card(tmp_path / "card.json") == {"metrics": {}}
 
 
 # ----------------------------------------------------------------------------- search, links
 
 
 def test_search_ranks_title_matches_first(lessons) -> None:
-    assert lx.search_lessons(lessons, "melanoma")[0].slug == "melanoma"
-    assert lx.search_lessons(lessons, "Grad-CAM")[0].slug == "saliency-maps"
-    assert lx.search_lessons(lessons, "dermatofibroma dimple")[0].slug == "dermatofibroma"
-    assert lx.search_lessons(lessons, "zzzqqq") == []
-    assert list(lx.search_lessons(lessons, "")) == list(lessons)
+    assert search_lessons(lessons, "melanoma")[0].slug == "melanoma"
+    assert search_lessons(lessons, "Grad-CAM")[0].slug == "saliency-maps"
+    assert search_lessons(lessons, "dermatofibroma dimple")[0].slug == "dermatofibroma"
+    assert search_lessons(lessons, "zzzqqq") == []
+    assert list(search_lessons(lessons, "")) == list(lessons)
 
 
 def test_search_filters_by_audience(lessons) -> None:
-    clinician = lx.search_lessons(lessons, "", "clinician")
+    clinician = search_lessons(lessons, "", "clinician")
     assert clinician and all("clinician" in lesson.audiences for lesson in clinician)
     assert "saliency-maps" in {lesson.slug for lesson in clinician}
     assert "when-to-see-a-doctor" not in {lesson.slug for lesson in clinician}
@@ -507,25 +537,23 @@ def test_search_filters_by_audience(lessons) -> None:
     ],
 )
 def test_lesson_from_query(params: dict, slug: str | None, notice: str | None, lessons) -> None:
-    lesson, message = lx.lesson_from_query(params, lessons)
+    lesson, message = lesson_from_query(params, lessons)
     assert (lesson.slug if lesson else None) == slug
     assert (message is None) if notice is None else (notice in message)
 
 
 def test_get_lesson_unknown_slug(lessons) -> None:
-    with pytest.raises(lx.LessonNotFound):
-        lx.get_lesson("no-such-lesson", lessons)
+    with pytest.raises(LessonNotFound):
+        get_lesson("no-such-lesson", lessons)
 
 
 # ----------------------------------------------------------------------------- glossary, quiz
 
 
 def test_glossary_search_and_terms_in_text() -> None:
-    glossary = lx.load_glossary()
-    assert [t.term for t in lx.search_glossary(glossary, "Breslow")] == ["Breslow thickness"]
-    found = {
-        t.term for t in lx.glossary_terms_in("A naevus and a BCC, seen by dermoscopy.", glossary)
-    }
+    glossary = load_glossary()
+    assert [t.term for t in search_glossary(glossary, "Breslow")] == ["Breslow thickness"]
+    found = {t.term for t in glossary_terms_in("A naevus and a BCC, seen by dermoscopy.", glossary)}
     assert {"Mole", "Basal cell carcinoma", "Dermoscopy"} <= found
     assert "Melanoma" not in found
 
@@ -542,13 +570,13 @@ def test_glossary_search_and_terms_in_text() -> None:
 def test_invalid_glossary(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "glossary.yaml"
     path.write_text(text)
-    with pytest.raises(lx.LessonError, match=re.escape(message)):
-        lx.load_glossary(path)
+    with pytest.raises(LessonError, match=re.escape(message)):
+        load_glossary(path)
 
 
 def test_grade_quiz() -> None:
-    questions = lx.parse_quiz({"questions": [question(answer=i) for i in (0, 1, 2)]})
-    result = lx.grade_quiz(questions, [0, 2])
+    questions = parse_quiz({"questions": [question(answer=i) for i in (0, 1, 2)]})
+    result = grade_quiz(questions, [0, 2])
     assert (result.score, result.total) == (1, 3)
     assert result.correct == (True, False, False)
     assert result.answered == (True, True, False)
@@ -570,7 +598,7 @@ def test_find_examples_from_ham10000_layout(tmp_path: Path) -> None:
         _image(tmp_path / "images" / f"ISIC_{i:07d}.jpg")
     rows.append("HAM_9,ISIC_0000099,nv,follow_up,40,female,trunk")  # image file missing
     (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
-    examples = lx.find_examples(tmp_path)
+    examples = find_examples(tmp_path)
     assert list(examples) == ["mel"]
     assert [e.path.name for e in examples["mel"]] == [
         "ISIC_0000000.jpg",
@@ -578,7 +606,7 @@ def test_find_examples_from_ham10000_layout(tmp_path: Path) -> None:
         "ISIC_0000004.jpg",
     ]
     assert "confirmed by histopathology" in examples["mel"][0].caption
-    assert lx.find_examples(tmp_path / "images")["mel"]  # metadata beside images/
+    assert find_examples(tmp_path / "images")["mel"]  # metadata beside images/
 
 
 def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -> None:
@@ -594,27 +622,27 @@ def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -
     train, validation = card_split(training, metadata)
     training["train_images_per_class"] = train["diagnosis"].value_counts().to_dict()
 
-    examples = lx.find_examples(tmp_path, per_class=40, training=training)
+    examples = find_examples(tmp_path, per_class=40, training=training)
     picked = [e for group in examples.values() for e in group]
     assert sorted(e.path.stem for e in picked) == sorted(validation["image_id"])
     assert all(e.held_out for e in picked)
     # Metadata that does not reproduce the card's split hides nothing and promises nothing.
     training["train_images_per_class"] = {"mel": 1, "nv": 1}
-    picked = [e for group in lx.find_examples(tmp_path, 40, training).values() for e in group]
+    picked = [e for group in find_examples(tmp_path, 40, training).values() for e in group]
     assert len(picked) == 40 and not any(e.held_out for e in picked)
 
 
 def test_image_quiz_round_lets_the_diagnoses_take_turns() -> None:
-    def images(code: str, n: int) -> list[lx.ExampleImage]:
-        return [lx.ExampleImage(code, Path(f"{code}{i}.jpg"), "") for i in range(n)]
+    def images(code: str, n: int) -> list[ExampleImage]:
+        return [ExampleImage(code, Path(f"{code}{i}.jpg"), "") for i in range(n)]
 
     examples = {"nv": images("nv", 20), "df": images("df", 2), "mel": images("mel", 5)}
-    picked = lx.image_quiz_round(examples, 10, seed=1)
+    picked = image_quiz_round(examples, 10, seed=1)
     assert len(set(picked)) == 10
     # Three turns of all three, then df has run out: mel and nv share the last four.
     assert Counter(e.code for e in picked) == {"df": 2, "mel": 4, "nv": 4}
-    assert lx.image_quiz_round(examples, 10, seed=1) == picked  # a seed repeats a round
-    assert len(lx.image_quiz_round({"df": images("df", 2)}, 10)) == 2  # fewer when few
+    assert image_quiz_round(examples, 10, seed=1) == picked  # a seed repeats a round
+    assert len(image_quiz_round({"df": images("df", 2)}, 10)) == 2  # fewer when few
 
 
 def test_find_examples_from_isic2019_one_hot_csv(tmp_path: Path) -> None:
@@ -625,56 +653,56 @@ def test_find_examples_from_isic2019_one_hot_csv(tmp_path: Path) -> None:
     )
     _image(tmp_path / "ISIC_1.png")
     _image(tmp_path / "ISIC_2.png")
-    assert {code: len(v) for code, v in lx.find_examples(tmp_path).items()} == {"bcc": 1}
+    assert {code: len(v) for code, v in find_examples(tmp_path).items()} == {"bcc": 1}
 
 
 def test_find_examples_from_class_folders(tmp_path: Path) -> None:
     for name in ("a", "b", "c", "d"):
         _image(tmp_path / "VASC" / f"{name}.jpg")
     _image(tmp_path / "other" / "x.jpg")
-    examples = lx.find_examples(tmp_path, per_class=2)
+    examples = find_examples(tmp_path, per_class=2)
     assert list(examples) == ["vasc"]
     assert [e.path.stem for e in examples["vasc"]] == ["a", "b"]
 
 
 def test_find_examples_without_folder() -> None:
-    assert lx.find_examples(None) == {}
-    assert lx.find_examples(Path("/no/such/folder")) == {}
+    assert find_examples(None) == {}
+    assert find_examples(Path("/no/such/folder")) == {}
 
 
 def test_examples_dir_reads_the_environment(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
-    assert lx.examples_dir() is None
+    assert examples_dir() is None
     monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
-    assert lx.examples_dir() == tmp_path
+    assert examples_dir() == tmp_path
 
 
 def test_lesson_links_render_as_links_or_text(lessons) -> None:
     text = "See [the lesson on sun safety](lesson:sun-safety) and [ABCDE](lesson:abcde)."
-    assert lx.linked_lessons(text) == ["sun-safety", "abcde"]
-    assert lx.link_lessons(text) == (
+    assert linked_lessons(text) == ["sun-safety", "abcde"]
+    assert link_lessons(text) == (
         "See [the lesson on sun safety](?lesson=sun-safety) and [ABCDE](?lesson=abcde)."
     )
-    assert lx.link_lessons(text, None) == "See the lesson on sun safety and ABCDE."
-    melanoma = lx.get_lesson("melanoma", lessons)
-    assert "sun-safety" in lx.linked_lessons(melanoma.body)
-    handout_body = lx.render_lesson_body(melanoma, None, None)  # no prefix: plain text
+    assert link_lessons(text, None) == "See the lesson on sun safety and ABCDE."
+    melanoma = get_lesson("melanoma", lessons)
+    assert "sun-safety" in linked_lessons(melanoma.body)
+    handout_body = render_lesson_body(melanoma, None, None)  # no prefix: plain text
     assert "lesson:" not in handout_body and "the lesson on sun safety" in handout_body
 
 
 def test_collection_problems_catch_broken_lesson_links(lessons) -> None:
-    melanoma = lx.get_lesson("melanoma", lessons)
+    melanoma = get_lesson("melanoma", lessons)
     broken = dataclasses.replace(melanoma, body=melanoma.body + "\n[gone](lesson:no-such-lesson)")
     split = dataclasses.replace(melanoma, body=melanoma.body + "\n[two\nlines](lesson:sun-safety)")
     others = [lesson for lesson in lessons if lesson.slug != "melanoma"]
     assert "melanoma: links to a lesson 'no-such-lesson' that does not exist" in (
-        lx.collection_problems([*others, broken])
+        collection_problems([*others, broken])
     )
-    assert any("on one line" in p for p in lx.collection_problems([*others, split]))
+    assert any("on one line" in p for p in collection_problems([*others, split]))
 
 
 def test_sun_safety_lesson(lessons) -> None:
-    sun = lx.get_lesson("sun-safety", lessons)
+    sun = get_lesson("sun-safety", lessons)
     assert "public" in sun.audiences and len(sun.quiz) >= 3
     hosts = {source.url.split("/")[2] for source in sun.sources}
     assert "www.who.int" in hosts and "www.nhs.uk" in hosts

@@ -8,7 +8,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from skindx.teaching import lessons as lx
+from skindx.teaching.figures import diagnosis_counts, load_model_card, load_stats_summary
+from skindx.teaching.lessons import get_lesson, lesson_for_diagnosis
+from skindx.teaching.search import search_lessons
+from skindx.teaching.slides import lesson_slides
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "lessons.py"
 TIMEOUT = 60
@@ -55,7 +58,7 @@ def test_search_and_audience_filter(lessons) -> None:
     keys = {b.key for b in _open_buttons(at)}
     assert "lessons_open_saliency-maps" in keys
     assert "lessons_open_when-to-see-a-doctor" not in keys
-    assert len(keys) == len(lx.search_lessons(lessons, "", "clinician"))
+    assert len(keys) == len(search_lessons(lessons, "", "clinician"))
 
 
 def test_glossary_tab() -> None:
@@ -90,14 +93,14 @@ def test_open_lesson_from_list_and_go_back() -> None:
 )
 def test_deep_link_opens_the_right_lesson(params: dict, slug: str, lessons) -> None:
     at = _page(**params)
-    assert at.title[0].value == lx.get_lesson(slug, lessons).title
+    assert at.title[0].value == get_lesson(slug, lessons).title
     assert not at.warning
 
 
 @pytest.mark.parametrize("code", ["akiec", "bkl", "df", "vasc"])
 def test_every_diagnosis_deep_link_works(code: str, lessons) -> None:
     at = _page(dx=code)
-    assert at.title[0].value == lx.lesson_for_diagnosis(code, lessons).title
+    assert at.title[0].value == lesson_for_diagnosis(code, lessons).title
 
 
 @pytest.mark.parametrize("params", [{"dx": "scc"}, {"lesson": "no-such-lesson"}])
@@ -110,7 +113,7 @@ def test_bad_deep_link_warns_and_lists(params: dict, lessons) -> None:
 def test_lesson_reads_completely(lessons) -> None:
     at = _page(lesson="melanoma")
     text = _text(at)
-    lesson = lx.get_lesson("melanoma", lessons)
+    lesson = get_lesson("melanoma", lessons)
     assert "{{" not in text
     assert "## How it is confirmed" in text
     assert all(source.url in text for source in lesson.sources)
@@ -127,14 +130,14 @@ def test_figures_are_drawn() -> None:
 
 def test_chart_or_an_honest_note() -> None:
     at = _page(lesson="limits-and-bias")
-    if lx.diagnosis_counts(lx.load_stats_summary()):
+    if diagnosis_counts(load_stats_summary()):
         assert at.get("vega_lite_chart")
     else:
         assert any("Chart not available" in c.value for c in at.caption)
 
 
 def test_quiz_scores_and_explains(lessons) -> None:
-    lesson = lx.get_lesson("melanoma", lessons)
+    lesson = get_lesson("melanoma", lessons)
     at = _page(lesson="melanoma")
     for i, question in enumerate(lesson.quiz):
         choice = question.answer if i else (question.answer + 1) % len(question.options)
@@ -153,14 +156,14 @@ def test_quiz_scores_and_explains(lessons) -> None:
 def test_unanswered_quiz_questions_are_shown(lessons) -> None:
     at = _page(lesson="dermatofibroma")
     at.button(key="FormSubmitter:lessons_quiz_form_dermatofibroma-Check my answers").click().run()
-    total = len(lx.get_lesson("dermatofibroma", lessons).quiz)
+    total = len(get_lesson("dermatofibroma", lessons).quiz)
     assert f"Your score: 0 / {total}" in _text(at)
     assert len(at.warning) == total
 
 
 def test_presentation_mode(lessons) -> None:
-    lesson = lx.get_lesson("basal-cell-carcinoma", lessons)
-    count = len(lx.lesson_slides(lesson, lx.load_stats_summary(), lx.load_model_card()))
+    lesson = get_lesson("basal-cell-carcinoma", lessons)
+    count = len(lesson_slides(lesson, load_stats_summary(), load_model_card()))
     at = _page(lesson=lesson.slug)
     at.segmented_control(key=f"lessons_mode_{lesson.slug}").set_value("Present").run()
     assert not at.exception

@@ -11,7 +11,7 @@ from PIL import Image
 
 from skindx.diagnosis.predict import Predictor
 from skindx.diagnosis.similar import Gallery, build_gallery, vote
-from skindx.teaching.lessons import ExampleImage
+from skindx.teaching.examples import ExampleImage
 
 
 def _examples(*codes: str) -> tuple[ExampleImage, ...]:

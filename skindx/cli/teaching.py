@@ -9,15 +9,16 @@ from skindx.cli.common import CommandError
 
 
 def cmd_handout(args: argparse.Namespace) -> int:
-    from skindx.teaching import lessons as lx
+    from skindx.teaching.figures import load_model_card, load_stats_summary
     from skindx.teaching.handout import lesson_html
+    from skindx.teaching.lessons import load_lessons
 
-    lessons = lx.load_lessons()
+    lessons = load_lessons()
     known = {lesson.slug: lesson for lesson in lessons}
     unknown = [slug for slug in args.slugs if slug not in known]
     if unknown:
         raise CommandError(f"no lesson {', '.join(unknown)}; choose from {', '.join(known)}")
-    stats, card = lx.load_stats_summary(), lx.load_model_card()
+    stats, card = load_stats_summary(), load_model_card()
     args.out.mkdir(parents=True, exist_ok=True)
     for slug in args.slugs or known:
         path = args.out / f"skindx-{slug}.html"

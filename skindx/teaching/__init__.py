@@ -1,3 +1,4 @@
-"""Teaching: markdown lessons with front matter, quizzes, glossary, slides, search, live figures,
-the image quiz and printable handouts.
+"""Teaching: markdown lessons with front matter (``lesson``, ``parsing``, ``lessons``), live
+figures, rendering and slides, quizzes, glossary, search, example images and the image quiz, and
+printable handouts.
 """

@@ -18,7 +18,9 @@ from markdown_it import MarkdownIt
 
 from skindx import __version__
 from skindx.reports.report import DISCLAIMER
-from skindx.teaching import lessons as lx
+from skindx.teaching.figures import Chart, build_chart, load_figure
+from skindx.teaching.lesson import Lesson, meta_line
+from skindx.teaching.render import Segment, render_lesson_body, segments
 
 # CommonMark with tables; raw HTML in a lesson is shown as text, never passed through.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -44,15 +46,15 @@ a { color: #1f5fa8; }
 
 
 def lesson_html(
-    lesson: lx.Lesson,
+    lesson: Lesson,
     stats: Mapping[str, Any] | None,
     card: Mapping[str, Any] | None,
     today: date | None = None,
 ) -> str:
     """The lesson as a complete HTML document, its figures filled in from ``stats`` and
     ``card`` exactly as the Lessons page shows them."""
-    body = lx.render_lesson_body(lesson, stats, card)
-    parts = [_header(lesson), *(_segment(s, stats, card) for s in lx.segments(body))]
+    body = render_lesson_body(lesson, stats, card)
+    parts = [_header(lesson), *(_segment(s, stats, card) for s in segments(body))]
     parts += [_sources(lesson), *_quiz(lesson), _footer(today or date.today())]
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -65,24 +67,24 @@ def _text(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _header(lesson: lx.Lesson) -> str:
-    meta = lx.meta_line(lesson, reviewed=True)
+def _header(lesson: Lesson) -> str:
+    meta = meta_line(lesson, reviewed=True)
     return f'<h1>{_text(lesson.title)}</h1>\n<p class="meta">{_text(meta)}</p>'
 
 
-def _segment(segment: lx.Segment, stats, card) -> str:
+def _segment(segment: Segment, stats, card) -> str:
     if segment.kind == "markdown":
         return _MARKDOWN.render(segment.value)
     if segment.kind == "figure":
-        figure = lx.load_figure(segment.value)
+        figure = load_figure(segment.value)
         svg = _XML_PROLOGUE.sub("", figure.svg)  # repository SVGs, drawn inline
         return f"<figure>{svg}<figcaption>{_text(figure.title)}</figcaption></figure>"
     if segment.kind == "chart":
-        return _chart(lx.build_chart(segment.value, stats, card))
+        return _chart(build_chart(segment.value, stats, card))
     return ""  # example photos are CC BY-NC ISIC images a deployment may add; not handed out
 
 
-def _chart(chart: lx.Chart) -> str:
+def _chart(chart: Chart) -> str:
     if not chart.data:
         return f'<p class="note">({_text(chart.note)})</p>'
     series = list(chart.data)
@@ -104,14 +106,14 @@ def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-def _sources(lesson: lx.Lesson) -> str:
+def _sources(lesson: Lesson) -> str:
     items = "".join(
         f'<li><a href="{_text(s.url)}">{_text(s.title)}</a></li>' for s in lesson.sources
     )
     return f"<h2>Sources</h2>\n<ol>{items}</ol>"
 
 
-def _quiz(lesson: lx.Lesson) -> list[str]:
+def _quiz(lesson: Lesson) -> list[str]:
     if not lesson.quiz:
         return []
     questions = "".join(

@@ -1,0 +1,77 @@
+"""Presentation mode: a lesson as slides, split at ``---`` lines and headings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from skindx.teaching.lesson import Lesson, sources_markdown
+from skindx.teaching.render import render_lesson_body
+
+_HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*#*\s*$")
+_SLIDE_BREAK = re.compile(r"^\s*---+\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True)
+class Slide:
+    """One slide of presentation mode: its heading (may be empty) and its markdown."""
+
+    title: str
+    body: str
+
+
+def split_slides(markdown: str) -> list[Slide]:
+    """Split markdown into slides at ``---`` lines and at ``#``/``##`` headings.
+
+    A heading starts a new slide and stays in it; a ``---`` line only separates. Code fences are
+    never split. Empty slides are dropped.
+    """
+    slides: list[Slide] = []
+    title, lines = "", []
+    in_fence = False
+
+    def close() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            slides.append(Slide(title, body))
+
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        if not in_fence and _SLIDE_BREAK.match(line):
+            close()
+            title, lines = "", []
+        elif heading:
+            close()
+            title, lines = heading.group(2), [line]
+        else:
+            lines.append(line)
+    close()
+    return slides
+
+
+def lesson_slides(
+    lesson: Lesson,
+    stats_summary: Mapping[str, Any] | None = None,
+    model_card: Mapping[str, Any] | None = None,
+    *,
+    link_prefix: str | None = None,
+) -> list[Slide]:
+    """Presentation of a lesson: a title slide, the body's slides, then the sources."""
+    who = ", ".join(lesson.audiences)
+    opening = f"# {lesson.title}\n\n{lesson.summary}\n\n*For: {who} · {lesson.reading_minutes} min*"
+    slides = split_slides(
+        render_lesson_body(lesson, stats_summary, model_card, link_prefix=link_prefix)
+    )
+    if slides and not slides[0].title:
+        opening += "\n\n" + slides.pop(0).body
+    sources = sources_markdown(lesson)
+    return [
+        Slide(lesson.title, opening),
+        *slides,
+        Slide("Sources", f"## Sources\n\n{sources}"),
+    ]

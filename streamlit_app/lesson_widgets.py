@@ -1,0 +1,286 @@
+"""The Lessons page's widgets: a lesson body with its figures, charts and examples drawn, the
+glossary, sources, the quiz, the slide controls and the image quiz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from skindx.images.loading import ImageRejected
+from skindx.reports.report import diagnosis_label
+from skindx.taxonomy import BY_CODE, CODES
+from skindx.teaching.examples import ExampleImage
+from skindx.teaching.figures import Chart, Figure, build_chart, load_figure
+from skindx.teaching.glossary import GlossaryTerm, glossary_entry, search_glossary
+from skindx.teaching.image_quiz import image_quiz_round, round_note, round_scores
+from skindx.teaching.lesson import Lesson, LessonNotFound, QuizQuestion, sources_markdown
+from skindx.teaching.quiz import QuizResult, grade_quiz
+from skindx.teaching.render import segments
+from streamlit_app import resources, ui
+
+IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
+IMAGE_QUIZ_SIZE = 10
+SLIDE_CSS = """
+<style>
+.st-key-lessons_slide p, .st-key-lessons_slide li, .st-key-lessons_slide td,
+.st-key-lessons_slide th { font-size: clamp(1.15rem, 2.4vw, 1.9rem); line-height: 1.45; }
+.st-key-lessons_slide h1 { font-size: clamp(2rem, 4.8vw, 3.6rem); }
+.st-key-lessons_slide h2 { font-size: clamp(1.6rem, 3.8vw, 2.8rem); }
+.st-key-lessons_slide h3 { font-size: clamp(1.3rem, 3vw, 2.2rem); }
+.st-key-lessons_slide { min-height: 60vh; }
+.st-key-lessons_slide .slide-page-title { position: absolute; width: 1px; height: 1px;
+  margin: 0; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.slide-page-title [data-testid="stHeaderActionElements"] { display: none; }
+</style>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def _figure(name: str) -> Figure | None:
+    try:
+        return load_figure(name)
+    except LessonNotFound:
+        return None
+
+
+def render_body(markdown: str, stats: dict | None, card: dict | None) -> None:
+    for segment in segments(markdown):
+        if segment.kind == "markdown":
+            st.markdown(segment.value)
+        elif segment.kind == "figure":
+            _draw_figure(segment.value)
+        elif segment.kind == "examples":
+            _draw_examples(segment.value)
+        elif segment.kind == "chart":
+            _draw_chart(build_chart(segment.value, stats, card))
+
+
+def _draw_figure(name: str) -> None:
+    figure = _figure(name)
+    if figure is not None:
+        st.image(figure.svg, caption=figure.title, width="stretch", alt=figure.title)
+
+
+def _draw_examples(code: str) -> None:
+    examples = ui.examples().get(code, [])
+    if not examples:
+        return
+    st.markdown(f"**Real examples from the ISIC data ({BY_CODE[code].name}):**")
+    columns = st.columns(len(examples))
+    for column, example in zip(columns, examples, strict=True):
+        column.image(
+            str(example.path), caption=example.caption, width="stretch", alt=example.caption
+        )
+
+
+def _draw_chart(chart: Chart) -> None:
+    if not chart.data:
+        st.caption(f"({chart.note})")
+        return
+    st.markdown(f"**{chart.title}**")
+    st.bar_chart(chart.data, horizontal=True, stack=False, x_label="", y_label=chart.y_label)
+
+
+def glossary_list(terms: tuple[GlossaryTerm, ...] | list[GlossaryTerm], key: str) -> None:
+    if not terms:
+        st.info("The glossary is not available.")
+        return
+    query = st.text_input("Search the glossary", key=key) if key else ""
+    shown = search_glossary(terms, query)
+    if not shown:
+        st.info("No glossary term matches that search.")
+    for term in shown:
+        st.markdown(glossary_entry(term))
+
+
+def lesson_sources(lesson: Lesson) -> None:
+    st.header("Sources")
+    st.markdown(sources_markdown(lesson))
+
+
+def lesson_quiz(lesson: Lesson) -> None:
+    if not lesson.quiz:
+        return
+    st.header("Quiz")
+    slug, checked_key = lesson.slug, f"lessons_quiz_checked_{lesson.slug}"
+    keys = [f"lessons_quiz_{slug}_{i}" for i in range(len(lesson.quiz))]
+    with st.form(key=f"lessons_quiz_form_{slug}"):
+        for number, (question, key) in enumerate(zip(lesson.quiz, keys, strict=True), 1):
+            st.radio(
+                f"**{number}. {question.question}**",
+                range(len(question.options)),
+                format_func=question.options.__getitem__,
+                index=None,
+                key=key,
+            )
+        if st.form_submit_button("Check my answers"):
+            st.session_state[checked_key] = True
+    if not st.session_state.get(checked_key):
+        return
+    result = grade_quiz(lesson.quiz, [st.session_state.get(k) for k in keys])
+    st.markdown(f"### Your score: {result.score} / {result.total}")
+    for number, question in enumerate(lesson.quiz, 1):
+        _feedback(number, question, result)
+    st.button(
+        "Try again",
+        key=f"lessons_quiz_reset_{slug}",
+        on_click=_reset_quiz,
+        args=(slug, len(lesson.quiz)),
+    )
+
+
+def _feedback(number: int, question: QuizQuestion, result: QuizResult) -> None:
+    i = number - 1
+    answer = f"The answer is “{question.correct_option}”. {question.explanation}"
+    if result.correct[i]:
+        st.success(f"**{number}. Correct.** {question.explanation}")
+    elif result.answered[i]:
+        st.error(f"**{number}. Not quite.** {answer}")
+    else:
+        st.warning(f"**{number}. Not answered.** {answer}")
+
+
+def _reset_quiz(slug: str, size: int) -> None:
+    st.session_state.pop(f"lessons_quiz_checked_{slug}", None)
+    for i in range(size):
+        st.session_state.pop(f"lessons_quiz_{slug}_{i}", None)
+
+
+def image_quiz(examples: dict[str, list[ExampleImage]], on_read: Callable[[str], None]) -> None:
+    """Real images with known diagnoses: the person answers, then sees the truth and the
+    model's answer (only after answering, so it cannot lead them)."""
+    held = st.session_state.get(IMAGE_QUIZ)
+    if held is None:
+        st.markdown(
+            f"Name the diagnosis of {IMAGE_QUIZ_SIZE} real dermoscopic images from the ISIC "
+            "data, then compare your answers with the known diagnoses and with the model's."
+        )
+        st.button("Start", key="lessons_iq_start", on_click=_new_round, args=(examples,))
+        return
+    shown, answers, checking = held["round"], held["answers"], held["checking"]
+    if len(answers) == len(shown) and not checking:
+        _image_quiz_summary(shown, answers)
+        st.button("New round", key="lessons_iq_again", on_click=_new_round, args=(examples,))
+        return
+    index = len(answers) - 1 if checking else len(answers)
+    st.markdown(f"**Image {index + 1} of {len(shown)}**")
+    st.image(str(shown[index].path), width=360, alt=f"Quiz image {index + 1}")
+    if checking:
+        _image_feedback(shown[index], *answers[-1], on_read)
+        last = index == len(shown) - 1
+        st.button("See my score" if last else "Next image", key="lessons_iq_next", on_click=_next)
+        return
+    guess = st.radio(
+        "What is it?", CODES, format_func=diagnosis_label, index=None, key=f"lessons_iq_{index}"
+    )
+    st.button("Check", key="lessons_iq_check", on_click=_check, args=(shown[index], guess),
+              disabled=guess is None)  # fmt: skip
+
+
+def _image_feedback(
+    example: ExampleImage,
+    guess: str,
+    model: tuple[str, float] | None,
+    on_read: Callable[[str], None],
+) -> None:
+    truth = diagnosis_label(example.code)
+    if guess == example.code:
+        st.success(f"Correct: {truth}.")
+    else:
+        st.error(f"Not quite: this is {truth}; you said {diagnosis_label(guess)}.")
+    st.caption(example.caption)
+    st.markdown(f"The model's answer: **{_model_answer(model)}**.")
+    st.button(f"Read about {truth.lower()}", key="lessons_iq_lesson", on_click=on_read,
+              args=(example.code,), help="Your place in the quiz is kept.")  # fmt: skip
+
+
+def _new_round(examples: dict[str, list[ExampleImage]]) -> None:
+    shown = image_quiz_round(examples, IMAGE_QUIZ_SIZE)
+    st.session_state[IMAGE_QUIZ] = {"round": shown, "answers": [], "checking": False}
+    for index in range(IMAGE_QUIZ_SIZE):  # the last round's choices
+        st.session_state.pop(f"lessons_iq_{index}", None)
+
+
+def _check(example: ExampleImage, guess: str) -> None:
+    held = st.session_state[IMAGE_QUIZ]
+    held["answers"].append((guess, _model_guess(example)))
+    held["checking"] = True
+
+
+def _next() -> None:
+    st.session_state[IMAGE_QUIZ]["checking"] = False
+
+
+def _model_guess(example: ExampleImage) -> tuple[str, float] | None:
+    """The model's top diagnosis and its probability; ``None`` when it gives none (no model,
+    an unreadable file, or an image it judges out of domain)."""
+    engine = resources.engine()
+    if engine is None:
+        return None
+    try:
+        prediction = engine.predict(ui.working_copy(example.path.read_bytes()).pixels)
+    except (OSError, ImageRejected):
+        return None
+    if not prediction.in_domain:
+        return None
+    return prediction.label, prediction.probabilities[prediction.label]
+
+
+def _model_answer(model: tuple[str, float] | None) -> str:
+    if model is None:
+        return "none (it could not assess this image)"
+    return f"{diagnosis_label(model[0])}, {ui.percent(model[1], 0)}"
+
+
+def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:
+    pairs = list(zip(shown, answers, strict=True))
+    yours, models = round_scores(shown, answers)
+    st.markdown(f"### You: {yours} / {len(shown)} · the model: {models} / {len(shown)}")
+    rows = [
+        {
+            "image": example.path.stem,
+            "known diagnosis": diagnosis_label(example.code),
+            "your answer": diagnosis_label(guess),
+            "the model's answer": _model_answer(model),
+        }
+        for example, (guess, model) in pairs
+    ]
+    st.dataframe(rows, hide_index=True, key="lessons_iq_table")
+    st.caption(round_note(shown))
+
+
+def slide_controls(slug: str, index: int, count: int, top: bool) -> None:
+    """Previous, the slide number and Next; the ← and → keys belong to the lower row."""
+    suffix = "_top" if top else ""
+    with st.container(key=f"lessons_slide{suffix or '_bottom'}"):
+        previous, counter, following = st.columns(
+            [1, 1, 1], vertical_alignment="center", gap="small"
+        )
+        previous.button(
+            "Previous",
+            key=f"lessons_prev{suffix}",
+            on_click=_step,
+            args=(slug, -1, count),
+            disabled=index == 0,
+            shortcut=None if top else "Left",
+            width="stretch",
+        )
+        counter.markdown(
+            f"<p style='text-align:center'>Slide {index + 1} / {count}</p>",
+            unsafe_allow_html=True,
+        )
+        following.button(
+            "Next",
+            key=f"lessons_next{suffix}",
+            on_click=_step,
+            args=(slug, 1, count),
+            disabled=index == count - 1,
+            shortcut=None if top else "Right",
+            width="stretch",
+        )
+
+
+def _step(slug: str, delta: int, count: int) -> None:
+    key = f"lessons_slide_{slug}"
+    st.session_state[key] = min(max(st.session_state.get(key, 0) + delta, 0), count - 1)
