@@ -1,0 +1,264 @@
+"""What the Model card page derives from a ``ModelCard``: its sentences, figures and tables.
+
+Every figure comes from the card; what the card does not hold reads :data:`NOT_MEASURED`, never
+filled in. No drawing and no streamlit: the page lays these out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from skindx.explain.explainer import METHODS
+from skindx.images import quality
+from skindx.model.card import ModelCard
+from skindx.reports.model_card import EVALUATIONS, SUBGROUP_RATES, architecture_words, subgroup_rows
+from skindx.reports.numbers import percent
+from skindx.reports.report import diagnosis_label, per_class_table
+from skindx.taxonomy import MALIGNANT_NAMES
+
+NOT_MEASURED = "not measured"
+SPLITS = {split: short for split, (_, short) in EVALUATIONS.items()}
+OUT_OF_SCOPE = (
+    "Diagnosing, ruling out or screening for skin cancer, or deciding whether someone needs "
+    "to see a doctor.",
+    "Ordinary phone photos, photos of rashes, nails, hair, mucosa or whole body areas: the "
+    "model was trained on dermoscopic close-ups of single lesions.",
+    "Lesions outside the model's classes ({classes}); it will force any other lesion into one "
+    "of them.",
+    "Children, and any population the training data does not represent (see the limitations).",
+)
+PER_CLASS_RATES = ["sensitivity", "specificity"]
+PER_CLASS_ORDER = ["diagnosis", "sensitivity", "specificity", "auc", "n", "malignant"]
+_TRAINING_SHOWN = {"data", "recipe", "train_images_per_class", "history", "members"}
+
+
+def value_text(value: Any, kind: str = "share") -> str:
+    """A card figure as the page writes it: a share, an AUC or a count; missing: not measured."""
+    if value is None:
+        return NOT_MEASURED
+    if kind == "share":
+        return percent(value)
+    if kind == "auc":
+        return f"{value:.3f}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def header_line(card: ModelCard) -> str:
+    parts = [f"**{card.name}**", f"version {card.version}"]
+    if card.created:
+        parts.append(f"created {card.created.replace('T', ' ')}")
+    return " · ".join(parts)
+
+
+def out_of_scope_markdown(card: ModelCard) -> str:
+    classes = ", ".join(diagnosis_label(c).lower() for c in card.classes)
+    return "\n".join(f"- {item.format(classes=classes)}" for item in OUT_OF_SCOPE)
+
+
+def training_facts(training: Mapping[str, Any]) -> dict[str, str]:
+    """Training images, and the ensemble's members or the best epoch and epochs run."""
+    counts = training.get("train_images_per_class") or {}
+    members = training.get("members") or []
+    facts = {
+        "Training images": sum(counts.values()) if counts else None,
+        **(
+            {"Ensemble members": len(members)}
+            if members
+            else {
+                "Best epoch": training.get("best_epoch"),
+                "Epochs run": training.get("epochs_run"),
+            }
+        ),
+    }
+    return {name: NOT_MEASURED if value is None else f"{value:,}" for name, value in facts.items()}
+
+
+def training_counts_frame(counts: Mapping[str, int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "diagnosis": [diagnosis_label(code) for code in counts],
+            "training images": list(counts.values()),
+        }
+    )
+
+
+def recorded_recipe(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe and whatever else the training section holds that the page shows nowhere else."""
+    other = {k: v for k, v in training.items() if k not in _TRAINING_SHOWN}
+    return {**(training.get("recipe") or {}), **other}
+
+
+def architecture_markdown(card: ModelCard) -> str:
+    arch = dict(card.architecture or {})
+    name = arch.pop("name", None)
+    lines = [
+        f"- Network: **{name or NOT_MEASURED}**",
+        f"- Input: **{card.input_size}×{card.input_size}** RGB pixels",
+        f"- Classes: {', '.join(diagnosis_label(c) for c in card.classes)}",
+    ]
+    members = arch.pop("members", None) or []
+    if members:
+        lines[0] = f"- Network: {architecture_words(card)}"
+        arch.pop("input_size", None)
+    lines += [f"- {key.replace('_', ' ')}: `{value}`" for key, value in arch.items()]
+    for k, member in enumerate(members, start=1):
+        member = dict(member)
+        details = ", ".join(
+            f"{key.replace('_', ' ')} `{value}`"
+            for key, value in member.items()
+            if key not in {"name", "input_size"}
+        )
+        lines.append(f"- Member {k}: **{member.get('name', NOT_MEASURED)}**, {details}")
+    prep = card.preprocessing or {}
+    if prep:
+        settings = ", ".join(f"{k.replace('_', ' ')}: {_setting(v)}" for k, v in prep.items())
+        lines.append(f"- Preprocessing: {settings}")
+    return "\n".join(lines)
+
+
+def _setting(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def evaluation_line(metrics: Mapping[str, Any], split: str) -> str:
+    return (
+        f"{metrics.get('dataset') or SPLITS[split]} · "
+        f"**{value_text(metrics.get('n'), 'count')}** images"
+    )
+
+
+def overall_figures(metrics: Mapping[str, Any]) -> dict[str, str]:
+    overall = {
+        "Balanced accuracy": (metrics.get("balanced_accuracy"), "share"),
+        "Accuracy": (metrics.get("accuracy"), "share"),
+        "Melanoma sensitivity": (metrics.get("melanoma_sensitivity"), "share"),
+        "Cancer vs not: AUC": (metrics.get("malignant_auc"), "auc"),
+    }
+    return {name: value_text(value, kind) for name, (value, kind) in overall.items()}
+
+
+def official_caption(official: Mapping[str, Any]) -> str:
+    return (
+        "Official ISIC 2018 scorer: balanced accuracy "
+        f"{value_text(official.get('balanced_accuracy'))}, macro AUC "
+        f"{value_text(official.get('macro_auc'), 'auc')}."
+    )
+
+
+def per_class_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The per-class table with its rates in percent, and a copy formatted for a phone (short
+    headings, text cells that wrap); ``None`` when the card holds no per-class figures."""
+    table = per_class_table(metrics)
+    if table.empty:
+        return None
+    rates = PER_CLASS_RATES
+    table[rates] = table[rates] * 100  # "%.1f%%": one decimal in every row
+    narrow = table[PER_CLASS_ORDER].copy()
+    for rate in rates:
+        narrow[rate] = narrow[rate].map(lambda v: "—" if pd.isna(v) else f"{v:.1f}%")
+    narrow["auc"] = narrow["auc"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}")
+    narrow["n"] = narrow["n"].map(lambda v: "—" if pd.isna(v) else f"{int(v):,}")
+    narrow["malignant"] = narrow["malignant"].map({True: "yes", False: "no"})
+    narrow = narrow.rename(columns={"auc": "AUC", "malignant": "cancer type"})
+    return table, narrow
+
+
+def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The subgroup rows with their shares as text; ``None`` when the evaluation has none."""
+    rows = subgroup_rows(metrics)
+    if not rows:
+        return None
+    rates = list(SUBGROUP_RATES)
+    table = pd.DataFrame(rows)
+    # Text cells, so a group too small to judge shows a dash rather than "None".
+    table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")
+    return table
+
+
+def calibration_figures(card: ModelCard, metrics: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "Temperature": f"{card.temperature:.3f}" if card.temperature else NOT_MEASURED,
+        "Calibration error (ECE)": value_text(metrics.get("ece")),
+        "ECE before calibration": value_text(metrics.get("ece_uncalibrated")),
+    }
+
+
+def triage_sentence(thresholds: Mapping[str, Any]) -> str:
+    return (
+        f"The app adds up the probabilities of the cancer types ({MALIGNANT_NAMES}) and "
+        f"advises “see a doctor” from **{percent(thresholds.get('see_doctor'))}** and "
+        f"“see a doctor soon” from **{percent(thresholds.get('see_doctor_soon'))}**."
+    )
+
+
+def context_sentence(context: Mapping[str, Any]) -> str:
+    cuts = context["thresholds"]
+    return (
+        "With age, sex or body site given, the image's probabilities are multiplied by how "
+        "common each diagnosis is at that age, sex and site in the training data (weight "
+        f"{context['weight']:.2f}, fitted on the validation split), and the advice "
+        f"uses cut-offs fitted for that: **{percent(cuts['see_doctor'])}** and "
+        f"**{percent(cuts['see_doctor_soon'])}**."
+    )
+
+
+def triage_result_sentence(triage: Mapping[str, Any]) -> str:
+    return (
+        f"At the “see a doctor” threshold, on this evaluation data: cancers flagged "
+        f"**{value_text(triage.get('malignant_sensitivity'))}**, melanomas flagged "
+        f"**{value_text(triage.get('melanoma_sensitivity'))}**, non-cancers left unflagged "
+        f"**{value_text(triage.get('benign_specificity'))}**."
+    )
+
+
+def ood_sentence(ood: Mapping[str, Any]) -> str | None:
+    """The out-of-domain detector in words; ``None`` when the model has none."""
+    if "threshold" not in ood:
+        return None
+    quantile = ood.get("quantile")
+    flagged = (
+        f" By construction about {percent(1 - quantile, 0)} of the validation images "
+        "score above it too."
+        if isinstance(quantile, int | float)
+        else ""
+    )
+    return (
+        f"Method: **{ood.get('method', NOT_MEASURED)}** on the "
+        f"`{ood.get('layer', 'features')}` layer. Images whose distance score is above "
+        f"**{ood['threshold']:.4g}** get “this does not look like a close-up skin-lesion "
+        f"photo” instead of a diagnosis.{flagged}"
+    )
+
+
+def saliency_sentence(saliency: Mapping[str, Any]) -> str | None:
+    """The check of saliency maps against lesion masks; ``None`` when not measured."""
+    if not saliency.get("n"):
+        return None
+    return (
+        f"On **{saliency['n']}** images with lesion masks, "
+        f"{METHODS.get(saliency.get('method'), saliency.get('method'))} put "
+        f"**{percent(saliency.get('energy_in_lesion'))}** of its weight inside the "
+        f"lesion, against **{percent(saliency.get('uniform_baseline'))}** for a map "
+        "that is the same everywhere."
+    )
+
+
+def photo_quality_frames(limits: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """What darker, brighter or blurred photos cost, and a copy with its shares as text for a
+    phone; ``None`` when nothing was measured."""
+    rows = quality.effect_rows(limits)
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    narrow = frame.copy()
+    for column in ("balanced accuracy", "flagged out of domain"):
+        if column in narrow:
+            narrow[column] = narrow[column].map(lambda v: "—" if pd.isna(v) else f"{v:.1%}")
+    return frame, narrow
+
+
+def limitations_markdown(limitations: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in limitations)

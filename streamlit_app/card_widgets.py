@@ -1,0 +1,70 @@
+"""The Model card page's widgets: a row of figures, a figure or its "not measured" note, and the
+per-class, subgroup and photo-quality tables with their column settings."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from skindx.reports.card_view import PER_CLASS_ORDER
+from skindx.reports.model_card import SUBGROUP_RATES
+from streamlit_app import ui
+
+CHART_CONFIG = {"displayModeBar": False}
+
+
+def metric_row(figures: dict[str, str]) -> None:
+    """One ``st.metric`` per figure, side by side."""
+    for column, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
+        column.metric(name, value)
+
+
+def figure(title: str, figure, caption: str, key: str) -> None:
+    st.subheader(title)
+    if figure is None:
+        st.info(f"{title}: not measured.")
+        return
+    st.plotly_chart(figure, key=key, config=CHART_CONFIG)
+    st.caption(caption)
+
+
+def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
+    ui.table(
+        table,
+        narrow=narrow,
+        hide_index=True,
+        key="card_per_class",
+        column_order=PER_CLASS_ORDER,
+        column_config={
+            "diagnosis": st.column_config.TextColumn(width="medium", pinned=True),
+            "sensitivity": st.column_config.NumberColumn(format="%.1f%%"),
+            "specificity": st.column_config.NumberColumn(format="%.1f%%"),
+            "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
+            "malignant": st.column_config.CheckboxColumn("cancer type"),
+        },
+    )
+
+
+def subgroup_table(table: pd.DataFrame) -> None:
+    right = st.column_config.TextColumn(alignment="right")
+    ui.table(
+        table,
+        hide_index=True,
+        key="card_subgroups",
+        height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling
+        column_config={
+            "group": st.column_config.TextColumn(width="medium", pinned=True),
+            **dict.fromkeys(SUBGROUP_RATES, right),
+        },
+    )
+
+
+def photo_quality_table(frame: pd.DataFrame, narrow: pd.DataFrame) -> None:
+    share = st.column_config.NumberColumn(format="percent")
+    ui.table(
+        frame,
+        narrow=narrow,
+        hide_index=True,
+        key="card_photo_quality",
+        column_config={"balanced accuracy": share, "flagged out of domain": share},
+    )
