@@ -19,8 +19,10 @@ from skindx.diagnosis.context import MAX_AGE, SEXES, SITE_LABELS, Context
 from skindx.diagnosis.predict import SAME_SPOT, Prediction
 from skindx.explain.explainer import overlay
 from skindx.images.loading import ImageRejected
-from skindx.reports import report
-from skindx.reports.model_card import same_spot_sentence
+from skindx.reports.card_sections import same_spot_sentence
+from skindx.reports.figures import probability_figure
+from skindx.reports.png import combined_report_png, report_png
+from skindx.reports.results import CONCERN_LABELS, results_csv, results_table
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -229,7 +231,7 @@ def _batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
     if combined is not None:
         rows.append((SAME_SPOT, combined))
-    table = report.results_table(rows)
+    table = results_table(rows)
     shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
     ui.table(
         shown,
@@ -248,7 +250,7 @@ def _batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     )
     st.download_button(
         "Download the table (CSV)",
-        data=report.results_csv(table),
+        data=results_csv(table),
         file_name="skindx-results.csv",
         mime="text/csv",
         key="dx_csv",
@@ -291,7 +293,7 @@ def _combined_result(
         photos = [(a.name, a.pixels) for a in used if a.pixels is not None]
         st.download_button(
             "Report of the combined result (PNG)",
-            data=lambda: report.combined_report_png(photos, combined, model_name=engine.model_name),
+            data=lambda: combined_report_png(photos, combined, model_name=engine.model_name),
             file_name="skindx-report-combined.png",
             mime="image/png",
             key="dx_report_combined",
@@ -308,10 +310,7 @@ def _summary(analysis: Analysis) -> str:
     if not prediction.in_domain:
         return f"{name} · not assessed"
     probability = ui.probability(prediction.probabilities[prediction.label])
-    return (
-        f"{name} · {prediction.label_name} {probability} · "
-        f"{report.CONCERN_LABELS[prediction.concern]}"
-    )
+    return f"{name} · {prediction.label_name} {probability} · {CONCERN_LABELS[prediction.concern]}"
 
 
 def _result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:
@@ -447,7 +446,7 @@ def _out_of_domain(prediction: Prediction) -> None:
 
 
 def _chart(prediction: Prediction, index: int) -> None:
-    figure = report.probability_figure(prediction)
+    figure = probability_figure(prediction)
     bars = figure.data[0]  # the page's one probability format on the bars too
     bars.update(
         text=[ui.probability(value / 100) for value in bars.x],
@@ -467,7 +466,7 @@ def _chart(prediction: Prediction, index: int) -> None:
 def _report_maker(analysis: Analysis, model_name: str):
     def make() -> bytes:
         assert analysis.prediction is not None and analysis.pixels is not None
-        return report.report_png(
+        return report_png(
             analysis.pixels,
             analysis.prediction,
             analysis.overlay,

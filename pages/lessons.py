@@ -8,7 +8,7 @@ import html
 import streamlit as st
 
 from skindx.images.loading import ImageRejected
-from skindx.reports.report import diagnosis_label
+from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
 from skindx.teaching import handout
 from skindx.teaching import lessons as lx

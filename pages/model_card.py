@@ -17,16 +17,25 @@ from skindx.diagnosis.context import VARIABLE_LABELS
 from skindx.explain.explainer import METHODS
 from skindx.images import quality
 from skindx.model.card import ModelCard
-from skindx.reports import report
-from skindx.reports.model_card import (
+from skindx.reports.card_sections import (
     EVALUATIONS,
     SUBGROUP_HEADING,
     SUBGROUP_NOTE,
     SUBGROUP_RATES,
-    architecture_words,
     same_spot_sentence,
     subgroup_rows,
 )
+from skindx.reports.figures import (
+    confusion_figure,
+    context_figure,
+    history_figure,
+    members_frame,
+    per_class_table,
+    reliability_figure,
+    roc_figure,
+)
+from skindx.reports.model_card import architecture_words
+from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -68,7 +77,7 @@ def _use(card: ModelCard) -> None:
     st.header("Intended use")
     st.markdown(card.intended_use or NOT_MEASURED)
     st.subheader("Out of scope")
-    classes = ", ".join(report.diagnosis_label(c).lower() for c in card.classes)
+    classes = ", ".join(diagnosis_label(c).lower() for c in card.classes)
     st.markdown("\n".join(f"- {item.format(classes=classes)}" for item in OUT_OF_SCOPE))
 
 
@@ -98,7 +107,7 @@ def _training(card: ModelCard) -> None:
     if counts:
         frame = pd.DataFrame(
             {
-                "diagnosis": [report.diagnosis_label(code) for code in counts],
+                "diagnosis": [diagnosis_label(code) for code in counts],
                 "training images": list(counts.values()),
             }
         )
@@ -107,10 +116,10 @@ def _training(card: ModelCard) -> None:
         st.markdown(
             "The model averages the logits of networks trained on the same split; each one:"
         )
-        ui.table(report.members_frame(members), key="card_members", hide_index=True)
+        ui.table(members_frame(members), key="card_members", hide_index=True)
     shown = {"data", "recipe", "train_images_per_class", "history", "members"}
     other = {k: v for k, v in training.items() if k not in shown}
-    history = report.history_figure(training.get("history"))
+    history = history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):
             st.plotly_chart(history, key="card_history", config=CHART_CONFIG)
@@ -127,7 +136,7 @@ def _architecture(card: ModelCard) -> None:
     lines = [
         f"- Network: **{name or NOT_MEASURED}**",
         f"- Input: **{card.input_size}×{card.input_size}** RGB pixels",
-        f"- Classes: {', '.join(report.diagnosis_label(c) for c in card.classes)}",
+        f"- Classes: {', '.join(diagnosis_label(c) for c in card.classes)}",
     ]
     members = arch.pop("members", None) or []
     if members:
@@ -197,7 +206,7 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
             f"{_value(official.get('macro_auc'), 'auc')}."
         )
     st.subheader("Per class")
-    table = report.per_class_table(metrics)
+    table = per_class_table(metrics)
     if table.empty:
         st.info("Per-class figures: not measured.")
     else:
@@ -227,13 +236,13 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
         )
     _figure(
         "Confusion matrix",
-        report.confusion_figure(metrics),
+        confusion_figure(metrics),
         "Rows: the true diagnosis; columns: the model's top class; each row adds up to 100%.",
         "card_confusion",
     )
     _figure(
         "ROC curves",
-        report.roc_figure(metrics),
+        roc_figure(metrics),
         "One class against the rest; the dotted diagonal is guessing.",
         "card_roc",
     )
@@ -285,7 +294,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         column.metric(name, value)
     _figure(
         "Reliability diagram",
-        report.reliability_figure(metrics) if metrics else None,
+        reliability_figure(metrics) if metrics else None,
         "Bars: how often the top class was right among images with that confidence. "
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
@@ -315,7 +324,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
                 with tab:
                     _figure(
                         f"Training lesions by {variable}",
-                        report.context_figure(card.context, variable),
+                        context_figure(card.context, variable),
                         "Each column: one diagnosis's training lesions, adding up to 100% "
                         "(counted once per lesion, with one extra count per cell).",
                         f"card_context_{variable}",

@@ -19,7 +19,7 @@ from skindx.config import settings
 from skindx.diagnosis.similar import vote
 from skindx.explain.explainer import COLORMAPS, METHODS, Faithfulness, layer_label, overlay
 from skindx.images.loading import ImageRejected
-from skindx.reports.report import diagnosis_label
+from skindx.reports.results import diagnosis_label
 from skindx.teaching.lessons import ExampleImage, examples_dir, in_class_order
 from streamlit_app import resources, ui
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from skindx.datasets import stats
 from skindx.datasets.metadata import MetadataError
-from skindx.reports import report
+from skindx.reports.results import safe_csv
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
 
@@ -114,7 +114,7 @@ def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) ->
         st.dataframe(table, hide_index=True, width="stretch")
     st.download_button(
         "Download table (CSV)",
-        report.safe_csv(table),
+        safe_csv(table),
         file_name=f"isic_{key}.csv",
         mime="text/csv",
         key=f"stats_download_{key}",

@@ -20,7 +20,7 @@ from skindx.diagnosis.similar import GALLERY_PER_CLASS
 from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
-from skindx.reports.report import DISCLAIMER
+from skindx.reports.results import DISCLAIMER
 from skindx.teaching.lessons import ExampleImage, examples_dir, find_examples
 from streamlit_app import navigation
 

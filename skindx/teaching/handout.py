@@ -17,7 +17,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from skindx import __version__
-from skindx.reports.report import DISCLAIMER
+from skindx.reports.results import DISCLAIMER
 from skindx.teaching import lessons as lx
 
 # CommonMark with tables; raw HTML in a lesson is shown as text, never passed through.
