@@ -16,9 +16,9 @@ import streamlit as st
 from skindx.diagnosis.context import VARIABLE_LABELS
 from skindx.images import quality
 from skindx.model.card import ModelCard
-from skindx.reports import card_view, report
+from skindx.reports import card_view, figures
+from skindx.reports.card_sections import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
 from skindx.reports.card_view import NOT_MEASURED, SPLITS
-from skindx.reports.model_card import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
 from streamlit_app import card_widgets, resources, ui
 from streamlit_app.card_widgets import CHART_CONFIG, metric_row
 
@@ -54,8 +54,8 @@ def _training(card: ModelCard) -> None:
         st.markdown(
             "The model averages the logits of networks trained on the same split; each one:"
         )
-        ui.table(report.members_frame(members), key="card_members", hide_index=True)
-    history = report.history_figure(training.get("history"))
+        ui.table(figures.members_frame(members), key="card_members", hide_index=True)
+    history = figures.history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):
             st.plotly_chart(history, key="card_history", config=CHART_CONFIG)
@@ -105,13 +105,13 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
         card_widgets.per_class_table(*frames)
     card_widgets.figure(
         "Confusion matrix",
-        report.confusion_figure(metrics),
+        figures.confusion_figure(metrics),
         "Rows: the true diagnosis; columns: the model's top class; each row adds up to 100%.",
         "card_confusion",
     )
     card_widgets.figure(
         "ROC curves",
-        report.roc_figure(metrics),
+        figures.roc_figure(metrics),
         "One class against the rest; the dotted diagonal is guessing.",
         "card_roc",
     )
@@ -134,7 +134,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
     metric_row(card_view.calibration_figures(card, metrics))
     card_widgets.figure(
         "Reliability diagram",
-        report.reliability_figure(metrics) if metrics else None,
+        figures.reliability_figure(metrics) if metrics else None,
         "Bars: how often the top class was right among images with that confidence. "
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
@@ -153,7 +153,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
                 with tab:
                     card_widgets.figure(
                         f"Training lesions by {variable}",
-                        report.context_figure(card.context, variable),
+                        figures.context_figure(card.context, variable),
                         "Each column: one diagnosis's training lesions, adding up to 100% "
                         "(counted once per lesion, with one extra count per cell).",
                         f"card_context_{variable}",

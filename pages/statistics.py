@@ -15,7 +15,7 @@ from skindx.datasets.metadata import MetadataError
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import AGE_BIN_WIDTH, cube_frame, load_summary
 from skindx.datasets.uploads import summarize_upload
-from skindx.reports import report
+from skindx.reports.results import safe_csv
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
 
@@ -118,7 +118,7 @@ def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) ->
         st.dataframe(table, hide_index=True, width="stretch")
     st.download_button(
         "Download table (CSV)",
-        report.safe_csv(table),
+        safe_csv(table),
         file_name=f"isic_{key}.csv",
         mime="text/csv",
         key=f"stats_download_{key}",

@@ -16,7 +16,7 @@ if (_ROOT := str(Path(__file__).resolve().parents[1])) not in sys.path:
 
 import streamlit as st
 
-from skindx.reports.report import DISCLAIMER
+from skindx.reports.results import DISCLAIMER
 from streamlit_app import navigation, resources
 
 # A file in the repository: a ":material/…:" page icon makes browsers fetch the favicon from

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from skindx.reports.card_sections import SUBGROUP_RATES
 from skindx.reports.card_view import PER_CLASS_ORDER
-from skindx.reports.model_card import SUBGROUP_RATES
 from streamlit_app import ui
 
 CHART_CONFIG = {"displayModeBar": False}

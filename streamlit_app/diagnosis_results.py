@@ -18,8 +18,8 @@ from skindx.diagnosis.context import Context
 from skindx.diagnosis.predict import SAME_SPOT, Prediction
 from skindx.explain.explainer import overlay
 from skindx.images.loading import ImageRejected
-from skindx.reports import report
-from skindx.reports.model_card import same_spot_sentence
+from skindx.reports import figures, png, results
+from skindx.reports.card_sections import same_spot_sentence
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -127,7 +127,7 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
     if combined is not None:
         rows.append((SAME_SPOT, combined))
-    table = report.results_table(rows)
+    table = results.results_table(rows)
     shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
     ui.table(
         shown,
@@ -146,7 +146,7 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     )
     st.download_button(
         "Download the table (CSV)",
-        data=report.results_csv(table),
+        data=results.results_csv(table),
         file_name="skindx-results.csv",
         mime="text/csv",
         key="dx_csv",
@@ -189,7 +189,7 @@ def combined_result(
         photos = [(a.name, a.pixels) for a in used if a.pixels is not None]
         st.download_button(
             "Report of the combined result (PNG)",
-            data=lambda: report.combined_report_png(photos, combined, model_name=engine.model_name),
+            data=lambda: png.combined_report_png(photos, combined, model_name=engine.model_name),
             file_name="skindx-report-combined.png",
             mime="image/png",
             key="dx_report_combined",
@@ -208,7 +208,7 @@ def _summary(analysis: Analysis) -> str:
     probability = ui.probability(prediction.probabilities[prediction.label])
     return (
         f"{name} · {prediction.label_name} {probability} · "
-        f"{report.CONCERN_LABELS[prediction.concern]}"
+        f"{results.CONCERN_LABELS[prediction.concern]}"
     )
 
 
@@ -345,7 +345,7 @@ def _out_of_domain(prediction: Prediction) -> None:
 
 
 def _chart(prediction: Prediction, index: int) -> None:
-    figure = report.probability_figure(prediction)
+    figure = figures.probability_figure(prediction)
     bars = figure.data[0]  # the page's one probability format on the bars too
     bars.update(
         text=[ui.probability(value / 100) for value in bars.x],
@@ -365,7 +365,7 @@ def _chart(prediction: Prediction, index: int) -> None:
 def _report_maker(analysis: Analysis, model_name: str):
     def make() -> bytes:
         assert analysis.prediction is not None and analysis.pixels is not None
-        return report.report_png(
+        return png.report_png(
             analysis.pixels,
             analysis.prediction,
             analysis.overlay,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from skindx.images.loading import ImageRejected
-from skindx.reports.report import diagnosis_label
+from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
 from skindx.teaching.examples import ExampleImage
 from skindx.teaching.figures import Chart, Figure, build_chart, load_figure

@@ -9,7 +9,7 @@ import streamlit as st
 from skindx.config import settings
 from skindx.explain.explainer import METHODS, Faithfulness
 from skindx.images.loading import ImageRejected
-from skindx.reports.report import diagnosis_label
+from skindx.reports.results import diagnosis_label
 from skindx.reports.saliency_view import FAITHFULNESS_HELP, faithfulness_words
 from skindx.teaching.examples import ExampleImage, in_class_order
 from streamlit_app import resources, ui

@@ -17,8 +17,10 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from skindx.diagnosis.similar import GALLERY_PER_CLASS
-from skindx.images.loading import LoadedImage, heif_available, inspect_image, shrink
-from skindx.reports.report import DISCLAIMER
+from skindx.images.formats import heif_available
+from skindx.images.loading import LoadedImage, inspect_image
+from skindx.images.preprocess import shrink
+from skindx.reports.results import DISCLAIMER
 from skindx.teaching.examples import ExampleImage, examples_dir, find_examples
 from streamlit_app import navigation
 

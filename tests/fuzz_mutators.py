@@ -23,7 +23,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
-from skindx.images.loading import ImageRejected, heif_available, load_image
+from skindx.images.formats import heif_available
+from skindx.images.loading import ImageRejected, load_image
 
 Mutator = Callable[[bytes, random.Random], bytes]
 

@@ -30,7 +30,7 @@ from streamlit.testing.v1 import AppTest
 
 from skindx.config import Settings
 from skindx.images.loading import ImageRejected, inspect_image
-from skindx.reports import report
+from skindx.reports.results import NOT_ANALYSED, PHOTO_NOTE, TABLE_COLUMNS, results_csv
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "streamlit_app" / "app.py"
@@ -260,12 +260,12 @@ def test_multi_upload_table_and_csv(model) -> None:
     ]
     at = upload(run(app_test(PAGES / "diagnose.py")), *files)
     table = at.dataframe[0].value
-    assert list(table.columns) == list(report.TABLE_COLUMNS)
+    assert list(table.columns) == list(TABLE_COLUMNS)
     assert list(table["file"]) == [name for name, _ in files]
     assert table["probability"].iloc[:2].str.fullmatch(r"(<|>)?\d{1,3}%").all()  # as on the page
-    assert table["concern"].iloc[2] == report.NOT_ANALYSED
+    assert table["concern"].iloc[2] == NOT_ANALYSED
     assert at.download_button(key="dx_csv")
-    csv = pd.read_csv(io.BytesIO(report.results_csv(table)))
+    csv = pd.read_csv(io.BytesIO(results_csv(table)))
     assert csv["file"].iloc[2].startswith("'=")
     assert len(chart_values(at)) == 2 and len(at.error) == 1
 
@@ -737,7 +737,7 @@ def test_a_dark_photo_gets_a_photo_warning_and_a_table_note(quality_model) -> No
         run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png()), ("b.png", dark_png())
     )
     notes = list(at.dataframe[0].value["note"])
-    assert notes[1].endswith(report.PHOTO_NOTE) and report.PHOTO_NOTE not in notes[0]
+    assert notes[1].endswith(PHOTO_NOTE) and PHOTO_NOTE not in notes[0]
 
 
 def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:

@@ -18,7 +18,7 @@ from conftest import add_test_context
 from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
 from PIL import Image
 
-from skindx.images.loading import heif_available
+from skindx.images.formats import heif_available
 from streamlit_app import navigation
 
 STARTUP_TIMEOUT_S = 60

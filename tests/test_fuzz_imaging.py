@@ -59,7 +59,7 @@ def test_the_oracle_reports_errors_hidden_by_the_catch_all(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("bug in our own conversion code")
 
-    monkeypatch.setattr(imaging, "_pil_to_rgb", broken)
+    monkeypatch.setattr(imaging, "pil_to_rgb", broken)
     assert isinstance(fm.unexpected_error(fm.seed_images()[0]), ZeroDivisionError)
 
 

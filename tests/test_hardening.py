@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from skindx.images import budget
 from skindx.images import loading as imaging
 from skindx.images.loading import ImageRejected, load_image
 
@@ -55,8 +56,8 @@ def test_the_budget_has_an_environment_override(monkeypatch) -> None:
 
 
 def test_heavy_work_is_reentrant_and_bounded() -> None:
-    slots = imaging._heavy_slots()
-    with imaging.heavy_work(), imaging.heavy_work():  # nested in one thread: one slot
+    slots = budget._heavy_slots()
+    with budget.heavy_work(), budget.heavy_work():  # nested in one thread: one slot
         inside = []
         worker = threading.Thread(target=lambda: inside.append(slots.acquire(timeout=5)))
         worker.start()

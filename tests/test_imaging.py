@@ -19,12 +19,9 @@ import pytest
 from PIL import Image, ImageFile
 
 from skindx.images import loading as imaging
-from skindx.images.loading import (
-    ImageRejected,
-    LoadedImage,
+from skindx.images.loading import ImageRejected, LoadedImage, inspect_image, load_image
+from skindx.images.preprocess import (
     decode_side,
-    inspect_image,
-    load_image,
     preprocess_pixels,
     remove_hair,
     resize_square,

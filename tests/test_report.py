@@ -1,4 +1,5 @@
-"""skindx.reports.report: the batch table and its CSV, the plotly figures and the PNG report."""
+"""skindx.reports.results, .figures and .png: the batch table and its CSV, the plotly figures
+and the PNG report."""
 
 from __future__ import annotations
 
@@ -13,7 +14,27 @@ import pytest
 from PIL import Image
 
 from skindx.diagnosis.predict import Prediction
-from skindx.reports import report
+from skindx.reports.figures import (
+    HIGHLIGHT,
+    MUTED,
+    confusion_figure,
+    context_figure,
+    history_figure,
+    per_class_table,
+    probability_figure,
+    reliability_figure,
+    roc_figure,
+)
+from skindx.reports.png import combined_report_png, report_png, report_subtitle
+from skindx.reports.results import (
+    CONTEXT_NOTE,
+    NOT_ANALYSED,
+    OUT_OF_DOMAIN_NOTE,
+    SIGNS_NOTE,
+    TABLE_COLUMNS,
+    results_csv,
+    results_table,
+)
 from skindx.taxonomy import CODES
 
 PROBABILITIES = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
@@ -46,7 +67,7 @@ def metrics() -> dict:
 
 
 def test_results_table_rows() -> None:
-    table = report.results_table(
+    table = results_table(
         [
             ("a.jpg", prediction()),
             ("b.jpg", prediction(in_domain=False)),
@@ -54,32 +75,30 @@ def test_results_table_rows() -> None:
             ("d.jpg", prediction(context_used=True)),
         ]
     )
-    assert list(table.columns) == list(report.TABLE_COLUMNS)
+    assert list(table.columns) == list(TABLE_COLUMNS)
     first, second, third, fourth = table.to_dict("records")
-    assert first["note"] == "" and fourth["note"] == report.CONTEXT_NOTE
+    assert first["note"] == "" and fourth["note"] == CONTEXT_NOTE
     assert first["top_diagnosis"] == "Melanoma"
     assert first["probability"] == 0.5 and first["malignant_probability"] == 0.65
     assert first["concern"] == "See a doctor"
     assert pd.isna(second["top_diagnosis"]) and second["concern"] == "Not assessed"
-    assert third["concern"] == report.NOT_ANALYSED
+    assert third["concern"] == NOT_ANALYSED
     assert third["note"].startswith("This file")
 
 
 def test_results_table_with_warning_signs() -> None:
     from skindx.diagnosis.signs import with_signs
 
-    table = report.results_table(
+    table = results_table(
         [
             ("a.jpg", with_signs(prediction(concern="low"), ["size", "colour"])),
             ("b.jpg", with_signs(prediction(in_domain=False, context_used=True), ["oozing"])),
         ]
     )
     first, second = table.to_dict("records")
-    assert first["concern"] == "See a doctor soon" and first["note"] == report.SIGNS_NOTE
+    assert first["concern"] == "See a doctor soon" and first["note"] == SIGNS_NOTE
     assert pd.isna(second["top_diagnosis"]) and second["concern"] == "See a doctor"
-    assert second["note"] == "; ".join(
-        (report.OUT_OF_DOMAIN_NOTE, report.CONTEXT_NOTE, report.SIGNS_NOTE)
-    )
+    assert second["note"] == "; ".join((OUT_OF_DOMAIN_NOTE, CONTEXT_NOTE, SIGNS_NOTE))
 
 
 @pytest.mark.parametrize(
@@ -93,38 +112,38 @@ def test_results_table_with_warning_signs() -> None:
     ],
 )
 def test_results_csv_defuses_formulas(name, written) -> None:
-    csv = report.results_csv(report.results_table([(name, prediction())]))
+    csv = results_csv(results_table([(name, prediction())]))
     assert pd.read_csv(io.BytesIO(csv))["file"][0] == written
 
 
 def test_probability_figure_shows_every_class_top_three_highlighted() -> None:
-    figure = report.probability_figure(prediction())
+    figure = probability_figure(prediction())
     bar = figure.data[0]
     assert sum(bar.x) == pytest.approx(100.0)
     assert len(bar.x) == len(CODES)
     assert bar.y[-1] == "Melanoma"  # largest on top
-    assert list(bar.marker.color).count(report.HIGHLIGHT) == 3
-    assert bar.marker.color[-1] == report.HIGHLIGHT and bar.marker.color[0] == report.MUTED
+    assert list(bar.marker.color).count(HIGHLIGHT) == 3
+    assert bar.marker.color[-1] == HIGHLIGHT and bar.marker.color[0] == MUTED
 
 
 def test_evaluation_figures_come_from_the_metrics(metrics) -> None:
-    confusion = report.confusion_figure(metrics)
+    confusion = confusion_figure(metrics)
     assert np.allclose(np.asarray(confusion.data[0].z).sum(axis=1), 1.0)
-    roc = report.roc_figure(metrics)
+    roc = roc_figure(metrics)
     names = [trace.name for trace in roc.data]
     auc = metrics["per_class"]["mel"]["auc"]
     assert f"mel (AUC {auc:.3f})" in names and "chance" in names
-    reliability = report.reliability_figure(metrics)
+    reliability = reliability_figure(metrics)
     used = [b for b in metrics["reliability"] if b["count"]]
     assert list(reliability.data[0].y) == [b["accuracy"] for b in used]
-    table = report.per_class_table(metrics)
+    table = per_class_table(metrics)
     assert list(table["sensitivity"]) == [metrics["per_class"][c]["sensitivity"] for c in CODES]
     assert table.set_index("diagnosis").loc["Melanoma", "malignant"]
 
 
 @pytest.mark.parametrize(
     "builder",
-    [report.confusion_figure, report.roc_figure, report.reliability_figure],
+    [confusion_figure, roc_figure, reliability_figure],
 )
 def test_missing_figures_are_none(builder) -> None:
     assert builder({}) is None
@@ -137,16 +156,16 @@ def test_context_figure_shows_each_diagnosis_as_a_distribution() -> None:
     frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
     context = {"tables": fit_tables(frame)}
     for variable, n_rows in (("age", 6), ("sex", 2), ("site", 6)):
-        (heatmap,) = report.context_figure(context, variable).data
+        (heatmap,) = context_figure(context, variable).data
         shares = np.asarray(heatmap.z)
         assert shares.shape == (n_rows, len(CODES)) and len(heatmap.y) == n_rows
         assert np.allclose(shares.sum(axis=0), 1.0, atol=1e-3)
-    assert report.context_figure({}, "age") is None
+    assert context_figure({}, "age") is None
 
 
 def test_history_figure() -> None:
-    assert report.history_figure(None) is None
-    figure = report.history_figure({"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.8, 1.7]})
+    assert history_figure(None) is None
+    figure = history_figure({"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.8, 1.7]})
     assert [trace.name for trace in figure.data] == ["loss", "val_loss"]
     assert list(figure.data[0].x) == [1, 2, 3]
 
@@ -156,7 +175,7 @@ def test_history_figure() -> None:
 )
 def test_report_png(in_domain, with_overlay, lesion_image) -> None:
     overlay = np.zeros_like(lesion_image) if with_overlay else None
-    data = report.report_png(
+    data = report_png(
         lesion_image,
         prediction(in_domain),
         overlay,
@@ -172,24 +191,24 @@ def test_report_png(in_domain, with_overlay, lesion_image) -> None:
 
 def test_report_png_says_context_was_used_without_drawing_it(lesion_image) -> None:
     day = datetime.date(2026, 11, 27)
-    plain = report.report_png(lesion_image, prediction(), date=day)
-    with_context = report.report_png(lesion_image, prediction(context_used=True), date=day)
+    plain = report_png(lesion_image, prediction(), date=day)
+    with_context = report_png(lesion_image, prediction(context_used=True), date=day)
     assert with_context != plain  # the heading says so; the values are never passed in
 
 
 def test_report_png_carries_the_photo_warnings(lesion_image) -> None:
     day = datetime.date(2026, 11, 27)
-    plain = Image.open(io.BytesIO(report.report_png(lesion_image, prediction(), date=day)))
+    plain = Image.open(io.BytesIO(report_png(lesion_image, prediction(), date=day)))
     warned = prediction()
     warned = dataclasses.replace(warned, notes=("This photo is darker than 99% " * 8,))
-    drawn = Image.open(io.BytesIO(report.report_png(lesion_image, warned, date=day)))
+    drawn = Image.open(io.BytesIO(report_png(lesion_image, warned, date=day)))
     assert drawn.height == plain.height + 10 + 30 * 4  # three wrapped lines and a gap
 
 
 def test_report_png_is_deterministic(lesion_image) -> None:
     day = datetime.date(2026, 11, 27)
-    first = report.report_png(lesion_image, prediction(), lesion_image, date=day)
-    assert report.report_png(lesion_image, prediction(), lesion_image, date=day) == first
+    first = report_png(lesion_image, prediction(), lesion_image, date=day)
+    assert report_png(lesion_image, prediction(), lesion_image, date=day) == first
 
 
 def test_combined_report_shows_every_photo(lesion_image) -> None:
@@ -197,23 +216,23 @@ def test_combined_report_shows_every_photo(lesion_image) -> None:
     day = datetime.date(2026, 11, 27)
     colours = [(200, 30, 30), (30, 160, 40), (40, 60, 210)]
     photos = [(f"view {i}.jpg", np.full((60, 80, 3), c, np.uint8)) for i, c in enumerate(colours)]
-    data = report.combined_report_png(photos, prediction(), model_name="skindx-test v1", date=day)
+    data = combined_report_png(photos, prediction(), model_name="skindx-test v1", date=day)
     image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     assert image.shape[1] == 1200
     for colour in colours:  # each photo appears, as a sizeable block
         assert (image == colour).all(axis=2).sum() > 10_000
-    single = Image.open(io.BytesIO(report.report_png(lesion_image, prediction(), date=day)))
+    single = Image.open(io.BytesIO(report_png(lesion_image, prediction(), date=day)))
     assert image.shape[0] < single.height  # three smaller panels in one row
-    five = report.combined_report_png(photos + photos[:2], prediction(), date=day)
+    five = combined_report_png(photos + photos[:2], prediction(), date=day)
     assert Image.open(io.BytesIO(five)).height > image.shape[0]  # a second row
 
 
 def test_report_is_dated() -> None:
     day = datetime.date(2026, 3, 5)
-    assert report.report_subtitle("mole.jpg", "skindx-x 1.0", day) == (
+    assert report_subtitle("mole.jpg", "skindx-x 1.0", day) == (
         "5 March 2026 · mole.jpg · skindx-x 1.0"
     )
-    assert report.report_subtitle("", "", day) == "5 March 2026"
+    assert report_subtitle("", "", day) == "5 March 2026"
     image = np.full((40, 40, 3), 128, np.uint8)
-    drawn = {report.report_png(image, prediction(), date=d) for d in (day, day.replace(day=6))}
+    drawn = {report_png(image, prediction(), date=d) for d in (day, day.replace(day=6))}
     assert len(drawn) == 2  # the date is drawn

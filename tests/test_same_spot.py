@@ -15,7 +15,8 @@ from skindx.cli import main
 from skindx.diagnosis.predict import KEPT_ADVICE, Prediction
 from skindx.evaluation.evaluate import same_spot_figures
 from skindx.model.card import ModelCard
-from skindx.reports.model_card import render_markdown, same_spot_sentence
+from skindx.reports.card_sections import same_spot_sentence
+from skindx.reports.model_card import render_markdown
 from skindx.taxonomy import CODES
 
 

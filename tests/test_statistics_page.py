@@ -247,4 +247,4 @@ def test_page_source_rules() -> None:
     source = PAGE.read_text()
     assert "set_page_config" not in source
     assert source.count("st.cache_data") == 1  # the bundled summary only
-    assert "to_csv" not in source  # every download through report.safe_csv
+    assert "to_csv" not in source  # every download through results.safe_csv

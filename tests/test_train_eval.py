@@ -390,7 +390,7 @@ def test_input_size_tool_keeps_the_weights_at_any_size(tiny_model, lesion_image)
     """docs/training_logs/input_size_check.py: the same network at another input size."""
     at_size = tool("input_size_check").at_size
 
-    from skindx.images.loading import preprocess_pixels
+    from skindx.images.preprocess import preprocess_pixels
     from skindx.training.finishing import logits_and_features
 
     same = at_size(tiny_model.model, tiny_model.input_size)

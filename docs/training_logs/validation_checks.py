@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.images import quality
-from skindx.images.loading import load_image, preprocess_pixels
+from skindx.images.loading import load_image
+from skindx.images.preprocess import preprocess_pixels
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import load_model
 from skindx.training.data import card_split, labelled_paths

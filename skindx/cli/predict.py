@@ -79,7 +79,7 @@ class _Reports:
 
     def single(self, path: Path, pixels, prediction) -> None:
         from skindx.explain.explainer import Explainer, overlay
-        from skindx.reports.report import report_png
+        from skindx.reports.png import report_png
 
         heat_map = None
         if prediction.in_domain:
@@ -93,7 +93,7 @@ class _Reports:
         self._write(path.stem, data)
 
     def combined(self, photos, prediction) -> None:
-        from skindx.reports.report import combined_report_png
+        from skindx.reports.png import combined_report_png
 
         self._write("combined", combined_report_png(photos, prediction, model_name=self.model_name))
 

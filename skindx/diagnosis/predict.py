@@ -14,14 +14,10 @@ import numpy as np
 
 from skindx.diagnosis.context import Context, apply_context
 from skindx.images import quality
-from skindx.images.loading import (
-    check_pixels,
-    decode_side,
-    heavy_work,
-    load_for_model,
-    load_image,
-    preprocess_pixels,
-)
+from skindx.images.budget import heavy_work
+from skindx.images.loading import load_image
+from skindx.images.pixels import check_pixels
+from skindx.images.preprocess import decode_side, load_for_model, preprocess_pixels
 from skindx.model.calibration import (
     calibrated_probabilities,
     mahalanobis_score,
@@ -238,7 +234,7 @@ class Predictor:
         ``notes`` carries :meth:`photo_warnings`.
 
         Decode and forward pass hold one of the process-wide slots
-        (:func:`~skindx.images.loading.heavy_work`), so concurrent uploads queue instead of each
+        (:func:`~skindx.images.budget.heavy_work`), so concurrent uploads queue instead of each
         holding a full-size decode at once.
         """
         with heavy_work():

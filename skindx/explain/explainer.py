@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from skindx.images.loading import load_image, preprocess_pixels
+from skindx.images.loading import load_image
+from skindx.images.preprocess import preprocess_pixels
 from skindx.model.networks import (
     ENSEMBLE_MAPS_LAYER,
     LOGITS_LAYER,

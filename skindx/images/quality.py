@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from skindx.evaluation.metrics import balanced_accuracy
-from skindx.images.loading import shrink
+from skindx.images.preprocess import shrink
 from skindx.taxonomy import CODES
 
 WORK_SIDE = 200

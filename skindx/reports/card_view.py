@@ -14,9 +14,11 @@ import pandas as pd
 from skindx.explain.explainer import METHODS
 from skindx.images import quality
 from skindx.model.card import ModelCard
-from skindx.reports.model_card import EVALUATIONS, SUBGROUP_RATES, architecture_words, subgroup_rows
+from skindx.reports.card_sections import EVALUATIONS, SUBGROUP_RATES, subgroup_rows
+from skindx.reports.figures import per_class_table
+from skindx.reports.model_card import architecture_words
 from skindx.reports.numbers import percent
-from skindx.reports.report import diagnosis_label, per_class_table
+from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import MALIGNANT_NAMES
 
 NOT_MEASURED = "not measured"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from skindx.diagnosis.similar import Neighbour, vote
 from skindx.explain.explainer import METHODS, Faithfulness, Saliency, layer_label
 from skindx.reports.numbers import percent
-from skindx.reports.report import diagnosis_label
+from skindx.reports.results import diagnosis_label
 from skindx.teaching.examples import ExampleImage
 
 if TYPE_CHECKING:

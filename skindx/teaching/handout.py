@@ -17,7 +17,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from skindx import __version__
-from skindx.reports.report import DISCLAIMER
+from skindx.reports.results import DISCLAIMER
 from skindx.teaching.figures import Chart, build_chart, load_figure
 from skindx.teaching.lesson import Lesson, meta_line
 from skindx.teaching.render import Segment, render_lesson_body, segments

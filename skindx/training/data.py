@@ -14,7 +14,8 @@ import pandas as pd
 from PIL import Image
 
 from skindx.datasets.metadata import read_metadata
-from skindx.images.loading import ImageRejected, load_for_model
+from skindx.images.loading import ImageRejected
+from skindx.images.preprocess import load_for_model
 from skindx.taxonomy import CODES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -93,7 +94,7 @@ def load_arrays(
     """Decode and preprocess images into one ``N×size×size×3`` uint8 array (threads).
 
     Decoding is :class:`~skindx.diagnosis.predict.Predictor`'s
-    (:func:`~skindx.images.loading.load_for_model`:
+    (:func:`~skindx.images.preprocess.load_for_model`:
     EXIF orientation, JPEGs decoded only to about ``size``), so the model
     trains on the pixels it will later be shown.
 

@@ -1,0 +1,292 @@
+"""Plotly figures and tables of results and evaluations: a prediction's probabilities, and
+from a model card's ``metrics`` (as written by :mod:`skindx.evaluation.evaluate`) the per-class
+table, confusion matrix, ROC curves, reliability diagram, context tables, training curves
+and ensemble members. Every number is read from the prediction or the card; nothing is typed
+in, and plotly is imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from skindx.reports.results import diagnosis_label
+from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from skindx.diagnosis.predict import Prediction
+
+__all__ = [
+    "confusion_figure",
+    "context_figure",
+    "history_figure",
+    "members_frame",
+    "per_class_table",
+    "probability_figure",
+    "reliability_figure",
+    "roc_figure",
+]
+
+HIGHLIGHT = "#1f5fa8"
+MUTED = "#a9b4c2"
+MALIGNANT_COLOUR = "#b23a48"
+BENIGN_COLOUR = "#3c8d5a"
+
+
+def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
+    """Horizontal bars of all calibrated probabilities, largest on top; the top
+    ``highlight`` bars in colour, the rest muted."""
+    import plotly.graph_objects as go
+
+    ranked = prediction.top_k(len(prediction.probabilities))
+    codes = [code for code, _ in ranked][::-1]
+    values = [100 * p for _, p in ranked][::-1]
+    n = len(codes)
+    colours = [HIGHLIGHT if i >= n - highlight else MUTED for i in range(n)]
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=[_wrap_label(diagnosis_label(code)) for code in codes],
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:.1f}%" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"range": [0, 115], "ticksuffix": "%", "showgrid": False, "visible": False},
+        yaxis={"automargin": True},
+        margin={"l": 0, "r": 10, "t": 10, "b": 10},
+        height=40 * n + 30,
+        showlegend=False,
+    )
+    return figure
+
+
+def _wrap_label(text: str, width: int = 22) -> str:
+    """Long class names on two lines, so the bars keep their room on a phone."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def _split_metrics(metrics: Mapping[str, Any]) -> list[str]:
+    classes = metrics.get("classes")
+    return list(classes) if classes else list(BY_CODE)
+
+
+def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Per-class n, sensitivity, specificity and AUC, as recorded (missing figures stay empty)."""
+    per_class = metrics.get("per_class") or {}
+    rows = []
+    for code in _split_metrics(metrics):
+        figures = per_class.get(code)
+        if figures is None:
+            continue
+        rows.append(
+            {
+                "diagnosis": diagnosis_label(code),
+                "malignant": code in MALIGNANT_CODES,
+                "n": figures.get("n"),
+                "sensitivity": figures.get("sensitivity"),
+                "specificity": figures.get("specificity"),
+                "auc": figures.get("auc"),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["diagnosis", "malignant", "n", "sensitivity", "specificity", "auc"]
+    )
+
+
+def members_frame(members: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per ensemble member: seed, teacher, training loop, best epoch, validation score."""
+    from skindx.reports.card_training import member_rows
+
+    return pd.DataFrame(member_rows(list(members)))
+
+
+def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
+    """Row-normalised confusion matrix heat map (cell text: share and count), or ``None``."""
+    import plotly.graph_objects as go
+
+    matrix = metrics.get("confusion_matrix")
+    if not matrix:
+        return None
+    counts = np.asarray(matrix, dtype=float)
+    classes = _split_metrics(metrics)[: counts.shape[0]]
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    text = [
+        [f"{100 * s:.0f}%<br>({int(c)})" for s, c in zip(srow, crow, strict=True)]
+        for srow, crow in zip(shares, counts, strict=True)
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=classes,
+            y=classes,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": "predicted", "side": "bottom"},
+        yaxis={"title": "true", "autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=420,
+    )
+    return figure
+
+
+def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | None:
+    """Heat map of a context table: for each diagnosis (column), the share of its training
+    lesions at each age bin, sex or site (each column adds up to 100%)."""
+    import plotly.graph_objects as go
+
+    from skindx.diagnosis.context import value_labels
+
+    table = (context.get("tables") or {}).get(variable)
+    if not table:
+        return None
+    shares = np.exp(np.asarray(table, dtype=float))
+    classes = list(CODES)[: shares.shape[1]]
+    rows = value_labels(variable)
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=classes,
+            y=rows,
+            text=[[f"{100 * v:.0f}%" for v in row] for row in shares],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            showscale=False,
+            hovertemplate="%{x}: %{text} at %{y}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": "diagnosis", "side": "bottom"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=60 + 42 * len(rows),
+    )
+    return figure
+
+
+def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
+    """One-vs-rest ROC curve per class (legend shows the recorded AUC), or ``None``."""
+    import plotly.graph_objects as go
+
+    rocs = metrics.get("roc")
+    if not rocs:
+        return None
+    per_class = metrics.get("per_class") or {}
+    figure = go.Figure()
+    for code in _split_metrics(metrics):
+        curve = rocs.get(code)
+        if not curve or not curve.get("fpr"):
+            continue
+        auc = (per_class.get(code) or {}).get("auc")
+        name = code if auc is None else f"{code} (AUC {auc:.3f})"
+        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
+    figure.add_trace(_diagonal("chance"))
+    figure.update_layout(
+        xaxis={"title": "false-positive rate (1 − specificity)", "range": [0, 1]},
+        yaxis={"title": "true-positive rate (sensitivity)", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=460,
+    )
+    return figure
+
+
+def _diagonal(name: str):
+    """The dotted y = x reference line of ROC and reliability plots."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        line={"dash": "dot", "color": "grey"},
+        name=name,
+        hoverinfo="skip",
+    )
+
+
+def reliability_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
+    """Reliability diagram: accuracy against mean confidence per bin, or ``None``."""
+    import plotly.graph_objects as go
+
+    bins = [b for b in metrics.get("reliability") or [] if b.get("count")]
+    if not bins:
+        return None
+    centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
+    widths = [b["upper"] - b["lower"] for b in bins]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=centres,
+            y=[b["accuracy"] for b in bins],
+            width=widths,
+            name="accuracy in bin",
+            marker_color=HIGHLIGHT,
+            customdata=[[b["count"], b["confidence"]] for b in bins],
+            hovertemplate=(
+                "confidence %{customdata[1]:.2f}: accuracy %{y:.2f} "
+                "(%{customdata[0]} images)<extra></extra>"
+            ),
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[b["confidence"] for b in bins],
+            y=[b["confidence"] for b in bins],
+            mode="markers",
+            marker={"color": MALIGNANT_COLOUR, "size": 8},
+            name="mean confidence",
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(_diagonal("perfect calibration"))
+    figure.update_layout(
+        xaxis={"title": "confidence (top probability)", "range": [0, 1]},
+        yaxis={"title": "accuracy", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+        bargap=0.05,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=420,
+    )
+    return figure
+
+
+def history_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure | None:
+    """Training curves (one line per recorded series, epochs from 1), or ``None``."""
+    import plotly.graph_objects as go
+
+    series = {k: v for k, v in (history or {}).items() if isinstance(v, list | tuple) and v}
+    if not series:
+        return None
+    figure = go.Figure()
+    for name, values in series.items():
+        figure.add_trace(
+            go.Scatter(x=list(range(1, len(values) + 1)), y=list(values), mode="lines", name=name)
+        )
+    figure.update_layout(
+        xaxis={"title": "epoch"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=380,
+    )
+    return figure

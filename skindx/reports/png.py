@@ -1,0 +1,224 @@
+"""The one-page PNG report of a prediction (the photo, its saliency overlay, every probability,
+the triage message and the disclaimer), dated so reports of one spot months apart can be put in
+order; drawn with Pillow's bundled font only."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
+from skindx.reports.results import DISCLAIMER, diagnosis_label
+
+if TYPE_CHECKING:
+    from skindx.diagnosis.predict import Prediction
+
+__all__ = ["combined_report_png", "report_png", "report_subtitle"]
+
+_WIDTH = 1200
+_PAD = 40
+_PANEL = 540
+_GAP = 40  # between panels: two full-size ones fill the width
+_BG = (255, 255, 255)
+_INK = (25, 30, 40)
+_GREY = (95, 105, 120)
+_RULE = (220, 225, 232)
+
+
+def report_png(
+    pixels: np.ndarray,
+    prediction: Prediction,
+    overlay: np.ndarray | None = None,
+    *,
+    file_name: str = "",
+    model_name: str = "",
+    saliency_caption: str = "Grad-CAM: where the model looked for its top diagnosis",
+    date: datetime.date | None = None,
+) -> bytes:
+    """A one-page PNG: the photo, its saliency overlay, all probabilities, the benign/malignant
+    summary, the triage message and the disclaimer. Drawn with Pillow's bundled font only.
+
+    Args:
+        pixels: the photo, H×W×3 uint8 RGB.
+        prediction: its result.
+        overlay: the saliency overlay (same kind of array), or ``None`` to leave it out.
+        file_name: shown in the header (trimmed); no other personal data is drawn.
+        model_name: the model's name and version, from its card.
+        saliency_caption: the line under the overlay.
+        date: printed in the header (default: today), so reports of one spot taken months
+            apart can be put in order and shown to a doctor.
+    """
+    panels = [(pixels, "The photo")]
+    if overlay is not None:
+        panels.append((overlay, saliency_caption))
+    subtitle = report_subtitle(file_name, model_name, date or datetime.date.today())
+    return _draw_report(panels, prediction, subtitle)
+
+
+def combined_report_png(
+    photos: Sequence[tuple[str, np.ndarray]],
+    prediction: Prediction,
+    *,
+    model_name: str = "",
+    date: datetime.date | None = None,
+) -> bytes:
+    """The one-page PNG of several photos of one spot and their combined result
+    (``Predictor.combine``): each photo with its file name, then the page of ``report_png``.
+
+    Args:
+        photos: (file name, H×W×3 uint8 RGB) of each photo the result combines.
+        prediction: the combined result.
+        model_name, date: as for ``report_png``.
+    """
+    panels = [(pixels, name or f"Photo {i}") for i, (name, pixels) in enumerate(photos, 1)]
+    what = f"{len(photos)} photos of one spot, combined"
+    subtitle = report_subtitle(what, model_name, date or datetime.date.today())
+    return _draw_report(panels, prediction, subtitle)
+
+
+def _panel_layout(count: int) -> tuple[int, int]:
+    """(columns, side) of ``count`` square panels: two full-size ones to a row, or up to four
+    smaller ones."""
+    columns = max(1, count if count <= 2 else min(count, 4))
+    side = min(_PANEL, (_WIDTH - 2 * _PAD - _GAP * (columns - 1)) // columns)
+    return columns, side
+
+
+def _draw_report(
+    panels: Sequence[tuple[np.ndarray, str]], prediction: Prediction, subtitle: str
+) -> bytes:
+    from PIL import Image, ImageDraw
+
+    fonts = _fonts()
+    lines_after_panels = _report_rows(prediction)
+    wrapped_concern = textwrap.wrap(prediction.concern_message, 95)
+    # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
+    wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
+    wrapped_disclaimer = textwrap.wrap(DISCLAIMER, 105)
+    columns, side = _panel_layout(len(panels))
+    panel_rows = -(-len(panels) // columns)
+    height = (
+        _PAD
+        + 90
+        + panel_rows * (side + 70)
+        + 40
+        + 38 * len(lines_after_panels)
+        + 60
+        + 30 * len(wrapped_concern)
+        + (10 + 30 * len(wrapped_notes) if wrapped_notes else 0)
+        + 40
+        + 26 * len(wrapped_disclaimer)
+        + _PAD
+    )
+    canvas = Image.new("RGB", (_WIDTH, height), _BG)
+    draw = ImageDraw.Draw(canvas)
+    y = _PAD
+    draw.text((_PAD, y), "skindx result", font=fonts["title"], fill=_INK)
+    y += 48
+    draw.text((_PAD, y), subtitle, font=fonts["small"], fill=_GREY)
+    y += 42
+
+    caption_chars = max(12, 58 * side // _PANEL)
+    for i, (array, caption) in enumerate(panels):
+        row, column = divmod(i, columns)
+        x, top = _PAD + column * (side + _GAP), y + row * (side + 70)
+        thumb = _fit(Image.fromarray(np.ascontiguousarray(array)), side)
+        offset = (side - thumb.width) // 2, (side - thumb.height) // 2
+        canvas.paste(thumb, (x + offset[0], top + offset[1]))
+        draw.rectangle((x, top, x + side, top + side), outline=_RULE, width=2)
+        draw.text(
+            (x, top + side + 10), _trim(caption, caption_chars), font=fonts["small"], fill=_GREY
+        )
+    y += panel_rows * (side + 70)
+
+    heading = (
+        "Probabilities (calibrated"
+        + (", with age, sex and body site)" if prediction.context_used else ")")
+        if prediction.in_domain
+        else "Not assessed: this does not look like a close-up skin-lesion photo"
+    )  # the context's values are personal data: said to be used, never drawn
+    draw.text((_PAD, y), heading, font=fonts["heading"], fill=_INK)
+    y += 40
+    bar_left, bar_width = _PAD + 470, _WIDTH - 2 * _PAD - 470 - 90
+    for label, value, colour in lines_after_panels:
+        draw.text((_PAD, y), label, font=fonts["body"], fill=_INK)
+        draw.rectangle((bar_left, y + 6, bar_left + bar_width, y + 24), fill=(241, 243, 246))
+        draw.rectangle((bar_left, y + 6, bar_left + round(bar_width * value), y + 24), fill=colour)
+        draw.text(
+            (bar_left + bar_width + 10, y), f"{100 * value:.1f}%", font=fonts["body"], fill=_INK
+        )
+        y += 38
+    y += 20
+    draw.line((_PAD, y, _WIDTH - _PAD, y), fill=_RULE, width=2)
+    y += 20
+    draw.text((_PAD, y), "What to do", font=fonts["heading"], fill=_INK)
+    y += 40
+    for line in wrapped_concern:
+        draw.text((_PAD, y), line, font=fonts["body"], fill=_INK)
+        y += 30
+    y += 10 if wrapped_notes else 0
+    for line in wrapped_notes:
+        draw.text((_PAD, y), line, font=fonts["body"], fill=_INK)
+        y += 30
+    y += 20
+    for line in wrapped_disclaimer:
+        draw.text((_PAD, y), line, font=fonts["small"], fill=_GREY)
+        y += 26
+
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def report_subtitle(file_name: str, model_name: str, date: datetime.date) -> str:
+    """The report's header line: date, file name (trimmed) and model."""
+    parts = (f"{date.day} {date:%B %Y}", _trim(file_name, 60), model_name)
+    return " · ".join(part for part in parts if part)
+
+
+def _report_rows(prediction: Prediction) -> list[tuple[str, float, tuple[int, int, int]]]:
+    if not prediction.in_domain:  # no confident diagnosis: draw no figures at all
+        return []
+    rows = []
+    for rank, (code, p) in enumerate(prediction.top_k(len(prediction.probabilities))):
+        colour = _hex(HIGHLIGHT) if rank < 3 else _hex(MUTED)
+        rows.append((diagnosis_label(code), p, colour))
+    malignant = prediction.malignant_probability
+    rows.append(("All cancer types together", malignant, _hex(MALIGNANT_COLOUR)))
+    rows.append(("All non-cancer types together", 1.0 - malignant, _hex(BENIGN_COLOUR)))
+    return rows
+
+
+def _fonts() -> dict[str, Any]:
+    from PIL import ImageFont
+
+    def font(size: int):
+        try:
+            return ImageFont.load_default(size=size)
+        except (ImportError, OSError):  # Pillow without FreeType: the small bitmap font
+            return ImageFont.load_default()
+
+    return {"title": font(36), "heading": font(26), "body": font(22), "small": font(18)}
+
+
+def _fit(image, size: int):
+    from PIL import Image
+
+    scale = size / max(image.width, image.height)
+    new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.convert("RGB").resize(new, Image.Resampling.LANCZOS)
+
+
+def _trim(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)

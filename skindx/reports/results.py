@@ -1,0 +1,128 @@
+"""The batch results table (one row per file, rejected files included) and the formula-safe
+CSV every download in the app goes through; the disclaimer and the notes the results carry.
+
+Nothing here draws on screen or imports streamlit: the app's pages lay these objects out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from skindx.taxonomy import BY_CODE
+
+if TYPE_CHECKING:
+    from skindx.diagnosis.predict import Prediction
+
+__all__ = [
+    "CONCERN_LABELS",
+    "DISCLAIMER",
+    "diagnosis_label",
+    "results_csv",
+    "results_table",
+    "safe_csv",
+]
+
+DISCLAIMER = (
+    "Educational tool, not a medical device and not a diagnosis. See a doctor or dermatologist "
+    "about any spot that is new, changing, bleeding or worrying you."
+)
+CONCERN_LABELS: Mapping[str, str] = {
+    "low": "Low",
+    "see_doctor": "See a doctor",
+    "see_doctor_soon": "See a doctor soon",
+    "not_assessed": "Not assessed",
+}
+NOT_ANALYSED = "Not analysed"
+OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
+CONTEXT_NOTE = "Age, sex and body site taken into account"
+SIGNS_NOTE = "Your warning signs taken into account"
+PHOTO_NOTE = "Photo darker, brighter or less sharp than the training images"
+TABLE_COLUMNS = (
+    "file",
+    "top_diagnosis",
+    "probability",
+    "malignant_probability",
+    "concern",
+    "note",
+)
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def diagnosis_label(code: str) -> str:
+    """``"Melanoma"`` for ``"mel"``; unknown codes come back unchanged."""
+    return BY_CODE[code].name if code in BY_CODE else code
+
+
+def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFrame:
+    """One row per file: ``(file name, Prediction)`` or ``(file name, rejection message)``.
+
+    Out-of-domain images get no diagnosis (the model's guess would look more confident than it
+    is); rejected files keep their row so that a batch reads as complete.
+    """
+    rows = []
+    for name, result in results:
+        if isinstance(result, str):
+            rows.append(_row(name, None, None, None, NOT_ANALYSED, result))
+        elif not result.in_domain:
+            concern = CONCERN_LABELS[result.concern]  # not assessed, unless warning signs say
+            rows.append(_row(name, None, None, None, concern, _note(result, OUT_OF_DOMAIN_NOTE)))
+        else:
+            label = result.label
+            rows.append(
+                _row(
+                    name,
+                    diagnosis_label(label),
+                    result.probabilities[label],
+                    result.malignant_probability,
+                    CONCERN_LABELS.get(result.concern, result.concern),
+                    _note(result),
+                )
+            )
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _note(result: Prediction, *first: str) -> str:
+    notes = (
+        *first,
+        CONTEXT_NOTE if result.context_used else "",
+        SIGNS_NOTE if result.signs else "",
+        PHOTO_NOTE if result.notes else "",
+    )
+    return "; ".join(note for note in notes if note)
+
+
+def _row(name, label, probability, malignant, concern, note) -> dict[str, Any]:
+    return {
+        "file": name,
+        "top_diagnosis": label,
+        "probability": None if probability is None else round(float(probability), 4),
+        "malignant_probability": None if malignant is None else round(float(malignant), 4),
+        "concern": concern,
+        "note": note,
+    }
+
+
+def safe_csv(table: pd.DataFrame) -> bytes:
+    """Any table as UTF-8 CSV for a download, safe to open in a spreadsheet: text cells (and
+    column names) that a spreadsheet would run as a formula (``=cmd|' /c calc'!A0``) are
+    quoted with a leading apostrophe. Every CSV the app offers goes through here, because
+    file names and uploaded metadata (diagnoses, sites) come from the person using it."""
+    safe = table.rename(columns=_defuse)
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(_defuse)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def results_csv(table: pd.DataFrame) -> bytes:
+    """The results table (:func:`results_table`) as a formula-safe CSV (:func:`safe_csv`)."""
+    return safe_csv(table)
+
+
+def _defuse(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip(" ").startswith(_CSV_FORMULA_START):
+        return "'" + value
+    return value
