@@ -22,10 +22,10 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
-from skindx.training.ensemble import shared_validation
 from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
 from skindx.training.decoded_split import validation_arrays
+from skindx.training.ensemble import shared_validation
 from skindx.training.finishing import logits_and_features
 
 
