@@ -15,9 +15,9 @@ import functools
 
 import streamlit as st
 
+from skindx.datasets.examples import examples_dir
 from skindx.explain.explainer import COLORMAPS, METHODS, layer_label, overlay
 from skindx.reports import saliency_view
-from skindx.teaching.examples import examples_dir
 from streamlit_app import resources, saliency_widgets, ui
 
 COMPARE = ("Off", "Two methods", "Two classes")

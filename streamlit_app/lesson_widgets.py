@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from skindx.datasets.examples import ExampleImage
 from skindx.images.loading import ImageRejected
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
-from skindx.teaching.examples import ExampleImage
 from skindx.teaching.figures import Chart, Figure, build_chart, load_figure
 from skindx.teaching.glossary import GlossaryTerm, glossary_entry, search_glossary
 from skindx.teaching.image_quiz import image_quiz_round, round_note, round_scores

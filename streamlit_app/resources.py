@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from skindx.datasets.examples import examples_dir
 from skindx.diagnosis.similar import Gallery, gallery_from_folder
 from skindx.model.card import CARD_FILE, ModelCard
 from skindx.model.networks import (
@@ -32,7 +33,6 @@ from skindx.model.networks import (
     check_model_dir,
     resolve_model_dir,
 )
-from skindx.teaching.examples import examples_dir
 from skindx.teaching.figures import load_model_card
 
 MODEL_MISSING = (

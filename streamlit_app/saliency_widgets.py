@@ -7,11 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from skindx.config import settings
+from skindx.datasets.examples import ExampleImage, in_class_order
 from skindx.explain.explainer import METHODS, Faithfulness
 from skindx.images.loading import ImageRejected
 from skindx.reports.results import diagnosis_label
 from skindx.reports.saliency_view import FAITHFULNESS_HELP, faithfulness_words
-from skindx.teaching.examples import ExampleImage, in_class_order
 from streamlit_app import resources, ui
 
 IMAGE = "sal_image"  # {"id", "name", "pixels", …} from the Diagnose page, an upload or an example

@@ -16,12 +16,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from skindx.datasets.examples import ExampleImage, examples_dir, find_examples
 from skindx.diagnosis.similar import GALLERY_PER_CLASS
 from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
 from skindx.reports.results import DISCLAIMER
-from skindx.teaching.examples import ExampleImage, examples_dir, find_examples
 from streamlit_app import navigation
 
 T = TypeVar("T")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour
 from skindx.explain.explainer import Faithfulness
 from skindx.model.card import ModelCard
 from skindx.reports import card_view, saliency_view
 from skindx.reports.numbers import percent
-from skindx.teaching.examples import ExampleImage
 
 
 @pytest.mark.parametrize(

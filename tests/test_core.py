@@ -28,7 +28,7 @@ def test_import_skindx_leaves_streamlit_out():
     code = (
         "import sys, skindx, skindx.diagnosis.predict, skindx.explain.explainer, "
         "skindx.datasets.figures, skindx.datasets.uploads, skindx.teaching.lessons, "
-        "skindx.cli, skindx.evaluation.evaluate, skindx.training.train, skindx.training.data, "
+        "skindx.cli, skindx.evaluation.evaluate, skindx.training.train, skindx.datasets.labelled, "
         "skindx.datasets.metadata, skindx.reports.results, skindx.reports.figures, "
         "skindx.reports.png; "
         "print('streamlit' in sys.modules)"

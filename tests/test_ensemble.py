@@ -222,7 +222,7 @@ def test_ensemble_refuses_members_on_different_splits(synthetic_ham, tmp_path, c
 
 
 def test_an_ensemble_cards_validation_split_is_its_members():
-    from skindx.training.recipe import validation_split
+    from skindx.datasets.splits import validation_split
 
     assert validation_split({"recipe": {"val_fraction": 0.2, "seed": 3}}) == (0.2, 3)
     member = {"recipe": {"val_fraction": 0.1, "seed": 1, "split_seed": 9}}

@@ -1,4 +1,5 @@
-"""The package's floor plan: no import cycle among skindx's modules (issue #26).
+"""The package's floor plan (issue #26): no import cycle among skindx's modules, subpackages
+in layers that only import downwards, and modules and pages of a readable size.
 
 Every module under ``skindx/`` is parsed with ``ast``; each ``import skindx…`` and
 ``from skindx… import …`` is an edge, at module level and inside functions alike (a lazy
@@ -108,7 +109,8 @@ def test_the_graph_sees_the_package():
     graph = import_graph()
     assert {"skindx", "skindx.cli", "skindx.cli.common", "skindx.evaluation.evaluate"} <= set(graph)
     assert "skindx.cli.common" in graph["skindx.cli.predict"]
-    assert "skindx.evaluation.metrics" in graph["skindx.images.quality"]
+    assert "skindx.evaluation.metrics" in graph["skindx.evaluation.photo_effects"]
+    assert "skindx.images.quality" in graph["skindx.cli.evaluation"]  # imported in a function
 
 
 def test_find_cycle_finds_one():
@@ -119,3 +121,65 @@ def test_find_cycle_finds_one():
 def test_no_import_cycle_in_skindx():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+# Lowest first. A subpackage may import from its own layer's foundations and from any layer
+# below it, never from one above (docs/architecture.md draws the same stack).
+FOUNDATION = {"skindx", "skindx.taxonomy", "skindx.config", "skindx.imaging"}
+LAYERS = (
+    "images",
+    "datasets",
+    "model",
+    "diagnosis",
+    "explain",
+    "evaluation",
+    "training",
+    "reports",
+    "teaching",
+    "cli",
+)
+MAX_MODULE_LINES = 600
+MAX_PAGE_LINES = 300
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_every_subpackage_is_a_layer_with_a_docstring():
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert subpackages == set(LAYERS)
+    for name in LAYERS:
+        tree = ast.parse((PACKAGE / name / "__init__.py").read_text(encoding="utf-8"))
+        assert len(ast.get_docstring(tree) or "") > 80, name
+
+
+def test_layers_only_import_downwards():
+    """taxonomy and config import no other module; the entry points (``skindx`` itself,
+    ``__main__``, the ``imaging`` re-export) may reach any layer; a layer never one above."""
+    upward = []
+    for module, targets in import_graph().items():
+        here = _layer(module)
+        for target in targets:
+            there = _layer(target)
+            if module in ("skindx.taxonomy", "skindx.config"):
+                assert target in FOUNDATION, (module, target)
+            elif here is not None and there is None:
+                assert target in FOUNDATION, (module, target)
+            elif here is not None and there > here:
+                upward.append(f"{module} -> {target}")
+    assert not upward, upward
+
+
+def test_modules_and_pages_stay_readable():
+    long = [
+        f"{path} ({n} lines)"
+        for limit, paths in (
+            (MAX_MODULE_LINES, PACKAGE.rglob("*.py")),
+            (MAX_PAGE_LINES, (PACKAGE.parent / "pages").glob("*.py")),
+        )
+        for path in paths
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > limit
+    ]
+    assert not long, long

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from skindx.datasets.examples import ExampleImage, examples_dir, find_examples
 from skindx.taxonomy import CODES
-from skindx.teaching.examples import ExampleImage, examples_dir, find_examples
 from skindx.teaching.figures import (
     CHARTS,
     SHORT_NAMES,
@@ -610,7 +610,7 @@ def test_find_examples_from_ham10000_layout(tmp_path: Path) -> None:
 
 
 def test_find_examples_leaves_out_the_images_a_card_trained_on(tmp_path: Path) -> None:
-    from skindx.training.data import card_split
+    from skindx.datasets.labelled import card_split
 
     rows = ["lesion_id,image_id,dx,dx_type,age,sex,localization"]
     for i in range(40):

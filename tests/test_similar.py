@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.predict import Predictor
 from skindx.diagnosis.similar import Gallery, build_gallery, vote
-from skindx.teaching.examples import ExampleImage
 
 
 def _examples(*codes: str) -> tuple[ExampleImage, ...]:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skindx.datasets.labelled import split_by_lesion
 from skindx.evaluation.evaluate import (
     ISIC2018_COLUMNS,
     expected_calibration_error,
@@ -23,7 +24,6 @@ from skindx.model.calibration import (
     threshold_for_sensitivity,
 )
 from skindx.taxonomy import CODES
-from skindx.training.data import split_by_lesion
 
 TOOLS = Path(__file__).resolve().parents[1] / "docs" / "training_logs"
 

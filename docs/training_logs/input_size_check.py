@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
+from skindx.datasets.labelled import card_validation_table, labelled_paths, load_arrays
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.calibration import calibrated_probabilities
 from skindx.model.networks import import_keras, load_model
-from skindx.training.data import card_validation_table, labelled_paths, load_arrays
 from skindx.training.finishing import logits_and_features
 
 

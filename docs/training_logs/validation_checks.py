@@ -34,13 +34,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from skindx.datasets.labelled import card_split, labelled_paths
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
 from skindx.images import quality
 from skindx.images.loading import load_image
 from skindx.images.preprocess import preprocess_pixels
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.model.networks import load_model
-from skindx.training.data import card_split, labelled_paths
 from skindx.training.finishing import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)

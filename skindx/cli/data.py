@@ -9,7 +9,7 @@ from skindx.cli.common import _existing_dir, _existing_file, _positive_int
 
 
 def cmd_restructure(args: argparse.Namespace) -> int:
-    from skindx.training.data import restructure
+    from skindx.datasets.labelled import restructure
 
     report = restructure(args.metadata, args.images, args.out, link=args.link)
     for code, count in sorted(report.placed.items()):
@@ -22,7 +22,7 @@ def cmd_restructure(args: argparse.Namespace) -> int:
 
 
 def cmd_preprocess(args: argparse.Namespace) -> int:
-    from skindx.training.data import preprocess_folder
+    from skindx.datasets.labelled import preprocess_folder
 
     written, rejected = preprocess_folder(
         args.in_dir, args.out, args.size, args.color_constancy, args.hair_removal, args.workers

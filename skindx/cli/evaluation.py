@@ -79,9 +79,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_photo_quality(args: argparse.Namespace) -> int:
+    from skindx.datasets.labelled import card_split, labelled_paths
     from skindx.diagnosis.predict import Predictor
+    from skindx.evaluation.photo_effects import effects
     from skindx.images import quality
-    from skindx.training.data import card_split, labelled_paths
 
     skin_model = _load(args.model)
     train, validation = card_split(skin_model.card.training, args.metadata)
@@ -94,7 +95,7 @@ def cmd_photo_quality(args: argparse.Namespace) -> int:
     limits = quality.reference([quality.measure(pixels) for _, pixels in training])
     images = [quality.working_scale(pixels) for _, pixels in kept]
     labels = val_labels[[i for i, _ in kept]]
-    limits["validation"] = quality.effects(Predictor(skin_model), images, labels)
+    limits["validation"] = effects(Predictor(skin_model), images, labels)
     print(json.dumps(limits, indent=2))
     if args.update_card:
         skin_model.card.photo_quality = limits
@@ -106,10 +107,10 @@ def cmd_photo_quality(args: argparse.Namespace) -> int:
 def cmd_same_spot_check(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from skindx.datasets.labelled import card_validation_table, labelled_paths
     from skindx.diagnosis.predict import Predictor
     from skindx.evaluation.evaluate import same_spot_figures
     from skindx.taxonomy import CODES
-    from skindx.training.data import card_validation_table, labelled_paths
 
     skin_model = _load(args.model)
     predictor = Predictor(skin_model)

@@ -41,9 +41,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_saliency_check(args: argparse.Namespace) -> int:
+    from skindx.datasets.labelled import card_validation_table, find_image
     from skindx.evaluation.evaluate import saliency_on_lesions
     from skindx.explain.explainer import Explainer
-    from skindx.training.data import card_validation_table, find_image
 
     skin_model = _load(args.model)
     validation = card_validation_table(skin_model.card.training, args.metadata)

@@ -5,7 +5,7 @@ classifier's penultimate features place nearest to a case was about as accurate 
 classifier's own top answer, and suggested that similar cases with known diagnoses may help
 clinicians more than a probability does. The gallery here is a folder of labelled ISIC images
 on the server (``SKINDX_EXAMPLES_DIR``, as
-:func:`skindx.teaching.examples.find_examples` reads it): the
+:func:`skindx.datasets.examples.find_examples` reads it): the
 ISIC images may not ship with the app.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from skindx.datasets.examples import ExampleImage, find_examples, in_class_order
 from skindx.images.loading import ImageRejected
-from skindx.teaching.examples import ExampleImage, find_examples, in_class_order
 
 NEIGHBOURS = 10  # the vote's size
 GALLERY_PER_CLASS = 200  # lesions per diagnosis, so that nevi do not swamp the vote
@@ -124,7 +124,7 @@ def build_gallery(
 def gallery_from_folder(
     predictor: Any, directory: Path, training: Mapping[str, Any] | None, centred: bool = True
 ) -> Gallery:
-    """The gallery of a labelled folder (:func:`~skindx.teaching.examples.find_examples`, at most
+    """The gallery of a labelled folder (:func:`~skindx.datasets.examples.find_examples`, at most
     :data:`GALLERY_PER_CLASS` lesions per diagnosis, without the images the model trained on
     where its card's ``training`` split can be reproduced).
 

@@ -364,7 +364,7 @@ def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
     if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:
         table, _ = _one_hot_rows(labels_csv)
         return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
-    from skindx.training.data import read_labels
+    from skindx.datasets.labelled import read_labels
 
     return read_labels(labels_csv)[["image_id", "diagnosis"]]
 
@@ -387,10 +387,10 @@ def evaluate_model(
     with any context given. Whenever the CSV records age, sex or site, the report also holds
     ``subgroups`` (:func:`subgroup_metrics`).
     """
+    from skindx.datasets.labelled import labelled_paths
     from skindx.diagnosis.context import contexts_from_frame
     from skindx.diagnosis.predict import Predictor
     from skindx.images.loading import ImageRejected, load_image
-    from skindx.training.data import labelled_paths
 
     frame = _metadata_frame(labels_csv)  # age, sex and site, for --with-context and subgroups
     if with_context:

@@ -25,9 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from skindx.evaluation.metrics import balanced_accuracy
 from skindx.images.preprocess import shrink
-from skindx.taxonomy import CODES
 
 WORK_SIDE = 200
 LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
@@ -151,21 +149,6 @@ def variants(images: Sequence[np.ndarray]) -> Iterator[tuple[str, list[np.ndarra
     images so perturbed; one kind at a time, so only one set is held."""
     for kind in ("clean", *PERTURBATIONS):
         yield kind, [working_scale(i) if kind == "clean" else perturb(i, kind) for i in images]
-
-
-def effects(predictor, images: Sequence[np.ndarray], labels: np.ndarray) -> dict[str, Any]:
-    """Balanced accuracy and out-of-domain share of ``predictor`` on these labelled images
-    (``labels``: indices into :data:`~skindx.taxonomy.CODES`) as they are and after each of
-    :data:`PERTURBATIONS`, all at the working scale."""
-    result: dict[str, Any] = {"n": len(images)}
-    for kind, changed in variants(images):
-        predictions = predictor.predict_batch(changed)
-        predicted = np.array([CODES.index(p.label) for p in predictions])
-        result[kind] = {
-            "balanced_accuracy": balanced_accuracy(labels, predicted),
-            "out_of_domain": float(np.mean([not p.in_domain for p in predictions])),
-        }
-    return result
 
 
 def limits_summary(limits: dict[str, Any]) -> str:

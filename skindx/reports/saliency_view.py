@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour, vote
 from skindx.explain.explainer import METHODS, Faithfulness, Saliency, layer_label
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
-from skindx.teaching.examples import ExampleImage
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
-from skindx.teaching.examples import ExampleImage
+from skindx.datasets.examples import ExampleImage
 
 
 def image_quiz_round(

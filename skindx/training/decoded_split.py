@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from skindx.datasets.labelled import labelled_paths, load_arrays, read_labels, split_by_lesion
+from skindx.datasets.splits import split_seed, validation_split
 from skindx.model.card import ModelCard
-from skindx.training.data import labelled_paths, load_arrays, read_labels, split_by_lesion
-from skindx.training.recipe import TrainConfig, split_seed, validation_split
+from skindx.training.recipe import TrainConfig
 
 
 def _subsample(paths, labels, max_per_class: int | None, seed: int):

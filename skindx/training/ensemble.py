@@ -127,7 +127,7 @@ def _copy_trunk(model, x, prefix: str):
 
 
 def _shared_recipe(cards: Sequence[ModelCard]) -> dict:
-    from skindx.training.recipe import split_seed
+    from skindx.datasets.splits import split_seed
 
     def shared(card: ModelCard) -> dict:
         recipe = card.training.get("recipe", {})

@@ -91,20 +91,6 @@ class TrainConfig:
         }
 
 
-def split_seed(recipe: dict[str, Any]) -> int:
-    """The seed of a recipe's train/validation split (older cards have only ``seed``)."""
-    chosen = recipe.get("split_seed")
-    return recipe.get("seed", 42) if chosen is None else chosen
-
-
-def validation_split(training: dict[str, Any]) -> tuple[float, int]:
-    """(validation fraction, split seed) of a card's ``training`` section; an ensemble's is its
-    members' (``skindx ensemble`` makes them share one)."""
-    members = training.get("members") or []
-    recipe = training.get("recipe") or (members[0].get("recipe") if members else None) or {}
-    return recipe.get("val_fraction", 0.15), split_seed(recipe)
-
-
 def default(name: str) -> Any:
     """``TrainConfig``'s default for one field (the CLI's defaults)."""
     return TrainConfig.__dataclass_fields__[name].default

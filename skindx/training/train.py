@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from skindx.datasets.splits import split_seed
 from skindx.model.card import ModelCard
 from skindx.model.networks import SkinModel, build_model, import_keras, load_model
 from skindx.taxonomy import CODES, ISIC2018_HEADER
 from skindx.training.decoded_split import load_split
 from skindx.training.finishing import finish_with_validation
 from skindx.training.keras_engine import fit_keras, selection_callback
-from skindx.training.recipe import ENGINES, TrainConfig, split_seed
+from skindx.training.recipe import ENGINES, TrainConfig
 
 __all__ = ["TrainConfig", "split_seed", "train"]
 

@@ -77,8 +77,8 @@ def _card_training_ids(training: Mapping[str, Any], metadata_csv: Path) -> froze
     """The ids on the training side of the card's lesion split, if this metadata is the table
     the split was drawn from (its training side matches the card's counts per class); else
     empty, as the split of any other table would be a different one."""
+    from skindx.datasets.labelled import card_split
     from skindx.datasets.metadata import MetadataError
-    from skindx.training.data import card_split
 
     expected = training.get("train_images_per_class")
     try:

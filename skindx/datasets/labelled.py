@@ -1,4 +1,5 @@
-"""Training data: labelled image tables, lesion-level splits, in-memory image arrays."""
+"""Labelled images: tables of ISIC images with their diagnoses, lesion-level splits, decoded
+arrays, and restructuring or preprocessing an ISIC download."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 from PIL import Image
 
 from skindx.datasets.metadata import read_metadata
+from skindx.datasets.splits import validation_split
 from skindx.images.loading import ImageRejected
 from skindx.images.preprocess import load_for_model
 from skindx.taxonomy import CODES
@@ -41,8 +43,6 @@ def read_labels(metadata_csv: str | Path) -> pd.DataFrame:
 def card_split(training: dict, metadata_csv: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The (training, validation) rows of the lesion split a model card's ``training``
     section records."""
-    from skindx.training.recipe import validation_split
-
     return split_by_lesion(read_labels(metadata_csv), *validation_split(training))
 
 
