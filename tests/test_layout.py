@@ -183,3 +183,26 @@ def test_modules_and_pages_stay_readable():
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > limit
     ]
     assert not long, long
+
+
+def test_the_architecture_map_names_every_module():
+    """docs/architecture.md's tree has one line per module, under its subpackage."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    tree = text.split("## The tree, one line per module", 1)[1].split("```")[1]
+    listed, current = set(), ""
+    for line in tree.splitlines()[2:]:  # after "skindx/", up to the next top-level folder
+        if line and not line.startswith(" "):
+            break
+        name = line.strip().split(" ", 1)[0]
+        if line.startswith("  ") and not line.startswith("    ") and name.endswith("/"):
+            current = name.rstrip("/") + "/"
+        elif line.startswith("    ") and name.endswith(".py"):
+            listed.add(current + name)
+        elif line.startswith("  ") and name.endswith(".py") and name != "__init__.py":
+            listed.add(name)
+    actual = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py" or path.parent.name == "cli"
+    }
+    assert actual == listed, (sorted(actual - listed), sorted(listed - actual))

@@ -1,4 +1,3 @@
-"""Teaching: markdown lessons with front matter (``lesson``, ``parsing``, ``lessons``), live
-figures, rendering and slides, quizzes, glossary, search, example images and the image quiz, and
-printable handouts.
+"""Teaching: markdown lessons with front matter, their parsing and rendering, quizzes, glossary,
+slides, search, live figures, the image quiz and printable handouts.
 """
