@@ -6,12 +6,16 @@ Starts ``streamlit run streamlit_app/app.py`` on a free localhost port (model: `
 ``SKINDX_MODEL``, else ``models/default``), drives Debian's Chromium (/usr/bin/chromium) with
 Playwright, and for each run opens a fresh session, hands the image to the uploader and waits
 until the diagnosis (or the out-of-domain notice) is visible; then, separately reported, until
-the Grad-CAM overlay has loaded. One warm-up upload is not counted (the server loads and traces
-the model once per process; reruns never reload it).
+the Grad-CAM overlay has loaded and the probability chart is drawn: the whole result. One
+warm-up upload is not counted (the server loads and traces the model once per process; reruns
+never reload it). Before any of that, the first visit: a page opened the moment the server is
+healthy, timed until its first run has finished (uploader shown, nothing running), which is
+what the first person after a restart waits for.
 
 Baseline, same process, same image: ``Predictor.predict`` on the decoded upload bytes (decode +
 preprocess + forward + postprocess), the part of the path the browser cannot make faster. The
-report prints both medians and their ratio, and the target (1.5 s for one image).
+report prints both medians and their ratio, and the targets of issue #27: the whole result
+within 1.0 s (median), the first visit within 3 s.
 
 The image defaults to the first HAM10000 image under ../shared/data when present, else a
 synthetic 600×450 JPEG of a brown blob on pink skin.
@@ -42,7 +46,8 @@ from local_app import (  # noqa: E402
     wait_healthy,
 )
 
-TARGET_S = 1.5
+TARGET_S = 1.0  # upload → the whole result (diagnosis, heat map, chart), median
+FIRST_VISIT_TARGET_S = 3.0
 DIAGNOSIS = "text=/Most likely:|does not look like a close-up skin-lesion photo/"
 OVERLAY = 'img[alt^="Grad-CAM heat map"]'
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
@@ -84,6 +89,19 @@ def start_server(model_dir: Path, log) -> tuple[subprocess.Popen, str]:
         stop(process)
         raise SystemExit(f"{error}; see the streamlit log") from None
     return process, url
+
+
+def first_visit(browser, url: str) -> float:
+    """Seconds from opening the page to the end of its first run, on a server just started."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        start = time.perf_counter()
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator(UPLOADER).wait_for(state="attached", timeout=120_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+        return time.perf_counter() - start
+    finally:
+        page.close()
 
 
 def one_upload(browser, url: str, name: str, data: bytes) -> tuple[float, float, float]:
@@ -152,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
                 )
+                first = first_visit(browser, url)
                 one_upload(browser, url, name, data)  # warm-up: model load and tracing
                 runs = [one_upload(browser, url, name, data) for _ in range(args.runs)]
                 browser.close()
@@ -173,9 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"upload → probability chart drawn: median {statistics.median(charts):.3f} s")
     print(f"baseline, in-process Predictor.predict on the same bytes: median {baseline:.3f} s")
     print(f"ratio app / baseline: {diagnosis / baseline:.1f}×")
-    verdict = "meets" if diagnosis < TARGET_S else "MISSES"
-    print(f"target: under {TARGET_S} s for one image: {verdict} it")
-    return 0 if diagnosis < TARGET_S else 1
+    whole = statistics.median(max(r[1], r[2]) for r in runs) if overlays else diagnosis
+    verdicts = [
+        (f"upload → whole result: median {whole:.3f} s", whole, TARGET_S),
+        (f"first visit after server start: {first:.3f} s", first, FIRST_VISIT_TARGET_S),
+    ]
+    for line, value, target in verdicts:
+        print(f"{line}; target ≤ {target} s: {'meets' if value <= target else 'MISSES'} it")
+    return 0 if all(value <= target for _, value, target in verdicts) else 1
 
 
 if __name__ == "__main__":
