@@ -80,7 +80,7 @@ def in_process_parts(image: Path, model: str | None) -> dict[str, dict[str, floa
 
     from skindx.explain.explainer import Explainer, overlay
     from skindx.images.loading import load_image
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     explainer = Explainer(load_model(model))
     data = image.read_bytes()

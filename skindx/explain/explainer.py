@@ -24,13 +24,8 @@ import numpy as np
 
 from skindx.images.loading import load_image
 from skindx.images.preprocess import preprocess_pixels
-from skindx.model.networks import (
-    ENSEMBLE_MAPS_LAYER,
-    LOGITS_LAYER,
-    SkinModel,
-    conv_layer_names,
-    layer_probe,
-)
+from skindx.model.bundle import SkinModel
+from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, conv_layer_names, layer_probe
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Predictor
