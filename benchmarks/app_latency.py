@@ -69,7 +69,7 @@ def default_image() -> tuple[str, bytes]:
 def baseline_seconds(model_dir: Path, data: bytes, runs: int) -> float:
     """Median in-process ``Predictor.predict`` time on the encoded image (after a warm-up)."""
     from skindx.diagnosis.predict import Predictor
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     predictor = Predictor(load_model(model_dir))
     predictor.predict(data)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from skindx.model.networks import resolve_model_dir
+    from skindx.model.bundle import resolve_model_dir
 
     model_dir = (args.model or resolve_model_dir(None)).resolve()
     if not (model_dir / "model.keras").is_file():

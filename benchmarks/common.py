@@ -28,6 +28,7 @@ def stand_in_model(directory: Path, seed: int = 0):
     the test fixture's (temperature, triage thresholds, Mahalanobis OOD reference on random
     images), so postprocessing does its full work; its OOD threshold lets every image through.
     Saved to ``directory`` and loaded back."""
+    from skindx.model.bundle import SkinModel, load_model
     from skindx.model.calibration import (
         calibrated_probabilities,
         fit_mahalanobis,
@@ -35,7 +36,7 @@ def stand_in_model(directory: Path, seed: int = 0):
         mahalanobis_score,
     )
     from skindx.model.card import ModelCard
-    from skindx.model.networks import SkinModel, build_compact_vgg, import_keras, load_model
+    from skindx.model.networks import build_compact_vgg, import_keras
     from skindx.training.finishing import logits_and_features
 
     keras = import_keras()

@@ -78,9 +78,10 @@ def in_process_parts(image: Path, model: str | None) -> dict[str, dict[str, floa
 
     from PIL import Image
 
-    from skindx.explain.explainer import Explainer, overlay
+    from skindx.explain.explainer import Explainer
+    from skindx.explain.overlay import overlay
     from skindx.images.loading import load_image
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     explainer = Explainer(load_model(model))
     data = image.read_bytes()

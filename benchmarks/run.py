@@ -58,7 +58,7 @@ BATCH = 32
 
 def resolve_model(path: str | None, scratch: Path) -> tuple[Any, Path, str]:
     """(SkinModel, its directory, a description for the report)."""
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     directory, description = model_directory(path, scratch)
     model = load_model(directory)

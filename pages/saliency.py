@@ -16,7 +16,8 @@ import functools
 import streamlit as st
 
 from skindx.datasets.examples import examples_dir
-from skindx.explain.explainer import COLORMAPS, METHODS, layer_label, overlay
+from skindx.explain.explainer import METHODS, layer_label
+from skindx.explain.overlay import COLORMAPS, overlay
 from skindx.reports import saliency_view
 from streamlit_app import resources, saliency_widgets, ui
 

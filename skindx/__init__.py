@@ -8,11 +8,11 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load_model"]
 
 if TYPE_CHECKING:
-    from skindx.model.networks import SkinModel
+    from skindx.model.bundle import SkinModel
 
 
 def load_model(path: Any = None) -> SkinModel:
     """Load a model bundle; ``None`` means ``SKINDX_MODEL`` or the shipped default."""
-    from skindx.model.networks import load_model as _load
+    from skindx.model.bundle import load_model as _load
 
     return _load(path)

@@ -16,7 +16,7 @@ import streamlit as st
 from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
 from skindx.diagnosis.predict import SAME_SPOT, Prediction
-from skindx.explain.explainer import overlay
+from skindx.explain.overlay import overlay
 from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence

@@ -25,14 +25,9 @@ import streamlit as st
 
 from skindx.datasets.examples import examples_dir
 from skindx.diagnosis.similar import Gallery, gallery_from_folder
+from skindx.model.bundle import MODEL_FILE, OOD_FILE, check_model_dir, resolve_model_dir
 from skindx.model.card import CARD_FILE, ModelCard
-from skindx.model.networks import (
-    MODEL_FILE,
-    OOD_FILE,
-    ModelLoadError,
-    check_model_dir,
-    resolve_model_dir,
-)
+from skindx.model.networks import ModelLoadError
 from skindx.teaching.figures import load_model_card
 
 MODEL_MISSING = (
@@ -111,7 +106,7 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     """Load and warm up one model bundle (``stamp`` only makes a changed model a new entry)."""
     from skindx.diagnosis.predict import Predictor
     from skindx.explain.explainer import Explainer
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     skin_model = load_model(directory)
     predictor = Predictor(skin_model)
@@ -144,7 +139,7 @@ def _checked_card(directory: str, stamp: tuple[int, ...] = ()) -> ModelCard:
 
 def checked_card() -> ModelCard | None:
     """The model's card once its directory passes every check that needs no TensorFlow
-    (:func:`~skindx.model.networks.check_model_dir`), or ``None`` after the plain message.
+    (:func:`~skindx.model.bundle.check_model_dir`), or ``None`` after the plain message.
 
     A page opens with this while the model itself loads in the background (:func:`warm_up`),
     so a visitor never waits for TensorFlow before the page is there."""

@@ -8,7 +8,8 @@ import streamlit as st
 
 from skindx.config import settings
 from skindx.datasets.examples import ExampleImage, in_class_order
-from skindx.explain.explainer import METHODS, Faithfulness
+from skindx.explain.explainer import METHODS
+from skindx.explain.faithfulness import Faithfulness
 from skindx.images.loading import ImageRejected
 from skindx.reports.results import diagnosis_label
 from skindx.reports.saliency_view import FAITHFULNESS_HELP, faithfulness_words

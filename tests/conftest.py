@@ -33,6 +33,7 @@ def build_tiny_model(directory: Path, seed: int = 0):
     """
     import keras
 
+    from skindx.model.bundle import SkinModel, load_model
     from skindx.model.calibration import (
         calibrated_probabilities,
         fit_mahalanobis,
@@ -40,7 +41,7 @@ def build_tiny_model(directory: Path, seed: int = 0):
         mahalanobis_score,
     )
     from skindx.model.card import ModelCard
-    from skindx.model.networks import SkinModel, build_compact_vgg, load_model
+    from skindx.model.networks import build_compact_vgg
     from skindx.training.finishing import logits_and_features
 
     keras.utils.set_random_seed(seed)
@@ -98,7 +99,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     return load_model(tiny_model_dir)
 

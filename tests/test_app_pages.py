@@ -72,8 +72,8 @@ def write_evaluation(directory: Path, seed: int = 0) -> dict:
     from skindx.diagnosis.context import Context
     from skindx.diagnosis.predict import Predictor
     from skindx.evaluation.evaluate import metrics_from_probabilities, subgroup_metrics
+    from skindx.model.bundle import load_model
     from skindx.model.card import ModelCard
-    from skindx.model.networks import load_model
     from skindx.taxonomy import CODES
 
     skin_model = load_model(directory)
@@ -503,8 +503,8 @@ def test_model_card_says_what_is_not_measured(monkeypatch, tiny_model_dir) -> No
 
 
 def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path) -> None:
+    from skindx.model.bundle import load_model
     from skindx.model.card import ModelCard
-    from skindx.model.networks import load_model
     from skindx.training.ensemble import _member_summary
 
     directory = tmp_path / "model"
@@ -532,12 +532,12 @@ def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path
 
 
 def test_model_loads_once_across_reruns_and_sessions(model, monkeypatch) -> None:
-    import skindx.model.networks
+    import skindx.model.bundle
     from streamlit_app import resources
 
     calls = []
-    real = skindx.model.networks.load_model
-    monkeypatch.setattr(skindx.model.networks, "load_model", lambda *a: calls.append(a) or real(*a))
+    real = skindx.model.bundle.load_model
+    monkeypatch.setattr(skindx.model.bundle, "load_model", lambda *a: calls.append(a) or real(*a))
     resources.load_engine.clear()
     first = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(5)))
     run(first)

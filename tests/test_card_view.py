@@ -8,7 +8,7 @@ import pytest
 
 from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour
-from skindx.explain.explainer import Faithfulness
+from skindx.explain.faithfulness import Faithfulness
 from skindx.model.card import ModelCard
 from skindx.reports import card_view, saliency_view
 from skindx.reports.numbers import percent

@@ -135,7 +135,7 @@ def test_fit_context_records_tables_weight_and_its_own_triage():
 @pytest.fixture(scope="module")
 def context_model(tiny_model_dir, tmp_path_factory):
     """The tiny test model with a context section that links old age to melanoma."""
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     directory = tmp_path_factory.mktemp("context_model") / "model"
     return load_model(add_test_context(directory, tiny_model_dir))

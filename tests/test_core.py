@@ -10,15 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skindx.model.bundle import MODEL_FILE, load_model
 from skindx.model.card import ModelCard
-from skindx.model.networks import (
-    MODEL_FILE,
-    ModelLoadError,
-    build_compact_vgg,
-    build_model,
-    conv_layer_names,
-    load_model,
-)
+from skindx.model.networks import ModelLoadError, build_compact_vgg, build_model, conv_layer_names
 from skindx.taxonomy import CODES, MALIGNANT_CODES, is_malignant, normalize_diagnosis
 
 REPO = Path(__file__).resolve().parent.parent

@@ -40,7 +40,8 @@ def test_combined_logits_are_the_members_mean():
 
 def test_weighted_logits_and_their_split_back(tmp_path):
     """``weights`` give each member a share of the logits; ``split`` divides it back out."""
-    from skindx.model.networks import LOGITS_LAYER, SkinModel, layer_probe
+    from skindx.model.bundle import SkinModel
+    from skindx.model.networks import LOGITS_LAYER, layer_probe
     from skindx.training.ensemble import combine, split
 
     members = [_tiny(5), _tiny(6, widths=(8, 24))]
@@ -97,13 +98,12 @@ def _ensemble_card(members, sizes) -> object:
 def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_path):
     import keras
 
+    from skindx.model.bundle import SkinModel, load_model
     from skindx.model.networks import (
         ENSEMBLE_MAPS_LAYER,
         LOGITS_LAYER,
-        SkinModel,
         build_compact_vgg,
         layer_probe,
-        load_model,
     )
     from skindx.training.ensemble import combine, split
 
@@ -158,7 +158,8 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
     from skindx.cli import main
     from skindx.diagnosis.predict import Predictor
     from skindx.explain.explainer import Explainer
-    from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe, load_model
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, layer_probe
     from skindx.reports.model_card import render_markdown
     from skindx.training.ensemble import combine
 
@@ -233,15 +234,9 @@ def test_an_ensemble_cards_validation_split_is_its_members():
 def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
     """Conv kernels stored in float16 and computed in float32: same layers for saliency, same
     logits up to the kernels' rounding, a smaller file that loads in safe mode."""
+    from skindx.model.bundle import SkinModel, load_model
     from skindx.model.card import ModelCard
-    from skindx.model.networks import (
-        LOGITS_LAYER,
-        SkinModel,
-        conv_layer_names,
-        layer_probe,
-        load_model,
-        with_half_kernels,
-    )
+    from skindx.model.networks import LOGITS_LAYER, conv_layer_names, layer_probe, with_half_kernels
     from skindx.training.ensemble import combine
 
     ensemble = combine([_tiny(7, widths=(16, 64)), _tiny(8, widths=(16, 64))])

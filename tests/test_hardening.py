@@ -221,7 +221,8 @@ def test_broken_model_directories_give_one_line_with_the_file_and_the_fix(
     capsys, broken_model, image_file_for_cli, file, content, expected
 ) -> None:
     from skindx.cli import main
-    from skindx.model.networks import ModelLoadError, load_model
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import ModelLoadError
 
     (broken_model / file).write_text(content)
     with pytest.raises(ModelLoadError, match="Restore") as error:
@@ -233,7 +234,8 @@ def test_broken_model_directories_give_one_line_with_the_file_and_the_fix(
 
 
 def test_a_pickled_ood_file_is_refused(broken_model) -> None:
-    from skindx.model.networks import ModelLoadError, load_model
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import ModelLoadError
 
     np.savez(broken_model / "ood.npz", mean=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ModelLoadError, match=r"ood\.npz is damaged"):

@@ -27,8 +27,8 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from skindx.model.bundle import MODEL_FILE, OOD_FILE
 from skindx.model.card import CARD_FILE
-from skindx.model.networks import MODEL_FILE, OOD_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "streamlit_app" / "app.py"
@@ -168,7 +168,8 @@ def test_check_model_dir_finds_every_case_without_tensorflow(broken) -> None:
     _, logged_file, _ = broken
     code = (
         "import sys\n"
-        "from skindx.model.networks import ModelLoadError, check_model_dir\n"
+        "from skindx.model.bundle import check_model_dir\n"
+        "from skindx.model.networks import ModelLoadError\n"
         "try:\n"
         "    check_model_dir()\n"
         "except ModelLoadError as error:\n"

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from skindx.diagnosis.predict import CONCERN_MESSAGES, Prediction, Predictor
-from skindx.explain.explainer import METHODS, Saliency, colorize, lesion_energy_share, overlay
+from skindx.explain.explainer import METHODS, Saliency
+from skindx.explain.faithfulness import lesion_energy_share
+from skindx.explain.overlay import colorize, overlay
 from skindx.images.loading import ImageRejected, load_image
 from skindx.taxonomy import CODES
 

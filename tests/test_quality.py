@@ -12,8 +12,8 @@ import pytest
 from skindx.cli import main
 from skindx.diagnosis.predict import Predictor
 from skindx.images import quality
+from skindx.model.bundle import load_model
 from skindx.model.card import ModelCard
-from skindx.model.networks import load_model
 from skindx.reports.model_card import render_markdown
 
 LIMITS = {

@@ -9,7 +9,7 @@ import pytest
 
 from skindx.config import DEFAULT_MODEL_DIR
 from skindx.diagnosis.predict import Predictor
-from skindx.model.networks import MODEL_FILE, load_model, sha256_file
+from skindx.model.bundle import MODEL_FILE, load_model, sha256_file
 from skindx.reports.model_card import render_markdown
 
 REPO = Path(__file__).resolve().parent.parent

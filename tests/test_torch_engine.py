@@ -175,7 +175,7 @@ def test_keras_weights_load_back_into_the_torch_module():
 def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
     pytest.importorskip("torch")
     from skindx.cli import main
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     code = main(
         ["train", "--engine", "torch", "--images", str(synthetic_ham.images), "--metadata",

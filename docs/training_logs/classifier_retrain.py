@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_error
+from skindx.model.bundle import load_model
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
-from skindx.model.networks import LOGITS_LAYER, load_model
+from skindx.model.networks import LOGITS_LAYER
 from skindx.training.augment import random_geometry
 from skindx.training.decoded_split import split_arrays
 from skindx.training.finishing import finish_with_validation, logits_and_features

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.bundle import load_model
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
-from skindx.model.networks import load_model
 from skindx.taxonomy import CODES
 from skindx.training.decoded_split import validation_arrays
 from skindx.training.ensemble import shared_validation

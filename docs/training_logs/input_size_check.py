@@ -24,8 +24,9 @@ import numpy as np
 
 from skindx.datasets.labelled import card_validation_table, labelled_paths, load_arrays
 from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.bundle import load_model
 from skindx.model.calibration import calibrated_probabilities
-from skindx.model.networks import import_keras, load_model
+from skindx.model.networks import import_keras
 from skindx.training.finishing import logits_and_features
 
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.diagnosis.predict import Predictor
 from skindx.diagnosis.similar import gallery_from_folder
-from skindx.model.networks import load_model
+from skindx.model.bundle import load_model
 
 
 def main(argv: list[str] | None = None) -> int:

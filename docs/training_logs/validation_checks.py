@@ -39,8 +39,8 @@ from skindx.evaluation.evaluate import balanced_accuracy, expected_calibration_e
 from skindx.images import quality
 from skindx.images.loading import load_image
 from skindx.images.preprocess import preprocess_pixels
+from skindx.model.bundle import load_model
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
-from skindx.model.networks import load_model
 from skindx.training.finishing import logits_and_features
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)

@@ -94,7 +94,7 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def _load(model_dir: Path | None):
-    from skindx.model.networks import load_model
+    from skindx.model.bundle import load_model
 
     return load_model(model_dir)
 

@@ -20,7 +20,8 @@ from skindx.cli.common import (
 def cmd_explain(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from skindx.explain.explainer import Explainer, overlay
+    from skindx.explain.explainer import Explainer
+    from skindx.explain.overlay import overlay
     from skindx.images.loading import load_image
 
     skin_model = _load(args.model)
@@ -70,7 +71,8 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
 
 
 def add_explain(commands) -> None:
-    from skindx.explain.explainer import COLORMAPS, METHODS
+    from skindx.explain.explainer import METHODS
+    from skindx.explain.overlay import COLORMAPS
 
     explain = commands.add_parser("explain", help="write a saliency overlay PNG")
     explain.add_argument("image", type=_existing_file)

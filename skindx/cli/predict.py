@@ -78,7 +78,8 @@ class _Reports:
         self.taken: set[str] = set()
 
     def single(self, path: Path, pixels, prediction) -> None:
-        from skindx.explain.explainer import Explainer, overlay
+        from skindx.explain.explainer import Explainer
+        from skindx.explain.overlay import overlay
         from skindx.reports.png import report_png
 
         heat_map = None

@@ -18,12 +18,13 @@ from skindx.images.budget import heavy_work
 from skindx.images.loading import load_image
 from skindx.images.pixels import check_pixels
 from skindx.images.preprocess import decode_side, load_for_model, preprocess_pixels
+from skindx.model.bundle import SkinModel
 from skindx.model.calibration import (
     calibrated_probabilities,
     mahalanobis_score,
     malignant_probability,
 )
-from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, SkinModel, layer_probe
+from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, layer_probe
 from skindx.taxonomy import BY_CODE
 
 CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(

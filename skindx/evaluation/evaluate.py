@@ -493,7 +493,7 @@ def saliency_on_lesions(
     (which equals the mask's area share). A map that follows the lesion scores above it."""
     from PIL import Image
 
-    from skindx.explain.explainer import lesion_energy_share
+    from skindx.explain.faithfulness import lesion_energy_share
     from skindx.images.loading import load_image
 
     shares, areas = [], []

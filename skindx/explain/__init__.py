@@ -1,15 +1,11 @@
-"""Explanations: the ``Explainer`` with the Grad-CAM family in one compiled pass (tf-keras-vis
-kept as the reference the tests compare against), SmoothGrad, overlays and the faithfulness
-check. Explanation never draws on a page; it returns heat maps.
+"""Explanations: the ``Explainer`` (explainer.py) over the Grad-CAM family's compiled one-pass
+graphs, Score-CAM and SmoothGrad (cams.py; tf-keras-vis kept as the reference the tests compare
+against), the faithfulness check (faithfulness.py) and overlays (overlay.py). Explanation never
+draws on a page; it returns heat maps, and only overlay.py turns them into pictures.
 """
 
-from skindx.explain.explainer import (
-    Explainer,
-    Faithfulness,
-    Saliency,
-    colorize,
-    layer_label,
-    overlay,
-)
+from skindx.explain.explainer import Explainer, Saliency, layer_label
+from skindx.explain.faithfulness import Faithfulness
+from skindx.explain.overlay import colorize, overlay
 
 __all__ = ["Explainer", "Faithfulness", "Saliency", "colorize", "layer_label", "overlay"]

@@ -1,13 +1,9 @@
-"""Saliency maps: Grad-CAM family and SmoothGrad, plus a faithfulness check.
+"""The Explainer: saliency maps for one model, one image per call, and what it returns.
 
-Grad-CAM, Grad-CAM++ and LayerCAM come from one compiled forward and backward pass per image
-(logits, the chosen layer's maps and the target logit's gradients at that layer), Score-CAM from
-one compiled call that builds its masked copies and scores them as a single batch, SmoothGrad
-from one batched pass over its noisy copies; each graph is traced once (per layer) with a fixed
-input shape. The formulas follow tf-keras-vis, which stays the reference the tests compare
-against (:meth:`Explainer.reference_map`). Nothing here
-edits the shared model: every graph is a separate functional probe to ``logits`` (pre-softmax,
-so no ``ReplaceToLinear`` is needed). Drawing lives in :func:`overlay`.
+Grad-CAM, Grad-CAM++, LayerCAM, Score-CAM and SmoothGrad run as the compiled graphs of
+:mod:`skindx.explain.cams`; :meth:`Explainer.reference_map` runs tf-keras-vis itself, the
+reference the tests compare against. Nothing here edits the shared model. The faithfulness
+check lives in :mod:`skindx.explain.faithfulness`, drawing in :mod:`skindx.explain.overlay`.
 """
 
 from __future__ import annotations
@@ -22,15 +18,19 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from skindx.images.loading import load_image
-from skindx.images.preprocess import preprocess_pixels
-from skindx.model.networks import (
-    ENSEMBLE_MAPS_LAYER,
-    LOGITS_LAYER,
-    SkinModel,
-    conv_layer_names,
-    layer_probe,
+from skindx.explain.cams import (
+    SMOOTHGRAD_NOISE,
+    SMOOTHGRAD_SAMPLES,
+    cam_from_gradients,
+    gradients_graph,
+    input_gradients_graph,
+    scorecam_channels,
+    scorecam_graph,
 )
+from skindx.explain.faithfulness import Faithfulness, measure_faithfulness
+from skindx.images.loading import load_image
+from skindx.model.bundle import SkinModel
+from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, conv_layer_names, layer_probe
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Predictor
@@ -44,21 +44,6 @@ METHODS: Mapping[str, str] = MappingProxyType(
         "smoothgrad": "SmoothGrad",
     }
 )
-COLORMAPS: Mapping[str, int] = MappingProxyType(
-    {
-        "viridis": cv2.COLORMAP_VIRIDIS,
-        "inferno": cv2.COLORMAP_INFERNO,
-        "magma": cv2.COLORMAP_MAGMA,
-        "turbo": cv2.COLORMAP_TURBO,
-        "jet": cv2.COLORMAP_JET,
-    }
-)
-# Score-CAM scores one masked copy per kept channel, each costing about a forward pass on a
-# CPU (batching saves little there): 32 cost 34 passes; 10 cost 10 to 12.9 on a busy machine,
-# too close to the 12 of issue #27; 8 stays under it (the faster variant's examples use 10).
-SCORECAM_MAX_N = 8
-SMOOTHGRAD_SAMPLES = 16
-SMOOTHGRAD_NOISE = 0.15  # noise σ as a share of the input's value range
 _CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
 
 
@@ -81,20 +66,6 @@ class Saliency:
     method: str
     target: str
     layer: str | None
-
-
-@dataclass(frozen=True)
-class Faithfulness:
-    """Drop in the target's probability when the most salient pixels are blurred away,
-    against the drop for the same share of random pixels (a ROAD-style check)."""
-
-    salient_drop: float
-    random_drop: float
-    fraction: float
-
-    @property
-    def ratio(self) -> float:
-        return self.salient_drop / max(abs(self.random_drop), 1e-3)
 
 
 class Explainer:
@@ -140,9 +111,9 @@ class Explainer:
         with self._lock:
             if (kind, layer) not in self._graphs:
                 build = {
-                    "gradients": _gradients_graph,
-                    "scorecam": _scorecam_graph,
-                    "smoothgrad": _input_gradients_graph,
+                    "gradients": gradients_graph,
+                    "scorecam": scorecam_graph,
+                    "smoothgrad": input_gradients_graph,
                 }[kind]
                 self._graphs[kind, layer] = build(self.skin_model, layer)
             return self._graphs[kind, layer]
@@ -255,7 +226,7 @@ class Explainer:
         # maps) for the nearest conv layer before it: one member's.
         options: dict[str, Any] = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False}
         if method == "scorecam":
-            options["max_N"] = _scorecam_channels(self.skin_model.model, layer)
+            options["max_N"] = scorecam_channels(self.skin_model.model, layer)
         result = self._visualizer(method)(CategoricalScore([index]), x, **options)
         return np.nan_to_num(np.asarray(result, dtype=np.float32)[0])
 
@@ -263,177 +234,11 @@ class Explainer:
         self, image: Any, saliency: Saliency, fraction: float = 0.2, seed: int = 0
     ) -> Faithfulness:
         """Blur the top ``fraction`` of salient pixels and, separately, the same share of random
-        pixels; report each drop in the target class's calibrated probability.
-
-        A faithful map makes the first drop clearly larger than the second (see Hooker et al.,
-        "ROAR", and Rong et al., "ROAD", ICML 2022, for why blurring beats blacking out).
-        Everything happens at the model's input size: the network sees nothing finer, and a
-        blur at a 12 MP photo's own size cost seconds. The blur's width is still a twentieth
-        of the photo's longer side, so a figure does not depend on the photo's resolution.
-
-        References:
-            Rong et al., "A Consistent and Efficient Evaluation Strategy for Attribution
-            Methods" (ROAD), ICML 2022; Hooker et al., "A Benchmark for Interpretability
-            Methods in Deep Neural Networks" (ROAR), NeurIPS 2019.
-        """
-        predictor = self.predictor
-        pixels = load_image(image, min_side=predictor.decode_side)
-        size = self.skin_model.input_size
-        prep = self.skin_model.card.preprocessing
-        height, width = pixels.shape[:2]
-        # Hair removal (where the card asks for it) runs once on the photo, as prediction runs
-        # it; colour constancy runs on each variant, also as prediction does.
-        work = preprocess_pixels(pixels, size, False, bool(prep.get("hair_removal")))
-        sigma = max(height, width) / 20
-        blurred = cv2.GaussianBlur(
-            work, (0, 0), sigmaX=sigma * size / width, sigmaY=sigma * size / height
+        pixels; report each drop in the target class's calibrated probability
+        (:func:`skindx.explain.faithfulness.measure_faithfulness`)."""
+        return measure_faithfulness(
+            self.predictor, self.skin_model, image, saliency, fraction, seed
         )
-        heat = cv2.resize(saliency.heatmap, (size, size), interpolation=cv2.INTER_AREA)
-        salient = heat >= np.quantile(heat, 1.0 - fraction)
-        rng = np.random.default_rng(seed)
-        random_masks = [rng.random(heat.shape) < fraction for _ in range(3)]
-        variants = [work, _replace(work, blurred, salient)]
-        variants += [_replace(work, blurred, mask) for mask in random_masks]
-        colour = bool(prep.get("color_constancy"))
-        batch = np.stack([preprocess_pixels(v, size, colour) for v in variants])
-        predictions = predictor.postprocess(*predictor.forward(batch.astype(np.float32)))
-        base = predictions[0].probabilities[saliency.target]
-        salient_drop = base - predictions[1].probabilities[saliency.target]
-        random_drop = base - float(
-            np.mean([p.probabilities[saliency.target] for p in predictions[2:]])
-        )
-        return Faithfulness(float(salient_drop), float(random_drop), fraction)
-
-
-def cam_from_gradients(
-    method: str, maps: np.ndarray, grads: np.ndarray, score: float
-) -> np.ndarray:
-    """Grad-CAM, Grad-CAM++ or LayerCAM (``h×w``, before upsampling) from one pass's tensors.
-
-    Args:
-        method: "gradcam", "gradcam++" or "layercam".
-        maps: the layer's output for one image, ``h×w×c``.
-        grads: the target logit's gradient with respect to ``maps``, ``h×w×c``.
-        score: the target logit (Grad-CAM++ weighs by its exponential, as tf-keras-vis does;
-            float64 here, so large logits do not overflow).
-
-    References:
-        The formulas of tf-keras-vis 0.8 (``Gradcam``, ``GradcamPlusPlus``, ``Layercam``),
-        after Selvaraju et al. 2017, Chattopadhay et al. 2018 and Jiang et al. 2021.
-    """
-    if method == "gradcam":
-        cam = np.sum(maps * grads.mean(axis=(0, 1)), axis=-1)
-    elif method == "layercam":
-        cam = np.sum(maps * np.maximum(grads, 0.0), axis=-1)
-    elif method == "gradcam++":
-        first = np.exp(score) * grads
-        second = first * grads
-        third = second * grads
-        global_sum = maps.sum(axis=(0, 1))
-        denominator = second * 2.0 + third * global_sum
-        alphas = second / (denominator + (second == 0.0))
-        norm = alphas.sum(axis=(0, 1))
-        alphas = alphas / (norm + (norm == 0.0))
-        weights = np.sum(np.maximum(first, 0.0) * alphas, axis=(0, 1))
-        cam = np.sum(weights * maps, axis=-1)
-    else:
-        raise ValueError(f"not a gradient CAM method: {method}")
-    return np.maximum(cam, 0.0)
-
-
-def _scorecam_channels(model, layer: str) -> int:
-    return min(SCORECAM_MAX_N, int(model.get_layer(layer).output.shape[-1]))
-
-
-def _signature(skin_model: SkinModel):
-    import tensorflow as tf
-
-    size = skin_model.input_size
-    return [tf.TensorSpec((1, size, size, 3), tf.float32), tf.TensorSpec((), tf.int32)]
-
-
-def _chosen(index, logits):
-    """``index``, or the argmax of ``logits[0]`` where ``index`` is negative (in the graph)."""
-    import tensorflow as tf
-
-    return tf.where(index < 0, tf.argmax(logits[0], output_type=tf.int32), index)
-
-
-def _gradients_graph(skin_model: SkinModel, layer: str):
-    """``(x, index) → (logits, maps, gradients, index)``: one forward and one backward pass,
-    compiled once with a fixed signature (no retracing per call)."""
-    import tensorflow as tf
-
-    probe = layer_probe(skin_model.model, LOGITS_LAYER, layer)
-
-    def gradients(x, index):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)  # records the path to the layer's maps; nothing else is derived
-            logits, maps = probe(x, training=False)
-            index = _chosen(index, logits)
-            score = tf.gather(logits[0], index)
-        return logits, maps, tape.gradient(score, maps), index
-
-    return tf.function(gradients, input_signature=_signature(skin_model))
-
-
-def _scorecam_graph(skin_model: SkinModel, layer: str):
-    """``(x, index) → (cam at the layer's grid, index)``: Score-CAM's max_N variant with every
-    masked copy scored in one batch, compiled once with a fixed signature.
-
-    As tf-keras-vis does: keep the ``max_N`` channels whose maps vary most, upsample them to the
-    input (bilinear, corners aligned, as SciPy's ``zoom(order=1)``), scale each to [0, 1], mask
-    the input with each, weigh each channel by the target's softmax probability on its masked
-    copy, and sum. Unlike tf-keras-vis, no ``Model.predict`` (and so no progress bars).
-    """
-    import tensorflow as tf
-
-    model = skin_model.model
-    probe = layer_probe(model, LOGITS_LAYER, layer)
-    logits_model = layer_probe(model, LOGITS_LAYER)
-    keep = _scorecam_channels(model, layer)
-    size = skin_model.input_size
-
-    def scorecam(x, index):
-        logits, maps = probe(x, training=False)
-        index = _chosen(index, logits)
-        maps = maps[0]
-        spread = tf.math.reduce_std(maps, axis=(0, 1))
-        maps = tf.gather(maps, tf.math.top_k(spread, keep).indices, axis=-1)  # h×w×N
-        upsampled = tf.raw_ops.ResizeBilinear(
-            images=maps[None], size=[size, size], align_corners=True, half_pixel_centers=False
-        )[0]
-        low = tf.reduce_min(upsampled, axis=(0, 1))
-        high = tf.reduce_max(upsampled, axis=(0, 1))
-        masks = (upsampled - low) / (high - low + 1e-7)  # keras' epsilon, as tf-keras-vis
-        masked = tf.transpose(masks, (2, 0, 1))[..., None] * x  # N×S×S×3
-        weights = tf.gather(tf.nn.softmax(logits_model(masked, training=False)), index, axis=1)
-        return tf.nn.relu(tf.tensordot(maps, weights, axes=[[2], [0]])), index
-
-    return tf.function(scorecam, input_signature=_signature(skin_model))
-
-
-def _input_gradients_graph(skin_model: SkinModel, _layer: str = "input"):
-    """``(noisy copies, index) → gradients of each copy's target logit at the input``, one
-    batched forward and backward pass, compiled once (SmoothGrad's copies as one batch)."""
-    import tensorflow as tf
-
-    logits_model = layer_probe(skin_model.model, LOGITS_LAYER)
-    size = skin_model.input_size
-    signature = [
-        tf.TensorSpec((SMOOTHGRAD_SAMPLES, size, size, 3), tf.float32),
-        tf.TensorSpec((), tf.int32),
-    ]
-
-    def input_gradients(x, index):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            # Inference mode: each copy's logit depends on its own pixels only, so the
-            # gradient of their sum is every copy's own gradient.
-            score = tf.reduce_sum(tf.gather(logits_model(x, training=False), index, axis=1))
-        return tape.gradient(score, x)
-
-    return tf.function(input_gradients, input_signature=signature)
 
 
 def _reference_visualizer(method: str, logits_model):
@@ -483,50 +288,9 @@ def _expand(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return expanded.astype(np.float32)
 
 
-def _replace(pixels: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = pixels.copy()
-    out[mask] = other[mask]
-    return out
-
-
 def _normalise(heatmap: np.ndarray) -> np.ndarray:
     heatmap = np.asarray(heatmap, dtype=np.float32)
     lo, hi = float(heatmap.min()), float(heatmap.max())
     if hi - lo < 1e-12:
         return np.zeros_like(heatmap, dtype=np.float32)
     return ((heatmap - lo) / (hi - lo)).astype(np.float32)
-
-
-def colorize(heatmap: np.ndarray, colormap: str = "viridis") -> np.ndarray:
-    """A [0, 1] heatmap as an RGB uint8 image in the given OpenCV colormap."""
-    if colormap not in COLORMAPS:
-        raise ValueError(f"colormap must be one of {list(COLORMAPS)}. Received: {colormap}")
-    scaled = np.uint8(np.clip(heatmap, 0, 1) * 255)
-    return cv2.cvtColor(cv2.applyColorMap(scaled, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
-
-
-def overlay(
-    image: np.ndarray,
-    saliency: Saliency | np.ndarray,
-    alpha: float = 0.45,
-    colormap: str = "viridis",
-) -> np.ndarray:
-    """Blend a saliency heatmap over the image (RGB uint8, the image's size).
-
-    ``viridis`` is the default: perceptually uniform and readable with colour-blindness.
-    """
-    heatmap = saliency.heatmap if isinstance(saliency, Saliency) else np.asarray(saliency)
-    if heatmap.shape != image.shape[:2]:
-        heatmap = cv2.resize(heatmap, (image.shape[1], image.shape[0]))
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be between 0 and 1. Received: alpha={alpha}")
-    colored = colorize(heatmap, colormap).astype(np.float32)
-    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colored
-    return np.clip(blended, 0, 255).astype(np.uint8)
-
-
-def lesion_energy_share(heatmap: np.ndarray, mask: np.ndarray) -> float:
-    """Share of a heatmap's total energy inside a binary lesion mask."""
-    mask = mask.astype(bool)
-    total = float(heatmap.sum())
-    return float(heatmap[mask].sum() / total) if total > 0 else 0.0

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour, vote
-from skindx.explain.explainer import METHODS, Faithfulness, Saliency, layer_label
+from skindx.explain.explainer import METHODS, Saliency, layer_label
+from skindx.explain.faithfulness import Faithfulness
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
 

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from skindx.model.bundle import SkinModel, load_model
 from skindx.model.card import ModelCard
 from skindx.model.networks import (
     ENSEMBLE_MAPS_LAYER,
     FEATURES_LAYER,
     LOGITS_LAYER,
-    SkinModel,
     build_model,
     import_keras,
-    load_model,
     resize_layer,
     with_half_kernels,
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.bundle import SkinModel
 from skindx.model.calibration import (
     calibrated_probabilities,
     fit_mahalanobis,
@@ -15,7 +16,7 @@ from skindx.model.calibration import (
     fit_triage,
     out_of_fold_scores,
 )
-from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, SkinModel, import_keras, layer_probe
+from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
 from skindx.taxonomy import CODES
 from skindx.training.decoded_split import validation_arrays
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from skindx.datasets.splits import split_seed
+from skindx.model.bundle import SkinModel, load_model
 from skindx.model.card import ModelCard
-from skindx.model.networks import SkinModel, build_model, import_keras, load_model
+from skindx.model.networks import build_model, import_keras
 from skindx.taxonomy import CODES, ISIC2018_HEADER
 from skindx.training.decoded_split import load_split
 from skindx.training.finishing import finish_with_validation

@@ -1,0 +1,49 @@
+"""Drawing saliency: heat maps as colour images and over the photo (explanation never draws)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import cv2
+import numpy as np
+
+from skindx.explain.explainer import Saliency
+
+COLORMAPS: Mapping[str, int] = MappingProxyType(
+    {
+        "viridis": cv2.COLORMAP_VIRIDIS,
+        "inferno": cv2.COLORMAP_INFERNO,
+        "magma": cv2.COLORMAP_MAGMA,
+        "turbo": cv2.COLORMAP_TURBO,
+        "jet": cv2.COLORMAP_JET,
+    }
+)
+
+
+def colorize(heatmap: np.ndarray, colormap: str = "viridis") -> np.ndarray:
+    """A [0, 1] heatmap as an RGB uint8 image in the given OpenCV colormap."""
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {list(COLORMAPS)}. Received: {colormap}")
+    scaled = np.uint8(np.clip(heatmap, 0, 1) * 255)
+    return cv2.cvtColor(cv2.applyColorMap(scaled, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
+
+
+def overlay(
+    image: np.ndarray,
+    saliency: Saliency | np.ndarray,
+    alpha: float = 0.45,
+    colormap: str = "viridis",
+) -> np.ndarray:
+    """Blend a saliency heatmap over the image (RGB uint8, the image's size).
+
+    ``viridis`` is the default: perceptually uniform and readable with colour-blindness.
+    """
+    heatmap = saliency.heatmap if isinstance(saliency, Saliency) else np.asarray(saliency)
+    if heatmap.shape != image.shape[:2]:
+        heatmap = cv2.resize(heatmap, (image.shape[1], image.shape[0]))
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be between 0 and 1. Received: alpha={alpha}")
+    colored = colorize(heatmap, colormap).astype(np.float32)
+    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colored
+    return np.clip(blended, 0, 255).astype(np.uint8)
