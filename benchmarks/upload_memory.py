@@ -31,7 +31,7 @@ _CHILD = r"""
 import json, resource, sys, threading, time
 import numpy as np
 from skindx.images.loading import ImageRejected
-from skindx.model.networks import load_model
+from skindx.model.bundle import load_model
 from skindx.diagnosis.predict import Predictor
 
 def peak_mb():
