@@ -15,6 +15,7 @@ from skindx.config import settings
 from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
 from skindx.model.card import ModelCard
+from skindx.reports.numbers import percent
 from skindx.taxonomy import MAX_AGE, SEXES, SITE_LABELS
 from streamlit_app import diagnosis_results as results
 from streamlit_app import resources, ui
@@ -117,8 +118,8 @@ def _context_gain(metrics: dict[str, Any]) -> str:
     if not (with_context and without):
         return ""
     return (
-        f": on its test set, balanced accuracy {ui.percent(with_context['balanced_accuracy'])} "
-        f"with them, {ui.percent(without['balanced_accuracy'])} without"
+        f": on its test set, balanced accuracy {percent(with_context['balanced_accuracy'])} "
+        f"with them, {percent(without['balanced_accuracy'])} without"
     )
 
 

@@ -43,10 +43,6 @@ def escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def percent(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f}%"
-
-
 def probability(value: float | None) -> str:
     """A model's probability as the public reads it, the same everywhere on a page: a whole
     percent ("69%"), with "<1%" and ">99%" where rounding would claim 0% or 100%."""
