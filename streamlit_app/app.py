@@ -1,8 +1,9 @@
 """skindx web app: ``streamlit run streamlit_app/app.py`` from the repository root.
 
-The entrypoint only configures the page and the menu, and starts loading the model (and the
-similar-lesions gallery) in the background once per server; each page is a thin script in
-``pages/`` and the pages are listed in :mod:`streamlit_app.navigation`.
+The entrypoint only configures the page and the menu, and, once the first page is out,
+starts loading the model (and the similar-lesions gallery) in the background once per server;
+each page is a thin script in ``pages/`` and the pages are listed in
+:mod:`streamlit_app.navigation`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ def _warm_up_status() -> None:
         st.caption(f"Preparing similar lesions: {status.images_read} example images read…")
 
 
-warm_up = resources.warm_up()
 st.set_page_config(
     page_title="skindx: skin lesions, explained",
     page_icon=str(ICON),
@@ -49,6 +49,11 @@ st.set_page_config(
 current = st.navigation(navigation.pages())
 with st.sidebar:
     st.caption(DISCLAIMER)
-    if warm_up.stage in ("waiting", "model", "gallery"):
+    if resources.WARM_UP.stage in ("waiting", "model", "gallery"):
         _warm_up_status()
-current.run()
+try:
+    current.run()
+finally:
+    # Started once the page is out: TensorFlow's import holds the GIL for seconds, and the
+    # first visitor after a restart should get the page before the model, not after it.
+    resources.warm_up()

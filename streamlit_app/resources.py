@@ -13,6 +13,7 @@ tf-keras-vis builds per-method state (and Score-CAM calls ``Model.predict``) laz
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -114,7 +115,21 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     blank = np.full((skin_model.input_size, skin_model.input_size, 3), 128, np.uint8)
     predictor.predict(blank)  # trace the graph now, not on the first upload
     explainer.explain(blank, "gradcam")
+    _freeze_long_lived()
     return Engine(skin_model, predictor, explainer)
+
+
+def _freeze_long_lived() -> None:
+    """Move everything alive now (TensorFlow, the model, its traced graphs: ~450,000 objects)
+    out of the cyclic garbage collector's reach.
+
+    Streamlit runs a full ``gc.collect`` after every script run (``runner.postScriptGC``),
+    holding the GIL: over this heap that took 200–450 ms, during which the server answered
+    no request, so the heat map and the buttons' scripts reached the browser that much after
+    the diagnosis. Frozen objects are never freed, which suits what lives as long as the
+    process; what sessions create later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def engine() -> Engine | None:

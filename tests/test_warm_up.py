@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Runs in a fresh interpreter: the warm-up is once per process, and other tests' AppTests
 # would already have started it in this one.
 _SCRIPT = """
-import json, threading, time
+import gc, json, threading, time
 from streamlit_app import resources
 
 status = resources.warm_up()
@@ -36,6 +36,7 @@ print(json.dumps({
     "same": status is again, "stage": status.stage, "images_read": status.images_read,
     "engine_s": engine_s, "gallery_s": gallery_s, "gallery": len(gallery.examples),
     "warm_threads_left": sum(name == "skindx-warm-up" for name in threads),
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
@@ -70,6 +71,35 @@ def test_model_and_gallery_are_ready_before_a_page_asks(tiny_model_dir, tmp_path
     # Both come from the caches the warm-up filled: no second load, no second gallery.
     assert result["engine_s"] < 0.5 and result["gallery_s"] < 0.5
     assert "missing ScriptRunContext" not in done.stderr
+    # What the load left alive (TensorFlow, the model, its graphs) is out of the full
+    # collection Streamlit runs after every script run, which stalled the server.
+    assert result["frozen"] > 100_000
+
+
+def test_the_first_page_is_out_before_the_warm_up_starts(tiny_model_dir, monkeypatch):
+    """The entry script starts the warm-up after the page has run, so TensorFlow's import
+    does not compete with the first visitor's page; a page that ends early still starts it."""
+    from streamlit.testing.v1 import AppTest
+
+    from streamlit_app import resources
+
+    seen: list[bool] = []
+
+    def record() -> resources.WarmUp:
+        import streamlit as st
+
+        seen.append("dx_upload" in st.session_state)
+        return resources.WARM_UP
+
+    monkeypatch.setenv("SKINDX_MODEL", str(tiny_model_dir))
+    monkeypatch.setattr(resources, "warm_up", record)
+    at = AppTest.from_file(str(REPO / "streamlit_app" / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert at.file_uploader(key="dx_upload") is not None
+    assert seen == [True]  # once, and the Diagnose page's uploader was already there
+    monkeypatch.setenv("SKINDX_MODEL", str(REPO / "no-model-here"))  # the page ends early
+    AppTest.from_file(str(REPO / "streamlit_app" / "app.py"), default_timeout=120).run()
+    assert len(seen) == 2
 
 
 def test_page_icon_is_a_local_file_not_a_material_icon():

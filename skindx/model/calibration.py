@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.special import log_softmax, softmax
 
 from skindx.taxonomy import CODES, MALIGNANT_CODES
 
@@ -19,6 +18,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         Guo et al., "On Calibration of Modern Neural Networks", ICML 2017.
     """
     from scipy.optimize import minimize_scalar  # training only: keeps prediction imports light
+    from scipy.special import log_softmax
 
     def nll(log_t: float) -> float:
         log_p = log_softmax(logits / np.exp(log_t), axis=1)
@@ -30,6 +30,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
     """Softmax of ``logits / temperature`` over the last axis (any leading shape)."""
+    # Imported here: scipy.special costs the app's pages 0.2 s to import, and only the
+    # model's own work (loaded in the background) needs it.
+    from scipy.special import softmax
+
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
 
 
