@@ -126,8 +126,9 @@ def _freeze_long_lived() -> None:
     Streamlit runs a full ``gc.collect`` after every script run (``runner.postScriptGC``),
     holding the GIL: over this heap that took 200–450 ms, during which the server answered
     no request, so the heat map and the buttons' scripts reached the browser that much after
-    the diagnosis. Frozen objects are never freed, which suits what lives as long as the
-    process; what sessions create later is collected as before."""
+    the diagnosis. Reference counting still frees a frozen object that is dropped; only
+    cycles among them stay, which suits what lives as long as the process. What sessions
+    create later is collected as before."""
     gc.collect()
     gc.freeze()
 
