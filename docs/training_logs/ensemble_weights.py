@@ -1,5 +1,7 @@
 """Validation figures of an ensemble for several shares of its last member, the others
-sharing the rest equally (the logits `skindx ensemble --weights` would make).
+sharing the rest equally (the logits `skindx ensemble --weights` would make; with
+`--mix probabilities`, the calibrated probabilities of the others' mean logits and of the
+last member, each at its own temperature, mixed by the share).
 
     python docs/training_logs/ensemble_weights.py runs/split/member1 runs/split/member2 \\
         runs/split/member3 runs/vgg16 --images ../shared/data/ham10000/images \\
@@ -35,18 +37,18 @@ def main() -> int:
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
     parser.add_argument("--shares", type=float, nargs="+", required=True)
+    parser.add_argument("--mix", choices=["logits", "probabilities"], default="logits")
+    parser.add_argument("--cache", type=Path, help="npz of the members' validation logits")
     args = parser.parse_args()
-    models = [load_model(path) for path in args.models]
-    (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)
-    decoded = {x_val.shape[1]: x_val}
-    for m in models:
-        if m.card.input_size not in decoded:
-            decoded[m.card.input_size] = validation_arrays(m.card, args.images, args.metadata)[0][0]
-    logits = [logits_and_features(m.model, decoded[m.card.input_size])[0] for m in models]
+    logits, y_val = _validation_logits(args)
     rest, last = np.mean(logits[:-1], axis=0), logits[-1]
+    if args.mix == "probabilities":
+        # the shipped members as shipped (mean logits, one temperature) beside the last
+        # member's own calibrated probabilities, as log-probabilities
+        rest, last = _log_calibrated(rest, y_val), _log_calibrated(last, y_val)
     mel = CODES.index("mel")
     for share in [0.0, *args.shares, 1.0]:
-        mixed = (1 - share) * rest + share * last
+        mixed = _mean_over_members([rest, last], args.mix, [1 - share, share])
         temperature = fit_temperature(mixed, y_val)
         p = calibrated_probabilities(mixed, temperature)
         nll = -np.mean(np.log(p[np.arange(len(y_val)), y_val] + 1e-12))
@@ -58,6 +60,35 @@ def main() -> int:
             flush=True,
         )
     return 0
+
+
+def _validation_logits(args) -> tuple[list[np.ndarray], np.ndarray]:
+    if args.cache and args.cache.exists():
+        cached = np.load(args.cache)
+        return [cached[f"member{i}"] for i in range(len(args.models))], cached["labels"]
+    models = [load_model(path) for path in args.models]
+    (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)
+    decoded = {x_val.shape[1]: x_val}
+    for m in models:
+        if m.card.input_size not in decoded:
+            decoded[m.card.input_size] = validation_arrays(m.card, args.images, args.metadata)[0][0]
+    logits = [logits_and_features(m.model, decoded[m.card.input_size])[0] for m in models]
+    if args.cache:
+        np.savez(args.cache, labels=y_val, **{f"member{i}": x for i, x in enumerate(logits)})
+    return logits, y_val
+
+
+def _log_calibrated(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.log(calibrated_probabilities(logits, fit_temperature(logits, labels)) + 1e-12)
+
+
+def _mean_over_members(logits, mix: str, weights) -> np.ndarray:
+    """Weighted mean of logits, or (``probabilities``) the log of the weighted mean of the
+    probabilities that log-probabilities stand for."""
+    weights, stacked = np.asarray(weights), np.stack(logits)
+    if mix == "logits":
+        return np.tensordot(weights, stacked, axes=1)
+    return np.log(np.tensordot(weights, np.exp(stacked), axes=1) + 1e-12)
 
 
 if __name__ == "__main__":
