@@ -147,6 +147,8 @@ def test_similar_lists_the_nearest_labelled_lesions(capsys, tiny_model_dir, tmp_
         ["ensemble", "/no/such/model", "--images", ".", "--metadata", "README.md", "--out", "o"],
         ["data", "preprocess", "--in", ".", "--out", "o", "--size", "-3"],
         ["stats", "summarize", "--out", "x.json"],
+        ["train", "--images", ".", "--metadata", "README.md", "--out", "o",
+         "--mixed-precision", "fp8"],  # fmt: skip
     ],
 )
 def test_bad_arguments_exit_2(argv, capsys):
@@ -167,8 +169,10 @@ def test_train_defaults_are_the_recipe_defaults():
         ["train", "--images", ".", "--metadata", "README.md", "--out", "o"]
     )
     for field in fields(TrainConfig):
-        if hasattr(args, field.name) and field.name not in {"images", "metadata", "out"}:
+        skipped = {"images", "metadata", "out", "mixed_precision"}
+        if hasattr(args, field.name) and field.name not in skipped:
             assert getattr(args, field.name) == field.default, field.name
+    assert args.mixed_precision == "auto"  # resolved per machine (tests/test_precision.py)
 
 
 def test_failures_are_one_line_exit_1(capsys, tmp_path, image_file):

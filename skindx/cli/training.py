@@ -20,8 +20,12 @@ from skindx.cli.common import (
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from skindx.training import precision
     from skindx.training.train import TrainConfig, train
 
+    bfloat16, why = precision.resolve(args.mixed_precision, args.engine)
+    if not args.quiet:
+        print(f"precision: {'bfloat16' if bfloat16 else 'float32'} ({why})", flush=True)
     config = TrainConfig(
         images=str(args.images),
         metadata=str(args.metadata),
@@ -48,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         color_constancy=args.color_constancy,
         hair_removal=args.hair_removal,
         max_per_class=args.max_per_class,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=bfloat16,
         strategy=args.strategy,
         max_minutes=args.max_minutes,
         teacher=None if args.teacher is None else str(args.teacher),
@@ -143,7 +147,15 @@ def add_train(commands) -> None:
     train.add_argument("--color-constancy", action="store_true")
     train.add_argument("--hair-removal", action="store_true")
     train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")
-    train.add_argument("--mixed-precision", action="store_true", help="bfloat16 on GPUs")
+    train.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const="on",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="bfloat16: auto (default) with --engine torch where it is native (a CUDA GPU, "
+        "a CPU with amx_bf16 or avx512_bf16), float32 elsewhere; the flag alone: on",
+    )
     train.add_argument("--strategy", choices=["mirrored", "multiworker"])
     train.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget")
     train.add_argument(

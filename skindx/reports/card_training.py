@@ -33,6 +33,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
             value = ",".join(map(str, value))
         words.append(f"--{name.replace('_', '-')} {value}")
     words += [f"--{name.replace('_', '-')}" for name in _SWITCHES if recipe.get(name)]
+    if recipe.get("mixed_precision") is False:  # the default, auto, may choose bfloat16
+        words.append("--mixed-precision off")
     return " ".join(words)
 
 

@@ -180,14 +180,15 @@ def learning_rate(config, step: int, steps_per_epoch: int, time_fraction: float 
 def _predict(torch, module, x, device, bfloat16, batch_size=512):
     module.eval()
     out = []
-    with torch.no_grad(), _autocast(torch, device, bfloat16):
+    with torch.no_grad(), autocast(torch, device, bfloat16):
         for start in range(0, len(x), batch_size):
             batch = x[start : start + batch_size].permute(0, 3, 1, 2).float()
             out.append(module(batch.contiguous(memory_format=torch.channels_last)).float())
     return torch.cat(out).cpu().numpy()
 
 
-def _autocast(torch, device, enabled):
+def autocast(torch, device, enabled):
+    """bfloat16 autocast on ``device`` (a GPU or the CPU) where ``enabled``; a no-op elsewhere."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
@@ -205,7 +206,7 @@ def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, ne
             group["lr"] = next_rate()
         pixels = images[idx].permute(0, 3, 1, 2).float()
         batch = _augment(torch, pixels, generator, ZOOM_RANGE, COLOUR_JITTER, config.exposure)
-        with _autocast(torch, images.device, config.mixed_precision):
+        with autocast(torch, images.device, config.mixed_precision):
             logits = module(batch.contiguous(memory_format=torch.channels_last))
         per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
         loss = (per_image * weights[idx]).mean()  # Keras' sum over the batch size

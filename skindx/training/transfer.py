@@ -54,7 +54,8 @@ def frozen_outputs(
     lower, x: np.ndarray, ids: list[str], cache: Path | None = None, batch_size: int = 32
 ) -> np.ndarray:
     """``lower``'s outputs for the uint8 images ``x`` as float16, read from ``cache`` when it
-    holds them for the same image ids (and written there otherwise, atomically)."""
+    holds them for the same image ids (and written there otherwise, atomically). ``lower``:
+    the Keras model of the frozen blocks, or :func:`torch_lower`'s function."""
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             if stored["ids"].tolist() == list(ids):
@@ -134,7 +135,8 @@ def _shifted_batches(keras):
 def torch_upper(upper):
     """``upper``'s layers as a torch module with Keras' layer names in ``named`` (so
     :func:`skindx.training.torch_engine.keras_weights` and ``load_keras_weights`` convert them); it
-    returns logits. VGG16's conv layers carry their ReLU."""
+    returns logits. VGG16's conv layers carry their ReLU; the lower part's mean-subtraction
+    (``Normalization``) is converted too, so the same function runs the frozen blocks."""
     from skindx.training.torch_engine import load_keras_weights, require_torch
 
     torch = require_torch()
@@ -153,6 +155,11 @@ def torch_upper(upper):
                     self.named[layer.name] = nn.Linear(*layer.kernel.shape)
                 elif kind == "Dropout":
                     self.dropout = nn.Dropout(layer.rate)
+                elif kind == "Normalization":
+                    mean, variance = (np.asarray(v, "float32").reshape(1, -1, 1, 1)
+                                      for v in (layer.mean, layer.variance))  # fmt: skip
+                    self.register_buffer("mean", torch.tensor(mean))
+                    self.register_buffer("scale", torch.tensor(1 / np.sqrt(variance)))
                 self.steps.append((kind, layer.name))
 
         def forward(self, x):
@@ -167,6 +174,8 @@ def torch_upper(upper):
                     x = self.dropout(x)
                 elif kind == "Dense":
                     x = self.named[name](x)
+                elif kind == "Normalization":
+                    x = (x - self.mean) * self.scale
             return x
 
     module = Upper()
@@ -174,15 +183,41 @@ def torch_upper(upper):
     return module
 
 
+def torch_lower(lower, bfloat16: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    """The frozen blocks as a torch function from float32 NHWC images to NHWC outputs, in
+    bfloat16 autocast with ``bfloat16`` (for :func:`frozen_outputs`): on a CPU with AMX this
+    pass, the costliest of the recipe, runs many times faster than Keras' in float32."""
+    from skindx.training.torch_engine import autocast, require_torch
+
+    torch = require_torch()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    module = torch_upper(lower).eval().to(device).to(memory_format=torch.channels_last)
+
+    def run(images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).to(device)
+        with torch.no_grad(), autocast(torch, device, bfloat16):
+            out = module(x.contiguous(memory_format=torch.channels_last))
+        return out.float().permute(0, 2, 3, 1).cpu().numpy()
+
+    return run
+
+
 def _fine_tune_torch(
     config, upper, cached, targets, weights, cached_val, y_val, progress, probe_score=-1.0
 ):
     """The fine-tuning stage as a PyTorch loop on the CPU or a GPU (about twice Keras' speed
-    on a 2-core CPU), with the Keras loop's loss, AdamW, schedule, shift augmentation and
-    selection. A checkpoint after every epoch (``transfer_checkpoint.pt`` in the run folder)
-    lets an interrupted run resume where it stopped. The linear probe (``probe_score``) is
-    epoch 0: fine-tuning is kept only where it beats it on validation."""
-    from skindx.training.torch_engine import Selection, keras_weights, learning_rate, require_torch
+    on a 2-core CPU; in bfloat16 autocast with ``config.mixed_precision``), with the Keras
+    loop's loss, AdamW, schedule, shift augmentation and selection. A checkpoint after every
+    epoch (``transfer_checkpoint.pt`` in the run folder) lets an interrupted run resume where
+    it stopped. The linear probe (``probe_score``) is epoch 0: fine-tuning is kept only where
+    it beats it on validation."""
+    from skindx.training.torch_engine import (
+        Selection,
+        autocast,
+        keras_weights,
+        learning_rate,
+        require_torch,
+    )
 
     torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -222,7 +257,8 @@ def _fine_tune_torch(
                 group["lr"] = learning_rate(config, step, steps, spent)
             step += 1
             shift = tuple(int(v) for v in rng.integers(-1, 2, 2))
-            logits = module(torch.roll(maps(cached[idx]), shift, dims=(2, 3)))
+            with autocast(torch, device, config.mixed_precision):
+                logits = module(torch.roll(maps(cached[idx]), shift, dims=(2, 3))).float()
             per_image = -(soft[idx].to(device) * torch.log_softmax(logits, dim=1)).sum(dim=1)
             loss = (per_image * sample_weights[idx].to(device)).mean()
             optimiser.zero_grad(set_to_none=True)
@@ -232,7 +268,7 @@ def _fine_tune_torch(
             if progress and step % 50 == 0:
                 print(f"  step {step}: loss={float(loss.detach()):.4f}", flush=True)
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(torch, device, config.mixed_precision):
             scores = torch.cat(
                 [module(maps(cached_val[i : i + 128])) for i in range(0, len(cached_val), 128)]
             )
@@ -278,6 +314,8 @@ def fit(
     out = Path(config.out)
     lower, upper, upper_features = split_at(model, config.freeze_blocks)
     x_val, y_val, val_ids = validation
+    if config.engine == "torch":
+        lower = torch_lower(lower, config.mixed_precision)
     cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
     cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
     resuming = (out / "backup").exists() or (out / "transfer_checkpoint.pt").exists()

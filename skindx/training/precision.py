@@ -1,0 +1,55 @@
+"""Whether to train in bfloat16: ``skindx train --mixed-precision auto`` (the default).
+
+bfloat16 pays where the hardware computes it natively: a CUDA GPU, or a CPU with AMX
+(``amx_bf16``: about 8x float32's speed for VGG16 on such a Xeon, issue #25) or AVX-512 BF16
+(``avx512_bf16``, a smaller gain). Elsewhere (AVX2 only) it is emulated and slower than
+float32, so ``auto`` keeps float32 there. ``auto`` applies to the torch engine (and the
+transfer recipe's torch loop), where bfloat16 was measured; the Keras loop stays in float32
+unless asked (``--mixed-precision on``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODES = ("auto", "on", "off")
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bfloat16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The CPU flags among :data:`BFLOAT16_FLAGS` (from ``/proc/cpuinfo`` unless given)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux: no way to tell, so no claim
+            return []
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    present = set(flags.partition(":")[2].split())
+    return [flag for flag in BFLOAT16_FLAGS if flag in present]
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def resolve(mode: str, engine: str, cpuinfo: str | None = None) -> tuple[bool, str]:
+    """``(bfloat16 or not, why)`` for a ``--mixed-precision`` mode and training engine.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`MODES`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"--mixed-precision takes one of {', '.join(MODES)}. Received: {mode}")
+    if mode != "auto":
+        return mode == "on", f"--mixed-precision {mode}"
+    if engine != "torch":
+        return False, "auto: the Keras loop trains in float32 unless asked"
+    if _cuda():
+        return True, "auto: a CUDA GPU"
+    if flags := cpu_bfloat16_flags(cpuinfo):
+        return True, f"auto: the CPU has {' and '.join(flags)}"
+    return False, "auto: no GPU, and the CPU has no native bfloat16 (amx_bf16, avx512_bf16)"
