@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -147,8 +148,17 @@ def test_similar_lists_the_nearest_labelled_lesions(capsys, tiny_model_dir, tmp_
         ["ensemble", "/no/such/model", "--images", ".", "--metadata", "README.md", "--out", "o"],
         ["data", "preprocess", "--in", ".", "--out", "o", "--size", "-3"],
         ["stats", "summarize", "--out", "x.json"],
-        ["train", "--images", ".", "--metadata", "README.md", "--out", "o",
-         "--mixed-precision", "fp8"],  # fmt: skip
+        [
+            "train",
+            "--images",
+            ".",
+            "--metadata",
+            "README.md",
+            "--out",
+            "o",
+            "--mixed-precision",
+            "x",
+        ],
     ],
 )
 def test_bad_arguments_exit_2(argv, capsys):
@@ -278,3 +288,16 @@ def test_data_restructure_and_preprocess(tmp_path, capsys, lesion_image):
     with Image.open(written[0]) as image:
         assert image.size == (24, 24)
     assert np.asarray(Image.open(written[0])).dtype == np.uint8
+
+
+def test_a_prediction_writes_nothing_to_stderr(tiny_model_dir, image_file):
+    """TensorFlow's C++ log ("failed call to cuInit" on machines without a GPU) stays out of
+    what a user reads."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "skindx", "predict", str(image_file)]
+    result = subprocess.run(
+        [*command, "--model", str(tiny_model_dir)],
+        capture_output=True, text=True, cwd=REPO, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

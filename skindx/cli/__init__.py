@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 also hides TensorFlow's C++ errors, such as "failed call to cuInit" on every machine
+    # without a GPU; real failures still surface as Python exceptions, told in one line below.
+    # TF_CPP_MIN_LOG_LEVEL=0 shows them all again.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
