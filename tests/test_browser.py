@@ -369,7 +369,7 @@ OVERFLOW_JS = """() => {
     }
   }
   for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]')) {
-    if (!grid.offsetParent || grid.closest('[data-testid="stExpander"]')) continue;
+    if (!grid.offsetParent) continue;
     const scroller = grid.querySelector(".dvn-scroller");
     if (scroller && scroller.scrollWidth > scroller.clientWidth + 1) bad.push("data grid");
   }
@@ -408,6 +408,13 @@ def test_phone_every_page_fits_the_screen(browser, tiny_model_dir, tmp_path) -> 
         page.goto(f"{url}/lessons?lesson=melanoma", wait_until="domcontentloaded")
         settled(page)
         assert_fits(page, "a lesson")
+        page.goto(f"{url}/statistics", wait_until="domcontentloaded")
+        settled(page)
+        tables = page.locator('[data-testid="stExpander"] summary', has_text="Table")
+        for i in range(tables.count()):  # every chart's table, opened
+            tables.nth(i).click()
+        page.wait_for_timeout(800)
+        assert_fits(page, "statistics tables")
         assert not errors, errors
 
 

@@ -403,10 +403,8 @@ def _copy_state(module) -> dict:
 
 def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
     """Fit the ``logits`` layer on the pretrained features of the training images as they are
-    (a class-weighted logistic regression), so that fine-tuning starts from a fitted head
-    rather than a random one, which distorts the pretrained features (Kumar et al., ICLR
-    2022); returns its validation balanced accuracy."""
-    from skindx.training.transfer import probe_weights
+    (:mod:`skindx.training.probe`); returns its validation balanced accuracy."""
+    from skindx.training.probe import probe_weights
 
     images, soft, weights = tensors
     device = images.device

@@ -24,6 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
+from skindx.training.probe import probe_weights
 
 CACHE_FILE = "frozen_outputs.npz"
 
@@ -85,20 +86,6 @@ def fit_probe(
     ``features``, then fold the standardisation into the ``logits`` layer."""
     kernel, bias = probe_weights(_predict(upper_features, cached), labels, weights)
     upper.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
-
-
-def probe_weights(
-    features: np.ndarray, labels: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """A class-weighted logistic regression on standardised ``features`` as the ``logits``
-    layer's Keras-layout ``(kernel, bias)``, the standardisation folded in."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
-    probe = LogisticRegression(C=0.1, max_iter=2000)
-    probe.fit((features - mean) / std, labels, sample_weight=weights)
-    scale = probe.coef_ / std  # (classes, features)
-    return scale.T.astype("float32"), (probe.intercept_ - scale @ mean).astype("float32")
 
 
 def _predict(model, cached: np.ndarray, batch_size: int = 128) -> np.ndarray:
