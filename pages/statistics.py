@@ -115,7 +115,13 @@ def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) ->
     # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
     st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
     with st.expander("Table"):
-        ui.table(table, key=f"stats_table_{key}", hide_index=True, width="stretch")
+        ui.table(
+            table,
+            narrow=tables.phone_table(table),
+            key=f"stats_table_{key}",
+            hide_index=True,
+            width="stretch",
+        )
     st.download_button(
         "Download table (CSV)",
         safe_csv(table),

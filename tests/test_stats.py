@@ -553,3 +553,15 @@ def test_filters_against_raw_csv(rebuilt: dict) -> None:
     )
     view = apply_filters(cube_frame(rebuilt), filters)
     assert diagnosis_table(view).set_index("diagnosis")["images"].to_dict() == expected
+
+
+def test_phone_tables_use_words_short_numbers_and_hyphenable_long_words(cube: pd.DataFrame) -> None:
+    from skindx.datasets.tables import confirmation_table, imbalance_table, phone_table
+
+    imbalance = phone_table(imbalance_table(cube))
+    assert list(imbalance.columns) == ["dataset", "majority class", "accuracy", "balanced accuracy"]
+    assert imbalance["accuracy"].str.fullmatch(r"\d{1,3}%").all()
+    confirmation = phone_table(confirmation_table(cube))
+    assert confirmation["percent"].str.fullmatch(r"\d{1,3}\.\d%").all()
+    assert "histopa\u00adthology" in set(confirmation["confirmation"])
+    assert confirmation["images"].tolist() == confirmation_table(cube)["images"].tolist()

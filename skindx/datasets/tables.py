@@ -178,3 +178,38 @@ def overview_table(summary: dict[str, Any]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).astype({"lesions": "Int64", "patients": "Int64"})
+
+
+# The imbalance table's counts, left out on a phone: its chart and takeaway carry them.
+_PHONE_DROPPED = ("majority_images", "labelled_images", "n_classes")
+
+
+def phone_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A chart's table for a phone's width: headings in words (spaces, so they wrap),
+    percentages and fractions written short, long words hyphenable, and the imbalance table's
+    counts left out."""
+    shown = table.drop(columns=[c for c in _PHONE_DROPPED if c in table.columns])
+    short = {
+        column: shown[column].map(
+            (lambda v: f"{v:.1f}%") if column == "percent" else (lambda v: f"{v:.0%}")
+        )
+        for column in shown.columns
+        if shown[column].dtype.kind == "f"
+    }
+    words = {
+        column: shown[column].map(_hyphenable)
+        for column in shown.columns
+        if shown[column].dtype == object and column != "dataset"
+    }
+    return shown.assign(**short, **words).rename(columns=lambda c: c.replace("_", " "))
+
+
+def _hyphenable(value: Any) -> Any:
+    """A soft hyphen in the middle of each word of 12 letters or more ("histopathology"):
+    tables do not break a word otherwise, so one long word widens its whole column."""
+    if not isinstance(value, str):
+        return value
+    return " ".join(
+        f"{word[: len(word) // 2]}\u00ad{word[len(word) // 2 :]}" if len(word) >= 12 else word
+        for word in value.split(" ")
+    )
