@@ -330,7 +330,7 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     val_images = torch.from_numpy(x_val).to(device)
     steps = math.ceil(len(x_train) / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
-    checkpoint = _Checkpoint(torch, config)
+    checkpoint = Checkpoint(torch, config)
     selection = Selection(history={"loss": [], "val_balanced_accuracy": []})
     best_state, first_epoch = None, 0
     if resumed := checkpoint.load(module, optimiser, generator):
@@ -338,7 +338,7 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
         print(f"resuming after epoch {first_epoch}", flush=True)
     elif config.architecture == "vgg16" and config.weights and start is None:
         selection.best = _linear_probe(torch, module, tensors, val_images, y_val, config)
-        selection.best_epoch, best_state = 0, _copy_state(module)
+        selection.best_epoch, best_state = 0, copy_state(module)
         print(f"linear probe: val_balanced_accuracy={selection.best:.4f}", flush=True)
     start_time, step = time.monotonic(), first_epoch * steps
 
@@ -365,10 +365,10 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
             )
         if score > selection.best:
             selection.best, selection.best_epoch, wait = score, epoch + 1, 0
-            best_state = _copy_state(module)
+            best_state = copy_state(module)
         else:
             wait += 1
-        checkpoint.save(module, optimiser, generator, selection, best_state, epoch + 1)
+        checkpoint.save(module, optimiser, selection, best_state, epoch + 1, generator)
         if wait >= config.patience:
             break
         if budget and elapsed > budget:
@@ -397,7 +397,7 @@ def _module(config, n_classes: int, start):
     return module
 
 
-def _copy_state(module) -> dict:
+def copy_state(module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
@@ -432,18 +432,20 @@ def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
     return balanced_accuracy(y_val, predicted)
 
 
-class _Checkpoint:
+class Checkpoint:
     """The training state after an epoch, in ``config.out``, for a run to resume from. It is
     refused when the recipe differs (other than in epochs and time budget)."""
 
-    def __init__(self, torch, config):
+    def __init__(self, torch, config, filename: str = "torch_checkpoint.pt"):
         from dataclasses import asdict
 
-        self.torch, self.path = torch, Path(config.out) / "torch_checkpoint.pt"
+        self.torch, self.path = torch, Path(config.out) / filename
         ignored = {"out", "images", "metadata", "loader_workers", "epochs", "max_minutes"}
         self.recipe = {k: v for k, v in asdict(config).items() if k not in ignored}
 
-    def load(self, module, optimiser, generator):
+    def load(self, module, optimiser, generator=None):
+        """``(selection, best state, epochs done)`` restored into the arguments, or ``None``
+        when there is no checkpoint."""
         if not self.path.is_file():
             return None
         state = self.torch.load(self.path, weights_only=False, map_location="cpu")
@@ -455,13 +457,15 @@ class _Checkpoint:
             )
         module.load_state_dict(state["module"])
         optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
+        if generator is not None:
+            generator.set_state(state["generator"])
         return state["selection"], state["best"], state["epoch"]
 
-    def save(self, module, optimiser, generator, selection, best_state, epoch: int) -> None:
+    def save(self, module, optimiser, selection, best_state, epoch: int, generator=None) -> None:
         state = {"module": module.state_dict(), "optimiser": optimiser.state_dict(),
-                 "generator": generator.get_state(), "selection": selection,
-                 "best": best_state, "epoch": epoch, "recipe": self.recipe}  # fmt: skip
+                 "generator": None if generator is None else generator.get_state(),
+                 "selection": selection, "best": best_state, "epoch": epoch,
+                 "recipe": self.recipe}  # fmt: skip
         partial = self.path.with_suffix(".partial")
         self.torch.save(state, partial)
         partial.replace(self.path)

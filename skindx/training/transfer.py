@@ -154,8 +154,10 @@ def _fine_tune_torch(
     it stopped. The linear probe (``probe_score``) is epoch 0: fine-tuning is kept only where
     it beats it on validation."""
     from skindx.training.torch_engine import (
+        Checkpoint,
         Selection,
         autocast,
+        copy_state,
         keras_weights,
         learning_rate,
         require_torch,
@@ -173,13 +175,10 @@ def _fine_tune_torch(
     soft = soft * (1 - config.label_smoothing) + config.label_smoothing / soft.shape[1]
     sample_weights = torch.from_numpy(np.asarray(weights, dtype="float32"))
     selection = Selection(probe_score, 0, {"loss": [], "val_balanced_accuracy": []})
-    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    checkpoint, first_epoch, step = Path(config.out) / "transfer_checkpoint.pt", 0, 0
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
-        module.load_state_dict(state["module"])
-        optimiser.load_state_dict(state["optimiser"])
-        selection, best_state, first_epoch = state["selection"], state["best"], state["epoch"]
+    best_state, first_epoch, step = copy_state(module), 0, 0
+    checkpoint = Checkpoint(torch, config, "transfer_checkpoint.pt")
+    if resumed := checkpoint.load(module, optimiser):
+        selection, best_state, first_epoch = resumed
         step = first_epoch * math.ceil(len(cached) / config.batch_size)
         print(f"resuming after epoch {first_epoch}", flush=True)
 
@@ -226,13 +225,10 @@ def _fine_tune_torch(
             )
         if score > selection.best:
             selection.best, selection.best_epoch, wait = score, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            best_state = copy_state(module)
         else:
             wait += 1
-        state = {"module": module.state_dict(), "optimiser": optimiser.state_dict(),
-                 "selection": selection, "best": best_state, "epoch": epoch + 1}  # fmt: skip
-        torch.save(state, checkpoint.with_suffix(".partial"))
-        checkpoint.with_suffix(".partial").replace(checkpoint)
+        checkpoint.save(module, optimiser, selection, best_state, epoch + 1)
         if wait >= config.patience or time.monotonic() - start > budget:
             break
     module.load_state_dict(best_state)
