@@ -398,6 +398,7 @@ def _module(config, n_classes: int, start):
 
 
 def copy_state(module) -> dict:
+    """A copy of the module's weights that later training steps leave alone."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
@@ -449,10 +450,12 @@ class Checkpoint:
         if not self.path.is_file():
             return None
         state = self.torch.load(self.path, weights_only=False, map_location="cpu")
-        if state["recipe"] != self.recipe:
-            changed = sorted(k for k in self.recipe if state["recipe"].get(k) != self.recipe[k])
+        recipe = state.get("recipe")
+        if recipe != self.recipe:
+            changed = sorted(k for k in self.recipe if (recipe or {}).get(k) != self.recipe[k])
+            why = f"different {', '.join(changed)}" if recipe else "its recipe is not recorded"
             raise ValueError(
-                f"{self.path} was written by another recipe (different {', '.join(changed)}): "
+                f"{self.path} was written by another recipe ({why}): "
                 "choose another --out, or delete it to start again."
             )
         module.load_state_dict(state["module"])
