@@ -350,14 +350,15 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
 
     wait = 0
     for epoch in range(first_epoch, config.epochs):
+        epoch_start = time.monotonic()
         loss = _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate)
+        rate = len(x_train) / (time.monotonic() - epoch_start)  # training alone, not validation
         probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
         score = balanced_accuracy(y_val, probabilities.argmax(1))
         selection.history["loss"].append(round(loss, 4))
         selection.history["val_balanced_accuracy"].append(round(score, 4))
         elapsed = time.monotonic() - start_time
         if progress:
-            rate = (epoch + 1 - first_epoch) * len(x_train) / elapsed
             print(
                 f"epoch {epoch + 1}: loss={loss:.4f} val_balanced_accuracy={score:.4f} "
                 f"({elapsed:.0f} s, {rate:.1f} img/s)",
