@@ -119,6 +119,9 @@ def test_similar_lists_the_nearest_labelled_lesions(capsys, tiny_model_dir, tmp_
     assert capsys.readouterr().err.startswith("skindx: error: --examples")
 
 
+TRAIN = ["train", "--images", ".", "--metadata", "README.md", "--out", "o"]  # valid so far
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -134,31 +137,11 @@ def test_similar_lists_the_nearest_labelled_lesions(capsys, tiny_model_dir, tmp_
         ["explain", "x.jpg", "--alpha", "3"],
         ["evaluate", "--images", "/no/such"],
         ["train", "--images", ".", "--metadata", "/missing.csv", "--out", "o"],
-        [
-            "train",
-            "--images",
-            ".",
-            "--metadata",
-            "README.md",
-            "--out",
-            "o",
-            "--warmup-epochs",
-            "-1",
-        ],
+        [*TRAIN, "--warmup-epochs", "-1"],
         ["ensemble", "/no/such/model", "--images", ".", "--metadata", "README.md", "--out", "o"],
         ["data", "preprocess", "--in", ".", "--out", "o", "--size", "-3"],
         ["stats", "summarize", "--out", "x.json"],
-        [
-            "train",
-            "--images",
-            ".",
-            "--metadata",
-            "README.md",
-            "--out",
-            "o",
-            "--mixed-precision",
-            "x",
-        ],
+        [*TRAIN, "--mixed-precision", "x"],
     ],
 )
 def test_bad_arguments_exit_2(argv, capsys):
@@ -175,9 +158,7 @@ def test_train_defaults_are_the_recipe_defaults():
     from skindx.cli import build_parser
     from skindx.training.recipe import TrainConfig
 
-    args = build_parser().parse_args(
-        ["train", "--images", ".", "--metadata", "README.md", "--out", "o"]
-    )
+    args = build_parser().parse_args(TRAIN)
     for field in fields(TrainConfig):
         skipped = {"images", "metadata", "out", "mixed_precision"}
         if hasattr(args, field.name) and field.name not in skipped:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Not run yet: the next step of issue #25, for a session whose CPU has native bfloat16
 # (`lscpu` flags amx_bf16, or avx512_bf16 for a smaller gain). On the AVX2-only EPYC of the
-# last CPU sessions bfloat16 is emulated and 5-20x slower than float32
+# last CPU sessions bfloat16 is emulated and 7-20x slower than float32
 # (docs/benchmarks.md, "Training speed of the VGG16 transfer recipe"), so it refuses to run there.
 #
 # 1. measures img/s (benchmarks/transfer_speed.py) so the run can be sized to the session;

@@ -17,6 +17,7 @@ from skindx.cli.common import (
     _positive_int,
     _widths,
 )
+from skindx.training.precision import MODES
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -152,7 +153,7 @@ def add_train(commands) -> None:
         nargs="?",
         const="on",
         default="auto",
-        choices=["auto", "on", "off"],
+        choices=MODES,
         help="bfloat16: auto (default) with --engine torch where it is native (a CUDA GPU, "
         "a CPU with amx_bf16 or avx512_bf16), float32 elsewhere; the flag alone: on",
     )

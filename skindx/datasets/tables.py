@@ -189,6 +189,8 @@ def phone_table(table: pd.DataFrame) -> pd.DataFrame:
     percentages and fractions written short, long words hyphenable, and the imbalance table's
     counts left out."""
     shown = table.drop(columns=[c for c in _PHONE_DROPPED if c in table.columns])
+    # "percent" holds percentages, the other float columns fractions. (reports.numbers.percent
+    # writes them alike but sits a layer above this module.)
     short = {
         column: shown[column].map(
             (lambda v: f"{v:.1f}%") if column == "percent" else (lambda v: f"{v:.0%}")

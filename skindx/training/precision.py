@@ -1,11 +1,11 @@
 """Whether to train in bfloat16: ``skindx train --mixed-precision auto`` (the default).
 
 bfloat16 pays where the hardware computes it natively: a CUDA GPU, or a CPU with AMX
-(``amx_bf16``: about 8x float32's speed for VGG16 on such a Xeon, issue #25) or AVX-512 BF16
-(``avx512_bf16``, a smaller gain). Elsewhere (AVX2 only) it is emulated and 7-20x slower
+(``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``; ``benchmarks/transfer_speed.py`` measures the
+gain on a given machine). Elsewhere (AVX2 only) it is emulated and 7-20x slower
 than float32 (docs/benchmarks.md), so ``auto`` keeps float32 there. ``auto`` applies to the
-torch engine (and the transfer recipe's torch loop), where bfloat16 was measured; the Keras
-loop stays in float32 unless asked (``--mixed-precision on``).
+torch engine (and the transfer recipe's torch loop), whose speed in both precisions that
+script measures; the Keras loop stays in float32 unless asked (``--mixed-precision on``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ under an hour (the earlier shipped members'; today's were trained on a GPU with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 ENGINES = (
@@ -68,6 +68,12 @@ class TrainConfig:
     freeze_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
     version: str = "0.1.0"
+
+    def recipe(self) -> dict[str, Any]:
+        """The fields that define the model (the card's ``recipe``): all but where the data
+        and the output are and how many loader processes ran."""
+        run_only = {"images", "metadata", "out", "loader_workers"}
+        return {k: v for k, v in asdict(self).items() if k not in run_only}
 
     def architecture_dict(self) -> dict[str, Any]:
         if self.architecture == "vgg16":

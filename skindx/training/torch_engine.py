@@ -38,6 +38,7 @@ __all__ = [
 # Keras' defaults, so the copied model computes what the torch one did.
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.01
 LR_FLOOR = 0.01  # cosine decay ends at this fraction of the peak (Keras' alpha)
+CHECKPOINT_FILE = "torch_checkpoint.pt"  # the state after every epoch, for a resumed run
 
 
 @dataclass
@@ -247,6 +248,11 @@ def _predict(torch, module, x, device, bfloat16, batch_size=512):
     return torch.cat(out).cpu().numpy()
 
 
+def torch_device(torch):
+    """A CUDA GPU where torch sees one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def autocast(torch, device, enabled):
     """bfloat16 autocast on ``device`` (a GPU or the CPU) where ``enabled``; a no-op elsewhere."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
@@ -312,7 +318,7 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     stopped.
     """
     torch = require_torch()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(torch)
     torch.manual_seed(config.seed)
     torch.backends.cudnn.benchmark = True
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -438,12 +444,10 @@ class Checkpoint:
     """The training state after an epoch, in ``config.out``, for a run to resume from. It is
     refused when the recipe differs (other than in epochs and time budget)."""
 
-    def __init__(self, torch, config, filename: str = "torch_checkpoint.pt"):
-        from dataclasses import asdict
-
+    def __init__(self, torch, config, filename: str = CHECKPOINT_FILE):
         self.torch, self.path = torch, Path(config.out) / filename
-        ignored = {"out", "images", "metadata", "loader_workers", "epochs", "max_minutes"}
-        self.recipe = {k: v for k, v in asdict(config).items() if k not in ignored}
+        recipe = config.recipe()
+        self.recipe = {k: v for k, v in recipe.items() if k not in ("epochs", "max_minutes")}
 
     def load(self, module, optimiser, generator=None):
         """``(selection, best state, epochs done)`` restored into the arguments, or ``None``

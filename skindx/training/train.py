@@ -8,7 +8,6 @@ the card and finishes on validation (:mod:`~skindx.training.finishing`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from skindx.model.bundle import SkinModel, load_model
 from skindx.model.card import ModelCard
 from skindx.model.networks import build_model, import_keras
 from skindx.taxonomy import CODES, ISIC2018_HEADER
+from skindx.training import torch_engine, transfer
 from skindx.training.decoded_split import load_split
 from skindx.training.finishing import finish_with_validation
 from skindx.training.keras_engine import fit_keras, selection_callback
@@ -97,9 +97,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     if config.engine == "torch":
         if config.strategy:
             raise ValueError("--engine torch trains on one device (no --strategy).")
-        from skindx.training.torch_engine import require_torch
-
-        require_torch()  # fail before any image is decoded
+        torch_engine.require_torch()  # fail before any image is decoded
     if config.freeze_blocks and (config.architecture != "vgg16" or not config.weights):
         raise ValueError(
             "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
@@ -115,8 +113,6 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
     if config.freeze_blocks:
-        from skindx.training import transfer
-
         trained, selection = transfer.fit(
             config,
             build_model(config.architecture_dict()),
@@ -129,8 +125,6 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             progress,
         )
     elif config.engine == "torch":
-        from skindx.training import torch_engine
-
         trained, selection = torch_engine.fit(
             config, x_train, targets, weights, x_val, y_val, progress, start
         )
@@ -147,18 +141,14 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
     skin_model = SkinModel(final, card)
     finish_with_validation(skin_model, x_val, y_val, val_ids, config.metadata)
     skin_model.save(out)
-    for done in (checkpoint, out / "torch_checkpoint.pt", out / "transfer_checkpoint.pt"):
+    for done in (checkpoint, out / torch_engine.CHECKPOINT_FILE, out / transfer.CHECKPOINT_FILE):
         done.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return skin_model
 
 
 def _card(config, selection, y_train, split_info, backend: str) -> ModelCard:
     counts = np.bincount(y_train, minlength=len(CODES))
-    recipe = {
-        k: v
-        for k, v in asdict(config).items()
-        if k not in {"images", "metadata", "out", "loader_workers"}
-    }
+    recipe = config.recipe()
     return ModelCard(
         name=f"skindx-{config.architecture}-{config.input_size}",
         version=config.version,

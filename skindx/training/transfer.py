@@ -27,6 +27,7 @@ from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, la
 from skindx.training.probe import probe_weights
 
 CACHE_FILE = "frozen_outputs.npz"
+CHECKPOINT_FILE = "transfer_checkpoint.pt"  # the fine-tuning loop's, after every epoch
 
 
 def split_at(model, freeze_blocks: int):
@@ -129,10 +130,10 @@ def torch_lower(lower, bfloat16: bool = False) -> Callable[[np.ndarray], np.ndar
     """The frozen blocks as a torch function from float32 NHWC images to NHWC outputs, in
     bfloat16 autocast with ``bfloat16`` (for :func:`frozen_outputs`): on a CPU with AMX this
     pass, the costliest of the recipe, runs many times faster than Keras' in float32."""
-    from skindx.training.torch_engine import autocast, require_torch, torch_vgg16
+    from skindx.training.torch_engine import autocast, require_torch, torch_device, torch_vgg16
 
     torch = require_torch()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(torch)
     module = torch_vgg16(lower).eval().to(device).to(memory_format=torch.channels_last)
 
     def run(images: np.ndarray) -> np.ndarray:
@@ -161,11 +162,12 @@ def _fine_tune_torch(
         keras_weights,
         learning_rate,
         require_torch,
+        torch_device,
         torch_vgg16,
     )
 
     torch = require_torch()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(torch)
     torch.manual_seed(config.seed)
     module = torch_vgg16(upper).to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(
@@ -176,7 +178,7 @@ def _fine_tune_torch(
     sample_weights = torch.from_numpy(np.asarray(weights, dtype="float32"))
     selection = Selection(probe_score, 0, {"loss": [], "val_balanced_accuracy": []})
     best_state, first_epoch, step = copy_state(module), 0, 0
-    checkpoint = Checkpoint(torch, config, "transfer_checkpoint.pt")
+    checkpoint = Checkpoint(torch, config, CHECKPOINT_FILE)
     if resumed := checkpoint.load(module, optimiser):
         selection, best_state, first_epoch = resumed
         step = first_epoch * math.ceil(len(cached) / config.batch_size)
@@ -189,6 +191,7 @@ def _fine_tune_torch(
     steps, start, wait = math.ceil(len(cached) / config.batch_size), time.monotonic(), 0
     budget = 60 * config.max_minutes if config.max_minutes else math.inf
     for epoch in range(first_epoch, config.epochs):
+        epoch_start = time.monotonic()
         module.train()
         rng = np.random.default_rng((config.seed, epoch))
         total = 0.0
@@ -209,6 +212,7 @@ def _fine_tune_torch(
             total += float(loss.detach()) * len(idx)
             if progress and step % 50 == 0:
                 print(f"  step {step}: loss={float(loss.detach()):.4f}", flush=True)
+        rate = len(cached) / (time.monotonic() - epoch_start)  # training alone, as torch_engine
         module.eval()
         with torch.no_grad(), autocast(torch, device, config.mixed_precision):
             scores = torch.cat(
@@ -218,7 +222,6 @@ def _fine_tune_torch(
         selection.history["loss"].append(round(total / len(cached), 4))
         selection.history["val_balanced_accuracy"].append(round(score, 4))
         if progress:
-            rate = (epoch + 1 - first_epoch) * len(cached) / (time.monotonic() - start)
             print(
                 f"epoch {epoch + 1}: val_balanced_accuracy={score:.4f} ({rate:.1f} img/s)",
                 flush=True,
@@ -257,7 +260,7 @@ def fit(
         lower = torch_lower(lower, config.mixed_precision)
     cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
     cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
-    resuming = (out / "backup").exists() or (out / "transfer_checkpoint.pt").exists()
+    resuming = (out / "backup").exists() or (out / CHECKPOINT_FILE).exists()
     probe_score = -1.0
     if not resuming:  # a resumed run keeps its fine-tuned head
         fit_probe(upper, upper_features, cached, targets.argmax(axis=1), weights)
