@@ -49,6 +49,7 @@ def test_a_spent_time_budget_anneals_the_schedule_early():
     [
         ({"engine": "jax"}, "engine must be one of"),
         ({"engine": "torch", "strategy": "mirrored"}, "one device"),
+        ({"epoch_class_cap": 4}, "add --engine torch|with --engine torch"),
     ],
 )
 def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, message):
@@ -61,6 +62,25 @@ def test_bad_engine_choices_fail_before_any_data_is_read(tmp_path, changes, mess
     with pytest.raises(ValueError, match=message):
         train(config, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_epoch_class_cap_draws_each_class_afresh_and_keeps_its_share_of_the_loss():
+    from skindx.training.torch_engine import epoch_draw
+
+    labels = np.repeat(np.arange(3), [50, 8, 3])
+    order, factor = epoch_draw(labels, None, seed=1, epoch=0)
+    assert sorted(order) == list(range(61)) and np.all(factor == 1)
+    drawn = [epoch_draw(labels, 5, seed=1, epoch=e) for e in range(6)]
+    for order, factor in drawn:
+        assert len(set(order)) == len(order) == 13  # 5 + 5 + 3
+        assert np.bincount(labels[order], minlength=3).tolist() == [5, 5, 3]
+        shares = np.bincount(labels[order], weights=factor) / factor.sum()
+        np.testing.assert_allclose(shares, [50 / 61, 8 / 61, 3 / 61], rtol=1e-5)  # whole set
+        assert factor.mean() == pytest.approx(1.0)  # the loss keeps its scale
+    seen = set(np.concatenate([order for order, _ in drawn]))
+    assert len(seen & set(range(50))) > 20  # the large class in turns, not the same five
+    again = epoch_draw(labels, 5, seed=1, epoch=3)[0]
+    assert np.array_equal(again, drawn[3][0])  # seeded: a resumed run draws the same
 
 
 def test_cli_rejects_an_unknown_engine(capsys):
@@ -182,11 +202,15 @@ def test_torch_engine_trains_a_complete_model(synthetic_ham, tmp_path):
          str(synthetic_ham.metadata), "--out", str(tmp_path / "model"), "--input-size", "32",
          "--widths", "8,16", "--convs-per-block", "1", "--epochs", "2", "--batch-size", "8",
          "--val-fraction", "0.3", "--teacher", str(synthetic_ham.teacher), "--exposure", "0.3",
-         "--quiet"]
+         "--epoch-class-cap", "3", "--quiet"]
     )  # fmt: skip
     assert code == 0
     card = load_model(tmp_path / "model").card
     assert card.training["recipe"]["engine"] == "torch" and card.training["recipe"]["exposure"]
+    assert card.training["recipe"]["epoch_class_cap"] == 3
+    from skindx.reports.model_card import render_markdown
+
+    assert "--epoch-class-cap 3" in render_markdown(card)  # the card's reproduce command
     assert card.training["epochs_run"] == 2
     assert len(card.training["history"]["val_balanced_accuracy"]) == 2
     assert card.temperature > 0 and card.ood["threshold"] > 0

@@ -53,6 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         color_constancy=args.color_constancy,
         hair_removal=args.hair_removal,
         max_per_class=args.max_per_class,
+        epoch_class_cap=args.epoch_class_cap,
         mixed_precision=bfloat16,
         strategy=args.strategy,
         max_minutes=args.max_minutes,
@@ -149,6 +150,14 @@ def add_train(commands) -> None:
     train.add_argument("--hair-removal", action="store_true")
     train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")
     train.add_argument(
+        "--epoch-class-cap",
+        type=_positive_int,
+        metavar="N",
+        help="--engine torch: each epoch trains on at most N images of each class, drawn "
+        "afresh every epoch (the majority class in turns; class weights rescaled to match), "
+        "to fit more epochs into a session",
+    )
+    train.add_argument(
         "--mixed-precision",
         nargs="?",
         const="on",
@@ -196,7 +205,8 @@ def add_train(commands) -> None:
         choices=ENGINES,
         default=default("engine"),
         help="training loop: Keras' fit (any backend), or a PyTorch loop with on-GPU "
-        "augmentation for CUDA GPUs (compact VGG; needs torch; saves the same .keras model)",
+        "augmentation (compact VGG or VGG16; needs torch; bfloat16 where native; saves the same "
+        ".keras model)",
     )
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(handler=cmd_train)

@@ -12,8 +12,8 @@ _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
-    "distill_weight", "exposure", "init_from", "max_per_class", "engine", "freeze_blocks",
-    "blocks",
+    "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
+    "freeze_blocks", "blocks",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 

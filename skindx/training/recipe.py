@@ -55,6 +55,8 @@ class TrainConfig:
     color_constancy: bool = False
     hair_removal: bool = False
     max_per_class: int | None = None
+    # torch engine: each epoch draws at most this many images of each class afresh
+    epoch_class_cap: int | None = None
     mixed_precision: bool = False
     strategy: str | None = None
     max_minutes: float | None = None

@@ -258,29 +258,56 @@ def autocast(torch, device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate):
-    """One pass over the training images in a seeded order; returns the mean loss.
+def epoch_draw(labels, cap: int | None, seed: int, epoch: int):
+    """The images of one epoch in a seeded order, and a weight factor for each of them.
+
+    Without ``cap`` every image once, factors 1. With it, at most ``cap`` images of each
+    class, drawn afresh every epoch so a large class is seen in turns; each class's factor
+    ``n_c / m_c * M / N`` (all of the class over those drawn) keeps every class's share of
+    the loss and the loss's scale what the whole set gives.
+    """
+    rng = np.random.default_rng((seed, epoch))
+    if not cap:
+        return rng.permutation(len(labels)), np.ones(len(labels), dtype="float32")
+    counts = np.bincount(labels)
+    drawn = np.minimum(counts, cap)
+    order = rng.permutation(
+        np.concatenate(
+            [rng.permutation(np.flatnonzero(labels == c))[:cap] for c in range(len(counts))]
+        )
+    )
+    factor = np.where(drawn > 0, counts / np.maximum(drawn, 1), 0.0) * drawn.sum() / len(labels)
+    return order, factor[labels[order]].astype("float32")
+
+
+def _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate, labels):
+    """One pass over the epoch's images (:func:`epoch_draw`) in a seeded order; returns the
+    mean loss and the number of images.
 
     ``tensors``: (uint8 NHWC images, smoothed soft targets, per-image weights) on the device.
     """
     images, soft, weights = tensors
     module.train()
-    order = np.random.default_rng((config.seed, epoch)).permutation(len(images))
-    total = torch.zeros((), device=images.device)
-    for idx in torch.from_numpy(order).to(images.device).split(config.batch_size):
+    order, factor = epoch_draw(labels, config.epoch_class_cap, config.seed, epoch)
+    device = images.device
+    factor = torch.from_numpy(factor).to(device)
+    order_on_device = torch.from_numpy(order).to(device)
+    total = torch.zeros((), device=device)
+    for position in torch.arange(len(order), device=device).split(config.batch_size):
+        idx = order_on_device[position]
         for group in optimiser.param_groups:
             group["lr"] = next_rate()
         pixels = images[idx].permute(0, 3, 1, 2).float()
         batch = _augment(torch, pixels, generator, ZOOM_RANGE, COLOUR_JITTER, config.exposure)
-        with autocast(torch, images.device, config.mixed_precision):
+        with autocast(torch, device, config.mixed_precision):
             logits = module(batch.contiguous(memory_format=torch.channels_last))
         per_image = -(soft[idx] * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
-        loss = (per_image * weights[idx]).mean()  # Keras' sum over the batch size
+        loss = (per_image * weights[idx] * factor[position]).mean()  # Keras' sum / batch size
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         total += loss.detach() * len(idx)
-    return float(total) / len(images)  # one device sync per epoch
+    return float(total) / len(order), len(order)  # one device sync per epoch
 
 
 def load_keras_weights(module, weights: dict[str, list[np.ndarray]]) -> None:
@@ -306,14 +333,17 @@ def load_keras_weights(module, weights: dict[str, list[np.ndarray]]) -> None:
                 layer.bias.copy_(values[1])
 
 
-def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, start=None):
+def fit(
+    config, x_train, targets, sample_weights, x_val, y_val, progress=True, start=None, labels=None
+):
     """Train on uint8 NHWC arrays, from ``start``'s Keras-layout weights where given; returns
     (Keras-layout weights of the best epoch, Selection).
 
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
-    ``sample_weights``: per-image class weights, as in the Keras loop. A pretrained VGG16
-    starts from a linear probe (its head fitted on the frozen features; that is epoch 0, and
-    fine-tuning is kept only where it beats it). A checkpoint after every epoch
+    ``sample_weights``: per-image class weights, as in the Keras loop; ``labels``: the
+    classes that ``config.epoch_class_cap`` draws by (default: the targets' argmax).
+    A pretrained VGG16 starts from a linear probe (its head fitted on the frozen features;
+    that is epoch 0, and fine-tuning is kept only where it beats it). A checkpoint after every epoch
     (``torch_checkpoint.pt`` in ``config.out``) lets a run that was cut off resume where it
     stopped.
     """
@@ -334,7 +364,9 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
         torch.from_numpy(np.asarray(sample_weights, dtype="float32")).to(device),
     )
     val_images = torch.from_numpy(x_val).to(device)
-    steps = math.ceil(len(x_train) / config.batch_size)
+    labels = np.asarray(targets).argmax(1) if labels is None else np.asarray(labels)
+    per_epoch = len(epoch_draw(labels, config.epoch_class_cap, config.seed, 0)[0])
+    steps = math.ceil(per_epoch / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
     checkpoint = Checkpoint(torch, config)
     selection = Selection(history={"loss": [], "val_balanced_accuracy": []})
@@ -357,8 +389,10 @@ def fit(config, x_train, targets, sample_weights, x_val, y_val, progress=True, s
     wait = 0
     for epoch in range(first_epoch, config.epochs):
         epoch_start = time.monotonic()
-        loss = _train_epoch(torch, module, optimiser, tensors, config, epoch, generator, next_rate)
-        rate = len(x_train) / (time.monotonic() - epoch_start)  # training alone, not validation
+        loss, seen = _train_epoch(
+            torch, module, optimiser, tensors, config, epoch, generator, next_rate, labels
+        )
+        rate = seen / (time.monotonic() - epoch_start)  # training alone, not validation
         probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
         score = balanced_accuracy(y_val, probabilities.argmax(1))
         selection.history["loss"].append(round(loss, 4))

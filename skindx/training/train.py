@@ -98,6 +98,11 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         if config.strategy:
             raise ValueError("--engine torch trains on one device (no --strategy).")
         torch_engine.require_torch()  # fail before any image is decoded
+    if config.epoch_class_cap and (config.engine != "torch" or config.freeze_blocks):
+        raise ValueError(
+            "--epoch-class-cap draws each epoch's images in the torch engine: use it with "
+            "--engine torch and without --freeze-blocks."
+        )
     if config.freeze_blocks and (config.architecture != "vgg16" or not config.weights):
         raise ValueError(
             "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
@@ -126,7 +131,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
         )
     elif config.engine == "torch":
         trained, selection = torch_engine.fit(
-            config, x_train, targets, weights, x_val, y_val, progress, start
+            config, x_train, targets, weights, x_val, y_val, progress, start, y_train
         )
     else:
         trained, selection = fit_keras(
