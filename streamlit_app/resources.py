@@ -108,7 +108,9 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     from skindx.diagnosis.predict import Predictor
     from skindx.explain.explainer import Explainer
     from skindx.model.bundle import load_model
+    from skindx.model.precision import serve_in_bfloat16
 
+    serve_in_bfloat16()  # where the CPU has it natively (SKINDX_BFLOAT16 decides otherwise)
     skin_model = load_model(directory)
     predictor = Predictor(skin_model)
     explainer = Explainer(skin_model, predictor)

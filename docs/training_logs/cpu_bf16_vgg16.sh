@@ -32,6 +32,6 @@ python -m skindx train "${HAM[@]}" --out "$OUT" --architecture vgg16 --weights h
   --max-minutes "${MINUTES:-68}" 2>&1 | tee -a $LOGS/cpu_bf16_vgg16_member.log
 for mix in probabilities logits; do
   python docs/training_logs/ensemble_weights.py runs/split/member1 runs/split/member2 \
-    runs/split/member3 "$OUT" "${HAM[@]}" --mix $mix --shares 0.1 0.2 0.3 0.4 0.5 \
+    runs/split/member3 "$OUT" "${HAM[@]}" --mix $mix --shares 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 \
     --cache "$OUT/val_logits.npz" 2>&1 | tee -a $LOGS/cpu_bf16_vgg16_shares.log
 done

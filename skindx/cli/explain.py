@@ -23,7 +23,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from skindx.explain.explainer import Explainer
     from skindx.explain.overlay import overlay
     from skindx.images.loading import load_image
+    from skindx.model.precision import serve_in_bfloat16
 
+    serve_in_bfloat16()
     skin_model = _load(args.model)
     explainer = Explainer(skin_model)
     # decoded as prediction decodes it: a 12 MP photo's overlay would cost seconds to draw and

@@ -25,8 +25,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from skindx.diagnosis.predict import SAME_SPOT, Predictor
     from skindx.diagnosis.signs import with_signs
     from skindx.images.loading import ImageRejected, load_image
+    from skindx.model.precision import serve_in_bfloat16
 
     context = Context(args.age, args.sex, args.site)
+    serve_in_bfloat16()  # where the CPU has it natively (SKINDX_BFLOAT16 decides otherwise)
     skin_model = _load(args.model)
     if context.given and not skin_model.card.context:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)

@@ -10,22 +10,9 @@ script measures; the Keras loop stays in float32 unless asked (``--mixed-precisi
 
 from __future__ import annotations
 
-from pathlib import Path
+from skindx.model.precision import BFLOAT16_FLAGS, MODES, cpu_bfloat16_flags
 
-MODES = ("auto", "on", "off")
-BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_bfloat16_flags(cpuinfo: str | None = None) -> list[str]:
-    """The CPU flags among :data:`BFLOAT16_FLAGS` (from ``/proc/cpuinfo`` unless given)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:  # not Linux: no way to tell, so no claim
-            return []
-    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    present = set(flags.partition(":")[2].split())
-    return [flag for flag in BFLOAT16_FLAGS if flag in present]
+__all__ = ["BFLOAT16_FLAGS", "MODES", "cpu_bfloat16_flags", "resolve"]
 
 
 def _cuda() -> bool:

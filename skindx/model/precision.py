@@ -1,0 +1,67 @@
+"""bfloat16 where the CPU computes it natively: which CPU flags say so, and serving in it.
+
+A CPU with AMX (``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``) runs bfloat16 convolutions
+faster than float32; one without them emulates bfloat16 at 7-20x the cost (docs/benchmarks.md).
+Training reads the flags through :mod:`skindx.training.precision`; the app and
+``skindx predict``/``explain`` call :func:`serve_in_bfloat16` before they load a model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODES = ("auto", "on", "off")
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+SERVING_ENV = "SKINDX_BFLOAT16"  # auto (default), on or off
+
+
+def cpu_bfloat16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The CPU flags among :data:`BFLOAT16_FLAGS` (from ``/proc/cpuinfo`` unless given)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux: no way to tell, so no claim
+            return []
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    present = set(flags.partition(":")[2].split())
+    return [flag for flag in BFLOAT16_FLAGS if flag in present]
+
+
+def serving_choice(mode: str | None = None, cpuinfo: str | None = None) -> tuple[bool, str]:
+    """``(bfloat16 or not, why)`` for ``mode`` (default: ``$SKINDX_BFLOAT16``, else auto)."""
+    mode = (mode or os.environ.get(SERVING_ENV) or "auto").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"{SERVING_ENV} takes one of {', '.join(MODES)}. Received: {mode}")
+    if mode != "auto":
+        return mode == "on", f"{SERVING_ENV}={mode}"
+    if flags := cpu_bfloat16_flags(cpuinfo):
+        return True, f"auto: the CPU has {' and '.join(flags)}"
+    return False, "auto: the CPU has no native bfloat16 (amx_bf16, avx512_bf16)"
+
+
+def serve_in_bfloat16(mode: str | None = None) -> tuple[bool, str]:
+    """Run the TensorFlow graphs this process compiles from now on (the Predictor's forward
+    pass, the explainer's CAM graphs) in bfloat16 where :func:`serving_choice` says so;
+    returns that choice.
+
+    TensorFlow's graph optimiser rewrites each graph's convolutions and matrix products to
+    oneDNN's bfloat16 kernels (weights stay float32; softmax and reductions stay float32).
+    The switch is process-wide and reaches only graphs first run after it, so it belongs at
+    start-up, before a model is loaded; evaluation and training leave it off, so the model
+    card's figures are float32 ones. Answers agree with float32 to within 0.02 in each
+    probability (``tests/test_serving_precision.py``).
+    """
+    bfloat16, why = serving_choice(mode)
+    if bfloat16:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.optimizer.set_experimental_options(
+                {"auto_mixed_precision_onednn_bfloat16": True}
+            )
+        else:
+            return False, f"{why}, but only the TensorFlow backend serves in bfloat16"
+    return bfloat16, why

@@ -1,0 +1,100 @@
+"""Serving in bfloat16 where the CPU computes it natively (``skindx.model.precision``): the
+choice, and answers that agree with float32.
+
+The switch is process-wide in TensorFlow, so each precision runs in its own process; on a CPU
+without native bfloat16 ``on`` still asks for the rewrite (emulated there, or skipped by
+TensorFlow), and the answers must agree all the same.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skindx.model.precision import serving_choice
+
+REPO = Path(__file__).resolve().parent.parent
+ZEN4 = "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+AVX2 = "flags\t\t: fpu sse2 avx2 fma\n"
+
+# One process's answers: calibrated probabilities and Grad-CAM maps on lesion-like images.
+_CHILD = """
+import sys
+import numpy as np
+from skindx.model.precision import serve_in_bfloat16
+chosen, _ = serve_in_bfloat16(sys.argv[1])
+from skindx.config import DEFAULT_MODEL_DIR
+from skindx.diagnosis.predict import Predictor
+from skindx.explain.explainer import Explainer
+from skindx.model.bundle import load_model
+model = load_model(DEFAULT_MODEL_DIR)
+predictor = Predictor(model, tta=False)
+explainer = Explainer(model, predictor)
+images = np.load(sys.argv[2])
+probabilities = [list(predictor.predict(image).probabilities.values()) for image in images]
+heatmaps = [explainer.explain(image, "gradcam").heatmap for image in images]
+np.savez(sys.argv[3], chosen=chosen, probabilities=probabilities, heatmaps=heatmaps)
+"""
+
+
+def _lesions(count: int = 4) -> np.ndarray:
+    """Skin-toned photos with a darker, irregular blob: what the model sees in the app."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:240, :320]
+    images = []
+    for k in range(count):
+        skin = np.array([200, 150, 120]) - 25 * k
+        radius = 60 + 30 * np.sin(np.arctan2(yy - 120, xx - 160) * (3 + k)) * 0.3
+        inside = np.hypot(yy - 120, (xx - 160) * 0.8) < radius
+        image = np.where(inside[..., None], skin * [0.45, 0.35, 0.3], skin)
+        images.append(np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8))
+    return np.stack(images)
+
+
+def _answers(mode: str, tmp_path: Path) -> dict:
+    images, out = tmp_path / "images.npy", tmp_path / f"{mode}.npz"
+    np.save(images, _lesions())
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(images), str(out)],
+        check=True, env=env, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    with np.load(out) as answers:
+        return {name: answers[name] for name in answers.files}
+
+
+def test_auto_serves_in_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.delenv("SKINDX_BFLOAT16", raising=False)
+    assert serving_choice(cpuinfo=ZEN4) == (True, "auto: the CPU has avx512_bf16")
+    assert serving_choice(cpuinfo=AVX2)[0] is False
+    assert serving_choice("off", cpuinfo=ZEN4)[0] is False
+    assert serving_choice("on", cpuinfo=AVX2)[0] is True
+    monkeypatch.setenv("SKINDX_BFLOAT16", " OFF ")
+    assert serving_choice(cpuinfo=ZEN4) == (False, "SKINDX_BFLOAT16=off")
+
+
+def test_a_bad_setting_is_refused_with_the_choices(monkeypatch, capsys):
+    from skindx.cli import main
+
+    monkeypatch.setenv("SKINDX_BFLOAT16", "fast")
+    with pytest.raises(ValueError, match="SKINDX_BFLOAT16 takes one of auto, on, off"):
+        serving_choice()
+    assert main(["predict", str(REPO / "README.md")]) == 1
+    assert "skindx: error: SKINDX_BFLOAT16 takes one of" in capsys.readouterr().err
+
+
+def test_bfloat16_answers_agree_with_float32(tmp_path):
+    """The tolerance the docs state: each probability within 0.02, the same diagnosis, and
+    Grad-CAM maps that highlight the same places."""
+    float32, bfloat16 = _answers("off", tmp_path), _answers("on", tmp_path)
+    assert not float32["chosen"] and bfloat16["chosen"]
+    np.testing.assert_allclose(bfloat16["probabilities"], float32["probabilities"], atol=0.02)
+    assert np.array_equal(bfloat16["probabilities"].argmax(1), float32["probabilities"].argmax(1))
+    for ours, theirs in zip(bfloat16["heatmaps"], float32["heatmaps"], strict=True):
+        assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.95
+        assert np.abs(ours - theirs).max() < 0.15
