@@ -277,3 +277,30 @@ def test_torch_engine_fine_tunes_a_pretrained_vgg16_from_a_linear_probe(
     assert not (out / "torch_checkpoint.pt").exists()  # complete: nothing to resume
     conv = load_model(out).model.get_layer("block1_conv1").get_weights()[0]
     assert not np.array_equal(conv, hed_conv_weights()["block1_conv1"][0][:, :, ::-1, :])
+
+
+def test_vgg16_dropout_leaves_the_probes_folded_standardisation_intact():
+    """The probe folds the features' standardisation into the head, so dropout must zero a
+    feature's deviation from its mean, not the feature: on features far from zero (VGG16's
+    pooled ReLU outputs) raw dropout would swing every logit by whole units."""
+    torch = pytest.importorskip("torch")
+    from skindx.model.networks import build_vgg16
+    from skindx.training.torch_engine import torch_vgg16
+
+    torch.manual_seed(0)
+    module = torch_vgg16(build_vgg16(32, dropout=0.3, blocks=1))
+    images = torch.rand(4, 3, 32, 32) * 255
+    with torch.no_grad():
+        features = module(images, features=True)
+        module.feature_mean.copy_(features.mean(dim=0))
+        module.eval()
+        served = module(images)
+        module.train()
+
+        def spread():
+            draws = torch.stack([module(images) for _ in range(200)])
+            return (draws - served).std(dim=0).mean()
+
+        centred = spread()
+        module.feature_mean.zero_()
+        assert centred < spread() / 3

@@ -120,6 +120,9 @@ def torch_vgg16(model):
                     self.named[layer.name] = nn.Linear(*layer.kernel.shape)
                 elif kind == "Dropout":
                     self.dropout = nn.Dropout(layer.rate)
+                    # the linear probe sets it: dropout then zeroes deviations from the
+                    # training features' mean, not the features (see forward)
+                    self.register_buffer("feature_mean", torch.zeros(layer.input.shape[-1]))
                 elif kind == "Normalization":
                     mean, variance = (np.asarray(v, "float32").reshape(1, -1, 1, 1)
                                       for v in (layer.mean, layer.variance))  # fmt: skip
@@ -138,7 +141,11 @@ def torch_vgg16(model):
                     if features:
                         return x
                 elif kind == "Dropout":
-                    x = self.dropout(x)
+                    # The probe's head has the features' standardisation folded in
+                    # (probe.probe_weights): a dropped raw feature would read as far below
+                    # its mean and shift every logit; a dropped deviation reads as the mean.
+                    # Keras' Dropout is the identity when serving, so nothing else changes.
+                    x = self.feature_mean + self.dropout(x - self.feature_mean)
                 elif kind == "Dense":
                     x = self.named[name](x)
                 elif kind == "Normalization":
@@ -461,8 +468,10 @@ def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
             )
 
     module.eval()
+    pooled = features(images)
+    module.feature_mean.copy_(pooled.mean(dim=0))
     kernel, bias = probe_weights(
-        features(images).cpu().numpy(),
+        pooled.cpu().numpy(),
         soft.argmax(dim=1).cpu().numpy(),
         weights.cpu().numpy(),
     )
