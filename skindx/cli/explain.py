@@ -25,8 +25,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from skindx.images.loading import load_image
     from skindx.model.precision import serve_in_bfloat16
 
-    serve_in_bfloat16()
     skin_model = _load(args.model)
+    serve_in_bfloat16()
     explainer = Explainer(skin_model)
     # decoded as prediction decodes it: a 12 MP photo's overlay would cost seconds to draw and
     # save at full size, for no detail the model's input has

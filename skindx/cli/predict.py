@@ -28,8 +28,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from skindx.model.precision import serve_in_bfloat16
 
     context = Context(args.age, args.sex, args.site)
+    skin_model = _load(args.model)  # its plain errors come before TensorFlow's start-up lines
     serve_in_bfloat16()  # where the CPU has it natively (SKINDX_BFLOAT16 decides otherwise)
-    skin_model = _load(args.model)
     if context.given and not skin_model.card.context:
         print("skindx: note: this model has no age/sex/site context; ignored", file=sys.stderr)
     predictor = Predictor(skin_model, tta=args.tta)
