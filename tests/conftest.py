@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# bfloat16 serving is process-wide: a CLI test calling `skindx predict` in this process would
+# switch it on for every later test (and their float32 reference comparisons) on a CPU that
+# has it. tests/test_serving_precision.py runs both precisions in processes of their own.
+os.environ.setdefault("SKINDX_BFLOAT16", "off")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
