@@ -94,9 +94,10 @@ def test_vgg16_topology_without_download():
     names = conv_layer_names(model)
     assert len(names) == 13 and names[-1] == "block5_conv3"
     assert not any(hasattr(layer, "layers") for layer in model.layers)
-    # the model card's claim: its conv layers alone outweigh the 25 MB shipped-model limit
+    # why the shipped VGG16 stores its kernels in float16: in float32 its conv layers alone
+    # would take most of the 64 MB shipped-model limit beside the compact members
     conv_weights = sum(layer.count_params() for layer in model.layers if layer.name in names)
-    assert conv_weights * 4 > 25 * 1024 * 1024
+    assert conv_weights * 4 > 56 * 1024 * 1024 > conv_weights * 2
 
 
 def test_round_trip_keeps_weights_card_and_ood(tiny_model, tiny_model_dir):

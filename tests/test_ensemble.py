@@ -256,3 +256,43 @@ def test_half_kernels_halve_the_file_and_keep_the_answers(tmp_path):
         full_logits,
         atol=2e-3 * np.abs(full_logits).max(),
     )
+
+
+def test_a_pooled_features_member_joins_the_logits_not_the_maps(tmp_path):
+    """A VGG16 with the multiblock head beside compact members: the logits are the weighted
+    mean, the out-of-domain features stay the compact members', and it splits back."""
+    from skindx.model.bundle import SkinModel
+    from skindx.model.card import ModelCard
+    from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, build_vgg16, layer_probe
+    from skindx.training.ensemble import combine, split
+
+    vgg = build_vgg16(TINY_SIZE, weights=None, head="multiblock")
+    kernel, bias = vgg.get_layer(LOGITS_LAYER).get_weights()
+    vgg.get_layer(LOGITS_LAYER).set_weights([kernel / 50, bias])  # logits of the same scale
+    members = [_tiny(3), vgg]
+    ensemble = combine(members, weights=[0.8, 0.2])
+    x = np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    expected = 0.8 * np.asarray(layer_probe(members[0], LOGITS_LAYER)(x)) + 0.2 * np.asarray(
+        layer_probe(vgg, LOGITS_LAYER)(x)
+    )
+    got = np.asarray(layer_probe(ensemble, LOGITS_LAYER)(x))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert layer_probe(ensemble, FEATURES_LAYER).output.shape[-1] == 16
+    assert ensemble.get_layer("m2_block5_conv3") is not None
+    with pytest.raises(ValueError, match="must come after the others"):
+        combine([vgg, _tiny(3)])
+    card = ModelCard(
+        name="skindx-ensemble2-test",
+        architecture={"name": "ensemble", "input_size": 32,
+                      "members": [{"name": "compact_vgg", "input_size": TINY_SIZE,
+                                   "widths": [8, 16], "convs_per_block": 1},
+                                  {"name": "vgg16", "input_size": 32, "head": "multiblock"}]},
+        input_size=32,
+        training={"members": [{"name": "a", "weight": 0.8}, {"name": "b", "weight": 0.2}]},
+    )  # fmt: skip
+    back = split(SkinModel(ensemble, card))[1].model
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(back, LOGITS_LAYER)(x)),
+        np.asarray(layer_probe(vgg, LOGITS_LAYER)(x)),
+        atol=1e-3,
+    )

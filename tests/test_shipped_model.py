@@ -36,7 +36,7 @@ def test_weights_match_card_and_size_budget(shipped):
     model_file = DEFAULT_MODEL_DIR / MODEL_FILE
     assert sha256_file(model_file) == shipped.card.weights_sha256
     total = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
-    assert total <= 25 * 1024 * 1024
+    assert total <= 64 * 1024 * 1024  # the model directory's limit (issue #25)
 
 
 def test_card_is_complete(shipped):

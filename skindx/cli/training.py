@@ -65,6 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         engine=args.engine,
         freeze_blocks=args.freeze_blocks,
         blocks=args.blocks,
+        head=args.head,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -124,6 +125,14 @@ def add_train(commands) -> None:
         default=default("blocks"),
         metavar="N",
         help="vgg16 only: keep conv blocks 1..N (default 5, the whole network)",
+    )
+    train.add_argument(
+        "--head",
+        choices=["gap", "multiblock"],
+        default=default("head"),
+        help="vgg16 only: 'gap' averages the last block; 'multiblock' pools the last three "
+        "blocks (average and maximum) and trains only its head, as a linear probe (use it "
+        "with --freeze-blocks equal to --blocks)",
     )
     train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
     train.add_argument("--widths", type=_widths, default=default("widths"))

@@ -13,7 +13,7 @@ _VALUED_FLAGS = (
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
     "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
-    "freeze_blocks", "blocks",
+    "freeze_blocks", "blocks", "head",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
@@ -28,6 +28,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes
             continue
         if name == "blocks" and (value == 5 or recipe.get("architecture") != "vgg16"):
+            continue
+        if name == "head" and value == "gap":  # the default
             continue
         if isinstance(value, list):
             value = ",".join(map(str, value))

@@ -69,6 +69,8 @@ def _network_details(architecture: dict[str, Any], recipe: dict[str, Any]) -> st
             "13 conv layers" if blocks == 5 else f"its first {convs} conv layers ({blocks} blocks)"
         )
         words = [kept, _PRETRAINED.get(weights, "trained from scratch")]
+        if architecture.get("head") == "multiblock":
+            words.append("the average and maximum of the last three blocks' maps as features")
         frozen = recipe.get("freeze_blocks")
         if frozen and frozen >= blocks:
             words.append("all conv layers frozen, only the head trained")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,11 @@ from skindx.model.card import ModelCard
 from skindx.model.networks import (
     ENSEMBLE_MAPS_LAYER,
     FEATURES_LAYER,
+    HEAD_FEATURES_LAYER,
     LOGITS_LAYER,
     build_model,
     import_keras,
+    layer_probe,
     resize_layer,
     with_half_kernels,
 )
@@ -42,12 +45,15 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
     weighted mean with ``weights`` (positive, normalised to sum to 1).
 
     Each model must be a chain from its square RGB input to ``features`` (as the builders in
-    :mod:`skindx.model.networks` make them). Members trained at different sizes each see the
-    image at their own size: the ensemble takes the largest, resizes it down for the others
-    inside the graph, and resamples their last feature maps onto the largest member's grid
-    so that one map explains the whole ensemble (their logits are the members' mean up to
-    that resampling). Feeding a network another size than it was trained at costs far more
-    (see the model card's 'What was tried').
+    :mod:`skindx.model.networks` make them), or, after all such members, a model whose
+    ``features`` pool several layers (VGG16's ``multiblock`` head). Members trained at
+    different sizes each see the image at their own size: the ensemble takes the largest,
+    resizes it down for the others inside the graph, and resamples the chain members' last
+    feature maps onto the largest one's grid so that one map explains them together (their
+    logits are the members' mean up to that resampling). Feeding a network another size than
+    it was trained at costs far more (see the model card's 'What was tried'). The ensemble's
+    ``features`` (what the out-of-domain check reads) are the chain members' alone; pooled
+    members' features join them in ``head_features`` before ``logits``.
     """
     keras = import_keras()
     if len(models) < 2:
@@ -56,15 +62,24 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
     shapes = {tuple(m.input_shape[1:]) for m in models}
     if any(shape[0] != shape[1] or shape[2:] != (3,) for shape in shapes):
         raise ValueError(f"Members must take square RGB images. Received: {sorted(shapes)}")
+    pooled = [_pools_features(m) for m in models]
+    if pooled[0] or any(a and not b for a, b in pairwise(pooled)):
+        raise ValueError(
+            "Members whose features pool several layers must come after the others, "
+            "and the first member must end in one map's global average."
+        )
     size = max(shape[0] for shape in shapes)
     inputs = keras.Input((size, size, 3), name="image")
-    trunks = []
+    trunks, extra = [], []
     for k, model in enumerate(models, start=1):
         own = model.input_shape[1]
         x = inputs
         if own != size:
             x = resize_layer()(own, name=f"m{k}_input_resize")(x)
-        trunks.append(_copy_trunk(model, x, f"m{k}_"))
+        if pooled[k - 1]:
+            extra.append(_copy_graph(model, x, f"m{k}_"))
+        else:
+            trunks.append(_copy_trunk(model, x, f"m{k}_"))
     pool = trunks[0][1]
     if any(other != pool for _, other in trunks[1:]):
         raise ValueError("Members must end in the same pooling before their features.")
@@ -77,6 +92,8 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
     if pool is not None:  # channel-wise, so pooling the concatenation = concatenating pools
         x = keras.layers.MaxPooling2D.from_config({**pool, "name": "ensemble_pool"})(x)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
+    if extra:
+        x = keras.layers.Concatenate(name=HEAD_FEATURES_LAYER)([x, *extra])
     dense = keras.layers.Dense(models[0].get_layer(LOGITS_LAYER).units, name=LOGITS_LAYER)
     logits = dense(x)
     kernels, biases = zip(*(m.get_layer(LOGITS_LAYER).get_weights() for m in models), strict=True)
@@ -88,6 +105,26 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
     )
     outputs = keras.layers.Activation("softmax", name="predictions", dtype="float32")(logits)
     return keras.Model(inputs, outputs, name="ensemble")
+
+
+def _pools_features(model) -> bool:
+    """Whether ``model``'s features pool several layers rather than one map's average."""
+    return model.get_layer(FEATURES_LAYER).__class__.__name__ != "GlobalAveragePooling2D"
+
+
+def _copy_graph(model, x, prefix: str):
+    """``model``'s graph from its input to ``features``, copied onto ``x`` with its weights
+    and every layer's name prefixed; returns the copy's features."""
+    keras = import_keras()
+
+    def fresh(layer):
+        return layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
+
+    trunk = layer_probe(model, FEATURES_LAYER)
+    copy = keras.models.clone_model(trunk, input_tensors=x, clone_function=fresh)
+    for layer in trunk.layers[1:]:
+        copy.get_layer(prefix + layer.name).set_weights(layer.get_weights())
+    return copy.output
 
 
 def member_shares(n: int, weights: Sequence[float] | None) -> np.ndarray:

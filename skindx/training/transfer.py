@@ -238,6 +238,24 @@ def _fine_tune_torch(
     return keras_weights(module), selection
 
 
+def _probe_only(model, x_train, train_ids, targets, weights, validation, out: Path):
+    """Every conv block frozen: only the linear probe on the (cached) features, as
+    :func:`fit` returns its result. Fine-tuning from such a probe lowered validation balanced
+    accuracy in every form tried on a CPU (docs/training_logs/README.md)."""
+    from skindx.training.torch_engine import Selection
+
+    x_val, y_val, val_ids = validation
+    features = layer_probe(model, FEATURES_LAYER)
+    cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE)
+    kernel, bias = probe_weights(cached.astype("float32"), targets.argmax(axis=1), weights)
+    model.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
+    val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
+    score = balanced_accuracy(y_val, (val_features.astype("float32") @ kernel + bias).argmax(1))
+    print(f"linear probe: val_balanced_accuracy={score:.4f}", flush=True)
+    selection = Selection(score, 0, {"loss": [], "val_balanced_accuracy": [round(score, 4)]})
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selection
+
+
 def fit(
     config,
     model,
@@ -254,6 +272,8 @@ def fit(
     training loops do; the best epoch by validation balanced accuracy is kept."""
     keras = import_keras()
     out = Path(config.out)
+    if config.head == "multiblock":
+        return _probe_only(model, x_train, train_ids, targets, weights, validation, out)
     lower, upper, upper_features = split_at(model, config.freeze_blocks)
     x_val, y_val, val_ids = validation
     if config.engine == "torch":
