@@ -37,7 +37,7 @@ PY
 python -m skindx ensemble runs/split/member1 runs/split/member2 runs/split/member3 runs/vgg16mb \
   "${HAM[@]}" --out "$OUT" --weights "$W_COMPACT" "$W_COMPACT" "$W_COMPACT" "$W_VGG" \
   --float16-kernels 2>&1 | tee $LOGS/cpu_vgg16_multiblock_ensemble.log
-python - "$OUT" <<'PY' || { echo "below the bar: not adopted, the test set is not run" | tee -a $LOGS/cpu_vgg16_multiblock_ensemble.log; exit 0; }
+python - "$OUT" <<'PY' 2>&1 | tee -a $LOGS/cpu_vgg16_multiblock_ensemble.log || { echo "below the bar: not adopted, the test set is not run" | tee -a $LOGS/cpu_vgg16_multiblock_ensemble.log; exit 0; }
 import json, sys
 score = json.load(open(f"{sys.argv[1]}/card.json"))["metrics"]["validation"]["balanced_accuracy"]
 print(f"validation balanced accuracy {score:.4f} against the bar 0.6839")
