@@ -144,10 +144,13 @@ def figure(
 def analytic_macs(model) -> dict[str, int]:
     """Multiply-accumulates of the conv and dense layers for one image (exact for a VGG: every
     conv is 'same'-padded, stride 1; pooling, batch norm and ReLU are per-element and small)."""
+    from skindx.model.networks import import_keras
+
+    conv_class = import_keras().layers.Conv2D  # and its float16-kernel subclass
     conv = dense = elementwise = 0
     for layer in model.layers:
         kind = layer.__class__.__name__
-        if kind == "Conv2D":
+        if isinstance(layer, conv_class):
             _, height, width, out_channels = layer.output.shape
             kh, kw, in_channels, _ = layer.kernel.shape
             conv += height * width * kh * kw * in_channels * out_channels
