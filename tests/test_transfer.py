@@ -168,6 +168,7 @@ def test_train_multiblock_head_is_a_linear_probe_end_to_end(synthetic_ham, tmp_p
     from skindx.model.bundle import load_model
     from skindx.model.networks import hed_conv_weights
     from skindx.reports.model_card import render_markdown
+    from skindx.training.probe import PROBE_CS
 
     common = [
         "train", "--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata),
@@ -188,3 +189,24 @@ def test_train_multiblock_head_is_a_linear_probe_end_to_end(synthetic_ham, tmp_p
     assert trained.card.architecture["head"] == "multiblock"
     card = render_markdown(trained.card)
     assert "--head multiblock" in card and "maximum of the last three blocks" in card
+    training = trained.card.training
+    assert training["probe_c"] in PROBE_CS
+    assert list(training["probe_c_cross_validation"]) == [f"{c:g}" for c in PROBE_CS]
+    assert "chosen C=" in capsys.readouterr().out
+
+
+def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates():
+    """Features that only identify a lesion (no class signal), five images per lesion:
+    folds split by image reward memorising the duplicates at weak regularisation, while
+    folds by lesion see chance at every C."""
+    from skindx.training.probe import cross_validated_c
+
+    rng = np.random.default_rng(0)
+    lesions = np.repeat(np.arange(90), 5)
+    lesion_labels = rng.integers(0, 3, 90)
+    features = rng.normal(size=(90, 200))[lesions] + 0.01 * rng.normal(size=(450, 200))
+    labels, weights = lesion_labels[lesions], np.ones(450)
+    by_image_c, by_image = cross_validated_c(features, labels, weights, np.arange(450))
+    _, by_lesion = cross_validated_c(features, labels, weights, lesions)
+    assert max(by_image) > 0.9 and by_image_c >= 1e-3
+    assert max(by_lesion) < 0.6

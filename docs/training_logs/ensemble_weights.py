@@ -1,5 +1,7 @@
 """Validation figures of an ensemble for several shares of its last member, the others
 sharing the rest equally (the logits `skindx ensemble --weights` would make; with
+`--mix scaled`, the others' mean logits and the last member's each divided by its own
+fitted temperature first, as the shipped `skindx-ensemble4-160` was built; with
 `--mix probabilities`, the calibrated probabilities of the others' mean logits and of the
 last member, each at its own temperature, mixed by the share).
 
@@ -37,7 +39,7 @@ def main() -> int:
     parser.add_argument("--images", required=True)
     parser.add_argument("--metadata", required=True)
     parser.add_argument("--shares", type=float, nargs="+", required=True)
-    parser.add_argument("--mix", choices=["logits", "probabilities"], default="logits")
+    parser.add_argument("--mix", choices=["logits", "scaled", "probabilities"], default="logits")
     parser.add_argument("--cache", type=Path, help="npz of the members' validation logits")
     args = parser.parse_args()
     logits, y_val = _validation_logits(args)
@@ -46,6 +48,8 @@ def main() -> int:
         # the shipped members as shipped (mean logits, one temperature) beside the last
         # member's own calibrated probabilities, as log-probabilities
         rest, last = _log_calibrated(rest, y_val), _log_calibrated(last, y_val)
+    elif args.mix == "scaled":
+        rest, last = rest / fit_temperature(rest, y_val), last / fit_temperature(last, y_val)
     mel = CODES.index("mel")
     for share in [0.0, *args.shares, 1.0]:
         mixed = _mean_over_members([rest, last], args.mix, [1 - share, share])
@@ -86,7 +90,7 @@ def _mean_over_members(logits, mix: str, weights) -> np.ndarray:
     """Weighted mean of logits, or (``probabilities``) the log of the weighted mean of the
     probabilities that log-probabilities stand for."""
     weights, stacked = np.asarray(weights), np.stack(logits)
-    if mix == "logits":
+    if mix != "probabilities":
         return np.tensordot(weights, stacked, axes=1)
     return np.log(np.tensordot(weights, np.exp(stacked), axes=1) + 1e-12)
 

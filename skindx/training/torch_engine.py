@@ -48,6 +48,7 @@ class Selection:
     best: float = -1.0
     best_epoch: int = -1
     history: dict[str, list[float]] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)  # more for the card's training record
 
 
 def require_torch():

@@ -182,6 +182,7 @@ def _card(config, selection, y_train, split_info, backend: str) -> ModelCard:
                 k: [round(float(v), 4) for v in vals] for k, vals in selection.history.items()
             },
             **split_info,
+            **getattr(selection, "details", {}),
         },
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )

@@ -24,7 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
-from skindx.training.probe import probe_weights
+from skindx.training.probe import PROBE_CS, cross_validated_c, probe_weights
 
 CACHE_FILE = "frozen_outputs.npz"
 CHECKPOINT_FILE = "transfer_checkpoint.pt"  # the fine-tuning loop's, after every epoch
@@ -238,22 +238,45 @@ def _fine_tune_torch(
     return keras_weights(module), selection
 
 
-def _probe_only(model, x_train, train_ids, targets, weights, validation, out: Path):
-    """Every conv block frozen: only the linear probe on the (cached) features, as
+def _probe_only(config, model, x_train, train_ids, targets, weights, validation, out: Path):
+    """Every conv block frozen: only the linear probe on the (cached) features, its
+    regularisation chosen by cross-validation over the training split's lesions, as
     :func:`fit` returns its result. Fine-tuning from such a probe lowered validation balanced
     accuracy in every form tried on a CPU (docs/training_logs/README.md)."""
     from skindx.training.torch_engine import Selection
 
     x_val, y_val, val_ids = validation
     features = layer_probe(model, FEATURES_LAYER)
-    cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE)
-    kernel, bias = probe_weights(cached.astype("float32"), targets.argmax(axis=1), weights)
+    cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE).astype("float32")
+    labels = targets.argmax(axis=1)
+    c, cv_scores = cross_validated_c(cached, labels, weights, lesion_groups(config, train_ids))
+    print(
+        "linear probe C by 3-fold cross-validation over training lesions: "
+        + ", ".join(f"{cv:g} {score:.4f}" for cv, score in zip(PROBE_CS, cv_scores, strict=True))
+        + f"; chosen C={c:g}",
+        flush=True,
+    )
+    kernel, bias = probe_weights(cached, labels, weights, c)
     model.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
     val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
     score = balanced_accuracy(y_val, (val_features.astype("float32") @ kernel + bias).argmax(1))
     print(f"linear probe: val_balanced_accuracy={score:.4f}", flush=True)
     selection = Selection(score, 0, {"loss": [], "val_balanced_accuracy": [round(score, 4)]})
+    selection.details = {
+        "probe_c": c,
+        "probe_c_cross_validation": {
+            f"{cv:g}": round(cv_score, 4) for cv, cv_score in zip(PROBE_CS, cv_scores, strict=True)
+        },
+    }
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selection
+
+
+def lesion_groups(config, image_ids: list[str]) -> np.ndarray:
+    """Each image's lesion id from ``config.metadata`` (its own id where none is recorded)."""
+    from skindx.datasets.labelled import read_labels
+
+    lesions = read_labels(config.metadata).set_index("image_id")["lesion_id"]
+    return np.array([lesions.get(image_id, image_id) for image_id in image_ids])
 
 
 def fit(
@@ -273,7 +296,7 @@ def fit(
     keras = import_keras()
     out = Path(config.out)
     if config.head == "multiblock":
-        return _probe_only(model, x_train, train_ids, targets, weights, validation, out)
+        return _probe_only(config, model, x_train, train_ids, targets, weights, validation, out)
     lower, upper, upper_features = split_at(model, config.freeze_blocks)
     x_val, y_val, val_ids = validation
     if config.engine == "torch":
