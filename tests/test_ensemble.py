@@ -296,3 +296,14 @@ def test_a_pooled_features_member_joins_the_logits_not_the_maps(tmp_path):
         np.asarray(layer_probe(vgg, LOGITS_LAYER)(x)),
         atol=1e-3,
     )
+
+
+def test_a_member_summary_keeps_its_probe_regularisation():
+    from skindx.model.bundle import SkinModel
+    from skindx.model.card import ModelCard
+    from skindx.training.ensemble import _member_summary
+
+    card = ModelCard(name="skindx-vgg16-224", training={"probe_c": 0.001, "best_epoch": 0})
+    summary = _member_summary(SkinModel(None, card), "runs/vgg16")
+    assert summary["probe_c"] == 0.001 and summary["best_epoch"] == 0
+    assert "probe_c" not in _member_summary(SkinModel(None, ModelCard(name="x")), "runs/x")

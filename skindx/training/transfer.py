@@ -249,25 +249,26 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
     features = layer_probe(model, FEATURES_LAYER)
     cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE).astype("float32")
     labels = targets.argmax(axis=1)
-    c, cv_scores = cross_validated_c(cached, labels, weights, lesion_groups(config, train_ids))
-    print(
-        "linear probe C by 3-fold cross-validation over training lesions: "
-        + ", ".join(f"{cv:g} {score:.4f}" for cv, score in zip(PROBE_CS, cv_scores, strict=True))
-        + f"; chosen C={c:g}",
-        flush=True,
-    )
-    kernel, bias = probe_weights(cached, labels, weights, c)
+    details: dict = {"probe_c": config.probe_c}
+    if config.probe_c is None:
+        groups = lesion_groups(config, train_ids)
+        details["probe_c"], cv_scores = cross_validated_c(cached, labels, weights, groups)
+        details["probe_c_cross_validation"] = {
+            f"{c:g}": round(score, 4) for c, score in zip(PROBE_CS, cv_scores, strict=True)
+        }
+        print(
+            "linear probe C by 3-fold cross-validation over training lesions: "
+            + ", ".join(f"{c} {score}" for c, score in details["probe_c_cross_validation"].items())
+            + f"; chosen C={details['probe_c']:g}",
+            flush=True,
+        )
+    kernel, bias = probe_weights(cached, labels, weights, details["probe_c"])
     model.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
     val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
     score = balanced_accuracy(y_val, (val_features.astype("float32") @ kernel + bias).argmax(1))
     print(f"linear probe: val_balanced_accuracy={score:.4f}", flush=True)
     selection = Selection(score, 0, {"loss": [], "val_balanced_accuracy": [round(score, 4)]})
-    selection.details = {
-        "probe_c": c,
-        "probe_c_cross_validation": {
-            f"{cv:g}": round(cv_score, 4) for cv, cv_score in zip(PROBE_CS, cv_scores, strict=True)
-        },
-    }
+    selection.details = details
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selection
 
 
