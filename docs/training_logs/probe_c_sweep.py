@@ -21,7 +21,7 @@ import numpy as np
 from skindx.datasets.labelled import read_labels
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.taxonomy import CODES
-from skindx.training.probe import _fit
+from skindx.training.probe import fit_standardised
 from skindx.training.train import class_weights
 
 
@@ -41,7 +41,7 @@ def main() -> int:
     weights = class_weights(y, 1.0)[y]  # the members' --class-weight-power 1.0
     for c in (float(value) for value in args.cs.split(",")):
         start = time.monotonic()
-        probe, mean, std = _fit(x, y, weights, c)
+        probe, mean, std = fit_standardised(x, y, weights, c)
         val = balanced_accuracy(y_val, probe.predict((x_val - mean) / std))
         train = balanced_accuracy(y, probe.predict((x - mean) / std))
         seconds = time.monotonic() - start

@@ -267,9 +267,10 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
     val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
     score = balanced_accuracy(y_val, (val_features.astype("float32") @ kernel + bias).argmax(1))
     print(f"linear probe: val_balanced_accuracy={score:.4f}", flush=True)
-    selection = Selection(score, 0, {"loss": [], "val_balanced_accuracy": [round(score, 4)]})
-    selection.details = details
-    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selection
+    history = {"loss": [], "val_balanced_accuracy": [round(score, 4)]}
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, Selection(
+        score, 0, history, details
+    )
 
 
 def lesion_groups(config, image_ids: list[str]) -> np.ndarray:
