@@ -96,9 +96,10 @@ def main() -> None:
             format_func=layer_label,
             key="sal_layer",
             help="Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an "
-            "ensemble each member has its own layers, and the last block of all members together "
-            "(the default) explains the whole ensemble at once. SmoothGrad works on the input "
-            "pixels and ignores this.",
+            "ensemble each member has its own layers, and the last blocks of the members "
+            "together (the default) explain them at once, except a member read by a probe over "
+            "several blocks (a frozen VGG16), whose share of the decision only its own layers "
+            "explain. SmoothGrad works on the input pixels and ignores this.",
         )
         fourth, fifth = st.columns(2)
         alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")

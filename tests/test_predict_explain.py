@@ -225,5 +225,5 @@ def test_layer_labels_read_as_block_conv_and_member():
 
     assert layer_label("block3_conv2") == "block 3, conv 2"
     assert layer_label("m2_block5_conv1") == "block 5, conv 1 (member 2)"
-    assert layer_label(ENSEMBLE_MAPS_LAYER) == "last block, all members together"
+    assert layer_label(ENSEMBLE_MAPS_LAYER) == "last block, members together"
     assert layer_label("custom_layer") == "custom_layer"  # other models' names pass through

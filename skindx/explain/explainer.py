@@ -50,7 +50,7 @@ _CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
 def layer_label(name: str) -> str:
     """A reader's name for a saliency layer: ``m2_block3_conv1`` → "block 3, conv 1 (member 2)"."""
     if name == ENSEMBLE_MAPS_LAYER:
-        return "last block, all members together"
+        return "last block, members together"
     found = _CONV_NAME.fullmatch(name)
     if found is None:
         return name
