@@ -227,8 +227,8 @@ def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates
     labels, weights = lesion_labels[lesions], np.ones(450)
     by_image_c, by_image = cross_validated_c(features, labels, weights, np.arange(450))
     _, by_lesion = cross_validated_c(features, labels, weights, lesions)
-    assert max(by_image) > 0.9 and by_image_c >= 1e-3
-    assert max(by_lesion) < 0.6
+    assert max(by_image.values()) > 0.9 and by_image_c >= 1e-3
+    assert max(by_lesion.values()) < 0.6
 
 
 def test_card_commands_pin_the_probe_c_that_was_used():

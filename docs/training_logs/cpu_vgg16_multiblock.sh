@@ -14,9 +14,9 @@
 #
 #   bash docs/training_logs/cpu_vgg16_multiblock.sh      (from the repository root)
 #
-# Rerun for the 224 px candidate, a later session on an AMD Zen 4 (its rule and share sweep
-# in cpu_vgg16_multiblock224_shares.log, written before this ran):
-#   SIZE=224 SHARE=<chosen> BAR=<bar> TAG=224 bash docs/training_logs/cpu_vgg16_multiblock.sh
+# Rerun for the cross-validated probe's candidate, a later session on an AMD Zen 4 (its rule
+# and share sweep in cpu_vgg16_probe_c_shares.log, written before this ran; it stopped at the bar):
+#   SIZE=160 SHARE=0.5 BAR=0.7040 TAG=160cv bash docs/training_logs/cpu_vgg16_multiblock.sh
 set -euo pipefail
 D=../shared/data
 HAM=(--images "$D/ham10000/images" --metadata "$D/ham10000/HAM10000_metadata.csv")

@@ -18,6 +18,7 @@ from skindx.cli.common import (
     _positive_int,
     _widths,
 )
+from skindx.model.networks import VGG16_HEADS
 from skindx.training.precision import MODES
 
 
@@ -130,7 +131,7 @@ def add_train(commands) -> None:
     )
     train.add_argument(
         "--head",
-        choices=["gap", "multiblock"],
+        choices=VGG16_HEADS,
         default=default("head"),
         help="vgg16 only: 'gap' averages the last block; 'multiblock' pools the last three "
         "blocks (average and maximum) and trains only its head, as a linear probe (use it "

@@ -7,6 +7,7 @@ from typing import Any
 
 from skindx.model.card import ModelCard
 from skindx.reports.card_sections import same_spot_sentence
+from skindx.training.probe import FIXED_PROBE_C
 
 _VALUED_FLAGS = (
     "architecture", "weights", "input_size", "widths", "convs_per_block", "epochs", "batch_size",
@@ -15,8 +16,6 @@ _VALUED_FLAGS = (
     "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
     "freeze_blocks", "blocks", "head", "probe_c",
 )  # fmt: skip
-# multiblock probes fitted before --probe-c existed used this C (now it is cross-validated)
-_EARLIER_PROBE_C = 0.1
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
 
 
@@ -26,7 +25,7 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
     for name in _VALUED_FLAGS:
         value = recipe.get(name)
         if name == "probe_c" and recipe.get("head") == "multiblock" and name not in recipe:
-            value = _EARLIER_PROBE_C
+            value = FIXED_PROBE_C  # fitted before --probe-c existed
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes

@@ -14,6 +14,8 @@ import numpy as np
 # perfectly (balanced accuracy 0.99) and scores 0.07 below C 0.001 on validation
 # (docs/training_logs/probe_c_sweep.log).
 PROBE_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+# the fine-tuning paths' probes, and every multiblock probe fitted before C was chosen
+FIXED_PROBE_C = 0.1
 
 
 def fit_standardised(features, labels, weights, c):
@@ -28,7 +30,7 @@ def fit_standardised(features, labels, weights, c):
 
 
 def probe_weights(
-    features: np.ndarray, labels: np.ndarray, weights: np.ndarray, c: float = 0.1
+    features: np.ndarray, labels: np.ndarray, weights: np.ndarray, c: float = FIXED_PROBE_C
 ) -> tuple[np.ndarray, np.ndarray]:
     """A class-weighted logistic regression (inverse regularisation ``c``) on standardised
     ``features`` as the ``logits`` layer's Keras-layout ``(kernel, bias)``, the
@@ -45,10 +47,10 @@ def cross_validated_c(
     groups: np.ndarray,
     cs: tuple[float, ...] = PROBE_CS,
     folds: int = 3,
-) -> tuple[float, list[float]]:
+) -> tuple[float, dict[float, float]]:
     """The ``c`` of ``cs`` whose probe scores the best mean balanced accuracy on held-out
     folds of the training images, each lesion (``groups``) wholly in one fold, so that images
-    of one lesion cannot reward memorising it; with the mean score of every ``c``. The
+    of one lesion cannot reward memorising it; with the mean score by ``c``. The
     validation split is never seen, so it stays an honest judge of the probe."""
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedGroupKFold
@@ -56,12 +58,12 @@ def cross_validated_c(
     splits = list(
         StratifiedGroupKFold(folds, shuffle=True, random_state=0).split(features, labels, groups)
     )
-    scores = []
+    scores = {}
     for c in cs:
         fold_scores = []
         for rows, held in splits:
             probe, mean, std = fit_standardised(features[rows], labels[rows], weights[rows], c)
             predicted = probe.predict((features[held] - mean) / std)
             fold_scores.append(balanced_accuracy_score(labels[held], predicted))
-        scores.append(float(np.mean(fold_scores)))
-    return cs[int(np.argmax(scores))], scores
+        scores[c] = float(np.mean(fold_scores))
+    return max(scores, key=scores.get), scores

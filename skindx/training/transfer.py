@@ -24,7 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
-from skindx.training.probe import PROBE_CS, cross_validated_c, probe_weights
+from skindx.training.probe import cross_validated_c, probe_weights
 
 CACHE_FILE = "frozen_outputs.npz"
 CHECKPOINT_FILE = "transfer_checkpoint.pt"  # the fine-tuning loop's, after every epoch
@@ -254,7 +254,7 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
         groups = lesion_groups(config, train_ids)
         details["probe_c"], cv_scores = cross_validated_c(cached, labels, weights, groups)
         details["probe_c_cross_validation"] = {
-            f"{c:g}": round(score, 4) for c, score in zip(PROBE_CS, cv_scores, strict=True)
+            f"{c:g}": round(score, 4) for c, score in cv_scores.items()
         }
         print(
             "linear probe C by 3-fold cross-validation over training lesions: "
