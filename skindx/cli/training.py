@@ -142,8 +142,9 @@ def add_train(commands) -> None:
         type=_positive_float,
         default=default("probe_c"),
         metavar="C",
-        help="--head multiblock only: the linear probe's inverse regularisation strength "
-        "(default: chosen by 3-fold cross-validation over the training split's lesions)",
+        help="pretrained vgg16 only: the inverse regularisation strength of the linear probe "
+        "it starts from (or, with --head multiblock, ends with); default: chosen by 3-fold "
+        "cross-validation over the training split's lesions",
     )
     train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
     train.add_argument("--widths", type=_widths, default=default("widths"))

@@ -24,8 +24,8 @@ def _train_arguments(recipe: dict[str, Any]) -> str:
     words = []
     for name in _VALUED_FLAGS:
         value = recipe.get(name)
-        if name == "probe_c" and recipe.get("head") == "multiblock" and name not in recipe:
-            value = FIXED_PROBE_C  # fitted before --probe-c existed
+        if name == "probe_c" and name not in recipe and recipe.get("weights"):
+            value = FIXED_PROBE_C  # a pretrained VGG16's probe, fitted before C was chosen
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes

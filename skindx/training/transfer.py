@@ -24,7 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
-from skindx.training.probe import cross_validated_c, probe_weights
+from skindx.training.probe import chosen_c, probe_weights
 
 CACHE_FILE = "frozen_outputs.npz"
 CHECKPOINT_FILE = "transfer_checkpoint.pt"  # the fine-tuning loop's, after every epoch
@@ -81,12 +81,17 @@ def frozen_outputs(
 
 
 def fit_probe(
-    upper, upper_features, cached: np.ndarray, labels: np.ndarray, weights: np.ndarray
-) -> None:
+    upper, upper_features, cached: np.ndarray, labels: np.ndarray, weights: np.ndarray, groups,
+    pinned_c: float | None = None,
+) -> dict:
     """Fit the head of ``upper`` as a class-weighted logistic regression on its standardised
-    ``features``, then fold the standardisation into the ``logits`` layer."""
-    kernel, bias = probe_weights(_predict(upper_features, cached), labels, weights)
+    ``features`` (C by :func:`~skindx.training.probe.chosen_c`), then fold the
+    standardisation into the ``logits`` layer; returns the C for the card."""
+    features = _predict(upper_features, cached)
+    details = chosen_c(features, labels, weights, groups, pinned_c)
+    kernel, bias = probe_weights(features, labels, weights, details["probe_c"])
     upper.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
+    return details
 
 
 def _predict(model, cached: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -249,19 +254,8 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
     features = layer_probe(model, FEATURES_LAYER)
     cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE).astype("float32")
     labels = targets.argmax(axis=1)
-    details: dict = {"probe_c": config.probe_c}
-    if config.probe_c is None:
-        groups = lesion_groups(config, train_ids)
-        details["probe_c"], cv_scores = cross_validated_c(cached, labels, weights, groups)
-        details["probe_c_cross_validation"] = {
-            f"{c:g}": round(score, 4) for c, score in cv_scores.items()
-        }
-        print(
-            "linear probe C by 3-fold cross-validation over training lesions: "
-            + ", ".join(f"{c} {score}" for c, score in details["probe_c_cross_validation"].items())
-            + f"; chosen C={details['probe_c']:g}",
-            flush=True,
-        )
+    groups = lesion_groups(config, train_ids)
+    details = chosen_c(cached, labels, weights, groups, config.probe_c)
     kernel, bias = probe_weights(cached, labels, weights, details["probe_c"])
     model.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
     val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
@@ -306,9 +300,12 @@ def fit(
     cached = frozen_outputs(lower, x_train, train_ids, out / CACHE_FILE)
     cached_val = frozen_outputs(lower, x_val, val_ids, out / ("val_" + CACHE_FILE))
     resuming = (out / "backup").exists() or (out / CHECKPOINT_FILE).exists()
-    probe_score = -1.0
+    probe_score, details = -1.0, {}
     if not resuming:  # a resumed run keeps its fine-tuned head
-        fit_probe(upper, upper_features, cached, targets.argmax(axis=1), weights)
+        groups = lesion_groups(config, train_ids)
+        details = fit_probe(
+            upper, upper_features, cached, targets.argmax(axis=1), weights, groups, config.probe_c
+        )
         probe_score = balanced_accuracy(y_val, _predict(upper, cached_val).argmax(axis=1))
         print(f"linear probe: val_balanced_accuracy={probe_score:.4f}", flush=True)
     if config.engine == "torch":
@@ -317,6 +314,7 @@ def fit(
         )
         for name, values in trained[0].items():
             model.get_layer(name).set_weights(values)
+        trained[1].details.update(details)
         return {
             layer.name: layer.get_weights() for layer in model.layers if layer.weights
         }, trained[1]
@@ -343,5 +341,5 @@ def fit(
         verbose=2 if progress else 0,
     )
     upper.load_weights(out / "best.weights.h5")
-    selector.history = history.history
+    selector.history, selector.details = history.history, details
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}, selector
