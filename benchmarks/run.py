@@ -50,6 +50,7 @@ CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "smoothgrad")
 # all, decoding included); Score-CAM one pass plus SCORECAM_MAX_N masked copies in a batch.
 CAM_TARGETS = {"gradcam": 2.5, "gradcam++": 2.5, "layercam": 2.5, "scorecam": 12.0}
 SINGLE_TARGET = 1.2
+NAIVE_SHARE_TARGET = 0.33
 PARTS = ("single", "batch", "saliency", "compute", "cold", "browser")
 BATCH = 32
 
@@ -427,17 +428,21 @@ def single_image(figures, predictor, floor_1, x1, upload, naive, quick, rounds) 
             overhead <= SINGLE_TARGET,
         )
     )
-    speedup = median_ratio(single["naive"], single["ours"])
+    # What each path adds beyond the forward pass: a ratio of whole times (the target "≥ 3"
+    # until 2026-12) falls as the network grows, though neither path's overhead changes.
+    added = {name: [t - f for t, f in zip(single[name], single["floor"], strict=True)]
+             for name in ("ours", "naive")}  # fmt: skip
+    share = median_ratio(added["ours"], added["naive"])
     figures.append(
         figure(
-            "naive: PIL + model.predict per image",
-            statistics.median(single["naive"]) * 1e3,
+            "time added beyond the forward pass: ours",
+            statistics.median(added["ours"]) * 1e3,
             "ms",
-            "ours (bytes → Prediction)",
-            ours_s * 1e3,
-            speedup,
-            "≥ 3 (ours several times faster)",
-            speedup >= 3,
+            "naive (PIL + model.predict per image)",
+            statistics.median(added["naive"]) * 1e3,
+            share,
+            f"≤ {NAIVE_SHARE_TARGET:g} (a third of naive's at most)",
+            share <= NAIVE_SHARE_TARGET,
         )
     )
     for part in ("preprocess", "forward"):

@@ -109,7 +109,8 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
 
 def _pools_features(model) -> bool:
     """Whether ``model``'s features pool several layers rather than one map's average."""
-    return model.get_layer(FEATURES_LAYER).__class__.__name__ != "GlobalAveragePooling2D"
+    keras = import_keras()
+    return not isinstance(model.get_layer(FEATURES_LAYER), keras.layers.GlobalAveragePooling2D)
 
 
 def _copy_graph(model, x, prefix: str):

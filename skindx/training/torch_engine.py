@@ -383,7 +383,8 @@ def fit(
     )
     val_images = torch.from_numpy(x_val).to(device)
     labels = np.asarray(targets).argmax(1) if labels is None else np.asarray(labels)
-    per_epoch = len(epoch_draw(labels, config.epoch_class_cap, config.seed, 0)[0])
+    counts = np.bincount(labels)
+    per_epoch = int(np.minimum(counts, config.epoch_class_cap or counts.max()).sum())
     steps = math.ceil(per_epoch / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
     checkpoint = Checkpoint(torch, config)
