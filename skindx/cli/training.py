@@ -69,6 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         blocks=args.blocks,
         head=args.head,
         probe_c=args.probe_c,
+        refit_head=args.refit_head,
     )
     skin_model = train(config, progress=not args.quiet)
     validation = skin_model.card.metrics["validation"]
@@ -136,6 +137,13 @@ def add_train(commands) -> None:
         help="vgg16 only: 'gap' averages the last block; 'multiblock' pools the last three "
         "blocks (average and maximum) and trains only its head, as a linear probe (use it "
         "with --freeze-blocks equal to --blocks)",
+    )
+    train.add_argument(
+        "--refit-head",
+        action="store_true",
+        help="pretrained vgg16 with --engine torch: after every epoch, fit the head again as "
+        "a linear probe on the clean training images' features and select epochs with it "
+        "(fine-tuning on augmented images improves the features but moves the head)",
     )
     train.add_argument(
         "--probe-c",

@@ -16,7 +16,7 @@ _VALUED_FLAGS = (
     "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
     "freeze_blocks", "blocks", "head", "probe_c",
 )  # fmt: skip
-_SWITCHES = ("color_constancy", "hair_removal", "mixed_precision")
+_SWITCHES = ("color_constancy", "hair_removal", "mixed_precision", "refit_head")
 
 
 def _train_arguments(recipe: dict[str, Any]) -> str:

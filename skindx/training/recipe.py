@@ -70,7 +70,8 @@ class TrainConfig:
     freeze_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
     head: str = "gap"  # VGG16 only: "multiblock" pools the last three blocks (head only)
-    probe_c: float | None = None  # multiblock head: None chooses it by cross-validation
+    probe_c: float | None = None  # a pretrained VGG16's probe: None chooses it by cross-validation
+    refit_head: bool = False  # torch engine, pretrained VGG16: the probe refitted every epoch
     version: str = "0.1.0"
 
     def recipe(self) -> dict[str, Any]:

@@ -361,7 +361,8 @@ def fit(
     classes that ``config.epoch_class_cap`` draws by (default: the targets' argmax).
     A pretrained VGG16 starts from a linear probe (its head fitted on the frozen features,
     its C cross-validated over ``groups``, the training images' lesions, unless
-    ``config.probe_c`` pins it; that is epoch 0, and fine-tuning is kept only where it beats it). A checkpoint after every epoch
+    ``config.probe_c`` pins it; that is epoch 0, and fine-tuning is kept only where it beats it;
+    with ``config.refit_head`` it is fitted again after every epoch). A checkpoint after every epoch
     (``torch_checkpoint.pt`` in ``config.out``) lets a run that was cut off resume where it
     stopped.
     """
@@ -414,8 +415,13 @@ def fit(
             torch, module, optimiser, tensors, config, epoch, generator, next_rate, labels
         )
         rate = seen / (time.monotonic() - epoch_start)  # training alone, not validation
-        probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
-        score = balanced_accuracy(y_val, probabilities.argmax(1))
+        if config.refit_head:  # the features improve while the head drifts on augmented images
+            score, refit = _linear_probe(
+                torch, module, tensors, (val_images, y_val), config, groups
+            )
+        else:
+            probabilities = _predict(torch, module, val_images, device, config.mixed_precision)
+            score = balanced_accuracy(y_val, probabilities.argmax(1))
         selection.history["loss"].append(round(loss, 4))
         selection.history["val_balanced_accuracy"].append(round(score, 4))
         elapsed = time.monotonic() - start_time
@@ -428,6 +434,8 @@ def fit(
         if score > selection.best:
             selection.best, selection.best_epoch, wait = score, epoch + 1, 0
             best_state = copy_state(module)
+            if config.refit_head:
+                selection.details = refit
         else:
             wait += 1
         checkpoint.save(module, optimiser, selection, best_state, epoch + 1, generator)

