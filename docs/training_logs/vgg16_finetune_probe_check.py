@@ -1,5 +1,5 @@
 """Where one epoch of fine-tuning VGG16 lost its validation balanced accuracy: in the head or
-in the backbone's features. Reads the checkpoint cpu_bf16_vgg16_cv_probe.sh left when it was
+in the backbone's features. Reads the checkpoint the REFIT=0 run of cpu_bf16_vgg16_refit.sh left when it was
 stopped after epoch 1 (the probe's weights, "best", and epoch 1's, "module"), and scores each
 twice on the validation split: with its own head, and with a head refitted on its own clean
 training features (C cross-validated over training lesions, as the probe was fitted). If the
