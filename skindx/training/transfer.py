@@ -81,7 +81,12 @@ def frozen_outputs(
 
 
 def fit_probe(
-    upper, upper_features, cached: np.ndarray, labels: np.ndarray, weights: np.ndarray, groups,
+    upper,
+    upper_features,
+    cached: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    groups,
     pinned_c: float | None = None,
 ) -> dict:
     """Fit the head of ``upper`` as a class-weighted logistic regression on its standardised
