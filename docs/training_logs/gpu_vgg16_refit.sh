@@ -4,15 +4,16 @@
 # recipe whose features gained on a CPU in their first epoch (cpu_bf16_vgg16_refit.sh) but
 # which a 2-core CPU cannot run for long: here 30 epochs at a higher learning rate, with
 # exposure jitter beside the colour jitter. The probe's C is pinned at 0.01 (what the CPU runs'
-# cross-validation chose, 0.003-0.01): cross-validating it every epoch would cost the device
-# about 40 s an epoch.
+# cross-validation chose, 0.003-0.01): cross-validating it every epoch fits the probe 21 times
+# more an epoch, on the device's CPU cores.
 #
 # Prepare here: VGG16=1 bash docs/training_logs/gpu_prepare.sh, and leave models/default out of
 # the copy as gpu_torch_sweep.sh says. Then, on the device:
 #   run(command="bash docs/training_logs/gpu_vgg16_refit.sh", carry=[".gpu"], timeout_s=600)
 # $OUT gets the model with its conv kernels stored in float16 (model.keras, ood.npz, card.json;
-# a float32 model.keras would be 30 MB, over the 16 MiB a file may bring back) and the log. Back here, put the files in runs/vgg16_gpu and score its share beside the compact
-# members with ensemble_weights.py (as cpu_bf16_vgg16_refit.sh does); the rule to fix before
+# 15.4 MB in the CPU dry run below; float32 would double it, over the 16 MiB a file may bring
+# back) and the log. Back here, put the files in runs/vgg16_gpu and score its share beside the
+# compact members with ensemble_weights.py (as cpu_bf16_vgg16_refit.sh does); the rule to fix before
 # that: adopt only at 0.7040 or more on validation (the shipped 0.6940 + 0.01), then build it
 # with `skindx ensemble` and run the test set once.
 # Local dry run (CPU, no wheels): PY=python OUT=/tmp/out MINUTES=0.3 EPOCHS=1 \

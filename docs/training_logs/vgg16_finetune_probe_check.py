@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import build_model
 from skindx.training.decoded_split import load_split
-from skindx.training.probe import chosen_c, probe_weights
+from skindx.training.probe import fitted_probe
 from skindx.training.recipe import TrainConfig
 from skindx.training.torch_engine import CHECKPOINT_FILE, autocast, torch_vgg16
 from skindx.training.train import class_weights
@@ -64,8 +64,7 @@ def main() -> None:
         module.load_state_dict(state)
         own = balanced_accuracy(y_val, outputs(torch, module, x_val, False).argmax(1))
         train_features = outputs(torch, module, x_train, True)
-        details = chosen_c(train_features, y_train, weights, groups)
-        kernel, bias = probe_weights(train_features, y_train, weights, details["probe_c"])
+        kernel, bias, details = fitted_probe(train_features, y_train, weights, groups)
         refit = outputs(torch, module, x_val, True) @ kernel + bias
         print(
             f"{name}: validation balanced accuracy {own:.4f} with its own head, "

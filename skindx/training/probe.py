@@ -4,7 +4,7 @@ the pretrained features: Kumar et al., "Fine-Tuning can Distort Pretrained Featu
 Underperform Out-of-Distribution", ICLR 2022). Both the transfer recipe and the torch
 engine's VGG16 use it, and a fully frozen network (``--head multiblock``) keeps it as its whole
 head. Its regularisation is chosen by cross-validation over training lesions
-(:func:`chosen_c`) unless ``--probe-c`` pins it."""
+(:func:`chosen_c`) unless ``--probe-c`` pins it; :func:`fitted_probe` does both."""
 
 from __future__ import annotations
 
@@ -88,3 +88,16 @@ def chosen_c(
         flush=True,
     )
     return {"probe_c": c, "probe_c_cross_validation": by_c}
+
+
+def fitted_probe(
+    features: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    groups: np.ndarray,
+    pinned: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The probe at its :func:`chosen_c`: the ``logits`` layer's ``(kernel, bias)``
+    (:func:`probe_weights`) and the C for the card's training record."""
+    details = chosen_c(features, labels, weights, groups, pinned)
+    return (*probe_weights(features, labels, weights, details["probe_c"]), details)

@@ -384,8 +384,7 @@ def fit(
     )
     val_images = torch.from_numpy(x_val).to(device)
     labels = np.asarray(targets).argmax(1) if labels is None else np.asarray(labels)
-    counts = np.bincount(labels)
-    per_epoch = int(np.minimum(counts, config.epoch_class_cap or counts.max()).sum())
+    per_epoch = len(epoch_draw(labels, config.epoch_class_cap, config.seed, 0)[0])
     steps = math.ceil(per_epoch / config.batch_size)
     budget = 60 * config.max_minutes if config.max_minutes else None
     checkpoint = Checkpoint(torch, config)
@@ -477,7 +476,7 @@ def _linear_probe(torch, module, tensors, validation, config, groups) -> tuple[f
     (:mod:`skindx.training.probe`); returns its validation balanced accuracy and its C for the
     card. (Fitting it on augmented images instead started from 0.481 rather than 0.573 and
     fine-tuned no better: docs/training_logs/cpu_bf16_vgg16_member.log.)"""
-    from skindx.training.probe import chosen_c, probe_weights
+    from skindx.training.probe import fitted_probe
 
     images, soft, weights = tensors
     device = images.device
@@ -498,8 +497,7 @@ def _linear_probe(torch, module, tensors, validation, config, groups) -> tuple[f
     weights = weights.cpu().numpy()
     if groups is None:  # every image its own lesion
         groups = np.arange(len(labels))
-    details = chosen_c(pooled, labels, weights, groups, config.probe_c)
-    kernel, bias = probe_weights(pooled, labels, weights, details["probe_c"])
+    kernel, bias, details = fitted_probe(pooled, labels, weights, groups, config.probe_c)
     head = module.named["logits"]
     with torch.no_grad():  # Keras' (in, out) kernel is torch's weight transposed
         head.weight.copy_(torch.from_numpy(kernel.T).to(device))

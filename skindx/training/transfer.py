@@ -24,7 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
-from skindx.training.probe import chosen_c, probe_weights
+from skindx.training.probe import fitted_probe
 
 CACHE_FILE = "frozen_outputs.npz"
 CHECKPOINT_FILE = "transfer_checkpoint.pt"  # the fine-tuning loop's, after every epoch
@@ -93,8 +93,7 @@ def fit_probe(
     ``features`` (C by :func:`~skindx.training.probe.chosen_c`), then fold the
     standardisation into the ``logits`` layer; returns the C for the card."""
     features = _predict(upper_features, cached)
-    details = chosen_c(features, labels, weights, groups, pinned_c)
-    kernel, bias = probe_weights(features, labels, weights, details["probe_c"])
+    kernel, bias, details = fitted_probe(features, labels, weights, groups, pinned_c)
     upper.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
     return details
 
@@ -260,8 +259,7 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
     cached = frozen_outputs(features, x_train, train_ids, out / CACHE_FILE).astype("float32")
     labels = targets.argmax(axis=1)
     groups = lesion_groups(config, train_ids)
-    details = chosen_c(cached, labels, weights, groups, config.probe_c)
-    kernel, bias = probe_weights(cached, labels, weights, details["probe_c"])
+    kernel, bias, details = fitted_probe(cached, labels, weights, groups, config.probe_c)
     model.get_layer(LOGITS_LAYER).set_weights([kernel, bias])
     val_features = frozen_outputs(features, x_val, val_ids, out / ("val_" + CACHE_FILE))
     score = balanced_accuracy(y_val, (val_features.astype("float32") @ kernel + bias).argmax(1))
