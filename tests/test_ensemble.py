@@ -141,7 +141,7 @@ def test_members_of_other_sizes_see_the_image_at_their_own_and_split_back(tmp_pa
         split(members[0])
 
 
-def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5) -> None:
+def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5, *extra: str) -> None:
     from skindx.cli import main
 
     code = main(
@@ -149,7 +149,7 @@ def _train_member(synthetic_ham, out, seed: int, split_seed: int = 5) -> None:
          str(synthetic_ham.metadata), "--out", str(out), "--input-size", str(TINY_SIZE),
          "--widths", "8,16", "--convs-per-block", "1", "--epochs", "1", "--batch-size", "8",
          "--val-fraction", "0.3", "--seed", str(seed), "--split-seed", str(split_seed),
-         "--quiet"]
+         "--quiet", *extra]
     )  # fmt: skip
     assert code == 0
 
@@ -207,6 +207,54 @@ def test_ensemble_command_builds_a_usable_model(synthetic_ham, tmp_path, lesion_
     )
     assert main(["split-ensemble", str(members[0]), "--out", str(tmp_path / "no")]) == 1
     assert "is not an ensemble" in capsys.readouterr().err
+
+
+def test_shades_of_gray_layer_is_the_pixel_pipelines():
+    from skindx.images.preprocess import shades_of_gray
+    from skindx.model.networks import shades_of_gray_layer
+
+    rng = np.random.default_rng(0)
+    tinted = (rng.uniform(0, 255, (2, 24, 24, 3)) * [1.0, 0.7, 0.5]).astype("uint8")  # warm
+    layer = np.asarray(shades_of_gray_layer()()(tinted.astype("float32")))
+    for image, corrected in zip(tinted, layer, strict=True):
+        # the pipeline rounds to 8 bits; the layer keeps float32
+        assert np.abs(shades_of_gray(image).astype(float) - corrected).max() <= 1.0
+
+
+def test_members_with_and_without_colour_constancy_share_one_input(
+    synthetic_ham, tmp_path, lesion_image
+):
+    """A member trained on colour-corrected images gets the correction inside the ensemble's
+    graph; the ensemble's own input is not corrected, and a split gives the member it back."""
+    from skindx.cli import main
+    from skindx.diagnosis.predict import Predictor
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import LOGITS_LAYER, layer_probe, shades_of_gray_layer
+
+    plain, corrected = tmp_path / "plain", tmp_path / "corrected"
+    _train_member(synthetic_ham, plain, 1)
+    _train_member(synthetic_ham, corrected, 2, 5, "--color-constancy")
+    data = ["--images", str(synthetic_ham.images), "--metadata", str(synthetic_ham.metadata)]
+    out = tmp_path / "ensemble"
+    assert main(["ensemble", str(plain), str(corrected), *data, "--out", str(out)]) == 0
+
+    bundle = load_model(out)  # safe mode: the layer is registered
+    assert not bundle.card.preprocessing["color_constancy"]
+    assert [m.get("color_constancy") for m in bundle.card.training["members"]] == [None, True]
+    x = np.random.default_rng(2).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)) * [1, 0.8, 0.6]
+    x = x.astype("float32")
+    members = [load_model(path).model for path in (plain, corrected)]
+    expected = 0.5 * np.asarray(layer_probe(members[0], LOGITS_LAYER)(x)) + 0.5 * np.asarray(
+        layer_probe(members[1], LOGITS_LAYER)(shades_of_gray_layer()()(x))
+    )
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(bundle.model, LOGITS_LAYER)(x)), expected, atol=1e-4
+    )
+    assert Predictor(bundle).predict(lesion_image).probabilities
+
+    assert main(["split-ensemble", str(out), "--out", str(tmp_path / "split")]) == 0
+    parts = [load_model(tmp_path / "split" / f"member{k}").card for k in (1, 2)]
+    assert [bool(p.preprocessing.get("color_constancy")) for p in parts] == [False, True]
 
 
 def test_ensemble_refuses_members_on_different_splits(synthetic_ham, tmp_path, capsys):

@@ -11,7 +11,8 @@ last member, each at its own temperature, mixed by the share).
 
 Prints, per share: balanced accuracy, the negative log-likelihood at the fitted temperature
 and melanoma sensitivity at the arg-max. Each member sees the validation images decoded at
-its own size. Validation only: never point it at the test set.
+its own size (and colour-corrected where it was trained so). Validation only: never point it
+at the test set.
 """
 
 from __future__ import annotations
@@ -72,11 +73,15 @@ def _validation_logits(args) -> tuple[list[np.ndarray], np.ndarray]:
         return [cached[f"member{i}"] for i in range(len(args.models))], cached["labels"]
     models = [load_model(path) for path in args.models]
     (x_val, y_val, _), _ = shared_validation(models, args.images, args.metadata)
-    decoded = {x_val.shape[1]: x_val}
+    decoded = {(x_val.shape[1], False): x_val}  # (size, colour constancy): decoded images
+
+    def view(card):
+        return card.input_size, bool(card.preprocessing.get("color_constancy"))
+
     for m in models:
-        if m.card.input_size not in decoded:
-            decoded[m.card.input_size] = validation_arrays(m.card, args.images, args.metadata)[0][0]
-    logits = [logits_and_features(m.model, decoded[m.card.input_size])[0] for m in models]
+        if view(m.card) not in decoded:
+            decoded[view(m.card)] = validation_arrays(m.card, args.images, args.metadata)[0][0]
+    logits = [logits_and_features(m.model, decoded[view(m.card)])[0] for m in models]
     if args.cache:
         np.savez(args.cache, labels=y_val, **{f"member{i}": x for i, x in enumerate(logits)})
     return logits, y_val

@@ -13,7 +13,13 @@ import numpy as np
 
 from skindx.config import DEFAULT_MODEL_DIR, settings
 from skindx.model.card import CARD_FILE, ModelCard
-from skindx.model.networks import ModelLoadError, half_conv_layer, import_keras, resize_layer
+from skindx.model.networks import (
+    ModelLoadError,
+    half_conv_layer,
+    import_keras,
+    resize_layer,
+    shades_of_gray_layer,
+)
 
 MODEL_FILE = "model.keras"
 OOD_FILE = "ood.npz"
@@ -168,7 +174,8 @@ def load_model(path: str | Path | None = None) -> SkinModel:
     directory, card = _checked_files(path)
     model_path = directory / MODEL_FILE
     keras = import_keras()
-    resize_layer(), half_conv_layer()  # registered before loading a model that uses them
+    # registered before loading a model that uses them
+    resize_layer(), half_conv_layer(), shades_of_gray_layer()
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # keras raises many types for a damaged zip

@@ -78,6 +78,36 @@ def resize_layer() -> type:
 
 
 @functools.cache
+def shades_of_gray_layer() -> type:
+    """:func:`skindx.images.preprocess.shades_of_gray` as a layer (in float32, without its
+    rounding to 8 bits), registered so saved models load in safe mode: an ensemble applies it
+    in front of a member trained on colour-corrected images, so members trained with and
+    without colour constancy can share one input."""
+    keras = import_keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="skindx", name="ShadesOfGray")
+    class ShadesOfGray(keras.layers.Layer):
+        def __init__(self, power: int = 6, **kwargs):
+            super().__init__(**{**kwargs, "dtype": "float32"})
+            self.power = power
+
+        def call(self, x):
+            x = ops.cast(x, "float32")
+            # in [0, 1] so the power stays far from float32's range; the scale cancels below
+            moment = ops.mean(ops.power(x / 255.0, self.power), axis=(1, 2), keepdims=True)
+            illuminant = ops.power(moment, 1.0 / self.power)
+            norm = ops.sqrt(ops.sum(ops.square(illuminant), axis=-1, keepdims=True))
+            illuminant = illuminant / ops.maximum(norm, 1e-6)
+            return ops.clip(x / ops.maximum(illuminant * 3.0**0.5, 1e-6), 0.0, 255.0)
+
+        def get_config(self):
+            return {**super().get_config(), "power": self.power}
+
+    return ShadesOfGray
+
+
+@functools.cache
 def half_conv_layer() -> type:
     """A Conv2D whose kernel is stored in float16 and used in float32, registered so saved
     models load in safe mode: half the file for the same arithmetic, up to the kernels'

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -33,16 +34,24 @@ from skindx.model.networks import (
     import_keras,
     layer_probe,
     resize_layer,
+    shades_of_gray_layer,
     with_half_kernels,
 )
 
-# Recipe entries that fix the validation split and the pixels a model sees.
-_SHARED_KEYS = ("val_fraction", "split_seed", "color_constancy", "hair_removal")
+# Recipe entries that fix the validation split and the pixels a model sees (colour constancy
+# may differ: the ensemble applies it inside its graph to the members that need it).
+_SHARED_KEYS = ("val_fraction", "split_seed", "hair_removal")
 
 
-def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
+def combine(
+    models: Sequence,
+    weights: Sequence[float] | None = None,
+    colour_constancy: Sequence[bool] | None = None,
+) -> object:
     """One functional model whose logits are the mean of ``models``' logits, or their
-    weighted mean with ``weights`` (positive, normalised to sum to 1).
+    weighted mean with ``weights`` (positive, normalised to sum to 1). A member flagged in
+    ``colour_constancy`` (trained on colour-corrected images) sees the image through a
+    Shades-of-Gray layer, so it can share the input with members that were not.
 
     Each model must be a chain from its square RGB input to ``features`` (as the builders in
     :mod:`skindx.model.networks` make them), or, after all such members, a model whose
@@ -76,6 +85,8 @@ def combine(models: Sequence, weights: Sequence[float] | None = None) -> object:
         x = inputs
         if own != size:
             x = resize_layer()(own, name=f"m{k}_input_resize")(x)
+        if colour_constancy and colour_constancy[k - 1]:
+            x = shades_of_gray_layer()(name=f"m{k}_shades_of_gray")(x)
         if pooled[k - 1]:
             extra.append(_copy_graph(model, x, f"m{k}_"))
         else:
@@ -187,7 +198,7 @@ def shared_validation(
     members: Sequence[SkinModel], images: str | Path, metadata: str | Path
 ) -> tuple[tuple[np.ndarray, np.ndarray, list[str]], dict]:
     """The members' common validation split, decoded as the ensemble sees it (at the largest
-    member's size): ``(x, labels, image ids), split info``.
+    member's size, colour constancy left to the graph): ``(x, labels, image ids), split info``.
 
     Raises:
         ValueError: the members differ in split or preprocessing.
@@ -196,7 +207,17 @@ def shared_validation(
 
     _shared_recipe([m.card for m in members])
     largest = max((m.card for m in members), key=lambda card: card.input_size)
-    return validation_arrays(largest, images, metadata)
+    return validation_arrays(_without_colour_constancy(largest), images, metadata)
+
+
+def _colour_constancy(card: ModelCard) -> bool:
+    return bool(card.preprocessing.get("color_constancy"))
+
+
+def _without_colour_constancy(card: ModelCard) -> ModelCard:
+    """``card`` as an ensemble's input sees it: colour constancy, where a member needs it,
+    is in the ensemble's graph."""
+    return replace(card, preprocessing={**card.preprocessing, "color_constancy": False})
 
 
 def build_ensemble(
@@ -221,8 +242,8 @@ def build_ensemble(
     summaries = [_member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)]
     for summary, share in zip(summaries, shares, strict=True):
         summary["weight"] = round(float(share), 6)
-    card = _derived_card(  # preprocessing: the members' (checked equal)
-        members[0].card,
+    card = _derived_card(  # preprocessing: the members' (checked equal), colour in the graph
+        _without_colour_constancy(members[0].card),
         {"members": summaries, **split_info},
         name=f"skindx-ensemble{len(members)}-{size}",
         architecture={
@@ -232,7 +253,8 @@ def build_ensemble(
         },
         input_size=size,
     )
-    model = combine([m.model for m in members], shares)
+    colour = [_colour_constancy(m.card) for m in members]
+    model = combine([m.model for m in members], shares, colour)
     if half_kernels:  # calibrated below on what ships
         model = with_half_kernels(model)
         card.training["kernel_storage"] = "float16 (computed in float32)"
@@ -278,6 +300,8 @@ def _member_summary(member: SkinModel, path: str | Path) -> dict:
         **{key: training.get(key, default) for key, default in _SUMMARY_DEFAULTS.items()},
     }
     summary.update({key: training[key] for key in ("split_from", "probe_c") if key in training})
+    if _colour_constancy(member.card):
+        summary["color_constancy"] = True  # applied in the ensemble's graph
     return summary
 
 
@@ -325,5 +349,8 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
             architecture=spec,
             input_size=spec["input_size"],
         )
+        # a member the ensemble colour-corrected in its graph needs it from its preprocessing
+        if summary.get("color_constancy"):
+            member_card.preprocessing["color_constancy"] = True
         members.append(SkinModel(model, member_card))
     return members
