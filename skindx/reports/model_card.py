@@ -80,8 +80,11 @@ def _network_details(architecture: dict[str, Any], recipe: dict[str, Any]) -> st
     return ""
 
 
-def _network_words(architecture: dict[str, Any], recipe: dict[str, Any], count: int) -> str:
-    """One network, or ``count`` alike: "a compact VGG (128 px; …)", "3 compact VGGs (…)"."""
+def _network_words(
+    architecture: dict[str, Any], recipe: dict[str, Any], count: int, colour: bool = False
+) -> str:
+    """One network, or ``count`` alike: "a compact VGG (128 px; …)", "3 compact VGGs (…)";
+    ``colour``: an ensemble member that sees its input colour-corrected."""
     name = str(architecture.get("name", "network"))
     singular, plural = _NETWORK_NOUNS.get(name, (f"`{name}` network", f"`{name}` networks"))
     noun = f"{'an' if singular[0] in 'aeiouAEIOU' else 'a'} {singular}"
@@ -89,6 +92,8 @@ def _network_words(architecture: dict[str, Any], recipe: dict[str, Any], count: 
         noun = f"{count} {plural}"
     details = [f"{architecture['input_size']} px"] if architecture.get("input_size") else []
     details += [d for d in [_network_details(architecture, recipe)] if d]
+    if colour:
+        details.append("its input corrected by Shades-of-Gray colour constancy")
     return f"{noun} ({'; '.join(details)})" if details else noun
 
 
@@ -115,12 +120,14 @@ def architecture_words(card: ModelCard) -> str:
     described: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for network, summary in zip(networks, summaries, strict=False):
         recipe = summary.get("recipe") or {}
-        key = _network_words(network, recipe, 1)
+        colour = bool(summary.get("color_constancy"))
+        key = _network_words(network, recipe, 1, colour)
         groups.setdefault(key, []).append(summary.get("weight"))
-        described[key] = (network, recipe)
+        described[key] = (network, recipe, colour)
     parts = []
     for key, shares in groups.items():
-        words = _network_words(*described[key], len(shares))
+        network, recipe, colour = described[key]
+        words = _network_words(network, recipe, len(shares), colour)
         if weighted:
             each = " each" if len(shares) > 1 and len(set(shares)) == 1 else ""
             listed = str(shares[0]) if each or len(shares) == 1 else ", ".join(map(str, shares))

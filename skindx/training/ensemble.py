@@ -82,15 +82,20 @@ def combine(
     trunks, extra = [], []
     for k, model in enumerate(models, start=1):
         own = model.input_shape[1]
-        x = inputs
-        if own != size:
-            x = resize_layer()(own, name=f"m{k}_input_resize")(x)
-        if colour_constancy and colour_constancy[k - 1]:
-            x = shades_of_gray_layer()(name=f"m{k}_shades_of_gray")(x)
+        colour = bool(colour_constancy and colour_constancy[k - 1])
+
+        def prepared(x, k=k, own=own, colour=colour):
+            """The ensemble's image as member ``k`` was trained to see it."""
+            if own != size:
+                x = resize_layer()(own, name=f"m{k}_input_resize")(x)
+            if colour:
+                x = shades_of_gray_layer()(name=f"m{k}_shades_of_gray")(x)
+            return x
+
         if pooled[k - 1]:
-            extra.append(_copy_graph(model, x, f"m{k}_"))
+            extra.append(_copy_graph(model, inputs, f"m{k}_", prepared))
         else:
-            trunks.append(_copy_trunk(model, x, f"m{k}_"))
+            trunks.append(_copy_trunk(model, prepared(inputs), f"m{k}_"))
     pool = trunks[0][1]
     if any(other != pool for _, other in trunks[1:]):
         raise ValueError("Members must end in the same pooling before their features.")
@@ -124,16 +129,25 @@ def _pools_features(model) -> bool:
     return not isinstance(model.get_layer(FEATURES_LAYER), keras.layers.GlobalAveragePooling2D)
 
 
-def _copy_graph(model, x, prefix: str):
-    """``model``'s graph from its input to ``features``, copied onto ``x`` with its weights
-    and every layer's name prefixed; returns the copy's features."""
+def _copy_graph(model, inputs, prefix: str, prepared):
+    """``model``'s graph from its input to ``features``, copied onto the ensemble's
+    ``inputs`` with its weights and every layer's name prefixed, the image ``prepared`` for it
+    on the way into its first layer (a clone must start from an input); returns the copy's
+    features."""
     keras = import_keras()
 
     def fresh(layer):
         return layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
 
     trunk = layer_probe(model, FEATURES_LAYER)
-    copy = keras.models.clone_model(trunk, input_tensors=x, clone_function=fresh)
+    first = prefix + trunk.layers[1].name
+
+    def call(layer, x, *args, **kwargs):
+        return layer(prepared(x) if layer.name == first else x, *args, **kwargs)
+
+    copy = keras.models.clone_model(
+        trunk, input_tensors=inputs, clone_function=fresh, call_function=call
+    )
     for layer in trunk.layers[1:]:
         copy.get_layer(prefix + layer.name).set_weights(layer.get_weights())
     return copy.output
