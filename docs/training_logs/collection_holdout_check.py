@@ -10,7 +10,8 @@ Each run folder holds the frozen features `skindx train --head multiblock` cache
 since the held-out collection is the judge here. The probe is the shipped recipe's
 (:func:`skindx.training.probe.fit_standardised`, class-balanced weights) at each C given.
 Scores: balanced accuracy over the classes with at least 20 images in the held-out collection,
-and melanoma AUC. Never reads the test set.
+and melanoma AUC, per held-out collection and their mean (the "holdout mean" of
+cpu_vgg16_holdout.sh's rule). Never reads the test set.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from sklearn.utils.class_weight import compute_sample_weight
 
 from skindx.taxonomy import CODES as CLASSES
 from skindx.training.probe import fit_standardised
+from skindx.training.train import class_weights
 
 METADATA = "../shared/data/ham10000/HAM10000_metadata.csv"
 HELD_OUT = ("rosendahl", "vidir_modern")
@@ -49,7 +50,7 @@ def holdout_scores(table: pd.DataFrame, meta: pd.DataFrame, collection: str, c: 
     labels = meta["dx"].map(CLASSES.index).to_numpy()
     x = table.loc[meta["image_id"]].to_numpy()
     train = ~held.to_numpy()
-    weights = compute_sample_weight("balanced", labels[train])
+    weights = class_weights(labels[train], 1.0)[labels[train]]  # --class-weight-power 1.0
     probe, mean, std = fit_standardised(x[train], labels[train], weights, c)
     scores = probe.predict_proba((x[~train] - mean) / std)
     truth = labels[~train]
@@ -73,10 +74,12 @@ def main() -> int:
     for run in args.runs:
         table = features(run)
         for c in args.c:
-            cells = []
+            cells, scores = [], []
             for collection in HELD_OUT:
                 ba, auc = holdout_scores(table, meta, collection, c)
                 cells.append(f"{collection} balanced accuracy {ba:.4f}, melanoma AUC {auc:.4f}")
+                scores.append(ba)
+            cells.append(f"mean balanced accuracy {np.mean(scores):.4f}")
             print(f"{run} C={c:g}: " + "; ".join(cells), flush=True)
     return 0
 

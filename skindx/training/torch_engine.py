@@ -495,8 +495,6 @@ def _linear_probe(torch, module, tensors, validation, config, groups) -> tuple[f
     module.feature_mean.copy_(pooled.mean(dim=0))
     pooled, labels = pooled.cpu().numpy(), soft.argmax(dim=1).cpu().numpy()
     weights = weights.cpu().numpy()
-    if groups is None:  # every image its own lesion
-        groups = np.arange(len(labels))
     kernel, bias, details = fitted_probe(pooled, labels, weights, groups, config.probe_c)
     head = module.named["logits"]
     with torch.no_grad():  # Keras' (in, out) kernel is torch's weight transposed

