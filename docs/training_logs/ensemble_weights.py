@@ -30,7 +30,7 @@ from skindx.model.bundle import load_model
 from skindx.model.calibration import calibrated_probabilities, fit_temperature
 from skindx.taxonomy import CODES
 from skindx.training.decoded_split import validation_arrays
-from skindx.training.ensemble import shared_validation
+from skindx.training.ensemble import shared_validation, uses_colour_constancy
 from skindx.training.finishing import logits_and_features
 
 
@@ -76,7 +76,7 @@ def _validation_logits(args) -> tuple[list[np.ndarray], np.ndarray]:
     decoded = {(x_val.shape[1], False): x_val}  # (size, colour constancy): decoded images
 
     def view(card):
-        return card.input_size, bool(card.preprocessing.get("color_constancy"))
+        return card.input_size, uses_colour_constancy(card)
 
     for m in models:
         if view(m.card) not in decoded:

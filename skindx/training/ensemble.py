@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -81,17 +82,8 @@ def combine(
     inputs = keras.Input((size, size, 3), name="image")
     trunks, extra = [], []
     for k, model in enumerate(models, start=1):
-        own = model.input_shape[1]
         colour = bool(colour_constancy and colour_constancy[k - 1])
-
-        def prepared(x, k=k, own=own, colour=colour):
-            """The ensemble's image as member ``k`` was trained to see it."""
-            if own != size:
-                x = resize_layer()(own, name=f"m{k}_input_resize")(x)
-            if colour:
-                x = shades_of_gray_layer()(name=f"m{k}_shades_of_gray")(x)
-            return x
-
+        prepared = partial(_prepared, k=k, own=model.input_shape[1], size=size, colour=colour)
         if pooled[k - 1]:
             extra.append(_copy_graph(model, inputs, f"m{k}_", prepared))
         else:
@@ -121,6 +113,16 @@ def combine(
     )
     outputs = keras.layers.Activation("softmax", name="predictions", dtype="float32")(logits)
     return keras.Model(inputs, outputs, name="ensemble")
+
+
+def _prepared(x, k: int, own: int, size: int, colour: bool):
+    """The ensemble's ``size`` image as member ``k`` was trained to see it: at its ``own``
+    size, colour-corrected if it was trained so."""
+    if own != size:
+        x = resize_layer()(own, name=f"m{k}_input_resize")(x)
+    if colour:
+        x = shades_of_gray_layer()(name=f"m{k}_shades_of_gray")(x)
+    return x
 
 
 def _pools_features(model) -> bool:
@@ -224,7 +226,8 @@ def shared_validation(
     return validation_arrays(_without_colour_constancy(largest), images, metadata)
 
 
-def _colour_constancy(card: ModelCard) -> bool:
+def uses_colour_constancy(card: ModelCard) -> bool:
+    """Whether the model of ``card`` was trained on colour-corrected images."""
     return bool(card.preprocessing.get("color_constancy"))
 
 
@@ -267,7 +270,7 @@ def build_ensemble(
         },
         input_size=size,
     )
-    colour = [_colour_constancy(m.card) for m in members]
+    colour = [uses_colour_constancy(m.card) for m in members]
     model = combine([m.model for m in members], shares, colour)
     if half_kernels:  # calibrated below on what ships
         model = with_half_kernels(model)
@@ -314,7 +317,7 @@ def _member_summary(member: SkinModel, path: str | Path) -> dict:
         **{key: training.get(key, default) for key, default in _SUMMARY_DEFAULTS.items()},
     }
     summary.update({key: training[key] for key in ("split_from", "probe_c") if key in training})
-    if _colour_constancy(member.card):
+    if uses_colour_constancy(member.card):
         summary["color_constancy"] = True  # applied in the ensemble's graph
     return summary
 
