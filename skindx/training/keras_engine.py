@@ -132,6 +132,24 @@ def _distribution_scope(keras, strategy: str | None):
     return strategies[strategy]().scope()
 
 
+def compile_for_training(keras, model, config, n_images: int, **compile_args) -> None:
+    """AdamW on ``config``'s schedule (a tenth of the learning rate warming up to it, then
+    cosine decay to 1%) and label-smoothed cross-entropy, for ``n_images`` an epoch."""
+    steps = math.ceil(n_images / config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        decay_steps=max(1, steps * (config.epochs - config.warmup_epochs)),
+        warmup_target=config.learning_rate,
+        warmup_steps=steps * config.warmup_epochs,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        **compile_args,
+    )
+
+
 def fit_keras(keras, config, x_train, targets, weights, validation, progress, start=None):
     """``model.fit`` with Keras' augmentation layers, from ``start``'s weights (by layer name)
     where given; returns (weights by layer, selection)."""
@@ -146,19 +164,7 @@ def fit_keras(keras, config, x_train, targets, weights, validation, progress, st
             [keras.Input(model.input_shape[1:]), *_augmenter(keras, config.seed), model],
             name="trainer",
         )
-        steps = math.ceil(len(x_train) / config.batch_size)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate / 10,
-            decay_steps=max(1, steps * (config.epochs - config.warmup_epochs)),
-            warmup_target=config.learning_rate,
-            warmup_steps=steps * config.warmup_epochs,
-            alpha=0.01,
-        )
-        trainer.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
-        )
+        compile_for_training(keras, trainer, config, len(x_train), metrics=["accuracy"])
     batches = _batches(keras)(
         x_train,
         targets,

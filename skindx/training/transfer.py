@@ -24,6 +24,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
+from skindx.training.keras_engine import compile_for_training
 from skindx.training.probe import fitted_probe
 
 CACHE_FILE = "frozen_outputs.npz"
@@ -321,18 +322,7 @@ def fit(
         return {
             layer.name: layer.get_weights() for layer in model.layers if layer.weights
         }, trained[1]
-    steps = math.ceil(len(cached) / config.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate / 10,
-        decay_steps=max(1, steps * (config.epochs - config.warmup_epochs)),
-        warmup_target=config.learning_rate,
-        warmup_steps=steps * config.warmup_epochs,
-        alpha=0.01,
-    )
-    upper.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-    )
+    compile_for_training(keras, upper, config, len(cached))
     selector = selection_callback(
         keras, cached_val, y_val, out / "best.weights.h5", config.patience, config.max_minutes
     )
