@@ -344,6 +344,7 @@ def test_refit_head_fits_the_probe_again_after_every_epoch(synthetic_ham, tmp_pa
                  "--refit-head"]) == 0  # fmt: skip
     log = capsys.readouterr().out
     assert log.count("linear probe C by 3-fold cross-validation") == 3  # the probe, 2 epochs
+    assert log.count("so it flatters") == 2  # each refit says its cross-validation is not held out
     training = load_model(out).card.training
     assert training["recipe"]["refit_head"] is True and "probe_c" in training
     assert "--refit-head" in _train_arguments(training["recipe"])

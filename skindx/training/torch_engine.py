@@ -415,6 +415,12 @@ def fit(
         )
         rate = seen / (time.monotonic() - epoch_start)  # training alone, not validation
         if config.refit_head:  # the features improve while the head drifts on augmented images
+            if progress and config.probe_c is None:
+                print(
+                    "refitting the head: its cross-validation now reuses images the backbone "
+                    "trained on, so it flatters; the validation split selects the epoch",
+                    flush=True,
+                )
             score, refit = _linear_probe(
                 torch, module, tensors, (val_images, y_val), config, groups
             )
