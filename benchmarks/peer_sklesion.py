@@ -225,12 +225,23 @@ def compare(args: argparse.Namespace, scratch: Path) -> dict[str, Any] | None:
     print("ours: evaluating ...", flush=True)
     subset = scratch / "labels.csv"
     table.to_csv(subset, index=False)
+    peer_predicted = peer_probs[:, order].argmax(axis=1)
+    groups = table["lesion_id"].to_numpy()
+    differences = {}
     try:
-        ours_metrics = evaluate_model(ours_model, images, subset)
+        written = scratch / "ours.csv"
+        ours_metrics = evaluate_model(ours_model, images, subset, predictions_csv=written)
+        ours_predicted = read_predicted(written, table)
+        differences["image"] = paired_difference(labels, ours_predicted, peer_predicted, groups)
         # the peer always reads age, sex and site: ours given the same, where it can use them
         if ours_model.card.context:
-            given = evaluate_model(ours_model, images, subset, with_context=True)
+            given = evaluate_model(
+                ours_model, images, subset, with_context=True, predictions_csv=written
+            )
             ours_metrics["balanced_accuracy_with_context"] = given["balanced_accuracy"]
+            differences["with_context"] = paired_difference(
+                labels, read_predicted(written, table), peer_predicted, groups
+            )
     except ValueError as error:  # the official scorer gives up on some tiny samples
         print(f"  (evaluate_model failed on this sample: {error}; scoring directly)")
         predictions = Predictor(ours_model).predict_batch(jpegs)
@@ -294,10 +305,34 @@ def compare(args: argparse.Namespace, scratch: Path) -> dict[str, Any] | None:
         "ours_description": ours_name,
         "ours": side("ours", ours_model.model, ours_dir / "model.keras", ours_metrics),
         "peer": side("peer", peer.model, peer.path, peer_metrics),
+        "balanced_accuracy_difference": differences,
         "peer_reported_balanced_accuracy": PEER_REPORTED_BALANCED_ACCURACY,
         "peer_shipped_api_latency": shipped,
         "site_mapping": SITES,
     }
+
+
+def read_predicted(predictions_csv: Path, table: pd.DataFrame) -> np.ndarray:
+    """Our top class per image of ``table``, from the ISIC-format CSV evaluate_model wrote."""
+    from skindx.taxonomy import ISIC2018_HEADER
+
+    frame = pd.read_csv(predictions_csv).set_index("image").loc[table["image_id"]]
+    return frame[list(ISIC2018_HEADER)].to_numpy().argmax(axis=1)
+
+
+def paired_difference(labels, ours, peer, groups) -> dict[str, float]:
+    """Our balanced accuracy minus the peer's, with its 95% interval from the same bootstrap
+    resamples of lesions for both (paired: the images' difficulty cancels out)."""
+    from skindx.evaluation.metrics import (
+        balanced_accuracy,
+        balanced_accuracy_resamples,
+        percentile_interval,
+    )
+
+    resamples = balanced_accuracy_resamples(labels, [ours, peer], groups)
+    low, high = percentile_interval(resamples[:, 0] - resamples[:, 1])
+    estimate = balanced_accuracy(labels, ours) - balanced_accuracy(labels, peer)
+    return {"estimate": round(estimate, 4), "low": round(low, 4), "high": round(high, 4)}
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -334,6 +369,13 @@ def print_report(report: dict[str, Any]) -> None:
         f"\n{report['images']} ISIC 2018 test images; ours: {report['ours_description']}. "
         f"The peer's own report: balanced accuracy {report['peer_reported_balanced_accuracy']}."
     )
+    for key, words in (("image", "image alone"), ("with_context", "both given age, sex, site")):
+        if difference := report["balanced_accuracy_difference"].get(key):
+            print(
+                f"ours minus peer, balanced accuracy, {words}: {difference['estimate']:+.3f} "
+                f"(95% interval {difference['low']:+.3f} to {difference['high']:+.3f}; "
+                "the same lesions resampled for both)"
+            )
     shipped = report["peer_shipped_api_latency"]
     if "seconds" in shipped:
         print(

@@ -46,6 +46,9 @@ def test_figures_come_from_the_card(shipped):
     if test is None:
         pytest.skip("the shipped card has no test evaluation")
     assert f"| balanced multiclass accuracy | {test['balanced_accuracy']:.3f} |" in markdown
+    if interval := test.get("balanced_accuracy_interval"):
+        span = f"{interval['low']:.3f}–{interval['high']:.3f}"
+        assert f"| … 95% bootstrap interval, lesions resampled | {span} |" in markdown
     for row in test["per_class"].values():
         assert f"| {row['n']} | {row['sensitivity']:.3f} | {row['specificity']:.3f} |" in markdown
 

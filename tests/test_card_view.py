@@ -77,6 +77,11 @@ def test_architecture_markdown():
 def test_evaluation_figures():
     metrics = {"n": 1512, "balanced_accuracy": 0.7, "malignant_auc": 0.9, "dataset": "ISIC"}
     assert card_view.evaluation_line(metrics, "test") == "ISIC · **1,512** images"
+    interval = {"level": 0.95, "low": 0.65, "high": 0.75, "resampled": "lesions"}
+    line = card_view.evaluation_line({**metrics, "balanced_accuracy_interval": interval}, "test")
+    assert line == (
+        "ISIC · **1,512** images · balanced accuracy 95% interval 65.0%–75.0% (lesions resampled)"
+    )
     figures = card_view.overall_figures(metrics)
     assert figures["Balanced accuracy"] == "70.0%" and figures["Accuracy"] == "not measured"
     assert figures["Cancer vs not: AUC"] == "0.900"

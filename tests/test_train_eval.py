@@ -287,6 +287,11 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     same = evaluate_model(tiny_model, shared_data / "isic2018_test" / "images", one_hot)
     assert same["balanced_accuracy"] == report["balanced_accuracy"] and same["n"] == 21
     assert "subgroups" in report and "subgroups" not in same  # the one-hot file has no ages
+    # the headline figure's bootstrap interval: lesions resampled where the CSV names them
+    interval = report["balanced_accuracy_interval"]
+    assert interval["resampled"] == "lesions" and interval["level"] == 0.95
+    assert interval["low"] <= report["balanced_accuracy"] <= interval["high"]
+    assert same["balanced_accuracy_interval"]["resampled"] == "images"
     # classes without images: our figures, the official scorer (which needs all) skipped
     partial = tmp_path / "partial.csv"
     subset[subset["dx"].isin(["nv", "mel"])].to_csv(partial, index=False)
@@ -544,3 +549,36 @@ def test_image_collections_read_the_metadatas_own_dataset_column(tmp_path):
     assert image_collections(csv) == {"ISIC_1": "external"}
     csv.write_text("image_id,dx\nISIC_1,nv\n")
     assert image_collections(csv) is None
+
+
+def test_bootstrap_resamples_whole_lesions():
+    """The interval's resamples are the balanced accuracies of lesions drawn with replacement;
+    a second photo of every lesion adds no evidence, so it leaves them unchanged."""
+    from skindx.evaluation.metrics import (
+        RESAMPLES,
+        balanced_accuracy,
+        balanced_accuracy_interval,
+        balanced_accuracy_resamples,
+    )
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 7, 300)
+    predicted = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 7, 300))
+    lesions = np.arange(300)
+    resamples = balanced_accuracy_resamples(labels, [predicted, labels], lesions)
+    assert resamples.shape == (RESAMPLES, 2) and (resamples[:, 1] == 1).all()
+    # the first resamples, drawn again and scored image by image
+    draws = np.random.default_rng(0).multinomial(300, np.full(300, 1 / 300), size=3)
+    for draw, score in zip(draws, resamples[:3, 0], strict=False):
+        rows = np.repeat(lesions, draw)
+        assert score == pytest.approx(balanced_accuracy(labels[rows], predicted[rows]))
+    # each lesion photographed twice: the same resamples when lesions are resampled whole
+    twice = [np.tile(a, 2) for a in (labels, predicted, lesions)]
+    assert balanced_accuracy_interval(*twice) == pytest.approx(
+        balanced_accuracy_interval(labels, predicted, lesions)
+    )
+    low, high = balanced_accuracy_interval(labels, predicted)
+    assert low < balanced_accuracy(labels, predicted) < high and high - low < 0.2
+    # resampled as single images instead, the duplicates would fake a narrower interval
+    low2, high2 = balanced_accuracy_interval(twice[0], twice[1])
+    assert high2 - low2 < 0.8 * (high - low)

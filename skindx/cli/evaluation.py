@@ -60,9 +60,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if official is not None
         else f"official scorer skipped: {report['official_skipped']}"
     )
+    interval = report["balanced_accuracy_interval"]
     print(
         f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
-        f"{report['balanced_accuracy']:.3f} ({official}), "
+        f"{report['balanced_accuracy']:.3f} ({official}; {interval['level']:.0%} interval "
+        f"{interval['low']:.3f}–{interval['high']:.3f}, {interval['resampled']} resampled), "
         f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
     )
     if left_out := report.get("left_out"):

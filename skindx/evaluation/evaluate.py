@@ -15,7 +15,10 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from skindx.evaluation.metrics import (  # also re-exported
+    INTERVAL_LEVEL,
+    RESAMPLES,
     balanced_accuracy,
+    balanced_accuracy_interval,
     expected_calibration_error,
 )
 from skindx.model.calibration import MALIGNANT_INDEX, malignant_probability
@@ -430,6 +433,9 @@ def evaluate_model(
         raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
     labels_array, probs = np.asarray(labels), np.asarray(probabilities)
     report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
+    report["balanced_accuracy_interval"] = interval_record(
+        labels_array, probs.argmax(axis=1), lesion_ids(frame, ids)
+    )
     absent = [code for c, code in enumerate(CODES) if not (labels_array == c).any()]
     if absent:  # the official scorer fails on a class without any image
         report["official"] = {}
@@ -461,6 +467,29 @@ def evaluate_model(
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)
     return report
+
+
+def lesion_ids(frame: pd.DataFrame | None, image_ids: list[str]) -> np.ndarray | None:
+    """Each image's lesion id (the image's own id where none is recorded), or None without
+    metadata: what a bootstrap resamples whole."""
+    if frame is None or "lesion_id" not in frame:
+        return None
+    recorded = frame.assign(image_id=frame["image_id"].astype(str)).drop_duplicates("image_id")
+    recorded = recorded.set_index("image_id")
+    found = recorded["lesion_id"].reindex(image_ids)
+    return np.where(found.notna(), found.astype(str), [f"image:{i}" for i in image_ids])
+
+
+def interval_record(labels, predicted, groups: np.ndarray | None) -> dict[str, Any]:
+    """The card's record of a balanced-accuracy bootstrap interval (:mod:`metrics`)."""
+    low, high = balanced_accuracy_interval(labels, predicted, groups)
+    return {
+        "level": INTERVAL_LEVEL,
+        "low": round(low, 4),
+        "high": round(high, 4),
+        "resampled": "images" if groups is None else "lesions",
+        "resamples": RESAMPLES,
+    }
 
 
 def _metadata_frame(labels_csv: str | Path) -> pd.DataFrame | None:

@@ -1,4 +1,5 @@
-"""Classification metrics on arrays alone: balanced accuracy and calibration error.
+"""Classification metrics on arrays alone: balanced accuracy, its bootstrap interval and
+calibration error.
 
 The bottom layer of evaluation: it imports nothing of skindx, so photo quality, training and
 evaluation can all use it. ``skindx.evaluation.evaluate`` re-exports both names.
@@ -10,7 +11,14 @@ import itertools
 
 import numpy as np
 
-__all__ = ["balanced_accuracy", "expected_calibration_error"]
+__all__ = [
+    "balanced_accuracy",
+    "balanced_accuracy_interval",
+    "balanced_accuracy_resamples",
+    "expected_calibration_error",
+]
+
+INTERVAL_LEVEL, RESAMPLES = 0.95, 2000
 
 
 def expected_calibration_error(
@@ -43,3 +51,53 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
     """Mean recall over the classes present in ``labels`` (the ISIC 2018 Task 3 metric)."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
+
+
+def balanced_accuracy_resamples(
+    labels: np.ndarray,
+    predictions: list[np.ndarray],
+    groups: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> np.ndarray:
+    """Balanced accuracy of each of ``predictions`` on the same ``resamples`` bootstrap
+    resamples of the images: ``resamples × len(predictions)``, paired, so differences between
+    predictions can be read off per resample.
+
+    Whole lesions are resampled (``groups``: a lesion id per image; None: each image alone):
+    several photos of one lesion are not independent evidence. scipy's ``bootstrap`` resamples
+    single observations only, hence this cluster bootstrap, counted per lesion so that each
+    resample is two matrix products.
+    """
+    labels = np.asarray(labels)
+    _, lesion = np.unique(np.arange(len(labels)) if groups is None else groups, return_inverse=True)
+    n_lesions, n_classes = lesion.max() + 1, labels.max() + 1
+    counts = np.zeros((n_lesions, n_classes))
+    np.add.at(counts, (lesion, labels), 1)
+    draws = np.random.default_rng(seed).multinomial(
+        n_lesions, np.full(n_lesions, 1 / n_lesions), size=resamples
+    )  # how often each lesion is drawn, per resample
+    totals = draws @ counts
+    present = totals > 0
+    scores = []
+    for predicted in predictions:
+        hit = np.asarray(predicted) == labels
+        correct = np.zeros((n_lesions, n_classes))
+        np.add.at(correct, (lesion[hit], labels[hit]), 1)
+        recall = np.divide(draws @ correct, totals, out=np.zeros_like(totals), where=present)
+        scores.append(recall.sum(axis=1) / present.sum(axis=1))
+    return np.stack(scores, axis=1)
+
+
+def percentile_interval(values: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """The central ``level`` share of bootstrap ``values``."""
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def balanced_accuracy_interval(
+    labels: np.ndarray, predicted: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[float, float]:
+    """The 95% percentile bootstrap interval of balanced accuracy, lesions resampled whole
+    (:func:`balanced_accuracy_resamples`)."""
+    return percentile_interval(balanced_accuracy_resamples(labels, [predicted], groups)[:, 0])

@@ -20,6 +20,15 @@ def num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def span(interval: dict | None) -> str:
+    """A bootstrap interval record (``evaluate.interval_record``) as ``0.601–0.652``; where
+    single images were resampled (no lesion ids), it says so."""
+    if interval is None:
+        return "—"
+    text = f"{interval['low']:.3f}–{interval['high']:.3f}"
+    return text + (" (images resampled)" if interval["resampled"] == "images" else "")
+
+
 SUBGROUP_NOTE = (
     "Groups come from the age, sex, body site and source collection recorded with each image "
     "(HAM10000's metadata for validation, the ground truth for the test set, whose 'external' "

@@ -126,10 +126,18 @@ def _setting(value: Any) -> str:
 
 
 def evaluation_line(metrics: Mapping[str, Any], split: str) -> str:
-    return (
+    line = (
         f"{metrics.get('dataset') or SPLITS[split]} · "
         f"**{value_text(metrics.get('n'), 'count')}** images"
     )
+    if interval := metrics.get("balanced_accuracy_interval"):
+        # how far another draw of as many lesions could move the headline figure
+        line += (
+            f" · balanced accuracy {interval['level']:.0%} interval "
+            f"{value_text(interval['low'])}–{value_text(interval['high'])} "
+            f"({interval['resampled']} resampled)"
+        )
+    return line
 
 
 def overall_figures(metrics: Mapping[str, Any]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from skindx.reports.card_sections import (
     pct,
     present,
     settings_section,
+    span,
     subgroups_section,
     table,
 )
@@ -171,6 +172,7 @@ def _what_it_is(card: ModelCard) -> list[str]:
 # (path in an evaluation's metrics, row label, format): the headline table, one column per split
 _HEADLINE = (
     (("balanced_accuracy",), "balanced multiclass accuracy", num),
+    (("balanced_accuracy_interval",), "… 95% bootstrap interval, lesions resampled", span),
     (("official", "balanced_accuracy"), "balanced accuracy, official `isic-challenge-scoring`",
      num),
     (("official", "macro_auc"), "macro AUC, official scorer", num),
