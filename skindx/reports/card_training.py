@@ -19,13 +19,15 @@ _VALUED_FLAGS = (
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision", "refit_head")
 
 
-def _train_arguments(recipe: dict[str, Any]) -> str:
-    """The `skindx train` flags that rebuild ``recipe`` (unset options left out)."""
+def _train_arguments(recipe: dict[str, Any], used_probe_c: float | None = None) -> str:
+    """The `skindx train` flags that rebuild ``recipe`` (unset options left out).
+    ``used_probe_c``: the C the training record says the probe was fitted at."""
     words = []
     for name in _VALUED_FLAGS:
         value = recipe.get(name)
         if name == "probe_c" and name not in recipe and recipe.get("weights"):
-            value = FIXED_PROBE_C  # a pretrained VGG16's probe, fitted before C was chosen
+            # a recipe from before the flag: the C its record names, else the fixed one then
+            value = used_probe_c or FIXED_PROBE_C
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
         if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes
@@ -49,12 +51,14 @@ _DATA_FLAGS = (
 )
 
 
-def _train_command(recipe: dict[str, Any], backend: str, out: str) -> list[str]:
+def _train_command(record: dict[str, Any], out: str) -> list[str]:
+    """`skindx train` for a training ``record`` (the card's, or an ensemble member's)."""
+    backend = record.get("backend", "tensorflow")
     command = "skindx train" if backend == "tensorflow" else f"KERAS_BACKEND={backend} skindx train"
     return [
         f"{command} {_DATA_FLAGS[0]}",
         f"{_DATA_FLAGS[1]} --out {out} \\",
-        f"  {_train_arguments(recipe)}",
+        f"  {_train_arguments(record['recipe'], record.get('probe_c'))}",
     ]
 
 
@@ -62,12 +66,11 @@ def _training_commands(card: ModelCard) -> list[str]:
     """`skindx train` for a single model; one per member, then `skindx ensemble`."""
     members = card.training.get("members")
     if not members:
-        backend = card.training.get("backend", "tensorflow")
-        return _train_command(card.training["recipe"], backend, "models/default")
+        return _train_command(card.training, "models/default")
     outs = [f"runs/member{k}" for k in range(1, len(members) + 1)]
     lines = []
     for member, out in zip(members, outs, strict=True):
-        lines += _train_command(member["recipe"], member.get("backend", "tensorflow"), out)
+        lines += _train_command(member, out)
     shares = [member.get("weight") for member in members]
     weights = "" if len(set(shares)) == 1 else f" --weights {' '.join(map(str, shares))}"
     half = " --float16-kernels" if card.training.get("kernel_storage") else ""
