@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from skindx.reports.card_sections import SUBGROUP_RATES
+from skindx.reports.card_sections import SUBGROUP_INTERVAL, SUBGROUP_RATES
 from skindx.reports.card_view import PER_CLASS_ORDER
 from streamlit_app import ui
 
@@ -54,7 +54,7 @@ def subgroup_table(table: pd.DataFrame) -> None:
         height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling
         column_config={
             "group": st.column_config.TextColumn(width="medium", pinned=True),
-            **dict.fromkeys(SUBGROUP_RATES, right),
+            **dict.fromkeys((*SUBGROUP_RATES, SUBGROUP_INTERVAL), right),
         },
     )
 

@@ -113,7 +113,12 @@ def test_subgroup_frame_writes_shares_as_text():
     table = card_view.subgroup_frame({"subgroups": {"sex": [group]}})
     row = table.iloc[0]
     assert row["group"] == "Sex: female" and row["accuracy"] == "75.0%"
-    assert row["balanced accuracy"] == "—"
+    assert row["balanced accuracy"] == "—" and row["balanced accuracy, 95% interval"] == "—"
+    interval = {"low": 0.5, "high": 0.7, "resampled": "lesions"}
+    measured = {**group, "balanced_accuracy": 0.6, "balanced_accuracy_interval": interval}
+    row = card_view.subgroup_frame({"subgroups": {"sex": [measured]}}).iloc[0]
+    assert row["balanced accuracy"] == "60.0%"
+    assert row["balanced accuracy, 95% interval"] == "50.0–70.0%"
 
 
 def test_calibration_and_safety_sentences():

@@ -501,6 +501,8 @@ def test_subgroup_metrics_by_hand():
     groups = subgroup_metrics(labels, probabilities, contexts, see_doctor=0.5)
 
     (women, unrecorded) = groups["sex"]
+    interval = women.pop("balanced_accuracy_interval")  # small groups: wide intervals
+    assert interval["resampled"] == "images" and interval["low"] < 0.7 < interval["high"]
     assert women == {
         "group": "Female",
         "n": 35,
@@ -531,6 +533,12 @@ def test_subgroup_metrics_by_hand():
         ("not recorded", 5),
     ]
     assert by_source[0]["accuracy"] == round(21 / 30, 4)  # images 5-34: 15 + 6 right of 30
+    # the women's images as 7 lesions of 5 photos each: resampled whole, a wider interval
+    lesions = np.repeat(np.arange(8), 5)
+    by_lesion = subgroup_metrics(labels, probabilities, contexts, 0.5, lesions=lesions)
+    whole = by_lesion["sex"][0]["balanced_accuracy_interval"]
+    assert whole["resampled"] == "lesions"
+    assert whole["high"] - whole["low"] > interval["high"] - interval["low"]
 
 
 def test_image_collections_read_the_metadatas_own_dataset_column(tmp_path):

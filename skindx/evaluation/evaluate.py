@@ -143,7 +143,7 @@ NOT_RECORDED = "not recorded"
 
 
 def subgroup_metrics(
-    labels, probabilities, contexts, see_doctor, in_domain=None, sources=None
+    labels, probabilities, contexts, see_doctor, in_domain=None, sources=None, lesions=None
 ) -> dict[str, list[dict]]:
     """Figures per age band, sex and body site: the disaggregated evaluation model cards ask
     for (Mitchell et al. 2019), so a group the model serves worse is visible.
@@ -152,7 +152,8 @@ def subgroup_metrics(
     ``see_doctor``: the triage cut-off, one number or one per image; ``in_domain``: whether
     the out-of-domain check accepted each image (adds the share, which tells a group from
     other acquisitions apart from one that is merely hard); ``sources``: each image's
-    collection (the metadata's own ``dataset`` column), which adds a ``source`` grouping.
+    collection (the metadata's own ``dataset`` column), which adds a ``source`` grouping;
+    ``lesions``: each image's lesion id, which the groups' bootstrap intervals resample whole.
     """
     from skindx.diagnosis.context import VARIABLES, value_label, value_labels
 
@@ -164,7 +165,8 @@ def subgroup_metrics(
         names = np.array([name or NOT_RECORDED for name in names], dtype=object)
         found = [name for name in [*order, NOT_RECORDED] if (names == name).any()]
         return [
-            _group_row(name, labels, probabilities, cuts, domain, names == name) for name in found
+            _group_row(name, labels, probabilities, cuts, domain, names == name, lesions)
+            for name in found
         ]
 
     result = {
@@ -191,8 +193,11 @@ def image_sources(frame: pd.DataFrame, image_ids: list[str]) -> list[str | None]
     return None if collections is None else [collections.get(i) for i in image_ids]
 
 
-def _group_row(name, labels, probabilities, cuts, in_domain, inside) -> dict[str, Any]:
-    """One subgroup's row: counts always, figures from :data:`SUBGROUP_MIN_IMAGES` images."""
+def _group_row(
+    name, labels, probabilities, cuts, in_domain, inside, lesions=None
+) -> dict[str, Any]:
+    """One subgroup's row: counts always, figures from :data:`SUBGROUP_MIN_IMAGES` images
+    (balanced accuracy with its bootstrap interval: small groups have wide ones)."""
     malignant = np.isin(labels[inside], MALIGNANT_INDEX)
     row = {"group": name, "n": int(inside.sum()), "n_malignant": int(malignant.sum())}
     if row["n"] < SUBGROUP_MIN_IMAGES:
@@ -204,6 +209,9 @@ def _group_row(name, labels, probabilities, cuts, in_domain, inside) -> dict[str
     row.update(
         accuracy=round(float((guess == truth).mean()), 4),
         balanced_accuracy=round(balanced_accuracy(truth, guess), 4),
+        balanced_accuracy_interval=interval_record(
+            truth, guess, None if lesions is None else np.asarray(lesions)[inside]
+        ),
         classes_present=len(np.unique(truth)),
         malignant_sensitivity=triage["malignant_sensitivity"] if enough_malignant else None,
         benign_specificity=triage["benign_specificity"] if enough_benign else None,
@@ -433,9 +441,8 @@ def evaluate_model(
         raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
     labels_array, probs = np.asarray(labels), np.asarray(probabilities)
     report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
-    report["balanced_accuracy_interval"] = interval_record(
-        labels_array, probs.argmax(axis=1), lesion_ids(frame, ids)
-    )
+    lesions = lesion_ids(frame, ids)
+    report["balanced_accuracy_interval"] = interval_record(labels_array, probs.argmax(1), lesions)
     absent = [code for c, code in enumerate(CODES) if not (labels_array == c).any()]
     if absent:  # the official scorer fails on a class without any image
         report["official"] = {}
@@ -462,7 +469,7 @@ def evaluate_model(
     if recorded and see_doctor is not None:
         groups = [recorded.get(image_id) for image_id in ids]
         report["subgroups"] = subgroup_metrics(
-            labels_array, probs, groups, see_doctor, in_domain, image_sources(frame, ids)
+            labels_array, probs, groups, see_doctor, in_domain, image_sources(frame, ids), lesions
         )
     if predictions_csv:
         submission_frame(ids, probs).to_csv(predictions_csv, index=False)

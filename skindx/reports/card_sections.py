@@ -51,6 +51,8 @@ SUBGROUP_COLUMNS = {
     "in_domain_share": "in domain",
 }
 SUBGROUP_RATES = tuple(SUBGROUP_COLUMNS.values())[3:]  # the shares, after group and counts
+# the balanced accuracy's bootstrap interval record, after the shares: small groups are noisy
+SUBGROUP_INTERVAL = "balanced accuracy, 95% interval"
 GROUPING_LABELS = {**VARIABLE_LABELS, "source": "Source"}
 SUBGROUP_HEADING = "By age, sex, body site and source"
 
@@ -62,6 +64,7 @@ def subgroup_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for variable, groups in metrics.get("subgroups", {}).items():
         for group in groups:
             row = {label: group.get(key) for key, label in SUBGROUP_COLUMNS.items()}
+            row[SUBGROUP_INTERVAL] = group.get("balanced_accuracy_interval")
             row["group"] = f"{GROUPING_LABELS[variable]}: {group['group']}"
             rows.append(row)
     return rows
@@ -199,10 +202,11 @@ def subgroups_section(card: ModelCard) -> list[str]:
         lines[-1] += f" Too few images to say: {', '.join(small)}."
     lines.append("")
     lines += table(
-        list(SUBGROUP_COLUMNS.values()),
+        [*SUBGROUP_COLUMNS.values(), SUBGROUP_INTERVAL],
         [
             [row["group"], str(row["images"]), str(row["malignant"])]
             + [num(row[rate]) for rate in SUBGROUP_RATES]
+            + [span(row[SUBGROUP_INTERVAL])]
             for row in shown
         ],
     )

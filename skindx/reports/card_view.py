@@ -14,7 +14,12 @@ import pandas as pd
 from skindx.explain.explainer import METHODS
 from skindx.images import quality
 from skindx.model.card import ModelCard
-from skindx.reports.card_sections import EVALUATIONS, SUBGROUP_RATES, subgroup_rows
+from skindx.reports.card_sections import (
+    EVALUATIONS,
+    SUBGROUP_INTERVAL,
+    SUBGROUP_RATES,
+    subgroup_rows,
+)
 from skindx.reports.figures import per_class_table
 from skindx.reports.model_card import architecture_words
 from skindx.reports.numbers import percent
@@ -185,7 +190,15 @@ def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
     table = pd.DataFrame(rows)
     # Text cells, so a group too small to judge shows a dash rather than "None".
     table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")
+    table[SUBGROUP_INTERVAL] = table[SUBGROUP_INTERVAL].map(_percent_span)
     return table
+
+
+def _percent_span(interval: Any) -> str:
+    """A bootstrap interval record as ``58.3–67.1%``; a dash where none was measured."""
+    if not isinstance(interval, Mapping):
+        return "—"
+    return f"{100 * interval['low']:.1f}–{100 * interval['high']:.1f}%"
 
 
 def calibration_figures(card: ModelCard, metrics: Mapping[str, Any]) -> dict[str, str]:

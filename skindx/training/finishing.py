@@ -104,6 +104,7 @@ def fit_context_on_validation(
     from skindx.diagnosis.context import LIMITATION, contexts_from_frame, fit_context
     from skindx.evaluation.evaluate import (
         image_sources,
+        lesion_ids,
         metrics_from_probabilities,
         subgroup_metrics,
     )
@@ -129,12 +130,15 @@ def fit_context_on_validation(
     # test data
     contexts = contexts_from_frame(val_frame)
     with_cuts = card.see_doctor_cuts([c.given for c in contexts])
-    sources = image_sources(val_frame, val_ids)
+    sources, lesions = image_sources(val_frame, val_ids), lesion_ids(val_frame, val_ids)
     if "validation" in card.metrics:
         cut = card.thresholds["see_doctor"]
-        image_only = subgroup_metrics(y_val, probabilities, contexts, cut, in_domain, sources)
-        card.metrics["validation"]["subgroups"] = image_only
-    metrics["subgroups"] = subgroup_metrics(y_val, fused, contexts, with_cuts, in_domain, sources)
+        card.metrics["validation"]["subgroups"] = subgroup_metrics(
+            y_val, probabilities, contexts, cut, in_domain, sources, lesions
+        )
+    metrics["subgroups"] = subgroup_metrics(
+        y_val, fused, contexts, with_cuts, in_domain, sources, lesions
+    )
     return True
 
 
