@@ -124,7 +124,7 @@ def _subgroups(metrics: Mapping[str, Any]) -> None:
     if table is None:
         return
     st.subheader(SUBGROUP_HEADING)
-    card_widgets.subgroup_table(table)
+    card_widgets.subgroup_table(table, card_view.subgroup_narrow(table))
     st.caption(SUBGROUP_NOTE + " A dash: too few images to say.")
 
 

@@ -45,10 +45,11 @@ def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
     )
 
 
-def subgroup_table(table: pd.DataFrame) -> None:
+def subgroup_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
     right = st.column_config.TextColumn(alignment="right")
     ui.table(
         table,
+        narrow=narrow,
         hide_index=True,
         key="card_subgroups",
         height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling

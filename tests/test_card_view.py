@@ -119,6 +119,11 @@ def test_subgroup_frame_writes_shares_as_text():
     row = card_view.subgroup_frame({"subgroups": {"sex": [measured]}}).iloc[0]
     assert row["balanced accuracy"] == "60.0%"
     assert row["balanced accuracy, 95% interval"] == "50.0–70.0%"
+    # a phone gets five columns, the interval in the balanced accuracy's cell
+    table = card_view.subgroup_frame({"subgroups": {"sex": [measured, group]}})
+    narrow = card_view.subgroup_narrow(table)
+    assert len(narrow.columns) == 5
+    assert list(narrow["balanced accuracy (95% interval)"]) == ["60.0% (50.0–70.0%)", "—"]
 
 
 def test_calibration_and_safety_sentences():

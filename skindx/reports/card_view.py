@@ -194,6 +194,26 @@ def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
     return table
 
 
+def subgroup_narrow(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`subgroup_frame`'s table for a phone: the group, its size, balanced accuracy with
+    its interval in one cell, and the triage shares; the rest stays on wide screens."""
+    accuracy = [
+        value if interval == "—" else f"{value} ({interval})"
+        for value, interval in zip(
+            table["balanced accuracy"], table[SUBGROUP_INTERVAL], strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "group": table["group"],
+            "images": table["images"],
+            "balanced accuracy (95% interval)": accuracy,
+            "malignant flagged": table["malignant flagged"],
+            "benign cleared": table["benign cleared"],
+        }
+    )
+
+
 def _percent_span(interval: Any) -> str:
     """A bootstrap interval record as ``58.3–67.1%``; a dash where none was measured."""
     if not isinstance(interval, Mapping):
