@@ -113,3 +113,17 @@ def test_a_single_network_in_words():
     assert architecture_words(card).startswith("A compact VGG (128 px; 8 conv layers in 5 blocks")
     card = ModelCard(architecture={**VGG16, "weights": None}, training={"recipe": {}})
     assert architecture_words(card) == "A VGG16 (160 px; 13 conv layers, trained from scratch)."
+
+
+def test_member_rows_say_when_a_member_ran_no_epochs():
+    """A frozen VGG16 whose head alone was fitted ran no epochs: not "best epoch 0 of 0"."""
+    from skindx.reports.card_training import member_rows, training_section
+
+    trained = {"name": "a", "best_epoch": 12, "epochs_run": 30}
+    probe = {"name": "b", "best_epoch": 0, "epochs_run": 0}
+    rows = member_rows([trained, probe])
+    assert [row["best epoch"] for row in rows] == [
+        "12 of 30",
+        "linear probe on frozen features, no epochs",
+    ]
+    assert "Linear probe on frozen features, no epochs" in training_section(probe)[0]

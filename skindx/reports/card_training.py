@@ -157,8 +157,8 @@ def training_section(training: dict[str, Any]) -> list[str]:
     members = training.get("members")
     if not members:
         return [
-            f"{training.get('data', '—')}. Training images per class: {counts}. Best epoch "
-            f"{training.get('best_epoch')} of {training.get('epochs_run')} (validation balanced "
+            f"{training.get('data', '—')}. Training images per class: {counts}. "
+            f"{_epochs(training).capitalize()} (validation balanced "
             f"accuracy {training.get('val_balanced_accuracy_best')}).",
             "",
         ]
@@ -179,6 +179,14 @@ def training_section(training: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _epochs(record: dict[str, Any]) -> str:
+    """``best epoch 12 of 30``; a network whose head alone was fitted, on frozen features,
+    ran no epochs."""
+    if record.get("epochs_run") == 0:
+        return "linear probe on frozen features, no epochs"
+    return f"best epoch {record.get('best_epoch')} of {record.get('epochs_run')}"
+
+
 def member_rows(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per ensemble member (the card page's table and the markdown card's)."""
     rows = []
@@ -192,7 +200,7 @@ def member_rows(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if recipe.get("teacher")
                 else "none",
                 "training loop": recipe.get("engine") or "keras",
-                "best epoch": f"{member.get('best_epoch')} of {member.get('epochs_run')}",
+                "best epoch": _epochs(member).removeprefix("best epoch "),
                 "validation balanced accuracy": member.get("val_balanced_accuracy_best"),
             }
         )
