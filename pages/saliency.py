@@ -16,7 +16,7 @@ import functools
 import streamlit as st
 
 from skindx.datasets.examples import examples_dir
-from skindx.explain.explainer import METHODS, layer_label
+from skindx.explain.explainer import METHODS
 from skindx.explain.overlay import COLORMAPS, overlay
 from skindx.reports import saliency_view
 from streamlit_app import resources, saliency_widgets, ui
@@ -32,7 +32,9 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
     picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
     picture.image(
         blended,
-        caption=saliency_view.map_caption(method, target, saliency),
+        caption=saliency_view.map_caption(
+            method, target, engine.explainer.layer_label(saliency.layer)
+        ),
         width="stretch",
         alt=saliency_view.map_alt(method, target),
     )
@@ -93,7 +95,7 @@ def main() -> None:
             "Conv layer",
             layers,
             index=len(layers) - 1,
-            format_func=layer_label,
+            format_func=engine.explainer.layer_label,
             key="sal_layer",
             help="Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an "
             "ensemble each member has its own layers, and the last blocks of the members "

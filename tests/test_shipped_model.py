@@ -110,3 +110,15 @@ def test_real_lesions_are_mostly_in_domain(predictor, shared_data):
     images = sorted((shared_data / "isic2018_test" / "images").glob("*.jpg"))[:60]
     in_domain = [predictor.predict(path).in_domain for path in images]
     assert np.mean(in_domain) >= 0.8
+
+
+def test_the_explainer_names_each_members_kind(shipped):
+    """The saliency explorer's layer picker says which network a member is, not just its number."""
+    from skindx.explain import Explainer
+
+    explainer = Explainer(shipped)
+    labels = [explainer.layer_label(layer) for layer in explainer.layers]
+    assert explainer.layer_label(None) == "input pixels"
+    if shipped.card.training.get("members"):
+        assert any(label.endswith(", VGG16)") for label in labels)
+        assert any(label.endswith(", compact VGG)") for label in labels)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -47,15 +47,21 @@ METHODS: Mapping[str, str] = MappingProxyType(
 _CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
 
 
-def layer_label(name: str) -> str:
-    """A reader's name for a saliency layer: ``m2_block3_conv1`` → "block 3, conv 1 (member 2)"."""
+def layer_label(name: str, members: Sequence[dict] | None = None) -> str:
+    """A reader's name for a saliency layer: ``m2_block3_conv1`` → "block 3, conv 1 (member 2)",
+    or with the card's ``members`` "block 3, conv 1 (member 2, compact VGG)"."""
     if name == ENSEMBLE_MAPS_LAYER:
         return "last block, members together"
     found = _CONV_NAME.fullmatch(name)
     if found is None:
         return name
     member, block, conv = found.groups()
-    return f"block {block}, conv {conv}" + (f" (member {member})" if member else "")
+    if not member:
+        return f"block {block}, conv {conv}"
+    index = int(member) - 1
+    recipe = (members[index].get("recipe") or {}) if members and index < len(members) else {}
+    kind = {"vgg16": ", VGG16", "compact_vgg": ", compact VGG"}.get(recipe.get("architecture"), "")
+    return f"block {block}, conv {conv} (member {member}{kind})"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,13 @@ class Explainer:
     @property
     def default_layer(self) -> str:
         return self.layers[-1]
+
+    def layer_label(self, layer: str | None) -> str:
+        """:func:`layer_label` with each ensemble member's kind from the model card; ``None``
+        (SmoothGrad's input gradients): "input pixels"."""
+        if layer is None:
+            return "input pixels"
+        return layer_label(layer, self.skin_model.card.training.get("members"))
 
     def _visualizer(self, method: str):
         with self._lock:

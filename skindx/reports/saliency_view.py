@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour, vote
-from skindx.explain.explainer import METHODS, Saliency, layer_label
+from skindx.explain.explainer import METHODS
 from skindx.explain.faithfulness import Faithfulness
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
@@ -65,8 +65,8 @@ def _fairness(example: ExampleImage) -> str:
     )
 
 
-def map_caption(method: str, target: str, saliency: Saliency) -> str:
-    where = "input pixels" if saliency.layer is None else layer_label(saliency.layer)
+def map_caption(method: str, target: str, where: str) -> str:
+    """The map's caption; ``where``: its layer as :meth:`Explainer.layer_label` names it."""
     return f"{METHODS[method]} · why “{diagnosis_label(target)}” · {where}"
 
 
