@@ -51,9 +51,7 @@ def _training(card: ModelCard) -> None:
         frame = card_view.training_counts_frame(counts)
         ui.table(frame, key="card_train_counts", hide_index=True, width="content")
     if members:
-        st.markdown(
-            "The model averages the logits of networks trained on the same split; each one:"
-        )
+        st.markdown(card_view.members_sentence(members))
         ui.table(figures.members_frame(members), key="card_members", hide_index=True)
     history = figures.history_figure(training.get("history"))
     if history is not None:

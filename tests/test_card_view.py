@@ -180,3 +180,10 @@ def test_saliency_explorer_words():
     assert "was its own for 60% of them (balanced accuracy 50%)" in saliency_view.gallery_caption(
         figures
     )
+
+
+def test_members_sentence_says_mean_or_weighted_mean():
+    equal = [{"weight": 0.5}, {"weight": 0.5}]
+    assert "logits are the mean of" in card_view.members_sentence(equal)
+    unequal = [{"weight": 0.2}, {"weight": 0.8}]
+    assert "logits are the weighted mean" in card_view.members_sentence(unequal)

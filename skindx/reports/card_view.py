@@ -20,6 +20,7 @@ from skindx.reports.card_sections import (
     SUBGROUP_RATES,
     subgroup_rows,
 )
+from skindx.reports.card_training import equal_shares
 from skindx.reports.figures import per_class_table
 from skindx.reports.model_card import architecture_words
 from skindx.reports.numbers import percent
@@ -51,6 +52,12 @@ def value_text(value: Any, kind: str = "share") -> str:
     if kind == "auc":
         return f"{value:.3f}"
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def members_sentence(members: list[dict[str, Any]]) -> str:
+    """What the ensemble does with its members, above their table."""
+    mean = "mean" if equal_shares(members) else "weighted mean (weights under Architecture)"
+    return f"The model's logits are the {mean} of those of networks trained on the same split:"
 
 
 def header_line(card: ModelCard) -> str:
