@@ -21,8 +21,9 @@ from streamlit_app import ui
 
 UPLOAD_STATE = "stats_upload_result"
 DATASETS_KEY = "stats_datasets"
-# The toolbar shows on hover (or a tap), so it never sits on a chart's title.
-CHART_CONFIG = {"displayModeBar": "hover", "displaylogo": False}
+# No plotly toolbar: on a phone a tap shows it over the chart's title, and every chart
+# already has its table and a CSV download below it.
+CHART_CONFIG = {"displayModeBar": False}
 
 
 @st.cache_data(show_spinner=False)

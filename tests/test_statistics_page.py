@@ -7,6 +7,7 @@ which the installed streamlit provides, so the page's real upload path is exerci
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def test_page_with_bundled_summary(app: AppTest) -> None:
     overview = app.dataframe[0].value.set_index("dataset")
     assert overview.loc["HAM10000", "lesions"] == "7,470"
     assert overview.loc["ISIC 2020", "lesions"] == "—"  # not "None": ISIC 2020 has no lesion ids
+
+
+def test_charts_hide_the_mode_bar(app: AppTest) -> None:
+    """Plotly's toolbar, shown on a tap on a phone, was drawn over the charts' titles."""
+    configs = [json.loads(chart.proto.config) for chart in app.get("plotly_chart")]
+    assert len(configs) == 9
+    assert all(config["displayModeBar"] is False for config in configs)
 
 
 def test_widget_keys_are_prefixed(app: AppTest) -> None:

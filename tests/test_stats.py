@@ -403,7 +403,7 @@ def test_charts_name_the_diagnoses(cube: pd.DataFrame) -> None:
         site_figure(site_table(cube)),
         confirmation_figure(confirmation_table(cube)),
     ):
-        shown = {str(x) for trace in figure.data for x in trace.x}
+        shown = {str(y) for trace in figure.data for y in trace.y}  # names down the y axis
         assert "Melanoma" in shown
         assert not shown & {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
     age = age_figure(age_table(cube))
@@ -437,10 +437,10 @@ def test_unicode_uploads_are_read(encoding: str) -> None:
 
 def test_percent_and_log_diagnosis_figure(cube: pd.DataFrame) -> None:
     table = diagnosis_table(cube)
-    assert diagnosis_figure(table, log=True).layout.yaxis.type == "log"
+    assert diagnosis_figure(table, log=True).layout.xaxis.type == "log"  # horizontal bars
     percent = diagnosis_figure(table, percent=True)
     ham = next(trace for trace in percent.data if trace.name == "HAM10000")
-    assert np.isclose(sum(ham.y), 100)
+    assert np.isclose(sum(ham.x), 100)
 
 
 def test_percentages_sum_to_100(cube: pd.DataFrame) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable
 
 import pandas as pd
@@ -27,6 +28,27 @@ DATASET_COLORS: dict[str, str] = {
 }
 MALIGNANCY_COLORS = {"malignant": "#c0392b", "benign": "#5d9c59", "unknown": "#b0b0b0"}
 SEX_COLORS = {"female": "#aa4499", "male": "#3366aa", "unknown": "#b0b0b0"}
+# Not the datasets' colours, which the other charts give a meaning; unknown grey throughout.
+CONFIRMATION_COLORS = {
+    "histopathology": "#1f4e79",
+    "confocal": "#4a90c2",
+    "consensus": "#9ecae1",
+    "follow-up": "#e69f00",
+    "unknown": "#b0b0b0",
+}
+
+# Pixel sizes the layout reserves. Legend rows are counted at a phone's plot width, so the
+# legend fits there too (a wider screen leaves a little space under it).
+_TITLE_PX = 40
+_LEGEND_ROW_PX = 24
+_LEGEND_ITEM_PX = 40  # a legend entry's symbol and gaps
+_CHAR_PX = 7  # a legend or rotated tick label's character, generously
+_Y_CHAR_PX = 5  # a y tick label's character, in plotly's smaller tick font
+_PHONE_PX = 324  # a phone's chart less the margins
+_AXIS_TITLE_PX = 30
+_PANEL_TITLE_PX = 28
+_TICKS_PX = 24  # a row of horizontal numeric tick labels
+_ROW_PX = 34  # a diagnosis's row: a name wrapped onto two lines fits
 
 
 def _named(table: pd.DataFrame, column: str = "diagnosis") -> pd.DataFrame:
@@ -45,11 +67,49 @@ def _colors(values: Iterable[str]) -> dict[str, str]:
     return {name: DATASET_COLORS.get(name) or next(spare) for name in names}
 
 
-def _layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
+def _legend_rows(fig: go.Figure) -> int:
+    """Rows the horizontal legend wraps onto on a phone (0: no legend). Plotly wraps it at the
+    plot area's width, which the y tick labels narrow."""
+    names = dict.fromkeys(t.name for t in fig.data if t.showlegend is not False and t.name)
+    labels = [text for axis in fig.select_yaxes() for text in axis.ticktext or ()]
+    labels = labels or [
+        str(y) for t in fig.data if getattr(t, "orientation", None) == "h" for y in t.y
+    ]
+    chars = max((len(line) for label in labels for line in label.split("<br>")), default=6)
+    width = _PHONE_PX - _Y_CHAR_PX * chars - _AXIS_TITLE_PX
+    rows, used = 0, width
+    for name in names:
+        item = _LEGEND_ITEM_PX + _CHAR_PX * len(name)
+        if used + item > width:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
+
+
+def _layout(
+    fig: go.Figure, title: str, plot_px: int, *, bottom_px: int = 50, panel_titles: bool = False
+) -> go.Figure:
+    """Title, then the legend under it, then the plot area of plot_px (and any panel title).
+
+    The legend sits in the top margin, never among the x tick labels or axis titles: a legend
+    placed at a fraction of the plot's height below it lands on whatever labels are that long.
+    The margins are fixed in pixels, so panel gaps computed from plot_px stay what they say."""
+    legend_px = _LEGEND_ROW_PX * _legend_rows(fig)
+    top_px = _TITLE_PX + legend_px + (_PANEL_TITLE_PX if panel_titles else 0)
+    height = top_px + plot_px + bottom_px
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "title": None},
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top"},
+        title_pad={"t": 12},
+        legend={
+            "orientation": "h",
+            "xref": "container",  # the figure's full width, not the plot's beside long labels
+            "x": 0,
+            "yref": "container",
+            "yanchor": "top",
+            "y": 1 - _TITLE_PX / height,
+            "title": None,
+        },
+        margin={"l": 10, "r": 24, "t": top_px, "b": bottom_px},  # r: room for "100%"
         height=height,
     )
     # Long tick labels (diagnosis names, sites) get the room they need instead of being cut.
@@ -64,32 +124,72 @@ def _empty_figure(title: str) -> go.Figure:
     fig.add_annotation(text="No images match the filters", showarrow=False, x=0.5, y=0.5)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, 240)
+    return _layout(fig, title, 180, bottom_px=10)
 
 
-def _facet_height(table: pd.DataFrame, per_row: int = 230) -> int:
-    return 120 + per_row * max(1, table["dataset"].nunique())
+def _wrapped(name: str) -> str:
+    """A diagnosis name broken over lines, so the y axis labels leave a phone room for bars."""
+    return "<br>".join(textwrap.wrap(name, 20, break_long_words=False, break_on_hyphens=False))
+
+
+def _diagnosis_axis(fig: go.Figure, names: list[str], **where: int) -> None:
+    """Diagnoses down the y axis, in the taxonomy's order from the top, names wrapped."""
+    fig.update_yaxes(
+        categoryorder="array",
+        categoryarray=names,
+        tickmode="array",
+        tickvals=names,
+        ticktext=[_wrapped(name) for name in names],
+        autorange="reversed",
+        **where,
+    )
+
+
+def _rotated_px(labels: Iterable[str]) -> int:
+    """Height of the longest of these tick labels drawn at 45 degrees."""
+    return int(_CHAR_PX * max(len(label) for label in labels) * math.sin(math.pi / 4)) + 16
+
+
+def _panels(names: list[str], rows: list[int], gap_px: int) -> tuple[go.Figure, int]:
+    """One panel per dataset, stacked, each as tall as its diagnoses, gap_px between panels
+    for the upper panel's x tick labels and the lower panel's title; and the plot's height."""
+    heights = [_ROW_PX * n for n in rows]
+    plot_px = sum(heights) + gap_px * (len(names) - 1)
+    fig = make_subplots(
+        rows=len(names),
+        cols=1,
+        subplot_titles=names,
+        row_heights=heights,
+        vertical_spacing=gap_px / plot_px,
+    )
+    # Dataset names left-aligned over their own panel, like the chart's title.
+    fig.update_annotations(x=0, xanchor="left", font_size=14)
+    return fig, plot_px
 
 
 def diagnosis_figure(table: pd.DataFrame, *, percent: bool = False, log: bool = False) -> go.Figure:
-    """Grouped bars: images (or % of each dataset) per diagnosis, one colour per dataset."""
+    """Grouped horizontal bars: images (or % of each dataset) per diagnosis, a colour per dataset.
+    Diagnosis names down the y axis stay readable on a phone, where rotated ones were cut."""
     title = "Diagnoses" + (" (% of each dataset)" if percent else " (images)")
     if table.empty:
         return _empty_figure(title)
     value = "percent" if percent else "images"
+    names = _name_order(table["diagnosis"])
     fig = px.bar(
         _named(table),
-        x="diagnosis",
-        y=value,
+        x=value,
+        y="diagnosis",
         color="dataset",
+        orientation="h",
         barmode="group",
         color_discrete_map=_colors(table["dataset"]),
         hover_data={"images": ":,", "percent": ":.1f"},
-        log_y=log,
-        category_orders={"diagnosis": _name_order(table["diagnosis"])},
+        log_x=log,
         labels={"percent": "% of dataset", "images": "images", "diagnosis": ""},
     )
-    return _layout(fig, title, 420)
+    _diagnosis_axis(fig, names)
+    per_diagnosis = max(_ROW_PX, 8 + 7 * table["dataset"].nunique())
+    return _layout(fig, title, per_diagnosis * len(names))
 
 
 def malignancy_figure(table: pd.DataFrame) -> go.Figure:
@@ -108,15 +208,16 @@ def malignancy_figure(table: pd.DataFrame) -> go.Figure:
         labels={"percent": "% of images", "dataset": ""},
     )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, 140 + 50 * table["dataset"].nunique())
+    return _layout(fig, title, 50 * table["dataset"].nunique())
 
 
 def age_figure(table: pd.DataFrame) -> go.Figure:
     """Age distribution per diagnosis (% of that diagnosis), a panel per diagnosis."""
-    title = "Age by diagnosis (% of each diagnosis's images, 5-year bins)"
+    title = "Age by diagnosis (% of its images, 5-year bins)"  # short enough for a phone
     if table.empty:
         return _empty_figure(title)
-    n_codes = table["diagnosis"].nunique()
+    n_rows = math.ceil(table["diagnosis"].nunique() / 2)
+    plot_px = 170 * n_rows
     fig = px.line(
         _named(table),
         x="age",
@@ -124,37 +225,65 @@ def age_figure(table: pd.DataFrame) -> go.Figure:
         color="dataset",
         facet_col="diagnosis",
         facet_col_wrap=2,
-        facet_row_spacing=0.06,
+        # Room for each panel's title; only the bottom row has x tick labels.
+        facet_row_spacing=min(0.2, 1.5 * _PANEL_TITLE_PX / plot_px),
         markers=True,
         color_discrete_map=_colors(table["dataset"]),
         category_orders={"diagnosis": _name_order(table["diagnosis"])},
         hover_data={"images": ":,"},
         labels={"percent": "%", "age": "age"},
     )
-    return _layout(fig, title, 160 + 170 * math.ceil(n_codes / 2))
+    # Wrapped panel titles: two long names side by side ran into each other on a phone.
+    fig.for_each_annotation(lambda a: a.update(text=_wrapped(a.text.split("=")[-1])))
+    return _layout(fig, title, plot_px, panel_titles=True)
 
 
 def _stacked_by_diagnosis(
     table: pd.DataFrame, column: str, title: str, colors: dict[str, str] | None = None
 ) -> go.Figure:
+    """Stacked horizontal bars of column's share within each diagnosis, a panel per dataset.
+
+    Each panel names its own diagnoses on its own y axis: the datasets do not share them, and
+    a panel's rotated x labels used to be drawn over the next panel."""
     if table.empty:
         return _empty_figure(title)
-    fig = px.bar(
-        _named(table),
-        x="diagnosis",
-        y="percent",
-        color=column,
-        facet_row="dataset",
-        color_discrete_map=colors or {},
-        category_orders={
-            "dataset": dataset_order(table["dataset"]),
-            "diagnosis": _name_order(table["diagnosis"]),
-        },
-        hover_data={"images": ":,", "percent": ":.1f"},
-        labels={"percent": "%", "diagnosis": ""},
-    )
-    fig.update_xaxes(matches=None, showticklabels=True)
-    return _layout(fig, title, _facet_height(table))
+    order = _name_order(table["diagnosis"])
+    table = _named(table)
+    values = list(dict.fromkeys(table[column]))
+    spare = iter(px.colors.qualitative.Pastel)
+    colors = {value: (colors or {}).get(value) or next(spare) for value in values}
+    names = dataset_order(table["dataset"])
+    parts = [table[table["dataset"] == name] for name in names]
+    rows = [part["diagnosis"].nunique() for part in parts]
+    fig, plot_px = _panels(names, rows, _TICKS_PX + _PANEL_TITLE_PX)
+    shown: set[str] = set()
+    for row, part in enumerate(parts, start=1):
+        for value in values:
+            bars = part[part[column] == value]
+            if bars.empty:
+                continue
+            fig.add_trace(
+                go.Bar(
+                    x=bars["percent"],
+                    y=bars["diagnosis"],
+                    orientation="h",
+                    name=value,
+                    legendgroup=value,
+                    showlegend=value not in shown,
+                    marker_color=colors[value],
+                    customdata=bars["images"],
+                    hovertemplate=f"%{{y}}: %{{x:.1f}}% {value} (%{{customdata:,}} images)"
+                    "<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            shown.add(value)
+        present = set(part["diagnosis"])
+        _diagnosis_axis(fig, [name for name in order if name in present], row=row, col=1)
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    return _layout(fig, title, plot_px, bottom_px=_TICKS_PX + 10, panel_titles=True)
 
 
 def sex_figure(table: pd.DataFrame) -> go.Figure:
@@ -164,42 +293,47 @@ def sex_figure(table: pd.DataFrame) -> go.Figure:
 
 def confirmation_figure(table: pd.DataFrame) -> go.Figure:
     """Stacked bars: how each diagnosis was confirmed, a panel per dataset."""
-    return _stacked_by_diagnosis(table, "confirmation", "How each diagnosis was confirmed (%)")
+    title = "How each diagnosis was confirmed (%)"
+    return _stacked_by_diagnosis(table, "confirmation", title, CONFIRMATION_COLORS)
 
 
 def site_figure(table: pd.DataFrame) -> go.Figure:
-    """Heat map per dataset: % of each diagnosis's images at each body site."""
+    """Heat map per dataset: % of each diagnosis's images at each body site.
+
+    Diagnoses down each panel's own y axis; the sites, which the datasets share, in the same
+    columns of every panel, labelled at 45 degrees in a gap computed from their length."""
     title = "Body site by diagnosis (% of each diagnosis)"
     if table.empty:
         return _empty_figure(title)
     names = dataset_order(table["dataset"])
-    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.08)
-    for row, name in enumerate(names, start=1):
-        part = table[table["dataset"] == name]
-        z = part.pivot(index="site", columns="diagnosis", values="percent")
-        counts = part.pivot(index="site", columns="diagnosis", values="images")
-        sites = ordered(z.index, SITES)
-        codes = diagnosis_order(z.columns)
-        z, counts = (
-            z.reindex(index=sites, columns=codes),
-            counts.reindex(index=sites, columns=codes),
-        )
+    sites = ordered(table["site"].unique(), SITES)
+    label_px = _rotated_px(sites)
+    parts = [table[table["dataset"] == name] for name in names]
+    rows = [part["diagnosis"].nunique() for part in parts]
+    fig, plot_px = _panels(names, rows, label_px + _PANEL_TITLE_PX)
+    for row, part in enumerate(parts, start=1):
+        z = part.pivot(index="diagnosis", columns="site", values="percent")
+        counts = part.pivot(index="diagnosis", columns="site", values="images")
+        codes = diagnosis_order(z.index)
+        z = z.reindex(index=codes, columns=sites)
+        counts = counts.reindex(index=codes, columns=sites)
         fig.add_trace(_heatmap(z, counts), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", row=row, col=1)
-    fig.update_layout(coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 100})
-    fig.update_layout(coloraxis_colorbar={"title": "%", "thickness": 12})
-    return _layout(fig, title, 80 + 260 * len(names))
+        _diagnosis_axis(fig, [diagnosis_name(code) for code in codes], row=row, col=1)
+    fig.update_xaxes(tickangle=-45, categoryorder="array", categoryarray=sites)
+    # Every cell prints its %, so no colour bar takes a phone's width to say it again.
+    fig.update_layout(coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 100, "showscale": False})
+    return _layout(fig, title, plot_px, bottom_px=label_px + 10, panel_titles=True)
 
 
 def _heatmap(z: pd.DataFrame, counts: pd.DataFrame) -> go.Heatmap:
     return go.Heatmap(
         z=z.fillna(0).to_numpy(),
-        x=[diagnosis_name(code) for code in z.columns],
-        y=list(z.index),
+        x=list(z.columns),
+        y=[diagnosis_name(code) for code in z.index],
         customdata=counts.fillna(0).astype(int).to_numpy(),
         text=z.round(0).fillna(0).astype(int).to_numpy(),
         texttemplate="%{text}",
-        hovertemplate="%{x} at %{y}: %{z:.1f}% (%{customdata:,} images)<extra></extra>",
+        hovertemplate="%{y} at %{x}: %{z:.1f}% (%{customdata:,} images)<extra></extra>",
         coloraxis="coloraxis",
     )
 
@@ -225,7 +359,7 @@ def group_size_figure(table: pd.DataFrame, level: str = "lesion") -> go.Figure:
     # one (1.5…5.5) on which "6-10", "11-20", "21-50" and "51+" have no place.
     groups = [label for label in GROUP_LABELS if label in set(table[column])]
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=groups)
-    return _layout(fig, title, 400)
+    return _layout(fig, title, 300)
 
 
 def imbalance_figure(table: pd.DataFrame) -> go.Figure:
@@ -253,4 +387,4 @@ def imbalance_figure(table: pd.DataFrame) -> go.Figure:
         color_discrete_map={"accuracy": "#999933", "balanced accuracy": "#332288"},
     )
     fig.update_yaxes(range=[0, 100])
-    return _layout(fig, title, 380)
+    return _layout(fig, title, 300, bottom_px=30)

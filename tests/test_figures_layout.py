@@ -1,0 +1,139 @@
+"""Statistics figures' layout: panels, tick labels, legends and titles never drawn on each other.
+
+The browser review found a panel's rotated x labels over the next panel and its title, and
+legends on the x labels and axis titles; these check the layout properties that prevent it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from skindx.datasets import figures
+from skindx.datasets.figures import (
+    age_figure,
+    confirmation_figure,
+    diagnosis_figure,
+    group_size_figure,
+    imbalance_figure,
+    malignancy_figure,
+    sex_figure,
+    site_figure,
+)
+from skindx.datasets.summary import cube_frame, load_summary
+from skindx.datasets.tables import (
+    age_table,
+    confirmation_table,
+    diagnosis_table,
+    group_size_table,
+    imbalance_table,
+    malignancy_table,
+    sex_table,
+    site_table,
+)
+
+PANELLED = {
+    "sex": (sex_table, sex_figure),
+    "site": (site_table, site_figure),
+    "confirmation": (confirmation_table, confirmation_figure),
+}
+CHARTS = {
+    **PANELLED,
+    "diagnosis": (diagnosis_table, diagnosis_figure),
+    "malignancy": (malignancy_table, malignancy_figure),
+    "age": (age_table, age_figure),
+    "imbalance": (imbalance_table, imbalance_figure),
+    "group_size": (group_size_table, group_size_figure),
+}
+
+
+@pytest.fixture(scope="module")
+def cube() -> pd.DataFrame:
+    return cube_frame(load_summary())
+
+
+def _plot_px(fig: go.Figure) -> int:
+    return fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+
+
+def _x_label_px(axis: go.layout.XAxis) -> float:
+    """The height the axis's tick labels need: a line of numbers, or its rotated categories."""
+    if axis.tickangle in (None, 0):
+        return figures._TICKS_PX
+    return figures._rotated_px(axis.categoryarray)
+
+
+@pytest.mark.parametrize("name", list(PANELLED))
+def test_each_panels_labels_sit_under_it_above_the_next_title(name: str, cube) -> None:
+    table_of, figure_of = PANELLED[name]
+    fig = figure_of(table_of(cube))
+    plot_px = _plot_px(fig)
+    panels = sorted(fig.select_yaxes(), key=lambda axis: -axis.domain[1])  # top first
+    assert len(panels) == 4
+    titles = {a.text: a for a in fig.layout.annotations}
+    for upper, lower in itertools.pairwise(panels):
+        gap_px = (upper.domain[0] - lower.domain[1]) * plot_px
+        x_axis = fig.layout[f"xaxis{upper.anchor[1:]}"]
+        assert gap_px >= _x_label_px(x_axis) + figures._PANEL_TITLE_PX - 0.5, (name, gap_px)
+    # each dataset's name stands on top of its own panel, left-aligned like the chart's title
+    datasets = ["HAM10000", "ISIC 2018 test", "ISIC 2019", "ISIC 2020"]
+    for panel, dataset in zip(panels, datasets, strict=True):
+        title = titles[dataset]
+        assert title.y == pytest.approx(panel.domain[1]) and title.yanchor == "bottom"
+        assert (title.x, title.xanchor) == (0, "left")
+
+
+@pytest.mark.parametrize("name", list(PANELLED))
+def test_panels_name_their_own_diagnoses_on_the_y_axis(name: str, cube) -> None:
+    """Diagnosis names are horizontal y labels of their own panel, not rotated x labels: the
+    datasets do not share diagnoses (ISIC 2020 has ones HAM10000 has not)."""
+    table_of, figure_of = PANELLED[name]
+    fig = figure_of(table_of(cube))
+    drawn = {}
+    for trace in fig.data:
+        drawn.setdefault(trace.yaxis, set()).update(map(str, trace.y))
+    for axis_name, names in drawn.items():
+        axis = fig.layout[f"yaxis{axis_name[1:]}"]
+        assert set(axis.tickvals) == names
+        assert all(len(line) <= 20 for text in axis.ticktext for line in text.split("<br>"))
+    assert "Atypical melanocytic proliferation" in drawn["y4"]  # ISIC 2020's own
+    assert "Atypical melanocytic proliferation" not in drawn["y"]  # not HAM10000's
+
+
+def test_site_columns_are_the_same_sites_in_every_panel(cube) -> None:
+    fig = site_figure(site_table(cube))
+    columns = {tuple(trace.x) for trace in fig.data}
+    assert len(columns) == 1 and "torso" in next(iter(columns))
+    assert all(axis.tickangle == -45 for axis in fig.select_xaxes())
+
+
+@pytest.mark.parametrize("name", [name for name in CHARTS if name != "site"])  # site: none
+def test_legend_sits_between_the_title_and_the_plot(name: str, cube) -> None:
+    """The legend hangs under the title in the top margin, never among the x tick labels or
+    on an axis title below the plot; and the margin holds its rows as a phone wraps them."""
+    table_of, figure_of = CHARTS[name]
+    fig = figure_of(table_of(cube))
+    legend, height = fig.layout.legend, fig.layout.height
+    assert (legend.yref, legend.yanchor, legend.orientation) == ("container", "top", "h")
+    legend_top_px = round((1 - legend.y) * height, 6)
+    assert legend_top_px >= figures._TITLE_PX  # under the title
+    rows = figures._legend_rows(fig)
+    assert rows >= 1
+    legend_bottom_px = legend_top_px + rows * figures._LEGEND_ROW_PX
+    panel_title_px = figures._PANEL_TITLE_PX if fig.layout.annotations else 0
+    assert legend_bottom_px + panel_title_px <= fig.layout.margin.t  # above the plot area
+    assert fig.layout.title.yanchor == "top" and fig.layout.title.y == 1
+
+
+def test_a_phones_legend_rows_are_counted(cube) -> None:
+    assert figures._legend_rows(sex_figure(sex_table(cube))) == 2  # as a phone draws it
+    assert figures._legend_rows(malignancy_figure(malignancy_table(cube))) == 1
+    assert figures._legend_rows(site_figure(site_table(cube))) == 0  # no legend, no room
+
+
+def test_age_panel_titles_are_wrapped(cube) -> None:
+    fig = age_figure(age_table(cube))
+    texts = {a.text for a in fig.layout.annotations}
+    assert "Atypical melanocytic<br>proliferation" in texts  # beside "Cafe-au-lait macule"
