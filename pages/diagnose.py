@@ -44,21 +44,23 @@ model learned from: a dim photo can cost it much of its accuracy without looking
 
 def _inputs() -> list[tuple[Any, str]]:
     """The photos to analyse, as (uploaded file, name to show)."""
-    types = ui.image_types()
     max_mb = settings().max_upload_mb
     uploads = st.file_uploader(
         "Upload one or more photos of the spot",
-        type=types,
+        type=ui.image_types(),
         accept_multiple_files=True,
         key="dx_upload",
         max_upload_size=max_mb,
-        help=f"JPEG, PNG or WebP{', HEIC' if 'heic' in types else ''}; up to {max_mb} MB each.",
+        help=f"{ui.image_formats()}; up to {max_mb} MB each.",
     )
     files = [(upload, upload.name or "photo") for upload in uploads or []]
-    if st.toggle("Take a photo with my camera", key="dx_camera_on"):
-        shot = st.camera_input("Take a photo of the spot", key="dx_camera")
-        if shot is not None:
-            files.append((shot, "Camera photo"))
+    camera_on = st.toggle("Take a photo with my camera", key="dx_camera_on")
+    # The camera goes in a box that is always there: had it been inserted straight onto the
+    # page, the expanders below would have moved, and the browser redraws moved ones closed.
+    with st.container(key="dx_camera_box"):
+        shot = st.camera_input("Take a photo of the spot", key="dx_camera") if camera_on else None
+    if shot is not None:
+        files.append((shot, "Camera photo"))
     st.caption(ui.PRIVACY_NOTE)
     with st.expander("How to take a good photo", icon=":material/photo_camera:"):
         st.markdown(PHOTO_TIPS)

@@ -7,15 +7,16 @@ id) and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
-from skindx.diagnosis.predict import SAME_SPOT, Prediction
+from skindx.diagnosis.predict import SAME_SPOT, Prediction, with_photo_warnings
 from skindx.explain.overlay import overlay
 from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
@@ -101,8 +102,8 @@ def _read(
     no new forward pass."""
     assert analysis.outputs is not None
     previous = analysis.prediction
-    prediction = replace(
-        engine.postprocess(analysis.outputs, context), notes=analysis.photo_warnings
+    prediction = with_photo_warnings(
+        engine.postprocess(analysis.outputs, context), analysis.photo_warnings
     )
     analysis.prediction = warning_signs.with_signs(prediction, signs)
     analysis.context, analysis.signs = context, signs
@@ -113,16 +114,6 @@ def _read(
 # ----------------------------------------------------------------------------- results
 
 
-BATCH_HEADINGS = {
-    "file": "File",
-    "top_diagnosis": "Most likely",
-    "probability": "Probability",
-    "malignant_probability": "Cancer types",
-    "concern": "Advice",
-    "note": "Note",
-}
-
-
 def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     rows = [(a.name, a.prediction if a.prediction is not None else a.error or "") for a in analyses]
     if combined is not None:
@@ -131,7 +122,7 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
     ui.table(
         shown,
-        narrow=shown.fillna("—").rename(columns=BATCH_HEADINGS),
+        narrow=narrow_batch(shown),
         hide_index=True,
         key="dx_table",
         placeholder="—",
@@ -152,6 +143,28 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
         key="dx_csv",
         on_click="ignore",
         icon=":material/download:",
+    )
+
+
+def narrow_batch(shown: pd.DataFrame) -> pd.DataFrame:
+    """The batch table for a phone: four columns fit its width where six ran off it, and the
+    note, the only cell that says why a photo got no answer, goes under the file name.
+    st.table reads its cells as Markdown, hence the escaping."""
+    files = [
+        ui.escape(name) + (f"  \n*{ui.escape(note)}*" if note else "")
+        for name, note in zip(shown["file"], shown["note"].fillna(""), strict=True)
+    ]
+    answers = [
+        "—" if pd.isna(label) else f"{label}, {probability}"
+        for label, probability in zip(shown["top_diagnosis"], shown["probability"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "File": files,
+            "Most likely": answers,
+            "Cancer types": shown["malignant_probability"].fillna("—"),
+            "Advice": shown["concern"],
+        }
     )
 
 
@@ -340,7 +353,7 @@ def _out_of_domain(prediction: Prediction) -> None:
         "This means the picture is unlike the dermoscopy images the model learnt from. It "
         "happens with ordinary phone photos, and also with some genuine dermoscopy images from "
         "other clinics and cameras: it says nothing about whether the spot is harmless. A "
-        "sharper, closer photo (see the tips above) sometimes helps."
+        "sharper, closer photo in even light (see the tips above) sometimes helps."
     )
 
 

@@ -21,6 +21,7 @@ from skindx.diagnosis.similar import GALLERY_PER_CLASS
 from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
+from skindx.images.rejection import UPLOAD_FORMATS, format_names
 from skindx.reports.results import DISCLAIMER
 from streamlit_app import navigation
 
@@ -195,9 +196,20 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _upload_formats() -> list[str]:
+    """The formats the uploaders accept: skindx's ``UPLOAD_FORMATS``, which its messages name
+    too (HEIC where pillow-heif is installed, as required)."""
+    return [name for name in UPLOAD_FORMATS if name != "HEIC" or heif_available()]
+
+
 def image_types() -> list[str]:
-    """File types the image uploaders accept (HEIC where pillow-heif is installed, as required)."""
-    return ["jpg", "jpeg", "png", "webp", *(["heic", "heif"] if heif_available() else [])]
+    """File extensions the image uploaders accept."""
+    return [extension for name in _upload_formats() for extension in UPLOAD_FORMATS[name]]
+
+
+def image_formats() -> str:
+    """The accepted formats for a person to read: "JPEG, PNG, WebP or HEIC"."""
+    return format_names(_upload_formats())
 
 
 WORKING_SIDE = 768  # px: ample for the model, the thumbnails, the explorer and the report

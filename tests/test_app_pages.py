@@ -30,7 +30,9 @@ from streamlit.testing.v1 import AppTest
 
 from skindx.config import Settings
 from skindx.images.loading import ImageRejected, inspect_image
+from skindx.images.rejection import UNREADABLE
 from skindx.reports.results import NOT_ANALYSED, PHOTO_NOTE, TABLE_COLUMNS, results_csv
+from streamlit_app import ui
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "streamlit_app" / "app.py"
@@ -268,6 +270,22 @@ def test_multi_upload_table_and_csv(model) -> None:
     csv = pd.read_csv(io.BytesIO(results_csv(table)))
     assert csv["file"].iloc[2].startswith("'=")
     assert len(chart_values(at)) == 2 and len(at.error) == 1
+    # The phone's copy: four columns fit 390 px, and the reason a file failed sits under its
+    # (Markdown-escaped) name instead of in a sixth column off the screen's edge.
+    phone = at.table[0].value
+    assert list(phone.columns) == ["Most likely", "Cancer types", "Advice"]
+    note = table["note"].iloc[2]
+    assert "not an image" in note
+    assert phone.index[2] == f"{ui.escape(files[2][0])}  \n*{ui.escape(note)}*"
+    assert phone["Most likely"].iloc[0].startswith(table["top_diagnosis"].iloc[0] + ", ")
+    assert phone["Most likely"].iloc[2] == "—"
+
+
+def test_the_unreadable_message_names_the_formats_the_uploader_takes() -> None:
+    """It said "Upload a JPEG or PNG photo" while the uploader took WebP and HEIC too."""
+    assert UNREADABLE.endswith(f"Upload a {ui.image_formats()} photo.")
+    assert "WebP" in UNREADABLE and "HEIC" in UNREADABLE
+    assert {"jpg", "png", "webp", "heic"} <= set(ui.image_types())
 
 
 def test_one_probability_format_on_the_diagnose_page(model) -> None:
@@ -709,13 +727,16 @@ def test_working_copy_decodes_big_photos_at_reduced_scale():
 
 @pytest.fixture
 def quality_model(monkeypatch, evaluated_model_dir, tmp_path) -> Path:
-    """The evaluated tiny model with photo-quality limits and their measured costs."""
+    """The evaluated tiny model with photo-quality limits and their measured costs, and an
+    out-of-domain threshold every photo passes: the tiny model, fitted on bright noise, finds
+    dark photos out of domain, and those get no photo warnings (they qualify an answer)."""
     from test_quality import LIMITS
 
     directory = tmp_path / "quality_model"
     shutil.copytree(evaluated_model_dir, directory)
     card = json.loads((directory / "card.json").read_text())
     card["photo_quality"] = LIMITS
+    card["ood"]["threshold"] = 1e9
     (directory / "card.json").write_text(json.dumps(card))
     monkeypatch.setenv("SKINDX_MODEL", str(directory))
     return directory
@@ -738,6 +759,27 @@ def test_a_dark_photo_gets_a_photo_warning_and_a_table_note(quality_model) -> No
     )
     notes = list(at.dataframe[0].value["note"])
     assert notes[1].endswith(PHOTO_NOTE) and PHOTO_NOTE not in notes[0]
+
+
+def test_an_out_of_domain_photo_gets_the_verdict_and_no_photo_warning(
+    monkeypatch, out_of_domain_model_dir, tmp_path
+) -> None:
+    """A dark photo judged not to be a lesion close-up used to be told first that its "answer
+    is less reliable" and that the skin may be darker than the training images: there is no
+    answer, and the verdict comes first."""
+    from test_quality import LIMITS
+
+    directory = tmp_path / "ood_quality_model"
+    shutil.copytree(out_of_domain_model_dir, directory)
+    card = json.loads((directory / "card.json").read_text())
+    card["photo_quality"] = LIMITS
+    (directory / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("dark.png", dark_png()))
+    assert OUT_OF_DOMAIN in at.warning[0].value.lower()
+    assert not any("less reliable" in box.value or "99%" in box.value for box in at.warning)
+    at = upload(at, ("dark.png", dark_png()), ("dark2.png", dark_png()))
+    assert PHOTO_NOTE not in " ".join(at.dataframe[0].value["note"])
 
 
 def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:

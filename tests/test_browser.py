@@ -484,3 +484,46 @@ def test_phone_statistics_upload_stays_selected(browser, tiny_model_dir, tmp_pat
         assert chosen.count() == 1
         assert_fits(page, "statistics with an upload")
         assert not errors, errors
+
+
+def test_phone_batch_table_shows_why_a_photo_failed(browser, tiny_model_dir, tmp_path) -> None:
+    """Six columns ran 406 px wide in a 358 px box, the failed file's note entirely off the
+    edge; the phone's table has four, the note under the file name."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_phone(browser, f"{url}/diagnose", errors)
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files(
+            [
+                {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()},
+                {"name": "broken.jpg", "mimeType": "image/jpeg", "buffer": bytes(range(256))},
+            ]
+        )
+        table = page.locator(".st-key-dx_table_narrow table")
+        table.wait_for(timeout=UI_TIMEOUT_MS)
+        settled(page)
+        note = table.locator("th", has_text="broken.jpg").get_by_text("not an image")
+        assert note.is_visible()
+        box = note.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        assert_fits(page, "a batch with a file that failed")
+        assert not errors, errors
+
+
+def test_camera_switch_keeps_the_expanders_open(browser, tiny_model_dir, tmp_path) -> None:
+    """Switching the camera on inserted it above the expanders, which then redrew closed."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/diagnose", errors)
+        settled(page)
+        signs = page.locator('[data-testid="stExpander"] details', has_text="Warning signs")
+        signs.locator("summary").click()
+        page.wait_for_function("el => el.open", arg=signs.element_handle())
+        for shown in (True, False):
+            page.get_by_text("Take a photo with my camera").click()
+            camera = page.locator('[data-testid="stCameraInput"]')
+            camera.wait_for(state="visible" if shown else "detached", timeout=UI_TIMEOUT_MS)
+            settled(page)
+            assert signs.evaluate("el => el.open"), f"closed when the camera went {shown}"
+        assert not errors, errors

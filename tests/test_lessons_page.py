@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from skindx.teaching.figures import diagnosis_counts, load_model_card, load_stat
 from skindx.teaching.lessons import get_lesson, lesson_for_diagnosis
 from skindx.teaching.search import search_lessons
 from skindx.teaching.slides import lesson_slides
+from streamlit_app.lesson_widgets import _model_answer
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "lessons.py"
 TIMEOUT = 60
@@ -224,6 +226,8 @@ def test_image_quiz_round_trip(tmp_path: Path, monkeypatch, tiny_model_dir) -> N
         at.radio(key=f"lessons_iq_{i}").set_value("mel").run()
         at.button(key="lessons_iq_check").click().run()
         assert len(at.success) + len(at.error) == 1 and "The model's answer:" in _text(at)
+        # as the Diagnose page writes probabilities: never "100%"
+        assert re.search(r"The model's answer: \*\*(none|.+, (<|>)?\d{1,2}%)", _text(at))
         at.button(key="lessons_iq_next").click().run()
     assert "### You: 1 / 3 · the model: " in _text(at)  # "mel" was right once
     assert len(at.dataframe[0].value) == 3
@@ -277,3 +281,9 @@ def test_lessons_link_to_each_other() -> None:
 def test_no_image_quiz_without_examples_folder(monkeypatch) -> None:
     monkeypatch.delenv("SKINDX_EXAMPLES_DIR", raising=False)
     assert [tab.label for tab in _page().tabs] == ["Lessons", "Glossary"]
+
+
+def test_the_quiz_never_says_the_model_is_certain() -> None:
+    """It wrote "Vascular lesion, 100%" where the Diagnose page writes ">99%"."""
+    assert _model_answer(("vasc", 0.9996)) == "Vascular lesion, >99%"
+    assert _model_answer(("vasc", 0.001)) == "Vascular lesion, <1%"

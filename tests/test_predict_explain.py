@@ -148,6 +148,22 @@ def test_out_of_domain_gets_no_triage(tiny_model, predictor):
         assert prediction.concern == "not_assessed"
 
 
+def test_photo_warnings_only_qualify_an_answer(predictor):
+    """A dark photo's warning says its answer is less reliable; a photo judged not to be a
+    lesion close-up gets no answer, so no warning that would contradict the verdict."""
+    from dataclasses import replace
+
+    from skindx.diagnosis.predict import with_photo_warnings
+
+    prediction = predictor.predict(np.full((64, 64, 3), 40, dtype=np.uint8))
+    warnings = ("This photo is darker than …",)
+    inside, outside = (replace(prediction, in_domain=flag) for flag in (True, False))
+    assert with_photo_warnings(inside, warnings).notes == warnings
+    assert with_photo_warnings(outside, warnings).notes == ()
+    if not prediction.in_domain:  # the tiny model judges a flat dark square out of domain
+        assert prediction.notes == ()
+
+
 def test_bad_input_raises_image_rejected(predictor):
     with pytest.raises(ImageRejected):
         predictor.predict(b"%PDF-1.4 not an image")

@@ -106,6 +106,13 @@ class Prediction:
         }
 
 
+def with_photo_warnings(prediction: Prediction, warnings: tuple[str, ...]) -> Prediction:
+    """``prediction`` with the photo warnings (:meth:`Predictor.photo_warnings`) as its notes.
+    They say how far to trust an answer, so an image judged not to be a lesion close-up, which
+    gets none, gets no warning either ("less reliable" would contradict that verdict)."""
+    return replace(prediction, notes=warnings if prediction.in_domain else ())
+
+
 def _is_rgb_pixels(image: Any) -> bool:
     """Whether ``image`` is already an H×W×3 uint8 array (else it is decoded first)."""
     return (
@@ -232,7 +239,8 @@ class Predictor:
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any, context: Context | None = None) -> Prediction:
         """One image; ``context`` (age, sex, body site) sharpens it where the card allows.
-        ``notes`` carries :meth:`photo_warnings`.
+        ``notes`` carries :meth:`photo_warnings` where the image is in domain
+        (:func:`with_photo_warnings`).
 
         Decode and forward pass hold one of the process-wide slots
         (:func:`~skindx.images.budget.heavy_work`), so concurrent uploads queue instead of each
@@ -243,7 +251,7 @@ class Predictor:
                 image = load_image(image, min_side=self.decode_side)
             contexts = None if context is None else [context]
             prediction = self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
-            return replace(prediction, notes=self.photo_warnings(image))
+            return with_photo_warnings(prediction, self.photo_warnings(image))
 
     def predict_batch(
         self,

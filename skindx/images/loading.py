@@ -232,9 +232,9 @@ def _read_path(path: str | os.PathLike[Any], max_bytes: int) -> bytes:
     except (OSError, ValueError, TypeError):
         raise ImageRejected("We could not open that file. Check the path and try again.") from None
     if stat.S_ISDIR(info.st_mode):
-        raise ImageRejected("That is a folder, not an image file. Choose a JPEG or PNG photo.")
+        raise ImageRejected(f"That is a folder, not an image file. {UPLOAD_HINT}")
     if not stat.S_ISREG(info.st_mode):
-        raise ImageRejected("That is not a regular file. Choose a JPEG or PNG photo.")
+        raise ImageRejected(f"That is not a regular file. {UPLOAD_HINT}")
     if info.st_size > max_bytes:
         raise ImageRejected(too_many_bytes(max_bytes))
     try:

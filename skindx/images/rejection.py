@@ -3,14 +3,18 @@ short instruction a member of the public can follow."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "DAMAGED",
     "HEIC_MISSING",
     "MIN_SIDE",
     "UNREADABLE",
+    "UPLOAD_FORMATS",
     "UPLOAD_HINT",
     "ImageRejected",
     "check_size",
+    "format_names",
     "not_an_image",
     "too_many_bytes",
     "too_many_pixels",
@@ -22,7 +26,24 @@ MIN_SIDE = 16
 
 _MIB = 1024 * 1024
 
-UPLOAD_HINT = "Upload a JPEG or PNG photo."
+UPLOAD_FORMATS = {
+    "JPEG": ("jpg", "jpeg"),
+    "PNG": ("png",),
+    "WebP": ("webp",),
+    "HEIC": ("heic", "heif"),
+}
+"""The photo formats people are asked for, by the name they know, with their file extensions:
+the app's uploaders accept these extensions and the messages here name them, so the two agree.
+(Other formats the allowlist opens, such as TIFF, are not asked for.)"""
+
+
+def format_names(names: Iterable[str] = UPLOAD_FORMATS) -> str:
+    """Format names as a person reads a list of them: ``"JPEG, PNG, WebP or HEIC"``."""
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
+UPLOAD_HINT = f"Upload a {format_names()} photo."
 UNREADABLE = f"This file is not an image we can read. {UPLOAD_HINT}"
 DAMAGED = "This image file is damaged or incomplete. Try saving or exporting it again."
 HEIC_MISSING = (  # pillow-heif is in requirements.txt; this is for installs without it
