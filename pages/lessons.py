@@ -201,9 +201,9 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
     else:
         ui.scroll_to(".st-key-lessons_slide_top", (lesson.slug, index), key=SLIDE_SHOWN)
     st.caption(
-        "Press F11 (Ctrl+Cmd+F on a Mac) for full screen, and use the ← and → keys to change "
-        "slides. The menu steps aside while you present; this page's link opens straight "
-        "into the slides."
+        "On a computer, press F11 (Ctrl+Cmd+F on a Mac) for full screen and use the ← and → "
+        "keys to change slides; on a phone or tablet, use Previous and Next. The menu steps "
+        "aside while you present; this page's link opens straight into the slides."
     )
 
 

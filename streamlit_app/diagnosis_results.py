@@ -275,7 +275,7 @@ def _saliency(
     with actions:
         st.caption(
             "The heat map (Grad-CAM) marks the parts of the photo that most raised the score "
-            f"for “{prediction.label_name}”: yellow is strongest, dark blue weakest. It shows "
+            f"for “{prediction.label_name}”: yellow is strongest, dark purple weakest. It shows "
             "where the model looked, not why, and not whether it is right."
         )
         buttons = st.container(horizontal=True)
