@@ -226,7 +226,10 @@ def _targets_table(card: ModelCard, splits: list[str]) -> list[str]:
                 continue
             met = value >= goal if sense == "≥" else value <= goal
             missed = missed or not met
-            row.append(f"{value:.3f}, " + ("met" if met else f"missed by {abs(value - goal):.3f}"))
+            interval = _lookup(card.metrics[split], (*path[:-1], f"{path[-1]}_interval"))
+            within = f" ({span(interval)})" if interval else ""  # is the verdict within noise?
+            verdict = "met" if met else f"missed by {abs(value - goal):.3f}"
+            row.append(f"{value:.3f}{within}, {verdict}")
         rows.append(row)
     lines = table(["target", *(EVALUATIONS[split][1] for split in tests)], rows)
     if missed:
