@@ -292,6 +292,10 @@ def test_evaluate_model_on_real_test_images(shared_data, tiny_model, tmp_path):
     assert interval["resampled"] == "lesions" and interval["level"] == 0.95
     assert interval["low"] <= report["balanced_accuracy"] <= interval["high"]
     assert same["balanced_accuracy_interval"]["resampled"] == "images"
+    # the triage target's melanoma sensitivity gets one too, over melanoma lesions
+    triage = report["triage"]
+    low, high = (triage["melanoma_sensitivity_interval"][k] for k in ("low", "high"))
+    assert low <= triage["melanoma_sensitivity"] <= high
     # classes without images: our figures, the official scorer (which needs all) skipped
     partial = tmp_path / "partial.csv"
     subset[subset["dx"].isin(["nv", "mel"])].to_csv(partial, index=False)
@@ -567,6 +571,7 @@ def test_bootstrap_resamples_whole_lesions():
         balanced_accuracy,
         balanced_accuracy_interval,
         balanced_accuracy_resamples,
+        share_interval,
     )
 
     rng = np.random.default_rng(3)
@@ -587,6 +592,10 @@ def test_bootstrap_resamples_whole_lesions():
     )
     low, high = balanced_accuracy_interval(labels, predicted)
     assert low < balanced_accuracy(labels, predicted) < high and high - low < 0.2
+    # a share (a sensitivity) is one class's recall: 30 of 40 hits, two photos per lesion
+    hits = np.repeat(np.arange(20) < 15, 2)
+    low, high = share_interval(hits, np.repeat(np.arange(20), 2))
+    assert low < 0.75 < high and (low, high) == share_interval(hits[::2])
     # resampled as single images instead, the duplicates would fake a narrower interval
     low2, high2 = balanced_accuracy_interval(twice[0], twice[1])
     assert high2 - low2 < 0.8 * (high - low)

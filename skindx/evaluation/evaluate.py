@@ -20,6 +20,7 @@ from skindx.evaluation.metrics import (  # also re-exported
     balanced_accuracy,
     balanced_accuracy_interval,
     expected_calibration_error,
+    share_interval,
 )
 from skindx.model.calibration import MALIGNANT_INDEX, malignant_probability
 from skindx.taxonomy import (
@@ -72,9 +73,13 @@ def same_spot_figures(
 
 
 def metrics_from_probabilities(
-    labels: np.ndarray, probabilities: np.ndarray, thresholds: dict[str, float] | None
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    thresholds: dict[str, float] | None,
+    lesions: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Every figure the card and the app show, from true labels and class probabilities."""
+    """Every figure the card and the app show, from true labels and class probabilities;
+    with ``lesions`` (a lesion id per image), the triage's melanoma sensitivity interval."""
     labels = np.asarray(labels)
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted, labels=range(len(CODES)))
@@ -110,14 +115,18 @@ def metrics_from_probabilities(
     p_malignant = malignant_probability(probabilities)
     result["malignant_auc"] = _safe_auc(is_malignant, p_malignant)
     if thresholds:
-        result["triage"] = triage_figures(labels, probabilities, thresholds["see_doctor"])
+        result["triage"] = triage_figures(labels, probabilities, thresholds["see_doctor"], lesions)
     return result
 
 
-def triage_figures(labels, probabilities, see_doctor: float | np.ndarray) -> dict[str, Any]:
+def triage_figures(
+    labels, probabilities, see_doctor: float | np.ndarray, lesions: np.ndarray | None = None
+) -> dict[str, Any]:
     """Sensitivity/specificity of the 'see a doctor' message; melanoma vs benign lesions.
 
-    ``see_doctor``: the cut-off on the malignant probability, or one per image.
+    ``see_doctor``: the cut-off on the malignant probability, or one per image; ``lesions``:
+    each image's lesion id, for the melanoma sensitivity's bootstrap interval (a target of
+    the project's, so whether it is met within the test set's noise matters).
     """
     labels = np.asarray(labels)
     is_malignant = np.isin(labels, MALIGNANT_INDEX)
@@ -128,13 +137,17 @@ def triage_figures(labels, probabilities, see_doctor: float | np.ndarray) -> dic
     def share(mask: np.ndarray, value: np.ndarray) -> float | None:
         return round(float(value[mask].mean()), 4) if mask.any() else None
 
-    return {
+    figures = {
         "threshold": round(float(see_doctor), 4) if np.ndim(see_doctor) == 0 else None,
         "malignant_sensitivity": share(is_malignant, flagged),
         "melanoma_sensitivity": share(melanoma, flagged),
         "benign_specificity": share(benign, ~flagged),
         "malignant_classes": list(MALIGNANT_CODES),
     }
+    if lesions is not None and melanoma.any():
+        low, high = share_interval(flagged[melanoma], np.asarray(lesions)[melanoma])
+        figures["melanoma_sensitivity_interval"] = _interval(low, high, "lesions")
+    return figures
 
 
 SUBGROUP_MIN_IMAGES = 30  # smaller groups get a count only: their figures would be noise
@@ -440,8 +453,8 @@ def evaluate_model(
     if not ids:
         raise ValueError(f"None of the images listed in {labels_csv} were found in {images_dir}.")
     labels_array, probs = np.asarray(labels), np.asarray(probabilities)
-    report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds)
     lesions = lesion_ids(frame, ids)
+    report = metrics_from_probabilities(labels_array, probs, skin_model.card.thresholds, lesions)
     report["balanced_accuracy_interval"] = interval_record(labels_array, probs.argmax(1), lesions)
     absent = [code for c, code in enumerate(CODES) if not (labels_array == c).any()]
     if absent:  # the official scorer fails on a class without any image
@@ -461,7 +474,7 @@ def evaluate_model(
     if with_context and see_doctor is not None:
         # each image is triaged by the cut-off fitted for what it was given (as in the app)
         see_doctor = card.see_doctor_cuts(used)
-        report["triage"] = triage_figures(labels_array, probs, see_doctor)
+        report["triage"] = triage_figures(labels_array, probs, see_doctor, lesions)
         report["triage"]["threshold"] = round(card.triage_thresholds(True)["see_doctor"], 4)
         report["triage"]["threshold_without_context"] = round(card.thresholds["see_doctor"], 4)
     if with_context:
@@ -490,11 +503,15 @@ def lesion_ids(frame: pd.DataFrame | None, image_ids: list[str]) -> np.ndarray |
 def interval_record(labels, predicted, groups: np.ndarray | None) -> dict[str, Any]:
     """The card's record of a balanced-accuracy bootstrap interval (:mod:`metrics`)."""
     low, high = balanced_accuracy_interval(labels, predicted, groups)
+    return _interval(low, high, "images" if groups is None else "lesions")
+
+
+def _interval(low: float, high: float, resampled: str) -> dict[str, Any]:
     return {
         "level": INTERVAL_LEVEL,
         "low": round(low, 4),
         "high": round(high, 4),
-        "resampled": "images" if groups is None else "lesions",
+        "resampled": resampled,
         "resamples": RESAMPLES,
     }
 

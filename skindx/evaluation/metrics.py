@@ -16,6 +16,7 @@ __all__ = [
     "balanced_accuracy_interval",
     "balanced_accuracy_resamples",
     "expected_calibration_error",
+    "share_interval",
 ]
 
 INTERVAL_LEVEL, RESAMPLES = 0.95, 2000
@@ -93,6 +94,13 @@ def percentile_interval(values: np.ndarray, level: float = INTERVAL_LEVEL) -> tu
     """The central ``level`` share of bootstrap ``values``."""
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
+
+
+def share_interval(hits: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """The 95% lesion bootstrap interval of a share (a sensitivity over the melanomas, say):
+    the balanced accuracy of a single class, whose recall is that share."""
+    hits = np.asarray(hits, dtype=bool)
+    return balanced_accuracy_interval(np.zeros(len(hits), int), (~hits).astype(int), groups)
 
 
 def balanced_accuracy_interval(
