@@ -1,4 +1,4 @@
-"""Classification metrics on arrays alone: balanced accuracy, its bootstrap interval and
+"""Classification metrics on arrays alone: balanced accuracy, bootstrap intervals and
 calibration error.
 
 The bottom layer of evaluation: it imports nothing of skindx, so photo quality, training and
