@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import add_test_context
-from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
+from local_app import CHROMIUM, CHROMIUM_ARGS, served_log, start_streamlit, stop, wait_healthy
 from PIL import Image
 
 from skindx.images.formats import heif_available
@@ -42,7 +42,7 @@ def streamlit_server(model_dir: Path, log_path: Path) -> Iterator[str]:
             yield url
         finally:
             stop(process)
-    text = log_path.read_text()
+    text = served_log(log_path)
     for marker in ("Traceback", "Stack (most recent call last)"):
         assert marker not in text, text[max(0, text.index(marker) - 300) :][:3000]
 

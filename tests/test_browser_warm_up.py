@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy
+from local_app import CHROMIUM, CHROMIUM_ARGS, served_log, start_streamlit, stop, wait_healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -43,6 +43,6 @@ def test_page_icon_is_served_locally_and_warm_up_is_quiet(tiny_model_dir, tmp_pa
             stop(process)
     assert "gstatic" not in href and "googleapis" not in href, href
     assert hosts <= {urlparse(url).netloc, ""}, hosts  # data: URLs have no host
-    text = log_path.read_text()
+    text = served_log(log_path)
     for marker in ("Traceback", "missing ScriptRunContext"):
         assert marker not in text, text[-3000:]
