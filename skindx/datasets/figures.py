@@ -61,10 +61,13 @@ def _name_order(values: Iterable[str]) -> list[str]:
     return [diagnosis_name(code) for code in diagnosis_order(values)]
 
 
-def _colors(values: Iterable[str]) -> dict[str, str]:
-    names = list(dict.fromkeys(values))
-    spare = iter(_PALETTE[len(DATASET_COLORS) :] + px.colors.qualitative.Pastel)
-    return {name: DATASET_COLORS.get(name) or next(spare) for name in names}
+def _colors(
+    values: Iterable[str], known: dict[str, str] = DATASET_COLORS, spare: list[str] | None = None
+) -> dict[str, str]:
+    """A colour per value: its own in ``known``, else the next ``spare`` one (by default the
+    palette's colours the datasets leave, then pastels)."""
+    extra = iter(spare or _PALETTE[len(DATASET_COLORS) :] + px.colors.qualitative.Pastel)
+    return {name: known.get(name) or next(extra) for name in dict.fromkeys(values)}
 
 
 def _legend_rows(fig: go.Figure) -> int:
@@ -249,16 +252,14 @@ def _stacked_by_diagnosis(
         return _empty_figure(title)
     order = _name_order(table["diagnosis"])
     table = _named(table)
-    values = list(dict.fromkeys(table[column]))
-    spare = iter(px.colors.qualitative.Pastel)
-    colors = {value: (colors or {}).get(value) or next(spare) for value in values}
+    colors = _colors(table[column], colors or {}, px.colors.qualitative.Pastel)
     names = dataset_order(table["dataset"])
     parts = [table[table["dataset"] == name] for name in names]
     rows = [part["diagnosis"].nunique() for part in parts]
     fig, plot_px = _panels(names, rows, _TICKS_PX + _PANEL_TITLE_PX)
     shown: set[str] = set()
     for row, part in enumerate(parts, start=1):
-        for value in values:
+        for value in colors:
             bars = part[part[column] == value]
             if bars.empty:
                 continue

@@ -30,7 +30,13 @@ from skindx.explain.cams import (
 from skindx.explain.faithfulness import Faithfulness, measure_faithfulness
 from skindx.images.loading import load_image
 from skindx.model.bundle import SkinModel
-from skindx.model.networks import ENSEMBLE_MAPS_LAYER, LOGITS_LAYER, conv_layer_names, layer_probe
+from skindx.model.networks import (
+    ENSEMBLE_MAPS_LAYER,
+    LOGITS_LAYER,
+    NETWORK_NOUNS,
+    conv_layer_names,
+    layer_probe,
+)
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Predictor
@@ -60,8 +66,8 @@ def layer_label(name: str, members: Sequence[dict] | None = None) -> str:
         return f"block {block}, conv {conv}"
     index = int(member) - 1
     recipe = (members[index].get("recipe") or {}) if members and index < len(members) else {}
-    kind = {"vgg16": ", VGG16", "compact_vgg": ", compact VGG"}.get(recipe.get("architecture"), "")
-    return f"block {block}, conv {conv} (member {member}{kind})"
+    kind = NETWORK_NOUNS.get(recipe.get("architecture"), ("",))[0]
+    return f"block {block}, conv {conv} (member {member}{', ' + kind if kind else ''})"
 
 
 @dataclass(frozen=True)

