@@ -80,7 +80,7 @@ def test_evaluation_figures():
     interval = {"level": 0.95, "low": 0.65, "high": 0.75, "resampled": "lesions"}
     line = card_view.evaluation_line({**metrics, "balanced_accuracy_interval": interval}, "test")
     assert line == (
-        "ISIC · **1,512** images · balanced accuracy 95% interval 65.0%–75.0% (lesions resampled)"
+        "ISIC · **1,512** images · balanced accuracy 95% interval 65.0–75.0% (lesions resampled)"
     )
     figures = card_view.overall_figures(metrics)
     assert figures["Balanced accuracy"] == "70.0%" and figures["Accuracy"] == "not measured"

@@ -146,8 +146,7 @@ def evaluation_line(metrics: Mapping[str, Any], split: str) -> str:
         # how far another draw of as many lesions could move the headline figure
         line += (
             f" · balanced accuracy {interval['level']:.0%} interval "
-            f"{value_text(interval['low'])}–{value_text(interval['high'])} "
-            f"({interval['resampled']} resampled)"
+            f"{_percent_span(interval)} ({interval['resampled']} resampled)"
         )
     return line
 
