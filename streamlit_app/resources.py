@@ -111,6 +111,7 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     from skindx.model.precision import serve_in_bfloat16
 
     serve_in_bfloat16()  # where the CPU has it natively (SKINDX_BFLOAT16 decides otherwise)
+    _keep_kernel_cache()
     skin_model = load_model(directory)
     predictor = Predictor(skin_model)
     explainer = Explainer(skin_model, predictor)
@@ -119,6 +120,25 @@ def load_engine(directory: str, stamp: tuple[int, ...] = ()) -> Engine:
     explainer.explain(blank, "gradcam")
     _freeze_long_lived()
     return Engine(skin_model, predictor, explainer)
+
+
+def _keep_kernel_cache() -> None:
+    """Make ``keras.backend.clear_session`` a no-op in this process.
+
+    Streamlit calls it after every script run (``_clean_problem_modules``), for apps that build
+    Keras models as they run. This app builds none (its model loads once per process), but the
+    call empties TensorFlow's kernel cache: the next run's forward pass and each Grad-CAM graph
+    were instantiated and optimised again, 0.2-0.8 s per graph on every upload, click and new
+    session (``benchmarks/app_latency.py``). Only the public name is replaced, the one
+    Streamlit calls; Keras's own code calls its internal function.
+    """
+    import keras
+
+    keras.backend.clear_session = _session_kept
+
+
+def _session_kept(free_memory: bool = True) -> None:
+    """``keras.backend.clear_session`` in the app: nothing (:func:`_keep_kernel_cache`)."""
 
 
 def _freeze_long_lived() -> None:

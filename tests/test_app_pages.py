@@ -565,6 +565,26 @@ def test_model_loads_once_across_reruns_and_sessions(model, monkeypatch) -> None
     assert len(calls) == 1
 
 
+def test_reruns_keep_the_compiled_graphs(model, monkeypatch) -> None:
+    """Streamlit clears the Keras session after every script run; in the app that must not
+    empty TensorFlow's kernel cache, or each run instantiates the model's graphs again."""
+    from tensorflow.python.eager import context
+
+    from streamlit_app import resources
+
+    cleared = []
+    real = context.Context.clear_kernel_cache
+    monkeypatch.setattr(
+        context.Context, "clear_kernel_cache", lambda self: cleared.append(1) or real(self)
+    )
+    resources.load_engine.clear()
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(5)))
+    run(at)
+    explorer = run(app_test(PAGES / "saliency.py"))
+    run(explorer.file_uploader(key="sal_upload").set_value(("b.png", lesion_png(6), "image/png")))
+    assert explorer.metric and not cleared
+
+
 def test_concurrent_sessions_get_identical_answers(model) -> None:
     from streamlit_app import resources
 
