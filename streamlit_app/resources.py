@@ -150,7 +150,9 @@ def _freeze_long_lived() -> None:
     no request, so the heat map and the buttons' scripts reached the browser that much after
     the diagnosis. Reference counting still frees a frozen object that is dropped; only
     cycles among them stay, which suits what lives as long as the process. What sessions
-    create later is collected as before."""
+    create later is collected as before. Each load thaws the heap first, so the cycles of a
+    model the cache has since dropped (a retrained model replacing it) are collected then."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 

@@ -585,6 +585,25 @@ def test_reruns_keep_the_compiled_graphs(model, monkeypatch) -> None:
     assert explorer.metric and not cleared
 
 
+def test_a_dropped_model_is_collected_at_the_next_load() -> None:
+    """The heap frozen at each model load is thawed at the next, so cycles of a model the
+    cache dropped do not live as long as the process."""
+    import weakref
+
+    from streamlit_app import resources
+
+    class Held:  # stands in for a loaded model: objects in reference cycles
+        pass
+
+    held = Held()
+    held.cycle = held
+    gone = weakref.ref(held)
+    resources._freeze_long_lived()
+    del held
+    resources._freeze_long_lived()
+    assert gone() is None
+
+
 def test_concurrent_sessions_get_identical_answers(model) -> None:
     from streamlit_app import resources
 
