@@ -136,24 +136,25 @@ def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) ->
 def _chart(
     key: str,
     cube: pd.DataFrame,
+    filters: Filters,
     table_of: Callable[[pd.DataFrame], pd.DataFrame],
     figure_of: Callable[[pd.DataFrame], go.Figure],
-    takeaway_of: Callable[[pd.DataFrame], str],
+    takeaway_of: Callable[[pd.DataFrame, Filters], str],
 ) -> None:
     table = table_of(cube)
-    _section(key, table, figure_of(table), takeaway_of(table))
+    _section(key, table, figure_of(table), takeaway_of(table, filters))
 
 
-def _diagnoses(view: pd.DataFrame) -> None:
+def _diagnoses(view: pd.DataFrame, filters: Filters) -> None:
     st.header("Diagnoses")
     percent = st.toggle("Show % of each dataset", key="stats_percent")
     log = st.toggle("Log scale", key="stats_log", disabled=percent)
     table = tables.diagnosis_table(view)
     figure = figures.diagnosis_figure(table, percent=percent, log=log and not percent)
-    _section("diagnoses", table, figure, takeaways.diagnosis_takeaway(table))
+    _section("diagnoses", table, figure, takeaways.diagnosis_takeaway(table, filters))
 
 
-def _balanced_accuracy(view: pd.DataFrame) -> None:
+def _balanced_accuracy(view: pd.DataFrame, filters: Filters) -> None:
     st.header("Why the model is judged by balanced accuracy")
     st.markdown(
         "Plain accuracy rewards a model for agreeing with the commonest class. Balanced "
@@ -164,6 +165,7 @@ def _balanced_accuracy(view: pd.DataFrame) -> None:
     _chart(
         "balanced_accuracy",
         view,
+        filters,
         tables.imbalance_table,
         figures.imbalance_figure,
         takeaways.imbalance_takeaway,
@@ -235,26 +237,28 @@ def main() -> None:
         st.warning(takeaways.NO_MATCH)
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
-    _diagnoses(view)
+    _diagnoses(view, filters)
     st.header("Benign or malignant")
     _chart(
         "malignancy",
         view,
+        filters,
         tables.malignancy_table,
         figures.malignancy_figure,
         takeaways.malignancy_takeaway,
     )
-    _balanced_accuracy(view)
+    _balanced_accuracy(view, filters)
     st.header("Age by diagnosis")
-    _chart("age", view, tables.age_table, figures.age_figure, takeaways.age_takeaway)
+    _chart("age", view, filters, tables.age_table, figures.age_figure, takeaways.age_takeaway)
     st.header("Sex by diagnosis")
-    _chart("sex", view, tables.sex_table, figures.sex_figure, takeaways.sex_takeaway)
+    _chart("sex", view, filters, tables.sex_table, figures.sex_figure, takeaways.sex_takeaway)
     st.header("Body site by diagnosis")
-    _chart("site", view, tables.site_table, figures.site_figure, takeaways.site_takeaway)
+    _chart("site", view, filters, tables.site_table, figures.site_figure, takeaways.site_takeaway)
     st.header("How each diagnosis was confirmed")
     _chart(
         "confirmation",
         view,
+        filters,
         tables.confirmation_table,
         figures.confirmation_figure,
         takeaways.confirmation_takeaway,

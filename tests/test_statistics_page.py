@@ -104,6 +104,24 @@ def test_filters_update_every_chart(app: AppTest) -> None:
     assert int(app.metric[0].value.replace(",", "")) < 10015
 
 
+def test_takeaways_follow_the_filters(app: AppTest) -> None:
+    """The walk-through: female + torso gave "100.0% ... on the torso" and "too few images"."""
+    app.multiselect(key="stats_sex").set_value(["female"])
+    app.multiselect(key="stats_site").set_value(["torso"])
+    app.run()
+    assert not app.exception
+    assert app.metric[0].value == "13,866"
+    takeaways = [_plain(t) for t in _takeaways(app)]
+    assert any(
+        "Only torso images are selected, so there is no site comparison." in t for t in takeaways
+    )
+    assert any("Only images of women are selected" in t for t in takeaways)
+    assert not [t for t in takeaways if "Too few" in t or "100.0% of" in t], takeaways
+    app.multiselect(key="stats_site").set_value(["torso", "head/neck"])
+    app.run()
+    assert any("Among the selected sites" in t for t in map(_plain, _takeaways(app)))
+
+
 def test_toggles_and_dataset_choice(app: AppTest) -> None:
     app.toggle(key="stats_percent").set_value(True)
     app.multiselect(key="stats_datasets").set_value(["ISIC 2020"])

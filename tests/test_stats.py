@@ -468,6 +468,56 @@ def test_takeaways_are_computed_from_the_data(cube: pd.DataFrame) -> None:
     assert "66.9%" in text and "1/7" in text and "14.3%" in text
 
 
+def test_takeaways_say_when_a_filter_leaves_one_value(cube: pd.DataFrame) -> None:
+    """The walk-through's female + torso: the site takeaway said 100.0% on the torso, the sex
+    one "too few images" of 13,866; each now says its dimension was narrowed to one value."""
+    filters = Filters(sexes=("female",), sites=("torso",))
+    view = apply_filters(cube, filters)
+    assert view["images"].sum() == 13866
+    site = site_takeaway(site_table(view), filters)
+    assert site == "Only torso images are selected, so there is no site comparison."
+    sex = sex_takeaway(sex_table(view), filters)
+    assert sex == "Only images of women are selected, so there is no comparison of the sexes."
+    one = Filters(diagnoses=("bcc",), age_range=(40, 40))
+    view = apply_filters(cube, one)
+    assert diagnosis_takeaway(diagnosis_table(view), one) == (
+        "Only basal cell carcinoma (bcc) images are selected, so there is no comparison of "
+        "diagnoses."
+    )
+    assert "100.0%" not in malignancy_takeaway(malignancy_table(view), one)
+    assert age_takeaway(age_table(view), one) == (
+        "Only ages 40–44 are selected, so there is no age comparison."
+    )
+    assert "1/1" not in imbalance_takeaway(imbalance_table(view), one)
+    # Without the filters the same one-value tables are still not reported as a 100% finding.
+    assert "100.0%" not in diagnosis_takeaway(diagnosis_table(view))
+    assert "100.0%" not in site_takeaway(site_table(apply_filters(cube, filters)))
+
+
+def test_takeaways_say_the_figures_are_among_the_selected_values(cube: pd.DataFrame) -> None:
+    filters = Filters(
+        diagnoses=("bcc", "mel", "nv"), age_range=(40, 60), sites=("torso", "head/neck")
+    )
+    view = apply_filters(cube, filters)
+    assert "of the selected diagnoses" in diagnosis_takeaway(diagnosis_table(view), filters)
+    assert "of the selected diagnoses" in malignancy_takeaway(malignancy_table(view), filters)
+    assert "In HAM10000, among ages 40–64," in age_takeaway(age_table(view), filters)
+    site = site_takeaway(site_table(view), filters)
+    assert (
+        site.startswith("Among the selected sites, the torso") and "at the selected sites" in site
+    )
+    imbalance = imbalance_takeaway(imbalance_table(view), filters)
+    assert "the 2 other selected classes" in imbalance and "1/3" in imbalance
+    # Unfiltered, no takeaway speaks of a selection.
+    unfiltered = [
+        diagnosis_takeaway(diagnosis_table(cube)),
+        site_takeaway(site_table(cube)),
+        age_takeaway(age_table(cube)),
+        sex_takeaway(sex_table(cube)),
+    ]
+    assert not [text for text in unfiltered if "selected" in text]
+
+
 def test_overview_table(summary: dict) -> None:
     table = overview_table(summary).set_index("dataset")
     assert table.loc["HAM10000", "lesions"] == 7470

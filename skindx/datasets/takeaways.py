@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from skindx.datasets.filters import Filters
 from skindx.datasets.names import dataset_order
 from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
 from skindx.datasets.tables import group_column
@@ -22,33 +23,52 @@ def _name(code: str) -> str:
     return f"{BY_CODE[code].name.lower()} ({code})" if code in BY_CODE else code
 
 
+def _selected(filters: Filters | None, dimension: str) -> tuple[str, ...]:
+    """The values a filter keeps of ``dimension`` (``"sexes"``, ``"sites"``, ``"diagnoses"``);
+    ``()`` where that dimension is not filtered."""
+    return tuple(getattr(filters, dimension) or ()) if filters is not None else ()
+
+
+def _only_one(filters: Filters | None, dimension: str) -> str | None:
+    """The value a filter narrows ``dimension`` to, where it keeps exactly one."""
+    values = _selected(filters, dimension)
+    return values[0] if len(values) == 1 else None
+
+
 def _focus_share(table: pd.DataFrame, value: str, column: str = "diagnosis") -> pd.Series:
     """Each dataset's percent for one ``value`` of ``column`` (0 where absent)."""
     shares = table[table[column] == value].set_index("dataset")["percent"]
     return shares.reindex(dataset_order(table["dataset"]), fill_value=0.0)
 
 
-def diagnosis_takeaway(table: pd.DataFrame) -> str:
+def diagnosis_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> str:
     """How lopsided the first dataset is, and how the melanoma share differs between datasets."""
     if table.empty:
         return NO_MATCH
+    only = _only_one(filters, "diagnoses")
+    if only is not None:
+        return f"Only {_name(only)} images are selected, so there is no comparison of diagnoses."
     name, part = _first_dataset(table)
     if part.empty:
         return "None of the images shown has a known diagnosis."
     part = part.set_index("diagnosis")
     largest, smallest = part["images"].idxmax(), part["images"].idxmin()
+    if largest == smallest:
+        return f"All the {name} images of known diagnosis shown are {_name(largest)}."
     ratio = part.loc[largest, "images"] / part.loc[smallest, "images"]
-    text = f"In {name}, {_name(largest)} is {_pct(part.loc[largest, 'percent'])} of the images"
-    if largest != smallest:
-        text += (
-            f", {ratio:,.0f}× as many as {_name(smallest)} ({_pct(part.loc[smallest, 'percent'])})"
-        )
-    text += "." + _unknown_note(table)
+    among = " of the selected diagnoses" if _selected(filters, "diagnoses") else ""
+    text = (
+        f"In {name}, {_name(largest)} is {_pct(part.loc[largest, 'percent'])} of the images"
+        f"{among}, {ratio:,.0f}× as many as {_name(smallest)} "
+        f"({_pct(part.loc[smallest, 'percent'])})."
+    )
+    text += _unknown_note(table)
     shares = _focus_share(table, "mel")
     if len(shares) > 1 and shares.max() > 0:
         high, low = shares.idxmax(), shares.idxmin()
         text += (
-            f" Melanoma is {_pct(shares[high])} of {high} images but {_pct(shares[low])} of {low}."
+            f" Melanoma is {_pct(shares[high])} of {high} images{among} but "
+            f"{_pct(shares[low])} of {low}."
         )
     return text
 
@@ -61,16 +81,23 @@ def _unknown_note(table: pd.DataFrame) -> str:
     return f" {_pct(unknown[name])} of {name} images have no specific diagnosis (unknown)."
 
 
-def malignancy_takeaway(table: pd.DataFrame) -> str:
+def malignancy_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> str:
     """The malignant share, highest and lowest dataset."""
     if table.empty:
         return NO_MATCH
     shares = _focus_share(table, "malignant", "malignancy")
+    only = _only_one(filters, "diagnoses")
+    kinds = table["malignancy"].unique()
+    if only is not None and len(kinds) == 1:
+        state = "of unknown malignancy" if kinds[0] == "unknown" else kinds[0]
+        return f"Only {_name(only)} images are selected, and all of them are {state}."
+    among = " of the selected diagnoses" if _selected(filters, "diagnoses") else ""
     high, low = shares.idxmax(), shares.idxmin()
-    if high == low:
-        return f"{_pct(shares[high])} of the {high} images shown are malignant."
+    if shares[high] == shares[low]:
+        where = f"the {high}" if len(shares) == 1 else "each dataset's"
+        return f"{_pct(shares[high])} of {where} images{among} shown are malignant."
     return (
-        f"Malignant lesions are {_pct(shares[high])} of {high} images but only "
+        f"Malignant lesions are {_pct(shares[high])} of {high} images{among} but only "
         f"{_pct(shares[low])} of {low}: a model's sensitivity and the positive predictive "
         "value it can reach depend on which set it is measured on."
     )
@@ -100,17 +127,24 @@ def _large_enough(part: pd.DataFrame, min_images: int) -> pd.DataFrame:
     return part[part["diagnosis"].isin(sizes[sizes >= min_images].index)]
 
 
-def age_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+def age_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_images: int = 20) -> str:
     """Which diagnoses are seen in the oldest and the youngest patients (median age bin)."""
     if table.empty:
         return "No images of known age match the filters."
+    age_range = filters.age_range if filters is not None else None
+    bins = sorted(table["age"].unique())
+    if len(bins) == 1:
+        if age_range is not None:
+            return f"Only ages {_age_label(bins[0])} are selected, so there is no age comparison."
+        return f"All the images of known age shown are of ages {_age_label(bins[0])}."
     name, part = _first_dataset(table)
     part = _large_enough(part, min_images)
     if part.empty:
         return "Too few images of known age and diagnosis for a comparison."
     medians = _median_bins(part)
     old, young = medians.idxmax(), medians.idxmin()
-    text = f"In {name}, the median age is {_age_label(medians[old])} for {_name(old)}"
+    among = "" if age_range is None else f", among ages {_range_label(*age_range)}"
+    text = f"In {name}{among}, the median age is {_age_label(medians[old])} for {_name(old)}"
     if old == young:
         return text + "."
     return text + f" and {_age_label(medians[young])} for {_name(young)}."
@@ -120,16 +154,29 @@ def _age_label(start: int) -> str:
     return f"{start}–{start + AGE_BIN_WIDTH - 1}"
 
 
+def _range_label(low: float, high: float) -> str:
+    """An age filter's range in years: bins (40, 60) are ages 40–64."""
+    last = int(high // AGE_BIN_WIDTH) * AGE_BIN_WIDTH + AGE_BIN_WIDTH - 1
+    return f"{int(low // AGE_BIN_WIDTH) * AGE_BIN_WIDTH}–{last}"
+
+
 def _per_diagnosis(part: pd.DataFrame, column: str, exclude: Sequence[str]) -> pd.DataFrame:
     known = part[~part[column].isin(exclude)]
     wide = known.pivot_table(index="diagnosis", columns=column, values="images", aggfunc="sum")
     return wide.fillna(0)
 
 
-def sex_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+_SEX_NOUNS = {"female": "women", "male": "men", "unknown": "unknown sex"}
+
+
+def sex_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_images: int = 20) -> str:
     """The diagnoses with the highest and lowest share of men, in the first dataset shown."""
     if table.empty:
         return NO_MATCH
+    selected = _selected(filters, "sexes")
+    known = [sex for sex in ("female", "male") if sex in set(table["sex"])]
+    if len(known) < 2:
+        return _one_sex(selected, known)
     name, part = _first_dataset(table)
     per_code = _per_diagnosis(part, "sex", ["unknown"])
     per_code = per_code[per_code.sum(axis=1) >= min_images]
@@ -144,16 +191,40 @@ def sex_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
     return text + f": {_pct(male[high])} for {_name(high)}, {_pct(male[low])} for {_name(low)}."
 
 
-def site_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
+def _one_sex(selected: tuple[str, ...], known: list[str]) -> str:
+    """The takeaway where the images shown are of one known sex or none."""
+    if selected and len(selected) == 1:
+        return (
+            f"Only images of {_SEX_NOUNS.get(selected[0], selected[0])} are selected, so there "
+            "is no comparison of the sexes."
+        )
+    if not known:
+        return "The sex of the images shown is not recorded."
+    return f"All the images of known sex shown are of {_SEX_NOUNS[known[0]]}."
+
+
+def site_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_images: int = 20) -> str:
     """The commonest site overall, and the diagnosis most concentrated at one site."""
     if table.empty:
         return NO_MATCH
+    selected = _selected(filters, "sites")
     known = table[~table["site"].isin(["unknown", "other"])]
     if known.empty:
+        if len(selected) == 1:
+            return (
+                f"Only images of {selected[0]} site are selected, so there is no site comparison."
+            )
         return "The body site of the images shown is not recorded."
     sites = known.groupby("site")["images"].sum()
     top = sites.idxmax()
-    text = f"The {top} is the commonest known site ({_pct(100 * sites[top] / sites.sum())})."
+    if len(sites) == 1:
+        if selected == (top,):
+            return f"Only {top} images are selected, so there is no site comparison."
+        return (
+            f"All the images of known site shown are on the {top}, so there is no site comparison."
+        )
+    among = "Among the selected sites, the" if selected else "The"
+    text = f"{among} {top} is the commonest known site ({_pct(100 * sites[top] / sites.sum())})."
     name, part = _first_dataset(known)
     per_code = _per_diagnosis(part, "site", [])
     per_code = per_code[per_code.sum(axis=1) >= min_images]
@@ -162,13 +233,14 @@ def site_takeaway(table: pd.DataFrame, min_images: int = 20) -> str:
     shares = per_code.div(per_code.sum(axis=1), axis=0)
     code = shares.max(axis=1).idxmax()
     site = shares.loc[code].idxmax()
+    of = "at the selected sites" if selected else "of known site"
     return text + (
-        f" In {name}, {_pct(100 * shares.loc[code, site])} of {_name(code)} images of known "
-        f"site are on the {site}."
+        f" In {name}, {_pct(100 * shares.loc[code, site])} of {_name(code)} images {of} "
+        f"are on the {site}."
     )
 
 
-def confirmation_takeaway(table: pd.DataFrame) -> str:
+def confirmation_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> str:
     """How much of each dataset is histopathology-confirmed, and which record no method."""
     if table.empty:
         return NO_MATCH
@@ -183,9 +255,13 @@ def confirmation_takeaway(table: pd.DataFrame) -> str:
     if recorded:
         histo = per_dataset.get("histopathology", pd.Series(0, index=per_dataset.index))
         name = recorded[0]
-        text = f"In {name}, {_pct(100 * histo[name] / known[name])} of the images"
+        chosen = _selected(filters, "diagnoses")
+        of = f"{_name(chosen[0])} images" if len(chosen) == 1 else "images"
+        of += " of the selected diagnoses" if len(chosen) > 1 else ""
+        text = f"In {name}, {_pct(100 * histo[name] / known[name])} of the {of}"
         parts.append(text + " with a recorded method were confirmed by histopathology.")
-        parts.append(_malignant_histology(table, name))
+        if len(chosen) != 1:  # else the sentence before already says it
+            parts.append(_malignant_histology(table, name))
     if unrecorded:
         verb = "records" if len(unrecorded) == 1 else "record"
         parts.append(f"{_join(unrecorded)} {verb} no confirmation method.")
@@ -221,15 +297,25 @@ def group_size_takeaway(table: pd.DataFrame, level: str = "lesion") -> str:
     return text + f" So split training and test data by {level}_id, never by image."
 
 
-def imbalance_takeaway(table: pd.DataFrame) -> str:
+def imbalance_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> str:
     """What always answering the commonest class scores, in accuracy and balanced accuracy."""
     if table.empty:
         return "No images of the seven classes match the filters."
     row = table.iloc[0]
+    majority = _name(row["majority_class"])
+    chosen = _selected(filters, "diagnoses")
+    if row["n_classes"] == 1:
+        shown = "selected" if chosen else f"among the {row['dataset']} images shown"
+        return (
+            f"Only one of the model's seven classes, {majority}, is {shown}, so there is no "
+            "imbalance to show: balanced accuracy needs several classes."
+        )
+    n_others = row["n_classes"] - 1
+    others = ("other selected class" if chosen else "other class") + ("es" if n_others > 1 else "")
     return (
-        f"A model that always answers {_name(row['majority_class'])} is right on "
+        f"A model that always answers {majority} is right on "
         f"{_pct(100 * row['accuracy'])} of the {row['dataset']} images shown, yet finds not one "
-        f"of the other {row['n_classes'] - 1} classes: its balanced accuracy (mean recall per "
+        f"of the {n_others} {others}: its balanced accuracy (mean recall per "
         f"class) is {_pct(100 * row['balanced_accuracy'])}, 1/{row['n_classes']}. That is why "
         "the model is judged by balanced accuracy."
     )
