@@ -18,7 +18,7 @@ from skindx.images import quality
 from skindx.model.card import ModelCard
 from skindx.reports import card_view, figures
 from skindx.reports.card_sections import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
-from skindx.reports.card_view import NOT_MEASURED, SPLITS
+from skindx.reports.card_view import MEMBER_SCORE, NOT_MEASURED, SPLITS
 from streamlit_app import card_widgets, resources, ui
 from streamlit_app.card_widgets import CHART_CONFIG, metric_row
 
@@ -49,10 +49,21 @@ def _training(card: ModelCard) -> None:
     metric_row(card_view.training_facts(training))
     if counts:
         frame = card_view.training_counts_frame(counts)
-        ui.table(frame, key="card_train_counts", hide_index=True, width="content")
+        ui.table(
+            frame,
+            key="card_train_counts",
+            hide_index=True,
+            width="content",
+            column_config={"training images": st.column_config.NumberColumn(format="localized")},
+        )
     if members:
         st.markdown(card_view.members_sentence(members))
-        ui.table(figures.members_frame(members), key="card_members", hide_index=True)
+        ui.table(
+            card_view.members_frame(members),
+            key="card_members",
+            hide_index=True,
+            column_config={MEMBER_SCORE: st.column_config.NumberColumn(format="%.1f%%")},
+        )
     history = figures.history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):
@@ -94,7 +105,7 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
     metric_row(card_view.overall_figures(metrics))
     official = metrics.get("official")
     if official:
-        st.caption(card_view.official_caption(official))
+        st.caption(card_view.official_caption(official, metrics.get("balanced_accuracy")))
     st.subheader("Per class")
     frames = card_view.per_class_frames(metrics)
     if frames is None:

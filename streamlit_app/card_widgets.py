@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from skindx.reports.card_sections import SUBGROUP_INTERVAL, SUBGROUP_RATES
-from skindx.reports.card_view import PER_CLASS_ORDER
+from skindx.reports.card_view import PER_CLASS_ORDER, PHOTO_QUALITY_SHARES
 from streamlit_app import ui
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -36,7 +36,8 @@ def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
         key="card_per_class",
         column_order=PER_CLASS_ORDER,
         column_config={
-            "diagnosis": st.column_config.TextColumn(width="medium", pinned=True),
+            # the longest name, "Actinic keratosis / intraepithelial carcinoma", in full
+            "diagnosis": st.column_config.TextColumn(width="large", pinned=True),
             "sensitivity": st.column_config.NumberColumn(format="%.1f%%"),
             "specificity": st.column_config.NumberColumn(format="%.1f%%"),
             "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
@@ -61,11 +62,11 @@ def subgroup_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
 
 
 def photo_quality_table(frame: pd.DataFrame, narrow: pd.DataFrame) -> None:
-    share = st.column_config.NumberColumn(format="percent")
+    share = st.column_config.NumberColumn(format="%.1f%%")
     ui.table(
         frame,
         narrow=narrow,
         hide_index=True,
         key="card_photo_quality",
-        column_config={"balanced accuracy": share, "flagged out of domain": share},
+        column_config=dict.fromkeys(PHOTO_QUALITY_SHARES, share),
     )

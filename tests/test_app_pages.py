@@ -831,7 +831,7 @@ def test_model_card_shows_the_photo_quality_limits(quality_model) -> None:
         "made 40% brighter",
         "slightly blurred",
     ]
-    assert list(table["balanced accuracy"]) == [0.7, 0.5, 0.6, 0.65]
+    assert list(table["balanced accuracy"]) == [70.0, 50.0, 60.0, 65.0]  # "%.1f%%" in percent
 
 
 # ----------------------------------------------------------------------------- same spot

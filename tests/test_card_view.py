@@ -36,7 +36,9 @@ def test_percent():
 
 def test_header_and_scope():
     card = ModelCard(name="m", version="1.2", created="2024-01-02T03:04", classes=["mel", "nv"])
-    assert card_view.header_line(card) == "**m** · version 1.2 · created 2024-01-02 03:04"
+    assert card_view.header_line(card) == "**m** · version 1.2 · created 2 January 2024"
+    undated = ModelCard(name="m", version="1", created="last week", classes=["mel"])
+    assert card_view.header_line(undated).endswith("created last week")  # not a time stamp
     scope = card_view.out_of_scope_markdown(card)
     assert "(melanoma, melanocytic nevus)" in scope.lower() and scope.count("\n- ") == 3
 
@@ -54,6 +56,8 @@ def test_training_facts_single_model_and_ensemble():
     }
     frame = card_view.training_counts_frame(single["train_images_per_class"])
     assert list(frame["training images"]) == [1000, 2500]
+    members = [{"name": "vgg16", "val_balanced_accuracy_best": 0.6452, "recipe": {"seed": 4}}]
+    assert card_view.members_frame(members)[card_view.MEMBER_SCORE].tolist() == [64.52]
     recorded = card_view.recorded_recipe({"data": "x", "recipe": {"lr": 1}, "seed": 3})
     assert recorded == {"lr": 1, "seed": 3}
 
@@ -87,6 +91,11 @@ def test_evaluation_figures():
     assert figures["Cancer vs not: AUC"] == "0.900"
     caption = card_view.official_caption({"balanced_accuracy": 0.5})
     assert caption == "Official ISIC 2018 scorer: balanced accuracy 50.0%, macro AUC not measured."
+    # the scorer reads rounded probabilities: a hair's difference is not a second figure
+    official = {"balanced_accuracy": 0.6595, "macro_auc": 0.937}
+    caption = card_view.official_caption(official, ours=0.6594)
+    assert caption == "Official ISIC 2018 scorer: the same balanced accuracy, macro AUC 0.937."
+    assert "60.0%" in card_view.official_caption({"balanced_accuracy": 0.6}, ours=0.6594)
 
 
 def test_per_class_frames():
@@ -114,6 +123,10 @@ def test_subgroup_frame_writes_shares_as_text():
     row = table.iloc[0]
     assert row["group"] == "Sex: female" and row["accuracy"] == "75.0%"
     assert row["balanced accuracy"] == "—" and row["balanced accuracy, 95% interval"] == "—"
+    columns = list(table.columns)  # the interval next to the figure it qualifies
+    assert (
+        columns.index("balanced accuracy, 95% interval") == columns.index("balanced accuracy") + 1
+    )
     interval = {"low": 0.5, "high": 0.7, "resampled": "lesions"}
     measured = {**group, "balanced_accuracy": 0.6, "balanced_accuracy_interval": interval}
     row = card_view.subgroup_frame({"subgroups": {"sex": [measured]}}).iloc[0]

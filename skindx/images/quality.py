@@ -175,7 +175,8 @@ def effects_caption(limits: dict[str, Any]) -> str:
     n = limits["validation"]["n"]
     return (
         f"What a darker, brighter or blurred photo costs, on the {n:,} validation images. "
-        f"{BLUR_NOTE}"
+        f"{BLUR_NOTE} The out-of-domain check was fitted on these same images, so it flags "
+        "fewer of them than of photos it has not seen."
     )
 
 
