@@ -112,13 +112,22 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
         found = search_lessons(lessons, query, wanted)
         if not found:
             st.info("No lesson matches that search. Try another word, or clear the filters.")
-        for lesson in found:
-            _lesson_card(lesson)
+        _lesson_grid(found)
     with glossary_tab:
         glossary_list(glossary, key="lessons_glossary_search")
     if examples:
         with tabs[2]:
             image_quiz(examples, functools.partial(_open_diagnosis, return_tab=QUIZ_TAB))
+
+
+def _lesson_grid(found: list[Lesson], per_row: int = 2) -> None:
+    """The lesson cards two to a row, which a wide screen fits where one to a row made a page
+    of 4,400 pixels; Streamlit stacks the columns again on a phone."""
+    for start in range(0, len(found), per_row):
+        row = found[start : start + per_row]
+        for column, lesson in zip(st.columns(per_row, gap="medium"), row, strict=False):
+            with column:
+                _lesson_card(lesson)
 
 
 def _lesson_card(lesson: Lesson) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from skindx.datasets.examples import ExampleImage
@@ -119,6 +120,10 @@ def lesson_quiz(lesson: Lesson) -> None:
     if not st.session_state.get(checked_key):
         return
     result = grade_quiz(lesson.quiz, [st.session_state.get(k) for k in keys])
+    if not any(result.answered):  # a click before any choice must not give the answers away
+        st.session_state.pop(checked_key)
+        st.info("Choose an answer to at least one question, then check.")
+        return
     st.markdown(f"### Your score: {result.score} / {result.total}")
     for number, question in enumerate(lesson.quiz, 1):
         _feedback(number, question, result)
@@ -246,7 +251,9 @@ def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:
         }
         for example, (guess, model) in pairs
     ]
-    st.dataframe(rows, hide_index=True, key="lessons_iq_table")
+    # a static table: it wraps long names ("Actinic keratosis / intraepithelial carcinoma")
+    # where a data grid cut them at its column's edge
+    st.table(pd.DataFrame(rows).set_index("image"))
     st.caption(round_note(shown))
 
 

@@ -156,11 +156,16 @@ def test_quiz_scores_and_explains(lessons) -> None:
 
 
 def test_unanswered_quiz_questions_are_shown(lessons) -> None:
+    check = "FormSubmitter:lessons_quiz_form_dermatofibroma-Check my answers"
     at = _page(lesson="dermatofibroma")
-    at.button(key="FormSubmitter:lessons_quiz_form_dermatofibroma-Check my answers").click().run()
-    total = len(get_lesson("dermatofibroma", lessons).quiz)
-    assert f"Your score: 0 / {total}" in _text(at)
-    assert len(at.warning) == total
+    at.button(key=check).click().run()  # nothing chosen: no score, no answers given away
+    assert "Your score" not in _text(at) and not at.warning
+    assert any("at least one question" in i.value for i in at.info)
+    quiz = get_lesson("dermatofibroma", lessons).quiz
+    at.radio(key="lessons_quiz_dermatofibroma_0").set_value(quiz[0].answer)
+    at.button(key=check).click().run()
+    assert f"Your score: 1 / {len(quiz)}" in _text(at)
+    assert len(at.warning) == len(quiz) - 1  # the others: not answered, with their answers
 
 
 def test_presentation_mode(lessons) -> None:
@@ -230,7 +235,7 @@ def test_image_quiz_round_trip(tmp_path: Path, monkeypatch, tiny_model_dir) -> N
         assert re.search(r"The model's answer: \*\*(none|.+, (<|>)?\d{1,2}%)", _text(at))
         at.button(key="lessons_iq_next").click().run()
     assert "### You: 1 / 3 · the model: " in _text(at)  # "mel" was right once
-    assert len(at.dataframe[0].value) == 3
+    assert len(at.table[0].value) == 3
     assert "may have trained on some of these images" in _text(at)  # folders: split unknown
     at.button(key="lessons_iq_again").click().run()
     assert "Image 1 of 3" in _text(at) and at.radio(key="lessons_iq_0").value is None
