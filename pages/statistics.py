@@ -14,7 +14,7 @@ from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filte
 from skindx.datasets.metadata import MetadataError
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import AGE_BIN_WIDTH, cube_frame, load_summary
-from skindx.datasets.uploads import summarize_upload
+from skindx.datasets.uploads import images_read, summarize_upload, unrecognised_notes
 from skindx.reports.results import safe_csv
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
@@ -78,8 +78,9 @@ def _upload_section() -> dict[str, Any] | None:
         if isinstance(result, str):  # plain text: the message quotes the file's own words
             st.error(f"This file cannot be used: {ui.escape(result)}")
             return None
-        n_images = result["datasets"][UPLOAD_DATASET]["n_images"]
-        st.success(f"{ui.escape(upload.name)}: {n_images:,} images read.")
+        st.success(images_read(ui.escape(upload.name), result))
+        for note in unrecognised_notes(result):  # escaped: the notes quote the file's values
+            st.warning(ui.escape(note))
         return result
 
 

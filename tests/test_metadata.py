@@ -17,9 +17,11 @@ from skindx.datasets.metadata import (
     FORMATS,
     SEXES,
     SITES,
+    VALUE_COLUMNS,
     MetadataError,
     detect_format,
     read_metadata,
+    read_metadata_checked,
 )
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -400,6 +402,26 @@ def test_error_names_the_file(tmp_path: Path) -> None:
 def test_formats_are_consistent() -> None:
     for fmt in FORMATS.values():
         assert detect_format(fmt.required) == fmt.key
+        # The ISIC 2020 reader, shared with the Archive's, reads its confirmation column too.
+        read = set(fmt.columns) | ({"diagnosis_confirm_type"} if fmt.key == "isic2020" else set())
+        assert set(VALUE_COLUMNS[fmt.key].values()) <= read
+
+
+def test_values_the_app_does_not_know_are_reported() -> None:
+    data = (
+        b"image_id,dx,dx_type,sex,localization\n"
+        b"I1,foo,histo,robot,moon\nI2,foo,zz,Robot,moon\nI3,nv,,unknown,back\nI4,MEL,,F,\n"
+    )
+    frame, unrecognised = read_metadata_checked(data)
+    assert unrecognised == {
+        "diagnosis": {"foo": 2},
+        "sex": {"robot": 1, "Robot": 1},
+        "site": {"moon": 2},
+        "confirmation": {"zz": 1},
+    }
+    assert frame.equals(read_metadata(data))
+    for rows in (HAM_ROWS, ROWS_2020, ARCHIVE_ROWS):  # real rows: every value known
+        assert read_metadata_checked(rows.encode())[1] == {}
 
 
 # --------------------------------------------------------------------------------------------

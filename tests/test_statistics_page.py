@@ -36,7 +36,7 @@ HOSTILE = (
     + "".join(f'I{i},"{FORMULA}",40,male\n' for i in range(4))
     + "".join(f"I{i + 10},{IMAGE_MARKDOWN},50,female\n" for i in range(2))
     + "".join(f"I{i + 20},nv,60,female\n" for i in range(3))
-).encode()  # the markdown diagnosis the rarest: the diagnosis takeaway names it
+).encode()  # neither hostile value is a diagnosis the page knows: the warning quotes both
 
 
 def _takeaways(at: AppTest) -> list[str]:
@@ -164,6 +164,35 @@ def test_upload_valid_csv(app: AppTest) -> None:
     assert app.session_state["stats_upload_result"][1]["datasets"]["Your data"]["n_images"] == 6
 
 
+def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
+    """The walk-through: dx=foo, sex=robot, localization=moon gave "3 images read." alone, and
+    the overview counted 3 diagnoses, 0% unknown."""
+    data = b"image_id,dx,sex,localization\n" + b"".join(
+        b"I%d,foo,robot,moon\n" % i for i in range(3)
+    )
+    app.file_uploader(key="stats_upload").set_value(("baddx3.csv", data, "text/csv"))
+    app.run()
+    assert not app.exception
+    assert not app.error
+    assert _plain(app.success[0].value) == "baddx3.csv: 3 images read."
+    warnings = [_plain(w.value) for w in app.warning]
+    assert (
+        "3 rows have a diagnosis this page does not know (foo); they are counted as unknown."
+        in warnings
+    )
+    assert any("a sex this page does not know (robot)" in w for w in warnings)
+    assert any("a body site this page does not know (moon)" in w for w in warnings)
+    overview = app.dataframe[0].value.set_index("dataset")
+    assert overview.loc["Your data", "diagnoses"] == 0
+    assert overview.loc["Your data", "unknown diagnosis %"] == 100
+    app.file_uploader(key="stats_upload").set_value(
+        ("one.csv", b"image_id,dx\nI1,nv\n", "text/csv")
+    )
+    app.run()
+    assert _plain(app.success[0].value) == "one.csv: 1 image read."
+    assert not app.warning
+
+
 def test_upload_stays_selected_on_the_next_interaction(app: AppTest) -> None:
     """Issue #27: "Your data" was shown but not selected, and the next rerun dropped it."""
     app.multiselect(key="stats_datasets").set_value(["HAM10000", "ISIC 2020"])
@@ -235,16 +264,16 @@ def test_uploaded_values_stay_inert(app: AppTest, csv_downloads: list[bytes]) ->
     tables = [pd.read_csv(io.BytesIO(data), dtype=str) for data in csv_downloads]
     assert len(tables) >= 9
     cells = [str(v) for t in tables for v in [*t.columns, *t.to_numpy().ravel()]]
-    assert any(FORMULA.lower() in cell for cell in cells)  # the value is there ...
     risky = [c for c in cells if c.lstrip().startswith(("=", "+", "-", "@"))]
-    assert not risky  # ... but never where a spreadsheet would run it
-    takeaways = _takeaways(app)
-    quoting = [t for t in takeaways if "example.org" in _plain(t)]
-    assert quoting, takeaways
-    for text in quoting:
-        assert "![" not in text and "](" not in text  # escaped: shown as text, not an image
-        assert IMAGE_MARKDOWN.lower() in _plain(text)
-    markdown = [m.value for m in app.markdown] + [e.value for e in app.success]
+    assert not risky  # never where a spreadsheet would run it
+    # Neither is a diagnosis the page knows: the warning quotes both, escaped, and the charts,
+    # tables and takeaways count them as unknown.
+    notes = [w.value for w in app.warning if "diagnosis this page does not know" in w.value]
+    assert len(notes) == 1
+    assert FORMULA in _plain(notes[0]) and IMAGE_MARKDOWN in _plain(notes[0])
+    assert "![" not in notes[0] and "](" not in notes[0]  # escaped: shown as text, not an image
+    assert not [c for c in cells if FORMULA.lower() in c.lower() or "example.org" in c]
+    markdown = [m.value for m in app.markdown] + [e.value for e in (*app.success, *app.warning)]
     assert not [m for m in markdown if "![" in m]
 
 

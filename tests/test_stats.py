@@ -57,7 +57,12 @@ from skindx.datasets.takeaways import (
     sex_takeaway,
     site_takeaway,
 )
-from skindx.datasets.uploads import summarize_files, summarize_upload
+from skindx.datasets.uploads import (
+    images_read,
+    summarize_files,
+    summarize_upload,
+    unrecognised_notes,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -251,6 +256,33 @@ def test_summarize_upload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "0")
     with pytest.raises(MetadataError, match="the limit is 0 MB"):
         summarize_upload(SMALL, "mine.csv")
+
+
+def test_upload_values_the_page_does_not_know_count_as_unknown() -> None:
+    """The walk-through's dx=foo, sex=robot, localization=moon were read silently, and the
+    overview counted "foo" as a diagnosis."""
+    data = b"image_id,dx,sex,localization\n" + b"".join(
+        b"I%d,foo,robot,moon\n" % i for i in range(3)
+    )
+    summary = summarize_upload(data, "baddx3.csv")
+    assert unrecognised_notes(summary) == [
+        "3 rows have a diagnosis this page does not know (foo); they are counted as unknown.",
+        "3 rows have a sex this page does not know (robot); they are counted as unknown.",
+        "3 rows have a body site this page does not know (moon); they are counted as unknown.",
+    ]
+    overview = overview_table(summary).iloc[0]
+    assert overview["diagnoses"] == 0 and overview["unknown diagnosis %"] == 100
+    upload = cube_frame(summary)
+    assert set(upload["diagnosis"]) == set(upload["sex"]) == set(upload["site"]) == {"unknown"}
+    one = summarize_upload(b"image_id,dx,dx_type\nI1,nv,zz\n", "one.csv")
+    assert unrecognised_notes(one) == [
+        "1 row has a confirmation method this page does not know (zz); it is counted as unknown."
+    ]
+    assert images_read("one.csv", one) == "one.csv: 1 image read."
+    assert images_read("baddx3.csv", summary) == "baddx3.csv: 3 images read."
+    many = b"image_id,dx\n" + b"".join(b"I%d,x%d\n" % (i, i) for i in range(7))
+    assert "(x0, x1, x2, x3, x4 and 2 more)" in unrecognised_notes(summarize_upload(many))[0]
+    assert unrecognised_notes(summarize_upload(SMALL)) == []
 
 
 def test_summarize_files_pairs_2019_metadata(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from skindx.datasets.csv_text import MetadataError, clean_column, read_table, so
 from skindx.taxonomy import (
     BY_CODE,
     ISIC2019_COLUMNS,
+    ISIC2020_DIAGNOSES,
     MAX_AGE,
     SEX_SYNONYMS,
     SITE_SYNONYMS,
@@ -90,6 +91,12 @@ ARCHIVE_DIAGNOSES: dict[str, str] = {
     "vascular lesion": "vasc",
     "squamous cell carcinoma": "scc",
 }
+
+
+# Every diagnosis the app names; a file's other diagnosis values are ones it does not know.
+KNOWN_DIAGNOSES: frozenset[str] = frozenset(
+    {*BY_CODE, "scc", "unknown", *ISIC2020_DIAGNOSES.values(), *ARCHIVE_DIAGNOSES.values()}
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,21 @@ def read_metadata(
     dataset: str | None = None,
     metadata: Any = None,
 ) -> pd.DataFrame:
-    """Read one ISIC metadata CSV into the normalised frame (columns :data:`COLUMNS`).
+    """Read one ISIC metadata CSV into the normalised frame (columns :data:`COLUMNS`); see
+    :func:`read_metadata_checked` for the arguments."""
+    return read_metadata_checked(source, dataset=dataset, metadata=metadata)[0]
+
+
+def read_metadata_checked(
+    source: Any,
+    *,
+    dataset: str | None = None,
+    metadata: Any = None,
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Read one ISIC metadata CSV into the normalised frame (columns :data:`COLUMNS`), and the
+    values it holds that the app does not know: ``{"sex": {"robot": 3}}`` (rows per value, as
+    written in the file) for ``diagnosis``, ``sex``, ``site`` and ``confirmation``. The frame
+    keeps an unknown diagnosis as its own name and an unknown site as ``other``.
 
     Args:
         source: a path, the file's bytes, a text or binary file-like object, or a DataFrame.
@@ -217,7 +238,7 @@ def read_metadata(
         raise MetadataError(f"{name}: {error}") from None
     frame["dataset"] = dataset or _default_dataset(fmt, frame)
     _check_image_ids(frame, name)
-    return frame.loc[:, list(COLUMNS)].reset_index(drop=True)
+    return frame.loc[:, list(COLUMNS)].reset_index(drop=True), _unrecognised(raw, fmt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,6 +381,49 @@ def _frame(**columns: Any) -> pd.DataFrame:
 
 def _absent(raw: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=raw.index, dtype=object)
+
+
+# The file's column each vocabulary is read from, per format (ISIC 2019: one-hot diagnoses).
+VALUE_COLUMNS: dict[str, dict[str, str]] = {
+    "ham10000": {
+        "diagnosis": "dx",
+        "sex": "sex",
+        "site": "localization",
+        "confirmation": "dx_type",
+    },
+    "isic2019": {"sex": "sex", "site": "anatom_site_general"},
+    "isic2019_metadata": {"sex": "sex", "site": "anatom_site_general"},
+    "isic2020": {
+        "diagnosis": "diagnosis",
+        "sex": "sex",
+        "site": "anatom_site_general_challenge",
+        "confirmation": "diagnosis_confirm_type",
+    },
+    "isic_archive": {
+        "diagnosis": "diagnosis",
+        "sex": "sex",
+        "site": "anatom_site_general",
+        "confirmation": "diagnosis_confirm_type",
+    },
+}
+_IS_KNOWN = {
+    "diagnosis": lambda value: _diagnosis_code(value) in KNOWN_DIAGNOSES,
+    "sex": lambda value: value.lower() in {*SEX_SYNONYMS, "unknown"},
+    "site": lambda value: value.lower() in SITE_SYNONYMS,
+    "confirmation": lambda value: value.lower() in {*CONFIRMATION_SYNONYMS, "unknown"},
+}
+
+
+def _unrecognised(raw: pd.DataFrame, fmt: str) -> dict[str, dict[str, int]]:
+    """Per vocabulary column, the file's values outside it and their row counts (blanks are
+    simply unknown, so not listed)."""
+    found = {}
+    for column, source in VALUE_COLUMNS[fmt].items():
+        counts = _text(raw, source).value_counts()
+        bad = {str(value): int(n) for value, n in counts.items() if not _IS_KNOWN[column](value)}
+        if bad:
+            found[column] = bad
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,12 @@ import pandas as pd
 
 from skindx.config import settings
 from skindx.datasets.csv_text import read_header, unicode_encoding
-from skindx.datasets.metadata import MetadataError, detect_format, read_metadata
+from skindx.datasets.metadata import (
+    KNOWN_DIAGNOSES,
+    MetadataError,
+    detect_format,
+    read_metadata_checked,
+)
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import summarize
 
@@ -40,7 +45,8 @@ def read_files(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     if not paths:
         raise MetadataError("no metadata CSV given")
     frames = [
-        _read(path, metadata=meta) for path, meta in _pair_2019_metadata([Path(p) for p in paths])
+        _read(path, metadata=meta)[0]
+        for path, meta in _pair_2019_metadata([Path(p) for p in paths])
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -74,9 +80,10 @@ def plain_csv_error(message: str) -> str:
     )
 
 
-def _read(source: Any, **kwargs: Any) -> pd.DataFrame:
+def _read(source: Any, **kwargs: Any) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """:func:`read_metadata_checked`, its CSV parser errors as plain sentences."""
     try:
-        return read_metadata(source, **kwargs)
+        return read_metadata_checked(source, **kwargs)
     except MetadataError as error:
         raise MetadataError(plain_csv_error(str(error))) from None
 
@@ -104,7 +111,10 @@ def summarize_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
 
 
 def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
-    """Validate and summarise an uploaded CSV in memory (nothing is written or cached)."""
+    """Validate and summarise an uploaded CSV in memory (nothing is written or cached).
+
+    Values the page does not know (a diagnosis "foo", a sex "robot", a site "moon") are counted
+    as unknown, and listed under ``unrecognised`` (see :func:`unrecognised_notes`)."""
     limit = settings().max_upload_bytes
     if len(data) > limit:
         raise MetadataError(
@@ -112,4 +122,48 @@ def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
         )
     buffer = io.BytesIO(upload_bytes(data, name))
     buffer.name = name
-    return summarize(_read(buffer, dataset=UPLOAD_DATASET))
+    frame, unrecognised = _read(buffer, dataset=UPLOAD_DATASET)
+    return {**summarize(_as_unknown(frame)), "unrecognised": unrecognised}
+
+
+def _as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the diagnoses and sites the page does not know made ``unknown`` (the
+    reader keeps such a diagnosis as its own name and such a site as ``other``; unknown sexes
+    and confirmation methods are ``unknown`` already)."""
+    known = frame["diagnosis"].isin(KNOWN_DIAGNOSES)
+    return frame.assign(
+        diagnosis=frame["diagnosis"].where(known, "unknown"),
+        site=frame["site"].replace("other", "unknown"),
+    )
+
+
+_NOUNS = {
+    "diagnosis": "a diagnosis",
+    "sex": "a sex",
+    "site": "a body site",
+    "confirmation": "a confirmation method",
+}
+_MAX_VALUES_NAMED = 5
+
+
+def unrecognised_notes(summary: dict[str, Any]) -> list[str]:
+    """One sentence per column of an upload's values the page does not know: "3 rows have a
+    diagnosis this page does not know (foo); they are counted as unknown." """
+    notes = []
+    for column, values in summary.get("unrecognised", {}).items():
+        rows = sum(values.values())
+        named = list(values)[:_MAX_VALUES_NAMED]
+        more = len(values) - len(named)
+        listed = ", ".join(named) + (f" and {more:,} more" if more else "")
+        have, they = ("row has", "it is") if rows == 1 else ("rows have", "they are")
+        notes.append(
+            f"{rows:,} {have} {_NOUNS[column]} this page does not know ({listed}); "
+            f"{they} counted as unknown."
+        )
+    return notes
+
+
+def images_read(name: str, summary: dict[str, Any]) -> str:
+    """ "mine.csv: 1 image read." (or "…: 1,234 images read.") for an upload's summary."""
+    n = summary["datasets"][UPLOAD_DATASET]["n_images"]
+    return f"{name}: {n:,} image{'' if n == 1 else 's'} read."
