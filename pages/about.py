@@ -23,8 +23,8 @@ PRIVACY = """
   written to disk, not logged, not sent anywhere else and not shown to anyone else.
 - The same goes for the age, sex, body site and warning signs you may add: they are used for
   that page's results and never stored.
-- All of it is forgotten when you reload the page or close the tab, and a photo as soon as you
-  remove it.
+- All of it stays in memory while you move between the app's pages, and is forgotten when you
+  reload the page or close the tab; a photo, as soon as you remove it or clear it.
 - Downloads (the results table, the report, the overlays) are made for your session only, from
   those same in-memory results.
 - Example images (in the lessons, the image quiz and the similar lesions of the Saliency

@@ -3,6 +3,8 @@
 Layout only: the inputs here, the results in :mod:`streamlit_app.diagnosis_results`. Uploads
 stay in memory: bytes → ``ui.working_copy`` → the shared predictor; results live in this
 session's state and nowhere else, so nothing is written, logged or shared across sessions.
+They, and the age, sex, site and warning signs, are still there when the person comes back
+from another page of the app, until they clear them, reload the page or close the tab.
 """
 
 from __future__ import annotations
@@ -42,17 +44,20 @@ model learned from: a dim photo can cost it much of its accuracy without looking
 # ----------------------------------------------------------------------------- inputs
 
 
-def _inputs() -> list[tuple[Any, str]]:
-    """The photos to analyse, as (uploaded file, name to show)."""
+def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
+    """The photos to analyse, as (uploaded file, name to show); ``kept``: the photos from
+    earlier in this session, which the uploader no longer shows."""
     max_mb = settings().max_upload_mb
     uploads = st.file_uploader(
-        "Upload one or more photos of the spot",
+        "Add more photos of the spot" if kept else "Upload one or more photos of the spot",
         type=ui.image_types(),
         accept_multiple_files=True,
-        key="dx_upload",
+        key=results.UPLOADER,
         max_upload_size=max_mb,
         help=f"{ui.image_formats()}; up to {max_mb} MB each.",
     )
+    if kept:
+        results.kept_note(kept)
     files = [(upload, upload.name or "photo") for upload in uploads or []]
     camera_on = st.toggle("Take a photo with my camera", key="dx_camera_on")
     # The camera goes in a box that is always there: had it been inserted straight onto the
@@ -89,6 +94,7 @@ def _context_inputs(card: ModelCard) -> Context | None:
             "Where on the body", tuple(SITE_LABELS), index=None, placeholder="Not given",
             format_func=SITE_LABELS.__getitem__, key="dx_site",
         )  # fmt: skip
+    results.remember("dx_age", "dx_sex", "dx_site")
     context = Context(age, sex, site)
     return context if context.given else None
 
@@ -106,7 +112,8 @@ def _sign_inputs() -> tuple[str, ...]:
         ticked = [_sign_box(sign) for sign in warning_signs.CHECKLIST]
         st.caption("Two more signs, which the checklist for pigmented spots misses:")
         ticked += [_sign_box(sign) for sign in warning_signs.BEYOND_CHECKLIST]
-        return tuple(key for key in ticked if key)
+    results.remember(*(f"dx_sign_{sign.key}" for sign in warning_signs.SIGNS))
+    return tuple(key for key in ticked if key)
 
 
 def _sign_box(sign: warning_signs.Sign) -> str | None:
@@ -132,7 +139,8 @@ def main() -> None:
     st.title("Check a skin spot")
     ui.phone_layout()
     ui.disclaimer()
-    files = _inputs()
+    kept = results.kept_photos()  # before any widget: it restores their values
+    files = _inputs(kept)
     # Only the card is read when the page opens: the model loads in the background (see
     # streamlit_app/app.py), so a first visitor gets the page at once and waits, if at all,
     # only after choosing a photo.
@@ -141,7 +149,7 @@ def main() -> None:
         return
     context = _context_inputs(card)
     signs = _sign_inputs()
-    if not files:
+    if not files and not kept:
         st.session_state.pop(results.RESULTS, None)
         ui.preload_charts("dx_preload")
         return
@@ -157,14 +165,13 @@ def main() -> None:
             results.combined_result(engine, combined, analyses)
     for index, analysis in enumerate(analyses):
         results.result(engine, analysis, index, batch=len(analyses) > 1)
-    _bring_results_into_view(files, analyses)
+    _bring_results_into_view(analyses)
 
 
-def _bring_results_into_view(
-    files: list[tuple[Any, str]], analyses: list[results.Analysis]
-) -> None:
+def _bring_results_into_view(analyses: list[results.Analysis]) -> None:
     """On a phone the result starts a screen or more below the uploader: scroll its heading
-    to the top once per new set of photos (never again on later reruns)."""
+    to the top once per new set of photos (never again on later reruns, nor on coming back
+    to the same photos)."""
     first = analyses[0].prediction
     if len(analyses) > 1:
         selector = "h2#results"
@@ -172,7 +179,7 @@ def _bring_results_into_view(
         selector = ".st-key-dx_result_0 h2"
     else:
         selector = ".st-key-dx_result_0"
-    token = tuple(getattr(upload, "file_id", name) for upload, name in files)
+    token = tuple(analysis.key for analysis in analyses)
     ui.scroll_to(selector, token, key="dx_scrolled_for")
 
 

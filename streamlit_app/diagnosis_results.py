@@ -2,7 +2,9 @@
 are laid out (diagnosis, advice, heat map, chart, batch table, the same-spot combination).
 
 Uploads stay in memory: results live in this session's state (keyed by the uploader's file
-id) and nowhere else.
+id) and nowhere else. Streamlit forgets the uploader's files when the person opens another
+page, so the analyses of those photos are kept (:data:`KEPT`) and shown again on their return,
+until they clear them, reload the page or close the tab.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from skindx.reports.card_sections import same_spot_sentence
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
-RESULTS = "dx_results"
+RESULTS = "dx_results"  # the analyses of the photos in the uploader (and camera), by file id
+KEPT = "dx_kept"  # those of photos from before the person left the page, by file id
+KEPT_INPUTS = "dx_inputs"  # the values of the page's other widgets, for the same return
+UPLOADER = "dx_upload"
 EXPLORER_IMAGE = "sal_image"
 MAX_IMAGES = 12
 IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
@@ -53,24 +58,84 @@ class Analysis:
     outputs: tuple[np.ndarray, np.ndarray] | None = None  # logits and features, for new contexts
 
 
+# ----------------------------------------------------------------------------- coming back
+
+
+def kept_photos() -> dict[str, Analysis]:
+    """The analyses of photos from earlier in this session that the uploader no longer holds.
+
+    Call it before the page draws its widgets: Streamlit drops a widget's state while its page
+    is not shown, and a missing uploader state means the person has just come back (or opened
+    the page for the first time). Its photos' analyses then move to :data:`KEPT`, and the
+    other widgets get back the values :func:`remember` kept."""
+    if UPLOADER not in st.session_state:
+        kept = {**st.session_state.get(KEPT, {}), **st.session_state.pop(RESULTS, {})}
+        st.session_state[KEPT] = dict(list(kept.items())[:MAX_IMAGES])
+        for key, value in st.session_state.get(KEPT_INPUTS, {}).items():
+            if key not in st.session_state:
+                st.session_state[key] = value
+    return st.session_state.get(KEPT, {})
+
+
+def remember(*keys: str) -> None:
+    """Keep these widgets' values for the person's return to the page (:func:`kept_photos`)."""
+    inputs = st.session_state.setdefault(KEPT_INPUTS, {})
+    inputs.update({key: st.session_state[key] for key in keys if key in st.session_state})
+
+
+def forget(*keys: str) -> None:
+    """Let these widgets start afresh when they are next drawn."""
+    for key in keys:
+        st.session_state.get(KEPT_INPUTS, {}).pop(key, None)
+
+
+def kept_note(kept: dict[str, Analysis]) -> None:
+    """Which photos from earlier are shown, and the button that clears them."""
+    names = ", ".join(f"“{ui.escape(a.name)}”" for a in kept.values())
+    with st.container(key="dx_kept_box"):
+        st.info(
+            f"Still here from earlier in this session: {names}. "
+            "They stay until you clear them, reload the page or close the tab; "
+            "photos you add now join them.",
+            icon=":material/history:",
+        )
+        st.button(
+            "Clear these photos",
+            key="dx_clear_kept",
+            on_click=_clear_kept,
+            icon=":material/delete:",
+        )
+
+
+def _clear_kept() -> None:
+    st.session_state.pop(KEPT, None)
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
 def analyse(
     engine: resources.Engine,
     files: list[tuple[Any, str]],
     context: Context | None,
     signs: tuple[str, ...],
 ) -> list[Analysis]:
+    """The analyses of the kept photos (:func:`kept_photos`), then of these files."""
+    kept: dict[str, Analysis] = st.session_state.get(KEPT, {})
     held: dict[str, Analysis] = st.session_state.get(RESULTS, {})
+    room = MAX_IMAGES - len(kept)
     current: dict[str, Analysis] = {}
-    for upload, name in files[:MAX_IMAGES]:
+    for upload, name in files[:room]:
         key = upload.file_id
-        analysis = held.get(key) or _analyse_one(engine, upload, name, context, signs)
+        current[key] = held.get(key) or _analyse_one(engine, upload, name, context, signs)
+    st.session_state[RESULTS] = current  # forget photos that were removed
+    if len(files) > room:
+        st.warning(f"Only {MAX_IMAGES} photos are analysed at a time; remove some to see others.")
+    analyses = [*kept.values(), *current.values()]
+    for analysis in analyses:
         if analysis.outputs is not None and (analysis.context, analysis.signs) != (context, signs):
             _read(engine, analysis, context, signs)
-        current[key] = analysis
-    st.session_state[RESULTS] = current  # forget photos that were removed
-    if len(files) > MAX_IMAGES:
-        st.warning(f"Only the first {MAX_IMAGES} photos are analysed; remove some to see others.")
-    return list(current.values())
+    return analyses
 
 
 def _analyse_one(
@@ -173,11 +238,16 @@ def same_spot(
 ) -> Prediction | None:
     """The combined result when the person says the photos all show the same spot."""
     predictions = [a.prediction for a in analyses if a.prediction is not None]
-    if len(predictions) < 2 or not st.toggle(
+    if len(predictions) < 2:
+        forget("dx_same_spot")  # new photos start uncombined
+        return None
+    wanted = st.toggle(
         "These photos all show the same spot: combine them",
         key="dx_same_spot",
         help="Photos of one spot often get different answers; their average is steadier.",
-    ):
+    )
+    remember("dx_same_spot")
+    if not wanted:
         return None
     combined = engine.predictor.combine(predictions)
     if combined is None:

@@ -418,6 +418,53 @@ def test_missing_model_shows_a_message_not_a_traceback(monkeypatch, tmp_path) ->
         assert "not available on this server" in at.error[0].value, page
 
 
+def test_results_are_still_there_after_another_page(model, forward_passes) -> None:
+    """The walk-through lost the photos, results and ticked signs on coming back from the
+    explorer: Streamlit drops a widget's state while its page is not shown."""
+    at = run(app_test())
+    run(at.checkbox(key="dx_sign_size").check())
+    upload(at, ("a.png", lesion_png(1)), ("b.png", lesion_png(2)))
+    run(at.toggle(key="dx_same_spot").set_value(True))
+    before = texts(at)
+    run(at.button(key="dx_explore_0").click())
+    assert at.title[0].value == "Saliency explorer"
+    assert "dx_upload" not in at.session_state  # what Streamlit forgets
+
+    passes = len(forward_passes)
+    run(at.switch_page("../pages/diagnose.py"))
+    assert at.title[0].value == "Check a skin spot"
+    assert at.checkbox(key="dx_sign_size").value and at.toggle(key="dx_same_spot").value
+    assert len(chart_values(at)) == 2 and "### All photos together" in texts(at)
+    assert list(at.dataframe[0].value["file"]) == ["a.png", "b.png", "all photos together"]
+    assert "Still here from earlier" in texts(at) and "a\\.png" in texts(at)
+    assert set(before.splitlines()) <= set(texts(at).splitlines())
+    assert len(forward_passes) == passes  # the kept analyses, not new ones
+
+    upload(at, ("c.png", lesion_png(3)))  # a new photo joins them
+    assert list(at.dataframe[0].value["file"])[:3] == ["a.png", "b.png", "c.png"]
+    upload(at)  # removing it from the uploader leaves the kept ones
+    assert len(chart_values(at)) == 2
+
+    run(at.button(key="dx_clear_kept").click())
+    assert not chart_values(at) and "Still here" not in texts(at)
+    assert "dx_results" not in at.session_state and "dx_kept" not in at.session_state
+    assert at.checkbox(key="dx_sign_size").value  # the signs are the person's, not the photos'
+    upload(at, ("d.png", lesion_png(4)))
+    assert len(chart_values(at)) == 1 and "Still here" not in texts(at)
+
+
+def test_coming_back_keeps_age_sex_and_site(context_model) -> None:
+    at = run(app_test())
+    run(at.number_input(key="dx_age").set_value(62))
+    run(at.selectbox(key="dx_sex").set_value("female"))
+    upload(at, ("a.png", lesion_png(1)))
+    run(at.switch_page("../pages/about.py"))
+    run(at.switch_page("../pages/diagnose.py"))
+    assert at.number_input(key="dx_age").value == 62
+    assert at.selectbox(key="dx_sex").value == "female"
+    assert "Age, sex and body site were taken into account." in texts(at)
+
+
 # ----------------------------------------------------------------------------- explorer
 
 

@@ -197,6 +197,44 @@ def test_age_sex_and_site_reach_the_diagnosis(browser, tiny_model_dir, tmp_path)
         assert not errors, errors
 
 
+def test_photos_results_and_signs_survive_another_page(browser, tiny_model_dir, tmp_path) -> None:
+    """The walk-through: upload, tick a sign, explore the map, come back by the menu (and by
+    the browser's Back): the photo's result and the ticked sign are still there, until the
+    person clears the photos."""
+    errors: list[str] = []
+    sign = "It has grown or changed in size"
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_and_upload(browser, url, errors)
+        page.get_by_text("Warning signs you have noticed (optional)").click()
+        page.get_by_text(sign).click()
+        page.get_by_text("The warning signs you ticked were taken into account.").wait_for(
+            timeout=UI_TIMEOUT_MS
+        )
+        page.get_by_text("Explore this map").click()
+        page.locator('img[alt*="saliency overlay"]').wait_for(timeout=UI_TIMEOUT_MS)
+        menu = page.locator('[data-testid="stSidebarNav"]')
+        menu.get_by_text("Check a skin spot").click()
+        page.get_by_text("Still here from earlier in this session").wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.get_by_text("Most likely:").is_visible()
+        assert page.get_by_text("The warning signs you ticked were taken into account.").count()
+        page.get_by_text("Warning signs you have noticed (optional)").click()
+        assert page.get_by_role("checkbox", name=sign).is_checked()
+
+        menu.get_by_text("About and privacy").click()
+        page.get_by_text("Data and methods").first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.go_back()
+        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
+
+        page.get_by_role("button", name="Clear these photos").click()
+        page.get_by_text("Most likely:").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+        assert not page.get_by_text("Still here from earlier").count()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            {"name": "again.png", "mimeType": "image/png", "buffer": lesion_photo()}
+        )
+        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)  # uploads work as ever
+        assert not errors, errors
+
+
 # WCAG 2.x A and AA rules, and the best-practice heading rules (headings go down one level at a
 # time and say something, so a screen reader's outline of the page reads right). Streamlit draws
 # the sidebar menu as <div>s inside a <ul>, which its own markup must fix, so the menu is left
