@@ -23,6 +23,7 @@ from skindx.explain.overlay import overlay
 from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence
+from skindx.reports.numbers import counted
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -236,10 +237,16 @@ def narrow_batch(shown: pd.DataFrame) -> pd.DataFrame:
 def same_spot(
     engine: resources.Engine, analyses: list[Analysis], signs: tuple[str, ...]
 ) -> Prediction | None:
-    """The combined result when the person says the photos all show the same spot."""
+    """The combined result when the person says the photos all show the same spot: offered
+    only for two or more photos the model could assess (read, and in its domain)."""
     predictions = [a.prediction for a in analyses if a.prediction is not None]
-    if len(predictions) < 2:
+    assessed = [p for p in predictions if p.in_domain]
+    if len(assessed) < 2:
         forget("dx_same_spot")  # new photos start uncombined
+        st.caption(
+            "Photos of one spot can be combined once the model can assess two or more of them; "
+            f"it could assess {counted(len(assessed), 'photo')} of these."
+        )
         return None
     wanted = st.toggle(
         "These photos all show the same spot: combine them",
@@ -249,12 +256,8 @@ def same_spot(
     remember("dx_same_spot")
     if not wanted:
         return None
-    combined = engine.predictor.combine(predictions)
-    if combined is None:
-        st.warning("None of these photos looks like a close-up skin-lesion photo, so there is "
-                   "nothing to combine.")  # fmt: skip
-        return None
-    return warning_signs.with_signs(combined, signs)
+    combined = engine.predictor.combine(assessed)
+    return None if combined is None else warning_signs.with_signs(combined, signs)
 
 
 def combined_result(
@@ -264,8 +267,8 @@ def combined_result(
         _diagnosis(combined, "###", SAME_SPOT.capitalize())
         used = [a for a in analyses if a.prediction is not None and a.prediction.in_domain]
         st.caption(
-            f"The average of the model's probabilities over the {len(used)} photos it could "
-            "assess; its advice is never less cautious than any one photo's. "
+            f"The average of the model's probabilities over the {counted(len(used), 'photo')} "
+            "it could assess; its advice is never less cautious than any one photo's. "
             f"{same_spot_sentence(engine.skin_model.card.metrics)} Only combine photos of one "
             "spot: photos of different spots would blur their answers together."
         )

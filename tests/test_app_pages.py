@@ -906,6 +906,26 @@ def test_a_single_photo_offers_no_combining(model) -> None:
     assert "dx_same_spot" not in [toggle.key for toggle in at.toggle]
 
 
+def plain_png(colour: tuple[int, int, int]) -> bytes:
+    """A flat picture: nothing like a lesion close-up (the tiny model's domain check agrees)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_combining_needs_two_photos_the_model_could_assess(model) -> None:
+    """The walk-through combined "over the 1 photos it could assess": one lesion photo, a
+    picture the model does not assess and a corrupt file offered the toggle."""
+    files = [("a.png", lesion_png(1)), ("sky.png", plain_png((0, 0, 255))), ("bad.png", b"x")]
+    at = upload(run(app_test(PAGES / "diagnose.py")), *files)
+    assert "dx_same_spot" not in [toggle.key for toggle in at.toggle]
+    assert "it could assess 1 photo of these" in texts(at)
+    upload(at, *files, ("b.png", lesion_png(2)))
+    run(at.toggle(key="dx_same_spot").set_value(True))
+    assert "over the 2 photos it could assess" in texts(at)
+    assert "can be combined once" not in texts(at)
+
+
 def test_model_card_page_shows_what_combining_is_worth(model, tmp_path, monkeypatch) -> None:
     directory = tmp_path / "same_spot_model"
     shutil.copytree(model, directory)

@@ -236,3 +236,10 @@ def test_report_is_dated() -> None:
     image = np.full((40, 40, 3), 128, np.uint8)
     drawn = {report_png(image, prediction(), date=d) for d in (day, day.replace(day=6))}
     assert len(drawn) == 2  # the date is drawn
+
+
+def test_counted_says_one_photo_and_two_photos() -> None:
+    from skindx.reports.numbers import counted
+
+    assert [counted(n, "photo") for n in (0, 1, 2)] == ["0 photos", "1 photo", "2 photos"]
+    assert counted(2, "child", "children") == "2 children"

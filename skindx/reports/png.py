@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
+from skindx.reports.numbers import counted
 from skindx.reports.results import DISCLAIMER, diagnosis_label
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def combined_report_png(
         model_name, date: as for ``report_png``.
     """
     panels = [(pixels, name or f"Photo {i}") for i, (name, pixels) in enumerate(photos, 1)]
-    what = f"{len(photos)} photos of one spot, combined"
+    what = f"{counted(len(photos), 'photo')} of one spot, combined"
     subtitle = report_subtitle(what, model_name, date or datetime.date.today())
     return _draw_report(panels, prediction, subtitle)
 
