@@ -137,3 +137,121 @@ def test_age_panel_titles_are_wrapped(cube) -> None:
     fig = age_figure(age_table(cube))
     texts = {a.text for a in fig.layout.annotations}
     assert "Atypical melanocytic<br>proliferation" in texts  # beside "Cafe-au-lait macule"
+
+
+def test_each_age_panel_fits_its_own_data(cube) -> None:
+    """The walk-through: every panel ran 0–100% (two diagnoses of one image each are 100%), so
+    the lines of the others, under 35%, lay flat. Each panel now autoranges from 0 and labels
+    its own y axis."""
+    fig = age_figure(age_table(cube))
+    used = {trace.yaxis for trace in fig.data}  # the grid's twelfth cell stays empty
+    axes = [axis for axis in fig.select_yaxes() if f"y{axis.plotly_name[5:]}" in used]
+    assert len(axes) == 11
+    for axis in axes:
+        assert axis.matches is None and axis.range is None  # autorange, per panel
+        assert axis.rangemode == "tozero" and axis.showticklabels is True
+        assert axis.ticksuffix == "%"
+    assert all(axis.showticklabels is True for axis in fig.select_xaxes())
+
+
+def test_age_rows_leave_room_for_two_line_titles(cube) -> None:
+    """Two-line panel titles ("Squamous cell / carcinoma") crowded the panel above."""
+    fig = age_figure(age_table(cube))
+    plot_px = _plot_px(fig)
+    lines = max(a.text.count("<br>") + 1 for a in fig.layout.annotations)
+    assert lines == 2
+    needed = figures._TICKS_PX + lines * figures._AGE_TITLE_LINE_PX  # the x labels, the title
+    rows = sorted({axis.domain for axis in fig.select_yaxes()}, key=lambda d: -d[1])
+    assert len(rows) == 6
+    for upper, lower in itertools.pairwise(rows):
+        assert (upper[0] - lower[1]) * plot_px >= needed - 0.5
+    assert fig.layout.margin.t >= figures._TITLE_PX + lines * figures._AGE_TITLE_LINE_PX
+
+
+def test_age_lines_break_at_empty_bins(cube) -> None:
+    """ISIC 2018 test's vascular lesions: 2 images at 20–24, none until 40–44. The line ran
+    straight from 20 to 40, as if 25–39 had values in between."""
+    fig = age_figure(age_table(cube))
+    trace = next(
+        t
+        for t in fig.data
+        if t.name == "ISIC 2018 test" and _panel_title(fig, t) == "Vascular lesion"
+    )
+    points = dict(zip(trace.x, trace.y, strict=True))
+    assert points[20] == pytest.approx(100 * 2 / 19, abs=0.01)
+    assert all(pd.isna(points[age]) for age in (25, 30, 35))  # gaps, not values
+    assert points[40] == pytest.approx(100 * 2 / 19, abs=0.01)
+    assert trace.connectgaps is False
+    assert trace.mode == "lines+markers"  # a lone bin still shows as its marker
+
+
+def _panel_title(fig: go.Figure, trace: go.Scatter) -> str:
+    """The title of the panel a trace is drawn in."""
+    axis = fig.layout[f"xaxis{trace.xaxis[1:]}"]
+    middle = sum(axis.domain) / 2
+    y_axis = fig.layout[f"yaxis{trace.yaxis[1:]}"]
+    return next(
+        a.text
+        for a in fig.layout.annotations
+        if a.x == pytest.approx(middle) and a.y == pytest.approx(y_axis.domain[1])
+    )
+
+
+def _luminance(color: str) -> float:
+    """WCAG relative luminance of a "#rrggbb", "rgb(r,g,b)" or "white" colour."""
+    if color == "white":
+        channels = [255, 255, 255]
+    elif color.startswith("#"):
+        channels = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [int(float(v)) for v in color[color.index("(") + 1 : -1].split(",")[:3]]
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        for c in (v / 255 for v in channels)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(foreground: str, background: str) -> float:
+    high, low = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_helper_matches_the_walk_through() -> None:
+    assert _contrast("rgb(128,132,149)", "white") == pytest.approx(3.7, abs=0.05)
+    assert _contrast("#000000", "#ffffff") == pytest.approx(21)
+
+
+def _text_colours(fig: go.Figure) -> dict[str, str | None]:
+    """Every text colour the figure sets itself: Streamlit's chart theme fills only what a
+    figure leaves unset, with its grey of 3.7:1."""
+    layout = fig.layout
+    colours = {
+        "font": layout.font.color,
+        "title": layout.title.font.color,
+        "legend": layout.legend.font.color,
+        "hover": layout.hoverlabel.font.color,
+    }
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        name = axis.plotly_name
+        colours[f"{name} ticks"] = axis.tickfont.color
+        colours[f"{name} title"] = axis.title.font.color
+    for i, annotation in enumerate(layout.annotations):
+        colours[f"annotation {i}"] = annotation.font.color
+    return colours
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+@pytest.mark.parametrize("empty", [False, True], ids=["data", "empty"])
+def test_chart_text_reaches_aa_contrast(name: str, empty: bool, cube) -> None:
+    """The walk-through: axis and tick labels in rgb(128,132,149) on white, 3.7:1."""
+    table_of, figure_of = CHARTS[name]
+    table = table_of(cube)
+    fig = figure_of(table.iloc[:0] if empty else table)
+    background = fig.layout.paper_bgcolor
+    assert background == fig.layout.plot_bgcolor == "white"
+    colours = _text_colours(fig)
+    unset = [part for part, colour in colours.items() if colour is None]
+    assert not unset, (name, unset)
+    low = {part: c for part, c in colours.items() if _contrast(c, background) < 4.5}
+    assert not low, (name, low)

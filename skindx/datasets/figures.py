@@ -19,7 +19,7 @@ from skindx.datasets.names import (
     diagnosis_order,
     ordered,
 )
-from skindx.datasets.summary import GROUP_LABELS
+from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
 from skindx.datasets.tables import group_column
 
 _PALETTE = px.colors.qualitative.Safe
@@ -37,6 +37,14 @@ CONFIRMATION_COLORS = {
     "unknown": "#b0b0b0",
 }
 
+# Text colours set on every figure, at least 4.5:1 (WCAG AA) on the white chart: Streamlit's
+# chart theme, which only fills what a figure leaves unset, drew axis and tick labels in
+# rgb(128,132,149), 3.7:1. The title in the app theme's textColor.
+TITLE_TEXT = "#141414"
+CHART_TEXT = "#4d4d4d"  # 8.5:1
+CHART_BACKGROUND = "white"
+_GRID = "#e3e3e3"
+
 # Pixel sizes the layout reserves. Legend rows are counted at a phone's plot width, so the
 # legend fits there too (a wider screen leaves a little space under it).
 _TITLE_PX = 40
@@ -49,6 +57,8 @@ _AXIS_TITLE_PX = 30
 _PANEL_TITLE_PX = 28
 _TICKS_PX = 24  # a row of horizontal numeric tick labels
 _ROW_PX = 34  # a diagnosis's row: a name wrapped onto two lines fits
+_AGE_PANEL_PX = 130  # an age panel's plot area
+_AGE_TITLE_LINE_PX = 17  # a line of an age panel's title (13 px text)
 
 
 def _named(table: pd.DataFrame, column: str = "diagnosis") -> pd.DataFrame:
@@ -90,7 +100,7 @@ def _legend_rows(fig: go.Figure) -> int:
 
 
 def _layout(
-    fig: go.Figure, title: str, plot_px: int, *, bottom_px: int = 50, panel_titles: bool = False
+    fig: go.Figure, title: str, plot_px: int, *, bottom_px: int = 50, panel_title_px: int = 0
 ) -> go.Figure:
     """Title, then the legend under it, then the plot area of plot_px (and any panel title).
 
@@ -98,7 +108,7 @@ def _layout(
     placed at a fraction of the plot's height below it lands on whatever labels are that long.
     The margins are fixed in pixels, so panel gaps computed from plot_px stay what they say."""
     legend_px = _LEGEND_ROW_PX * _legend_rows(fig)
-    top_px = _TITLE_PX + legend_px + (_PANEL_TITLE_PX if panel_titles else 0)
+    top_px = _TITLE_PX + legend_px + panel_title_px
     height = top_px + plot_px + bottom_px
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top"},
@@ -119,6 +129,29 @@ def _layout(
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _readable(fig)
+
+
+def _readable(fig: go.Figure) -> go.Figure:
+    """Every text of the figure in a colour of at least 4.5:1 on its white background, set on
+    the figure itself so that no theme's fainter default applies."""
+    fig.update_layout(
+        font_color=CHART_TEXT,
+        title_font_color=TITLE_TEXT,
+        legend_font_color=CHART_TEXT,
+        hoverlabel={"bgcolor": CHART_BACKGROUND, "font_color": TITLE_TEXT},
+        paper_bgcolor=CHART_BACKGROUND,
+        plot_bgcolor=CHART_BACKGROUND,
+    )
+    axes = {
+        "tickfont_color": CHART_TEXT,
+        "title_font_color": CHART_TEXT,
+        "gridcolor": _GRID,
+        "zerolinecolor": _GRID,
+    }
+    fig.update_xaxes(**axes)
+    fig.update_yaxes(**axes)
+    fig.update_annotations(font_color=TITLE_TEXT)
     return fig
 
 
@@ -215,30 +248,56 @@ def malignancy_figure(table: pd.DataFrame) -> go.Figure:
 
 
 def age_figure(table: pd.DataFrame) -> go.Figure:
-    """Age distribution per diagnosis (% of that diagnosis), a panel per diagnosis."""
+    """Age distribution per diagnosis (% of that diagnosis), a panel per diagnosis.
+
+    Each panel's y axis fits its own data (a diagnosis with one image at 100% had flattened
+    every other panel), and a line breaks at an empty age bin rather than inventing values."""
     title = "Age by diagnosis (% of its images, 5-year bins)"  # short enough for a phone
     if table.empty:
         return _empty_figure(title)
-    n_rows = math.ceil(table["diagnosis"].nunique() / 2)
-    plot_px = 170 * n_rows
+    names = _name_order(table["diagnosis"])
+    n_rows = math.ceil(len(names) / 2)
+    # Wrapped panel titles: two long names side by side ran into each other on a phone; the
+    # gap above each row of panels holds the tallest of them.
+    wrapped = {name: _wrapped(name) for name in names}
+    title_px = _AGE_TITLE_LINE_PX * max(text.count("<br>") + 1 for text in wrapped.values()) + 8
+    gap_px = _TICKS_PX + title_px  # every panel's own age labels, then the next one's title
+    plot_px = _AGE_PANEL_PX * n_rows + gap_px * (n_rows - 1)
     fig = px.line(
-        _named(table),
+        _named(_with_gaps(table)),
         x="age",
         y="percent",
         color="dataset",
         facet_col="diagnosis",
         facet_col_wrap=2,
-        # Room for each panel's title; only the bottom row has x tick labels.
-        facet_row_spacing=min(0.2, 1.5 * _PANEL_TITLE_PX / plot_px),
+        facet_row_spacing=gap_px / plot_px if n_rows > 1 else 0.03,
+        facet_col_spacing=0.1,  # room for the right-hand panels' own y tick labels
         markers=True,
         color_discrete_map=_colors(table["dataset"]),
-        category_orders={"diagnosis": _name_order(table["diagnosis"])},
+        category_orders={"diagnosis": names},
         hover_data={"images": ":,"},
-        labels={"percent": "%", "age": "age"},
+        labels={"percent": "", "age": "age"},
     )
-    # Wrapped panel titles: two long names side by side ran into each other on a phone.
-    fig.for_each_annotation(lambda a: a.update(text=_wrapped(a.text.split("=")[-1])))
-    return _layout(fig, title, plot_px, panel_titles=True)
+    fig.update_traces(connectgaps=False)
+    fig.update_xaxes(showticklabels=True, dtick=20)
+    fig.update_yaxes(
+        matches=None, showticklabels=True, rangemode="tozero", ticksuffix="%", nticks=4
+    )
+    fig.for_each_annotation(
+        lambda a: a.update(text=wrapped.get(a.text.split("=")[-1], a.text), font_size=13)
+    )
+    return _layout(fig, title, plot_px, panel_title_px=title_px)
+
+
+def _with_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """The age table with a row of NaN for each empty bin inside a line's age range, so plotly
+    breaks the line there instead of joining its neighbours (20 → 40 drew values for 25–35)."""
+    lines = []
+    for (dataset, code), part in table.groupby(["dataset", "diagnosis"], sort=False):
+        bins = range(int(part["age"].min()), int(part["age"].max()) + 1, AGE_BIN_WIDTH)
+        full = part.set_index("age").reindex(bins).rename_axis("age").reset_index()
+        lines.append(full.assign(dataset=dataset, diagnosis=code))
+    return pd.concat(lines, ignore_index=True)
 
 
 def _stacked_by_diagnosis(
@@ -284,7 +343,7 @@ def _stacked_by_diagnosis(
         _diagnosis_axis(fig, [name for name in order if name in present], row=row, col=1)
     fig.update_layout(barmode="stack")
     fig.update_xaxes(range=[0, 100], ticksuffix="%")
-    return _layout(fig, title, plot_px, bottom_px=_TICKS_PX + 10, panel_titles=True)
+    return _layout(fig, title, plot_px, bottom_px=_TICKS_PX + 10, panel_title_px=_PANEL_TITLE_PX)
 
 
 def sex_figure(table: pd.DataFrame) -> go.Figure:
@@ -323,7 +382,7 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(tickangle=-45, categoryorder="array", categoryarray=sites)
     # Every cell prints its %, so no colour bar takes a phone's width to say it again.
     fig.update_layout(coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 100, "showscale": False})
-    return _layout(fig, title, plot_px, bottom_px=label_px + 10, panel_titles=True)
+    return _layout(fig, title, plot_px, bottom_px=label_px + 10, panel_title_px=_PANEL_TITLE_PX)
 
 
 def _heatmap(z: pd.DataFrame, counts: pd.DataFrame) -> go.Heatmap:
