@@ -197,7 +197,7 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
             "top_diagnosis": st.column_config.TextColumn("Most likely"),
             "probability": st.column_config.TextColumn("Probability", alignment="right"),
             "malignant_probability": st.column_config.TextColumn("Cancer types", alignment="right"),
-            "concern": st.column_config.TextColumn("Advice"),
+            "advice": st.column_config.TextColumn("Advice"),
             "note": st.column_config.TextColumn("Note"),
         },
     )
@@ -229,7 +229,7 @@ def narrow_batch(shown: pd.DataFrame) -> pd.DataFrame:
             "File": files,
             "Most likely": answers,
             "Cancer types": shown["malignant_probability"].fillna("—"),
-            "Advice": shown["concern"],
+            "Advice": shown["advice"],
         }
     )
 
@@ -288,14 +288,17 @@ def _summary(analysis: Analysis) -> str:
     """The one-line label of a result in a batch."""
     name, prediction = ui.escape(analysis.name), analysis.prediction
     if prediction is None:
-        return f"{name} · not analysed"
+        return f"{name} · {results.NOT_ANALYSED}"
+    advice = results.short_advice(prediction)  # the words of the table's Advice column
     if not prediction.in_domain:
-        return f"{name} · not assessed"
+        # "Not assessed: …", or the advice of the person's warning signs after it
+        return (
+            f"{name} · {advice}"
+            if prediction.advice is None
+            else f"{name} · Not assessed · {advice}"
+        )
     probability = ui.probability(prediction.probabilities[prediction.label])
-    return (
-        f"{name} · {prediction.label_name} {probability} · "
-        f"{results.CONCERN_LABELS[prediction.concern]}"
-    )
+    return f"{name} · {prediction.label_name} {probability} · {advice}"
 
 
 def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:

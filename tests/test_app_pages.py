@@ -31,7 +31,13 @@ from streamlit.testing.v1 import AppTest
 from skindx.config import Settings
 from skindx.images.loading import ImageRejected, inspect_image
 from skindx.images.rejection import UNREADABLE
-from skindx.reports.results import NOT_ANALYSED, PHOTO_NOTE, TABLE_COLUMNS, results_csv
+from skindx.reports.results import (
+    NOT_ANALYSED,
+    PHOTO_NOTE,
+    SHORT_ADVICE,
+    TABLE_COLUMNS,
+    results_csv,
+)
 from streamlit_app import ui
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,7 +271,13 @@ def test_multi_upload_table_and_csv(model) -> None:
     assert list(table.columns) == list(TABLE_COLUMNS)
     assert list(table["file"]) == [name for name, _ in files]
     assert table["probability"].iloc[:2].str.fullmatch(r"(<|>)?\d{1,3}%").all()  # as on the page
-    assert table["concern"].iloc[2] == NOT_ANALYSED
+    assert table["advice"].iloc[2] == NOT_ANALYSED
+    # The advice in the table, the CSV and each result's header is the result box's advice in
+    # a few words, not a triage level's name ("Low").
+    advice = list(table["advice"].iloc[:2])
+    assert set(advice) <= set(SHORT_ADVICE.values())
+    headers = [e.label for e in at.expander if e.label.startswith(("a\\.png", "b\\.png"))]
+    assert [header.rsplit(" · ", 1)[1] for header in headers] == advice
     assert at.download_button(key="dx_csv")
     csv = pd.read_csv(io.BytesIO(results_csv(table)))
     assert csv["file"].iloc[2].startswith("'=")

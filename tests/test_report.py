@@ -30,10 +30,12 @@ from skindx.reports.results import (
     CONTEXT_NOTE,
     NOT_ANALYSED,
     OUT_OF_DOMAIN_NOTE,
+    SHORT_ADVICE,
     SIGNS_NOTE,
     TABLE_COLUMNS,
     results_csv,
     results_table,
+    short_advice,
 )
 from skindx.taxonomy import CODES
 
@@ -80,9 +82,10 @@ def test_results_table_rows() -> None:
     assert first["note"] == "" and fourth["note"] == CONTEXT_NOTE
     assert first["top_diagnosis"] == "Melanoma"
     assert first["probability"] == 0.5 and first["malignant_probability"] == 0.65
-    assert first["concern"] == "See a doctor"
-    assert pd.isna(second["top_diagnosis"]) and second["concern"] == "Not assessed"
-    assert third["concern"] == NOT_ANALYSED
+    assert first["advice"] == "Show it to a doctor in the next few weeks"
+    assert pd.isna(second["top_diagnosis"])
+    assert second["advice"] == "Not assessed: see a doctor if it worries you"
+    assert third["advice"] == NOT_ANALYSED
     assert third["note"].startswith("This file")
 
 
@@ -96,8 +99,10 @@ def test_results_table_with_warning_signs() -> None:
         ]
     )
     first, second = table.to_dict("records")
-    assert first["concern"] == "See a doctor soon" and first["note"] == SIGNS_NOTE
-    assert pd.isna(second["top_diagnosis"]) and second["concern"] == "See a doctor"
+    assert first["advice"] == "See a doctor soon, within two weeks"
+    assert first["note"] == SIGNS_NOTE
+    assert pd.isna(second["top_diagnosis"])
+    assert second["advice"] == "Show it to a doctor in the next few weeks"
     assert second["note"] == "; ".join((OUT_OF_DOMAIN_NOTE, CONTEXT_NOTE, SIGNS_NOTE))
 
 
@@ -243,3 +248,16 @@ def test_counted_says_one_photo_and_two_photos() -> None:
 
     assert [counted(n, "photo") for n in (0, 1, 2)] == ["0 photos", "1 photo", "2 photos"]
     assert counted(2, "child", "children") == "2 children"
+
+
+@pytest.mark.parametrize("concern", ["low", "see_doctor", "see_doctor_soon", "not_assessed"])
+def test_short_advice_says_what_the_full_message_says(concern) -> None:
+    """The batch table said "Low", a triage level's name, where the result said "Keep an eye
+    on it": each short advice is the full message's own words, shortened."""
+    from skindx.diagnosis.predict import CONCERN_MESSAGES
+
+    short = short_advice(prediction(concern=concern, in_domain=concern != "not_assessed"))
+    assert short == SHORT_ADVICE[concern] and len(short) <= 50
+    words = {word.strip(".,;:").lower() for word in CONCERN_MESSAGES[concern].split()}
+    shortened = {word.strip(".,;:").lower() for word in short.split()} - {"it", "not", "assessed"}
+    assert shortened <= words | {"it"}, shortened - words

@@ -17,23 +17,26 @@ if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
 
 __all__ = [
-    "CONCERN_LABELS",
     "DISCLAIMER",
+    "SHORT_ADVICE",
     "diagnosis_label",
     "results_csv",
     "results_table",
     "safe_csv",
+    "short_advice",
 ]
 
 DISCLAIMER = (
     "Educational tool, not a medical device and not a diagnosis. See a doctor or dermatologist "
     "about any spot that is new, changing, bleeding or worrying you."
 )
-CONCERN_LABELS: Mapping[str, str] = {
-    "low": "Low",
-    "see_doctor": "See a doctor",
-    "see_doctor_soon": "See a doctor soon",
-    "not_assessed": "Not assessed",
+# The advice of each triage level in the words of its full message (predict.CONCERN_MESSAGES,
+# and the warning signs' own), short enough for a table cell and a result's one-line header.
+SHORT_ADVICE: Mapping[str, str] = {
+    "low": "Keep an eye on it; see a doctor if it changes",
+    "see_doctor": "Show it to a doctor in the next few weeks",
+    "see_doctor_soon": "See a doctor soon, within two weeks",
+    "not_assessed": "Not assessed: see a doctor if it worries you",
 }
 NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
@@ -45,7 +48,7 @@ TABLE_COLUMNS = (
     "top_diagnosis",
     "probability",
     "malignant_probability",
-    "concern",
+    "advice",
     "note",
 )
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -54,6 +57,11 @@ _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def diagnosis_label(code: str) -> str:
     """``"Melanoma"`` for ``"mel"``; unknown codes come back unchanged."""
     return BY_CODE[code].name if code in BY_CODE else code
+
+
+def short_advice(prediction: Prediction) -> str:
+    """The prediction's advice (:attr:`Prediction.concern_message`) in a few words."""
+    return SHORT_ADVICE[prediction.concern]
 
 
 def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFrame:
@@ -66,9 +74,9 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
     for name, result in results:
         if isinstance(result, str):
             rows.append(_row(name, None, None, None, NOT_ANALYSED, result))
-        elif not result.in_domain:
-            concern = CONCERN_LABELS[result.concern]  # not assessed, unless warning signs say
-            rows.append(_row(name, None, None, None, concern, _note(result, OUT_OF_DOMAIN_NOTE)))
+        elif not result.in_domain:  # not assessed, unless the warning signs advise more
+            advice = short_advice(result)
+            rows.append(_row(name, None, None, None, advice, _note(result, OUT_OF_DOMAIN_NOTE)))
         else:
             label = result.label
             rows.append(
@@ -77,7 +85,7 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
                     diagnosis_label(label),
                     result.probabilities[label],
                     result.malignant_probability,
-                    CONCERN_LABELS.get(result.concern, result.concern),
+                    short_advice(result),
                     _note(result),
                 )
             )
@@ -94,13 +102,13 @@ def _note(result: Prediction, *first: str) -> str:
     return "; ".join(note for note in notes if note)
 
 
-def _row(name, label, probability, malignant, concern, note) -> dict[str, Any]:
+def _row(name, label, probability, malignant, advice, note) -> dict[str, Any]:
     return {
         "file": name,
         "top_diagnosis": label,
         "probability": None if probability is None else round(float(probability), 4),
         "malignant_probability": None if malignant is None else round(float(malignant), 4),
-        "concern": concern,
+        "advice": advice,
         "note": note,
     }
 
