@@ -26,6 +26,18 @@ DATASETS_KEY = "stats_datasets"
 CHART_CONFIG = {"displayModeBar": False}
 
 
+def _number_formats(table: pd.DataFrame) -> dict[str, Any]:
+    """One number format per float column ("0.0" beside "81.9", never "0"): percentages to one
+    decimal, fractions (the imbalance table's accuracies) to three."""
+    return {
+        column: st.column_config.NumberColumn(
+            format="%.1f" if "percent" in column or column.endswith("%") else "%.3f"
+        )
+        for column in table.columns
+        if table[column].dtype.kind == "f"
+    }
+
+
 @st.cache_data(show_spinner=False)
 def _bundled() -> tuple[dict[str, Any], pd.DataFrame]:
     summary = load_summary()
@@ -123,6 +135,7 @@ def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) ->
             key=f"stats_table_{key}",
             hide_index=True,
             width="stretch",
+            column_config=_number_formats(table),
         )
     st.download_button(
         "Download table (CSV)",
@@ -230,7 +243,7 @@ def main() -> None:
         narrow=narrow,
         key="stats_overview",
         hide_index=True,
-        column_config=dict.fromkeys(counts, right),
+        column_config={**dict.fromkeys(counts, right), **_number_formats(shown)},
     )
     st.caption("All images of each dataset, before the filters; — where its files do not say.")
     view = apply_filters(cube, filters)

@@ -70,6 +70,19 @@ def test_page_with_bundled_summary(app: AppTest) -> None:
     assert overview.loc["ISIC 2020", "lesions"] == "—"  # not "None": ISIC 2020 has no lesion ids
 
 
+def test_every_table_has_one_number_format_per_column(app: AppTest) -> None:
+    """The walk-through: the overview showed "0" next to "81.9" in one column."""
+    overview = json.loads(app.dataframe[0].proto.columns)
+    for column in ("malignant %", "melanoma %", "unknown diagnosis %"):
+        assert overview[column]["type_config"]["format"] == "%.1f"
+    for table in app.dataframe:
+        values = table.value
+        configs = json.loads(table.proto.columns)
+        floats = [c for c in values.columns if values[c].dtype.kind == "f"]
+        assert floats
+        assert all(configs[c]["type_config"].get("format") for c in floats), floats
+
+
 def test_charts_hide_the_mode_bar(app: AppTest) -> None:
     """Plotly's toolbar, shown on a tap on a phone, was drawn over the charts' titles."""
     configs = [json.loads(chart.proto.config) for chart in app.get("plotly_chart")]
