@@ -434,14 +434,8 @@ def _out_of_domain(prediction: Prediction) -> None:
 
 
 def _chart(prediction: Prediction, index: int) -> None:
-    figure = figures.probability_figure(prediction)
-    bars = figure.data[0]  # the page's one probability format on the bars too
-    bars.update(
-        text=[ui.probability(value / 100) for value in bars.x],
-        hovertemplate="%{y}: %{text}<extra></extra>",
-    )
     st.plotly_chart(
-        figure,
+        figures.probability_figure(prediction),
         key=f"dx_chart_{index}",
         config={"displayModeBar": False},
     )

@@ -22,6 +22,7 @@ from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
 from skindx.images.rejection import UPLOAD_FORMATS, format_names
+from skindx.reports.numbers import probability as probability  # pages' and reports' one format
 from skindx.reports.results import DISCLAIMER
 from streamlit_app import navigation
 
@@ -42,18 +43,6 @@ def disclaimer() -> None:
 def escape(text: str) -> str:
     """Text from a user (a file name) made inert for ``st.markdown``."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def probability(value: float | None) -> str:
-    """A model's probability as the public reads it, the same everywhere on a page: a whole
-    percent ("69%"), with "<1%" and ">99%" where rounding would claim 0% or 100%."""
-    if value is None:
-        return "—"
-    if 0 < value < 0.005:
-        return "<1%"
-    if 0.995 <= value < 1:
-        return ">99%"
-    return f"{100 * value:.0f}%"
 
 
 def probabilities_as_text(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from skindx.reports.figures import (
     reliability_figure,
     roc_figure,
 )
-from skindx.reports.png import combined_report_png, report_png, report_subtitle
+from skindx.reports.png import combined_report_png, report_png, report_rows, report_subtitle
 from skindx.reports.results import (
     CONTEXT_NOTE,
     NOT_ANALYSED,
@@ -261,3 +261,27 @@ def test_short_advice_says_what_the_full_message_says(concern) -> None:
     words = {word.strip(".,;:").lower() for word in CONCERN_MESSAGES[concern].split()}
     shortened = {word.strip(".,;:").lower() for word in short.split()} - {"it", "not", "assessed"}
     assert shortened <= words | {"it"}, shortened - words
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(0.0, "0%"), (0.004, "<1%"), (0.006, "1%"), (0.694, "69%"), (0.996, ">99%"), (1.0, "100%")],
+)
+def test_probability_is_a_whole_percent_never_a_false_zero_or_hundred(value, written) -> None:
+    from skindx.reports.numbers import probability
+
+    assert probability(value) == written
+
+
+def test_report_writes_probabilities_as_the_page_does() -> None:
+    """The walk-through's report said "All cancer types together 0.6%" where the page said
+    "Cancer types together: 1%"."""
+    from skindx.reports.numbers import probability
+
+    tiny = dataclasses.replace(prediction(), malignant_probability=0.006)
+    rows = {label: written for label, _, written, _ in report_rows(tiny)}
+    assert rows["All cancer types together"] == "1%"
+    assert rows["All non-cancer types together"] == "99%"
+    assert rows["Melanoma"] == probability(PROBABILITIES["mel"]) == "50%"
+    bars = probability_figure(tiny).data[0]  # and the chart on the page
+    assert list(bars.text) == [probability(p) for _, p in reversed(tiny.top_k(7))]

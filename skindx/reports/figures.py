@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
 
@@ -44,9 +45,9 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
     ``highlight`` bars in colour, the rest muted."""
     import plotly.graph_objects as go
 
-    ranked = prediction.top_k(len(prediction.probabilities))
-    codes = [code for code, _ in ranked][::-1]
-    values = [100 * p for _, p in ranked][::-1]
+    ranked = prediction.top_k(len(prediction.probabilities))[::-1]
+    codes = [code for code, _ in ranked]
+    values = [100 * p for _, p in ranked]
     n = len(codes)
     colours = [HIGHLIGHT if i >= n - highlight else MUTED for i in range(n)]
     figure = go.Figure(
@@ -55,10 +56,10 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
             y=[_wrap_label(diagnosis_label(code)) for code in codes],
             orientation="h",
             marker_color=colours,
-            text=[f"{v:.1f}%" for v in values],
+            text=[probability(p) for _, p in ranked],  # as the page and the report write them
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+            hovertemplate="%{y}: %{text}<extra></extra>",
         )
     )
     figure.update_layout(

@@ -1,7 +1,20 @@
-"""How the pages write numbers for people: `percent` (0.4 → "40.0%", None → a dash) and
+"""How the pages and reports write numbers for people: `probability` (a model's answer:
+0.694 → "69%", 0.004 → "<1%"), `percent` (a measured share: 0.4 → "40.0%", None → a dash) and
 `counted` (1 → "1 photo", 3 → "3 photos")."""
 
 from __future__ import annotations
+
+
+def probability(value: float | None) -> str:
+    """A model's probability as the public reads it, the same on every page and report: a
+    whole percent ("69%"), with "<1%" and ">99%" where rounding would claim 0% or 100%."""
+    if value is None:
+        return "—"
+    if 0 < value < 0.005:
+        return "<1%"
+    if 0.995 <= value < 1:
+        return ">99%"
+    return f"{100 * value:.0f}%"
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
-from skindx.reports.numbers import counted
+from skindx.reports.numbers import counted, probability
 from skindx.reports.results import DISCLAIMER, diagnosis_label
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
 
-__all__ = ["combined_report_png", "report_png", "report_subtitle"]
+__all__ = ["combined_report_png", "report_png", "report_rows", "report_subtitle"]
 
 _WIDTH = 1200
 _PAD = 40
@@ -96,7 +96,7 @@ def _draw_report(
     from PIL import Image, ImageDraw
 
     fonts = _fonts()
-    lines_after_panels = _report_rows(prediction)
+    lines_after_panels = report_rows(prediction)
     wrapped_concern = textwrap.wrap(prediction.concern_message, 95)
     # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
     wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
@@ -146,13 +146,11 @@ def _draw_report(
     draw.text((_PAD, y), heading, font=fonts["heading"], fill=_INK)
     y += 40
     bar_left, bar_width = _PAD + 470, _WIDTH - 2 * _PAD - 470 - 90
-    for label, value, colour in lines_after_panels:
+    for label, value, written, colour in lines_after_panels:
         draw.text((_PAD, y), label, font=fonts["body"], fill=_INK)
         draw.rectangle((bar_left, y + 6, bar_left + bar_width, y + 24), fill=(241, 243, 246))
         draw.rectangle((bar_left, y + 6, bar_left + round(bar_width * value), y + 24), fill=colour)
-        draw.text(
-            (bar_left + bar_width + 10, y), f"{100 * value:.1f}%", font=fonts["body"], fill=_INK
-        )
+        draw.text((bar_left + bar_width + 10, y), written, font=fonts["body"], fill=_INK)
         y += 38
     y += 20
     draw.line((_PAD, y, _WIDTH - _PAD, y), fill=_RULE, width=2)
@@ -182,7 +180,9 @@ def report_subtitle(file_name: str, model_name: str, date: datetime.date) -> str
     return " · ".join(part for part in parts if part)
 
 
-def _report_rows(prediction: Prediction) -> list[tuple[str, float, tuple[int, int, int]]]:
+def report_rows(prediction: Prediction) -> list[tuple[str, float, str, tuple[int, int, int]]]:
+    """The report's bars: (label, probability, the probability as written, colour). Written as
+    the page writes it (``numbers.probability``: "69%", "<1%"), so report and screen agree."""
     if not prediction.in_domain:  # no confident diagnosis: draw no figures at all
         return []
     rows = []
@@ -192,7 +192,7 @@ def _report_rows(prediction: Prediction) -> list[tuple[str, float, tuple[int, in
     malignant = prediction.malignant_probability
     rows.append(("All cancer types together", malignant, _hex(MALIGNANT_COLOUR)))
     rows.append(("All non-cancer types together", 1.0 - malignant, _hex(BENIGN_COLOUR)))
-    return rows
+    return [(label, p, probability(p), colour) for label, p, colour in rows]
 
 
 def _fonts() -> dict[str, Any]:
