@@ -38,6 +38,9 @@ HIGHLIGHT = "#1f5fa8"
 MUTED = "#a9b4c2"
 MALIGNANT_COLOUR = "#b23a48"
 BENIGN_COLOUR = "#3c8d5a"
+# Chart text in the app theme's text colour (.streamlit/config.toml), 18:1 on white: Streamlit's
+# plotly theme writes axis labels and bar values in a grey of 3.7:1, below WCAG AA's 4.5:1.
+TEXT_COLOUR = "#141414"
 
 
 def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
@@ -69,6 +72,18 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
         height=40 * n + 30,
         showlegend=False,
     )
+    return _readable(figure)
+
+
+def _readable(figure: go.Figure) -> go.Figure:
+    """The figure with every axis label, title, legend and bar value in :data:`TEXT_COLOUR`
+    (heat map cells and hover labels keep plotly's own text, which contrasts with their
+    colour). Set on each part: Streamlit's theme colours the parts, which the figure's one
+    font colour would not override."""
+    figure.update_layout(font_color=TEXT_COLOUR, legend_font_color=TEXT_COLOUR)
+    figure.update_xaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
+    figure.update_yaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
+    figure.update_traces(textfont_color=TEXT_COLOUR, selector={"type": "bar"})
     return figure
 
 
@@ -147,7 +162,7 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=420,
     )
-    return figure
+    return _readable(figure)
 
 
 def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | None:
@@ -182,7 +197,7 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=60 + 42 * len(rows),
     )
-    return figure
+    return _readable(figure)
 
 
 def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
@@ -209,7 +224,7 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=460,
     )
-    return figure
+    return _readable(figure)
 
 
 def _diagonal(name: str):
@@ -269,7 +284,7 @@ def reliability_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=420,
     )
-    return figure
+    return _readable(figure)
 
 
 def history_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure | None:
@@ -290,4 +305,4 @@ def history_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure |
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=380,
     )
-    return figure
+    return _readable(figure)
