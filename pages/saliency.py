@@ -16,8 +16,8 @@ import functools
 import streamlit as st
 
 from skindx.datasets.examples import examples_dir
-from skindx.explain.explainer import METHODS
-from skindx.explain.overlay import COLORMAPS, overlay
+from skindx.explain.explainer import METHODS, member_kinds, reading_order, uses_layer
+from skindx.explain.overlay import COLORMAPS, legend, overlay
 from skindx.reports import saliency_view
 from streamlit_app import resources, saliency_widgets, ui
 
@@ -30,14 +30,13 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
     saliency, faithfulness = saliency_widgets.saliency_map(engine, image, method, target, layer)
     blended = overlay(image["pixels"], saliency, alpha, colormap)
     picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
-    picture.image(
-        blended,
-        caption=saliency_view.map_caption(
-            method, target, engine.explainer.layer_label(saliency.layer)
-        ),
-        width="stretch",
-        alt=saliency_view.map_alt(method, target),
-    )
+    with picture:
+        # The map, its colour scale right under it, then what the map is.
+        with st.container(gap=None):
+            st.image(blended, width="stretch", alt=saliency_view.map_alt(method, target))
+            _legend(colormap)
+        layer_name = engine.explainer.layer_label(saliency.layer)
+        st.caption(saliency_view.map_caption(method, target, layer_name), text_alignment="center")
     with figures:
         saliency_widgets.faithfulness_metric(faithfulness, target)
         st.download_button(
@@ -49,6 +48,37 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
             on_click="ignore",
             icon=":material/download:",
         )
+
+
+def _legend(colormap: str) -> None:
+    """The colour scale under a map: a thin strip of the overlay's own colour map, its ends
+    named (a horizontal row, so a phone keeps them at the strip's ends)."""
+    st.image(legend(colormap, height=16), width="stretch", alt=saliency_view.legend_alt(colormap))
+    weaker, stronger = saliency_view.LEGEND_ENDS
+    with st.container(horizontal=True, horizontal_alignment="distribute", gap=None):
+        st.caption(f"← {weaker}", width="content")
+        st.caption(saliency_view.LEGEND_MIDDLE, width="content")
+        st.caption(f"{stronger} →", width="content")
+
+
+def _layer_box(column, engine, method: str) -> str:
+    """The conv layer to explain from; shown greyed out, with a note, while no map on the page
+    uses a layer (SmoothGrad alone), keeping the choice for when a layer method returns."""
+    layers = reading_order(engine.explainer.layers)
+    # A second method is never the first, so comparing two methods always uses a layer.
+    needed = uses_layer(method) or st.session_state.get("sal_compare") == "Two methods"
+    layer = column.selectbox(
+        "Conv layer",
+        layers,
+        index=len(layers) - 1,  # the deepest (an ensemble: all members' last blocks)
+        format_func=lambda name: engine.explainer.layer_label(name, kind=False),
+        key="sal_layer",
+        disabled=not needed,
+        help=saliency_view.layer_help(member_kinds(engine.explainer.members)),
+    )
+    if not needed:
+        column.caption(saliency_view.LAYERLESS)
+    return layer
 
 
 def main() -> None:
@@ -84,24 +114,14 @@ def main() -> None:
         )
 
     methods = list(METHODS)
-    layers = list(engine.explainer.layers)
     with st.container(border=True):
-        first, second, third = st.columns([2, 3, 2])  # the class box widest: long names
+        # Two to a row, the class box alone: at a tablet's width beside the sidebar, three
+        # boxes in a row cut the class and layer names.
+        first, second = st.columns(2)
         method = first.selectbox("Method", methods, format_func=METHODS.get, key="sal_method")
-        target = second.selectbox(
+        layer = _layer_box(second, engine, method)
+        target = st.selectbox(
             "Class to explain", ranked, format_func=label, key="sal_target", index=0
-        )
-        layer = third.selectbox(
-            "Conv layer",
-            layers,
-            index=len(layers) - 1,
-            format_func=engine.explainer.layer_label,
-            key="sal_layer",
-            help="Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an "
-            "ensemble each member has its own layers, and the last blocks of the members "
-            "together (the default) explain them at once, except a member read by a probe over "
-            "several blocks (a frozen VGG16), whose share of the decision only its own layers "
-            "explain. SmoothGrad works on the input pixels and ignores this.",
         )
         fourth, fifth = st.columns(2)
         alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")

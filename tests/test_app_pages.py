@@ -505,10 +505,11 @@ def test_explorer_offers_every_method_and_layer(explorer) -> None:
 
     layers = at.selectbox(key="sal_layer").options  # as shown: readable names, deepest last
     assert layers[-1] == layer_label(at.selectbox(key="sal_layer").value)
-    assert layers[0] == "block 1, conv 1"
+    assert layers[0] == "block 1 conv 1"
     for method in METHODS:
         run(at.selectbox(key="sal_method").set_value(method))
         assert len(at.metric) == 1, method
+    run(at.selectbox(key="sal_method").set_value("gradcam"))  # SmoothGrad greys the layer out
     run(at.selectbox(key="sal_layer").set_value("block1_conv1"))  # chosen by its real name
     assert at.selectbox(key="sal_layer").value == "block1_conv1" and not at.exception
     run(at.slider(key="sal_alpha").set_value(0.8))
@@ -533,6 +534,85 @@ def test_explorer_compares_two_classes_and_two_methods(explorer) -> None:
     run(at.segmented_control(key="sal_compare").set_value("Two methods"))
     assert at.selectbox(key="sal_method_b").value != at.selectbox(key="sal_method").value
     assert len(at.metric) == 2
+
+
+def test_explorer_draws_the_colour_scale_of_each_colour_map(model, monkeypatch) -> None:
+    """Under every map, a strip of the colour map the overlay uses, its ends named."""
+    import importlib
+
+    from skindx.explain.overlay import COLORMAPS
+    from skindx.reports.saliency_view import legend_alt
+
+    drawing = importlib.import_module("skindx.explain.overlay")  # the package's overlay: a function
+    drawn: list[tuple[str, np.ndarray]] = []
+    plain = drawing.legend
+
+    def spy(colormap: str = "viridis", *args, **kwargs) -> np.ndarray:
+        drawn.append((colormap, strip := plain(colormap, *args, **kwargs)))
+        return strip
+
+    monkeypatch.setattr(drawing, "legend", spy)  # the page imports it on each run
+    at = app_test(PAGES / "saliency.py")
+    at.session_state["sal_image"] = {
+        "id": "fixture",
+        "name": "fixture.png",
+        "pixels": inspect_image(lesion_png(4)).pixels,
+    }
+    at = run(at)
+    for colormap in COLORMAPS:
+        drawn.clear()
+        run(at.selectbox(key="sal_colormap").set_value(colormap))
+        assert [name for name, _ in drawn] == [colormap], colormap
+        ends = drawing.colorize(np.array([[0.0, 1.0]]), colormap)[0]
+        strip = drawn[0][1]
+        assert np.array_equal(strip[0, 0], ends[0]) and np.array_equal(strip[0, -1], ends[1])
+        alts = [img.alt for image in at.image for img in image.proto.imgs]
+        assert alts.count(legend_alt(colormap)) == 1, colormap
+        captions = [c.value for c in at.caption]
+        assert "← weaker" in captions and "stronger →" in captions
+    drawn.clear()
+    run(at.segmented_control(key="sal_compare").set_value("Two methods"))
+    assert len(drawn) == 2  # each map has its own scale
+
+
+def map_captions(at: AppTest) -> list[str]:
+    """The captions of the explorer's maps (under each map and its colour scale)."""
+    return [caption.value for caption in at.caption if " · why “" in caption.value]
+
+
+def test_explorer_greys_out_the_layer_while_smoothgrad_needs_none(explorer) -> None:
+    from skindx.reports.saliency_view import LAYERLESS
+
+    at = explorer
+    run(at.selectbox(key="sal_layer").set_value("block1_conv1"))
+    assert not at.selectbox(key="sal_layer").disabled
+    run(at.selectbox(key="sal_method").set_value("smoothgrad"))
+    box = at.selectbox(key="sal_layer")
+    assert box.disabled and LAYERLESS in texts(at)
+    assert box.value == "block1_conv1"  # kept for when a layer method returns
+    assert map_captions(at)[0].endswith(" · input pixels")  # what SmoothGrad explains from
+    run(at.segmented_control(key="sal_compare").set_value("Two methods"))
+    assert not at.selectbox(key="sal_layer").disabled  # the second method uses the layer
+    assert LAYERLESS not in texts(at)
+    run(at.segmented_control(key="sal_compare").set_value("Off"))
+    run(at.selectbox(key="sal_method").set_value("gradcam"))
+    box = at.selectbox(key="sal_layer")
+    assert not box.disabled and box.value == "block1_conv1" and LAYERLESS not in texts(at)
+    assert map_captions(at)[0].endswith(" · block 1 conv 1")  # drawn from the kept layer
+
+
+def test_explorer_writes_probabilities_as_the_diagnose_page_does(explorer) -> None:
+    at = explorer
+    prediction = at.session_state["sal_image"]["prediction"]
+    from skindx.reports.results import diagnosis_label
+
+    shown = prediction.probabilities
+    ranked = [code for code, _ in prediction.top_k(len(shown))]
+    # "<1%", never "0%"; ">99%", never "100%": ui.probability, the Diagnose page's writer
+    expected = [f"{ui.probability(shown[code])} · {diagnosis_label(code)}" for code in ranked]
+    assert at.selectbox(key="sal_target").options == expected
+    top = ui.probability(shown[prediction.label])
+    assert f"**{prediction.label_name}** ({top})." in texts(at)  # the sentence agrees
 
 
 def test_explorer_rejects_a_bad_upload(model) -> None:
@@ -997,13 +1077,13 @@ def test_explorer_shows_the_most_similar_labelled_lesions(model, monkeypatch, tm
     monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
     at = run(app_test(PAGES / "saliency.py"))
     run(at.selectbox(key="sal_example").set_value(at.selectbox(key="sal_example").options[0]))
-    assert [h.value for h in at.header] == ["Similar lesions"] and len(at.image) == 1
+    assert [h.value for h in at.header] == ["Similar lesions"] and len(at.image) == 2
     run(at.toggle(key="sal_similar").set_value(True))
     # The picked image is in the gallery: it is left out, so the other four are its neighbours.
     text = texts(at)
     assert "Known diagnoses of the 4 most similar lesions: 2 × Melanocytic nevus" in text
     assert "On the 5 lesions of this server's gallery" in text
-    assert len(at.image) == 1 + 4  # the map, then the neighbours
+    assert len(at.image) == 2 + 4  # the map and its colour scale, then the neighbours
 
 
 def test_similar_lesions_of_an_out_of_domain_image_are_flagged(

@@ -572,3 +572,53 @@ def test_camera_switch_keeps_the_expanders_open(browser, tiny_model_dir, tmp_pat
             settled(page)
             assert signs.evaluate("el => el.open"), f"closed when the camera went {shown}"
         assert not errors, errors
+
+
+# The explorer's boxes measured in the input that shows the choice: its text against its room.
+_CUT_LABELS_JS = """([key, labels]) => {
+  const input = document.querySelector(`.st-key-${key} input`);
+  const style = getComputedStyle(input);
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = style.font;
+  return labels.filter((label) => context.measureText(label).width > room);
+}"""
+
+
+@pytest.mark.parametrize("viewport", [(1366, 850), (820, 1180)], ids=["desktop", "tablet"])
+def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> None:
+    """Every option of the explorer's method, layer, class and colour boxes fits its box on a
+    desktop and on a tablet beside the menu, with the shipped ensemble's layer labels (a plain
+    model's are shorter)."""
+    from skindx.config import DEFAULT_MODEL_DIR
+    from skindx.explain.explainer import METHODS, layer_label, reading_order
+    from skindx.explain.overlay import COLORMAPS
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import conv_layer_names
+    from skindx.reports.results import diagnosis_label
+    from skindx.taxonomy import CODES
+
+    layers = reading_order(conv_layer_names(load_model(DEFAULT_MODEL_DIR).model))
+    assert len(layers) > 40  # four members' layers and their combined maps
+    boxes = {
+        "sal_method": list(METHODS.values()),
+        "sal_layer": [layer_label(name) for name in layers],  # the box's short form
+        "sal_colormap": list(COLORMAPS),
+        "sal_target": [f">99% · {diagnosis_label(code)}" for code in CODES],  # the widest
+    }
+    errors: list[str] = []
+    with streamlit_server(DEFAULT_MODEL_DIR, tmp_path / "streamlit.log") as url:
+        width, height = viewport
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/saliency", wait_until="domcontentloaded")
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files(
+            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
+        )
+        page.locator('img[alt*="saliency overlay"]').wait_for(timeout=UI_TIMEOUT_MS)
+        page.locator('img[alt^="Colour scale of the viridis map"]').wait_for(timeout=UI_TIMEOUT_MS)
+        for key, labels in boxes.items():
+            assert page.evaluate(_CUT_LABELS_JS, [key, labels]) == [], (viewport, key)
+        assert not errors, errors

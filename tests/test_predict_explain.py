@@ -239,12 +239,12 @@ def test_layer_labels_read_as_block_conv_and_member():
     from skindx.explain.explainer import layer_label
     from skindx.model.networks import ENSEMBLE_MAPS_LAYER
 
-    assert layer_label("block3_conv2") == "block 3, conv 2"
-    assert layer_label("m2_block5_conv1") == "block 5, conv 1 (member 2)"
-    assert layer_label(ENSEMBLE_MAPS_LAYER) == "last block, members together"
+    assert layer_label("block3_conv2") == "block 3 conv 2"
+    assert layer_label("m2_block5_conv1") == "member 2 · block 5 conv 1"
+    assert layer_label(ENSEMBLE_MAPS_LAYER) == "all members · last block"
     assert layer_label("custom_layer") == "custom_layer"  # other models' names pass through
     # with the card's members, each member says what kind of network it is
     members = [{"recipe": {"architecture": "compact_vgg"}}, {"recipe": {"architecture": "vgg16"}}]
-    assert layer_label("m2_block5_conv3", members) == "block 5, conv 3 (member 2, VGG16)"
-    assert layer_label("m1_block1_conv1", members) == "block 1, conv 1 (member 1, compact VGG)"
-    assert layer_label("m3_block1_conv1", members) == "block 1, conv 1 (member 3)"  # unknown
+    assert layer_label("m2_block5_conv3", members) == "member 2 (VGG16) · block 5 conv 3"
+    assert layer_label("m1_block1_conv1", members) == "member 1 (compact VGG) · block 1 conv 1"
+    assert layer_label("m3_block1_conv1", members) == "member 3 · block 1 conv 1"  # unknown

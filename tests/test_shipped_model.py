@@ -120,5 +120,5 @@ def test_the_explainer_names_each_members_kind(shipped):
     labels = [explainer.layer_label(layer) for layer in explainer.layers]
     assert explainer.layer_label(None) == "input pixels"
     if shipped.card.training.get("members"):
-        assert any(label.endswith(", VGG16)") for label in labels)
-        assert any(label.endswith(", compact VGG)") for label in labels)
+        assert any(" (VGG16) · block" in label for label in labels)
+        assert any(" (compact VGG) · block" in label for label in labels)

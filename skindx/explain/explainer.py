@@ -50,24 +50,54 @@ METHODS: Mapping[str, str] = MappingProxyType(
         "smoothgrad": "SmoothGrad",
     }
 )
+_INPUT_METHODS = frozenset({"smoothgrad"})  # gradients of the input pixels: no layer
 _CONV_NAME = re.compile(r"(?:m(\d+)_)?block(\d+)_conv(\d+)")
 
 
+def uses_layer(method: str) -> bool:
+    """Whether ``method`` explains from a conv layer (SmoothGrad reads the input pixels)."""
+    return method not in _INPUT_METHODS
+
+
 def layer_label(name: str, members: Sequence[dict] | None = None) -> str:
-    """A reader's name for a saliency layer: ``m2_block3_conv1`` → "block 3, conv 1 (member 2)",
-    or with the card's ``members`` "block 3, conv 1 (member 2, compact VGG)"."""
+    """A reader's name for a saliency layer, short enough for a narrow select box:
+    ``block3_conv2`` → "block 3 conv 2", ``m2_block3_conv1`` → "member 2 · block 3 conv 1",
+    or with the card's ``members`` the member's kind too: "member 2 (VGG16) · block 3 conv 1"."""
     if name == ENSEMBLE_MAPS_LAYER:
-        return "last block, members together"
+        return "all members · last block"
     found = _CONV_NAME.fullmatch(name)
     if found is None:
         return name
     member, block, conv = found.groups()
+    where = f"block {block} conv {conv}"
     if not member:
-        return f"block {block}, conv {conv}"
-    index = int(member) - 1
-    recipe = (members[index].get("recipe") or {}) if members and index < len(members) else {}
-    kind = NETWORK_NOUNS.get(recipe.get("architecture"), ("",))[0]
-    return f"block {block}, conv {conv} (member {member}{', ' + kind if kind else ''})"
+        return where
+    kind = member_kinds(members).get(int(member))
+    return f"member {member}{f' ({kind})' if kind else ''} · {where}"
+
+
+def member_kinds(members: Sequence[dict] | None) -> dict[int, str]:
+    """What kind of network each ensemble member is (1-based, as the layer labels count
+    them), from the model card's ``members``; members of an unknown kind are left out."""
+    kinds = {}
+    for number, member in enumerate(members or (), start=1):
+        architecture = (member.get("recipe") or {}).get("architecture")
+        if architecture in NETWORK_NOUNS:
+            kinds[number] = NETWORK_NOUNS[architecture][0]
+    return kinds
+
+
+def reading_order(layers: Sequence[str]) -> list[str]:
+    """``layers`` grouped by ensemble member (a plain model's keep their order), each member's
+    input side first, the members' combined maps last: the order a reader scans a list in."""
+
+    def member(name: str) -> float:
+        if name == ENSEMBLE_MAPS_LAYER:
+            return float("inf")
+        found = _CONV_NAME.fullmatch(name)
+        return int(found.group(1)) if found and found.group(1) else 0
+
+    return sorted(layers, key=member)  # stable: depth order within a member
 
 
 @dataclass(frozen=True)
@@ -111,12 +141,18 @@ class Explainer:
     def default_layer(self) -> str:
         return self.layers[-1]
 
-    def layer_label(self, layer: str | None) -> str:
-        """:func:`layer_label` with each ensemble member's kind from the model card; ``None``
-        (SmoothGrad's input gradients): "input pixels"."""
+    def layer_label(self, layer: str | None, kind: bool = True) -> str:
+        """:func:`layer_label`, with each ensemble member's kind from the model card unless
+        ``kind`` is false (the select box's short form); ``None`` (SmoothGrad's input
+        gradients): "input pixels"."""
         if layer is None:
             return "input pixels"
-        return layer_label(layer, self.skin_model.card.training.get("members"))
+        return layer_label(layer, self.members if kind else None)
+
+    @property
+    def members(self) -> list[dict] | None:
+        """The model card's ensemble members (their recipes name their kinds), if any."""
+        return self.skin_model.card.training.get("members")
 
     def _visualizer(self, method: str):
         with self._lock:
@@ -174,7 +210,7 @@ class Explainer:
             _normalise(heatmap),
             method,
             classes[index],
-            None if method == "smoothgrad" else layer,
+            layer if uses_layer(method) else None,
         )
 
     def raw_map(

@@ -1,4 +1,5 @@
-"""Drawing saliency: heat maps as colour images and over the photo (explanation never draws)."""
+"""Drawing saliency: heat maps as colour images, over the photo, and the colour scale that reads
+them (explanation never draws)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,13 @@ def overlay(
     colored = colorize(heatmap, colormap).astype(np.float32)
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colored
     return np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def legend(colormap: str = "viridis", width: int = 512, height: int = 12) -> np.ndarray:
+    """The colour scale of :func:`colorize`'s ``colormap`` as a ``height×width`` RGB strip:
+    its left end is the colour of 0 (no influence), its right end that of 1 (the strongest).
+    Drawn by :func:`colorize` itself, so the scale cannot drift from the overlays it reads."""
+    if width < 2 or height < 1:
+        raise ValueError(f"a legend needs width ≥ 2 and height ≥ 1. Received: {width}×{height}")
+    ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)
+    return colorize(np.tile(ramp, (height, 1)), colormap)

@@ -1,6 +1,7 @@
 """What the Saliency explorer says about an image and its maps: what a map shows, the
-faithfulness figure in words, captions, the known diagnosis of an example and the similar
-lesions. Words only; the maps come from ``skindx.explain`` and the page lays them out.
+faithfulness figure in words, captions, the colour scale, the layer picker's help, the known
+diagnosis of an example and the similar lesions. Words only; the maps come from
+``skindx.explain`` and the page lays them out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour, vote
 from skindx.explain.explainer import METHODS
 from skindx.explain.faithfulness import Faithfulness
-from skindx.reports.numbers import percent
+from skindx.reports.numbers import percent, probability
 from skindx.reports.results import diagnosis_label
 
 if TYPE_CHECKING:
@@ -39,12 +40,50 @@ FAITHFULNESS_HELP = (
 )
 
 
+# Each colour map's ends as a reader names them (OpenCV's maps, as skindx.explain.overlay draws).
+COLOUR_ENDS: Mapping[str, tuple[str, str]] = {
+    "viridis": ("dark purple", "yellow"),
+    "inferno": ("black", "pale yellow"),
+    "magma": ("black", "pale yellow"),
+    "turbo": ("dark blue", "dark red"),
+    "jet": ("dark blue", "dark red"),
+}
+LEGEND_ENDS = ("weaker", "stronger")
+LEGEND_MIDDLE = "influence on the score"
+LAYERLESS = "SmoothGrad reads the input pixels: no layer to choose."
+_LAYER_HELP = (
+    "Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an ensemble each "
+    "member has its own layers, and the last blocks of all members together (the default) "
+    "explain them at once, except a member read by a probe over several blocks (a frozen "
+    "VGG16), whose share of the decision only its own layers explain. SmoothGrad works on the "
+    "input pixels and needs no layer."
+)
+
+
 def top_class_sentence(name: str, prediction: Prediction) -> str:
-    """``name``: the image's name, already made inert for Markdown."""
+    """``name``: the image's name, already made inert for Markdown. The probability is written
+    as the class box and the Diagnose page write it ("65%", "<1%")."""
     return (
         f"**{name}**: the model's top class is "
-        f"**{prediction.label_name}** ({percent(prediction.probabilities[prediction.label])})."
+        f"**{prediction.label_name}** ({probability(prediction.probabilities[prediction.label])})."
     )
+
+
+def legend_alt(colormap: str) -> str:
+    low, high = COLOUR_ENDS[colormap]
+    return (
+        f"Colour scale of the {colormap} map: {low} marks areas with a weaker, {high} areas "
+        "with a stronger influence on the model's score for the explained class"
+    )
+
+
+def layer_help(kinds: Mapping[int, str]) -> str:
+    """The layer picker's help; ``kinds``: each ensemble member's kind by its number
+    (:func:`skindx.explain.explainer.member_kinds`), empty for a single network."""
+    if not kinds:
+        return _LAYER_HELP
+    members = "; ".join(f"member {number}: {kind}" for number, kind in sorted(kinds.items()))
+    return f"{_LAYER_HELP} This ensemble's members: {members}."
 
 
 def known_diagnosis_sentence(example: ExampleImage, label: str) -> str:
@@ -129,9 +168,10 @@ def _change(change: float) -> str:
 
 
 def target_label(probabilities: Mapping[str, float]) -> Callable[[str], str]:
-    # The probability first, so a narrow box cuts the name, never the number.
+    # The probability first, so a narrow box cuts the name, never the number; written as the
+    # Diagnose page writes it ("<1%", never "0%").
     def label(code: str) -> str:
-        return f"{percent(probabilities[code], 0)} · {diagnosis_label(code)}"
+        return f"{probability(probabilities[code])} · {diagnosis_label(code)}"
 
     return label
 
