@@ -528,6 +528,17 @@ def test_phone_statistics_upload_stays_selected(browser, tiny_model_dir, tmp_pat
         settled(page)
         assert chosen.count() == 1
         assert_fits(page, "statistics with an upload")
+        # axe-core skips SVG text: the charts' axis and tick labels were Streamlit's grey, 3.7:1.
+        texts = (
+            ".js-plotly-plot :is(.xtick text, .ytick text, .g-xtitle text, .legendtext, "
+            ".annotation-text)"
+        )
+        page.locator(texts).first.wait_for(timeout=UI_TIMEOUT_MS)
+        fills = page.eval_on_selector_all(
+            texts, "texts => texts.map(text => getComputedStyle(text).fill)"
+        )
+        # #4d4d4d (8.5:1) and #141414 (18:1) on white
+        assert fills and set(fills) <= {"rgb(77, 77, 77)", "rgb(20, 20, 20)"}, set(fills)
         assert not errors, errors
 
 
