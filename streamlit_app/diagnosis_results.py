@@ -109,7 +109,10 @@ def kept_note(kept: dict[str, Analysis]) -> None:
 
 
 def _clear_kept() -> None:
-    st.session_state.pop(KEPT, None)
+    kept = st.session_state.pop(KEPT, {})
+    explored = st.session_state.get(EXPLORER_IMAGE) or {}
+    if explored.get("id") in kept:  # the explorer's copy of a cleared photo goes too
+        st.session_state.pop(EXPLORER_IMAGE, None)
 
 
 # ----------------------------------------------------------------------------- analysis

@@ -460,6 +460,7 @@ def test_results_are_still_there_after_another_page(model, forward_passes) -> No
     run(at.button(key="dx_clear_kept").click())
     assert not chart_values(at) and "Still here" not in texts(at)
     assert "dx_results" not in at.session_state and "dx_kept" not in at.session_state
+    assert "sal_image" not in at.session_state  # nor the copy handed to the explorer
     assert at.checkbox(key="dx_sign_size").value  # the signs are the person's, not the photos'
     upload(at, ("d.png", lesion_png(4)))
     assert len(chart_values(at)) == 1 and "Still here" not in texts(at)
