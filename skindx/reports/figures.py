@@ -27,7 +27,6 @@ __all__ = [
     "confusion_figure",
     "context_figure",
     "history_figure",
-    "members_frame",
     "per_class_table",
     "probability_figure",
     "reliability_figure",
@@ -118,13 +117,6 @@ def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["diagnosis", "malignant", "n", "sensitivity", "specificity", "auc"]
     )
-
-
-def members_frame(members: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per ensemble member: seed, teacher, training loop, best epoch, validation score."""
-    from skindx.reports.card_training import member_rows
-
-    return pd.DataFrame(member_rows(list(members)))
 
 
 def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
