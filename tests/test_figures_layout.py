@@ -255,3 +255,32 @@ def test_chart_text_reaches_aa_contrast(name: str, empty: bool, cube) -> None:
     assert not unset, (name, unset)
     low = {part: c for part, c in colours.items() if _contrast(c, background) < 4.5}
     assert not low, (name, low)
+
+
+def test_heat_map_cells_read_on_their_darkest_colour(cube) -> None:
+    """Every heat map prints its figures in a set text colour that keeps 4.5:1 on the
+    darkest colour of its scale (plotly's own white text on darker blues fell to about 3:1):
+    the statistics' site map and the model card's confusion and context maps."""
+    import numpy as np
+
+    from skindx.diagnosis.context import fit_tables
+    from skindx.evaluation.evaluate import metrics_from_probabilities
+    from skindx.reports.figures import confusion_figure, context_figure
+
+    labels = np.arange(70) % 7
+    metrics = metrics_from_probabilities(labels, np.eye(7)[labels] * 0.9 + 0.1 / 7, None)
+    rows = [("a", "A", "mel", 80.0, "male", "torso"), ("b", "B", "nv", 20.0, "female", None)]
+    frame = pd.DataFrame(rows, columns=["image_id", "lesion_id", "diagnosis", "age", "sex", "site"])
+    built = {
+        "site": site_figure(site_table(cube)),
+        "confusion": confusion_figure(metrics),
+        "context": context_figure({"tables": fit_tables(frame)}, "age"),
+    }
+    for name, fig in built.items():
+        maps = [trace for trace in fig.data if trace.type == "heatmap"]
+        assert maps, name
+        for trace in maps:
+            scale = trace.colorscale or fig.layout.coloraxis.colorscale
+            darkest = min((colour for _, colour in scale), key=_luminance)
+            assert trace.textfont.color is not None, name
+            assert _contrast(trace.textfont.color, darkest) >= 4.5, name

@@ -75,14 +75,15 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
 
 
 def _readable(figure: go.Figure) -> go.Figure:
-    """The figure with every axis label, title, legend and bar value in :data:`TEXT_COLOUR`
-    (heat map cells and hover labels keep plotly's own text, which contrasts with their
-    colour). Set on each part: Streamlit's theme colours the parts, which the figure's one
-    font colour would not override."""
+    """The figure with every axis label, title, legend, bar value and heat-map cell in
+    :data:`TEXT_COLOUR` (the heat maps' light scale, ``skindx.datasets.figures.HEAT_SCALE``,
+    keeps it at 5.4:1 or more). Set on each part: Streamlit's theme colours the parts, which
+    the figure's one font colour would not override."""
     figure.update_layout(font_color=TEXT_COLOUR, legend_font_color=TEXT_COLOUR)
     figure.update_xaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
     figure.update_yaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
     figure.update_traces(textfont_color=TEXT_COLOUR, selector={"type": "bar"})
+    figure.update_traces(textfont_color=TEXT_COLOUR, selector={"type": "heatmap"})
     return figure
 
 
@@ -123,6 +124,8 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     """Row-normalised confusion matrix heat map (cell text: share and count), or ``None``."""
     import plotly.graph_objects as go
 
+    from skindx.datasets.figures import HEAT_SCALE
+
     matrix = metrics.get("confusion_matrix")
     if not matrix:
         return None
@@ -141,7 +144,7 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
             y=classes,
             text=text,
             texttemplate="%{text}",
-            colorscale="Blues",
+            colorscale=HEAT_SCALE,
             zmin=0,
             zmax=1,
             showscale=False,
@@ -162,6 +165,7 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
     lesions at each age bin, sex or site (each column adds up to 100%)."""
     import plotly.graph_objects as go
 
+    from skindx.datasets.figures import HEAT_SCALE
     from skindx.diagnosis.context import value_labels
 
     table = (context.get("tables") or {}).get(variable)
@@ -177,7 +181,7 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
             y=rows,
             text=[[f"{100 * v:.0f}%" for v in row] for row in shares],
             texttemplate="%{text}",
-            colorscale="Blues",
+            colorscale=HEAT_SCALE,
             zmin=0,
             showscale=False,
             hovertemplate="%{x}: %{text} at %{y}<extra></extra>",
