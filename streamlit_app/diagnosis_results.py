@@ -189,21 +189,9 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
         rows.append((SAME_SPOT, combined))
     table = results.results_table(rows)
     shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
-    ui.table(
-        shown,
-        narrow=narrow_batch(shown),
-        hide_index=True,
-        key="dx_table",
-        placeholder="—",
-        column_config={
-            "file": st.column_config.TextColumn("File"),
-            "top_diagnosis": st.column_config.TextColumn("Most likely"),
-            "probability": st.column_config.TextColumn("Probability", alignment="right"),
-            "malignant_probability": st.column_config.TextColumn("Cancer types", alignment="right"),
-            "advice": st.column_config.TextColumn("Advice"),
-            "note": st.column_config.TextColumn("Note"),
-        },
-    )
+    with st.container(key="dx_table"):
+        table_rows = batch_rows(shown)
+        st.table(table_rows.set_index(table_rows.columns[0]))
     st.download_button(
         "Download the table (CSV)",
         data=results.results_csv(table),
@@ -215,10 +203,12 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     )
 
 
-def narrow_batch(shown: pd.DataFrame) -> pd.DataFrame:
-    """The batch table for a phone: four columns fit its width where six ran off it, and the
-    note, the only cell that says why a photo got no answer, goes under the file name.
-    st.table reads its cells as Markdown, hence the escaping."""
+def batch_rows(shown: pd.DataFrame) -> pd.DataFrame:
+    """The batch table as the page shows it, a static table that wraps its cells at every
+    width: a data grid of the CSV's six columns cut the advice, the diagnosis and the note on
+    a desktop and ran off a phone. Four columns, the note (the only cell that says why a
+    photo got no answer) under the file name. st.table reads its cells as Markdown, hence
+    the escaping."""
     files = [
         ui.escape(name) + (f"  \n*{ui.escape(note)}*" if note else "")
         for name, note in zip(shown["file"], shown["note"].fillna(""), strict=True)

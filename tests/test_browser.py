@@ -556,7 +556,7 @@ def test_phone_batch_table_shows_why_a_photo_failed(browser, tiny_model_dir, tmp
                 {"name": "broken.jpg", "mimeType": "image/jpeg", "buffer": bytes(range(256))},
             ]
         )
-        table = page.locator(".st-key-dx_table_narrow table")
+        table = page.locator(".st-key-dx_table table")
         table.wait_for(timeout=UI_TIMEOUT_MS)
         settled(page)
         note = table.locator("th", has_text="broken.jpg").get_by_text("not an image")
