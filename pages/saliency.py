@@ -22,6 +22,7 @@ from skindx.reports import saliency_view
 from streamlit_app import resources, saliency_widgets, ui
 
 COMPARE = ("Off", "Two methods", "Two classes")
+WIDE_PX = 1100  # the map and its faithfulness figure side by side from this width on
 SIMILAR_SHOWN = 6
 
 
@@ -29,7 +30,10 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
     """One map: the overlay, then its faithfulness figure (beside it when it is alone)."""
     saliency, faithfulness = saliency_widgets.saliency_map(engine, image, method, target, layer)
     blended = overlay(image["pixels"], saliency, alpha, colormap)
-    picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
+    with st.container(key=f"sal_row_{slot}"):
+        picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
+    if alone:
+        ui.stack_below(f"sal_row_{slot}", WIDE_PX)
     with picture:
         # The map, its colour scale right under it, then what the map is.
         with st.container(gap=None):

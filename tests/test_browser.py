@@ -596,6 +596,17 @@ _CUT_LABELS_JS = """([key, labels]) => {
 }"""
 
 
+_CUT_TEXT_JS = """() => [...document.querySelectorAll(
+  '[data-testid="stMetric"] p, [data-testid="stDownloadButton"] p')].filter((e) => {
+  const range = document.createRange();
+  range.selectNodeContents(e);  // the text's laid-out width, before any ellipsis is painted
+  let box = e;
+  while (box && getComputedStyle(box).overflow === "visible") box = box.parentElement;
+  return box && range.getBoundingClientRect().width > box.getBoundingClientRect().width + 1;
+}).map((e) => e.innerText)
+"""
+
+
 @pytest.mark.parametrize("viewport", [(1366, 850), (820, 1180)], ids=["desktop", "tablet"])
 def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> None:
     """Every option of the explorer's method, layer, class and colour boxes fits its box on a
@@ -632,4 +643,7 @@ def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> 
         page.locator('img[alt^="Colour scale of the viridis map"]').wait_for(timeout=UI_TIMEOUT_MS)
         for key, labels in boxes.items():
             assert page.evaluate(_CUT_LABELS_JS, [key, labels]) == [], (viewport, key)
+        # and the faithfulness figure beside (or, on the tablet, under) the map shows whole
+        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.evaluate(_CUT_TEXT_JS) == [], viewport
         assert not errors, errors
