@@ -18,7 +18,7 @@ import streamlit as st
 from skindx.datasets.examples import examples_dir
 from skindx.explain.explainer import METHODS, member_kinds, reading_order, uses_layer
 from skindx.explain.overlay import COLORMAPS, legend, overlay
-from skindx.reports import saliency_view
+from skindx.reports import png, saliency_view
 from streamlit_app import resources, saliency_widgets, ui
 
 COMPARE = ("Off", "Two methods", "Two classes")
@@ -45,7 +45,7 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
         saliency_widgets.faithfulness_metric(faithfulness, target)
         st.download_button(
             "Download overlay (PNG)",
-            data=functools.partial(ui.png_bytes, blended),
+            data=functools.partial(png.overlay_png, blended, colormap),
             file_name=saliency_view.overlay_file_name(method, target),
             mime="image/png",
             key=f"sal_download_{slot}",

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -187,14 +185,6 @@ def preload_charts(key: str) -> None:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     st.plotly_chart(figure, key=key, config={"staticPlot": True}, height=10)
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _upload_formats() -> list[str]:

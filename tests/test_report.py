@@ -325,3 +325,23 @@ def test_chart_text_meets_wcag_aa_contrast(metrics) -> None:
         colours = text_colours(figure)
         assert None not in colours, name  # unset: Streamlit's theme would choose
         assert min(contrast_on_white(c) for c in colours) >= 4.5, name
+
+
+@pytest.mark.parametrize("colormap", ["viridis", "jet"])
+def test_overlay_png_carries_its_colour_scale(colormap: str) -> None:
+    """The explorer's downloaded map: the overlay as it is, then its colour scale (the
+    overlay's own, as on the page) with its ends named."""
+    from PIL import Image
+
+    from skindx.explain.overlay import legend
+    from skindx.reports.png import overlay_png
+
+    overlay = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    saved = np.asarray(Image.open(io.BytesIO(overlay_png(overlay, colormap))).convert("RGB"))
+    assert saved.shape[1] == 400 and saved.shape[0] > 300 + 8 + 13
+    assert np.array_equal(saved[:300], overlay)
+    strip_top = 300 + 4  # the gap a 400 px map gets
+    scale = legend(colormap, 400, 8)
+    assert np.array_equal(saved[strip_top : strip_top + 8], scale)
+    words = saved[strip_top + 8 :]
+    assert (words < 128).any(axis=2).any()  # the ends' names are written under the strip

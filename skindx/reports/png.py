@@ -1,6 +1,7 @@
 """The one-page PNG report of a prediction (the photo, its saliency overlay, every probability,
 the triage message and the disclaimer), dated so reports of one spot months apart can be put in
-order; drawn with Pillow's bundled font only."""
+order, and a saliency overlay's own PNG with its colour scale; drawn with Pillow's bundled font
+only."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from skindx.reports.results import DISCLAIMER, diagnosis_label
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
 
-__all__ = ["combined_report_png", "report_png", "report_rows", "report_subtitle"]
+__all__ = ["combined_report_png", "overlay_png", "report_png", "report_rows", "report_subtitle"]
 
 _WIDTH = 1200
 _PAD = 40
@@ -80,6 +81,34 @@ def combined_report_png(
     what = f"{counted(len(photos), 'photo')} of one spot, combined"
     subtitle = report_subtitle(what, model_name, date or datetime.date.today())
     return _draw_report(panels, prediction, subtitle)
+
+
+def overlay_png(overlay: np.ndarray, colormap: str) -> bytes:
+    """A saliency overlay (RGB uint8) as a PNG file with its colour scale under it, the
+    scale's ends named as on the page: a map that leaves the app still says which colour
+    means strong."""
+    from PIL import Image, ImageDraw
+
+    from skindx.explain.overlay import legend
+    from skindx.reports.saliency_view import LEGEND_ENDS
+
+    height, width = overlay.shape[:2]
+    size = max(12, width // 30)
+    font = _font(size)
+    strip, gap = max(6, width // 50), max(4, width // 100)
+    text_top = height + gap + strip + gap
+    canvas = Image.new("RGB", (width, text_top + size + 2 * gap), _BG)
+    canvas.paste(Image.fromarray(np.ascontiguousarray(overlay)), (0, 0))
+    canvas.paste(Image.fromarray(legend(colormap, width, strip)), (0, height + gap))
+    draw = ImageDraw.Draw(canvas)
+    weaker, stronger = f"← {LEGEND_ENDS[0]}", f"{LEGEND_ENDS[1]} →"
+    draw.text((0, text_top), weaker, font=font, fill=_INK)
+    draw.text(
+        (width - draw.textlength(stronger, font=font), text_top), stronger, font=font, fill=_INK
+    )
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _panel_layout(count: int) -> tuple[int, int]:
@@ -196,15 +225,16 @@ def report_rows(prediction: Prediction) -> list[tuple[str, float, str, tuple[int
 
 
 def _fonts() -> dict[str, Any]:
+    return {"title": _font(36), "heading": _font(26), "body": _font(22), "small": _font(18)}
+
+
+def _font(size: int):
     from PIL import ImageFont
 
-    def font(size: int):
-        try:
-            return ImageFont.load_default(size=size)
-        except (ImportError, OSError):  # Pillow without FreeType: the small bitmap font
-            return ImageFont.load_default()
-
-    return {"title": font(36), "heading": font(26), "body": font(22), "small": font(18)}
+    try:
+        return ImageFont.load_default(size=size)
+    except (ImportError, OSError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
 
 
 def _fit(image, size: int):
