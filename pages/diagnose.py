@@ -22,6 +22,7 @@ from skindx.taxonomy import MAX_AGE, SEXES, SITE_LABELS
 from streamlit_app import diagnosis_results as results
 from streamlit_app import resources, ui
 
+CAMERA_PHOTO = "Camera photo"
 PHOTO_TIPS = """
 - **Close**: fill most of the picture with the spot, with a little normal skin around it.
 - **In focus**: tap the spot on your screen to focus, hold the phone still, retake if blurry.
@@ -64,8 +65,9 @@ def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
     # page, the expanders below would have moved, and the browser redraws moved ones closed.
     with st.container(key="dx_camera_box"):
         shot = st.camera_input("Take a photo of the spot", key="dx_camera") if camera_on else None
-    if shot is not None:
-        files.append((shot, "Camera photo"))
+    if shot is not None:  # numbered after the camera photos kept from earlier
+        taken = sum(analysis.name.startswith(CAMERA_PHOTO) for analysis in kept.values())
+        files.append((shot, f"{CAMERA_PHOTO} {taken + 1}" if taken else CAMERA_PHOTO))
     st.caption(ui.PRIVACY_NOTE)
     with st.expander("How to take a good photo", icon=":material/photo_camera:"):
         st.markdown(PHOTO_TIPS)

@@ -248,7 +248,7 @@ def test_too_large_upload_is_refused_by_skindx_too(model, monkeypatch) -> None:
 
 
 def test_camera_photo_is_analysed(model) -> None:
-    at = run(app_test(PAGES / "diagnose.py"))
+    at = run(app_test())
     assert not at.camera_input  # the camera is asked for only on request
     run(at.toggle(key="dx_camera_on").set_value(True))
     buffer = io.BytesIO()
@@ -256,6 +256,14 @@ def test_camera_photo_is_analysed(model) -> None:
     run(at.camera_input(key="dx_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")))
     assert "Camera photo" in texts(at)
     assert chart_values(at) or OUT_OF_DOMAIN in texts(at).lower()
+    # another page and back: the first photo is kept, and the next one gets its own name
+    run(at.button(key="dx_explore_0").click())
+    run(at.switch_page("../pages/diagnose.py"))
+    run(at.toggle(key="dx_camera_on").set_value(True))
+    run(at.camera_input(key="dx_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")))
+    assert "Still here from earlier" in texts(at)
+    names = [label.split(" · ")[0] for label in (e.label for e in at.expander)]
+    assert "Camera photo" in names and "Camera photo 2" in names
 
 
 def batch_table(at: AppTest) -> pd.DataFrame:
