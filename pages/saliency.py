@@ -148,7 +148,9 @@ def main() -> None:
             panels.append((method, target_b))
 
     alone = len(panels) == 1
-    columns = [st.container()] if alone else st.columns(len(panels), gap="large")
+    with st.container(key="sal_maps"):
+        columns = [st.container()] if alone else st.columns(len(panels), gap="large")
+    ui.stack_below("sal_maps", WIDE_PX)  # two maps side by side cut their figures on a tablet
     for slot, ((panel_method, panel_target), column) in enumerate(
         zip(panels, columns, strict=True)
     ):

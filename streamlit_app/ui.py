@@ -113,9 +113,13 @@ def stack_below(key: str, width_px: int) -> None:
     """Stack the columns inside the container ``key`` on screens narrower than ``width_px``,
     not only below :data:`NARROW_PX` as Streamlit does: on a tablet beside the menu, a
     column of two fifths cut a metric's value and a button's label."""
-    block, column = '[data-testid="stHorizontalBlock"]', '[data-testid="stColumn"]'
+    # Only rows of columns: a horizontal container inside them (a row of words) stays a row.
+    row, column = (
+        '[data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"])',
+        ('[data-testid="stColumn"]'),
+    )
     st.html(
-        f"<style>@media (max-width: {width_px}px) {{ .st-key-{key} {block} "
+        f"<style>@media (max-width: {width_px}px) {{ .st-key-{key} {row} "
         f"{{ flex-direction: column; }} .st-key-{key} {column} "
         "{ width: 100% !important; flex: 1 1 auto !important; } }</style>"
     )

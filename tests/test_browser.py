@@ -607,6 +607,12 @@ _CUT_TEXT_JS = """() => [...document.querySelectorAll(
 """
 
 
+_LEGEND_TOPS_JS = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+  .filter((e) => /weaker|influence on|stronger/.test(e.innerText))
+  .map((e) => Math.round(e.getBoundingClientRect().top))
+"""
+
+
 @pytest.mark.parametrize("viewport", [(1366, 850), (820, 1180)], ids=["desktop", "tablet"])
 def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> None:
     """Every option of the explorer's method, layer, class and colour boxes fits its box on a
@@ -645,5 +651,12 @@ def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> 
             assert page.evaluate(_CUT_LABELS_JS, [key, labels]) == [], (viewport, key)
         # and the faithfulness figure beside (or, on the tablet, under) the map shows whole
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.evaluate(_CUT_TEXT_JS) == [], viewport
+        # the colour scale's words on one line, at the strip's two ends
+        tops = page.evaluate(_LEGEND_TOPS_JS)
+        assert len(tops) == 3 and len(set(tops)) == 1, (viewport, tops)
+        page.get_by_text("Two classes").click()  # two maps, each with its figure
+        page.locator('[data-testid="stMetricValue"]').nth(1).wait_for(timeout=UI_TIMEOUT_MS)
+        settled(page)
         assert page.evaluate(_CUT_TEXT_JS) == [], viewport
         assert not errors, errors
