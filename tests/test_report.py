@@ -330,18 +330,21 @@ def test_chart_text_meets_wcag_aa_contrast(metrics) -> None:
 @pytest.mark.parametrize("colormap", ["viridis", "jet"])
 def test_overlay_png_carries_its_colour_scale(colormap: str) -> None:
     """The explorer's downloaded map: the overlay as it is, then its colour scale (the
-    overlay's own, as on the page) with its ends named."""
+    overlay's own, as on the page) with its words; a small map enlarged so they stay legible."""
     from PIL import Image
 
     from skindx.explain.overlay import legend
     from skindx.reports.png import overlay_png
 
-    overlay = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    overlay = np.random.default_rng(0).integers(0, 256, (450, 600, 3), dtype=np.uint8)
     saved = np.asarray(Image.open(io.BytesIO(overlay_png(overlay, colormap))).convert("RGB"))
-    assert saved.shape[1] == 400 and saved.shape[0] > 300 + 8 + 13
-    assert np.array_equal(saved[:300], overlay)
-    strip_top = 300 + 4  # the gap a 400 px map gets
-    scale = legend(colormap, 400, 8)
-    assert np.array_equal(saved[strip_top : strip_top + 8], scale)
-    words = saved[strip_top + 8 :]
-    assert (words < 128).any(axis=2).any()  # the ends' names are written under the strip
+    assert saved.shape[1] == 600 and saved.shape[0] > 450 + 12 + 18
+    assert np.array_equal(saved[:450], overlay)
+    strip_top = 450 + 6  # the gap a 600 px map gets
+    assert np.array_equal(saved[strip_top : strip_top + 12], legend(colormap, 600, 12))
+    words = (saved[strip_top + 12 :] < 128).any(axis=2)
+    columns = np.flatnonzero(words.any(axis=0))
+    # three words: at the left end, in the middle and at the right end
+    assert columns.min() < 20 and columns.max() > 580 and words[:, 290:310].any()
+    small = overlay_png(overlay[:224, :224], colormap)  # a test-set image's size
+    assert Image.open(io.BytesIO(small)).width == 480

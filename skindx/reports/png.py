@@ -30,6 +30,7 @@ _BG = (255, 255, 255)
 _INK = (25, 30, 40)
 _GREY = (95, 105, 120)
 _RULE = (220, 225, 232)
+_OVERLAY_MIN_WIDTH = 480
 
 
 def report_png(
@@ -84,28 +85,36 @@ def combined_report_png(
 
 
 def overlay_png(overlay: np.ndarray, colormap: str) -> bytes:
-    """A saliency overlay (RGB uint8) as a PNG file with its colour scale under it, the
-    scale's ends named as on the page: a map that leaves the app still says which colour
-    means strong."""
+    """A saliency overlay (RGB uint8) as a PNG file with its colour scale under it, named as
+    on the page (weaker · influence on the score · stronger): a map that leaves the app still
+    says which colour means strong. A map narrower than :data:`_OVERLAY_MIN_WIDTH` is enlarged
+    first, so the words under it stay legible (the test set's images are 224 px)."""
     from PIL import Image, ImageDraw
 
     from skindx.explain.overlay import legend
-    from skindx.reports.saliency_view import LEGEND_ENDS
+    from skindx.reports.saliency_view import LEGEND_ENDS, LEGEND_MIDDLE
 
-    height, width = overlay.shape[:2]
-    size = max(12, width // 30)
+    picture = Image.fromarray(np.ascontiguousarray(overlay))
+    if picture.width < _OVERLAY_MIN_WIDTH:
+        scale = _OVERLAY_MIN_WIDTH / picture.width
+        picture = picture.resize((_OVERLAY_MIN_WIDTH, round(picture.height * scale)), Image.LANCZOS)
+    width, height = picture.size
+    size = max(14, width // 32)
     font = _font(size)
-    strip, gap = max(6, width // 50), max(4, width // 100)
+    strip, gap = max(8, width // 50), max(4, width // 100)
     text_top = height + gap + strip + gap
     canvas = Image.new("RGB", (width, text_top + size + 2 * gap), _BG)
-    canvas.paste(Image.fromarray(np.ascontiguousarray(overlay)), (0, 0))
+    canvas.paste(picture, (0, 0))
     canvas.paste(Image.fromarray(legend(colormap, width, strip)), (0, height + gap))
     draw = ImageDraw.Draw(canvas)
-    weaker, stronger = f"← {LEGEND_ENDS[0]}", f"{LEGEND_ENDS[1]} →"
-    draw.text((0, text_top), weaker, font=font, fill=_INK)
-    draw.text(
-        (width - draw.textlength(stronger, font=font), text_top), stronger, font=font, fill=_INK
-    )
+    # Words only: Pillow's bundled font has no arrows (they came out as empty boxes).
+    weaker, stronger = LEGEND_ENDS
+    for text, x in (
+        (weaker, gap),
+        (LEGEND_MIDDLE, (width - draw.textlength(LEGEND_MIDDLE, font=font)) / 2),
+        (stronger, width - gap - draw.textlength(stronger, font=font)),
+    ):
+        draw.text((x, text_top), text, font=font, fill=_INK)
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()
