@@ -244,15 +244,16 @@ def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:
     st.markdown(f"### You: {yours} / {len(shown)} · the model: {models} / {len(shown)}")
     rows = [
         {
-            "image": example.path.stem,
+            "image": number,
             "known diagnosis": diagnosis_label(example.code),
             "your answer": diagnosis_label(guess),
             "the model's answer": _model_answer(model),
         }
-        for example, (guess, model) in pairs
+        for number, (example, (guess, model)) in enumerate(pairs, start=1)
     ]
     # a static table: it wraps long names ("Actinic keratosis / intraepithelial carcinoma")
-    # where a data grid cut them at its column's edge
+    # where a data grid cut them at its column's edge; images by their place in the round,
+    # as the quiz showed them, where ISIC ids pushed a phone's table off its screen
     st.table(pd.DataFrame(rows).set_index("image"))
     st.caption(round_note(shown))
 
