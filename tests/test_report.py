@@ -103,7 +103,7 @@ def test_results_table_with_warning_signs() -> None:
     assert first["note"] == SIGNS_NOTE
     assert pd.isna(second["top_diagnosis"])
     assert second["advice"] == "Show it to a doctor in the next few weeks"
-    assert second["note"] == "; ".join((OUT_OF_DOMAIN_NOTE, CONTEXT_NOTE, SIGNS_NOTE))
+    assert second["note"] == ". ".join((OUT_OF_DOMAIN_NOTE, CONTEXT_NOTE, SIGNS_NOTE))
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def _note(result: Prediction, *first: str) -> str:
         SIGNS_NOTE if result.signs else "",
         PHOTO_NOTE if result.notes else "",
     )
-    return "; ".join(note for note in notes if note)
+    return ". ".join(note for note in notes if note)  # each note a sentence of its own
 
 
 def _row(name, label, probability, malignant, advice, note) -> dict[str, Any]:
