@@ -80,23 +80,33 @@ def switch_to(name: str) -> None:
         st.info(f"Open “{navigation.spec(name).title}” from the app's menu.")
 
 
-# Narrow screens (phones): tables wrap instead of running off the right edge, the plotly
-# toolbar stays clear of chart titles, and a widget's label may take two lines.
+# Narrow screens (phones, and tablets beside the menu): tables wrap instead of running off the
+# right edge, the plotly toolbar stays clear of chart titles, and a widget's or a metric's
+# label may take two lines instead of being cut.
 PHONE_CSS = """
 <style>
 [data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
   max-width: 100%; }
-@media (max-width: 640px) {  /* NARROW_PX */
+@media (max-width: 1100px) {  /* TABLE_NARROW_PX */
   [data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
-    table-layout: auto !important; width: 100% !important; font-size: 0.8rem; }
+    table-layout: auto !important; width: 100% !important; }
   [data-testid="stMarkdownContainer"] th, [data-testid="stMarkdownContainer"] td,
   [data-testid="stTable"] th, [data-testid="stTable"] td {
-    white-space: normal !important; overflow-wrap: anywhere !important;
+    white-space: normal !important; overflow-wrap: anywhere !important; }
+}
+@media (max-width: 640px) {  /* NARROW_PX */
+  [data-testid="stMarkdownContainer"] table, [data-testid="stTable"] table {
+    font-size: 0.8rem; }
+  [data-testid="stMarkdownContainer"] th, [data-testid="stMarkdownContainer"] td,
+  [data-testid="stTable"] th, [data-testid="stTable"] td {
     padding: 0.25rem 0.3rem !important; }
   .narrow-hidden { display: none; }
 }
 @media (min-width: 641px) { .wide-hidden { display: none; } }
 [data-testid="stWidgetLabel"] p { white-space: normal; overflow-wrap: anywhere; }
+[data-testid="stMetric"] [data-testid="stMarkdownContainer"],
+[data-testid="stMetric"] [data-testid="stMarkdownContainer"] p {
+  white-space: normal; overflow: visible; overflow-wrap: anywhere; }
 </style>
 """
 
@@ -107,6 +117,9 @@ def phone_layout() -> None:
 
 
 NARROW_PX = 640  # Streamlit stacks columns below this width too
+# Below this, ui.table shows its static table: a data grid of five or more columns cut its
+# headers and cells on a tablet beside the menu.
+TABLE_NARROW_PX = 1100
 
 
 def stack_below(key: str, width_px: int) -> None:
@@ -126,18 +139,21 @@ def stack_below(key: str, width_px: int) -> None:
 
 
 def table(frame: pd.DataFrame, *, key: str, narrow: pd.DataFrame | None = None, **options) -> None:
-    """``st.dataframe(frame, key=key, **options)`` on wide screens; on a phone, where the grid
-    would cut columns at the right edge, a static table that wraps its cells to the screen's
-    width instead: ``narrow`` (fewer or shorter columns, formatted values), else ``frame``.
-    Its first column heads each row. Both are sent; CSS shows one."""
+    """``st.dataframe(frame, key=key, **options)`` on wide screens; below
+    :data:`TABLE_NARROW_PX` (phones and tablets), where the grid would cut columns at the right
+    edge, a static table that wraps its cells to the screen's width instead: ``narrow``
+    (fewer or shorter columns, formatted values), else ``frame``. Its first column heads each
+    row. Both are sent; CSS shows one."""
     with st.container(key=f"{key}_wide"):
         st.dataframe(frame, key=key, **options)
     shown = frame if narrow is None else narrow
     with st.container(key=f"{key}_narrow"):
         st.table(shown.set_index(shown.columns[0]))
     st.html(
-        f"<style>@media (max-width: {NARROW_PX}px) {{ .st-key-{key}_wide {{ display: none; }} }}"
-        f"@media (min-width: {NARROW_PX + 1}px) {{ .st-key-{key}_narrow {{ display: none; }} }}"
+        f"<style>@media (max-width: {TABLE_NARROW_PX}px) "
+        f"{{ .st-key-{key}_wide {{ display: none; }} }}"
+        f"@media (min-width: {TABLE_NARROW_PX + 1}px) "
+        f"{{ .st-key-{key}_narrow {{ display: none; }} }}"
         "</style>"
     )
 

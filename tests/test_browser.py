@@ -422,6 +422,24 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+def test_tablet_model_card_shows_whole_tables_and_figures(browser, tmp_path) -> None:
+    """At a tablet's width beside the menu, the shipped card's metrics were cut ("Melanoma
+    sensi…", "not measu…") and its five-column grids scrolled sideways; now the metrics wrap
+    and the tables are the static ones that wrap their cells."""
+    from skindx.config import DEFAULT_MODEL_DIR
+
+    errors: list[str] = []
+    with streamlit_server(DEFAULT_MODEL_DIR, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 820, "height": 1180})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/model_card", wait_until="domcontentloaded")
+        settled(page)
+        page.locator(".st-key-card_per_class_narrow table").wait_for(timeout=UI_TIMEOUT_MS)
+        assert_fits(page, "the model card on a tablet")
+        assert page.evaluate(_CUT_TEXT_JS) == []
+        assert not errors, errors
+
+
 def open_phone(browser, url: str, errors: list[str]):
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     page.on("pageerror", lambda error: errors.append(str(error)))
