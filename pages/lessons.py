@@ -122,7 +122,7 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
 
 def _lesson_grid(found: list[Lesson], per_row: int = 2) -> None:
     """The lesson cards two to a row, which a wide screen fits where one to a row made a page
-    of 4,400 pixels; Streamlit stacks the columns again on a phone."""
+    several screens long; Streamlit stacks the columns again on a phone."""
     for start in range(0, len(found), per_row):
         row = found[start : start + per_row]
         for column, lesson in zip(st.columns(per_row, gap="medium"), row, strict=False):

@@ -30,10 +30,7 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
     """One map: the overlay, then its faithfulness figure (beside it when it is alone)."""
     saliency, faithfulness = saliency_widgets.saliency_map(engine, image, method, target, layer)
     blended = overlay(image["pixels"], saliency, alpha, colormap)
-    with st.container(key=f"sal_row_{slot}"):
-        picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
-    if alone:
-        ui.stack_below(f"sal_row_{slot}", WIDE_PX)
+    picture, figures = st.columns([3, 2], gap="large") if alone else (st.container(),) * 2
     with picture:
         # The map, its colour scale right under it, then what the map is.
         with st.container(gap=None):
@@ -150,7 +147,8 @@ def main() -> None:
     alone = len(panels) == 1
     with st.container(key="sal_maps"):
         columns = [st.container()] if alone else st.columns(len(panels), gap="large")
-    ui.stack_below("sal_maps", WIDE_PX)  # two maps side by side cut their figures on a tablet
+    # on a tablet, two maps side by side, or one beside its figure, cut the figures
+    ui.stack_below("sal_maps", WIDE_PX)
     for slot, ((panel_method, panel_target), column) in enumerate(
         zip(panels, columns, strict=True)
     ):

@@ -23,7 +23,7 @@ from skindx.explain.overlay import overlay
 from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence
-from skindx.reports.numbers import counted
+from skindx.reports.numbers import counted, probability
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, ui
 
@@ -290,8 +290,8 @@ def _summary(analysis: Analysis) -> str:
             if prediction.advice is None
             else f"{name} · Not assessed · {advice}"
         )
-    probability = ui.probability(prediction.probabilities[prediction.label])
-    return f"{name} · {prediction.label_name} {probability} · {advice}"
+    shown = probability(prediction.probabilities[prediction.label])
+    return f"{name} · {prediction.label_name} {shown} · {advice}"
 
 
 def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:
@@ -393,7 +393,7 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
     label = prediction.label
     st.markdown(
         f"{heading} {title}: {prediction.label_name}, "
-        f"{ui.probability(prediction.probabilities[label])}"
+        f"{probability(prediction.probabilities[label])}"
     )
     caption = BY_CODE[label].description
     if prediction.probabilities[label] < 0.5:
@@ -402,8 +402,8 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
     CONCERN_BOX[prediction.concern](prediction.concern_message)
     malignant = prediction.malignant_probability
     st.markdown(
-        f"Cancer types together: **{ui.probability(malignant)}** · "
-        f"non-cancer types: **{ui.probability(1 - malignant)}**"
+        f"Cancer types together: **{probability(malignant)}** · "
+        f"non-cancer types: **{probability(1 - malignant)}**"
     )
     st.caption(f"Cancer types the model knows: {MALIGNANT_NAMES}.")
     if prediction.context_used:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from skindx.datasets.examples import ExampleImage
 from skindx.images.loading import ImageRejected
+from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
 from skindx.teaching.figures import Chart, Figure, build_chart, load_figure
@@ -235,7 +236,7 @@ def _model_guess(example: ExampleImage) -> tuple[str, float] | None:
 def _model_answer(model: tuple[str, float] | None) -> str:
     if model is None:
         return "none (it could not assess this image)"
-    return f"{diagnosis_label(model[0])}, {ui.probability(model[1])}"  # ">99%", never "100%"
+    return f"{diagnosis_label(model[0])}, {probability(model[1])}"  # ">99%", never "100%"
 
 
 def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:

@@ -128,9 +128,10 @@ def _keep_kernel_cache() -> None:
     Streamlit calls it after every script run (``_clean_problem_modules``), for apps that build
     Keras models as they run. This app builds none (its model loads once per process), but the
     call empties TensorFlow's kernel cache: the next run's forward pass and each Grad-CAM graph
-    were instantiated and optimised again, 0.2-0.8 s per graph on every upload, click and new
-    session (``benchmarks/app_latency.py``). Only the public name is replaced, the one
-    Streamlit calls; Keras's own code calls its internal function.
+    were instantiated and optimised again on every upload, click and new session (the
+    before/after figures: ``benchmarks/app_latency.py``, in docs/benchmarks.md). Only the
+    public name is replaced, the one Streamlit calls; Keras's own code calls its internal
+    function.
     """
     import keras
 

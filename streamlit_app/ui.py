@@ -20,7 +20,7 @@ from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
 from skindx.images.rejection import UPLOAD_FORMATS, format_names
-from skindx.reports.numbers import probability as probability  # pages' and reports' one format
+from skindx.reports.numbers import probability
 from skindx.reports.results import DISCLAIMER
 from streamlit_app import navigation
 

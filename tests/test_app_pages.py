@@ -31,6 +31,7 @@ from streamlit.testing.v1 import AppTest
 from skindx.config import Settings
 from skindx.images.loading import ImageRejected, inspect_image
 from skindx.images.rejection import UNREADABLE
+from skindx.reports.numbers import probability
 from skindx.reports.results import (
     NOT_ANALYSED,
     PHOTO_NOTE,
@@ -315,7 +316,7 @@ def test_the_unreadable_message_names_the_formats_the_uploader_takes() -> None:
 
 def test_one_probability_format_on_the_diagnose_page(model) -> None:
     """Issue #27: one probability read 68.56% in the table, 69% in the heading, 68.6% on the
-    chart; now every place writes it as ui.probability does."""
+    chart; now every place writes it as reports.numbers.probability does."""
     at = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(1)))
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     (bars,) = [spec["data"][0] for spec in specs if spec["data"]]
@@ -622,10 +623,10 @@ def test_explorer_writes_probabilities_as_the_diagnose_page_does(explorer) -> No
 
     shown = prediction.probabilities
     ranked = [code for code, _ in prediction.top_k(len(shown))]
-    # "<1%", never "0%"; ">99%", never "100%": ui.probability, the Diagnose page's writer
-    expected = [f"{ui.probability(shown[code])} · {diagnosis_label(code)}" for code in ranked]
+    # "<1%", never "0%"; ">99%", never "100%", as the Diagnose page writes them
+    expected = [f"{probability(shown[code])} · {diagnosis_label(code)}" for code in ranked]
     assert at.selectbox(key="sal_target").options == expected
-    top = ui.probability(shown[prediction.label])
+    top = probability(shown[prediction.label])
     assert f"**{prediction.label_name}** ({top})." in texts(at)  # the sentence agrees
 
 

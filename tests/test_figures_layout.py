@@ -10,6 +10,7 @@ import itertools
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from contrast import contrast, luminance
 
 from skindx.datasets import figures
 from skindx.datasets.figures import (
@@ -197,29 +198,9 @@ def _panel_title(fig: go.Figure, trace: go.Scatter) -> str:
     )
 
 
-def _luminance(color: str) -> float:
-    """WCAG relative luminance of a "#rrggbb", "rgb(r,g,b)" or "white" colour."""
-    if color == "white":
-        channels = [255, 255, 255]
-    elif color.startswith("#"):
-        channels = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
-    else:
-        channels = [int(float(v)) for v in color[color.index("(") + 1 : -1].split(",")[:3]]
-    linear = [
-        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-        for c in (v / 255 for v in channels)
-    ]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(foreground: str, background: str) -> float:
-    high, low = sorted((_luminance(foreground), _luminance(background)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
 def test_contrast_helper_matches_the_walk_through() -> None:
-    assert _contrast("rgb(128,132,149)", "white") == pytest.approx(3.7, abs=0.05)
-    assert _contrast("#000000", "#ffffff") == pytest.approx(21)
+    assert contrast("rgb(128,132,149)", "white") == pytest.approx(3.7, abs=0.05)
+    assert contrast("#000000", "#ffffff") == pytest.approx(21)
 
 
 def _text_colours(fig: go.Figure) -> dict[str, str | None]:
@@ -243,7 +224,7 @@ def _text_colours(fig: go.Figure) -> dict[str, str | None]:
 
 @pytest.mark.parametrize("name", list(CHARTS))
 @pytest.mark.parametrize("empty", [False, True], ids=["data", "empty"])
-def test_chart_text_reaches_aa_contrast(name: str, empty: bool, cube) -> None:
+def test_chart_text_reaches_aacontrast(name: str, empty: bool, cube) -> None:
     """The walk-through: axis and tick labels in rgb(128,132,149) on white, 3.7:1."""
     table_of, figure_of = CHARTS[name]
     table = table_of(cube)
@@ -253,7 +234,7 @@ def test_chart_text_reaches_aa_contrast(name: str, empty: bool, cube) -> None:
     colours = _text_colours(fig)
     unset = [part for part, colour in colours.items() if colour is None]
     assert not unset, (name, unset)
-    low = {part: c for part, c in colours.items() if _contrast(c, background) < 4.5}
+    low = {part: c for part, c in colours.items() if contrast(c, background) < 4.5}
     assert not low, (name, low)
 
 
@@ -281,6 +262,6 @@ def test_heat_map_cells_read_on_their_darkest_colour(cube) -> None:
         assert maps, name
         for trace in maps:
             scale = trace.colorscale or fig.layout.coloraxis.colorscale
-            darkest = min((colour for _, colour in scale), key=_luminance)
+            darkest = min((colour for _, colour in scale), key=luminance)
             assert trace.textfont.color is not None, name
-            assert _contrast(trace.textfont.color, darkest) >= 4.5, name
+            assert contrast(trace.textfont.color, darkest) >= 4.5, name

@@ -11,6 +11,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 import pytest
+from contrast import contrast
 from PIL import Image
 
 from skindx.diagnosis.predict import Prediction
@@ -287,18 +288,6 @@ def test_report_writes_probabilities_as_the_page_does() -> None:
     assert list(bars.text) == [probability(p) for _, p in reversed(tiny.top_k(7))]
 
 
-def contrast_on_white(colour: str) -> float:
-    """WCAG 2 contrast ratio of a #rrggbb colour against white."""
-
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
-    return 1.05 / (luminance + 0.05)
-
-
 def text_colours(figure) -> list[str | None]:
     """Every colour a figure sets for the text drawn on the page's white: its font, legend,
     axes' tick labels and titles, and bar values (heat map cells contrast with their own)."""
@@ -313,7 +302,7 @@ def text_colours(figure) -> list[str | None]:
 def test_chart_text_meets_wcag_aa_contrast(metrics) -> None:
     """The walk-through measured the probability chart's labels at 3.7:1 (Streamlit's theme
     grey, rgb(128,132,149)): every colour is set, and at least 4.5:1 on white."""
-    assert contrast_on_white("#808495") < 4.5  # the theme's grey fails, as measured
+    assert contrast("#808495", "white") < 4.5  # the theme's grey fails, as measured
     built = {
         "probability": probability_figure(prediction()),
         "confusion": confusion_figure(metrics),
@@ -324,7 +313,7 @@ def test_chart_text_meets_wcag_aa_contrast(metrics) -> None:
     for name, figure in built.items():
         colours = text_colours(figure)
         assert None not in colours, name  # unset: Streamlit's theme would choose
-        assert min(contrast_on_white(c) for c in colours) >= 4.5, name
+        assert min(contrast(c, "white") for c in colours) >= 4.5, name
 
 
 @pytest.mark.parametrize("colormap", ["viridis", "jet"])

@@ -44,7 +44,7 @@ TITLE_TEXT = "#141414"
 CHART_TEXT = "#4d4d4d"  # 8.5:1
 CHART_BACKGROUND = "white"
 # Heat maps print a figure in every cell, in TITLE_TEXT: "Blues" only up to a middle blue, on
-# which that text keeps 5.4:1 (plotly's own choice of white text on darker blues fell to 3:1).
+# which that text keeps 5.4:1 (plotly's own choice, white text on darker blues, reads poorly).
 HEAT_SCALE = [[0.0, "#f7fbff"], [1.0, "#4292c6"]]
 _GRID = "#e3e3e3"
 

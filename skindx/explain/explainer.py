@@ -204,8 +204,8 @@ class Explainer:
         # (temperature scaling keeps the order), so no separate forward pass is needed.
         index = -1 if target is None else classes.index(target)
         # SmoothGrad's noise seeded by the image: the same photo gets the same map and
-        # faithfulness figure in every session (unseeded, one photo's figure ran -6 to -17).
-        noise = np.random.default_rng(zlib.crc32(x.tobytes()))
+        # faithfulness figure in every session (unseeded, it changed from one to the next).
+        noise = np.random.default_rng(zlib.crc32(x.tobytes())) if method == "smoothgrad" else None
         cam, index = self.raw_map(method, x, index, layer, noise)
         heatmap = cv2.resize(
             cam, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR
