@@ -126,8 +126,9 @@ def _filters(options: dict[str, Any]) -> Filters:
 
 def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) -> None:
     st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=CHART_CONFIG)
-    # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
-    st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
+    if takeaway:  # "" where the data shown has nothing to say (an upload's unknown malignancy)
+        # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
+        st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
     with st.expander("Table"):
         ui.table(
             table,

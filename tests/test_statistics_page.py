@@ -168,11 +168,15 @@ def test_upload_valid_csv(app: AppTest) -> None:
     assert not app.error
     assert "6 images read" in app.success[0].value
     assert "Your data" in app.multiselect(key="stats_datasets").value
-    assert any("Your data" in t for t in _takeaways(app))
+    assert any("In your data, " in t for t in _takeaways(app))
     app.multiselect(key="stats_datasets").set_value(["Your data"])
     app.run()
     assert not app.exception
     assert app.metric[0].value == "6"
+    # The upload is named as a reader would ("your images"), never "the Your data images".
+    takeaways = [_plain(t) for t in _takeaways(app)]
+    assert "**Takeaway.** 16.7% of your images shown are malignant." in takeaways
+    assert not [t for t in takeaways if "Your data" in t or re.search(r"(?<![\d.])0\.0%", t)]
     # The summary lives in this session only, keyed by the upload; never in st.cache_data.
     assert app.session_state["stats_upload_result"][1]["datasets"]["Your data"]["n_images"] == 6
 
@@ -198,6 +202,10 @@ def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
     overview = app.dataframe[0].value.set_index("dataset")
     assert overview.loc["Your data", "diagnoses"] == 0
     assert overview.loc["Your data", "unknown diagnosis %"] == 100
+    # Alone, such an upload has no known malignancy: no "0.0% malignant" takeaway, none at all.
+    app.multiselect(key="stats_datasets").set_value(["Your data"])
+    app.run()
+    assert not [t for t in _takeaways(app) if "malignant" in t]
     app.file_uploader(key="stats_upload").set_value(
         ("one.csv", b"image_id,dx\nI1,nv\n", "text/csv")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -548,6 +549,62 @@ def test_takeaways_say_the_figures_are_among_the_selected_values(cube: pd.DataFr
         sex_takeaway(sex_table(cube)),
     ]
     assert not [text for text in unfiltered if "selected" in text]
+
+
+ZERO_SHARE = re.compile(r"(?<![\d.])0\.0%")  # "0.0%", not the end of "100.0%"
+
+
+def _all_takeaways(view: pd.DataFrame) -> list[str]:
+    texts = [
+        diagnosis_takeaway(diagnosis_table(view)),
+        malignancy_takeaway(malignancy_table(view)),
+        imbalance_takeaway(imbalance_table(view)),
+        age_takeaway(age_table(view), min_images=1),
+        sex_takeaway(sex_table(view), min_images=1),
+        site_takeaway(site_table(view), min_images=1),
+        confirmation_takeaway(confirmation_table(view)),
+    ]
+    return texts + [
+        group_size_takeaway(group_size_table(view, level), level) for level in ("lesion", "patient")
+    ]
+
+
+def test_takeaways_name_an_upload_as_a_reader_would(cube: pd.DataFrame) -> None:
+    """The walk-through: "the Your data images", "of Your data images", "In Your data"."""
+    upload = cube_frame(summarize_upload(SMALL, "mine.csv"))
+    for datasets in ((UPLOAD_DATASET,), (UPLOAD_DATASET, "HAM10000")):
+        view = apply_filters(combine_cubes(cube, upload), Filters(datasets=datasets))
+        texts = _all_takeaways(view)
+        assert not [text for text in texts if "Your data" in text and text[:9] != "Your data"]
+        assert not [text for text in texts if ZERO_SHARE.search(text)]
+        joined = " ".join(texts)
+        assert "In your data, " in joined and "your images shown" in joined
+    view = apply_filters(combine_cubes(cube, upload), Filters(datasets=(UPLOAD_DATASET,)))
+    assert (
+        malignancy_takeaway(malignancy_table(view)) == "33.3% of your images shown are malignant."
+    )
+
+
+def test_takeaways_print_no_zero_share_and_skip_unknown_ones(cube: pd.DataFrame) -> None:
+    """One melanoma among 3,000 images was "0.0%"; an upload of unknown diagnoses was "0.0%
+    malignant" and "0.0% melanoma", as if it held only benign lesions."""
+    rows = [f"I{i},{'mel' if i == 0 else 'nv'},histo" for i in range(3000)]
+    tiny = summarize_upload(("image_id,dx,dx_type\n" + "\n".join(rows)).encode(), "tiny.csv")
+    view = apply_filters(combine_cubes(cube, cube_frame(tiny)), Filters(datasets=(UPLOAD_DATASET,)))
+    diagnosis = diagnosis_takeaway(diagnosis_table(view))
+    assert "nevus (nv) is >99.9% of the images" in diagnosis and "(mel) (<0.1%)" in diagnosis
+    assert not [text for text in _all_takeaways(view) if ZERO_SHARE.search(text)]
+    unknown = summarize_upload(b"image_id,dx\nI1,foo\nI2,foo\n", "foo.csv")
+    both = Filters(datasets=(UPLOAD_DATASET, "HAM10000"))
+    view = apply_filters(combine_cubes(cube, cube_frame(unknown)), both)
+    diagnosis = diagnosis_takeaway(diagnosis_table(view))
+    assert "100.0% of your images have no specific diagnosis" in diagnosis
+    assert "Melanoma is" not in diagnosis  # no melanoma share for images of unknown diagnosis
+    assert malignancy_takeaway(malignancy_table(view)) == (
+        "19.5% of the HAM10000 images shown are malignant."
+    )
+    alone = apply_filters(combine_cubes(cube, cube_frame(unknown)), Filters((UPLOAD_DATASET,)))
+    assert malignancy_takeaway(malignancy_table(alone)) == ""  # nothing to say: page shows none
 
 
 def test_overview_table(summary: dict) -> None:

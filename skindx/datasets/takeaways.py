@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from skindx.datasets.filters import Filters
-from skindx.datasets.names import dataset_order
+from skindx.datasets.names import UPLOAD_DATASET, dataset_order
 from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
 from skindx.datasets.tables import group_column
 from skindx.taxonomy import BY_CODE
@@ -16,7 +16,34 @@ NO_MATCH = "No images match the filters."
 
 
 def _pct(value: float) -> str:
-    return "<0.1%" if 0 < value < 0.05 else f"{value:.1f}%"
+    """A share as text, never rounded to 0 or to 100: "<0.1%" for 1 image in 3,000 (and
+    ">99.9%" for the other 2,999), "0%" only for none."""
+    if value == 0:
+        return "0%"
+    if value < 0.05:
+        return "<0.1%"
+    return ">99.9%" if 99.95 <= value < 100 else f"{value:.1f}%"
+
+
+# How a sentence names a dataset: an upload's display name ("Your data") is a label, not a
+# noun phrase ("the Your data images").
+def _dataset(name: str) -> str:
+    """ "HAM10000", or "your data" for an upload: "In your data, …", "… 50.0% in your data"."""
+    return "your data" if name == UPLOAD_DATASET else name
+
+
+def _images_of(name: str) -> str:
+    """ "HAM10000 images", or "your images" for an upload: "… 2.0% of your images"."""
+    return "your images" if name == UPLOAD_DATASET else f"{name} images"
+
+
+def _the_images(name: str) -> str:
+    """ "the HAM10000 images", or "your images" for an upload."""
+    return "your images" if name == UPLOAD_DATASET else f"the {name} images"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _name(code: str) -> str:
@@ -54,23 +81,30 @@ def diagnosis_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> s
     part = part.set_index("diagnosis")
     largest, smallest = part["images"].idxmax(), part["images"].idxmin()
     if largest == smallest:
-        return f"All the {name} images of known diagnosis shown are {_name(largest)}."
+        return f"All {_the_images(name)} of known diagnosis shown are {_name(largest)}."
     ratio = part.loc[largest, "images"] / part.loc[smallest, "images"]
     among = " of the selected diagnoses" if _selected(filters, "diagnoses") else ""
     text = (
-        f"In {name}, {_name(largest)} is {_pct(part.loc[largest, 'percent'])} of the images"
-        f"{among}, {ratio:,.0f}× as many as {_name(smallest)} "
+        f"In {_dataset(name)}, {_name(largest)} is {_pct(part.loc[largest, 'percent'])} of the "
+        f"images{among}, {ratio:,.0f}× as many as {_name(smallest)} "
         f"({_pct(part.loc[smallest, 'percent'])})."
     )
     text += _unknown_note(table)
-    shares = _focus_share(table, "mel")
+    # Only datasets with known diagnoses: one of unknown diagnoses has no melanoma share.
+    shares = _focus_share(table, "mel")[_with_known(table, "diagnosis")]
     if len(shares) > 1 and shares.max() > 0:
         high, low = shares.idxmax(), shares.idxmin()
         text += (
-            f" Melanoma is {_pct(shares[high])} of {high} images{among} but "
-            f"{_pct(shares[low])} of {low}."
+            f" Melanoma is {_pct(shares[high])} of {_images_of(high)}{among} but "
+            f"{_pct(shares[low])} of {_dataset(low)}."
         )
     return text
+
+
+def _with_known(table: pd.DataFrame, column: str) -> list[str]:
+    """The datasets (in order) with at least one image whose ``column`` is known."""
+    known = table.loc[table[column] != "unknown", "dataset"]
+    return [name for name in dataset_order(table["dataset"]) if name in set(known)]
 
 
 def _unknown_note(table: pd.DataFrame) -> str:
@@ -78,28 +112,31 @@ def _unknown_note(table: pd.DataFrame) -> str:
     if unknown.max() < 1:
         return ""
     name = unknown.idxmax()
-    return f" {_pct(unknown[name])} of {name} images have no specific diagnosis (unknown)."
+    return f" {_pct(unknown[name])} of {_images_of(name)} have no specific diagnosis (unknown)."
 
 
 def malignancy_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> str:
-    """The malignant share, highest and lowest dataset."""
+    """The malignant share, highest and lowest dataset; ``""`` where no image shown has a known
+    malignancy (a share of 0% malignant would say they are all benign)."""
     if table.empty:
         return NO_MATCH
-    shares = _focus_share(table, "malignant", "malignancy")
     only = _only_one(filters, "diagnoses")
     kinds = table["malignancy"].unique()
     if only is not None and len(kinds) == 1:
         state = "of unknown malignancy" if kinds[0] == "unknown" else kinds[0]
         return f"Only {_name(only)} images are selected, and all of them are {state}."
+    shares = _focus_share(table, "malignant", "malignancy")[_with_known(table, "malignancy")]
+    if shares.empty:
+        return ""
     among = " of the selected diagnoses" if _selected(filters, "diagnoses") else ""
     high, low = shares.idxmax(), shares.idxmin()
     if shares[high] == shares[low]:
-        where = f"the {high}" if len(shares) == 1 else "each dataset's"
-        return f"{_pct(shares[high])} of {where} images{among} shown are malignant."
+        where = _the_images(high) if len(shares) == 1 else "each dataset's images"
+        return f"{_pct(shares[high])} of {where}{among} shown are malignant."
     return (
-        f"Malignant lesions are {_pct(shares[high])} of {high} images{among} but only "
-        f"{_pct(shares[low])} of {low}: a model's sensitivity and the positive predictive "
-        "value it can reach depend on which set it is measured on."
+        f"Malignant lesions are {_pct(shares[high])} of {_images_of(high)}{among} but only "
+        f"{_pct(shares[low])} of {_dataset(low)}: a model's sensitivity and the positive "
+        "predictive value it can reach depend on which set it is measured on."
     )
 
 
@@ -144,7 +181,9 @@ def age_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_images
     medians = _median_bins(part)
     old, young = medians.idxmax(), medians.idxmin()
     among = "" if age_range is None else f", among ages {_range_label(*age_range)}"
-    text = f"In {name}{among}, the median age is {_age_label(medians[old])} for {_name(old)}"
+    text = (
+        f"In {_dataset(name)}{among}, the median age is {_age_label(medians[old])} for {_name(old)}"
+    )
     if old == young:
         return text + "."
     return text + f" and {_age_label(medians[young])} for {_name(young)}."
@@ -185,7 +224,7 @@ def sex_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_images
     male = 100 * per_code["male"] / per_code.sum(axis=1)
     high, low = male.idxmax(), male.idxmin()
     overall = 100 * per_code["male"].sum() / per_code.to_numpy().sum()
-    text = f"In {name}, {_pct(overall)} of the images of known sex are of men"
+    text = f"In {_dataset(name)}, {_pct(overall)} of the images of known sex are of men"
     if high == low:
         return text + "."
     return text + f": {_pct(male[high])} for {_name(high)}, {_pct(male[low])} for {_name(low)}."
@@ -235,7 +274,7 @@ def site_takeaway(table: pd.DataFrame, filters: Filters | None = None, min_image
     site = shares.loc[code].idxmax()
     of = "at the selected sites" if selected else "of known site"
     return text + (
-        f" In {name}, {_pct(100 * shares.loc[code, site])} of {_name(code)} images {of} "
+        f" In {_dataset(name)}, {_pct(100 * shares.loc[code, site])} of {_name(code)} images {of} "
         f"are on the {site}."
     )
 
@@ -258,13 +297,15 @@ def confirmation_takeaway(table: pd.DataFrame, filters: Filters | None = None) -
         chosen = _selected(filters, "diagnoses")
         of = f"{_name(chosen[0])} images" if len(chosen) == 1 else "images"
         of += " of the selected diagnoses" if len(chosen) > 1 else ""
-        text = f"In {name}, {_pct(100 * histo[name] / known[name])} of the {of}"
+        text = f"In {_dataset(name)}, {_pct(100 * histo[name] / known[name])} of the {of}"
         parts.append(text + " with a recorded method were confirmed by histopathology.")
         if len(chosen) != 1:  # else the sentence before already says it
             parts.append(_malignant_histology(table, name))
     if unrecorded:
         verb = "records" if len(unrecorded) == 1 else "record"
-        parts.append(f"{_join(unrecorded)} {verb} no confirmation method.")
+        parts.append(
+            _sentence(f"{_join([_dataset(n) for n in unrecorded])} {verb} no confirmation method.")
+        )
     return " ".join(p for p in parts if p)
 
 
@@ -289,11 +330,14 @@ def group_size_takeaway(table: pd.DataFrame, level: str = "lesion") -> str:
     shared = table[table[column] != "1"].groupby("dataset")["percent"].sum()
     shared = shared.reindex(order, fill_value=0.0)
     many = table[table[column].isin(GROUP_LABELS[6:])].groupby("dataset")["percent"].sum()
-    listed = _join([f"{_pct(shared[name])} in {name}" for name in order])
+    listed = _join([f"{_pct(shared[name])} in {_dataset(name)}" for name in order])
     text = f"Images that share their {level} with at least one other image: {listed}."
     if not many.empty and many.max() >= 1:
         name = many.idxmax()
-        text += f" In {name}, {_pct(many[name])} come from a {level} with more than 10 images."
+        text += (
+            f" In {_dataset(name)}, {_pct(many[name])} come from a {level} with more than 10 "
+            "images."
+        )
     return text + f" So split training and test data by {level}_id, never by image."
 
 
@@ -305,7 +349,7 @@ def imbalance_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> s
     majority = _name(row["majority_class"])
     chosen = _selected(filters, "diagnoses")
     if row["n_classes"] == 1:
-        shown = "selected" if chosen else f"among the {row['dataset']} images shown"
+        shown = "selected" if chosen else f"among {_the_images(row['dataset'])} shown"
         return (
             f"Only one of the model's seven classes, {majority}, is {shown}, so there is no "
             "imbalance to show: balanced accuracy needs several classes."
@@ -314,7 +358,7 @@ def imbalance_takeaway(table: pd.DataFrame, filters: Filters | None = None) -> s
     others = ("other selected class" if chosen else "other class") + ("es" if n_others > 1 else "")
     return (
         f"A model that always answers {majority} is right on "
-        f"{_pct(100 * row['accuracy'])} of the {row['dataset']} images shown, yet finds not one "
+        f"{_pct(100 * row['accuracy'])} of {_the_images(row['dataset'])} shown, yet finds not one "
         f"of the {n_others} {others}: its balanced accuracy (mean recall per "
         f"class) is {_pct(100 * row['balanced_accuracy'])}, 1/{row['n_classes']}. That is why "
         "the model is judged by balanced accuracy."
