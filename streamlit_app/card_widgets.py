@@ -6,8 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from skindx.reports.card_sections import SUBGROUP_INTERVAL, SUBGROUP_RATES
-from skindx.reports.card_view import PER_CLASS_ORDER, PHOTO_QUALITY_SHARES
+from skindx.reports.card_view import PER_CLASS_ORDER, PHOTO_QUALITY_SHARES, SUBGROUP_ACCURACY
 from streamlit_app import ui
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -56,7 +55,13 @@ def subgroup_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
         height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling
         column_config={
             "group": st.column_config.TextColumn(width="medium", pinned=True),
-            **dict.fromkeys((*SUBGROUP_RATES, SUBGROUP_INTERVAL), right),
+            **dict.fromkeys(table.columns[3:], right),  # the shares, as text after the counts
+            # a short header: the long one alone widened the grid past a desktop's page
+            SUBGROUP_ACCURACY: st.column_config.TextColumn(
+                "balanced accuracy",
+                alignment="right",
+                help="With its 95% bootstrap interval in brackets.",
+            ),
         },
     )
 

@@ -440,6 +440,19 @@ def test_tablet_model_card_shows_whole_tables_and_figures(browser, tmp_path) -> 
         assert not errors, errors
 
 
+def test_desktop_model_card_grids_need_no_sideways_scroll(browser, tmp_path) -> None:
+    """At 1366 px beside the menu, the subgroup grid's last columns ("benign cleared", "in
+    domain") sat past its right edge; the interval now shares balanced accuracy's cell."""
+    from skindx.config import DEFAULT_MODEL_DIR
+
+    with streamlit_server(DEFAULT_MODEL_DIR, tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{url}/model_card", wait_until="domcontentloaded")
+        settled(page)
+        page.locator(".st-key-card_subgroups_wide .dvn-scroller").wait_for(timeout=UI_TIMEOUT_MS)
+        assert_fits(page, "the model card on a desktop")
+
+
 def open_phone(browser, url: str, errors: list[str]):
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -211,8 +211,12 @@ def per_class_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataF
     return table, narrow
 
 
+SUBGROUP_ACCURACY = "balanced accuracy (95% interval)"
+
+
 def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The subgroup rows with their shares as text; ``None`` when the evaluation has none."""
+    """The subgroup rows with their shares as text and balanced accuracy's interval in its cell
+    (one column fewer, so a desktop sees every column); ``None`` when the evaluation has none."""
     rows = subgroup_rows(metrics)
     if not rows:
         return None
@@ -220,31 +224,20 @@ def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
     table = pd.DataFrame(rows)
     # Text cells, so a group too small to judge shows a dash rather than "None".
     table[rates] = table[rates].map(lambda v: "—" if v is None or pd.isna(v) else f"{100 * v:.1f}%")
-    table[SUBGROUP_INTERVAL] = table[SUBGROUP_INTERVAL].map(_percent_span)
-    # the interval beside the figure it qualifies, in view without scrolling sideways
-    order = [column for column in table.columns if column != SUBGROUP_INTERVAL]
-    order.insert(order.index("balanced accuracy") + 1, SUBGROUP_INTERVAL)
-    return table[order]
+    spans = table.pop(SUBGROUP_INTERVAL).map(_percent_span)
+    accuracy = [
+        value if span == "—" else f"{value} ({span})"
+        for value, span in zip(table["balanced accuracy"], spans, strict=True)
+    ]
+    table["balanced accuracy"] = accuracy
+    return table.rename(columns={"balanced accuracy": SUBGROUP_ACCURACY})
 
 
 def subgroup_narrow(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`subgroup_frame`'s table for a phone: the group, its size, balanced accuracy with
-    its interval in one cell, and the triage shares; the rest stays on wide screens."""
-    accuracy = [
-        value if interval == "—" else f"{value} ({interval})"
-        for value, interval in zip(
-            table["balanced accuracy"], table[SUBGROUP_INTERVAL], strict=True
-        )
-    ]
-    return pd.DataFrame(
-        {
-            "group": table["group"],
-            "images": table["images"],
-            "balanced accuracy (95% interval)": accuracy,
-            "malignant flagged": table["malignant flagged"],
-            "benign cleared": table["benign cleared"],
-        }
-    )
+    its interval, and the triage shares; the rest stays on wide screens."""
+    shown = ["group", "images", SUBGROUP_ACCURACY, "malignant flagged", "benign cleared"]
+    return table[shown]
 
 
 def _percent_span(interval: Any) -> str:
