@@ -8,7 +8,7 @@ collection``
 - ``diagnosis``: a taxonomy code (``nv``, ``mel`` …); classes outside the seven keep their own
   lower-case name (``scc``, ``unknown``, ``cafe-au-lait macule``).
 - ``malignant``: nullable boolean (``pd.NA`` where it cannot be said).
-- ``age``: float, ``NaN`` where missing.
+- ``age``: float, ``NaN`` where missing, not a number or outside 0–120 (reported, not refused).
 - ``sex``: ``male``, ``female`` or ``unknown``.
 - ``site``: one of :data:`SITES` (the ISIC "general" sites, torso not split).
 - ``confirmation``: one of :data:`CONFIRMATIONS`.
@@ -210,8 +210,9 @@ def read_metadata_checked(
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Read one ISIC metadata CSV into the normalised frame (columns :data:`COLUMNS`), and the
     values it holds that the app does not know: ``{"sex": {"robot": 3}}`` (rows per value, as
-    written in the file) for ``diagnosis``, ``sex``, ``site`` and ``confirmation``. The frame
-    keeps an unknown diagnosis as its own name and an unknown site as ``other``.
+    written in the file) for ``diagnosis``, ``age``, ``sex``, ``site`` and ``confirmation``. The
+    frame keeps an unknown diagnosis as its own name and an unknown site as ``other``; an age
+    that is not a number from 0 to :data:`~skindx.taxonomy.MAX_AGE` ("forty", "-5") is NaN.
 
     Args:
         source: a path, the file's bytes, a text or binary file-like object, or a DataFrame.
@@ -309,15 +310,26 @@ def _numeric(raw: pd.DataFrame, column: str) -> pd.Series:
     return numbers
 
 
+def _age_number(text: str) -> float:
+    """An age as written ("40", " 40.0 ") → years; NaN for "forty" or one outside 0–MAX_AGE."""
+    if "_" in text:  # float() reads "4_0" as 40; a file's "4_0" is no age
+        return np.nan
+    try:
+        age = float(text)
+    except ValueError:
+        return np.nan
+    return age if 0 <= age <= MAX_AGE else np.nan
+
+
+def _is_unknown_word(text: str) -> bool:
+    return text.lower() == "unknown"
+
+
 def _age(raw: pd.DataFrame, column: str) -> pd.Series:
-    age = _numeric(raw, column)
-    bad = (age < 0) | (age > MAX_AGE)
-    if bad.any():
-        raise MetadataError(
-            f"column {column!r} must be an age between 0 and {MAX_AGE}, "
-            f"but holds {age[bad].iloc[0]:g} on data row(s) {_rows(bad)}"
-        )
-    return age
+    """Ages in years; NaN where blank, "unknown", not a number or outside 0–MAX_AGE, like an
+    unknown sex or site (:func:`_unrecognised` reports the values that were not blank)."""
+    text = _text(raw, column)
+    return text.map(_age_number, na_action="ignore").astype(float)
 
 
 def _mapped(raw: pd.DataFrame, column: str, table: dict[str, str], other: str) -> pd.Series:
@@ -387,20 +399,23 @@ def _absent(raw: pd.DataFrame) -> pd.Series:
 VALUE_COLUMNS: dict[str, dict[str, str]] = {
     "ham10000": {
         "diagnosis": "dx",
+        "age": "age",
         "sex": "sex",
         "site": "localization",
         "confirmation": "dx_type",
     },
-    "isic2019": {"sex": "sex", "site": "anatom_site_general"},
-    "isic2019_metadata": {"sex": "sex", "site": "anatom_site_general"},
+    "isic2019": {"age": "age_approx", "sex": "sex", "site": "anatom_site_general"},
+    "isic2019_metadata": {"age": "age_approx", "sex": "sex", "site": "anatom_site_general"},
     "isic2020": {
         "diagnosis": "diagnosis",
+        "age": "age_approx",
         "sex": "sex",
         "site": "anatom_site_general_challenge",
         "confirmation": "diagnosis_confirm_type",
     },
     "isic_archive": {
         "diagnosis": "diagnosis",
+        "age": "age_approx",
         "sex": "sex",
         "site": "anatom_site_general",
         "confirmation": "diagnosis_confirm_type",
@@ -408,6 +423,7 @@ VALUE_COLUMNS: dict[str, dict[str, str]] = {
 }
 _IS_KNOWN = {
     "diagnosis": lambda value: _diagnosis_code(value) in KNOWN_DIAGNOSES,
+    "age": lambda value: _is_unknown_word(value) or not np.isnan(_age_number(value)),
     "sex": lambda value: value.lower() in {*SEX_SYNONYMS, "unknown"},
     "site": lambda value: value.lower() in SITE_SYNONYMS,
     "confirmation": lambda value: value.lower() in {*CONFIRMATION_SYNONYMS, "unknown"},

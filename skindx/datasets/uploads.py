@@ -21,6 +21,7 @@ from skindx.datasets.metadata import (
 )
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import summarize
+from skindx.taxonomy import MAX_AGE
 
 
 def _pair_2019_metadata(paths: list[Path]) -> list[tuple[Path, Path | None]]:
@@ -137,29 +138,32 @@ def _as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-_NOUNS = {
-    "diagnosis": "a diagnosis",
-    "sex": "a sex",
-    "site": "a body site",
-    "confirmation": "a confirmation method",
+_NOT_KNOWN = {
+    "diagnosis": "a diagnosis this page does not know",
+    "age": f"an age that is not a number from 0 to {MAX_AGE}",
+    "sex": "a sex this page does not know",
+    "site": "a body site this page does not know",
+    "confirmation": "a confirmation method this page does not know",
 }
 _MAX_VALUES_NAMED = 5
 
 
 def unrecognised_notes(summary: dict[str, Any]) -> list[str]:
     """One sentence per column of an upload's values the page does not know: "3 rows have a
-    diagnosis this page does not know (foo); they are counted as unknown." """
+    diagnosis this page does not know (foo); they are counted as unknown." (or "… an age that is
+    not a number from 0 to 120 (forty, 300) …")."""
+    return _notes(summary.get("unrecognised", {}))
+
+
+def _notes(unrecognised: dict[str, dict[str, int]]) -> list[str]:
     notes = []
-    for column, values in summary.get("unrecognised", {}).items():
+    for column, values in unrecognised.items():
         rows = sum(values.values())
         named = list(values)[:_MAX_VALUES_NAMED]
         more = len(values) - len(named)
         listed = ", ".join(named) + (f" and {more:,} more" if more else "")
         have, they = ("row has", "it is") if rows == 1 else ("rows have", "they are")
-        notes.append(
-            f"{rows:,} {have} {_NOUNS[column]} this page does not know ({listed}); "
-            f"{they} counted as unknown."
-        )
+        notes.append(f"{rows:,} {have} {_NOT_KNOWN[column]} ({listed}); {they} counted as unknown.")
     return notes
 
 
