@@ -40,6 +40,8 @@ photo”. That answer is the model being honest, not a sign that the spot is har
 The page also warns when a photo is darker, brighter or less sharp than nearly all the images the
 model learned from: a dim photo can cost it much of its accuracy without looking odd to it.
 """
+CONTEXT_KEYS = ("dx_age", "dx_sex", "dx_site")
+SIGN_KEYS = {sign.key: f"dx_sign_{sign.key}" for sign in warning_signs.SIGNS}  # their checkboxes
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -75,10 +77,15 @@ def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
 
 
 def _context_inputs(card: ModelCard) -> Context | None:
-    """Optional age, sex and body site, where the model card has a context model."""
+    """Optional age, sex and body site, where the model card has a context model; open when
+    they hold values (:func:`results.opened`)."""
     if not card.context:
         return None
-    with st.expander("Add age, sex and body site (optional)", icon=":material/person:"):
+    with st.expander(
+        "Add age, sex and body site (optional)",
+        expanded=results.opened("context", *CONTEXT_KEYS),
+        icon=":material/person:",
+    ):
         st.caption(
             "Doctors read a spot together with who has it and where, and so can the model"
             f"{_context_gain(card.metrics)}. They apply to every photo on this page "
@@ -96,15 +103,19 @@ def _context_inputs(card: ModelCard) -> Context | None:
             "Where on the body", tuple(SITE_LABELS), index=None, placeholder="Not given",
             format_func=SITE_LABELS.__getitem__, key="dx_site",
         )  # fmt: skip
-    results.remember("dx_age", "dx_sex", "dx_site")
+    results.remember(*CONTEXT_KEYS)
     context = Context(age, sex, site)
     return context if context.given else None
 
 
 def _sign_inputs() -> tuple[str, ...]:
     """The warning signs the person has noticed (the weighted 7-point checklist and two signs
-    beyond it)."""
-    with st.expander("Warning signs you have noticed (optional)", icon=":material/checklist:"):
+    beyond it); open when some are ticked (:func:`results.opened`)."""
+    with st.expander(
+        "Warning signs you have noticed (optional)",
+        expanded=results.opened("signs", *SIGN_KEYS.values()),
+        icon=":material/checklist:",
+    ):
         st.caption(
             "A photo cannot show how a spot has changed or how it feels. Tick what you have "
             "noticed: these are the signs UK family doctors score for pigmented spots (NICE's "
@@ -114,13 +125,13 @@ def _sign_inputs() -> tuple[str, ...]:
         ticked = [_sign_box(sign) for sign in warning_signs.CHECKLIST]
         st.caption("Two more signs, which the checklist for pigmented spots misses:")
         ticked += [_sign_box(sign) for sign in warning_signs.BEYOND_CHECKLIST]
-    results.remember(*(f"dx_sign_{sign.key}" for sign in warning_signs.SIGNS))
+    results.remember(*SIGN_KEYS.values())
     return tuple(key for key in ticked if key)
 
 
 def _sign_box(sign: warning_signs.Sign) -> str | None:
     """The sign's key if the person ticks it."""
-    return sign.key if st.checkbox(sign.question, key=f"dx_sign_{sign.key}") else None
+    return sign.key if st.checkbox(sign.question, key=SIGN_KEYS[sign.key]) else None
 
 
 def _context_gain(metrics: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from streamlit_app import resources, ui
 RESULTS = "dx_results"  # the analyses of the photos in the uploader (and camera), by file id
 KEPT = "dx_kept"  # those of photos from before the person left the page, by file id
 KEPT_INPUTS = "dx_inputs"  # the values of the page's other widgets, for the same return
+OPENED = "dx_opened"  # the input expanders open in this visit to the page (:func:`opened`)
 UPLOADER = "dx_upload"
 EXPLORER_IMAGE = "sal_image"
 MAX_IMAGES = 12
@@ -70,6 +71,7 @@ def kept_photos() -> dict[str, Analysis]:
     the page for the first time). Its photos' analyses then move to :data:`KEPT`, and the
     other widgets get back the values :func:`remember` kept."""
     if UPLOADER not in st.session_state:
+        st.session_state.pop(OPENED, None)  # a new visit: open what holds values (opened)
         kept = {**st.session_state.get(KEPT, {}), **st.session_state.pop(RESULTS, {})}
         st.session_state[KEPT] = dict(list(kept.items())[:MAX_IMAGES])
         for key, value in st.session_state.get(KEPT_INPUTS, {}).items():
@@ -88,6 +90,20 @@ def forget(*keys: str) -> None:
     """Let these widgets start afresh when they are next drawn."""
     for key in keys:
         st.session_state.get(KEPT_INPUTS, {}).pop(key, None)
+
+
+def opened(name: str, *keys: str) -> bool:
+    """Whether the expander ``name`` of optional inputs is drawn open: once one of its widgets
+    ``keys`` holds a value, kept from earlier or entered now, so that a person coming back
+    sees what their result took into account (a closed one hid values the result said it
+    used). It then stays open for the rest of the visit, so that clearing its last value
+    does not shut it under the person's hand."""
+    held = (st.session_state.get(key) for key in keys)
+    given = any(value is not None and value is not False for value in held)  # an age of 0 too
+    names = st.session_state.setdefault(OPENED, set())
+    if given:
+        names.add(name)
+    return name in names
 
 
 def kept_note(kept: dict[str, Analysis]) -> None:
@@ -188,9 +204,8 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     if combined is not None:
         rows.append((SAME_SPOT, combined))
     table = results.results_table(rows)
-    shown = ui.probabilities_as_text(table, ["probability", "malignant_probability"])
     with st.container(key="dx_table"):
-        table_rows = batch_rows(shown)
+        table_rows = batch_rows(table)
         st.table(table_rows.set_index(table_rows.columns[0]))
     st.download_button(
         "Download the table (CSV)",
@@ -203,26 +218,27 @@ def batch_table(analyses: list[Analysis], combined: Prediction | None) -> None:
     )
 
 
-def batch_rows(shown: pd.DataFrame) -> pd.DataFrame:
-    """The batch table as the page shows it, a static table that wraps its cells at every
-    width: a data grid of the CSV's six columns cut the advice, the diagnosis and the note on
-    a desktop and ran off a phone. Four columns, the note (the only cell that says why a
-    photo got no answer) under the file name. st.table reads its cells as Markdown, hence
-    the escaping."""
+def batch_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The batch table (:func:`results.results_table`) as the page shows it, a static table
+    that wraps its cells at every width: a data grid of the CSV's six columns cut the advice,
+    the diagnosis and the note on a desktop and ran off a phone. Four columns, the note (the
+    only cell that says why a photo got no answer) under the file name. st.table reads its
+    cells as Markdown, hence the escaping."""
+    malignant = results.probabilities_as_text(table)["malignant_probability"]
     files = [
         ui.escape(name) + (f"  \n*{ui.escape(note)}*" if note else "")
-        for name, note in zip(shown["file"], shown["note"].fillna(""), strict=True)
+        for name, note in zip(table["file"], table["note"].fillna(""), strict=True)
     ]
     answers = [
-        "—" if pd.isna(label) else f"{label}, {probability}"
-        for label, probability in zip(shown["top_diagnosis"], shown["probability"], strict=True)
+        "—" if pd.isna(label) else results.answer(label, value)
+        for label, value in zip(table["top_diagnosis"], table["probability"], strict=True)
     ]
     return pd.DataFrame(
         {
             "File": files,
             "Most likely": answers,
-            "Cancer types": shown["malignant_probability"].fillna("—"),
-            "Advice": shown["advice"],
+            "Cancer types": malignant.fillna("—"),
+            "Advice": table["advice"],
         }
     )
 
@@ -257,7 +273,7 @@ def combined_result(
     engine: resources.Engine, combined: Prediction, analyses: list[Analysis]
 ) -> None:
     with st.container(border=True, key="dx_combined"):
-        _diagnosis(combined, "###", SAME_SPOT.capitalize())
+        _diagnosis(combined, "###", SAME_SPOT)
         used = [a for a in analyses if a.prediction is not None and a.prediction.in_domain]
         st.caption(
             f"The average of the model's probabilities over the {counted(len(used), 'photo')} "
@@ -290,8 +306,12 @@ def _summary(analysis: Analysis) -> str:
             if prediction.advice is None
             else f"{name} · Not assessed · {advice}"
         )
-    shown = probability(prediction.probabilities[prediction.label])
-    return f"{name} · {prediction.label_name} {shown} · {advice}"
+    return f"{name} · {_answer(prediction)} · {advice}"
+
+
+def _answer(prediction: Prediction) -> str:
+    """The top diagnosis and its probability in the batch table's words."""
+    return results.answer(prediction.label_name, prediction.probabilities[prediction.label])
 
 
 def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool) -> None:
@@ -391,10 +411,7 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
     """The top diagnosis as a heading (``heading``: its markdown level, under the page's title
     or under "Results"), the advice and the cancer-type total."""
     label = prediction.label
-    st.markdown(
-        f"{heading} {title}: {prediction.label_name}, "
-        f"{probability(prediction.probabilities[label])}"
-    )
+    st.markdown(f"{heading} {title}: {_answer(prediction)}")
     caption = BY_CODE[label].description
     if prediction.probabilities[label] < 0.5:
         caption += " The model is unsure: even its top answer has less than an even chance."

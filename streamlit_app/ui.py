@@ -20,7 +20,6 @@ from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
 from skindx.images.preprocess import shrink
 from skindx.images.rejection import UPLOAD_FORMATS, format_names
-from skindx.reports.numbers import probability
 from skindx.reports.results import DISCLAIMER
 from streamlit_app import navigation
 
@@ -41,15 +40,6 @@ def disclaimer() -> None:
 def escape(text: str) -> str:
     """Text from a user (a file name) made inert for ``st.markdown``."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def probabilities_as_text(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """A copy of ``table`` for display, its probability ``columns`` written as
-    :func:`probability` writes them (the page's one format; a blank stays blank)."""
-    shown = table.copy()
-    for column in columns:
-        shown[column] = [None if pd.isna(v) else probability(float(v)) for v in table[column]]
-    return shown
 
 
 def page_link(

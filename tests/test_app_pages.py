@@ -461,7 +461,7 @@ def test_results_are_still_there_after_another_page(model, forward_passes) -> No
     assert at.title[0].value == "Check a skin spot"
     assert at.checkbox(key="dx_sign_size").value and at.toggle(key="dx_same_spot").value
     assert len(chart_values(at)) == 2 and "### All photos together" in texts(at)
-    assert batch_files(at) == ["a\\.png", "b\\.png", "all photos together"]
+    assert batch_files(at) == ["a\\.png", "b\\.png", "All photos together"]
     assert "Still here from earlier" in texts(at) and "a\\.png" in texts(at)
     assert set(before.splitlines()) <= set(texts(at).splitlines())
     assert len(forward_passes) == passes  # the kept analyses, not new ones
@@ -1002,7 +1002,7 @@ def test_photos_of_one_spot_can_be_combined(model, forward_passes) -> None:
     assert "over the 2 photos it could assess" in texts(at)
     assert len(forward_passes) == passes  # the photos' outputs are reused
     assert combined.endswith("%")
-    assert batch_files(at) == ["a\\.png", "b\\.png", "all photos together"]  # and in the CSV
+    assert batch_files(at) == ["a\\.png", "b\\.png", "All photos together"]  # and in the CSV
     assert combined.split(": ")[1].startswith(batch_table(at)["Most likely"].iloc[-1].split(",")[0])
     assert at.download_button(key="dx_report_combined")
 

@@ -337,3 +337,44 @@ def test_overlay_png_carries_its_colour_scale(colormap: str) -> None:
     assert columns.min() < 20 and columns.max() > 580 and words[:, 290:310].any()
     small = overlay_png(overlay[:224, :224], colormap)  # a test-set image's size
     assert Image.open(io.BytesIO(small)).width == 480
+
+
+def test_the_combined_report_lists_the_warning_signs_as_the_single_one_does(lesion_image) -> None:
+    """The combined report left out the warning signs the person ticked; both reports now list
+    them, in the words the person ticked, whether or not they changed the advice."""
+    from skindx.diagnosis.signs import with_signs
+    from skindx.reports.png import SIGNS_HEADING, report_signs
+
+    day = datetime.date(2026, 11, 27)
+    ticked = with_signs(prediction(concern="see_doctor"), ["oozing", "sore"])  # advice stands
+    assert ticked.advice is None
+    assert report_signs(ticked) == [
+        "- It oozes, crusts or bleeds",
+        "- It is a sore, scab or scaly patch that has not healed within four weeks",
+    ]
+    assert report_signs(prediction()) == [] and SIGNS_HEADING
+    photos = [("a.jpg", lesion_image), ("b.jpg", lesion_image)]
+    extra = 40 + 30 * 2 + 20  # the heading, two lines and a gap
+    for draw in (
+        lambda p: report_png(lesion_image, p, date=day),
+        lambda p: combined_report_png(photos, p, date=day),
+    ):
+        plain, drawn = (Image.open(io.BytesIO(draw(p))) for p in (prediction(), ticked))
+        assert drawn.height == plain.height + extra
+
+
+def test_answer_is_the_tables_wording() -> None:
+    from skindx.reports.results import answer
+
+    assert answer("Melanocytic nevus", 0.9712) == "Melanocytic nevus, 97%"
+    assert answer("Melanoma", 0.004) == "Melanoma, <1%"
+
+
+def test_results_csv_writes_probabilities_as_the_page_does() -> None:
+    """The CSV said 0.5 and 0.0042 where the page and the PNG report said 50% and <1%."""
+    tiny = dataclasses.replace(prediction(), malignant_probability=0.0042)
+    csv = pd.read_csv(io.BytesIO(results_csv(results_table([("a.jpg", tiny), ("b.jpg", "no")]))))
+    assert list(csv["probability"].fillna("")) == ["50%", ""]
+    assert list(csv["malignant_probability"].fillna("")) == ["<1%", ""]
+    rows = {label: written for label, _, written, _ in report_rows(tiny)}
+    assert rows["All cancer types together"] == "<1%"  # as in the PNG

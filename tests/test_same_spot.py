@@ -96,9 +96,9 @@ def test_predict_same_spot_prints_the_combined_result(tiny_model_dir, tmp_path, 
     args = ["predict", *paths, "--model", str(tiny_model_dir), "--same-spot"]
     assert main([*args, "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["image"] for r in records] == [*paths, "all photos together"]
+    assert [r["image"] for r in records] == [*paths, "All photos together"]
     assert main([*args, "--report", str(tmp_path / "reports")]) == 0
-    assert "all photos together" in capsys.readouterr().out
+    assert "All photos together" in capsys.readouterr().out
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert reports == ["combined-report.png", "view0-report.png", "view1-report.png"]
     with Image.open(tmp_path / "reports" / "view0-report.png") as page:

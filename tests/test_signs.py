@@ -8,7 +8,7 @@ import pytest
 
 from skindx.diagnosis import signs
 from skindx.diagnosis.predict import CONCERN_MESSAGES, Prediction
-from skindx.diagnosis.signs import SignsError, advice, parse, score, with_signs
+from skindx.diagnosis.signs import SignsError, advice, noticed, parse, score, with_signs
 
 
 def prediction(concern: str = "low", in_domain: bool = True) -> Prediction:
@@ -124,3 +124,11 @@ def test_signs_only_raise_the_advice(model_concern: str, keys: tuple, expected: 
         assert result.concern_message == advice(keys)[1]
     assert result.to_dict()["signs"] == list(keys)
     assert result.to_dict()["concern_message"] == result.concern_message
+
+
+def test_noticed_gives_the_ticked_signs_in_the_pages_words() -> None:
+    assert noticed(["lump", "itch"]) == [
+        "It has started to itch, hurt or feel different",
+        "It is a firm, raised lump that has kept growing for a month or more",
+    ]
+    assert noticed([]) == []

@@ -49,7 +49,7 @@ CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
 )
 
 
-SAME_SPOT = "all photos together"  # how a combined result (Predictor.combine) is named
+SAME_SPOT = "All photos together"  # how a combined result (Predictor.combine) is named
 # Triage levels from least to most urgent ("not assessed" is no advice at all).
 CONCERN_RANK: Mapping[str, int] = MappingProxyType(
     {"not_assessed": -1, "low": 0, "see_doctor": 1, "see_doctor_soon": 2}

@@ -107,6 +107,12 @@ def with_signs(prediction: Prediction, keys: Iterable[str]) -> Prediction:
     return dataclasses.replace(prediction, signs=keys, concern=concern, advice=message)
 
 
+def noticed(keys: Iterable[str]) -> list[str]:
+    """These signs as the person ticked them (their questions on the Diagnose page), for a
+    report to list."""
+    return [BY_KEY[key].question for key in parse(keys)]
+
+
 def _points(keys: tuple[str, ...]) -> int:
     return sum(BY_KEY[key].points for key in keys)
 

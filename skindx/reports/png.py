@@ -1,7 +1,7 @@
 """The one-page PNG report of a prediction (the photo, its saliency overlay, every probability,
-the triage message and the disclaimer), dated so reports of one spot months apart can be put in
-order, and a saliency overlay's own PNG with its colour scale; drawn with Pillow's bundled font
-only."""
+the warning signs the person ticked, the triage message and the disclaimer), dated so reports
+of one spot months apart can be put in order, and a saliency overlay's own PNG with its colour
+scale; drawn with Pillow's bundled font only."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ from skindx.reports.results import DISCLAIMER, diagnosis_label
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
 
-__all__ = ["combined_report_png", "overlay_png", "report_png", "report_rows", "report_subtitle"]
+__all__ = [
+    "combined_report_png",
+    "overlay_png",
+    "report_png",
+    "report_rows",
+    "report_signs",
+    "report_subtitle",
+]
 
 _WIDTH = 1200
 _PAD = 40
@@ -31,6 +38,7 @@ _INK = (25, 30, 40)
 _GREY = (95, 105, 120)
 _RULE = (220, 225, 232)
 _OVERLAY_MIN_WIDTH = 480
+SIGNS_HEADING = "Warning signs you noticed"
 
 
 def report_png(
@@ -44,7 +52,8 @@ def report_png(
     date: datetime.date | None = None,
 ) -> bytes:
     """A one-page PNG: the photo, its saliency overlay, all probabilities, the benign/malignant
-    summary, the triage message and the disclaimer. Drawn with Pillow's bundled font only.
+    summary, the warning signs the person ticked, the triage message and the disclaimer.
+    Drawn with Pillow's bundled font only.
 
     Args:
         pixels: the photo, H×W×3 uint8 RGB.
@@ -138,6 +147,7 @@ def _draw_report(
     wrapped_concern = textwrap.wrap(prediction.concern_message, 95)
     # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
     wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
+    wrapped_signs = report_signs(prediction)
     wrapped_disclaimer = textwrap.wrap(DISCLAIMER, 105)
     columns, side = _panel_layout(len(panels))
     panel_rows = -(-len(panels) // columns)
@@ -147,6 +157,7 @@ def _draw_report(
         + panel_rows * (side + 70)
         + 40
         + 38 * len(lines_after_panels)
+        + (40 + 30 * len(wrapped_signs) + 20 if wrapped_signs else 0)
         + 60
         + 30 * len(wrapped_concern)
         + (10 + 30 * len(wrapped_notes) if wrapped_notes else 0)
@@ -193,6 +204,13 @@ def _draw_report(
     y += 20
     draw.line((_PAD, y, _WIDTH - _PAD, y), fill=_RULE, width=2)
     y += 20
+    if wrapped_signs:  # what the person told the app, which the advice takes into account
+        draw.text((_PAD, y), SIGNS_HEADING, font=fonts["heading"], fill=_INK)
+        y += 40
+        for line in wrapped_signs:
+            draw.text((_PAD, y), line, font=fonts["body"], fill=_INK)
+            y += 30
+        y += 20
     draw.text((_PAD, y), "What to do", font=fonts["heading"], fill=_INK)
     y += 40
     for line in wrapped_concern:
@@ -231,6 +249,19 @@ def report_rows(prediction: Prediction) -> list[tuple[str, float, str, tuple[int
     rows.append(("All cancer types together", malignant, _hex(MALIGNANT_COLOUR)))
     rows.append(("All non-cancer types together", 1.0 - malignant, _hex(BENIGN_COLOUR)))
     return [(label, p, probability(p), colour) for label, p, colour in rows]
+
+
+def report_signs(prediction: Prediction) -> list[str]:
+    """The lines listing the warning signs the person ticked, wrapped, each after a dash (the
+    bundled font has no bullet); none where they ticked none. The single-photo and the
+    combined report draw them alike."""
+    from skindx.diagnosis.signs import noticed
+
+    return [
+        line
+        for question in noticed(prediction.signs)
+        for line in textwrap.wrap(question, 92, initial_indent="- ", subsequent_indent="  ")
+    ]
 
 
 def _fonts() -> dict[str, Any]:

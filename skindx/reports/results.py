@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from skindx.reports.numbers import probability
 from skindx.taxonomy import BY_CODE
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DISCLAIMER",
     "SHORT_ADVICE",
+    "answer",
     "diagnosis_label",
+    "probabilities_as_text",
     "results_csv",
     "results_table",
     "safe_csv",
@@ -51,12 +54,19 @@ TABLE_COLUMNS = (
     "advice",
     "note",
 )
+PROBABILITY_COLUMNS = ("probability", "malignant_probability")
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def diagnosis_label(code: str) -> str:
     """``"Melanoma"`` for ``"mel"``; unknown codes come back unchanged."""
     return BY_CODE[code].name if code in BY_CODE else code
+
+
+def answer(label_name: str, value: float) -> str:
+    """A top diagnosis with its probability, ``"Melanocytic nevus, 97%"``: the words of the
+    batch table, each result's header and its heading alike."""
+    return f"{label_name}, {probability(value)}"
 
 
 def short_advice(prediction: Prediction) -> str:
@@ -126,8 +136,19 @@ def safe_csv(table: pd.DataFrame) -> bytes:
 
 
 def results_csv(table: pd.DataFrame) -> bytes:
-    """The results table (:func:`results_table`) as a formula-safe CSV (:func:`safe_csv`)."""
-    return safe_csv(table)
+    """The results table (:func:`results_table`) as a formula-safe CSV (:func:`safe_csv`),
+    its probabilities written as the page and the PNG reports write them ("97%", "<1%"): a
+    download that said 0.9712 or 0.004 where the page said 97% or <1% read as another answer."""
+    return safe_csv(probabilities_as_text(table))
+
+
+def probabilities_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the results table with its probabilities as :func:`probability` writes them
+    (a blank stays blank)."""
+    shown = table.copy()
+    for column in PROBABILITY_COLUMNS:
+        shown[column] = [None if pd.isna(v) else probability(float(v)) for v in table[column]]
+    return shown
 
 
 def _defuse(value: Any) -> Any:
