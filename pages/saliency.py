@@ -16,7 +16,13 @@ import functools
 import streamlit as st
 
 from skindx.datasets.examples import examples_dir
-from skindx.explain.explainer import METHODS, member_kinds, reading_order, uses_layer
+from skindx.explain.explainer import (
+    METHODS,
+    LayerGroup,
+    layer_groups,
+    short_layer_label,
+    uses_layer,
+)
 from skindx.explain.overlay import COLORMAPS, legend, overlay
 from skindx.reports import png, saliency_view
 from streamlit_app import resources, saliency_widgets, ui
@@ -35,14 +41,16 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
         # The map, its colour scale right under it, then what the map is.
         with st.container(gap=None):
             st.image(blended, width="stretch", alt=saliency_view.map_alt(method, target))
-            _legend(colormap)
+            _legend(colormap, alpha, image["pixels"])
         layer_name = engine.explainer.layer_label(saliency.layer)
         st.caption(saliency_view.map_caption(method, target, layer_name), text_alignment="center")
     with figures:
         saliency_widgets.faithfulness_metric(faithfulness, target)
         st.download_button(
             "Download overlay (PNG)",
-            data=functools.partial(png.overlay_png, blended, colormap),
+            data=functools.partial(
+                png.overlay_png, blended, colormap, alpha=alpha, photo=image["pixels"]
+            ),
             file_name=saliency_view.overlay_file_name(method, target),
             mime="image/png",
             key=f"sal_download_{slot}",
@@ -51,10 +59,12 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
         )
 
 
-def _legend(colormap: str) -> None:
-    """The colour scale under a map: a thin strip of the overlay's own colour map, its ends
-    named (a horizontal row, so a phone keeps them at the strip's ends)."""
-    st.image(legend(colormap, height=16), width="stretch", alt=saliency_view.legend_alt(colormap))
+def _legend(colormap: str, alpha: float, photo) -> None:
+    """The colour scale under a map: a thin strip of the overlay's own colours, at its opacity
+    over the photo, its ends named (a horizontal row, so a phone keeps them at the strip's
+    ends)."""
+    strip = legend(colormap, height=16, alpha=alpha, photo=photo)
+    st.image(strip, width="stretch", alt=saliency_view.legend_alt(colormap))
     weaker, stronger = saliency_view.LEGEND_ENDS
     with st.container(horizontal=True, horizontal_alignment="distribute", gap=None):
         st.caption(f"← {weaker}", width="content")
@@ -62,23 +72,42 @@ def _legend(colormap: str) -> None:
         st.caption(f"{stronger} →", width="content")
 
 
-def _layer_box(column, engine, method: str) -> str:
-    """The conv layer to explain from; shown greyed out, with a note, while no map on the page
-    uses a layer (SmoothGrad alone), keeping the choice for when a layer method returns."""
-    layers = reading_order(engine.explainer.layers)
+def _layer_boxes(
+    engine: resources.Engine, groups: list[LayerGroup], method: str, network_column, layer_column
+) -> str:
+    """The conv layer to explain from: an ensemble's network first (``network_column``; None
+    for a single network), then the layer within it, the deepest by default. Greyed out, with a
+    note, while no map on the page uses a layer (SmoothGrad alone), keeping the choice for when
+    a layer method returns."""
     # A second method is never the first, so comparing two methods always uses a layer.
     needed = uses_layer(method) or st.session_state.get("sal_compare") == "Two methods"
-    layer = column.selectbox(
+    group = groups[0]
+    if network_column is not None:
+        by_label = {group.label: group for group in groups}
+        deepest = engine.explainer.default_layer  # an ensemble: all members' last blocks
+        default = next(k for k, group in enumerate(groups) if deepest in group.layers)
+        network = network_column.selectbox(
+            "Network",
+            list(by_label),
+            index=default,
+            key="sal_network",
+            disabled=not needed,
+            help=saliency_view.NETWORK_HELP,
+        )
+        group = by_label[network]
+    layer = layer_column.selectbox(
         "Conv layer",
-        layers,
-        index=len(layers) - 1,  # the deepest (an ensemble: all members' last blocks)
-        format_func=lambda name: engine.explainer.layer_label(name, kind=False),
+        group.layers,
+        index=len(group.layers) - 1,
+        # Streamlit keeps a value whose label is among the options: another member's layer
+        # must not pass as this one's "block 2 conv 1", so it goes back to the deepest.
+        format_func=lambda name: short_layer_label(name) if name in group.layers else name,
         key="sal_layer",
         disabled=not needed,
-        help=saliency_view.layer_help(member_kinds(engine.explainer.members)),
+        help=saliency_view.LAYER_HELP,
     )
     if not needed:
-        column.caption(saliency_view.LAYERLESS)
+        layer_column.caption(saliency_view.LAYERLESS)
     return layer
 
 
@@ -120,13 +149,20 @@ def main() -> None:
         # boxes in a row cut the class and layer names.
         first, second = st.columns(2)
         method = first.selectbox("Method", methods, format_func=METHODS.get, key="sal_method")
-        layer = _layer_box(second, engine, method)
+        groups = layer_groups(engine.explainer.layers, engine.explainer.members)
+        if len(groups) > 1:  # Method | Network, Conv layer | Colour map, the class, the opacity
+            layer_column, colour_column = st.columns(2)
+            layer = _layer_boxes(engine, groups, method, second, layer_column)
+        else:  # Method | Conv layer, the class, Opacity | Colour map
+            layer, colour_column = _layer_boxes(engine, groups, method, None, second), None
         target = st.selectbox(
             "Class to explain", ranked, format_func=label, key="sal_target", index=0
         )
-        fourth, fifth = st.columns(2)
-        alpha = fourth.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")
-        colormap = fifth.selectbox("Colour map", list(COLORMAPS), key="sal_colormap")
+        opacity_column, colour_column = (
+            (st.container(), colour_column) if colour_column else st.columns(2)
+        )
+        alpha = opacity_column.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="sal_alpha")
+        colormap = colour_column.selectbox("Colour map", list(COLORMAPS), key="sal_colormap")
         compare = st.segmented_control(
             "Compare side by side", COMPARE, default=COMPARE[0], required=True, key="sal_compare"
         )

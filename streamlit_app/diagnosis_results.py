@@ -25,14 +25,14 @@ from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence
 from skindx.reports.numbers import counted, probability
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
-from streamlit_app import resources, ui
+from streamlit_app import resources, saliency_widgets, ui
 
 RESULTS = "dx_results"  # the analyses of the photos in the uploader (and camera), by file id
 KEPT = "dx_kept"  # those of photos from before the person left the page, by file id
 KEPT_INPUTS = "dx_inputs"  # the values of the page's other widgets, for the same return
 OPENED = "dx_opened"  # the input expanders open in this visit to the page (:func:`opened`)
 UPLOADER = "dx_upload"
-EXPLORER_IMAGE = "sal_image"
+EXPLORER_IMAGE = saliency_widgets.IMAGE
 MAX_IMAGES = 12
 IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
 CONCERN_BOX = {
@@ -125,10 +125,7 @@ def kept_note(kept: dict[str, Analysis]) -> None:
 
 
 def _clear_kept() -> None:
-    kept = st.session_state.pop(KEPT, {})
-    explored = st.session_state.get(EXPLORER_IMAGE) or {}
-    if explored.get("id") in kept:  # the explorer's copy of a cleared photo goes too
-        st.session_state.pop(EXPLORER_IMAGE, None)
+    saliency_widgets.forget_images(set(st.session_state.pop(KEPT, {})))
 
 
 # ----------------------------------------------------------------------------- analysis

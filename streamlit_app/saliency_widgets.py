@@ -16,6 +16,7 @@ from skindx.reports.saliency_view import FAITHFULNESS_HELP, faithfulness_words
 from streamlit_app import resources, ui
 
 IMAGE = "sal_image"  # {"id", "name", "pixels", …} from the Diagnose page, an upload or an example
+UPLOADER = "sal_upload"
 CURRENT = "sal_current"
 UPLOAD_SEEN = "sal_upload_seen"
 EXAMPLE_SEEN = "sal_example_seen"
@@ -26,15 +27,20 @@ PER_IMAGE_KEYS = ("sal_target", "sal_target_b")
 
 
 def image_input(engine: resources.Engine) -> dict | None:
+    # Streamlit drops the uploader's state while the page is not shown: an empty uploader on
+    # return is not the person removing their file.
+    returning = UPLOADER not in st.session_state
     upload = st.file_uploader(
         "Upload a dermoscopic image",
         type=ui.image_types(),
-        key="sal_upload",
+        key=UPLOADER,
         max_upload_size=settings().max_upload_mb,
         help="Or press “Explore this map” under a result on the Check a skin spot page.",
     )
     if upload is None:
-        st.session_state.pop(UPLOAD_SEEN, None)
+        seen = st.session_state.pop(UPLOAD_SEEN, None)
+        if seen is not None and not returning:
+            forget_images({seen[0]})
     else:
         # Each upload is read once: an image sent later from the Diagnose page then wins over
         # an upload that is still sitting in the uploader.
@@ -52,6 +58,16 @@ def image_input(engine: resources.Engine) -> dict | None:
             st.session_state.pop(key, None)
         st.session_state[CURRENT] = image["id"]
     return image
+
+
+def forget_images(ids: set[str]) -> None:
+    """Drop the explorer's copy of these images and their maps: a photo the person removed
+    from an uploader, here or on the Diagnose page, must not stay behind in the explorer."""
+    if (st.session_state.get(IMAGE) or {}).get("id") in ids:
+        st.session_state.pop(IMAGE, None)
+    maps = st.session_state.get(MAPS, {})
+    for key in [key for key in maps if key[0] in ids]:
+        del maps[key]
 
 
 def _read(upload) -> str | None:

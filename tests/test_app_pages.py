@@ -552,7 +552,9 @@ def test_explorer_compares_two_classes_and_two_methods(explorer) -> None:
 
 
 def test_explorer_draws_the_colour_scale_of_each_colour_map(model, monkeypatch) -> None:
-    """Under every map, a strip of the colour map the overlay uses, its ends named."""
+    """Under every map, a strip of the colour map the overlay uses, at the overlay's opacity
+    over the photo's mean colour (an opaque strip under a faint map promised colours the map
+    never showed), its ends named."""
     import importlib
 
     from skindx.explain.overlay import COLORMAPS
@@ -568,17 +570,16 @@ def test_explorer_draws_the_colour_scale_of_each_colour_map(model, monkeypatch) 
 
     monkeypatch.setattr(drawing, "legend", spy)  # the page imports it on each run
     at = app_test(PAGES / "saliency.py")
-    at.session_state["sal_image"] = {
-        "id": "fixture",
-        "name": "fixture.png",
-        "pixels": inspect_image(lesion_png(4)).pixels,
-    }
+    pixels = inspect_image(lesion_png(4)).pixels
+    at.session_state["sal_image"] = {"id": "fixture", "name": "fixture.png", "pixels": pixels}
     at = run(at)
-    for colormap in COLORMAPS:
+    mean = np.full((1, 2, 3), pixels.reshape(-1, 3).mean(axis=0).round(), np.uint8)
+    for colormap, alpha in zip(COLORMAPS, (0.45, 0.2, 1.0, 0.45, 0.0), strict=True):
+        run(at.slider(key="sal_alpha").set_value(alpha))
         drawn.clear()
         run(at.selectbox(key="sal_colormap").set_value(colormap))
         assert [name for name, _ in drawn] == [colormap], colormap
-        ends = drawing.colorize(np.array([[0.0, 1.0]]), colormap)[0]
+        ends = drawing.overlay(mean, np.array([[0.0, 1.0]]), alpha, colormap)[0]
         strip = drawn[0][1]
         assert np.array_equal(strip[0, 0], ends[0]) and np.array_equal(strip[0, -1], ends[1])
         alts = [img.alt for image in at.image for img in image.proto.imgs]

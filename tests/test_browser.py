@@ -650,18 +650,19 @@ def test_explorer_boxes_show_their_whole_labels(browser, tmp_path, viewport) -> 
     desktop and on a tablet beside the menu, with the shipped ensemble's layer labels (a plain
     model's are shorter)."""
     from skindx.config import DEFAULT_MODEL_DIR
-    from skindx.explain.explainer import METHODS, layer_label, reading_order
+    from skindx.explain.explainer import METHODS, Explainer, layer_groups, short_layer_label
     from skindx.explain.overlay import COLORMAPS
     from skindx.model.bundle import load_model
-    from skindx.model.networks import conv_layer_names
     from skindx.reports.results import diagnosis_label
     from skindx.taxonomy import CODES
 
-    layers = reading_order(conv_layer_names(load_model(DEFAULT_MODEL_DIR).model))
-    assert len(layers) > 40  # four members' layers and their combined maps
+    explainer = Explainer(load_model(DEFAULT_MODEL_DIR))
+    groups = layer_groups(explainer.layers, explainer.members)
+    assert len(groups) == 5  # four members and their combined maps
     boxes = {
         "sal_method": list(METHODS.values()),
-        "sal_layer": [layer_label(name) for name in layers],  # the box's short form
+        "sal_network": [group.label for group in groups],
+        "sal_layer": [short_layer_label(name) for group in groups for name in group.layers],
         "sal_colormap": list(COLORMAPS),
         "sal_target": [f">99% · {diagnosis_label(code)}" for code in CODES],  # the widest
     }

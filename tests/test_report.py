@@ -337,6 +337,12 @@ def test_overlay_png_carries_its_colour_scale(colormap: str) -> None:
     assert columns.min() < 20 and columns.max() > 580 and words[:, 290:310].any()
     small = overlay_png(overlay[:224, :224], colormap)  # a test-set image's size
     assert Image.open(io.BytesIO(small)).width == 480
+    # At the page's opacity, over the photo: the scale the page showed under the map.
+    photo = np.full((450, 600, 3), 120, np.uint8)
+    faint = overlay_png(overlay, colormap, alpha=0.3, photo=photo)
+    saved = np.asarray(Image.open(io.BytesIO(faint)).convert("RGB"))
+    scale = legend(colormap, 600, 12, alpha=0.3, photo=photo)
+    assert np.array_equal(saved[strip_top : strip_top + 12], scale)
 
 
 def test_the_combined_report_lists_the_warning_signs_as_the_single_one_does(lesion_image) -> None:

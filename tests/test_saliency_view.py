@@ -1,6 +1,6 @@
 """The Saliency explorer's drawing and words without the app: the colour scale under each map,
-the layer picker's labels, order and help, and its probabilities written as the Diagnose page
-writes them."""
+the layer pickers' groups, labels, order and help, and its probabilities written as the
+Diagnose page writes them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from skindx.explain.explainer import (
+    ALL_MEMBERS,
+    LayerGroup,
+    layer_groups,
     layer_label,
     member_kinds,
     reading_order,
+    short_layer_label,
     uses_layer,
 )
 from skindx.explain.overlay import COLORMAPS, colorize, legend, overlay
@@ -42,6 +46,20 @@ def test_legend_is_the_overlays_own_colour_scale(colormap):
     assert low in saliency_view.legend_alt(colormap) and high in saliency_view.legend_alt(colormap)
 
 
+def test_legend_fades_with_the_overlay_over_the_photos_colour():
+    """An opaque strip under a map drawn at 20% opacity promised colours the map never showed:
+    the strip is blended as the map is, over the photo's mean colour."""
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[..., 0], photo[..., 2] = 200, 100  # mean colour (200, 0, 100)
+    for alpha in (0.0, 0.2, 0.45, 1.0):
+        strip = legend("viridis", width=50, height=4, alpha=alpha, photo=photo)
+        ramp = np.tile(np.linspace(0.0, 1.0, 50, dtype=np.float32), (4, 1))
+        under = np.broadcast_to(np.array([200, 0, 100], np.uint8), (4, 50, 3))
+        assert np.array_equal(strip, overlay(under, ramp, alpha, "viridis"))
+    faint = legend("viridis", alpha=0.0, photo=photo)
+    assert (faint == [200, 0, 100]).all()  # no map: the strip is the photo's colour alone
+
+
 def test_legend_rejects_unknown_maps_and_sizes():
     with pytest.raises(ValueError, match="colormap"):
         legend("rainbow-unicorn")
@@ -66,13 +84,46 @@ def test_layer_labels_are_short_and_name_the_member():
     assert max(len(layer_label(f"m4_block5_conv{k}")) for k in (1, 2, 3)) <= 25
 
 
-def test_layer_help_names_each_members_kind():
-    kinds = member_kinds(MEMBERS)
-    assert kinds == {1: "compact VGG", 2: "compact VGG", 3: "VGG16"}
-    assert saliency_view.layer_help(kinds).endswith(
-        "members: member 1: compact VGG; member 2: compact VGG; member 3: VGG16."
-    )
-    assert "members:" not in saliency_view.layer_help({})  # a single network
+def test_member_kinds_come_from_the_card():
+    assert member_kinds(MEMBERS) == {1: "compact VGG", 2: "compact VGG", 3: "VGG16"}
+    assert member_kinds(None) == {}
+
+
+def test_an_ensembles_layers_are_grouped_by_network_for_a_two_step_picker():
+    """The shipped ensemble has over 40 layers: the picker asks for the network, then the layer
+    within it, each network's layers input side first and the whole ensemble first."""
+    layers = [f"m{m}_block{b}_conv1" for m in (1, 2, 3, 4) for b in (1, 2)]
+    groups = layer_groups([*reversed(layers[:4]), *layers[4:], ENSEMBLE_MAPS_LAYER], MEMBERS)
+    assert [group.label for group in groups] == [
+        ALL_MEMBERS,
+        "Member 1: compact VGG",
+        "Member 2: compact VGG",
+        "Member 3: VGG16",
+        "Member 4",  # a member of an unknown kind
+    ]
+    assert groups[0].layers == (ENSEMBLE_MAPS_LAYER,)
+    # depth order within a member kept from the model (the input side first)
+    assert groups[1].layers == ("m1_block2_conv1", "m1_block1_conv1")
+    assert groups[3].layers == ("m3_block1_conv1", "m3_block2_conv1")
+    assert sum(len(group.layers) for group in groups) == len(layers) + 1  # none lost
+    # Within its network a layer needs no member: short labels for a narrow box.
+    assert [short_layer_label(name) for name in groups[3].layers] == [
+        "block 1 conv 1",
+        "block 2 conv 1",
+    ]
+    assert short_layer_label(ENSEMBLE_MAPS_LAYER) == "last block of each"
+    assert short_layer_label("custom_layer") == "custom_layer"
+
+
+def test_a_single_networks_layers_are_one_group():
+    plain = ["block1_conv1", "block1_conv2", "block2_conv1"]
+    assert layer_groups(plain) == [LayerGroup("Network", tuple(plain))]
+    assert [short_layer_label(name) for name in plain][-1] == "block 2 conv 1"
+
+
+def test_the_pickers_help_says_what_a_network_and_a_layer_are():
+    assert "block 1 sees edges" in saliency_view.LAYER_HELP
+    assert "All members (the default)" in saliency_view.NETWORK_HELP
 
 
 def test_layers_are_listed_member_by_member_with_the_combined_maps_last():

@@ -91,14 +91,62 @@ def member_kinds(members: Sequence[dict] | None) -> dict[int, str]:
 def reading_order(layers: Sequence[str]) -> list[str]:
     """``layers`` grouped by ensemble member (a plain model's keep their order), each member's
     input side first, the members' combined maps last: the order a reader scans a list in."""
+    return sorted(layers, key=_member)  # stable: depth order within a member
 
-    def member(name: str) -> float:
-        if name == ENSEMBLE_MAPS_LAYER:
-            return float("inf")
-        found = _CONV_NAME.fullmatch(name)
-        return int(found.group(1)) if found and found.group(1) else 0
 
-    return sorted(layers, key=member)  # stable: depth order within a member
+def _member(name: str) -> float:
+    """The ensemble member a layer belongs to (1-based); 0: a plain model's (or an unnamed)
+    layer, infinity: the members' combined maps."""
+    if name == ENSEMBLE_MAPS_LAYER:
+        return float("inf")
+    found = _CONV_NAME.fullmatch(name)
+    return int(found.group(1)) if found and found.group(1) else 0
+
+
+ALL_MEMBERS = "All members (last blocks)"
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """One network's layers, for a picker that asks for the network first: its name for a
+    reader and its layers, input side first (the deepest last)."""
+
+    label: str
+    layers: tuple[str, ...]
+
+
+def layer_groups(layers: Sequence[str], members: Sequence[dict] | None = None) -> list[LayerGroup]:
+    """``layers`` by the network they belong to: an ensemble's combined maps first
+    (:data:`ALL_MEMBERS`), then each member ("Member 2: compact VGG", with the card's
+    ``members``), each in depth order; a single network's layers are one group. A flat list
+    of an ensemble's layers (over 40 for the shipped one) is too long to scan."""
+    grouped: dict[float, list[str]] = {}
+    for name in reading_order(layers):
+        grouped.setdefault(_member(name), []).append(name)
+    kinds = member_kinds(members)
+
+    def label(member: float) -> str:
+        if member == float("inf"):
+            return ALL_MEMBERS
+        if member == 0:
+            return "Network" if len(grouped) == 1 else "Other layers"
+        kind = kinds.get(int(member))
+        return f"Member {int(member)}: {kind}" if kind else f"Member {int(member)}"
+
+    order = sorted(grouped, key=lambda member: (member != float("inf"), member))
+    return [LayerGroup(label(member), tuple(grouped[member])) for member in order]
+
+
+def short_layer_label(name: str) -> str:
+    """A layer's name within its group (:func:`layer_groups`), the member left to the network
+    picker: ``m2_block3_conv1`` → "block 3 conv 1"; the combined maps: "last block of each"."""
+    if name == ENSEMBLE_MAPS_LAYER:
+        return "last block of each"
+    found = _CONV_NAME.fullmatch(name)
+    if found is None:
+        return name
+    _, block, conv = found.groups()
+    return f"block {block} conv {conv}"
 
 
 @dataclass(frozen=True)

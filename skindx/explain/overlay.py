@@ -50,11 +50,25 @@ def overlay(
     return np.clip(blended, 0, 255).astype(np.uint8)
 
 
-def legend(colormap: str = "viridis", width: int = 512, height: int = 12) -> np.ndarray:
+def legend(
+    colormap: str = "viridis",
+    width: int = 512,
+    height: int = 12,
+    *,
+    alpha: float = 1.0,
+    photo: np.ndarray | None = None,
+) -> np.ndarray:
     """The colour scale of :func:`colorize`'s ``colormap`` as a ``height×width`` RGB strip:
     its left end is the colour of 0 (no influence), its right end that of 1 (the strongest).
-    Drawn by :func:`colorize` itself, so the scale cannot drift from the overlays it reads."""
+    Drawn by :func:`overlay` itself, so the scale cannot drift from the overlays it reads.
+
+    With the map's opacity ``alpha`` and the ``photo`` it is drawn over, the strip is blended
+    over the photo's mean colour as the map is over the photo: an opaque strip under a faint
+    map promised colours the map never showed."""
     if width < 2 or height < 1:
         raise ValueError(f"a legend needs width ≥ 2 and height ≥ 1. Received: {width}×{height}")
-    ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)
-    return colorize(np.tile(ramp, (height, 1)), colormap)
+    ramp = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
+    ground = np.zeros((height, width, 3), np.uint8)
+    if photo is not None:
+        ground[:] = np.asarray(photo).reshape(-1, 3).mean(axis=0).round()
+    return overlay(ground, ramp, alpha, colormap)

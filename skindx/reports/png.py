@@ -93,11 +93,15 @@ def combined_report_png(
     return _draw_report(panels, prediction, subtitle)
 
 
-def overlay_png(overlay: np.ndarray, colormap: str) -> bytes:
+def overlay_png(
+    overlay: np.ndarray, colormap: str, *, alpha: float = 1.0, photo: np.ndarray | None = None
+) -> bytes:
     """A saliency overlay (RGB uint8) as a PNG file with its colour scale under it, named as
     on the page (weaker · influence on the score · stronger): a map that leaves the app still
-    says which colour means strong. A map narrower than :data:`_OVERLAY_MIN_WIDTH` is enlarged
-    first, so the words under it stay legible (the test set's images are 224 px)."""
+    says which colour means strong. ``alpha`` and ``photo``: the overlay's opacity and the
+    photo under it, which the scale is blended with as on the page (:func:`legend`). A map
+    narrower than :data:`_OVERLAY_MIN_WIDTH` is enlarged first, so the words under it stay
+    legible (the test set's images are 224 px)."""
     from PIL import Image, ImageDraw
 
     from skindx.explain.overlay import legend
@@ -114,7 +118,8 @@ def overlay_png(overlay: np.ndarray, colormap: str) -> bytes:
     text_top = height + gap + strip + gap
     canvas = Image.new("RGB", (width, text_top + size + 2 * gap), _BG)
     canvas.paste(picture, (0, 0))
-    canvas.paste(Image.fromarray(legend(colormap, width, strip)), (0, height + gap))
+    scale = legend(colormap, width, strip, alpha=alpha, photo=photo)
+    canvas.paste(Image.fromarray(scale), (0, height + gap))
     draw = ImageDraw.Draw(canvas)
     # Words only: Pillow's bundled font has no arrows (they came out as empty boxes).
     weaker, stronger = LEGEND_ENDS

@@ -51,12 +51,14 @@ COLOUR_ENDS: Mapping[str, tuple[str, str]] = {
 LEGEND_ENDS = ("weaker", "stronger")
 LEGEND_MIDDLE = "influence on the score"
 LAYERLESS = "SmoothGrad reads the input pixels: no layer to choose."
-_LAYER_HELP = (
-    "Deeper blocks see larger, more abstract patterns; block 1 sees edges. In an ensemble each "
-    "member has its own layers, and the last blocks of all members together (the default) "
-    "explain them at once, except a member read by a probe over several blocks (a frozen "
-    "VGG16), whose share of the decision only its own layers explain. SmoothGrad works on the "
-    "input pixels and needs no layer."
+LAYER_HELP = (
+    "Deeper blocks see larger, more abstract patterns; block 1 sees edges. SmoothGrad works on "
+    "the input pixels and needs no layer."
+)
+NETWORK_HELP = (
+    "In an ensemble each member has its own layers. All members (the default) explains them at "
+    "once from their last blocks, except a member read by a probe over several blocks (a "
+    "frozen VGG16), whose share of the decision only its own layers explain."
 )
 
 
@@ -75,15 +77,6 @@ def legend_alt(colormap: str) -> str:
         f"Colour scale of the {colormap} map: {low} marks areas with a weaker, {high} areas "
         "with a stronger influence on the model's score for the explained class"
     )
-
-
-def layer_help(kinds: Mapping[int, str]) -> str:
-    """The layer picker's help; ``kinds``: each ensemble member's kind by its number
-    (:func:`skindx.explain.explainer.member_kinds`), empty for a single network."""
-    if not kinds:
-        return _LAYER_HELP
-    members = "; ".join(f"member {number}: {kind}" for number, kind in sorted(kinds.items()))
-    return f"{_LAYER_HELP} This ensemble's members: {members}."
 
 
 def known_diagnosis_sentence(example: ExampleImage, label: str) -> str:
