@@ -174,6 +174,27 @@ def test_evaluate_names_unknown_codes_and_counts_rows_left_out(
     assert report["n"] == 2 and report["left_out"] == {"scc": 1, "unknown": 1}
 
 
+def test_evaluate_prints_both_melanoma_sensitivities_in_words(
+    capsys, tiny_model_dir, eval_folder, tmp_path
+) -> None:
+    """It printed 'melanoma sensitivity None' for a set without melanoma and the top class's
+    raw float (0.5730994152046783) where the card's target is the triage's."""
+    labels = tmp_path / "truth.csv"
+    labels.write_text(ONE_HOT + "a,0,1,0,0,0,0,0\nb,0,1,0,0,0,0,0\n")
+    assert _evaluate(tiny_model_dir, eval_folder, labels) == 0
+    assert "melanoma sensitivity not measured (no melanoma among the images)" in (
+        capsys.readouterr().out
+    )
+    labels.write_text(ONE_HOT + "a,1,0,0,0,0,0,0\nb,0,1,0,0,0,0,0\nc,1,0,0,0,0,0,0\n")
+    assert _evaluate(tiny_model_dir, eval_folder, labels, "--json", str(tmp_path / "r.json")) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    top, triage = report["melanoma_sensitivity"], report["triage"]["melanoma_sensitivity"]
+    assert (
+        f"melanoma sensitivity {top:.3f} as the top class, {triage:.3f} at the triage threshold"
+        in capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize("where", ["folder", "missing", "readonly"])
 def test_evaluate_checks_the_json_path_first(
     capsys, monkeypatch, tiny_model_dir, eval_folder, tmp_path, where

@@ -65,7 +65,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
         f"{report['balanced_accuracy']:.3f} ({official}; {interval['level']:.0%} interval "
         f"{interval['low']:.3f}–{interval['high']:.3f}, {interval['resampled']} resampled), "
-        f"melanoma sensitivity {report['melanoma_sensitivity']}, ECE {report['ece']:.3f}"
+        f"{_melanoma_sensitivity(report)}, ECE {report['ece']:.3f}"
     )
     if left_out := report.get("left_out"):
         counts = ", ".join(f"{code} {count}" for code, count in left_out.items())
@@ -78,6 +78,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         skin_model.card.save(skin_model.directory)
         print(f"card updated: {skin_model.directory}/card.json [{split}]")
     return 0
+
+
+def _melanoma_sensitivity(report: dict) -> str:
+    """Both melanoma sensitivities, the top class's and the triage's (the card's target),
+    in words where there was no melanoma to find."""
+    if report["melanoma_sensitivity"] is None:
+        return "melanoma sensitivity not measured (no melanoma among the images)"
+    text = f"melanoma sensitivity {report['melanoma_sensitivity']:.3f} as the top class"
+    triage = report.get("triage", {}).get("melanoma_sensitivity")
+    return text if triage is None else f"{text}, {triage:.3f} at the triage threshold"
 
 
 def cmd_photo_quality(args: argparse.Namespace) -> int:
