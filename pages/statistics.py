@@ -124,8 +124,12 @@ def _filters(options: dict[str, Any]) -> Filters:
     )
 
 
-def _section(key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str) -> None:
+def _section(
+    key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str, note: str = ""
+) -> None:
     st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=CHART_CONFIG)
+    if note:  # the diagnoses the chart leaves out, too few images for a share
+        st.caption(ui.escape(note))
     if takeaway:  # "" where the data shown has nothing to say (an upload's unknown malignancy)
         # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
         st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
@@ -155,9 +159,14 @@ def _chart(
     table_of: Callable[[pd.DataFrame], pd.DataFrame],
     figure_of: Callable[[pd.DataFrame], go.Figure],
     takeaway_of: Callable[[pd.DataFrame, Filters], str],
+    *,
+    per_diagnosis: bool = False,
 ) -> None:
+    """One chart; ``per_diagnosis`` for the shares within each diagnosis, which leave out (and
+    name) the diagnoses with too few images for a share."""
     table = table_of(cube)
-    _section(key, table, figure_of(table), takeaway_of(table, filters))
+    note = takeaways.too_few_note(table) if per_diagnosis else ""
+    _section(key, table, figure_of(table), takeaway_of(table, filters), note)
 
 
 def _diagnoses(view: pd.DataFrame, filters: Filters) -> None:
@@ -264,20 +273,23 @@ def main() -> None:
     )
     _balanced_accuracy(view, filters)
     st.header("Age by diagnosis")
-    _chart("age", view, filters, tables.age_table, figures.age_figure, takeaways.age_takeaway)
-    st.header("Sex by diagnosis")
-    _chart("sex", view, filters, tables.sex_table, figures.sex_figure, takeaways.sex_takeaway)
-    st.header("Body site by diagnosis")
-    _chart("site", view, filters, tables.site_table, figures.site_figure, takeaways.site_takeaway)
-    st.header("How each diagnosis was confirmed")
-    _chart(
-        "confirmation",
-        view,
-        filters,
-        tables.confirmation_table,
-        figures.confirmation_figure,
-        takeaways.confirmation_takeaway,
-    )
+    by_diagnosis = {
+        "age": "Age by diagnosis",
+        "sex": "Sex by diagnosis",
+        "site": "Body site by diagnosis",
+        "confirmation": "How each diagnosis was confirmed",
+    }
+    for key, heading in by_diagnosis.items():
+        st.header(heading)
+        _chart(
+            key,
+            view,
+            filters,
+            getattr(tables, f"{key}_table"),
+            getattr(figures, f"{key}_figure"),
+            getattr(takeaways, f"{key}_takeaway"),
+            per_diagnosis=True,
+        )
     _groups(view)
     _sources()
 

@@ -232,6 +232,41 @@ def test_upload_with_an_unusable_age_warns_and_shows_the_charts(app: AppTest) ->
     assert len(app.get("plotly_chart")) == 9
 
 
+def test_diagnoses_with_too_few_images_are_named_not_charted(app: AppTest) -> None:
+    """The walk-through: an upload's 2 melanomas of men aged 80 read "100% male", "100% aged
+    80" beside HAM10000's thousands. They are left out of the share charts and named."""
+    data = b"image_id,dx,dx_type,age,sex,localization\n" + b"".join(
+        b"I%d,%s,histo,%d,%s,back\n" % (i, dx, age, sex)
+        for i, (dx, age, sex) in enumerate(
+            [(b"mel", 80, b"male"), (b"mel", 80, b"male"), (b"df", 50, b"female")]
+            + [(b"nv", 30 + 5 * i, b"female" if i % 2 else b"male") for i in range(5)]
+        )
+    )
+    app.file_uploader(key="stats_upload").set_value(("tiny.csv", data, "text/csv"))
+    app.run()
+    app.multiselect(key="stats_datasets").set_value(["Your data"])
+    app.run()
+    assert not app.exception
+    notes = [_plain(c.value) for c in app.caption if c.value.startswith("Not charted")]
+    assert len(notes) == 4  # age, sex, body site, confirmation
+    assert all(
+        note.endswith("in your data, dermatofibroma (df) n = 1 and melanoma (mel) n = 2.")
+        for note in notes
+    )
+    charts = {c.proto.id: c.proto.spec for c in app.get("plotly_chart")}
+    sex = next(spec for key, spec in charts.items() if "stats_chart_sex" in key)
+    assert "Melanocytic nevus" in sex and "Melanoma" not in sex  # nevi: 5 images, charted
+    takeaways = " ".join(_plain(t) for t in _takeaways(app))
+    assert "For melanoma and BCC" not in takeaways  # was "100.0%", from 2 melanomas
+    assert "Too few images of known sex and diagnosis for a comparison." in takeaways
+
+
+def test_the_bundled_charts_name_their_one_image_diagnoses(app: AppTest) -> None:
+    notes = [_plain(c.value) for c in app.caption if c.value.startswith("Not charted")]
+    assert len(notes) == 4
+    assert "in ISIC 2020, atypical melanocytic proliferation n = 1 and cafe-au-lait" in notes[0]
+
+
 def test_upload_stays_selected_on_the_next_interaction(app: AppTest) -> None:
     """Issue #27: "Your data" was shown but not selected, and the next rerun dropped it."""
     app.multiselect(key="stats_datasets").set_value(["HAM10000", "ISIC 2020"])

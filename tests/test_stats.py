@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 from skindx.datasets.figures import (
+    TOO_FEW_TEXT,
     age_figure,
     confirmation_figure,
     diagnosis_figure,
@@ -37,16 +38,19 @@ from skindx.datasets.summary import (
     write_summary,
 )
 from skindx.datasets.tables import (
+    MIN_IMAGES_FOR_SHARE,
     age_table,
     balanced_accuracy_example,
     confirmation_table,
     diagnosis_table,
+    enough_for_shares,
     group_size_table,
     imbalance_table,
     malignancy_table,
     overview_table,
     sex_table,
     site_table,
+    too_few_for_shares,
 )
 from skindx.datasets.takeaways import (
     age_takeaway,
@@ -57,6 +61,7 @@ from skindx.datasets.takeaways import (
     malignancy_takeaway,
     sex_takeaway,
     site_takeaway,
+    too_few_note,
 )
 from skindx.datasets.uploads import (
     images_read,
@@ -605,6 +610,110 @@ def test_takeaways_print_no_zero_share_and_skip_unknown_ones(cube: pd.DataFrame)
     )
     alone = apply_filters(combine_cubes(cube, cube_frame(unknown)), Filters((UPLOAD_DATASET,)))
     assert malignancy_takeaway(malignancy_table(alone)) == ""  # nothing to say: page shows none
+
+
+# A walk-through upload: 2 melanomas of men aged 80 were charted as "100% male", "100% aged 80".
+TINY = b"""lesion_id,image_id,dx,dx_type,age,sex,localization
+L1,I1,mel,histo,80,male,back
+L2,I2,mel,histo,80,male,back
+L3,I3,bcc,histo,70,female,face
+L4,I4,nv,follow_up,40,female,trunk
+L5,I5,nv,follow_up,45,male,trunk
+L6,I6,nv,histo,35,female,lower extremity
+L7,I7,nv,histo,50,male,trunk
+L8,I8,nv,histo,55,female,trunk
+"""
+PER_DIAGNOSIS = {
+    "age": (age_table, age_figure, age_takeaway),
+    "sex": (sex_table, sex_figure, sex_takeaway),
+    "site": (site_table, site_figure, site_takeaway),
+    "confirmation": (confirmation_table, confirmation_figure, confirmation_takeaway),
+}
+
+
+def _charted(figure: go.Figure) -> set[str]:
+    """The diagnosis names a per-diagnosis figure draws (its y values, or its panel titles)."""
+    names = {str(y) for trace in figure.data if trace.y is not None for y in trace.y}
+    titles = {a.text.replace("<br>", " ") for a in figure.layout.annotations}
+    return names | titles
+
+
+@pytest.fixture(scope="module")
+def tiny_view(cube: pd.DataFrame) -> pd.DataFrame:
+    upload = cube_frame(summarize_upload(TINY, "tiny.csv"))
+    return apply_filters(combine_cubes(cube, upload), Filters(datasets=(UPLOAD_DATASET,)))
+
+
+@pytest.mark.parametrize("name", list(PER_DIAGNOSIS))
+def test_too_few_images_for_a_share_are_not_charted(name: str, tiny_view: pd.DataFrame) -> None:
+    table_of, figure_of, _ = PER_DIAGNOSIS[name]
+    table = table_of(tiny_view)
+    # The table keeps every count; the chart leaves out melanoma (2) and bcc (1), keeps nv (5).
+    assert set(table["diagnosis"]) == {"mel", "bcc", "nv"}
+    small = too_few_for_shares(table)
+    assert small[["diagnosis", "images"]].values.tolist() == [["bcc", 1], ["mel", 2]]
+    assert set(enough_for_shares(table)["diagnosis"]) == {"nv"}
+    charted = _charted(figure_of(table))
+    assert diagnosis_name("nv") in charted
+    assert not {diagnosis_name("mel"), diagnosis_name("bcc")} & charted
+    assert too_few_note(table) == (
+        f"Not charted, fewer than {MIN_IMAGES_FOR_SHARE} images each (too few for a share; the "
+        "table has their counts): in your data, basal cell carcinoma (bcc) n = 1 and melanoma "
+        "(mel) n = 2."
+    )
+    # Only diagnoses too small to chart: the figure says so, not "No images match".
+    only_small = table_of(tiny_view[tiny_view["diagnosis"] != "nv"])
+    texts = [a.text for a in figure_of(only_small).layout.annotations]
+    assert texts == [TOO_FEW_TEXT]
+
+
+@pytest.mark.parametrize("name", list(PER_DIAGNOSIS))
+def test_the_big_datasets_charts_lose_only_their_tiny_diagnoses(
+    name: str, cube: pd.DataFrame
+) -> None:
+    """HAM10000 and the others chart as before: only ISIC 2020's two diagnoses of one image
+    each ("100% aged 55") are left out, and named under the chart."""
+    table = PER_DIAGNOSIS[name][0](cube)
+    small = too_few_for_shares(table)
+    assert small[["dataset", "diagnosis", "images"]].values.tolist() == [
+        ["ISIC 2020", "atypical melanocytic proliferation", 1],
+        ["ISIC 2020", "cafe-au-lait macule", 1],
+    ]
+    tiny = (table["dataset"] == "ISIC 2020") & table["diagnosis"].isin(small["diagnosis"])
+    pd.testing.assert_frame_equal(enough_for_shares(table), table[~tiny].reset_index(drop=True))
+    assert (
+        "in ISIC 2020, atypical melanocytic proliferation n = 1 and cafe-au-lait macule n = 1"
+        in (too_few_note(table))
+    )
+    assert too_few_note(table[table["dataset"] == "HAM10000"]) == ""
+
+
+@pytest.mark.parametrize("name", ["sex", "site", "confirmation"])
+def test_one_diagnosis_shown_alone_gets_its_panel(name: str) -> None:
+    """An upload of 5 nevi, shown alone: plotly refused the panel gap ("Vertical spacing must
+    be between 0 and 1") under a lone panel shorter than the gap."""
+    rows = b"".join(b"I%d,nv,male,back,histo\n" % i for i in range(MIN_IMAGES_FOR_SHARE))
+    upload = summarize_upload(b"image_id,dx,sex,localization,dx_type\n" + rows)
+    table_of, figure_of, _ = PER_DIAGNOSIS[name]
+    assert diagnosis_name("nv") in _charted(figure_of(table_of(cube_frame(upload))))
+
+
+def test_takeaways_draw_nothing_from_too_few_images(tiny_view: pd.DataFrame) -> None:
+    """ "For melanoma and BCC it is 100.0%" came from 3 images."""
+    texts = {
+        name: takeaway(table(tiny_view)) for name, (table, _, takeaway) in PER_DIAGNOSIS.items()
+    }
+    assert not [text for text in texts.values() if "100.0%" in text or "100%" in text]
+    assert "For melanoma and BCC" not in texts["confirmation"]
+    three = tiny_view[tiny_view["diagnosis"] != "nv"]
+    assert confirmation_takeaway(confirmation_table(three)) == (
+        "In your data, 3 of the images have a recorded method: too few for a share."
+    )
+    mel = Filters(datasets=(UPLOAD_DATASET,), diagnoses=("mel",))
+    one = confirmation_takeaway(confirmation_table(apply_filters(three, mel)), mel)
+    assert one == (
+        "In your data, 2 of the melanoma (mel) images have a recorded method: too few for a share."
+    )
 
 
 def test_overview_table(summary: dict) -> None:

@@ -20,7 +20,7 @@ from skindx.datasets.names import (
     ordered,
 )
 from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
-from skindx.datasets.tables import group_column
+from skindx.datasets.tables import MIN_IMAGES_FOR_SHARE, enough_for_shares, group_column
 
 _PALETTE = px.colors.qualitative.Safe
 DATASET_COLORS: dict[str, str] = {
@@ -158,9 +158,14 @@ def _readable(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _empty_figure(title: str) -> go.Figure:
+NO_MATCH_TEXT = "No images match the filters"
+TOO_FEW_TEXT = f"Fewer than {MIN_IMAGES_FOR_SHARE} images of each diagnosis: too few for a share"
+
+
+def _empty_figure(title: str, text: str = NO_MATCH_TEXT) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text="No images match the filters", showarrow=False, x=0.5, y=0.5)
+    # Centred on the figure: the hidden axes' 0.5 sat at the left.
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, 180, bottom_px=10)
@@ -199,7 +204,9 @@ def _panels(names: list[str], rows: list[int], gap_px: int) -> tuple[go.Figure, 
         cols=1,
         subplot_titles=names,
         row_heights=heights,
-        vertical_spacing=gap_px / plot_px,
+        # No gap under a lone panel: one diagnosis's 34 px is less than gap_px, and plotly
+        # refuses a spacing over 1 (an upload of one diagnosis, shown alone, raised).
+        vertical_spacing=gap_px / plot_px if len(names) > 1 else 0,
     )
     # Dataset names left-aligned over their own panel, like the chart's title.
     fig.update_annotations(x=0, xanchor="left", font_size=14)
@@ -254,10 +261,15 @@ def age_figure(table: pd.DataFrame) -> go.Figure:
     """Age distribution per diagnosis (% of that diagnosis), a panel per diagnosis.
 
     Each panel's y axis fits its own data (a diagnosis with one image at 100% had flattened
-    every other panel), and a line breaks at an empty age bin rather than inventing values."""
+    every other panel), and a line breaks at an empty age bin rather than inventing values.
+    A diagnosis with too few images in a dataset for a share is left out (see
+    :func:`~skindx.datasets.tables.enough_for_shares`)."""
     title = "Age by diagnosis (% of its images, 5-year bins)"  # short enough for a phone
     if table.empty:
         return _empty_figure(title)
+    table = enough_for_shares(table)
+    if table.empty:
+        return _empty_figure(title, TOO_FEW_TEXT)
     names = _name_order(table["diagnosis"])
     n_rows = math.ceil(len(names) / 2)
     # Wrapped panel titles: two long names side by side ran into each other on a phone; the
@@ -309,9 +321,13 @@ def _stacked_by_diagnosis(
     """Stacked horizontal bars of column's share within each diagnosis, a panel per dataset.
 
     Each panel names its own diagnoses on its own y axis: the datasets do not share them, and
-    a panel's rotated x labels used to be drawn over the next panel."""
+    a panel's rotated x labels used to be drawn over the next panel. A diagnosis with too few
+    images in a dataset for a share is left out (2 of 2 images read as "100% male")."""
     if table.empty:
         return _empty_figure(title)
+    table = enough_for_shares(table)
+    if table.empty:
+        return _empty_figure(title, TOO_FEW_TEXT)
     order = _name_order(table["diagnosis"])
     table = _named(table)
     colors = _colors(table[column], colors or {}, px.colors.qualitative.Pastel)
@@ -364,10 +380,14 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
     """Heat map per dataset: % of each diagnosis's images at each body site.
 
     Diagnoses down each panel's own y axis; the sites, which the datasets share, in the same
-    columns of every panel, labelled at 45 degrees in a gap computed from their length."""
+    columns of every panel, labelled at 45 degrees in a gap computed from their length. A
+    diagnosis with too few images in a dataset for a share is left out."""
     title = "Body site by diagnosis (% of each diagnosis)"
     if table.empty:
         return _empty_figure(title)
+    table = enough_for_shares(table)
+    if table.empty:
+        return _empty_figure(title, TOO_FEW_TEXT)
     names = dataset_order(table["dataset"])
     sites = ordered(table["site"].unique(), SITES)
     label_px = _rotated_px(sites)

@@ -13,6 +13,31 @@ from skindx.datasets.names import dataset_order, diagnosis_order
 from skindx.datasets.summary import GROUP_LABELS, MALIGNANCIES, NO_ID, cube_frame
 from skindx.taxonomy import CODES
 
+# Under this many images of a diagnosis in a dataset, its shares (by age, sex, site or
+# confirmation) are left out of the charts: 2 of 2 images of men reads as "100% male", a finding.
+MIN_IMAGES_FOR_SHARE = 5
+
+
+def diagnosis_sizes(table: pd.DataFrame) -> pd.DataFrame:
+    """``dataset, diagnosis, images``: each diagnosis's images in each dataset of a
+    per-diagnosis table (:func:`age_table`, :func:`sex_table` …), in the table's order."""
+    sizes = table.groupby(["dataset", "diagnosis"], sort=False)["images"].sum().reset_index()
+    return _sort(sizes, _standard_orders(sizes))
+
+
+def too_few_for_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """The diagnoses of a per-diagnosis table with fewer than :data:`MIN_IMAGES_FOR_SHARE`
+    images in their dataset (``dataset, diagnosis, images``): too few for a share."""
+    sizes = diagnosis_sizes(table)
+    return sizes[sizes["images"] < MIN_IMAGES_FOR_SHARE].reset_index(drop=True)
+
+
+def enough_for_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-diagnosis table whose diagnosis has at least
+    :data:`MIN_IMAGES_FOR_SHARE` images in its dataset: the shares a chart may compare."""
+    totals = table.groupby(["dataset", "diagnosis"], sort=False)["images"].transform("sum")
+    return table[totals >= MIN_IMAGES_FOR_SHARE].reset_index(drop=True)
+
 
 def _sort(table: pd.DataFrame, orders: dict[str, Sequence[Any]]) -> pd.DataFrame:
     keys = {}

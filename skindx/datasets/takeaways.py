@@ -9,7 +9,7 @@ import pandas as pd
 from skindx.datasets.filters import Filters
 from skindx.datasets.names import UPLOAD_DATASET, dataset_order
 from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
-from skindx.datasets.tables import group_column
+from skindx.datasets.tables import MIN_IMAGES_FOR_SHARE, group_column, too_few_for_shares
 from skindx.taxonomy import BY_CODE
 
 NO_MATCH = "No images match the filters."
@@ -297,10 +297,17 @@ def confirmation_takeaway(table: pd.DataFrame, filters: Filters | None = None) -
         chosen = _selected(filters, "diagnoses")
         of = f"{_name(chosen[0])} images" if len(chosen) == 1 else "images"
         of += " of the selected diagnoses" if len(chosen) > 1 else ""
-        text = f"In {_dataset(name)}, {_pct(100 * histo[name] / known[name])} of the {of}"
-        parts.append(text + " with a recorded method were confirmed by histopathology.")
-        if len(chosen) != 1:  # else the sentence before already says it
-            parts.append(_malignant_histology(table, name))
+        if known[name] < MIN_IMAGES_FOR_SHARE:
+            n = int(known[name])
+            parts.append(
+                f"In {_dataset(name)}, {n} of the {of} {'has' if n == 1 else 'have'} a recorded "
+                "method: too few for a share."
+            )
+        else:
+            text = f"In {_dataset(name)}, {_pct(100 * histo[name] / known[name])} of the {of}"
+            parts.append(text + " with a recorded method were confirmed by histopathology.")
+            if len(chosen) != 1:  # else the sentence before already says it
+                parts.append(_malignant_histology(table, name))
     if unrecorded:
         verb = "records" if len(unrecorded) == 1 else "record"
         parts.append(
@@ -311,10 +318,28 @@ def confirmation_takeaway(table: pd.DataFrame, filters: Filters | None = None) -
 
 def _malignant_histology(table: pd.DataFrame, name: str) -> str:
     part = table[(table["dataset"] == name) & table["diagnosis"].isin(["mel", "bcc"])]
-    if part.empty:
+    if part["images"].sum() < MIN_IMAGES_FOR_SHARE:  # "100%" of 2 images says nothing
         return ""
     histo = part.loc[part["confirmation"] == "histopathology", "images"].sum()
     return f"For melanoma and BCC it is {_pct(100 * histo / part['images'].sum())}."
+
+
+def too_few_note(table: pd.DataFrame) -> str:
+    """Which diagnoses a per-diagnosis chart (age, sex, site, confirmation) leaves out as too
+    few for a share, with their counts; ``""`` where it leaves out none."""
+    small = too_few_for_shares(table)
+    if small.empty:
+        return ""
+    places = []
+    for name in dataset_order(small["dataset"]):
+        rows = small[small["dataset"] == name]
+        sizes = zip(rows["diagnosis"], rows["images"], strict=True)
+        groups = [f"{_name(code)} n = {n:,}" for code, n in sizes]
+        places.append(f"in {_dataset(name)}, {_join(groups)}")
+    return (
+        f"Not charted, fewer than {MIN_IMAGES_FOR_SHARE} images each (too few for a share; "
+        f"the table has their counts): {'; '.join(places)}."
+    )
 
 
 def _join(names: list[str]) -> str:
