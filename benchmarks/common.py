@@ -7,7 +7,10 @@ Imported by ``run.py`` and ``load_test.py`` alike, so neither imports the other.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +81,16 @@ def model_directory(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
     directory = scratch / "stand_in"
     stand_in_model(directory)
     return directory, "random-weight stand-in (models/default not present yet)"
+
+
+def median_seconds(run: Callable[[], object], calls: int, warm_ups: int = 1) -> float:
+    """The median wall time of ``calls`` calls of ``run``, after ``warm_ups`` untimed ones
+    (tracing and graph rewrites happen on the first calls)."""
+    for _ in range(warm_ups):
+        run()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -36,7 +36,6 @@ import pickle
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402  (after the path and log-level setup above)
 import pandas as pd  # noqa: E402
+from common import median_seconds  # noqa: E402
 
 TEST_SET = REPO.parent / "shared" / "data" / "isic2018_test"
 LABELS_CSV = TEST_SET / "ISIC2018_Task3_Test_GroundTruth.csv"
@@ -157,16 +157,6 @@ def stratified(frame: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.Data
     return pd.concat(parts).sort_values("image_id")
 
 
-def timed(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def shipped_api_latency(package: Path, jpeg: bytes, row: pd.Series) -> dict[str, Any]:
     """Latency of the package's own ``SkinLesionClassifier.predict_P`` (Dataset + predict)."""
     try:
@@ -178,7 +168,7 @@ def shipped_api_latency(package: Path, jpeg: bytes, row: pd.Series) -> dict[str,
             "image": jpeg,
             "meta": {"age": row["age"], "sex": row["sex"], "location": "unknown"},
         }
-        return {"seconds": timed(lambda: classifier.predict_P(sample), repeats=5)}
+        return {"seconds": median_seconds(lambda: classifier.predict_P(sample), 5)}
     except Exception as error:  # report why the shipped API does not run on this stack
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"}
 

@@ -17,24 +17,16 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
-from common import REPO, model_directory
+from common import REPO, median_seconds, model_directory
 from run import benchmark_images
 
 STEPS = ("compiled forward, batch 1", "bytes → Prediction", "explain gradcam")
 
 
 def _median_ms(run, calls: int) -> float:
-    run()
-    run()  # warm-up: tracing and the graph rewrite happen on the first calls
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(run, calls, warm_ups=2)
 
 
 def child(mode: str, model: str | None, calls: int) -> None:
