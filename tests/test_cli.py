@@ -216,6 +216,38 @@ def test_stats_summarize(tmp_path, capsys):
     assert "ISIC_1" not in out.read_text()  # aggregated: no per-image rows
 
 
+def test_stats_summarize_warns_of_values_it_does_not_know(tmp_path, capsys):
+    """The page warned of a sex "robot"; the CLI counted it as unknown without a word."""
+    known = tmp_path / "known.csv"
+    known.write_text("image_id,dx,sex\nI1,nv,male\n")
+    odd = tmp_path / "odd.csv"
+    odd.write_text(
+        "image_id,dx,age,sex,localization\n"
+        + "".join(f"J{i},{'foo' if i == 0 else 'mel'},forty,robot,back\n" for i in range(3))
+    )
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(known), str(odd), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: odd.csv: 1 row has a diagnosis skindx does not know (foo); it is counted as "
+        "unknown.",
+        "warning: odd.csv: 3 rows have an age that is not a number from 0 to 120 (forty); they "
+        "are counted as unknown.",
+        "warning: odd.csv: 3 rows have a sex skindx does not know (robot); they are counted as "
+        "unknown.",
+    ]
+    assert captured.out.splitlines() == [
+        "HAM10000: 4 images",
+        f"summary written to {out}",
+    ]
+    (part,) = json.loads(out.read_text())["datasets"].values()
+    # As the warnings say: counted, as unknown ("foo" is not a diagnosis of its own).
+    assert part["diagnosis_counts"] == {"nv": 1, "mel": 2, "unknown": 1}
+    assert part["sex_by_diagnosis"]["mel"] == {"unknown": 2}
+    assert main(["stats", "summarize", str(known), "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""  # nothing to warn of, nothing said
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
 def test_stats_summarize_reads_unicode_text(tmp_path, encoding):
     """Spreadsheets save "Unicode text" as UTF-16 (with or without a byte order mark)."""

@@ -194,11 +194,11 @@ def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
     assert _plain(app.success[0].value) == "baddx3.csv: 3 images read."
     warnings = [_plain(w.value) for w in app.warning]
     assert (
-        "3 rows have a diagnosis this page does not know (foo); they are counted as unknown."
+        "3 rows have a diagnosis skindx does not know (foo); they are counted as unknown."
         in warnings
     )
-    assert any("a sex this page does not know (robot)" in w for w in warnings)
-    assert any("a body site this page does not know (moon)" in w for w in warnings)
+    assert any("a sex skindx does not know (robot)" in w for w in warnings)
+    assert any("a body site skindx does not know (moon)" in w for w in warnings)
     overview = app.dataframe[0].value.set_index("dataset")
     assert overview.loc["Your data", "diagnoses"] == 0
     assert overview.loc["Your data", "unknown diagnosis %"] == 100
@@ -342,7 +342,7 @@ def test_uploaded_values_stay_inert(app: AppTest, csv_downloads: list[bytes]) ->
     assert not risky  # never where a spreadsheet would run it
     # Neither is a diagnosis the page knows: the warning quotes both, escaped, and the charts,
     # tables and takeaways count them as unknown.
-    notes = [w.value for w in app.warning if "diagnosis this page does not know" in w.value]
+    notes = [w.value for w in app.warning if "diagnosis skindx does not know" in w.value]
     assert len(notes) == 1
     assert FORMULA in _plain(notes[0]) and IMAGE_MARKDOWN in _plain(notes[0])
     assert "![" not in notes[0] and "](" not in notes[0]  # escaped: shown as text, not an image

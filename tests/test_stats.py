@@ -66,7 +66,9 @@ from skindx.datasets.takeaways import (
 from skindx.datasets.uploads import (
     images_read,
     summarize_files,
+    summarize_files_checked,
     summarize_upload,
+    unknown_value_notes,
     unrecognised_notes,
 )
 
@@ -272,9 +274,9 @@ def test_upload_values_the_page_does_not_know_count_as_unknown() -> None:
     )
     summary = summarize_upload(data, "baddx3.csv")
     assert unrecognised_notes(summary) == [
-        "3 rows have a diagnosis this page does not know (foo); they are counted as unknown.",
-        "3 rows have a sex this page does not know (robot); they are counted as unknown.",
-        "3 rows have a body site this page does not know (moon); they are counted as unknown.",
+        "3 rows have a diagnosis skindx does not know (foo); they are counted as unknown.",
+        "3 rows have a sex skindx does not know (robot); they are counted as unknown.",
+        "3 rows have a body site skindx does not know (moon); they are counted as unknown.",
     ]
     overview = overview_table(summary).iloc[0]
     assert overview["diagnoses"] == 0 and overview["unknown diagnosis %"] == 100
@@ -282,7 +284,7 @@ def test_upload_values_the_page_does_not_know_count_as_unknown() -> None:
     assert set(upload["diagnosis"]) == set(upload["sex"]) == set(upload["site"]) == {"unknown"}
     one = summarize_upload(b"image_id,dx,dx_type\nI1,nv,zz\n", "one.csv")
     assert unrecognised_notes(one) == [
-        "1 row has a confirmation method this page does not know (zz); it is counted as unknown."
+        "1 row has a confirmation method skindx does not know (zz); it is counted as unknown."
     ]
     assert images_read("one.csv", one) == "one.csv: 1 image read."
     assert images_read("baddx3.csv", summary) == "baddx3.csv: 3 images read."
@@ -300,6 +302,14 @@ def test_summarize_files_pairs_2019_metadata(tmp_path: Path) -> None:
     assert summary["sources"] == ["gt.csv", "meta.csv"]
     with pytest.raises(MetadataError, match="no metadata CSV"):
         summarize_files([])
+    # The metadata's values skindx does not know are its ground truth's, read once with it.
+    (tmp_path / "meta.csv").write_text("image,age_approx,anatom_site_general,sex\nI1,50,,robot\n")
+    summary, unrecognised = summarize_files_checked([tmp_path / "gt.csv", tmp_path / "meta.csv"])
+    assert unrecognised == {tmp_path / "gt.csv": {"sex": {"robot": 1}}}
+    assert unknown_value_notes(unrecognised[tmp_path / "gt.csv"]) == [
+        "1 row has a sex skindx does not know (robot); it is counted as unknown."
+    ]
+    assert summary["datasets"]["ISIC 2019"]["sex_by_diagnosis"] == {"mel": {"unknown": 1}}
 
 
 # --------------------------------------------------------------------------------------------

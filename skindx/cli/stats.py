@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from skindx.cli.common import _existing_file
@@ -10,9 +11,13 @@ from skindx.cli.common import _existing_file
 
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.datasets.summary import write_summary
-    from skindx.datasets.uploads import summarize_files
+    from skindx.datasets.uploads import summarize_files_checked, unknown_value_notes
 
-    summary = summarize_files([str(p) for p in args.csv])
+    summary, unrecognised = summarize_files_checked([str(p) for p in args.csv])
+    # The page's warnings, on stderr: the values are counted, but as unknown.
+    for path, unknown in unrecognised.items():
+        for note in unknown_value_notes(unknown):
+            print(f"warning: {path.name}: {note}", file=sys.stderr)
     write_summary(summary, args.out)
     for name, part in summary["datasets"].items():
         print(f"{name}: {part['n_images']} images")

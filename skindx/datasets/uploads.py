@@ -41,15 +41,29 @@ def _format_of(path: Path) -> str:
         raise MetadataError(f"{path.name}: {error}") from None
 
 
+# Per file read, the values it holds that skindx does not know: {path: {"sex": {"robot": 3}}}.
+Unrecognised = dict[Path, dict[str, dict[str, int]]]
+
+
 def read_files(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     """Read and concatenate metadata CSVs (an ISIC 2019 metadata CSV joins its ground truth)."""
+    return read_files_checked(paths)[0]
+
+
+def read_files_checked(
+    paths: Sequence[str | os.PathLike[str]],
+) -> tuple[pd.DataFrame, Unrecognised]:
+    """:func:`read_files`, and the values each file holds that skindx does not know (see
+    :func:`~skindx.datasets.metadata.read_metadata_checked`), for the files with any."""
     if not paths:
         raise MetadataError("no metadata CSV given")
-    frames = [
-        _read(path, metadata=meta)[0]
-        for path, meta in _pair_2019_metadata([Path(p) for p in paths])
-    ]
-    return pd.concat(frames, ignore_index=True)
+    frames, unrecognised = [], {}
+    for path, meta in _pair_2019_metadata([Path(p) for p in paths]):
+        frame, unknown = _read(path, metadata=meta)
+        frames.append(frame)
+        if unknown:
+            unrecognised[path] = unknown
+    return pd.concat(frames, ignore_index=True), unrecognised
 
 
 _NOT_CSV = "cannot be read as CSV: "
@@ -107,14 +121,23 @@ def upload_bytes(data: bytes, name: str) -> bytes:
 
 def summarize_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
     """:func:`summarize` over the rows of several metadata CSVs, naming them under ``sources``."""
-    summary = summarize(read_files(paths))
-    return {"sources": [Path(p).name for p in paths], **summary}
+    return summarize_files_checked(paths)[0]
+
+
+def summarize_files_checked(
+    paths: Sequence[str | os.PathLike[str]],
+) -> tuple[dict[str, Any], Unrecognised]:
+    """:func:`summarize_files`, and per file the values skindx does not know, which the summary
+    counts as unknown, as an upload's (for :func:`unknown_value_notes`)."""
+    frame, unrecognised = read_files_checked(paths)
+    summary = summarize(_as_unknown(frame))
+    return {"sources": [Path(p).name for p in paths], **summary}, unrecognised
 
 
 def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
     """Validate and summarise an uploaded CSV in memory (nothing is written or cached).
 
-    Values the page does not know (a diagnosis "foo", a sex "robot", a site "moon") are counted
+    Values skindx does not know (a diagnosis "foo", a sex "robot", a site "moon") are counted
     as unknown, and listed under ``unrecognised`` (see :func:`unrecognised_notes`)."""
     limit = settings().max_upload_bytes
     if len(data) > limit:
@@ -128,7 +151,7 @@ def summarize_upload(data: bytes, name: str = "upload.csv") -> dict[str, Any]:
 
 
 def _as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with the diagnoses and sites the page does not know made ``unknown`` (the
+    """The frame with the diagnoses and sites skindx does not know made ``unknown`` (the
     reader keeps such a diagnosis as its own name and such a site as ``other``; unknown sexes
     and confirmation methods are ``unknown`` already)."""
     known = frame["diagnosis"].isin(KNOWN_DIAGNOSES)
@@ -138,24 +161,26 @@ def _as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# "skindx", not "this page": the Statistics page and `skindx stats summarize` say the same.
 _NOT_KNOWN = {
-    "diagnosis": "a diagnosis this page does not know",
+    "diagnosis": "a diagnosis skindx does not know",
     "age": f"an age that is not a number from 0 to {MAX_AGE}",
-    "sex": "a sex this page does not know",
-    "site": "a body site this page does not know",
-    "confirmation": "a confirmation method this page does not know",
+    "sex": "a sex skindx does not know",
+    "site": "a body site skindx does not know",
+    "confirmation": "a confirmation method skindx does not know",
 }
 _MAX_VALUES_NAMED = 5
 
 
 def unrecognised_notes(summary: dict[str, Any]) -> list[str]:
-    """One sentence per column of an upload's values the page does not know: "3 rows have a
-    diagnosis this page does not know (foo); they are counted as unknown." (or "… an age that is
+    """:func:`unknown_value_notes` for an upload's summary (its ``unrecognised``)."""
+    return unknown_value_notes(summary.get("unrecognised", {}))
+
+
+def unknown_value_notes(unrecognised: dict[str, dict[str, int]]) -> list[str]:
+    """One sentence per column of a file's values skindx does not know: "3 rows have a
+    diagnosis skindx does not know (foo); they are counted as unknown." (or "… an age that is
     not a number from 0 to 120 (forty, 300) …")."""
-    return _notes(summary.get("unrecognised", {}))
-
-
-def _notes(unrecognised: dict[str, dict[str, int]]) -> list[str]:
     notes = []
     for column, values in unrecognised.items():
         rows = sum(values.values())
