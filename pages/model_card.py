@@ -20,7 +20,7 @@ from skindx.reports import card_view, figures
 from skindx.reports.card_sections import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
 from skindx.reports.card_view import MEMBER_SCORE, NOT_MEASURED, SPLITS
 from streamlit_app import card_widgets, resources, ui
-from streamlit_app.card_widgets import CHART_CONFIG, metric_row
+from streamlit_app.card_widgets import metric_row
 
 
 def _header(card: ModelCard) -> None:
@@ -67,7 +67,7 @@ def _training(card: ModelCard) -> None:
     history = figures.history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):
-            st.plotly_chart(history, key="card_history", config=CHART_CONFIG)
+            st.plotly_chart(history, key="card_history", config=ui.CHART_CONFIG)
     recipe = card_view.recorded_recipe(training)
     if recipe:
         with st.expander("Training recipe (as recorded)"):

@@ -23,7 +23,6 @@ UPLOAD_STATE = "stats_upload_result"
 DATASETS_KEY = "stats_datasets"
 # No plotly toolbar: on a phone a tap shows it over the chart's title, and every chart
 # already has its table and a CSV download below it.
-CHART_CONFIG = {"displayModeBar": False}
 
 
 def _number_formats(table: pd.DataFrame) -> dict[str, Any]:
@@ -127,7 +126,7 @@ def _filters(options: dict[str, Any]) -> Filters:
 def _section(
     key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str, note: str = ""
 ) -> None:
-    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=CHART_CONFIG)
+    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
     if note:  # the diagnoses the chart leaves out, too few images for a share
         st.caption(ui.escape(note))
     if takeaway:  # "" where the data shown has nothing to say (an upload's unknown malignancy)

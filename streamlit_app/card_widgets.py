@@ -9,8 +9,6 @@ import streamlit as st
 from skindx.reports.card_view import PER_CLASS_ORDER, PHOTO_QUALITY_SHARES, SUBGROUP_ACCURACY
 from streamlit_app import ui
 
-CHART_CONFIG = {"displayModeBar": False}
-
 
 def metric_row(figures: dict[str, str]) -> None:
     """One ``st.metric`` per figure, side by side."""
@@ -23,7 +21,7 @@ def figure(title: str, figure, caption: str, key: str) -> None:
     if figure is None:
         st.info(f"{title}: not measured.")
         return
-    st.plotly_chart(figure, key=key, config=CHART_CONFIG)
+    st.plotly_chart(figure, key=key, config=ui.CHART_CONFIG)
     st.caption(caption)
 
 

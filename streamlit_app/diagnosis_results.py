@@ -444,7 +444,7 @@ def _chart(prediction: Prediction, index: int) -> None:
     st.plotly_chart(
         figures.probability_figure(prediction),
         key=f"dx_chart_{index}",
-        config={"displayModeBar": False},
+        config=ui.CHART_CONFIG,
     )
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "

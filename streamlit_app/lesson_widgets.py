@@ -13,7 +13,7 @@ from skindx.images.loading import ImageRejected
 from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
-from skindx.teaching.figures import Chart, Figure, build_chart, load_figure
+from skindx.teaching.figures import Chart, Figure, build_chart, chart_figure, load_figure
 from skindx.teaching.glossary import GlossaryTerm, glossary_entry, search_glossary
 from skindx.teaching.image_quiz import image_quiz_round, round_note, round_scores
 from skindx.teaching.lesson import Lesson, LessonNotFound, QuizQuestion, sources_markdown
@@ -80,8 +80,7 @@ def _draw_chart(chart: Chart) -> None:
     if not chart.data:
         st.caption(f"({chart.note})")
         return
-    st.markdown(f"**{chart.title}**")
-    st.bar_chart(chart.data, horizontal=True, stack=False, x_label="", y_label=chart.y_label)
+    st.plotly_chart(chart_figure(chart), config=ui.CHART_CONFIG)
 
 
 def glossary_list(terms: tuple[GlossaryTerm, ...] | list[GlossaryTerm], key: str) -> None:

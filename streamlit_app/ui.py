@@ -25,6 +25,9 @@ from streamlit_app import navigation
 
 T = TypeVar("T")
 
+# Every chart without plotly's mode bar (zoom, pan, download): the charts are read, not
+# explored, and its buttons cover their top-right corner.
+CHART_CONFIG = {"displayModeBar": False}
 PRIVACY_NOTE = (
     "Your photos stay in this browser tab's memory while you use the page: they are not saved, "
     "logged or shared, and they are gone when you close the tab."

@@ -494,6 +494,41 @@ def test_build_chart() -> None:
         build_chart("pie", None, None)
 
 
+def test_a_lessons_chart_is_drawn_as_the_statistics_page_draws_its_charts() -> None:
+    """Streamlit's own bar chart drew the lessons' charts: grey labels of 3.7:1, no values on
+    the bars, and the ISIC 2018 test set in another colour than on the Statistics page."""
+    from contrast import contrast
+
+    from skindx.datasets.figures import CHART_TEXT, DATASET_COLORS, TITLE_TEXT
+    from skindx.teaching.figures import chart_figure
+
+    summary = {
+        "datasets": {
+            "HAM10000": {"diagnosis_counts": {"mel": 1113, "nv": 8902}},
+            "ISIC 2018 test": {"diagnosis_counts": {"mel": 171, "nv": 909, "df": 44}},
+        }
+    }
+    figure = chart_figure(build_chart("diagnosis_counts", summary, None))
+    assert [bars.name for bars in figure.data] == ["HAM10000", "ISIC 2018 test set"]
+    colours = [bars.marker.color for bars in figure.data]
+    assert colours == [DATASET_COLORS["HAM10000"], DATASET_COLORS["ISIC 2018 test"]]
+    assert list(figure.data[0].y) == ["Melanoma", "Mole (nevus)", "Dermatofibroma"]
+    assert list(figure.data[0].text) == ["11.1%", "88.9%", ""]  # HAM10000 has no df row
+    assert list(figure.data[1].text) == ["15.2%", "80.9%", "3.9%"]
+    assert {bars.constraintext for bars in figure.data} == {"none"}  # never shrunk unreadably
+    layout = figure.layout
+    assert layout.title.text == "Share of images per diagnosis"
+    texts = [layout.font.color, layout.legend.font.color, layout.title.font.color]
+    texts += [axis.tickfont.color for axis in (layout.xaxis, layout.yaxis)]
+    texts += [bars.textfont.color for bars in figure.data]
+    assert set(texts) == {CHART_TEXT, TITLE_TEXT}
+    assert min(contrast(colour, layout.paper_bgcolor) for colour in texts) >= 4.5
+
+    model = chart_figure(build_chart("model_per_class", None, fake_card()))
+    assert [bars.name for bars in model.data] == ["Sensitivity", "Specificity"]
+    assert model.data[0].text[0] == "50.0%" and model.layout.xaxis.title.text == "%"
+
+
 def test_data_files_are_read_tolerantly(tmp_path: Path, monkeypatch) -> None:
     assert load_stats_summary(tmp_path / "missing.json") is None
     (tmp_path / "bad.json").write_text("{not json")

@@ -133,7 +133,7 @@ def test_figures_are_drawn() -> None:
 def test_chart_or_an_honest_note() -> None:
     at = _page(lesson="limits-and-bias")
     if diagnosis_counts(load_stats_summary()):
-        assert at.get("vega_lite_chart")
+        assert at.get("plotly_chart")
     else:
         assert any("Chart not available" in c.value for c in at.caption)
 

@@ -1,10 +1,11 @@
-"""The statistics figures: one plotly figure per chart, drawn from the chart's table."""
+"""The statistics figures: one plotly figure per chart, drawn from the chart's table; the
+lessons' share bars in the same style; the text colours every chart of the app uses."""
 
 from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 import plotly.express as px
@@ -14,6 +15,7 @@ from plotly.subplots import make_subplots
 from skindx.datasets.metadata import DATASETS, SITES
 from skindx.datasets.names import (
     UPLOAD_DATASET,
+    chart_text,
     dataset_order,
     diagnosis_name,
     diagnosis_order,
@@ -60,6 +62,7 @@ _AXIS_TITLE_PX = 30
 _PANEL_TITLE_PX = 28
 _TICKS_PX = 24  # a row of horizontal numeric tick labels
 _ROW_PX = 34  # a diagnosis's row: a name wrapped onto two lines fits
+_BAR_PX = 15  # a bar that carries its value in plotly's 12 px text
 _AGE_PANEL_PX = 130  # an age panel's plot area
 _AGE_TITLE_LINE_PX = 17  # a line of an age panel's title (13 px text)
 
@@ -132,12 +135,14 @@ def _layout(
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return _readable(fig)
+    return readable(fig)
 
 
-def _readable(fig: go.Figure) -> go.Figure:
+def readable(fig: go.Figure) -> go.Figure:
     """Every text of the figure in a colour of at least 4.5:1 on its white background, set on
-    the figure itself so that no theme's fainter default applies."""
+    the figure itself so that no theme's fainter default applies: the app's every chart, not
+    only these (:mod:`skindx.reports.figures` too). Bar values and heat-map cells in
+    :data:`TITLE_TEXT` (:data:`HEAT_SCALE` keeps it at 5.4:1 or more)."""
     fig.update_layout(
         font_color=CHART_TEXT,
         title_font_color=TITLE_TEXT,
@@ -155,6 +160,8 @@ def _readable(fig: go.Figure) -> go.Figure:
     fig.update_xaxes(**axes)
     fig.update_yaxes(**axes)
     fig.update_annotations(font_color=TITLE_TEXT)
+    fig.update_traces(textfont_color=TITLE_TEXT, selector={"type": "bar"})
+    fig.update_traces(textfont_color=TITLE_TEXT, selector={"type": "heatmap"})
     return fig
 
 
@@ -236,6 +243,46 @@ def diagnosis_figure(table: pd.DataFrame, *, percent: bool = False, log: bool = 
     _diagnosis_axis(fig, names)
     per_diagnosis = max(_ROW_PX, 8 + 7 * table["dataset"].nunique())
     return _layout(fig, title, per_diagnosis * len(names))
+
+
+def share_bars(
+    shares: Mapping[str, Mapping[str, float]],
+    title: str,
+    axis_title: str,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Grouped horizontal bars of percentages, ``shares[series][row]``, each bar labelled with
+    its value, rows top-down in first-seen order: a lesson's chart in this page's style (a
+    dataset's colour from ``colors``, else :data:`DATASET_COLORS` or a spare one)."""
+    rows = list(dict.fromkeys(row for column in shares.values() for row in column))
+    palette = _colors(shares, {**DATASET_COLORS, **(colors or {})})
+    fig = go.Figure()
+    for name, column in shares.items():
+        values = [column.get(row) for row in rows]
+        fig.add_bar(
+            x=values,
+            y=rows,
+            name=chart_text(name),
+            orientation="h",
+            marker_color=palette[name],
+            text=["" if value is None else f"{value:.1f}%" for value in values],
+            textposition="outside",
+            constraintext="none",  # plotly shrank a value to its bar's thickness, unreadably
+            cliponaxis=False,
+            hovertemplate=f"{chart_text(name)}: %{{x:.1f}}%<extra>%{{y}}</extra>",
+        )
+    top = max((v for column in shares.values() for v in column.values()), default=100)
+    fig.update_layout(barmode="group", showlegend=len(shares) > 1)
+    fig.update_xaxes(title_text=axis_title, ticksuffix="%", range=[0, 1.18 * top])
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=rows,
+        ticktext=[_wrapped(row) for row in rows],
+        autorange="reversed",
+        showgrid=False,  # a line per row ran between a row's bars
+    )
+    per_row = max(_ROW_PX, 12 + _BAR_PX * len(shares))  # each bar as tall as its value
+    return _layout(fig, title, per_row * len(rows))
 
 
 def malignancy_figure(table: pd.DataFrame) -> go.Figure:

@@ -37,9 +37,6 @@ HIGHLIGHT = "#1f5fa8"
 MUTED = "#a9b4c2"
 MALIGNANT_COLOUR = "#b23a48"
 BENIGN_COLOUR = "#3c8d5a"
-# Chart text in the app theme's text colour (.streamlit/config.toml), 18:1 on white: Streamlit's
-# plotly theme writes axis labels and bar values in a grey of 3.7:1, below WCAG AA's 4.5:1.
-TEXT_COLOUR = "#141414"
 
 
 def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
@@ -75,16 +72,11 @@ def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
 
 
 def _readable(figure: go.Figure) -> go.Figure:
-    """The figure with every axis label, title, legend, bar value and heat-map cell in
-    :data:`TEXT_COLOUR` (the heat maps' light scale, ``skindx.datasets.figures.HEAT_SCALE``,
-    keeps it at 5.4:1 or more). Set on each part: Streamlit's theme colours the parts, which
-    the figure's one font colour would not override."""
-    figure.update_layout(font_color=TEXT_COLOUR, legend_font_color=TEXT_COLOUR)
-    figure.update_xaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
-    figure.update_yaxes(tickfont_color=TEXT_COLOUR, title_font_color=TEXT_COLOUR)
-    figure.update_traces(textfont_color=TEXT_COLOUR, selector={"type": "bar"})
-    figure.update_traces(textfont_color=TEXT_COLOUR, selector={"type": "heatmap"})
-    return figure
+    """The figure in the app's chart text colours (:func:`skindx.datasets.figures.readable`),
+    imported only when a figure is drawn, as plotly is."""
+    from skindx.datasets.figures import readable
+
+    return readable(figure)
 
 
 def _wrap_label(text: str, width: int = 22) -> str:

@@ -10,12 +10,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skindx.config import CONTENT_DIR, DEFAULT_MODEL_DIR, STATS_SUMMARY_PATH, settings
 from skindx.model.card import CARD_FILE
 from skindx.taxonomy import BY_CODE, CODES, normalize_diagnosis
 from skindx.teaching.lesson import SLUG, LessonNotFound
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 FIGURES_DIR = CONTENT_DIR / "figures"
 CHARTS: tuple[str, ...] = ("diagnosis_counts", "model_per_class")
@@ -358,11 +361,25 @@ def _counts_chart(summary: Mapping[str, Any] | None) -> Chart:
     data: dict[str, dict[str, float]] = {}
     for dataset, counts in diagnosis_counts(summary).items():
         total = sum(counts.values())
-        data[_capital(dataset_label(dataset).removeprefix("the "))] = {
+        data[_series_name(dataset)] = {
             SHORT_NAMES[c]: round(100 * counts[c] / total, 1) for c in CODES if c in counts
         }
     note = "" if data else "Chart not available: no dataset statistics summary with counts."
     return Chart("diagnosis_counts", "Share of images per diagnosis", "% of images", data, note)
+
+
+def _series_name(dataset: str) -> str:
+    """How a chart's legend names a dataset: "ISIC 2018 test set"."""
+    return _capital(dataset_label(dataset).removeprefix("the "))
+
+
+def chart_figure(chart: Chart) -> go.Figure:
+    """A chart with data as the app draws it: the Statistics page's bars, colours and text
+    (:func:`skindx.datasets.figures.share_bars`), each dataset in its colour there."""
+    from skindx.datasets.figures import DATASET_COLORS, share_bars
+
+    colors = {_series_name(name): colour for name, colour in DATASET_COLORS.items()}
+    return share_bars(chart.data, chart.title, chart.y_label, colors)
 
 
 def _model_chart(card: Mapping[str, Any] | None) -> Chart:
