@@ -12,6 +12,7 @@ from skindx.cli.common import _existing_file
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.datasets.summary import write_summary
     from skindx.datasets.uploads import summarize_files_checked, unknown_value_notes
+    from skindx.reports.numbers import counted
 
     summary, unrecognised = summarize_files_checked([str(p) for p in args.csv])
     # The page's warnings, on stderr: the values are counted, but as unknown.
@@ -20,7 +21,7 @@ def cmd_stats_summarize(args: argparse.Namespace) -> int:
             print(f"warning: {path.name}: {note}", file=sys.stderr)
     write_summary(summary, args.out)
     for name, part in summary["datasets"].items():
-        print(f"{name}: {part['n_images']} images")
+        print(f"{name}: {counted(part['n_images'], 'image')}")
     print(f"summary written to {args.out}")
     return 0
 
