@@ -195,6 +195,27 @@ def test_evaluate_prints_both_melanoma_sensitivities_in_words(
     )
 
 
+def test_evaluate_names_the_images_it_left_out(
+    capsys, tiny_model_dir, eval_folder, tmp_path
+) -> None:
+    """'2 listed images were not found or could not be read' left a person to find which: a
+    test set that silently lost images is another test set."""
+    (eval_folder / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))  # truncated
+    labels = tmp_path / "truth.csv"
+    rows = "".join(f"{name},1,0,0,0,0,0,0\n" for name in ("a", "b", "c", "gone", "lost"))
+    labels.write_text(ONE_HOT + rows)
+    out_json = tmp_path / "report.json"
+    assert _evaluate(tiny_model_dir, eval_folder, labels, "--json", str(out_json)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "2 listed images not found in --images, left out: gone, lost",
+        "1 listed image unreadable, left out: c",
+    ]
+    report = json.loads(out_json.read_text())
+    assert report["n"] == 2 and report["missing"] == 3
+    assert report["not_found"] == ["gone", "lost"] and report["unreadable"] == ["c"]
+
+
 @pytest.mark.parametrize("where", ["folder", "missing", "readonly"])
 def test_evaluate_checks_the_json_path_first(
     capsys, monkeypatch, tiny_model_dir, eval_folder, tmp_path, where

@@ -17,6 +17,7 @@ from skindx.cli.common import (
     _load,
     _readable,
 )
+from skindx.reports.numbers import counted
 
 
 def _unwritable(path: Path | None) -> str | None:
@@ -70,14 +71,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if left_out := report.get("left_out"):
         counts = ", ".join(f"{code} {count}" for code, count in left_out.items())
         print(f"left out {sum(left_out.values())} rows outside the seven classes ({counts})")
-    if report.get("missing"):
-        print(f"{report['missing']} listed images were not found or could not be read")
+    for key, what in (("not_found", "not found in --images"), ("unreadable", "unreadable")):
+        if names := report.get(key):
+            print(f"{counted(len(names), 'listed image')} {what}, left out: {_listed(names)}")
     if args.update_card:
         split = args.split or ("test_with_context" if args.with_context else "test")
         skin_model.card.metrics[split] = report
         skin_model.card.save(skin_model.directory)
         print(f"card updated: {skin_model.directory}/card.json [{split}]")
     return 0
+
+
+def _listed(names: list[str], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _melanoma_sensitivity(report: dict) -> str:

@@ -429,19 +429,22 @@ def evaluate_model(
     table = checked.table
     predictor = Predictor(skin_model, tta=tta)
     paths, path_labels = labelled_paths(table, images_dir)
-    missing = len(table) - len(paths)  # listed but not found; unreadable ones are added below
+    found = {path.stem for path in paths}
+    # Named, not only counted: a test set that silently lost images is another test set.
+    not_found = [str(i) for i in table["image_id"] if str(i) not in found]
+    unreadable: list[str] = []
 
     def load(path: Path) -> np.ndarray | None:
         try:
             return load_image(path, min_side=predictor.decode_side)
         except ImageRejected:
+            unreadable.append(path.stem)
             return None
 
     ids, labels, probabilities, in_domain, used = [], [], [], [], []
     for start in range(0, len(paths), batch_size):  # decode one batch at a time
         loaded = [(i, load(paths[i])) for i in range(start, min(start + batch_size, len(paths)))]
         kept = [(i, pixels) for i, pixels in loaded if pixels is not None]
-        missing += len(loaded) - len(kept)
         given = None if contexts is None else [contexts.get(paths[i].stem) for i, _ in kept]
         predictions = predictor.predict_batch([pixels for _, pixels in kept], contexts=given)
         for (i, _), prediction in zip(kept, predictions, strict=True):
@@ -465,7 +468,9 @@ def evaluate_model(
     report.update(
         dataset=name + (", with age, sex and site" if with_context else ""),
         tta=predictor.tta,
-        missing=missing,
+        missing=len(not_found) + len(unreadable),
+        not_found=not_found,
+        unreadable=unreadable,
         left_out=checked.left_out,
         in_domain_share=round(float(np.mean(in_domain)), 4),
     )
