@@ -66,14 +66,10 @@ def layer_label(name: str, members: Sequence[dict] | None = None) -> str:
     or with the card's ``members`` the member's kind too: "member 2 (VGG16) · block 3 conv 1"."""
     if name == ENSEMBLE_MAPS_LAYER:
         return "all members · last block"
-    found = _CONV_NAME.fullmatch(name)
-    if found is None:
-        return name
-    member, block, conv = found.groups()
-    where = f"block {block} conv {conv}"
+    member, where = int(_member(name)), short_layer_label(name)
     if not member:
         return where
-    kind = member_kinds(members).get(int(member))
+    kind = member_kinds(members).get(member)
     return f"member {member}{f' ({kind})' if kind else ''} · {where}"
 
 
