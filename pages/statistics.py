@@ -21,8 +21,6 @@ from streamlit_app import ui
 
 UPLOAD_STATE = "stats_upload_result"
 DATASETS_KEY = "stats_datasets"
-# No plotly toolbar: on a phone a tap shows it over the chart's title, and every chart
-# already has its table and a CSV download below it.
 
 
 def _number_formats(table: pd.DataFrame) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from streamlit_app import navigation
 
 T = TypeVar("T")
 
-# Every chart without plotly's mode bar (zoom, pan, download): the charts are read, not
-# explored, and its buttons cover their top-right corner.
+# Every chart without plotly's toolbar: on a phone a tap shows it over the chart's title,
+# and the charts are read, not explored (the statistics have their tables and CSVs below).
 CHART_CONFIG = {"displayModeBar": False}
 PRIVACY_NOTE = (
     "Your photos stay in this browser tab's memory while you use the page: they are not saved, "
