@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from skindx.datasets import figures, tables, takeaways
+from skindx.datasets import charts, tables, takeaways
 from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filter_options
 from skindx.datasets.metadata import MetadataError
 from skindx.datasets.names import UPLOAD_DATASET
@@ -121,15 +119,16 @@ def _filters(options: dict[str, Any]) -> Filters:
     )
 
 
-def _section(
-    key: str, table: pd.DataFrame, figure: go.Figure, takeaway: str, note: str = ""
-) -> None:
-    st.plotly_chart(figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
-    if note:  # the diagnoses the chart leaves out, too few images for a share
-        st.caption(ui.escape(note))
-    if takeaway:  # "" where the data shown has nothing to say (an upload's unknown malignancy)
+def _section(shown: charts.Chart) -> None:
+    key, table = shown.key, shown.table
+    st.plotly_chart(shown.figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
+    if shown.note:  # the diagnoses the chart leaves out, too few images for a share
+        st.caption(ui.escape(shown.note))
+    if (
+        shown.takeaway
+    ):  # "" where the data shown has nothing to say (an upload's unknown malignancy)
         # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
-        st.markdown(f"**Takeaway.** {ui.escape(takeaway)}")
+        st.markdown(f"**Takeaway.** {ui.escape(shown.takeaway)}")
     with st.expander("Table"):
         ui.table(
             table,
@@ -149,33 +148,29 @@ def _section(
     )
 
 
-def _chart(
-    key: str,
-    cube: pd.DataFrame,
-    filters: Filters,
-    table_of: Callable[[pd.DataFrame], pd.DataFrame],
-    figure_of: Callable[[pd.DataFrame], go.Figure],
-    takeaway_of: Callable[[pd.DataFrame, Filters], str],
-    *,
-    per_diagnosis: bool = False,
-) -> None:
-    """One chart; ``per_diagnosis`` for the shares within each diagnosis, which leave out (and
-    name) the diagnoses with too few images for a share."""
-    table = table_of(cube)
-    note = takeaways.too_few_note(table) if per_diagnosis else ""
-    _section(key, table, figure_of(table), takeaway_of(table, filters), note)
+@st.cache_data(show_spinner=False, max_entries=512)
+def _bundled_chart(key: str, filters: Filters, **options: bool) -> charts.Chart | None:
+    """A chart of the bundled datasets, kept for every session: the same filters give the
+    same chart, and building the page's figures took most of its half a second per run."""
+    return charts.chart(key, apply_filters(_bundled()[1], filters), filters, **options)
 
 
-def _diagnoses(view: pd.DataFrame, filters: Filters) -> None:
+def _chart(key: str, view: pd.DataFrame, filters: Filters, upload: bool, **options: bool):
+    """The chart ``key``, kept across sessions only without an upload: an upload's charts are
+    made afresh for its session and never kept."""
+    if upload:
+        return charts.chart(key, view, filters, **options)
+    return _bundled_chart(key, filters, **options)
+
+
+def _diagnoses(view: pd.DataFrame, filters: Filters, upload: bool) -> None:
     st.header("Diagnoses")
     percent = st.toggle("Show % of each dataset", key="stats_percent")
     log = st.toggle("Log scale", key="stats_log", disabled=percent)
-    table = tables.diagnosis_table(view)
-    figure = figures.diagnosis_figure(table, percent=percent, log=log and not percent)
-    _section("diagnoses", table, figure, takeaways.diagnosis_takeaway(table, filters))
+    _section(_chart("diagnoses", view, filters, upload, percent=percent, log=log))
 
 
-def _balanced_accuracy(view: pd.DataFrame, filters: Filters) -> None:
+def _balanced_accuracy() -> None:
     st.header("Why the model is judged by balanced accuracy")
     st.markdown(
         "Plain accuracy rewards a model for agreeing with the commonest class. Balanced "
@@ -183,25 +178,31 @@ def _balanced_accuracy(view: pd.DataFrame, filters: Filters) -> None:
         "diagnosis the same weight, so missing every melanoma costs as much as missing every "
         "nevus."
     )
-    _chart(
-        "balanced_accuracy",
-        view,
-        filters,
-        tables.imbalance_table,
-        figures.imbalance_figure,
-        takeaways.imbalance_takeaway,
-    )
 
 
-def _groups(view: pd.DataFrame) -> None:
-    st.header("Images per lesion and per patient")
-    for level in ("lesion", "patient"):
-        table = tables.group_size_table(view, level)
-        if table.empty:
+HEADINGS = {
+    "malignancy": "Benign or malignant",
+    "age": "Age by diagnosis",
+    "sex": "Sex by diagnosis",
+    "site": "Body site by diagnosis",
+    "confirmation": "How each diagnosis was confirmed",
+    "images_per_lesion": "Images per lesion and per patient",
+}
+
+
+def _charts(view: pd.DataFrame, filters: Filters, upload: bool) -> None:
+    """Every chart after the diagnoses', each under its heading."""
+    for key in charts.CHARTS[1:]:
+        if key == "balanced_accuracy":
+            _balanced_accuracy()
+        elif key in HEADINGS:
+            st.header(HEADINGS[key])
+        shown = _chart(key, view, filters, upload)
+        if shown is None:
+            level = key.removeprefix("images_per_")
             st.caption(f"None of the images shown has a {level} id.")
-            continue
-        figure = figures.group_size_figure(table, level)
-        _section(f"images_per_{level}", table, figure, takeaways.group_size_takeaway(table, level))
+        else:
+            _section(shown)
 
 
 def _sources() -> None:
@@ -258,36 +259,8 @@ def main() -> None:
         st.warning(takeaways.NO_MATCH)
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
-    _diagnoses(view, filters)
-    st.header("Benign or malignant")
-    _chart(
-        "malignancy",
-        view,
-        filters,
-        tables.malignancy_table,
-        figures.malignancy_figure,
-        takeaways.malignancy_takeaway,
-    )
-    _balanced_accuracy(view, filters)
-    st.header("Age by diagnosis")
-    by_diagnosis = {
-        "age": "Age by diagnosis",
-        "sex": "Sex by diagnosis",
-        "site": "Body site by diagnosis",
-        "confirmation": "How each diagnosis was confirmed",
-    }
-    for key, heading in by_diagnosis.items():
-        st.header(heading)
-        _chart(
-            key,
-            view,
-            filters,
-            getattr(tables, f"{key}_table"),
-            getattr(figures, f"{key}_figure"),
-            getattr(takeaways, f"{key}_takeaway"),
-            per_diagnosis=True,
-        )
-    _groups(view)
+    _diagnoses(view, filters, uploaded is not None)
+    _charts(view, filters, uploaded is not None)
     _sources()
 
 

@@ -181,6 +181,32 @@ def test_upload_valid_csv(app: AppTest) -> None:
     assert app.session_state["stats_upload_result"][1]["datasets"]["Your data"]["n_images"] == 6
 
 
+def test_charts_of_an_upload_are_made_for_its_session_never_kept(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled datasets' charts are kept across sessions (st.cache_data); with an upload
+    every chart is made afresh from the session's own data, none from the kept ones."""
+    import importlib
+
+    from skindx.datasets.charts import CHARTS
+
+    module = importlib.import_module("skindx.datasets.charts")
+    made: list[set[str]] = []
+    real = module.chart
+
+    def spy(key, view, *args, **options):  # type: ignore[no-untyped-def]
+        made.append(set(view["dataset"]))
+        return real(key, view, *args, **options)
+
+    monkeypatch.setattr(module, "chart", spy)
+    app.run()  # no upload: the kept charts, none made again
+    assert made == []
+    app.file_uploader(key="stats_upload").set_value(("mine.csv", UPLOAD, "text/csv"))
+    app.run()
+    assert not app.exception
+    assert len(made) == len(CHARTS) and all("Your data" in shown for shown in made)
+
+
 def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
     """The walk-through: dx=foo, sex=robot, localization=moon gave "3 images read." alone, and
     the overview counted 3 diagnoses, 0% unknown."""
@@ -374,5 +400,5 @@ def test_upload_bad_csv(app: AppTest, data: bytes, expected: str) -> None:
 def test_page_source_rules() -> None:
     source = PAGE.read_text()
     assert "set_page_config" not in source
-    assert source.count("st.cache_data") == 1  # the bundled summary only
+    assert source.count("st.cache_data") == 2  # the bundled summary and its charts only
     assert "to_csv" not in source  # every download through results.safe_csv
