@@ -148,7 +148,7 @@ def _section(shown: charts.Chart) -> None:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_data(show_spinner=False, max_entries=512)  # bounded: a chart is tens of KB
 def _bundled_chart(key: str, filters: Filters, **options: bool) -> charts.Chart | None:
     """A chart of the bundled datasets, kept for every session: the same filters give the
     same chart, and building the page's figures took most of its half a second per run."""
