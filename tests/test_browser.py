@@ -222,7 +222,8 @@ def test_photos_results_and_signs_survive_another_page(browser, tiny_model_dir, 
         menu = page.locator('[data-testid="stSidebarNav"]')
         menu.get_by_text("Check a skin spot").click()
         page.get_by_text("Still here from earlier in this session").wait_for(timeout=UI_TIMEOUT_MS)
-        assert page.get_by_text("Most likely:").is_visible()
+        # the result follows the note as the page draws on: waited for, not checked at once
+        page.get_by_text("Most likely:").wait_for(timeout=UI_TIMEOUT_MS)
         assert page.get_by_text("The warning signs you ticked were taken into account.").count()
         page.get_by_text("Warning signs you have noticed (optional)").click()
         assert page.get_by_role("checkbox", name=sign).is_checked()
