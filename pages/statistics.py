@@ -8,7 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from skindx.datasets import charts, tables, takeaways
-from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filter_options
+from skindx.datasets.filters import (
+    Filters,
+    apply_filters,
+    combine_cubes,
+    filter_options,
+    keeps_everything,
+)
 from skindx.datasets.metadata import MetadataError
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import AGE_BIN_WIDTH, cube_frame, load_summary
@@ -148,26 +154,29 @@ def _section(shown: charts.Chart) -> None:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=512)  # bounded: a chart is tens of KB
-def _bundled_chart(key: str, filters: Filters, **options: bool) -> charts.Chart | None:
-    """A chart of the bundled datasets, kept for every session: the same filters give the
-    same chart, and building the page's figures took most of its half a second per run."""
-    return charts.chart(key, apply_filters(_bundled()[1], filters), filters, **options)
+@st.cache_data(show_spinner=False)
+def _opening_chart(key: str, percent: bool = False, log: bool = False) -> charts.Chart | None:
+    """A chart of the page as it opens (the bundled datasets, no filter), kept for every
+    session: building the page's figures took most of its second per new visitor. Its
+    arguments are the chart's name and the diagnoses' toggles, nothing a session uploaded."""
+    cube = _bundled()[1]
+    everything = Filters(datasets=tuple(filter_options(cube)["datasets"]))
+    return charts.chart(key, cube, everything, percent=percent, log=log)
 
 
-def _chart(key: str, view: pd.DataFrame, filters: Filters, upload: bool, **options: bool):
-    """The chart ``key``, kept across sessions only without an upload: an upload's charts are
-    made afresh for its session and never kept."""
-    if upload:
-        return charts.chart(key, view, filters, **options)
-    return _bundled_chart(key, filters, **options)
+def _chart(key: str, view: pd.DataFrame, filters: Filters, opening: bool, **options: bool):
+    """The chart ``key``: the kept one for the page as it opens (``opening``: no upload, no
+    filter), else made afresh for this session (an upload's charts are never kept)."""
+    if opening:
+        return _opening_chart(key, **options)
+    return charts.chart(key, view, filters, **options)
 
 
-def _diagnoses(view: pd.DataFrame, filters: Filters, upload: bool) -> None:
+def _diagnoses(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
     st.header("Diagnoses")
     percent = st.toggle("Show % of each dataset", key="stats_percent")
     log = st.toggle("Log scale", key="stats_log", disabled=percent)
-    _section(_chart("diagnoses", view, filters, upload, percent=percent, log=log))
+    _section(_chart("diagnoses", view, filters, opening, percent=percent, log=log))
 
 
 def _balanced_accuracy() -> None:
@@ -190,14 +199,14 @@ HEADINGS = {
 }
 
 
-def _charts(view: pd.DataFrame, filters: Filters, upload: bool) -> None:
+def _charts(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
     """Every chart after the diagnoses', each under its heading."""
     for key in charts.CHARTS[1:]:
         if key == "balanced_accuracy":
             _balanced_accuracy()
         elif key in HEADINGS:
             st.header(HEADINGS[key])
-        shown = _chart(key, view, filters, upload)
+        shown = _chart(key, view, filters, opening)
         if shown is None:
             level = key.removeprefix("images_per_")
             st.caption(f"None of the images shown has a {level} id.")
@@ -227,7 +236,8 @@ def main() -> None:
     if uploaded is not None:
         cube = combine_cubes(cube, cube_frame(uploaded))
         summary = {**summary, "datasets": {**summary["datasets"], **uploaded["datasets"]}}
-    filters = _filters(filter_options(cube))
+    options = filter_options(cube)
+    filters = _filters(options)
     if not filters.datasets:
         st.info("Pick at least one dataset to compare.")
         return
@@ -259,8 +269,9 @@ def main() -> None:
         st.warning(takeaways.NO_MATCH)
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
-    _diagnoses(view, filters, uploaded is not None)
-    _charts(view, filters, uploaded is not None)
+    opening = uploaded is None and keeps_everything(filters, options)
+    _diagnoses(view, filters, opening)
+    _charts(view, filters, opening)
     _sources()
 
 

@@ -184,8 +184,8 @@ def test_upload_valid_csv(app: AppTest) -> None:
 def test_charts_of_an_upload_are_made_for_its_session_never_kept(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bundled datasets' charts are kept across sessions (st.cache_data); with an upload
-    every chart is made afresh from the session's own data, none from the kept ones."""
+    """The charts of the page as it opens are kept across sessions (st.cache_data); with an
+    upload, or a filter, every chart is made afresh from the session's own view."""
     import importlib
 
     from skindx.datasets.charts import CHARTS
@@ -201,6 +201,12 @@ def test_charts_of_an_upload_are_made_for_its_session_never_kept(
     monkeypatch.setattr(module, "chart", spy)
     app.run()  # no upload: the kept charts, none made again
     assert made == []
+    app.multiselect(key="stats_sex").set_value(["female"])
+    app.run()  # a filter: this session's charts
+    assert len(made) == len(CHARTS)
+    app.multiselect(key="stats_sex").set_value([])
+    app.run()
+    made.clear()
     app.file_uploader(key="stats_upload").set_value(("mine.csv", UPLOAD, "text/csv"))
     app.run()
     assert not app.exception

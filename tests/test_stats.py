@@ -22,7 +22,13 @@ from skindx.datasets.figures import (
     sex_figure,
     site_figure,
 )
-from skindx.datasets.filters import Filters, apply_filters, combine_cubes, filter_options
+from skindx.datasets.filters import (
+    Filters,
+    apply_filters,
+    combine_cubes,
+    filter_options,
+    keeps_everything,
+)
 from skindx.datasets.metadata import MetadataError, read_metadata
 from skindx.datasets.names import UPLOAD_DATASET, diagnosis_name
 from skindx.datasets.summary import (
@@ -823,3 +829,20 @@ def test_phone_tables_use_words_short_numbers_and_hyphenable_long_words(cube: pd
     assert confirmation["percent"].str.fullmatch(r"\d{1,3}\.\d%").all()
     assert "histopa\u00adthology" in set(confirmation["confirmation"])
     assert confirmation["images"].tolist() == confirmation_table(cube)["images"].tolist()
+
+
+def test_keeps_everything_is_the_page_as_it_opens() -> None:
+    """The Statistics page keeps the charts of its opening view for every session: every
+    dataset, in any order, and no other filter."""
+    options = {"datasets": ["HAM10000", "ISIC 2019"], "age": (0, 85)}
+    assert keeps_everything(Filters(datasets=("ISIC 2019", "HAM10000")), options)
+    assert keeps_everything(Filters(), options)
+    assert not keeps_everything(Filters(datasets=("HAM10000",)), options)
+    for narrowed in (
+        {"age_range": (40, 60)},
+        {"sexes": ("female",)},
+        {"sites": ("back",)},
+        {"diagnoses": ("mel",)},
+    ):
+        every = Filters(datasets=("HAM10000", "ISIC 2019"), **narrowed)
+        assert not keeps_everything(every, options)

@@ -57,6 +57,14 @@ def filter_options(cube: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def keeps_everything(filters: Filters, options: dict[str, Any]) -> bool:
+    """Whether ``filters`` keep every row of the cube whose :func:`filter_options` are
+    ``options``: every dataset, in any order, and no other filter."""
+    chosen = set(filters.datasets or options["datasets"])
+    narrowed = filters.age_range or filters.sexes or filters.sites or filters.diagnoses
+    return chosen == set(options["datasets"]) and not narrowed
+
+
 def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
     """Stack cube frames (e.g. the bundled one and an upload's) into one."""
     return pd.concat(cubes, ignore_index=True)
