@@ -180,6 +180,12 @@ def test_training_smoke_on_real_images(shared_data, tmp_path):
     # HAM10000 metadata gives age, sex and site: the context is fitted on the same split
     assert card.context["weight"] >= 0 and set(card.context["tables"]) == {"age", "sex", "site"}
     assert card.metrics["validation_with_context"]["n"] == validation["n"]
+    # both validation figures carry a bootstrap interval over whole lesions, as the test's do
+    for split in ("validation", "validation_with_context"):
+        figures = card.metrics[split]
+        interval = figures["balanced_accuracy_interval"]
+        assert interval["resampled"] == "lesions"
+        assert 0 <= interval["low"] <= interval["high"] <= 1
 
 
 def test_training_with_a_teacher_on_synthetic_images(synthetic_ham, tmp_path):

@@ -44,7 +44,11 @@ def finish_with_validation(
     """Fit temperature, OOD reference, triage thresholds and flip-TTA on validation; record
     metrics. With the validation ``val_ids`` and their ``metadata`` CSV, also fit the
     age/sex/site context (:mod:`skindx.diagnosis.context`) when the CSV has those columns."""
-    from skindx.evaluation.evaluate import expected_calibration_error, metrics_from_probabilities
+    from skindx.evaluation.evaluate import (
+        expected_calibration_error,
+        interval_record,
+        metrics_from_probabilities,
+    )
 
     logits, features = logits_and_features(skin_model.model, x_val)
     card = skin_model.card
@@ -64,12 +68,27 @@ def finish_with_validation(
     uncalibrated = calibrated_probabilities(logits, 1.0)
     metrics = metrics_from_probabilities(y_val, probabilities, card.thresholds)
     metrics["ece_uncalibrated"] = round(expected_calibration_error(y_val, uncalibrated)[0], 4)
+    # as the test evaluations have it: how far one split's figure can be trusted
+    metrics["balanced_accuracy_interval"] = interval_record(
+        y_val, probabilities.argmax(axis=1), _lesions(val_ids, metadata)
+    )
     metrics["dataset"] = "HAM10000 validation split (by lesion)"
     card.metrics["validation"] = metrics
     probabilities = select_tta(skin_model, x_val, y_val, logits)
     if val_ids is not None and metadata is not None:
         in_domain = scores <= card.ood["threshold"]
         fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities, in_domain)
+
+
+def _lesions(val_ids: list[str] | None, metadata: str | Path | None) -> np.ndarray | None:
+    """Each validation image's lesion id, for intervals that resample whole lesions; None
+    without the metadata (single images are then resampled)."""
+    if val_ids is None or metadata is None:
+        return None
+    from skindx.datasets.metadata import read_metadata
+    from skindx.evaluation.evaluate import lesion_ids
+
+    return lesion_ids(read_metadata(metadata), val_ids)
 
 
 def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path) -> bool:
@@ -104,6 +123,7 @@ def fit_context_on_validation(
     from skindx.diagnosis.context import LIMITATION, contexts_from_frame, fit_context
     from skindx.evaluation.evaluate import (
         image_sources,
+        interval_record,
         lesion_ids,
         metrics_from_probabilities,
         subgroup_metrics,
@@ -124,13 +144,15 @@ def fit_context_on_validation(
         card.limitations.append(LIMITATION)
     metrics = metrics_from_probabilities(y_val, fused, section["thresholds"])
     metrics["dataset"] = "HAM10000 validation split (by lesion), with age, sex and site"
+    lesions = lesion_ids(val_frame, val_ids)
+    metrics["balanced_accuracy_interval"] = interval_record(y_val, fused.argmax(axis=1), lesions)
     card.metrics["validation_with_context"] = metrics
     # the test evaluations' figures by age, sex, site and source, for the same split: a group
     # weak here too is hard for the model anywhere, one weak only on the test set points at the
     # test data
     contexts = contexts_from_frame(val_frame)
     with_cuts = card.see_doctor_cuts([c.given for c in contexts])
-    sources, lesions = image_sources(val_frame, val_ids), lesion_ids(val_frame, val_ids)
+    sources = image_sources(val_frame, val_ids)
     if "validation" in card.metrics:
         cut = card.thresholds["see_doctor"]
         card.metrics["validation"]["subgroups"] = subgroup_metrics(
