@@ -130,10 +130,9 @@ def _section(shown: charts.Chart) -> None:
     st.plotly_chart(shown.figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
     if shown.note:  # the diagnoses the chart leaves out, too few images for a share
         st.caption(ui.escape(shown.note))
-    if (
-        shown.takeaway
-    ):  # "" where the data shown has nothing to say (an upload's unknown malignancy)
-        # Plain text, never markdown: a takeaway can quote a diagnosis from an uploaded file.
+    # A takeaway is "" where the data shown has nothing to say (an upload's unknown malignancy),
+    # and plain text, never markdown: it can quote a diagnosis from an uploaded file.
+    if shown.takeaway:
         st.markdown(f"**Takeaway.** {ui.escape(shown.takeaway)}")
     with st.expander("Table"):
         ui.table(

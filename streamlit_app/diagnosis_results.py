@@ -32,7 +32,6 @@ KEPT = "dx_kept"  # those of photos from before the person left the page, by fil
 KEPT_INPUTS = "dx_inputs"  # the values of the page's other widgets, for the same return
 OPENED = "dx_opened"  # the input expanders open in this visit to the page (:func:`opened`)
 UPLOADER = "dx_upload"
-EXPLORER_IMAGE = saliency_widgets.IMAGE
 MAX_IMAGES = 12
 IMAGE_WIDTH = 300  # px on screen: a thumbnail, capped at the column's width
 CONCERN_BOX = {
@@ -379,7 +378,7 @@ def _saliency(
     )
     with buttons:
         if st.button("Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"):
-            st.session_state[EXPLORER_IMAGE] = {
+            st.session_state[saliency_widgets.IMAGE] = {
                 "id": analysis.key,
                 "name": analysis.name,
                 "pixels": analysis.pixels,

@@ -321,10 +321,6 @@ def _age_number(text: str) -> float:
     return age if 0 <= age <= MAX_AGE else np.nan
 
 
-def _is_unknown_word(text: str) -> bool:
-    return text.lower() == "unknown"
-
-
 def _age(raw: pd.DataFrame, column: str) -> pd.Series:
     """Ages in years; NaN where blank, "unknown", not a number or outside 0–MAX_AGE, like an
     unknown sex or site (:func:`_unrecognised` reports the values that were not blank)."""
@@ -423,7 +419,7 @@ VALUE_COLUMNS: dict[str, dict[str, str]] = {
 }
 _IS_KNOWN = {
     "diagnosis": lambda value: _diagnosis_code(value) in KNOWN_DIAGNOSES,
-    "age": lambda value: _is_unknown_word(value) or not np.isnan(_age_number(value)),
+    "age": lambda value: value.lower() == "unknown" or not np.isnan(_age_number(value)),
     "sex": lambda value: value.lower() in {*SEX_SYNONYMS, "unknown"},
     "site": lambda value: value.lower() in SITE_SYNONYMS,
     "confirmation": lambda value: value.lower() in {*CONFIRMATION_SYNONYMS, "unknown"},

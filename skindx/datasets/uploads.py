@@ -45,15 +45,11 @@ def _format_of(path: Path) -> str:
 Unrecognised = dict[Path, dict[str, dict[str, int]]]
 
 
-def read_files(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
-    """Read and concatenate metadata CSVs (an ISIC 2019 metadata CSV joins its ground truth)."""
-    return read_files_checked(paths)[0]
-
-
 def read_files_checked(
     paths: Sequence[str | os.PathLike[str]],
 ) -> tuple[pd.DataFrame, Unrecognised]:
-    """:func:`read_files`, and the values each file holds that skindx does not know (see
+    """Read and concatenate metadata CSVs (an ISIC 2019 metadata CSV joins its ground truth),
+    and the values each file holds that skindx does not know (see
     :func:`~skindx.datasets.metadata.read_metadata_checked`), for the files with any."""
     if not paths:
         raise MetadataError("no metadata CSV given")
