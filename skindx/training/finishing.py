@@ -6,8 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.evaluation.evaluate import (
+    balanced_accuracy,
+    expected_calibration_error,
+    image_sources,
+    interval_record,
+    lesion_ids,
+    metrics_from_probabilities,
+    subgroup_metrics,
+)
 from skindx.model.bundle import SkinModel
 from skindx.model.calibration import (
     calibrated_probabilities,
@@ -44,16 +53,12 @@ def finish_with_validation(
     """Fit temperature, OOD reference, triage thresholds and flip-TTA on validation; record
     metrics. With the validation ``val_ids`` and their ``metadata`` CSV, also fit the
     age/sex/site context (:mod:`skindx.diagnosis.context`) when the CSV has those columns."""
-    from skindx.evaluation.evaluate import (
-        expected_calibration_error,
-        interval_record,
-        metrics_from_probabilities,
-    )
-
     logits, features = logits_and_features(skin_model.model, x_val)
     card = skin_model.card
     card.temperature = fit_temperature(logits, y_val)
-    probabilities = calibrated_probabilities(logits, card.temperature)
+    # thresholds and figures are those of the probabilities the Predictor serves (with or
+    # without flips)
+    probabilities = select_tta(skin_model, x_val, y_val, logits)
     card.thresholds = fit_triage(probabilities, y_val)
     skin_model.ood_reference = fit_mahalanobis(features, y_val)
     scores = out_of_fold_scores(features, y_val)
@@ -66,29 +71,28 @@ def finish_with_validation(
         "validation_median": float(np.median(scores)),
     }
     uncalibrated = calibrated_probabilities(logits, 1.0)
+    frame = None if val_ids is None or metadata is None else _validation_frame(metadata)
     metrics = metrics_from_probabilities(y_val, probabilities, card.thresholds)
     metrics["ece_uncalibrated"] = round(expected_calibration_error(y_val, uncalibrated)[0], 4)
-    # as the test evaluations have it: how far one split's figure can be trusted
+    # as the test evaluations have it: how far one split's figure can be trusted (whole
+    # lesions resampled where the metadata names them)
+    lesions = None if frame is None else lesion_ids(frame, val_ids)
     metrics["balanced_accuracy_interval"] = interval_record(
-        y_val, probabilities.argmax(axis=1), _lesions(val_ids, metadata)
+        y_val, probabilities.argmax(axis=1), lesions
     )
     metrics["dataset"] = "HAM10000 validation split (by lesion)"
     card.metrics["validation"] = metrics
-    probabilities = select_tta(skin_model, x_val, y_val, logits)
-    if val_ids is not None and metadata is not None:
+    if frame is not None:
         in_domain = scores <= card.ood["threshold"]
-        fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities, in_domain)
+        fit_context_on_validation(skin_model, frame, val_ids, y_val, probabilities, in_domain)
 
 
-def _lesions(val_ids: list[str] | None, metadata: str | Path | None) -> np.ndarray | None:
-    """Each validation image's lesion id, for intervals that resample whole lesions; None
-    without the metadata (single images are then resampled)."""
-    if val_ids is None or metadata is None:
-        return None
+def _validation_frame(metadata: str | Path):
+    """The metadata CSV as :func:`fit_context_on_validation` takes it: one row per image."""
     from skindx.datasets.metadata import read_metadata
-    from skindx.evaluation.evaluate import lesion_ids
 
-    return lesion_ids(read_metadata(metadata), val_ids)
+    frame = read_metadata(metadata).drop_duplicates("image_id")
+    return frame.set_index("image_id", drop=False)
 
 
 def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path) -> bool:
@@ -102,12 +106,13 @@ def add_context(skin_model: SkinModel, images: str | Path, metadata: str | Path)
     probabilities = np.concatenate([predictor.probabilities(logits) for logits, _ in outputs])
     features = np.concatenate([features for _, features in outputs])
     in_domain = out_of_fold_scores(features, y_val) <= skin_model.card.ood["threshold"]
-    return fit_context_on_validation(skin_model, metadata, val_ids, y_val, probabilities, in_domain)
+    frame = _validation_frame(metadata)
+    return fit_context_on_validation(skin_model, frame, val_ids, y_val, probabilities, in_domain)
 
 
 def fit_context_on_validation(
     skin_model: SkinModel,
-    metadata: str | Path,
+    frame: pd.DataFrame,
     val_ids: list[str],
     y_val: np.ndarray,
     probabilities: np.ndarray,
@@ -116,20 +121,12 @@ def fit_context_on_validation(
     """Record the context section and its validation metrics in the card (False, and the
     card unchanged, where the metadata gives no age, sex or site for the validation images).
 
+    ``frame``: the metadata, one row per image, indexed by image id (:func:`_validation_frame`);
     ``probabilities``: the model's validation probabilities as the Predictor makes them;
     ``in_domain``: each image's out-of-domain verdict from out-of-fold scores.
     """
-    from skindx.datasets.metadata import read_metadata
     from skindx.diagnosis.context import LIMITATION, contexts_from_frame, fit_context
-    from skindx.evaluation.evaluate import (
-        image_sources,
-        interval_record,
-        lesion_ids,
-        metrics_from_probabilities,
-        subgroup_metrics,
-    )
 
-    frame = read_metadata(metadata).drop_duplicates("image_id").set_index("image_id", drop=False)
     val_frame = frame.reindex(val_ids)
     if not any(c.given for c in contexts_from_frame(val_frame.dropna(subset=["diagnosis"]))):
         return False

@@ -274,9 +274,9 @@ def _probe_only(config, model, x_train, train_ids, targets, weights, validation,
 def lesion_groups(config, image_ids: list[str]) -> np.ndarray:
     """Each image's lesion id from ``config.metadata`` (its own id where none is recorded)."""
     from skindx.datasets.labelled import read_labels
+    from skindx.evaluation.evaluate import lesion_ids
 
-    lesions = read_labels(config.metadata).set_index("image_id")["lesion_id"]
-    return np.array([lesions.get(image_id, image_id) for image_id in image_ids])
+    return lesion_ids(read_labels(config.metadata), image_ids)
 
 
 def fit(
