@@ -178,6 +178,16 @@ def _empty_figure(title: str, text: str = NO_MATCH_TEXT) -> go.Figure:
     return _layout(fig, title, 180, bottom_px=10)
 
 
+def _shares_or_empty(table: pd.DataFrame, title: str) -> tuple[pd.DataFrame, go.Figure | None]:
+    """A per-diagnosis share table without the diagnoses too small for a share (see
+    :func:`~skindx.datasets.tables.enough_for_shares`), and the empty figure to draw instead
+    where nothing is left: no image matched the filters, or none had enough images."""
+    if table.empty:
+        return table, _empty_figure(title)
+    kept = enough_for_shares(table)
+    return kept, _empty_figure(title, TOO_FEW_TEXT) if kept.empty else None
+
+
 def _wrapped(name: str) -> str:
     """A diagnosis name broken over lines, so the y axis labels leave a phone room for bars."""
     return "<br>".join(textwrap.wrap(name, 20, break_long_words=False, break_on_hyphens=False))
@@ -312,11 +322,9 @@ def age_figure(table: pd.DataFrame) -> go.Figure:
     A diagnosis with too few images in a dataset for a share is left out (see
     :func:`~skindx.datasets.tables.enough_for_shares`)."""
     title = "Age by diagnosis (% of its images, 5-year bins)"  # short enough for a phone
-    if table.empty:
-        return _empty_figure(title)
-    table = enough_for_shares(table)
-    if table.empty:
-        return _empty_figure(title, TOO_FEW_TEXT)
+    table, empty = _shares_or_empty(table, title)
+    if empty is not None:
+        return empty
     names = _name_order(table["diagnosis"])
     n_rows = math.ceil(len(names) / 2)
     # Wrapped panel titles: two long names side by side ran into each other on a phone; the
@@ -370,11 +378,9 @@ def _stacked_by_diagnosis(
     Each panel names its own diagnoses on its own y axis: the datasets do not share them, and
     a panel's rotated x labels used to be drawn over the next panel. A diagnosis with too few
     images in a dataset for a share is left out (2 of 2 images read as "100% male")."""
-    if table.empty:
-        return _empty_figure(title)
-    table = enough_for_shares(table)
-    if table.empty:
-        return _empty_figure(title, TOO_FEW_TEXT)
+    table, empty = _shares_or_empty(table, title)
+    if empty is not None:
+        return empty
     order = _name_order(table["diagnosis"])
     table = _named(table)
     colors = _colors(table[column], colors or {}, px.colors.qualitative.Pastel)
@@ -430,11 +436,9 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
     columns of every panel, labelled at 45 degrees in a gap computed from their length. A
     diagnosis with too few images in a dataset for a share is left out."""
     title = "Body site by diagnosis (% of each diagnosis)"
-    if table.empty:
-        return _empty_figure(title)
-    table = enough_for_shares(table)
-    if table.empty:
-        return _empty_figure(title, TOO_FEW_TEXT)
+    table, empty = _shares_or_empty(table, title)
+    if empty is not None:
+        return empty
     names = dataset_order(table["dataset"])
     sites = ordered(table["site"].unique(), SITES)
     label_px = _rotated_px(sites)
