@@ -264,9 +264,13 @@ def model_sentence(code: str, card: Mapping[str, Any] | None) -> str:
     if sensitivity is None and specificity is None and auc is None:
         return f"(Figure not available: the model card has no test figures for {name}.)"
     where = _test_set_label(test)
+    n = figures.get("n", figures.get("support"))
+    # The count goes with the share it is of ("59% of the 171 melanomas"): at the sentence's
+    # end, after "(specificity)", it read as a second aside of unclear reference.
+    of_them = f"{n:,} {PLURAL_NAMES[code]}" if _is_count(n) else PLURAL_NAMES[code]
     parts = []
     if sensitivity is not None:
-        parts.append(f"the model found {sensitivity:.0%} of the {PLURAL_NAMES[code]} (sensitivity)")
+        parts.append(f"the model found {sensitivity:.0%} of the {of_them} (sensitivity)")
     if specificity is not None:
         parts.append(
             f"it correctly said “not {name}” for {specificity:.0%} of the other lesions "
@@ -274,9 +278,7 @@ def model_sentence(code: str, card: Mapping[str, Any] | None) -> str:
         )
     sentences = []
     if parts:
-        n = figures.get("n", figures.get("support"))
-        count = f" ({n:,} test images of this class)" if _is_count(n) else ""
-        sentences.append(f"On {where}, " + "; ".join(parts) + count + ".")
+        sentences.append(f"On {where}, " + "; ".join(parts) + ".")
     if auc is not None:
         lead = "Its" if parts else f"On {where}, the model's"
         sentences.append(f"{lead} AUC for {name} is {auc:.2f} (1.00 is perfect, 0.50 is guessing).")
