@@ -108,12 +108,16 @@ def lesson_quiz(lesson: Lesson) -> None:
     keys = [f"lessons_quiz_{slug}_{i}" for i in range(len(lesson.quiz))]
     with st.form(key=f"lessons_quiz_form_{slug}"):
         for number, (question, key) in enumerate(zip(lesson.quiz, keys, strict=True), 1):
+            # The question in bold above its options; the options' own label is the plain
+            # question, which screen readers announce ("**1. …**" was read out with its stars).
+            st.markdown(f"**{number}. {question.question}**")
             st.radio(
-                f"**{number}. {question.question}**",
+                f"{number}. {question.question}",
                 range(len(question.options)),
                 format_func=question.options.__getitem__,
                 index=None,
                 key=key,
+                label_visibility="collapsed",
             )
         if st.form_submit_button("Check my answers"):
             st.session_state[checked_key] = True
