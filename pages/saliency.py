@@ -51,7 +51,7 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
             data=functools.partial(
                 png.overlay_png, blended, colormap, alpha=alpha, photo=image["pixels"]
             ),
-            file_name=saliency_view.overlay_file_name(method, target),
+            file_name=saliency_view.overlay_file_name(method, target, saliency.layer),
             mime="image/png",
             key=f"sal_download_{slot}",
             on_click="ignore",
@@ -148,7 +148,13 @@ def main() -> None:
         # Two to a row, the class box alone: at a tablet's width beside the sidebar, three
         # boxes in a row cut the class and layer names.
         first, second = st.columns(2)
-        method = first.selectbox("Method", methods, format_func=METHODS.get, key="sal_method")
+        method = first.selectbox(
+            "Method",
+            methods,
+            format_func=METHODS.get,
+            key="sal_method",
+            help=saliency_view.METHOD_HELP,
+        )
         groups = layer_groups(engine.explainer.layers, engine.explainer.members)
         if len(groups) > 1:  # Method | Network, Conv layer | Colour map, the class, the opacity
             layer_column, colour_column = st.columns(2)

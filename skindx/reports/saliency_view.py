@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from skindx.datasets.examples import ExampleImage
 from skindx.diagnosis.similar import Neighbour, vote
+from skindx.explain.cams import SCORECAM_MAX_N, SMOOTHGRAD_SAMPLES
 from skindx.explain.explainer import METHODS
 from skindx.explain.faithfulness import Faithfulness
 from skindx.reports.numbers import percent, probability
@@ -35,8 +36,19 @@ SIMILAR_HELP = (
 FAITHFULNESS_HELP = (
     "How the class probability changes when the 20% most salient pixels are blurred away, "
     "against blurring the same share of random pixels. A map that points at what the model "
-    "really uses makes the probability fall clearly further than random blurring does (a green "
-    "arrow); a red one means the map is no better than chance for this image."
+    "really uses leaves the probability lower than random blurring does (shown in green); "
+    "orange means the map did no better than chance for this image."
+)
+# Which method is which, for a reader who knows none of them (the box lists their names only).
+METHOD_HELP = (
+    "**Grad-CAM**: the layer's feature maps, each weighted by the average gradient of the "
+    "class score; coarse but stable. **Grad-CAM++**: weighs each location's gradient too, "
+    "which can light up several parts at once. **LayerCAM**: weighs every location by its own "
+    "gradient; sharper, at shallow layers especially. **Score-CAM (faster variant)**: masks "
+    f"the image with the layer's {SCORECAM_MAX_N} most varied feature maps and weighs each by "
+    "the class probability the masked image keeps; no gradients, the slowest of the layer "
+    "methods. **SmoothGrad**: the gradient at each input pixel, averaged over "
+    f"{SMOOTHGRAD_SAMPLES} noisy copies; fine detail, no layer, several seconds."
 )
 
 
@@ -106,8 +118,11 @@ def map_alt(method: str, target: str) -> str:
     return f"{METHODS[method]} saliency overlay for {diagnosis_label(target)}"
 
 
-def overlay_file_name(method: str, target: str) -> str:
-    return f"saliency-{method.replace('+', 'plus')}-{target}.png"
+def overlay_file_name(method: str, target: str, layer: str | None = None) -> str:
+    """The downloaded overlay's name: its method, class and layer, so maps of one image from
+    different layers do not download under one name (``layer`` None: SmoothGrad's pixels)."""
+    where = f"-{layer}" if layer else ""
+    return f"saliency-{method.replace('+', 'plus')}-{target}{where}.png"
 
 
 @dataclass(frozen=True)
