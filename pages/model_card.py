@@ -154,6 +154,12 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         st.info("Triage thresholds: not measured (the card holds none).")
     else:
         st.markdown(card_view.triage_sentence(thresholds))
+    # How often the advice is right, next to the cut-offs it uses (not after the expander).
+    triage = metrics.get("triage")
+    if triage:
+        st.markdown(card_view.triage_result_sentence(triage))
+    elif thresholds:
+        st.caption("How often these messages are right: not measured on this evaluation data.")
     if card.context:
         st.markdown(card_view.context_sentence(card.context))
         with st.expander("What the age, sex and site adjustment knows"):
@@ -167,11 +173,6 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
                         "(counted once per lesion, with one extra count per cell).",
                         f"card_context_{variable}",
                     )
-    triage = metrics.get("triage")
-    if triage:
-        st.markdown(card_view.triage_result_sentence(triage))
-    elif thresholds:
-        st.caption("How often these messages are right: not measured on this evaluation data.")
 
 
 def _safety(card: ModelCard) -> None:
@@ -181,6 +182,9 @@ def _safety(card: ModelCard) -> None:
         st.info("Not measured: this model has no out-of-domain detector.")
     else:
         st.markdown(ood)
+        flagged = card_view.flagged_sentence(card.metrics.get("test") or {})
+        if flagged:
+            st.markdown(flagged)
     st.header("Saliency check")
     saliency = card_view.saliency_sentence(card.saliency or {})
     if saliency is None:
@@ -213,8 +217,9 @@ def _photo_quality(card: ModelCard) -> None:
 
 def _limitations(card: ModelCard) -> None:
     st.header("Known limitations")
-    if card.limitations:
-        st.markdown(card_view.limitations_markdown(card.limitations))
+    limitations = card_view.known_limitations(card)
+    if limitations:
+        st.markdown(card_view.limitations_markdown(limitations))
     else:
         st.info("The card lists no limitations, which does not mean there are none.")
 

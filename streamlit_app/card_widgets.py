@@ -6,14 +6,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from skindx.reports.card_view import PER_CLASS_ORDER, PHOTO_QUALITY_SHARES, SUBGROUP_ACCURACY
+from skindx.reports.card_view import (
+    FIGURE_HELP,
+    PER_CLASS_ORDER,
+    PHOTO_QUALITY_SHARES,
+    SUBGROUP_ACCURACY,
+)
 from streamlit_app import ui
 
 
 def metric_row(figures: dict[str, str]) -> None:
-    """One ``st.metric`` per figure, side by side."""
+    """One ``st.metric`` per figure, side by side, with what the figure means where a reader
+    may not know the term."""
     for column, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
-        column.metric(name, value)
+        column.metric(name, value, help=FIGURE_HELP.get(name))
 
 
 def figure(title: str, figure, caption: str, key: str) -> None:

@@ -151,7 +151,8 @@ def test_calibration_and_safety_sentences():
     assert "melanomas flagged **not measured**" in card_view.triage_result_sentence({})
     assert card_view.ood_sentence({}) is None
     ood = card_view.ood_sentence({"threshold": 12.5, "quantile": 0.95, "method": "mahalanobis"})
-    assert "**mahalanobis** on the `features` layer" in ood and "about 5% of" in ood
+    assert "**Mahalanobis distance** of the network's features (its `features` layer)" in ood
+    assert "about 5% of" in ood
     assert card_view.saliency_sentence({"n": 0}) is None
     saliency = {"n": 5, "method": "gradcam", "energy_in_lesion": 0.41, "uniform_baseline": 0.3}
     assert "**41.0%** of its weight" in card_view.saliency_sentence(saliency)

@@ -23,7 +23,7 @@ from skindx.reports.card_sections import (
 )
 from skindx.reports.card_training import equal_shares, member_rows
 from skindx.reports.figures import per_class_table
-from skindx.reports.model_card import architecture_words
+from skindx.reports.model_card import architecture_words, measured_limits
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import MALIGNANT_NAMES
@@ -172,6 +172,24 @@ def evaluation_line(metrics: Mapping[str, Any], split: str) -> str:
     return line
 
 
+# What each headline figure means, for a reader who has not met the term (the metrics' help).
+FIGURE_HELP = {
+    "Balanced accuracy": "The mean of the seven diagnoses' sensitivities, so a rare diagnosis "
+    "counts as much as a common one (the ISIC 2018 challenge's headline figure).",
+    "Accuracy": "The share of images whose top class is their diagnosis; most images are "
+    "melanocytic nevi, so it mostly measures those.",
+    "Melanoma sensitivity": "The share of melanomas whose top class is melanoma. The “see a "
+    "doctor” advice adds up the cancer types' probabilities and flags more melanomas: see "
+    "Calibration and triage.",
+    "Cancer vs not: AUC": "How well p(cancer), the cancer types' probabilities added up, ranks "
+    "a cancer above a non-cancer: 0.5 is guessing, 1 is perfect.",
+    "Temperature": "The number the network's scores are divided by before they become "
+    "probabilities, fitted on the validation split so they match how often it is right.",
+    "Calibration error (ECE)": "Expected calibration error: the average gap between the "
+    "stated confidence and how often the top class was right (15 bins); 0 is perfect.",
+}
+
+
 def overall_figures(metrics: Mapping[str, Any]) -> dict[str, str]:
     overall = {
         "Balanced accuracy": (metrics.get("balanced_accuracy"), "share"),
@@ -275,12 +293,21 @@ def context_sentence(context: Mapping[str, Any]) -> str:
 
 
 def triage_result_sentence(triage: Mapping[str, Any]) -> str:
+    """How often the “see a doctor” advice was right on one evaluation: at that evaluation's own
+    cut-off (with age, sex and site given, the context's), melanoma with its interval."""
+    cut = triage.get("threshold")
+    at = f" of {percent(cut)}" if cut is not None else ""
+    interval = triage.get("melanoma_sensitivity_interval")
+    within = f" (95% interval {_percent_span(interval)})" if interval else ""
     return (
-        f"At the “see a doctor” threshold, on this evaluation data: cancers flagged "
+        f"On this evaluation data, at its “see a doctor” threshold{at}: cancers flagged "
         f"**{value_text(triage.get('malignant_sensitivity'))}**, melanomas flagged "
-        f"**{value_text(triage.get('melanoma_sensitivity'))}**, non-cancers left unflagged "
-        f"**{value_text(triage.get('benign_specificity'))}**."
+        f"**{value_text(triage.get('melanoma_sensitivity'))}**{within}, non-cancers left "
+        f"unflagged **{value_text(triage.get('benign_specificity'))}**."
     )
+
+
+_OOD_METHODS = {"mahalanobis": "Mahalanobis distance"}  # the card's name → a reader's
 
 
 def ood_sentence(ood: Mapping[str, Any]) -> str | None:
@@ -295,11 +322,25 @@ def ood_sentence(ood: Mapping[str, Any]) -> str | None:
         if isinstance(quantile, int | float)
         else ""
     )
+    method = ood.get("method", NOT_MEASURED)
     return (
-        f"Method: **{ood.get('method', NOT_MEASURED)}** on the "
-        f"`{ood.get('layer', 'features')}` layer. Images whose distance score is above "
+        f"Method: **{_OOD_METHODS.get(method, method)}** of the network's features (its "
+        f"`{ood.get('layer', 'features')}` layer). Images whose distance score is above "
         f"**{ood['threshold']:.4g}** get “this does not look like a close-up skin-lesion "
         f"photo” instead of a diagnosis.{flagged}"
+    )
+
+
+def flagged_sentence(test: Mapping[str, Any]) -> str | None:
+    """How many held-out dermoscopy images the out-of-domain check flagged, which the
+    evaluation figures still count; ``None`` when the test evaluation did not record it."""
+    share = test.get("in_domain_share")
+    if share is None:
+        return None
+    return (
+        f"On the held-out test set ({test.get('dataset') or 'test set'}, "
+        f"{value_text(test.get('n'), 'count')} dermoscopy images), it flagged "
+        f"**{percent(1 - share)}**; the evaluation figures above count those images too."
     )
 
 
@@ -329,6 +370,12 @@ def photo_quality_frames(limits: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.Da
             narrow[column] = narrow[column].map(lambda v: "—" if pd.isna(v) else f"{v:.1%}")
             frame[column] = frame[column] * 100  # "%.1f%%": one decimal in every row
     return frame, narrow
+
+
+def known_limitations(card: ModelCard) -> list[str]:
+    """The card's limitations, then those its figures show (the weakest diagnoses, the drop
+    from the validation split to the test set), as docs/model_card.md lists them."""
+    return [*card.limitations, *measured_limits(card, share=percent, name=diagnosis_label)]
 
 
 def limitations_markdown(limitations: list[str]) -> str:

@@ -4,6 +4,7 @@ figures, what it cannot do)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from skindx.model.card import ModelCard
@@ -286,8 +287,14 @@ OUT_OF_SCOPE = (
 )
 
 
-def _measured_limits(card: ModelCard) -> list[str]:
-    """Limits the card's own figures show: the weakest diagnoses, and the drop off its split."""
+def measured_limits(
+    card: ModelCard,
+    share: Callable[[float], str] = num,
+    name: Callable[[str], str] = str,
+) -> list[str]:
+    """Limits the card's own figures show: the weakest diagnoses, and the drop off its split.
+    ``share`` writes a figure and ``name`` a diagnosis code: this file's ``0.484`` and ``bkl``,
+    the Model card page's percentages and names."""
     splits = present(card)
     lines = []
     split = _per_class_split(card, splits)
@@ -295,22 +302,23 @@ def _measured_limits(card: ModelCard) -> list[str]:
         per_class = card.metrics[split]["per_class"]
         weakest = sorted(per_class, key=lambda code: per_class[code]["sensitivity"])[:3]
         listed = ", ".join(
-            f"{code} {per_class[code]['sensitivity']:.3f} ({per_class[code]['n']} images)"
+            f"{name(code)} {share(per_class[code]['sensitivity'])} ({per_class[code]['n']} images)"
             for code in weakest
         )
         lines.append(f"Lowest sensitivity, {EVALUATIONS[split][1].lower()}: {listed}.")
     test, validation = card.metrics.get("test", {}), card.metrics.get("validation", {})
     if test.get("balanced_accuracy") is not None and validation.get("balanced_accuracy"):
         lines.append(
-            f"Balanced accuracy is {validation['balanced_accuracy']:.3f} on the validation split "
-            f"(the training clinics) but {test['balanced_accuracy']:.3f} on the held-out test "
-            "set: expect lower figures on images from other clinics and dermoscopes."
+            f"Balanced accuracy is {share(validation['balanced_accuracy'])} on the validation "
+            f"split (the training clinics) but {share(test['balanced_accuracy'])} on the "
+            "held-out test set: expect lower figures on images from other clinics and "
+            "dermoscopes."
         )
     return lines
 
 
 def _limitations(card: ModelCard) -> list[str]:
-    items = [OUT_OF_SCOPE, *card.limitations, *_measured_limits(card)]
+    items = [OUT_OF_SCOPE, *card.limitations, *measured_limits(card)]
     return ["## What it cannot do", "", *[f"- {item}" for item in items], ""]
 
 

@@ -1,0 +1,113 @@
+"""What a dermatologist walking the Saliency explorer and the Model card met: the method box
+named five methods and explained none, the faithfulness help described colours the figure does
+not use, overlays of one image from different layers downloaded under one name; the card page
+left out the limitations its own figures show, put how often the triage advice is right after
+the age/sex/site charts, and never said how many real dermoscopy images the out-of-domain check
+turns away."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_app_pages import (  # noqa: F401 (fixtures)
+    PAGES,
+    app_test,
+    evaluated_model_dir,
+    explorer,
+    model,
+    run,
+    texts,
+)
+
+from skindx.config import DEFAULT_MODEL_DIR
+from skindx.explain.explainer import METHODS
+from skindx.explain.faithfulness import Faithfulness
+from skindx.model.card import ModelCard
+from skindx.reports import card_view, saliency_view
+from skindx.reports.model_card import render_markdown
+
+pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs`:UserWarning")
+
+# ----------------------------------------------------------------------------- the explorer
+
+
+def test_the_method_box_says_what_each_method_does(explorer) -> None:  # noqa: F811
+    help_text = explorer.selectbox(key="sal_method").help
+    for name in METHODS.values():
+        assert f"**{name}**:" in help_text, name
+
+
+@pytest.mark.parametrize(("salient", "random"), [(0.4, 0.1), (0.05, 0.3)])
+def test_the_faithfulness_help_names_the_colour_the_figure_shows(salient, random) -> None:
+    """The help promised a green or red arrow; the figure has no arrow and is green or orange."""
+    colour = saliency_view.faithfulness_words(Faithfulness(salient, random, 0.2), "mel").colour
+    assert colour in saliency_view.FAITHFULNESS_HELP
+    assert not re.search(r"\b(arrow|red)\b", saliency_view.FAITHFULNESS_HELP)
+
+
+def test_the_downloaded_overlay_is_named_after_its_layer(explorer, monkeypatch) -> None:  # noqa: F811
+    names, named = [], saliency_view.overlay_file_name
+
+    def recorded(*args):
+        names.append(named(*args))
+        return names[-1]
+
+    monkeypatch.setattr(saliency_view, "overlay_file_name", recorded)
+    run(explorer.selectbox(key="sal_layer").set_value("block1_conv1"))
+    assert names[-1].endswith("-block1_conv1.png")
+    run(explorer.selectbox(key="sal_method").set_value("smoothgrad"))  # no layer: none named
+    assert names[-1] == f"saliency-smoothgrad-{explorer.selectbox(key='sal_target').value}.png"
+
+
+# ----------------------------------------------------------------------------- the model card
+
+
+@pytest.fixture
+def shipped_card_page(monkeypatch):
+    """The Model card page on the shipped card (the page reads card.json only)."""
+    monkeypatch.setenv("SKINDX_MODEL", str(DEFAULT_MODEL_DIR))
+    return run(app_test(PAGES / "model_card.py"))
+
+
+def test_the_page_lists_the_limitations_the_markdown_card_lists(shipped_card_page) -> None:
+    at = shipped_card_page
+    card = ModelCard.load(DEFAULT_MODEL_DIR)
+    listed = [m.value for m in at.markdown if m.value.startswith("- Trained on dermoscopic")]
+    assert len(listed) == 1
+    page_items = listed[0].split("\n")
+    markdown = render_markdown(card)
+    cannot = markdown[markdown.index("## What it cannot do") :].split("\n## ")[0]
+    assert len(page_items) == cannot.count("\n- ") - 1  # all but the markdown's out-of-scope line
+    assert any(
+        item.startswith("- Balanced accuracy is 69.8% on the validation split")
+        for item in page_items
+    )
+    assert any(item.startswith("- Lowest sensitivity, test set: Benign") for item in page_items)
+
+
+def test_triage_results_sit_under_the_cut_offs_they_measure(shipped_card_page) -> None:
+    at = shipped_card_page
+    shown = [m.value for m in at.markdown]
+    cut_offs = next(k for k, text in enumerate(shown) if text.startswith("The app adds up"))
+    result = shown[cut_offs + 1]
+    assert result.startswith("On this evaluation data, at its “see a doctor” threshold of 26.3%")
+    assert "melanomas flagged **93.6%** (95% interval 89.5–97.1%)" in result
+    # with age, sex and site given, the threshold the figures were measured at is the context's
+    run(at.segmented_control(key="card_split").set_value("test_with_context"))
+    assert "threshold of 18.9%:" in texts(at)
+
+
+def test_the_out_of_domain_section_says_how_many_test_images_it_flags(shipped_card_page) -> None:
+    assert "it flagged **6.1%**; the evaluation figures above count those images too." in texts(
+        shipped_card_page
+    )
+    assert card_view.flagged_sentence({}) is None
+
+
+def test_headline_figures_say_what_they_measure(shipped_card_page) -> None:
+    helps = {metric.label: metric.help for metric in shipped_card_page.metric}
+    assert "top class is melanoma" in helps["Melanoma sensitivity"]
+    assert "rare diagnosis" in helps["Balanced accuracy"]
+    assert "0.5 is guessing" in helps["Cancer vs not: AUC"]
+    assert helps["Calibration error (ECE)"].startswith("Expected calibration error")
