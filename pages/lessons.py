@@ -22,6 +22,7 @@ from streamlit_app.lesson_widgets import (
     image_quiz,
     lesson_quiz,
     lesson_sources,
+    release_mode_focus,
     render_body,
     slide_controls,
 )
@@ -214,6 +215,7 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
         "keys to change slides; on a phone or tablet, use Previous and Next. The menu steps "
         "aside while you present; this page's link opens straight into the slides."
     )
+    release_mode_focus()  # last: its empty element would push the slide down
 
 
 # ----------------------------------------------------------------------------- page

@@ -38,6 +38,23 @@ SLIDE_CSS = """
 """
 
 
+# The ← and → shortcuts do nothing while the View control (a radio group, which keeps the arrow
+# keys for itself) has the focus, as it has straight after a click on Present: the focus goes
+# back to the page, so the first → a presenter presses turns the slide.
+_RELEASE_MODE_FOCUS = """
+<script>
+(() => {
+  const doc = window.parent === window ? document : window.parent.document;
+  const release = () => {
+    const active = doc.activeElement;
+    if (active && active.closest("[class*='st-key-lessons_mode_']")) active.blur();
+  };
+  for (const delay of [0, 200, 600]) setTimeout(release, delay);
+})();
+</script>
+"""
+
+
 @st.cache_resource(show_spinner=False)
 def _figure(name: str) -> Figure | None:
     try:
@@ -260,6 +277,11 @@ def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:
     # as the quiz showed them, where ISIC ids pushed a phone's table off its screen
     st.table(pd.DataFrame(rows).set_index("image"))
     st.caption(round_note(shown))
+
+
+def release_mode_focus() -> None:
+    """Take the focus off the Read / Present control, so the arrow keys turn the slides."""
+    st.html(_RELEASE_MODE_FOCUS, unsafe_allow_javascript=True)
 
 
 def slide_controls(slug: str, index: int, count: int, top: bool) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
+from test_browser import (  # the browser fixture, shared with the app's browser tests
+    UI_TIMEOUT_MS,
+    browser,  # noqa: F401
+    open_page,
+    streamlit_server,
+)
 
 from skindx.teaching.lessons import get_lesson
 
@@ -32,3 +39,26 @@ def test_quiz_questions_are_labelled_in_plain_words(lessons) -> None:
         radio = at.radio(key=f"lessons_quiz_melanoma_{number - 1}")
         assert radio.label == f"{number}. {question.question}"
         assert f"**{number}. {question.question}**" in shown
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_arrow_keys_turn_slides_straight_after_present(
+    browser,  # noqa: F811 (the fixture imported above)
+    tiny_model_dir,
+    tmp_path,
+) -> None:
+    """A teacher clicked Present, then pressed → as the page says: nothing happened, however
+    often, because the View control kept the focus and with it the arrow keys."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/lessons?lesson=melanoma", errors)
+        mode = page.locator(".st-key-lessons_mode_melanoma button", has_text="Present")
+        mode.click(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("Slide 1 /").first.wait_for(timeout=UI_TIMEOUT_MS)
+        for number in (2, 3):
+            page.keyboard.press("ArrowRight")
+            page.get_by_text(f"Slide {number} /").first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.keyboard.press("ArrowLeft")
+        page.get_by_text("Slide 2 /").first.wait_for(timeout=UI_TIMEOUT_MS)
+        assert not errors, errors
