@@ -220,15 +220,17 @@ def _similar(engine: resources.Engine, image: dict) -> None:
     if not image["prediction"].in_domain:
         st.caption("This image is unlike the lesions the model learnt from, so even these are "
                    "only the least unlike it.")  # fmt: skip
-    columns = st.columns(3)
-    for k, neighbour in enumerate(neighbours[:SIMILAR_SHOWN]):
-        example = neighbour.example
-        columns[k % 3].image(
-            str(example.path),  # a file on the server, never an upload
-            caption=saliency_view.neighbour_caption(neighbour),
-            width="stretch",
-            alt=saliency_view.neighbour_alt(example),
-        )
+    shown = neighbours[:SIMILAR_SHOWN]
+    # A row of three at a time: a phone stacks each row's columns, so it too reads the most
+    # similar first (one set of columns stacked 1st, 4th, 2nd, 5th…).
+    for start in range(0, len(shown), 3):
+        for column, neighbour in zip(st.columns(3), shown[start : start + 3], strict=False):
+            column.image(
+                str(neighbour.example.path),  # a file on the server, never an upload
+                caption=saliency_view.neighbour_caption(neighbour),
+                width="stretch",
+                alt=saliency_view.neighbour_alt(neighbour.example),
+            )
     st.caption(saliency_view.gallery_caption(gallery.figures))
 
 
