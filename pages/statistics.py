@@ -24,7 +24,13 @@ from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
 
 UPLOAD_STATE = "stats_upload_result"
+UPLOADER = "stats_upload"
+UPLOAD_NAME = "stats_upload_name"  # the file's name, to say which file is kept
+UPLOAD_KEPT = "stats_upload_kept"  # set while an upload is shown that the uploader no longer holds
 DATASETS_KEY = "stats_datasets"
+# Streamlit forgets a page's widgets while another page is shown: their values are kept here,
+# and the widgets drawn with them on the person's return (an upload, its summary, likewise).
+KEPT = "stats_kept"
 
 
 def _number_formats(table: pd.DataFrame) -> dict[str, Any]:
@@ -53,6 +59,7 @@ def _read_upload(upload: Any) -> dict[str, Any] | str:
     """The upload's summary (or error message), computed once per file in this session only."""
 
     def read(upload: Any) -> dict[str, Any] | str:
+        st.session_state[UPLOAD_NAME] = upload.name
         try:
             result = summarize_upload(upload.getvalue(), upload.name)
         except MetadataError as error:
@@ -75,47 +82,113 @@ def _select_upload(selected: bool) -> None:
     st.session_state[DATASETS_KEY] = [UPLOAD_DATASET, *others] if selected else others
 
 
+def _forget_upload() -> None:
+    for key in (UPLOAD_STATE, UPLOAD_NAME, UPLOAD_KEPT):
+        st.session_state.pop(key, None)
+    _select_upload(False)
+
+
+def _held_upload() -> dict[str, Any] | None:
+    """The summary of a file read earlier in this session, where it read well."""
+    held = st.session_state.get(UPLOAD_STATE)
+    return held[1] if held is not None and isinstance(held[1], dict) else None
+
+
+def _upload_notes(result: dict[str, Any]) -> None:
+    st.success(images_read(ui.escape(st.session_state.get(UPLOAD_NAME, "")), result))
+    for note in unrecognised_notes(result):  # escaped: the notes quote the file's values
+        st.warning(ui.escape(note))
+
+
 def _upload_section() -> dict[str, Any] | None:
+    # An empty uploader on a return from another page is not the person removing their file.
+    returning = UPLOADER not in st.session_state
     with st.expander("Use your own metadata", expanded=False):
         st.markdown(
             "Upload an ISIC-format metadata CSV (HAM10000 / ISIC 2018, ISIC 2019 ground truth, "
             "ISIC 2020 ground truth or an ISIC Archive export). It is checked, summarised in "
             "memory for this session only, and shown below as “Your data”. Nothing is stored."
         )
-        upload = st.file_uploader("Metadata CSV", type=["csv", "tsv", "txt"], key="stats_upload")
-        if upload is None:
-            if st.session_state.pop(UPLOAD_STATE, None) is not None:
-                _select_upload(False)
-            return None
-        result = _read_upload(upload)
-        if isinstance(result, str):  # plain text: the message quotes the file's own words
-            st.error(f"This file cannot be used: {ui.escape(result)}")
-            return None
-        st.success(images_read(ui.escape(upload.name), result))
-        for note in unrecognised_notes(result):  # escaped: the notes quote the file's values
-            st.warning(ui.escape(note))
-        return result
+        upload = st.file_uploader("Metadata CSV", type=["csv", "tsv", "txt"], key=UPLOADER)
+        if upload is not None:
+            st.session_state.pop(UPLOAD_KEPT, None)
+            result = _read_upload(upload)
+            if isinstance(result, str):  # plain text: the message quotes the file's own words
+                st.error(f"This file cannot be used: {ui.escape(result)}")
+                return None
+            _upload_notes(result)
+            return result
+    kept = _held_upload()
+    if kept is None or not (returning or st.session_state.get(UPLOAD_KEPT)):
+        if st.session_state.get(UPLOAD_STATE) is not None:
+            _forget_upload()  # the person removed their file (or it could not be read)
+        return None
+    st.session_state[UPLOAD_KEPT] = True
+    _kept_upload_note()
+    return kept
+
+
+def _kept_upload_note() -> None:
+    """Outside the closed expander, so a person coming back sees that "Your data" is theirs."""
+    name = ui.escape(st.session_state.get(UPLOAD_NAME, "your file"))
+    st.info(
+        f"“Your data” is still “{name}”, uploaded earlier in this session. It stays until you "
+        "remove it, upload another file, reload the page or close the tab.",
+        icon=":material/history:",
+    )
+    st.button("Remove my file", key="stats_upload_remove", on_click=_forget_upload)
+
+
+def _kept(key: str, default: Any) -> Any:
+    """The value to draw widget ``key`` with: the person's, kept from before a visit to
+    another page, else ``default``. Passed as the widget's default, not set in its state,
+    which Streamlit would warn about beside a default."""
+    return st.session_state.get(KEPT, {}).get(key, default)
+
+
+def _keep(*keys: str) -> None:
+    kept = st.session_state.setdefault(KEPT, {})
+    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+
+
+def _chosen(key: str, options: list[str]) -> list[str]:
+    """The kept choices of a multiselect that are still among its options."""
+    return [value for value in _kept(key, []) if value in options]
+
+
+def _narrowing(label: str, options: list[str], key: str, **extra: Any) -> list[str]:
+    """A filter's multiselect: none chosen keeps every value."""
+    chosen = _chosen(key, options)
+    return st.multiselect(label, options, chosen, key=key, placeholder="All", **extra)
+
+
+def _age_range(low: int, high: int) -> tuple[int, int]:
+    kept = _kept("stats_age", (low, high))
+    return kept if low <= kept[0] <= kept[1] <= high else (low, high)
 
 
 def _filters(options: dict[str, Any]) -> Filters:
     if DATASETS_KEY not in st.session_state:
-        st.session_state[DATASETS_KEY] = list(options["datasets"])
+        everything = list(options["datasets"])
+        st.session_state[DATASETS_KEY] = _chosen(DATASETS_KEY, everything) or everything
     datasets = st.multiselect("Datasets to compare", options["datasets"], key=DATASETS_KEY)
     with st.expander("Filters: age, sex, body site, diagnosis", expanded=False):
         low, high = options["age"]
         ages = st.slider(
-            "Age (5-year bins)", low, high, (low, high), step=AGE_BIN_WIDTH, key="stats_age"
+            "Age (5-year bins)",
+            low,
+            high,
+            _age_range(low, high),
+            step=AGE_BIN_WIDTH,
+            key="stats_age",
         )
         st.caption("Narrowing the age range leaves out images of unknown age.")
-        sexes = st.multiselect("Sex", options["sexes"], key="stats_sex", placeholder="All")
-        sites = st.multiselect("Body site", options["sites"], key="stats_site", placeholder="All")
-        diagnoses = st.multiselect(
-            "Diagnosis",
-            options["diagnoses"],
-            key="stats_diagnosis",
-            placeholder="All",
-            format_func=_diagnosis_label,
+        sexes = _narrowing("Sex", options["sexes"], "stats_sex")
+        sites = _narrowing("Body site", options["sites"], "stats_site")
+        diagnoses = _narrowing(
+            "Diagnosis", options["diagnoses"], "stats_diagnosis", format_func=_diagnosis_label
         )
+    _keep(DATASETS_KEY, "stats_age", "stats_sex", "stats_site", "stats_diagnosis")
     return Filters(
         datasets=tuple(datasets),
         age_range=None if tuple(ages) == (low, high) else (ages[0], ages[1]),
@@ -173,8 +246,11 @@ def _chart(key: str, view: pd.DataFrame, filters: Filters, opening: bool, **opti
 
 def _diagnoses(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
     st.header("Diagnoses")
-    percent = st.toggle("Show % of each dataset", key="stats_percent")
-    log = st.toggle("Log scale", key="stats_log", disabled=percent)
+    percent = st.toggle(
+        "Show % of each dataset", _kept("stats_percent", False), key="stats_percent"
+    )
+    log = st.toggle("Log scale", _kept("stats_log", False), key="stats_log", disabled=percent)
+    _keep("stats_percent", "stats_log")
     _section(_chart("diagnoses", view, filters, opening, percent=percent, log=log))
 
 

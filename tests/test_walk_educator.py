@@ -62,3 +62,67 @@ def test_arrow_keys_turn_slides_straight_after_present(
         page.keyboard.press("ArrowLeft")
         page.get_by_text("Slide 2 /").first.wait_for(timeout=UI_TIMEOUT_MS)
         assert not errors, errors
+
+
+UPLOAD = "\n".join(
+    [
+        "lesion_id,image_id,dx,dx_type,age,sex,localization",
+        *(
+            f"L{i},I{i},{dx},histo,{age},{sex},back"
+            for i, (dx, age, sex) in enumerate(
+                [("nv", 45, "female")] * 6 + [("mel", 60, "male")] * 6 + [("bkl", 70, "female")] * 6
+            )
+        ),
+    ]
+).encode()
+
+
+def _statistics_or_another_page(statistics: str) -> None:
+    """The Statistics page, or, while ``away`` is set, another page in its place: its widgets
+    are then not drawn, and Streamlit forgets them, as it does when st.navigation shows
+    another page."""
+    import runpy
+
+    import streamlit as st
+
+    if st.session_state.get("away"):
+        st.write("Another page")
+    else:
+        runpy.run_path(statistics)
+
+
+def test_statistics_keeps_the_upload_and_filters_across_pages() -> None:
+    """A teacher uploaded their class's CSV, filtered to women aged 40–60 in percent, opened a
+    lesson and came back: the file, the filters and the toggle were gone, the page as new."""
+    at = AppTest.from_function(
+        _statistics_or_another_page,
+        args=(str(PAGES / "statistics.py"),),
+        default_timeout=TIMEOUT,
+    )
+    at.run()
+    at.file_uploader(key="stats_upload").set_value(("class.csv", UPLOAD, "text/csv"))
+    at.run()
+    at.multiselect(key="stats_sex").set_value(["female"])
+    at.slider(key="stats_age").set_value((40, 60))
+    at.toggle(key="stats_percent").set_value(True)
+    at.run()
+    shown = at.metric[0].value
+    at.session_state["away"] = True
+    at.run()
+    assert "stats_sex" not in at.session_state  # forgotten, as on another page
+    at.session_state["away"] = False
+    at.run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == shown
+    assert at.multiselect(key="stats_sex").value == ["female"]
+    assert tuple(at.slider(key="stats_age").value) == (40, 60)
+    assert at.toggle(key="stats_percent").value is True
+    assert "Your data" in at.multiselect(key="stats_datasets").value
+    assert "class\\.csv" in at.info[0].value  # the name, escaped for markdown
+    at.multiselect(key="stats_site").set_value(["back"]).run()  # later interactions keep it
+    assert "Your data" in at.multiselect(key="stats_datasets").value and at.info
+
+    at.button(key="stats_upload_remove").click().run()
+    assert not at.exception, at.exception
+    assert "Your data" not in at.multiselect(key="stats_datasets").value
+    assert not at.info and "stats_upload_result" not in at.session_state
