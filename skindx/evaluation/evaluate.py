@@ -302,8 +302,10 @@ class EvaluationLabels:
 def _one_hot_rows(labels_csv: str | Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """The ISIC 2018 one-hot ground truth as ``image_id, diagnosis``, and its bad rows
     (line, image id, reason): blank, non-numeric, or not exactly one class marked."""
-    raw = pd.read_csv(labels_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    raw.columns = [str(column).strip().lower() for column in raw.columns]
+    from skindx.datasets.csv_text import read_table, source_name
+
+    # read_table: any separator, BOM or spreadsheet encoding, as the metadata formats
+    raw = read_table(labels_csv, source_name(labels_csv)).fillna("")
     columns = [column.lower() for column in ISIC2018_HEADER]
     text = raw[columns].apply(lambda column: column.str.strip())
     values = text.apply(pd.to_numeric, errors="coerce")
@@ -350,11 +352,15 @@ def check_labels(
             if code not in known:
                 bad.append((row + 2, image_id, f"unknown diagnosis {code!r}"))
     folder = Path(images_dir).resolve()
+    first_row: dict[str, int] = {}  # a duplicate would count one image twice
     for row, image_id in enumerate(table["image_id"]):
+        line = first_row.setdefault(str(image_id), row + 2)
         if not str(image_id).strip():
             bad.append((row + 2, image_id, "no image id"))
         elif not _inside(folder, str(image_id)):
             bad.append((row + 2, image_id, "the image id points outside --images"))
+        elif line != row + 2:
+            bad.append((row + 2, image_id, f"the same image as row {line}"))
     if bad:
         bad.sort()
         listed = "; ".join(
@@ -377,20 +383,6 @@ def _inside(folder: Path, image_id: str) -> bool:
         return "\x00" not in image_id and (folder / image_id).resolve().is_relative_to(folder)
     except (OSError, ValueError):
         return False
-
-
-def read_evaluation_labels(labels_csv: str | Path) -> pd.DataFrame:
-    """``image_id, diagnosis`` from an ISIC 2018 one-hot ground truth or any metadata format
-    (the seven classes only; :func:`check_labels` says what is wrong or left out)."""
-    from skindx.datasets.csv_text import read_header
-
-    header = set(read_header(labels_csv))  # lower-case, stripped
-    if {"image", *(column.lower() for column in ISIC2018_HEADER)} <= header:
-        table, _ = _one_hot_rows(labels_csv)
-        return table[table["diagnosis"].isin(CODES)].reset_index(drop=True)
-    from skindx.datasets.labelled import read_labels
-
-    return read_labels(labels_csv)[["image_id", "diagnosis"]]
 
 
 def evaluate_model(
@@ -497,8 +489,8 @@ def evaluate_model(
 def lesion_ids(frame: pd.DataFrame | None, image_ids: list[str]) -> np.ndarray | None:
     """Each image's lesion id (the image's own id where none is recorded), or None without
     metadata: what a bootstrap resamples whole."""
-    if frame is None or "lesion_id" not in frame:
-        return None
+    if frame is None or "lesion_id" not in frame or frame["lesion_id"].isna().all():
+        return None  # no lesion recorded: the interval resamples images, and says so
     recorded = frame.assign(image_id=frame["image_id"].astype(str)).drop_duplicates("image_id")
     recorded = recorded.set_index("image_id")
     found = recorded["lesion_id"].reindex(image_ids)
@@ -522,14 +514,28 @@ def _interval(low: float, high: float, resampled: str) -> dict[str, Any]:
 
 
 def _metadata_frame(labels_csv: str | Path) -> pd.DataFrame | None:
-    """The normalised metadata of a labels CSV, or ``None`` for a format without age, sex
-    and site (such as the ISIC 2018 one-hot ground truth)."""
-    from skindx.datasets.metadata import MetadataError, read_metadata
+    """The normalised metadata of a labels CSV, or ``None`` for the ISIC 2018 one-hot ground
+    truth (which records no age, sex or site). Raises ``MetadataError`` saying what is wrong
+    with any other file (empty, duplicate image ids, columns of no known format)."""
+    from skindx.datasets.csv_text import read_header, source_name
+    from skindx.datasets.metadata import MetadataError, detect_format, read_metadata
 
+    header = read_header(labels_csv)
     try:
-        return read_metadata(labels_csv)
-    except MetadataError:
+        detect_format(header)
+    except MetadataError as error:
+        name, one_hot = source_name(labels_csv), ", ".join(ISIC2018_HEADER)
+        if not {column.lower() for column in ISIC2018_HEADER} <= set(header):
+            raise MetadataError(
+                f"{name}: {error}. A one-hot ground truth needs the columns image, {one_hot}"
+            ) from None
+        if "image" not in header:
+            raise MetadataError(
+                f"{name}: a one-hot ground truth needs an 'image' column beside {one_hot}; "
+                f"columns found: {', '.join(header)}"
+            ) from None
         return None
+    return read_metadata(labels_csv)
 
 
 def _check_context(skin_model, frame: pd.DataFrame | None) -> None:
