@@ -20,6 +20,7 @@ from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
 from skindx.diagnosis.predict import SAME_SPOT, Prediction, with_photo_warnings
 from skindx.explain.overlay import overlay
+from skindx.images import quality
 from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence
@@ -51,6 +52,7 @@ class Analysis:
     pixels: np.ndarray | None = None
     notes: tuple[str, ...] = ()  # how the file was read
     photo_warnings: tuple[str, ...] = ()  # darker, brighter or blurrier than training images
+    in_colour: bool = True  # a black-and-white photo gets no diagnosis (quality.in_colour)
     prediction: Prediction | None = None
     error: str | None = None
     overlay: np.ndarray | None = None
@@ -169,6 +171,7 @@ def _analyse_one(
     outputs = engine.forward(loaded.pixels)
     analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
     analysis.photo_warnings = engine.predictor.photo_warnings(loaded.pixels)
+    analysis.in_colour = quality.in_colour(loaded.pixels)
     _read(engine, analysis, context, signs)
     return analysis
 
@@ -184,7 +187,7 @@ def _read(
     assert analysis.outputs is not None
     previous = analysis.prediction
     prediction = with_photo_warnings(
-        engine.postprocess(analysis.outputs, context), analysis.photo_warnings
+        engine.postprocess(analysis.outputs, context), analysis.photo_warnings, analysis.in_colour
     )
     analysis.prediction = warning_signs.with_signs(prediction, signs)
     analysis.context, analysis.signs = context, signs
@@ -325,7 +328,7 @@ def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool
         assert prediction is not None and analysis.pixels is not None
         for note in analysis.notes:
             st.caption(note)
-        for warning in prediction.notes:
+        for warning in prediction.notes if prediction.in_domain else ():  # else: why no answer
             st.warning(warning, icon=":material/photo_camera:")
         photo, summary = st.columns([1, 2], gap="medium")
         photo.image(
@@ -426,6 +429,12 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
 
 
 def _out_of_domain(prediction: Prediction) -> None:
+    if prediction.notes:  # a known reason, such as a black-and-white photo
+        st.warning(
+            f"{' '.join(prediction.notes)} If a spot on your skin worries you, see a doctor.",
+            icon=":material/help:",
+        )
+        return
     st.warning(
         "**This does not look like a close-up skin-lesion photo**, so the model gives no "
         "diagnosis for it. If a spot on your skin worries you, see a doctor.",

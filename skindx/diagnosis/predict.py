@@ -69,7 +69,8 @@ class Prediction:
     concern: str
     in_domain: bool
     domain_score: float | None
-    notes: tuple[str, ...] = ()  # warnings about the photo itself (skindx.images.quality)
+    # warnings about the photo itself (skindx.images.quality); out of domain, why if known
+    notes: tuple[str, ...] = ()
     context_used: bool = False  # age, sex or body site sharpened the probabilities
     signs: tuple[str, ...] = ()  # warning signs the person noticed (skindx.diagnosis.signs)
     advice: str | None = None  # the triage message where those signs, not the model, set it
@@ -106,10 +107,20 @@ class Prediction:
         }
 
 
-def with_photo_warnings(prediction: Prediction, warnings: tuple[str, ...]) -> Prediction:
+def with_photo_warnings(
+    prediction: Prediction, warnings: tuple[str, ...], in_colour: bool = True
+) -> Prediction:
     """``prediction`` with the photo warnings (:meth:`Predictor.photo_warnings`) as its notes.
     They say how far to trust an answer, so an image judged not to be a lesion close-up, which
-    gets none, gets no warning either ("less reliable" would contradict that verdict)."""
+    gets none, gets no warning either ("less reliable" would contradict that verdict).
+
+    A photo that is not ``in_colour`` (:func:`quality.in_colour`) gets no answer either, though
+    the out-of-domain check often passes it: its one note says why (:data:`quality.NO_COLOUR`).
+    """
+    if not in_colour:
+        return replace(
+            prediction, in_domain=False, concern="not_assessed", notes=(quality.NO_COLOUR,)
+        )
     return replace(prediction, notes=warnings if prediction.in_domain else ())
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
 from skindx.reports.numbers import counted, probability
-from skindx.reports.results import DISCLAIMER, diagnosis_label
+from skindx.reports.results import DISCLAIMER, diagnosis_label, not_assessed
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
@@ -195,7 +195,7 @@ def _draw_report(
         "Probabilities (calibrated"
         + (", with age, sex and body site)" if prediction.context_used else ")")
         if prediction.in_domain
-        else "Not assessed: this does not look like a close-up skin-lesion photo"
+        else f"Not assessed: {_lower_first(not_assessed(prediction))}"
     )  # the context's values are personal data: said to be used, never drawn
     draw.text((_PAD, y), heading, font=fonts["heading"], fill=_INK)
     y += 40
@@ -288,6 +288,10 @@ def _fit(image, size: int):
     scale = size / max(image.width, image.height)
     new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.convert("RGB").resize(new, Image.Resampling.LANCZOS)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _trim(text: str, limit: int) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from skindx.images.quality import NO_COLOUR
 from skindx.reports.numbers import probability
 from skindx.taxonomy import BY_CODE
 
@@ -22,6 +23,7 @@ __all__ = [
     "SHORT_ADVICE",
     "answer",
     "diagnosis_label",
+    "not_assessed",
     "probabilities_as_text",
     "results_csv",
     "results_table",
@@ -43,6 +45,7 @@ SHORT_ADVICE: Mapping[str, str] = {
 }
 NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
+NO_COLOUR_NOTE = "Black-and-white photo, which the model cannot read"
 CONTEXT_NOTE = "Age, sex and body site taken into account"
 SIGNS_NOTE = "Your warning signs taken into account"
 PHOTO_NOTE = "Photo darker, brighter or less sharp than the training images"
@@ -86,7 +89,7 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
             rows.append(_row(name, None, None, None, NOT_ANALYSED, result))
         elif not result.in_domain:  # not assessed, unless the warning signs advise more
             advice = short_advice(result)
-            rows.append(_row(name, None, None, None, advice, _note(result, OUT_OF_DOMAIN_NOTE)))
+            rows.append(_row(name, None, None, None, advice, _note(result, not_assessed(result))))
         else:
             label = result.label
             rows.append(
@@ -102,12 +105,18 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
+def not_assessed(result: Prediction) -> str:
+    """Why an out-of-domain result has no diagnosis, in a few words."""
+    return NO_COLOUR_NOTE if NO_COLOUR in result.notes else OUT_OF_DOMAIN_NOTE
+
+
 def _note(result: Prediction, *first: str) -> str:
     notes = (
         *first,
         CONTEXT_NOTE if result.context_used else "",
         SIGNS_NOTE if result.signs else "",
-        PHOTO_NOTE if result.notes else "",
+        # an out-of-domain result's notes say why it has no answer (the first note)
+        PHOTO_NOTE if result.notes and result.in_domain else "",
     )
     return ". ".join(note for note in notes if note)  # each note a sentence of its own
 

@@ -1,0 +1,91 @@
+"""The Diagnose and About pages as the public meets them: what a walk with real phone photos
+turned up (a black-and-white photo diagnosed as harmless, the model's limits told nowhere a
+person checking a spot would read them)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_app_pages import PAGES, app_test, batch_table, lesion_png, run, texts, upload
+
+from skindx.diagnosis.predict import with_photo_warnings
+from skindx.images import quality
+from skindx.images.loading import inspect_image
+from skindx.reports import png, results
+from streamlit_app import ui
+
+pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs`:UserWarning")
+
+
+def black_and_white(data: bytes, image_format: str = "PNG") -> bytes:
+    """The photo as a phone's black-and-white filter saves it."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("L").save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def passing_model(monkeypatch, tiny_model_dir, tmp_path) -> Path:
+    """The tiny model with an out-of-domain check that passes every photo, as the shipped
+    model's passed 41% of black-and-white test images."""
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    card = json.loads((directory / "card.json").read_text())
+    card["ood"]["threshold"] = 1e9
+    (directory / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SKINDX_MODEL", str(directory))
+    return directory
+
+
+# ----------------------------------------------------------------------------- colour
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_a_black_and_white_photo_has_no_colour(image_format) -> None:
+    colour = inspect_image(lesion_png(3)).pixels
+    grey = inspect_image(black_and_white(lesion_png(3), image_format)).pixels
+    assert quality.in_colour(colour) and not quality.in_colour(grey)
+    assert quality.colour_spread(grey) < 1.0
+
+
+def test_the_least_colourful_isic_images_are_in_colour(shared_data) -> None:
+    """ISIC_0025456 is the least colourful of HAM10000's and the ISIC 2018 test set's images."""
+    for name in ("ISIC_0025456", "ISIC_0033249"):
+        path = shared_data / "ham10000" / "images" / f"{name}.jpg"
+        assert quality.in_colour(inspect_image(path.read_bytes()).pixels), name
+
+
+def test_a_black_and_white_photo_is_not_assessed(predictor) -> None:
+    prediction = replace(predictor.predict(inspect_image(lesion_png()).pixels), in_domain=True)
+    warned = ("This photo is darker than …",)
+    refused = with_photo_warnings(prediction, warned, in_colour=False)
+    assert not refused.in_domain and refused.concern == "not_assessed"
+    assert refused.notes == (quality.NO_COLOUR,)  # why, not a warning on an answer not given
+    (row,) = results.results_table([("bw.jpg", refused)]).to_dict("records")
+    assert row["top_diagnosis"] is None and row["note"] == results.NO_COLOUR_NOTE
+    assert row["advice"] == results.SHORT_ADVICE["not_assessed"]
+    assert with_photo_warnings(prediction, warned).notes == warned  # in colour: as before
+    report = png.report_png(np.full((60, 80, 3), 128, np.uint8), refused, None, file_name="bw")
+    assert Image.open(io.BytesIO(report)).format == "PNG"
+
+
+def test_the_page_gives_a_black_and_white_photo_no_diagnosis(passing_model) -> None:
+    """The shipped model called a melanoma photo 'Benign keratosis-like lesion, 70%: keep an
+    eye on it' once it was black and white."""
+    photos = ("colour.png", lesion_png(1)), ("bw.jpg", black_and_white(lesion_png(1), "JPEG"))
+    at = upload(run(app_test(PAGES / "diagnose.py")), *photos)
+    table = batch_table(at)
+    assert table["Most likely"].iloc[0] != "—" and table["Most likely"].iloc[1] == "—"
+    assert table.index[1].endswith(f"*{ui.escape(results.NO_COLOUR_NOTE)}*")
+    assert [w.value for w in at.warning if "black and white" in w.value] == [
+        f"{quality.NO_COLOUR} If a spot on your skin worries you, see a doctor."
+    ]
+    assert not [w for w in at.warning if "does not look like" in w.value]  # the reason is known
+    assert "it could assess 1 photo of these" in texts(at)  # nothing to combine it with
