@@ -13,7 +13,14 @@ from skindx.images.loading import ImageRejected
 from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
-from skindx.teaching.figures import Chart, Figure, build_chart, chart_figure, load_figure
+from skindx.teaching.figures import (
+    Chart,
+    Figure,
+    build_chart,
+    chart_figure,
+    for_slides,
+    load_figure,
+)
 from skindx.teaching.glossary import GlossaryTerm, glossary_entry, search_glossary
 from skindx.teaching.image_quiz import image_quiz_round, round_note, round_scores
 from skindx.teaching.lesson import Lesson, LessonNotFound, QuizQuestion, sources_markdown
@@ -63,7 +70,11 @@ def _figure(name: str) -> Figure | None:
         return None
 
 
-def render_body(markdown: str, stats: dict | None, card: dict | None) -> None:
+def render_body(
+    markdown: str, stats: dict | None, card: dict | None, *, slide: bool = False
+) -> None:
+    """A lesson's markdown with its figures, examples and charts; ``slide``: on a slide, whose
+    charts are drawn with text to match the slide's."""
     for segment in segments(markdown):
         if segment.kind == "markdown":
             st.markdown(segment.value)
@@ -72,7 +83,7 @@ def render_body(markdown: str, stats: dict | None, card: dict | None) -> None:
         elif segment.kind == "examples":
             _draw_examples(segment.value)
         elif segment.kind == "chart":
-            _draw_chart(build_chart(segment.value, stats, card))
+            _draw_chart(build_chart(segment.value, stats, card), slide)
 
 
 def _draw_figure(name: str) -> None:
@@ -93,11 +104,12 @@ def _draw_examples(code: str) -> None:
         )
 
 
-def _draw_chart(chart: Chart) -> None:
+def _draw_chart(chart: Chart, slide: bool) -> None:
     if not chart.data:
         st.caption(f"({chart.note})")
         return
-    st.plotly_chart(chart_figure(chart), config=ui.CHART_CONFIG)
+    figure = for_slides(chart_figure(chart)) if slide else chart_figure(chart)
+    st.plotly_chart(figure, config=ui.CHART_CONFIG)
 
 
 def glossary_list(terms: tuple[GlossaryTerm, ...] | list[GlossaryTerm], key: str) -> None:

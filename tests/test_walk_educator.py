@@ -3,6 +3,7 @@ presenting a class ran into, each pinned by the behaviour it fixed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,10 @@ from test_browser import (  # the browser fixture, shared with the app's browser
     streamlit_server,
 )
 
+from skindx.teaching.figures import load_model_card, load_stats_summary
 from skindx.teaching.lessons import get_lesson
+from skindx.teaching.render import segments
+from skindx.teaching.slides import lesson_slides
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 TIMEOUT = 120
@@ -126,3 +130,30 @@ def test_statistics_keeps_the_upload_and_filters_across_pages() -> None:
     assert not at.exception, at.exception
     assert "Your data" not in at.multiselect(key="stats_datasets").value
     assert not at.info and "stats_upload_result" not in at.session_state
+
+
+def _chart_fonts(at: AppTest) -> tuple[int, int]:
+    """The tick and bar-value text sizes of the page's one chart (0: plotly's default)."""
+    (chart,) = at.get("plotly_chart")
+    layout = json.loads(chart.proto.spec)["layout"]
+    return layout.get("yaxis", {}).get("tickfont", {}).get("size", 0), layout["font"].get("size", 0)
+
+
+def test_a_slides_chart_is_drawn_for_the_room(lessons) -> None:
+    """On a projector the per-diagnosis chart's labels were plotly's 12 px beside slide text of
+    about 30 px: unreadable from the back of a classroom. Read mode keeps them as they were."""
+    lesson = get_lesson("how-the-model-works", lessons)
+    slides = lesson_slides(lesson, load_stats_summary(), load_model_card())
+    number = next(
+        i
+        for i, slide in enumerate(slides)
+        if any(part.kind == "chart" for part in segments(slide.body))
+    )
+    at = _page("lessons", lesson=lesson.slug)
+    assert _chart_fonts(at) == (0, 0)
+    at.segmented_control(key=f"lessons_mode_{lesson.slug}").set_value("Present").run()
+    for _ in range(number):
+        at.button(key="lessons_next").click().run()
+    assert not at.exception, at.exception
+    tick, text = _chart_fonts(at)
+    assert tick >= 18 and text >= 18

@@ -384,6 +384,30 @@ def chart_figure(chart: Chart) -> go.Figure:
     return share_bars(chart.data, chart.title, chart.y_label, colors)
 
 
+# A slide's text is up to 1.9 rem (about 30 px) on a projector, where plotly's own 12 px made a
+# chart's labels and values unreadable from the back of a room.
+SLIDE_CHART_SCALE = 1.6
+_PLOTLY_FONT_PX = 12  # plotly's default text size, the one the charts' pixel layout assumes
+
+
+def for_slides(fig: go.Figure, scale: float = SLIDE_CHART_SCALE) -> go.Figure:
+    """``fig`` with its text, its height and its top and bottom margins ``scale`` times as
+    large, so that a chart laid out in pixels for plotly's text keeps its proportions."""
+    margin, size = fig.layout.margin, round(_PLOTLY_FONT_PX * scale)
+    # Each text's size set on the figure: Streamlit's chart theme sets its own small ones for
+    # the title, legend and axes, over a font size set only for the whole figure.
+    fig.update_layout(
+        font_size=size,
+        title_font_size=round(size * 1.2),
+        legend_font_size=size,
+        height=round(fig.layout.height * scale),
+        margin={"t": round(margin.t * scale), "b": round(margin.b * scale)},
+    )
+    fig.update_xaxes(tickfont_size=size, title_font_size=size)
+    fig.update_yaxes(tickfont_size=size, title_font_size=size)
+    return fig
+
+
 def _model_chart(card: Mapping[str, Any] | None) -> Chart:
     test = _test_metrics(card)
     per_class = test.get("per_class") if test is not None else None
