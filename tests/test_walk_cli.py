@@ -75,3 +75,65 @@ def test_evaluate_says_it_resampled_images_when_no_lesion_is_recorded(
     labels.write_text("image_id,dx\na,nv\nb,mel\n")
     assert _evaluate(tiny_model_dir, images, labels) == 0
     assert "images resampled" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------- outputs: checked, never lost
+
+
+@pytest.fixture
+def keep(tmp_path):
+    """A file the user already has, which no failed command may touch."""
+    path = tmp_path / "notes.md"
+    path.write_text("mine\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["model-card", "--out", "{tmp}"], "--out {tmp}: it is a folder"),
+        (["model-card", "--out", "{tmp}/no/card.md"], "its folder {tmp}/no does not exist"),
+        (["stats", "summarize", "README.md", "--out", "{tmp}"], "--out {tmp}: it is a folder"),
+        (["explain", "README.md", "--out", "{tmp}"], "must end in .png"),
+        (["explain", "README.md", "--out", "{tmp}/map.jpg"], "must end in .png"),
+        (["handout", "--out", "{keep}"], "--out {keep} is a file, not a folder"),
+        (["split-ensemble", "{tmp}", "--out", "{keep}"], "is a file, not a folder"),
+        (
+            ["data", "restructure", "--metadata", "README.md", "--images", ".", "--out", "{keep}"],
+            "--out {keep} is a file, not a folder",
+        ),
+        (
+            ["data", "preprocess", "--in", "{tmp}", "--out", "{tmp}/small", "--size", "32"],
+            "--out {tmp}/small is inside --in {tmp}",
+        ),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else None,
+)
+def test_an_output_path_that_cannot_be_used_is_refused_first(
+    capsys, tmp_path, keep, args, expected
+) -> None:
+    """These wrote raw '[Errno 21] Is a directory', '[Errno 20] Not a directory' or PIL's
+    'unknown file extension', some after minutes of work, or mixed PNGs into the input."""
+    fill = {"tmp": str(tmp_path), "keep": str(keep)}
+    assert main([arg.format(**fill) for arg in args]) == 2
+    assert expected.format(**fill) in _one_line_error(capsys)
+    assert keep.read_text() == "mine\n" and sorted(tmp_path.iterdir()) == [keep]
+
+
+@pytest.mark.parametrize("command", ["train", "ensemble"])
+def test_a_trained_model_is_not_written_over_unless_asked(
+    capsys, tmp_path, tiny_model_dir, command
+) -> None:
+    """`skindx train --out` with a finished model's folder silently replaced its weights."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = {path.name: path.read_bytes() for path in model.iterdir()}
+    data = ["--images", ".", "--metadata", "README.md", "--out", str(model)]
+    members = [str(tiny_model_dir)] * (command == "ensemble")
+    assert main([command, *members, *data]) == 2
+    assert "already holds a model; choose another folder, or add --overwrite" in (
+        _one_line_error(capsys)
+    )
+    assert {path.name: path.read_bytes() for path in model.iterdir()} == before

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from skindx import __version__
 from skindx.cli import data, ensemble, evaluation, explain, predict, stats, teaching, training
-from skindx.cli.common import CommandError, _known_errors
+from skindx.cli.common import CommandError, UsageError, _known_errors
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("skindx: interrupted", file=sys.stderr)
         return 130
+    except UsageError as error:
+        print(f"skindx {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except _known_errors() as error:
         print(f"skindx: error: {error}", file=sys.stderr)
         return 1

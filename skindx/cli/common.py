@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,49 @@ from pathlib import Path
 
 class CommandError(Exception):
     """A failure to report as one line with exit status 1."""
+
+
+class UsageError(CommandError):
+    """An option the command cannot use, found before any long run: one line, exit status 2."""
+
+
+MODEL_FILES = ("card.json", "model.keras")
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why the file ``path`` cannot be written (checked before a long run), or ``None``."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return "it is a folder"
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        return f"its folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return "permission denied"
+    return None
+
+
+def _check_output_file(option: str, path: Path | None) -> None:
+    if problem := _unwritable(path):
+        raise UsageError(f"{option} {path}: {problem}")
+
+
+def _check_output_folder(option: str, path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+
+
+def _check_new_model(option: str, path: Path, overwrite: bool) -> None:
+    """A trained model is hours of work: a folder already holding one is not written over
+    unless asked (a cut-off run's checkpoint alone, which resumes, is no model yet)."""
+    _check_output_folder(option, path)
+    if not overwrite and any((path / name).exists() for name in MODEL_FILES):
+        raise UsageError(
+            f"{option} {path} already holds a model; choose another folder, or add "
+            "--overwrite to replace it"
+        )
 
 
 def _whole_number(text: str, minimum: int) -> int:

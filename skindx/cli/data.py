@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from skindx.cli.common import _existing_dir, _existing_file, _positive_int
+from skindx.cli.common import (
+    UsageError,
+    _check_output_folder,
+    _existing_dir,
+    _existing_file,
+    _positive_int,
+)
 
 
 def cmd_restructure(args: argparse.Namespace) -> int:
     from skindx.datasets.labelled import restructure
 
+    _check_output_folder("--out", args.out)
     report = restructure(args.metadata, args.images, args.out, link=args.link)
     for code, count in sorted(report.placed.items()):
         print(f"{code:8s} {count:6d}")
@@ -24,6 +31,10 @@ def cmd_restructure(args: argparse.Namespace) -> int:
 def cmd_preprocess(args: argparse.Namespace) -> int:
     from skindx.datasets.labelled import preprocess_folder
 
+    _check_output_folder("--out", args.out)
+    if args.out.resolve().is_relative_to(args.in_dir.resolve()):
+        # its PNGs would land among the originals, and a second run would read them as input
+        raise UsageError(f"--out {args.out} is inside --in {args.in_dir}; choose another folder")
     written, rejected = preprocess_folder(
         args.in_dir, args.out, args.size, args.color_constancy, args.hair_removal, args.workers
     )

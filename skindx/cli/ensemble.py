@@ -7,7 +7,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from skindx.cli.common import _existing_dir, _existing_file, _load
+from skindx.cli.common import (
+    _check_new_model,
+    _check_output_folder,
+    _existing_dir,
+    _existing_file,
+    _load,
+)
+
+OVERWRITE_HELP = "replace models already in --out"
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -20,6 +28,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    _check_new_model("--out", args.out, args.overwrite)
     skin_model = build_ensemble(
         args.members,
         args.images,
@@ -39,7 +48,10 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_split_ensemble(args: argparse.Namespace) -> int:
     from skindx.training.ensemble import split
 
+    _check_output_folder("--out", args.out)
     members = split(_load(args.model))
+    for k in range(1, len(members) + 1):
+        _check_new_model("--out", args.out / f"member{k}", args.overwrite)
     for k, member in enumerate(members, start=1):
         member.save(args.out / f"member{k}")
     print(f"{len(members)} members written to {args.out}/member1 … member{len(members)}")
@@ -64,6 +76,7 @@ def add_ensemble(commands) -> None:
         action="store_true",
         help="store the conv kernels in float16 (half the file; computed in float32)",
     )
+    ensemble.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     ensemble.set_defaults(handler=cmd_ensemble)
 
 
@@ -72,5 +85,8 @@ def add_split_ensemble(commands) -> None:
         "split-ensemble", help="write an ensemble's members as models of their own"
     )
     split_ensemble.add_argument("model", type=_existing_dir, metavar="ENSEMBLE_DIR")
-    split_ensemble.add_argument("--out", type=Path, required=True)
+    split_ensemble.add_argument(
+        "--out", type=Path, required=True, help="folder for member1, member2 …"
+    )
+    split_ensemble.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     split_ensemble.set_defaults(handler=cmd_split_ensemble)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
 from skindx.cli.common import (
     CommandError,
     _card_check,
+    _check_output_file,
     _existing_dir,
     _existing_file,
     _load,
@@ -20,28 +19,11 @@ from skindx.cli.common import (
 from skindx.reports.numbers import counted
 
 
-def _unwritable(path: Path | None) -> str | None:
-    """Why ``path`` cannot be written (checked before a long run), or ``None``."""
-    if path is None:
-        return None
-    target = Path(path)
-    if target.is_dir():
-        return "is a folder"
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        return f"its folder {folder} does not exist"
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        return "cannot be written (permission denied)"
-    return None
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from skindx.evaluation.evaluate import evaluate_model
 
-    for option, path in (("--json", args.json), ("--predictions-csv", args.predictions_csv)):
-        if problem := _unwritable(path):
-            print(f"skindx evaluate: error: {option} {path} {problem}", file=sys.stderr)
-            return 2
+    _check_output_file("--json", args.json)
+    _check_output_file("--predictions-csv", args.predictions_csv)
     skin_model = _load(args.model)
     report = evaluate_model(
         skin_model,
@@ -161,6 +143,7 @@ def cmd_same_spot_check(args: argparse.Namespace) -> int:
 def cmd_model_card(args: argparse.Namespace) -> int:
     from skindx.reports.model_card import render_markdown
 
+    _check_output_file("--out", args.out)
     skin_model = _load(args.model)
     args.out.write_text(render_markdown(skin_model.card))
     print(f"model card written to {args.out}")

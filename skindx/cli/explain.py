@@ -8,7 +8,9 @@ from pathlib import Path
 
 from skindx.cli.common import (
     CommandError,
+    UsageError,
     _card_check,
+    _check_output_file,
     _existing_dir,
     _existing_file,
     _fraction,
@@ -25,6 +27,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from skindx.images.loading import load_image
     from skindx.model.precision import serve_in_bfloat16
 
+    out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out} must end in .png (the overlay is a PNG image)")
+    _check_output_file("--out", out)  # before the model loads and the map is computed
     skin_model = _load(args.model)
     serve_in_bfloat16()
     explainer = Explainer(skin_model)
@@ -32,7 +38,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     # save at full size, for no detail the model's input has
     pixels = load_image(args.image, min_side=explainer.predictor.decode_side)
     saliency = explainer.explain(pixels, args.method, args.target, args.layer)
-    out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
     Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(out)
     faith = explainer.faithfulness(pixels, saliency)
     print(

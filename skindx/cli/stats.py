@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from skindx.cli.common import _existing_file
+from skindx.cli.common import _check_output_file, _existing_file
 
 
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
@@ -14,6 +14,7 @@ def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.datasets.uploads import summarize_files_checked, unknown_value_notes
     from skindx.reports.numbers import counted
 
+    _check_output_file("--out", args.out)
     summary, unrecognised = summarize_files_checked([str(p) for p in args.csv])
     # The page's warnings, on stderr: the values are counted, but as unknown.
     for path, unknown in unrecognised.items():

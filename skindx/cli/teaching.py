@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from skindx.cli.common import CommandError
+from skindx.cli.common import CommandError, _check_output_folder
 
 
 def cmd_handout(args: argparse.Namespace) -> int:
@@ -18,6 +18,7 @@ def cmd_handout(args: argparse.Namespace) -> int:
     unknown = [slug for slug in args.slugs if slug not in known]
     if unknown:
         raise CommandError(f"no lesson {', '.join(unknown)}; choose from {', '.join(known)}")
+    _check_output_folder("--out", args.out)
     stats, card = load_stats_summary(), load_model_card()
     args.out.mkdir(parents=True, exist_ok=True)
     for slug in args.slugs or known:

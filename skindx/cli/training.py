@@ -9,6 +9,7 @@ from pathlib import Path
 from skindx.cli.common import (
     CommandError,
     _card_check,
+    _check_new_model,
     _existing_dir,
     _existing_file,
     _fraction,
@@ -26,6 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from skindx.training import precision
     from skindx.training.train import TrainConfig, train
 
+    _check_new_model("--out", args.out, args.overwrite)
     bfloat16, why = precision.resolve(args.mixed_precision, args.engine)
     if not args.quiet:
         print(f"precision: {'bfloat16' if bfloat16 else 'float32'} ({why})", flush=True)
@@ -237,7 +239,8 @@ def add_train(commands) -> None:
         "augmentation (compact VGG or VGG16; needs torch; bfloat16 where native; saves the same "
         ".keras model)",
     )
-    train.add_argument("--quiet", action="store_true")
+    train.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(handler=cmd_train)
 
 
