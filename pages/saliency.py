@@ -161,9 +161,7 @@ def main() -> None:
             layer = _layer_boxes(engine, groups, method, second, layer_column)
         else:  # Method | Conv layer, the class, Opacity | Colour map
             layer, colour_column = _layer_boxes(engine, groups, method, None, second), None
-        target = st.selectbox(
-            "Class to explain", ranked, format_func=label, key="sal_target", index=0
-        )
+        target = saliency_widgets.class_box("Class to explain", ranked, label, "sal_target")
         opacity_column, colour_column = (
             (st.container(), colour_column) if colour_column else st.columns(2)
         )
@@ -181,9 +179,7 @@ def main() -> None:
             panels.append((method_b, target))
         elif compare == "Two classes":
             other = [c for c in ranked if c != target]
-            target_b = st.selectbox(
-                "Second class", other, format_func=label, key="sal_target_b", index=0
-            )
+            target_b = saliency_widgets.class_box("Second class", other, label, "sal_target_b")
             panels.append((method, target_b))
 
     alone = len(panels) == 1

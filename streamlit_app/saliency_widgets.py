@@ -60,6 +60,16 @@ def image_input(engine: resources.Engine) -> dict | None:
     return image
 
 
+def class_box(label: str, classes: list[str], label_of, key: str) -> str:
+    """A box of ``classes`` (most probable first, written by ``label_of``) that a new image
+    starts at its first class. It starts there through session state, which Streamlit also
+    sends to the browser: dropped from the state alone, the value went back to the first class
+    while the box kept showing the last image's choice ("43% · Melanoma" over a map of why
+    "Melanocytic nevus")."""
+    st.session_state.setdefault(key, classes[0])
+    return st.selectbox(label, classes, format_func=label_of, key=key)
+
+
 def forget_images(ids: set[str]) -> None:
     """Drop the explorer's copy of these images and their maps: a photo the person removed
     from an uploader, here or on the Diagnose page, must not stay behind in the explorer."""

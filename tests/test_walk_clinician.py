@@ -24,9 +24,11 @@ from test_app_pages import (  # noqa: F401 (fixtures)
 from skindx.config import DEFAULT_MODEL_DIR
 from skindx.explain.explainer import METHODS
 from skindx.explain.faithfulness import Faithfulness
+from skindx.images.loading import inspect_image
 from skindx.model.card import ModelCard
 from skindx.reports import card_view, saliency_view
 from skindx.reports.model_card import render_markdown
+from skindx.reports.results import diagnosis_label
 
 pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs`:UserWarning")
 
@@ -37,6 +39,29 @@ def test_the_method_box_says_what_each_method_does(explorer) -> None:  # noqa: F
     help_text = explorer.selectbox(key="sal_method").help
     for name in METHODS.values():
         assert f"**{name}**:" in help_text, name
+
+
+def test_a_new_image_shows_the_class_its_map_explains(explorer) -> None:  # noqa: F811
+    """The box kept showing the last image's choice ("43% · Melanoma") while the map explained
+    the new image's top class: the value must reach the browser, not only the server."""
+    at = explorer
+    chosen = next(code for code in _codes(at) if code != at.selectbox(key="sal_target").value)
+    run(at.selectbox(key="sal_target").set_value(chosen))
+    assert not at.selectbox(key="sal_target").proto.set_value  # the person's choice: no echo
+    pixels = inspect_image(lesion_png(11)).pixels
+    at.session_state["sal_image"] = {"id": "another", "name": "another.png", "pixels": pixels}
+    run(at)
+    box, top = at.selectbox(key="sal_target"), _codes(at)[0]
+    assert box.value == top and box.proto.set_value  # sent to the browser with its value
+    assert box.proto.raw_value == box.proto.options[0]
+    caption = next(c.value for c in at.caption if " · why “" in c.value)
+    assert f"why “{diagnosis_label(top)}”" in caption
+
+
+def _codes(at) -> list[str]:
+    """The class box's codes, most probable first (the options are their labels)."""
+    prediction = at.session_state["sal_image"]["prediction"]
+    return [code for code, _ in prediction.top_k(len(prediction.probabilities))]
 
 
 @pytest.mark.parametrize(("salient", "random"), [(0.4, 0.1), (0.05, 0.3)])
