@@ -39,16 +39,22 @@ FAITHFULNESS_HELP = (
     "really uses leaves the probability lower than random blurring does (shown in green); "
     "orange means the map did no better than chance for this image."
 )
-# Which method is which, for a reader who knows none of them (the box lists their names only).
-METHOD_HELP = (
-    "**Grad-CAM**: the layer's feature maps, each weighted by the average gradient of the "
-    "class score; coarse but stable. **Grad-CAM++**: weighs each location's gradient too, "
-    "which can light up several parts at once. **LayerCAM**: weighs every location by its own "
-    "gradient; sharper, at shallow layers especially. **Score-CAM (faster variant)**: masks "
-    f"the image with the layer's {SCORECAM_MAX_N} most varied feature maps and weighs each by "
-    "the class probability the masked image keeps; no gradients, the slowest of the layer "
-    "methods. **SmoothGrad**: the gradient at each input pixel, averaged over "
-    f"{SMOOTHGRAD_SAMPLES} noisy copies; fine detail, no layer, several seconds."
+# Which method is which, for a reader who knows none of them (the box lists their names only);
+# one line each, so the help reads as a list.
+METHOD_HELP = "\n".join(
+    (
+        "- **Grad-CAM**: the layer's feature maps, each weighted by the average gradient of the "
+        "class score; coarse but stable.",
+        "- **Grad-CAM++**: weighs each location's gradient too, which can light up several "
+        "parts at once.",
+        "- **LayerCAM**: weighs every location by its own gradient; sharper, at shallow layers "
+        "especially.",
+        f"- **Score-CAM (faster variant)**: masks the image with the layer's {SCORECAM_MAX_N} "
+        "most varied feature maps and weighs each by the class probability the masked image "
+        "keeps; no gradients, the slowest of the layer methods.",
+        f"- **SmoothGrad**: the gradient at each input pixel, averaged over {SMOOTHGRAD_SAMPLES} "
+        "noisy copies; fine detail, no layer, several seconds.",
+    )
 )
 
 
