@@ -6,6 +6,7 @@ import streamlit as st
 
 from skindx import __version__
 from skindx.config import settings
+from skindx.reports.results import LIMITS_MARKDOWN
 from streamlit_app import ui
 
 WHAT = """
@@ -62,6 +63,8 @@ def main() -> None:
     st.title("About skindx")
     ui.disclaimer()
     st.markdown(WHAT)
+    st.header("What the model cannot do")
+    st.markdown(LIMITS_MARKDOWN)
     st.header("Your photos and privacy")
     st.markdown(PRIVACY.format(max_mb=settings().max_upload_mb))
     st.header("Data and methods")

@@ -18,6 +18,7 @@ from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
 from skindx.model.card import ModelCard
 from skindx.reports.numbers import percent
+from skindx.reports.results import LIMITS_MARKDOWN
 from skindx.taxonomy import MAX_AGE, SEXES, SITE_LABELS
 from streamlit_app import diagnosis_results as results
 from streamlit_app import resources, ui
@@ -73,6 +74,8 @@ def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
     st.caption(ui.PRIVACY_NOTE)
     with st.expander("How to take a good photo", icon=":material/photo_camera:"):
         st.markdown(PHOTO_TIPS)
+    with st.expander("What this check cannot do", icon=":material/info:"):
+        st.markdown(LIMITS_MARKDOWN)
     return files
 
 

@@ -13,7 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_app_pages import PAGES, app_test, batch_table, lesion_png, run, texts, upload
+from test_app_pages import (
+    PAGES,
+    app_test,
+    batch_table,
+    evaluated_model_dir,  # noqa: F401 (a fixture)
+    lesion_png,
+    model,  # noqa: F401 (a fixture)
+    run,
+    texts,
+    upload,
+)
 
 from skindx.diagnosis.predict import with_photo_warnings
 from skindx.images import quality
@@ -89,3 +99,25 @@ def test_the_page_gives_a_black_and_white_photo_no_diagnosis(passing_model) -> N
     ]
     assert not [w for w in at.warning if "does not look like" in w.value]  # the reason is known
     assert "it could assess 1 photo of these" in texts(at)  # nothing to combine it with
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+def test_the_public_pages_say_what_the_model_cannot_do(model) -> None:  # noqa: F811
+    """Phone photos, darker skin, the seven diagnoses and the rare ones were told only on the
+    model card and in a lesson, nowhere a person checking a spot reads."""
+    assert any("phone photo" in limit for limit in results.LIMITS)
+    assert any("brown or black skin" in limit for limit in results.LIMITS)
+    assert any("only seven" in limit for limit in results.LIMITS)
+    assert any("dermatofibroma" in limit for limit in results.LIMITS)
+
+    at = run(app_test(PAGES / "diagnose.py"))
+    (limits,) = [e for e in at.expander if e.label == "What this check cannot do"]
+    assert [m.value for m in limits.markdown] == [results.LIMITS_MARKDOWN]
+    at = upload(at, ("spot.png", lesion_png(1)))
+    assert "less reliable on ordinary phone photos and on darker skin" in texts(at)
+
+    about = run(app_test(PAGES / "about.py"))
+    assert "What the model cannot do" in [h.value for h in about.header]
+    assert results.LIMITS_MARKDOWN in [m.value for m in about.markdown]

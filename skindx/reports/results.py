@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISCLAIMER",
+    "LIMITS",
+    "LIMITS_MARKDOWN",
     "SHORT_ADVICE",
     "answer",
     "diagnosis_label",
@@ -35,6 +37,26 @@ DISCLAIMER = (
     "Educational tool, not a medical device and not a diagnosis. See a doctor or dermatologist "
     "about any spot that is new, changing, bleeding or worrying you."
 )
+# What the model cannot do, for the person checking a spot (the Diagnose and About pages): the
+# model card's limitations in plain words, and the one a doctor would add first (a photo
+# shows neither history nor touch).
+LIMITS = (
+    "The model learnt from dermoscopy images: close-ups taken through a skin magnifier with its "
+    "own light. An ordinary phone photo looks different, so even where the model answers one, its "
+    "answer is less reliable than its test figures.",
+    "Those images come from clinics in Austria and Australia whose patients were overwhelmingly "
+    "fair-skinned (skin tone was not even recorded): how well it does on brown or black skin "
+    "is unknown, and probably worse.",
+    "It knows only seven kinds of spot. Anything else, such as an invasive squamous cell "
+    "carcinoma (a common skin cancer), a wart or a rash, still gets one of those seven names.",
+    "It saw few images of some of the seven (dermatofibroma, vascular lesions, actinic "
+    "keratosis), and its answers about them are the least certain.",
+    "It sees one photo: not how the spot has changed, how it feels, or the rest of your skin, "
+    "which are what a doctor goes by.",
+    "Even on images like those it learnt from it is often wrong: no answer it gives can rule "
+    "cancer in or out.",
+)
+LIMITS_MARKDOWN = "\n".join(f"- {limit}" for limit in LIMITS)
 # The advice of each triage level in the words of its full message (predict.CONCERN_MESSAGES,
 # and the warning signs' own), short enough for a table cell and a result's one-line header.
 SHORT_ADVICE: Mapping[str, str] = {
