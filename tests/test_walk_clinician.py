@@ -153,3 +153,14 @@ def test_similar_lesions_read_most_similar_first_when_stacked(model, monkeypatch
     captions = [image.proto.imgs[0].caption for image in at.image]
     similarities = [float(c.rsplit("similarity ", 1)[1]) for c in captions if "similarity" in c]
     assert len(similarities) == 6 and similarities == sorted(similarities, reverse=True)
+
+
+def test_the_saliency_check_says_what_its_shares_mean_for_reading_a_map() -> None:
+    """33% inside the lesion against 23.8% for a flat map: above chance, but two thirds of a
+    map's weight lies outside the lesion, which the page did not say."""
+    check = {"n": 100, "method": "gradcam", "energy_in_lesion": 0.33, "uniform_baseline": 0.238}
+    sentence = card_view.saliency_sentence(check)
+    assert "On **100** validation images" in sentence
+    assert "most of their weight (67.0%) falls outside it" in sentence
+    focused = card_view.saliency_sentence({**check, "energy_in_lesion": 0.7})
+    assert "outside" not in focused

@@ -348,12 +348,20 @@ def saliency_sentence(saliency: Mapping[str, Any]) -> str | None:
     """The check of saliency maps against lesion masks; ``None`` when not measured."""
     if not saliency.get("n"):
         return None
+    inside = saliency.get("energy_in_lesion")
+    # What the two shares mean for reading a map: above the baseline, yet mostly outside.
+    reading = (
+        f" The maps lean towards the lesion, but most of their weight "
+        f"({percent(1 - inside)}) falls outside it: read a map as a rough area, not an outline."
+        if isinstance(inside, int | float) and inside < 0.5
+        else ""
+    )
     return (
-        f"On **{saliency['n']}** images with lesion masks, "
+        f"On **{saliency['n']}** validation images with lesion masks, "
         f"{METHODS.get(saliency.get('method'), saliency.get('method'))} put "
-        f"**{percent(saliency.get('energy_in_lesion'))}** of its weight inside the "
-        f"lesion, against **{percent(saliency.get('uniform_baseline'))}** for a map "
-        "that is the same everywhere."
+        f"**{percent(inside)}** of its weight inside the lesion, against "
+        f"**{percent(saliency.get('uniform_baseline'))}** for a map that is the same "
+        f"everywhere (the lesions' share of their images).{reading}"
     )
 
 
