@@ -11,7 +11,7 @@ from skindx.teaching import handout
 from skindx.teaching.figures import load_stats_summary
 from skindx.teaching.glossary import GlossaryTerm, glossary_terms_in, load_glossary
 from skindx.teaching.lesson import AUDIENCES, Lesson, LessonError, meta_line
-from skindx.teaching.lessons import lesson_from_query, load_lessons
+from skindx.teaching.lessons import lesson_from_query, load_lessons, slide_from_query
 from skindx.teaching.render import LESSON_LINK_PREFIX, render_lesson_body
 from skindx.teaching.search import search_lessons
 from skindx.teaching.slides import lesson_slides
@@ -73,7 +73,7 @@ def _open_diagnosis(code: str, return_tab: str | None = None) -> None:
 
 
 def _close() -> None:
-    for key in ("lesson", "dx", "mode"):
+    for key in ("lesson", "dx", "mode", "slide"):
         st.query_params.pop(key, None)
 
 
@@ -82,6 +82,7 @@ def _sync_mode(slug: str) -> None:
         st.query_params["mode"] = "present"
     else:
         st.query_params.pop("mode", None)
+        st.query_params.pop("slide", None)
 
 
 # ----------------------------------------------------------------------------- list view
@@ -192,8 +193,11 @@ def _lesson_view(lesson: Lesson, glossary: tuple[GlossaryTerm, ...]) -> None:
 def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
     slides = lesson_slides(lesson, stats, card, link_prefix=LESSON_LINK_PREFIX)
     key = f"lessons_slide_{lesson.slug}"
-    index = min(max(st.session_state.get(key, 0), 0), len(slides) - 1)
+    if key not in st.session_state:  # a reload or a shared link: the slide the link names
+        st.session_state[key] = slide_from_query(st.query_params.to_dict(), len(slides))
+    index = min(max(st.session_state[key], 0), len(slides) - 1)
     st.session_state[key] = index
+    st.query_params["slide"] = str(index + 1)  # a reload comes back to this slide
     st.markdown(SLIDE_CSS, unsafe_allow_html=True)
     slide_controls(lesson.slug, index, len(slides), top=True)  # reachable above a long slide
     with st.container(key="lessons_slide"):
@@ -213,7 +217,7 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
     st.caption(
         "On a computer, press F11 (Ctrl+Cmd+F on a Mac) for full screen and use the ← and → "
         "keys to change slides; on a phone or tablet, use Previous and Next. The menu steps "
-        "aside while you present; this page's link opens straight into the slides."
+        "aside while you present; this page's link, or a reload, opens on the slide shown."
     )
     release_mode_focus()  # last: its empty element would push the slide down
 

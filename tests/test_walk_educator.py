@@ -16,7 +16,7 @@ from test_browser import (  # the browser fixture, shared with the app's browser
 )
 
 from skindx.teaching.figures import load_model_card, load_stats_summary
-from skindx.teaching.lessons import get_lesson
+from skindx.teaching.lessons import get_lesson, slide_from_query
 from skindx.teaching.render import segments
 from skindx.teaching.slides import lesson_slides
 
@@ -157,3 +157,29 @@ def test_a_slides_chart_is_drawn_for_the_room(lessons) -> None:
     assert not at.exception, at.exception
     tick, text = _chart_fonts(at)
     assert tick >= 18 and text >= 18
+
+
+def _counter(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "Slide " in m.value)
+
+
+def test_a_reload_comes_back_to_the_slide_shown(lessons) -> None:
+    """A teacher reloaded the page mid-talk (or the projector's laptop slept) and was thrown
+    back to slide 1 of 11: the link now names the slide, and a shared link opens on it."""
+    at = _page("lessons", lesson="melanoma", mode="present")
+    for _ in range(4):
+        at.button(key="lessons_next").click().run()
+    assert "Slide 5 / " in _counter(at)
+    assert at.query_params["slide"] in ("5", ["5"])
+    reloaded = _page("lessons", lesson="melanoma", mode="present", slide="5")
+    assert "Slide 5 / " in _counter(reloaded)
+    reloaded.segmented_control(key="lessons_mode_melanoma").set_value("Read").run()
+    assert "slide" not in reloaded.query_params  # Read mode has no slides to name
+
+
+def test_slide_from_query() -> None:
+    assert slide_from_query({"slide": "3"}, 10) == 2
+    assert slide_from_query({"slide": ["3"]}, 10) == 2
+    for unusable in ({}, {"slide": "abc"}, {"slide": ""}, {"slide": "-4"}, {"slide": "0"}):
+        assert slide_from_query(unusable, 10) == 0
+    assert slide_from_query({"slide": "999"}, 10) == 9

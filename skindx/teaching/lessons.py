@@ -145,6 +145,16 @@ def lesson_from_query(
     return None, None
 
 
+def slide_from_query(params: Mapping[str, Any], count: int) -> int:
+    """The 0-based slide a link's ``?slide=<n>`` (1-based) opens on, within ``count`` slides;
+    the first for a missing or unreadable number."""
+    try:
+        number = int(_first(params.get("slide")))
+    except ValueError:
+        return 0
+    return min(max(number, 1), count) - 1
+
+
 def _first(value: Any) -> str:
     if isinstance(value, list | tuple):
         value = value[0] if value else ""
