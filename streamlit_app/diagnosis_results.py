@@ -52,7 +52,7 @@ class Analysis:
     pixels: np.ndarray | None = None
     notes: tuple[str, ...] = ()  # how the file was read
     photo_warnings: tuple[str, ...] = ()  # darker, brighter or blurrier than training images
-    in_colour: bool = True  # a black-and-white photo gets no diagnosis (quality.in_colour)
+    refusal: str | None = None  # why it gets no diagnosis: black and white, too small
     prediction: Prediction | None = None
     error: str | None = None
     overlay: np.ndarray | None = None
@@ -171,7 +171,7 @@ def _analyse_one(
     outputs = engine.forward(loaded.pixels)
     analysis = Analysis(upload.file_id, name, loaded.pixels, loaded.notes, outputs=outputs)
     analysis.photo_warnings = engine.predictor.photo_warnings(loaded.pixels)
-    analysis.in_colour = quality.in_colour(loaded.pixels)
+    analysis.refusal = quality.refusal(loaded.pixels)
     _read(engine, analysis, context, signs)
     return analysis
 
@@ -187,7 +187,7 @@ def _read(
     assert analysis.outputs is not None
     previous = analysis.prediction
     prediction = with_photo_warnings(
-        engine.postprocess(analysis.outputs, context), analysis.photo_warnings, analysis.in_colour
+        engine.postprocess(analysis.outputs, context), analysis.photo_warnings, analysis.refusal
     )
     analysis.prediction = warning_signs.with_signs(prediction, signs)
     analysis.context, analysis.signs = context, signs
@@ -429,7 +429,7 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
 
 
 def _out_of_domain(prediction: Prediction) -> None:
-    if prediction.notes:  # a known reason, such as a black-and-white photo
+    if prediction.notes:  # a known reason (quality.refusal)
         st.warning(
             f"{' '.join(prediction.notes)} If a spot on your skin worries you, see a doctor.",
             icon=":material/help:",

@@ -63,6 +63,16 @@ def test_a_black_and_white_photo_has_no_colour(image_format) -> None:
     grey = inspect_image(black_and_white(lesion_png(3), image_format)).pixels
     assert quality.in_colour(colour) and not quality.in_colour(grey)
     assert quality.colour_spread(grey) < 1.0
+    assert quality.refusal(colour) is None and quality.refusal(grey) == quality.NO_COLOUR
+
+
+@pytest.mark.parametrize(("shape", "refused"), [((47, 400), True), ((48, 48), False)])
+def test_a_thumbnail_is_too_small_to_read(shape, refused) -> None:
+    """The shipped model passed most 24-px test images as lesion close-ups and gave a third of
+    the cancers among them its mildest advice."""
+    pixels = np.kron(inspect_image(lesion_png(3)).pixels, np.ones((2, 2, 1), np.uint8))
+    small = np.ascontiguousarray(pixels[: shape[0], : shape[1]])
+    assert quality.refusal(small) == (quality.TOO_SMALL if refused else None)
 
 
 def test_the_least_colourful_isic_images_are_in_colour(shared_data) -> None:
@@ -72,17 +82,21 @@ def test_the_least_colourful_isic_images_are_in_colour(shared_data) -> None:
         assert quality.in_colour(inspect_image(path.read_bytes()).pixels), name
 
 
-def test_a_black_and_white_photo_is_not_assessed(predictor) -> None:
+@pytest.mark.parametrize(
+    ("refusal", "note"),
+    [(quality.NO_COLOUR, results.NO_COLOUR_NOTE), (quality.TOO_SMALL, results.TOO_SMALL_NOTE)],
+)
+def test_a_refused_photo_is_not_assessed(predictor, refusal, note) -> None:
     prediction = replace(predictor.predict(inspect_image(lesion_png()).pixels), in_domain=True)
     warned = ("This photo is darker than …",)
-    refused = with_photo_warnings(prediction, warned, in_colour=False)
+    refused = with_photo_warnings(prediction, warned, refusal)
     assert not refused.in_domain and refused.concern == "not_assessed"
-    assert refused.notes == (quality.NO_COLOUR,)  # why, not a warning on an answer not given
-    (row,) = results.results_table([("bw.jpg", refused)]).to_dict("records")
-    assert row["top_diagnosis"] is None and row["note"] == results.NO_COLOUR_NOTE
+    assert refused.notes == (refusal,)  # why, not a warning on an answer not given
+    (row,) = results.results_table([("photo.jpg", refused)]).to_dict("records")
+    assert row["top_diagnosis"] is None and row["note"] == note
     assert row["advice"] == results.SHORT_ADVICE["not_assessed"]
-    assert with_photo_warnings(prediction, warned).notes == warned  # in colour: as before
-    report = png.report_png(np.full((60, 80, 3), 128, np.uint8), refused, None, file_name="bw")
+    assert with_photo_warnings(prediction, warned).notes == warned  # no refusal: as before
+    report = png.report_png(np.full((60, 80, 3), 128, np.uint8), refused, None, file_name="x")
     assert Image.open(io.BytesIO(report)).format == "PNG"
 
 
@@ -99,6 +113,16 @@ def test_the_page_gives_a_black_and_white_photo_no_diagnosis(passing_model) -> N
     ]
     assert not [w for w in at.warning if "does not look like" in w.value]  # the reason is known
     assert "it could assess 1 photo of these" in texts(at)  # nothing to combine it with
+
+
+def test_the_page_gives_a_thumbnail_no_diagnosis(passing_model) -> None:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(lesion_png(1))).resize((40, 30)).save(buffer, format="PNG")
+    at = upload(run(app_test(PAGES / "diagnose.py")), ("thumb.png", buffer.getvalue()))
+    assert not [m for m in at.markdown if m.value.startswith("## Most likely")]
+    assert [w.value for w in at.warning if "too small" in w.value] == [
+        f"{quality.TOO_SMALL} If a spot on your skin worries you, see a doctor."
+    ]
 
 
 # ----------------------------------------------------------------------------- limits

@@ -108,19 +108,17 @@ class Prediction:
 
 
 def with_photo_warnings(
-    prediction: Prediction, warnings: tuple[str, ...], in_colour: bool = True
+    prediction: Prediction, warnings: tuple[str, ...], refusal: str | None = None
 ) -> Prediction:
     """``prediction`` with the photo warnings (:meth:`Predictor.photo_warnings`) as its notes.
     They say how far to trust an answer, so an image judged not to be a lesion close-up, which
     gets none, gets no warning either ("less reliable" would contradict that verdict).
 
-    A photo that is not ``in_colour`` (:func:`quality.in_colour`) gets no answer either, though
-    the out-of-domain check often passes it: its one note says why (:data:`quality.NO_COLOUR`).
+    A photo with a ``refusal`` (:func:`quality.refusal`: black and white, or too small) gets no
+    answer either, though the out-of-domain check often passes it: its one note says why.
     """
-    if not in_colour:
-        return replace(
-            prediction, in_domain=False, concern="not_assessed", notes=(quality.NO_COLOUR,)
-        )
+    if refusal is not None:
+        return replace(prediction, in_domain=False, concern="not_assessed", notes=(refusal,))
     return replace(prediction, notes=warnings if prediction.in_domain else ())
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from skindx.images.quality import NO_COLOUR
+from skindx.images.quality import NO_COLOUR, TOO_SMALL
 from skindx.reports.numbers import probability
 from skindx.taxonomy import BY_CODE
 
@@ -68,6 +68,9 @@ SHORT_ADVICE: Mapping[str, str] = {
 NOT_ANALYSED = "Not analysed"
 OUT_OF_DOMAIN_NOTE = "Does not look like a close-up photo of a skin lesion"
 NO_COLOUR_NOTE = "Black-and-white photo, which the model cannot read"
+TOO_SMALL_NOTE = "Photo too small for the model to make out the spot"
+# why a photo got no diagnosis (skindx.images.quality.refusal), in a few words
+REFUSAL_NOTES = {NO_COLOUR: NO_COLOUR_NOTE, TOO_SMALL: TOO_SMALL_NOTE}
 CONTEXT_NOTE = "Age, sex and body site taken into account"
 SIGNS_NOTE = "Your warning signs taken into account"
 PHOTO_NOTE = "Photo darker, brighter or less sharp than the training images"
@@ -129,7 +132,7 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
 
 def not_assessed(result: Prediction) -> str:
     """Why an out-of-domain result has no diagnosis, in a few words."""
-    return NO_COLOUR_NOTE if NO_COLOUR in result.notes else OUT_OF_DOMAIN_NOTE
+    return next((REFUSAL_NOTES[n] for n in result.notes if n in REFUSAL_NOTES), OUT_OF_DOMAIN_NOTE)
 
 
 def _note(result: Prediction, *first: str) -> str:
