@@ -174,10 +174,13 @@ def test_failures_are_one_line_exit_1(capsys, tmp_path, image_file):
     assert err.startswith("skindx: error:") and "card.json" in err and "\n" not in err
 
 
-def test_explain_bad_target_is_one_line(capsys, tiny_model_dir, image_file):
-    args = ["explain", str(image_file), "--model", str(tiny_model_dir), "--target", "zzz"]
-    assert main(args) == 1
-    assert capsys.readouterr().err.startswith("skindx: error: target must be one of")
+def test_explain_bad_target_is_refused_before_the_model_loads(capsys, image_file, tmp_path):
+    args = ["explain", str(image_file), "--model", str(tmp_path), "--target", "zzz"]
+    with pytest.raises(SystemExit) as exit_:  # tmp_path holds no model: never loaded
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --target: invalid choice: 'zzz'" in err and "vasc" in err
 
 
 def test_python_dash_m_and_no_traceback(tmp_path):

@@ -137,3 +137,70 @@ def test_a_trained_model_is_not_written_over_unless_asked(
         _one_line_error(capsys)
     )
     assert {path.name: path.read_bytes() for path in model.iterdir()} == before
+
+
+# --------------------------------------------------------------- help
+
+
+def _options(parser, name="skindx"):
+    """``(command, action)`` for every argument of every (sub-)command."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                yield from _options(sub, f"{name} {command}")
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            yield name, action
+
+
+def test_every_option_is_explained_and_says_its_default() -> None:
+    """70 options had no help at all, and train's defaults (epochs, learning rate, seeds …)
+    could only be found in the code: a run is reproduced from its options."""
+    from skindx.cli import build_parser
+    from skindx.cli.common import HelpFormatter
+
+    formatter = HelpFormatter("skindx")
+    unexplained, unsaid = [], []
+    for command, action in _options(build_parser()):
+        name = action.option_strings[0] if action.option_strings else action.dest
+        default = action.default
+        has_default = not (default is None or default is False or default == ())
+        if not action.help:
+            unexplained.append(f"{command} {name}")
+        elif has_default and "default" not in formatter._get_help_string(action):
+            unsaid.append(f"{command} {name}")
+    assert unexplained == [] and unsaid == []
+
+
+def test_help_shows_the_training_recipe_defaults(capsys) -> None:
+    from skindx.training.recipe import default
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {default('epochs')})" in text
+    assert "(default: 16,32,64,128,256)" in text and "(default: 0)" in text  # freeze-blocks
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--val-fraction", "0"], "--val-fraction: expected a value above 0 and below 1"),
+        (["--input-size", "100000"], "--input-size: expected 2048 or less"),
+        (["--widths", "8,16"], "--widths 8,16 has 2 blocks but --convs-per-block 1,1,2,2,2"),
+    ],
+)
+def test_train_refuses_a_recipe_it_cannot_run_before_reading_images(
+    capsys, tmp_path, args, expected
+) -> None:
+    """These failed with scikit-learn's or the network builder's words after every image had
+    been read."""
+    base = ["train", "--images", ".", "--metadata", "README.md", "--out", str(tmp_path / "m")]
+    try:
+        status = main([*base, *args])
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    assert status == 2
+    assert expected in capsys.readouterr().err

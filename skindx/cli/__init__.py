@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 
 from skindx import __version__
 from skindx.cli import data, ensemble, evaluation, explain, predict, stats, teaching, training
-from skindx.cli.common import CommandError, UsageError, _known_errors
+from skindx.cli.common import CommandError, Parser, UsageError, _known_errors
 
 __all__ = ["CommandError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="skindx",
         description="Skin-lesion classification, saliency, training and ISIC statistics. "
         "Educational software, not a medical device.",

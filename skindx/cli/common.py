@@ -59,6 +59,32 @@ def _check_new_model(option: str, path: Path, overwrite: bool) -> None:
         )
 
 
+MODEL_HELP = "model directory (default: $SKINDX_MODEL, else the shipped models/default)"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with each option's default where it has one: a run is reproduced from
+    its options, and an option whose default goes unsaid has to be looked up in the code."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default
+        unsaid = shown is None or shown is False or shown == () or shown == argparse.SUPPRESS
+        if unsaid or "default" in text:  # ``is False``: a default of 0 is still said
+            return text
+        if isinstance(shown, tuple | list):
+            shown = ",".join(map(str, shown))
+        return f"{text} (default: {str(shown).replace('%', '%%')})".lstrip()
+
+
+class Parser(argparse.ArgumentParser):
+    """Every ``skindx`` parser and sub-parser (``add_subparsers`` makes its own kind)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
@@ -77,11 +103,28 @@ def _non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+MAX_IMAGE_SIDE = 2048  # the models take 224 px at most; 100000 px asked OpenCV for 30 GB
+
+
+def _image_side(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(f"expected {MAX_IMAGE_SIDE} or less, got {value}")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _open_fraction(text: str) -> float:
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a value above 0 and below 1, got {value}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -180,12 +223,20 @@ def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
 def _card_check(commands, name: str, help: str, handler, update_card: bool = True):
     """A command that measures a model on the HAM10000 split its card records (--model,
     --images, --metadata and, unless told, --update-card)."""
-    command = commands.add_parser(name, help=help)
-    command.add_argument("--model", type=_existing_dir)
-    command.add_argument("--images", type=_existing_dir, required=True)
-    command.add_argument("--metadata", type=_existing_file, required=True)
+    command = commands.add_parser(name, help=help, description=help)
+    command.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
+    command.add_argument("--images", type=_existing_dir, required=True, help="the HAM10000 images")
+    command.add_argument(
+        "--metadata",
+        type=_existing_file,
+        required=True,
+        help="the HAM10000 metadata CSV the model was trained from: its card's lesion split "
+        "gives the validation images",
+    )
     if update_card:
-        command.add_argument("--update-card", action="store_true")
+        command.add_argument(
+            "--update-card", action="store_true", help="also record the result in card.json"
+        )
     command.set_defaults(handler=handler)
     return command
 

@@ -10,6 +10,7 @@ from skindx.cli.common import (
     _check_output_folder,
     _existing_dir,
     _existing_file,
+    _image_side,
     _positive_int,
 )
 
@@ -48,16 +49,41 @@ def add_data(commands) -> None:
     data = commands.add_parser("data", help="prepare an ISIC download")
     actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     restructure = actions.add_parser("restructure", help="one folder per diagnosis")
-    restructure.add_argument("--metadata", type=_existing_file, required=True)
-    restructure.add_argument("--images", type=_existing_dir, required=True)
-    restructure.add_argument("--out", type=Path, required=True)
+    restructure.add_argument(
+        "--metadata",
+        type=_existing_file,
+        required=True,
+        help="ISIC metadata or ground-truth CSV (HAM10000, ISIC 2019, ISIC 2020, Archive)",
+    )
+    restructure.add_argument(
+        "--images", type=_existing_dir, required=True, help="the downloaded images"
+    )
+    restructure.add_argument(
+        "--out", type=Path, required=True, help="folder for one sub-folder per diagnosis"
+    )
     restructure.add_argument("--link", action="store_true", help="hard links instead of copies")
     restructure.set_defaults(handler=cmd_restructure)
     preprocess = actions.add_parser("preprocess", help="resize / colour-correct / de-hair")
-    preprocess.add_argument("--in", dest="in_dir", type=_existing_dir, required=True)
-    preprocess.add_argument("--out", type=Path, required=True)
-    preprocess.add_argument("--size", type=_positive_int, required=True)
-    preprocess.add_argument("--color-constancy", action="store_true")
-    preprocess.add_argument("--hair-removal", action="store_true")
-    preprocess.add_argument("--workers", type=_positive_int)
+    preprocess.add_argument(
+        "--in",
+        dest="in_dir",
+        type=_existing_dir,
+        required=True,
+        help="folder of images (sub-folders kept)",
+    )
+    preprocess.add_argument(
+        "--out", type=Path, required=True, help="folder for the PNGs (not inside --in)"
+    )
+    preprocess.add_argument(
+        "--size", type=_image_side, required=True, help="side of the square output, in pixels"
+    )
+    preprocess.add_argument(
+        "--color-constancy", action="store_true", help="Shades of Gray colour correction"
+    )
+    preprocess.add_argument(
+        "--hair-removal", action="store_true", help="remove hairs (DullRazor-style inpainting)"
+    )
+    preprocess.add_argument(
+        "--workers", type=_positive_int, help="threads (default: the CPU count, at most 8)"
+    )
     preprocess.set_defaults(handler=cmd_preprocess)

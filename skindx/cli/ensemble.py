@@ -60,10 +60,22 @@ def cmd_split_ensemble(args: argparse.Namespace) -> int:
 
 def add_ensemble(commands) -> None:
     ensemble = commands.add_parser("ensemble", help="average trained models into one")
-    ensemble.add_argument("members", nargs="+", type=_existing_dir, metavar="MODEL_DIR")
-    ensemble.add_argument("--images", type=_existing_dir, required=True)
-    ensemble.add_argument("--metadata", type=_existing_file, required=True)
-    ensemble.add_argument("--out", type=Path, required=True)
+    ensemble.add_argument(
+        "members", nargs="+", type=_existing_dir, metavar="MODEL_DIR", help="trained models"
+    )
+    ensemble.add_argument(
+        "--images",
+        type=_existing_dir,
+        required=True,
+        help="the HAM10000 images, to calibrate and measure the ensemble on validation",
+    )
+    ensemble.add_argument(
+        "--metadata",
+        type=_existing_file,
+        required=True,
+        help="the HAM10000 metadata CSV the members were trained from",
+    )
+    ensemble.add_argument("--out", type=Path, required=True, help="folder for the ensemble")
     ensemble.add_argument(
         "--weights",
         type=float,
@@ -84,7 +96,9 @@ def add_split_ensemble(commands) -> None:
     split_ensemble = commands.add_parser(
         "split-ensemble", help="write an ensemble's members as models of their own"
     )
-    split_ensemble.add_argument("model", type=_existing_dir, metavar="ENSEMBLE_DIR")
+    split_ensemble.add_argument(
+        "model", type=_existing_dir, metavar="ENSEMBLE_DIR", help="an ensemble's model folder"
+    )
     split_ensemble.add_argument(
         "--out", type=Path, required=True, help="folder for member1, member2 …"
     )

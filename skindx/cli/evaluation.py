@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from skindx.cli.common import (
+    MODEL_HELP,
     CommandError,
     _card_check,
     _check_output_file,
@@ -152,17 +153,30 @@ def cmd_model_card(args: argparse.Namespace) -> int:
 
 def add_evaluate(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="score a model on labelled images")
-    evaluate.add_argument("--model", type=_existing_dir)
-    evaluate.add_argument("--images", type=_existing_dir, required=True)
-    evaluate.add_argument("--labels", type=_existing_file, required=True)
+    evaluate.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
+    evaluate.add_argument(
+        "--images", type=_existing_dir, required=True, help="the labelled images (one folder)"
+    )
+    evaluate.add_argument(
+        "--labels",
+        type=_existing_file,
+        required=True,
+        help="ISIC 2018 one-hot ground truth (image, MEL, NV, …) or an ISIC metadata CSV",
+    )
     evaluate.add_argument("--json", type=Path, help="write the full report here")
-    evaluate.add_argument("--predictions-csv", type=Path, help="ISIC-format probabilities")
+    evaluate.add_argument(
+        "--predictions-csv",
+        type=Path,
+        help="write each image's probabilities here (ISIC 2018 submission CSV)",
+    )
     evaluate.add_argument("--update-card", action="store_true", help="record in card.json")
     evaluate.add_argument(
         "--split", help="card key for --update-card (default: test or test_with_context)"
     )
     evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
-    evaluate.add_argument("--tta", action="store_true", default=None)
+    evaluate.add_argument(
+        "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
+    )
     evaluate.add_argument(
         "--with-context",
         action="store_true",
@@ -192,6 +206,6 @@ def add_same_spot_check(commands) -> None:
 
 def add_model_card(commands) -> None:
     card = commands.add_parser("model-card", help="render card.json as Markdown")
-    card.add_argument("--model", type=_existing_dir)
-    card.add_argument("--out", type=Path, required=True)
+    card.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
+    card.add_argument("--out", type=Path, required=True, help="Markdown file to write")
     card.set_defaults(handler=cmd_model_card)

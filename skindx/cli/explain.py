@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from skindx.cli.common import (
+    MODEL_HELP,
     CommandError,
     UsageError,
     _card_check,
@@ -80,16 +81,27 @@ def cmd_saliency_check(args: argparse.Namespace) -> int:
 def add_explain(commands) -> None:
     from skindx.explain.explainer import METHODS
     from skindx.explain.overlay import COLORMAPS
+    from skindx.taxonomy import CODES
 
     explain = commands.add_parser("explain", help="write a saliency overlay PNG")
-    explain.add_argument("image", type=_existing_file)
-    explain.add_argument("--method", choices=list(METHODS), default="gradcam")
-    explain.add_argument("--target", help="class code (default: the predicted class)")
+    explain.add_argument("image", type=_existing_file, help="the photo to explain")
+    explain.add_argument(
+        "--method", choices=list(METHODS), default="gradcam", help="saliency method"
+    )
+    explain.add_argument(
+        "--target", choices=CODES, help="diagnosis to explain (default: the predicted one)"
+    )
     explain.add_argument("--layer", help="conv layer name (default: the last)")
-    explain.add_argument("--out", type=Path, help="PNG path (default: beside the image)")
-    explain.add_argument("--alpha", type=_fraction, default=0.45)
-    explain.add_argument("--colormap", choices=list(COLORMAPS), default="viridis")
-    explain.add_argument("--model", type=_existing_dir)
+    explain.add_argument(
+        "--out", type=Path, help="PNG path (default: IMAGE_METHOD.png beside the image)"
+    )
+    explain.add_argument(
+        "--alpha", type=_fraction, default=0.45, help="opacity of the heat map, 0 to 1"
+    )
+    explain.add_argument(
+        "--colormap", choices=list(COLORMAPS), default="viridis", help="heat-map colours"
+    )
+    explain.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
     explain.set_defaults(handler=cmd_explain)
 
 
@@ -99,6 +111,13 @@ def add_saliency_check(commands) -> None:
     check = _card_check(
         commands, "saliency-check", "Grad-CAM energy inside lesion masks", cmd_saliency_check
     )
-    check.add_argument("--masks", type=_existing_dir, required=True)
-    check.add_argument("--n", type=_positive_int, default=100)
-    check.add_argument("--method", choices=list(METHODS), default="gradcam")
+    check.add_argument(
+        "--masks",
+        type=_existing_dir,
+        required=True,
+        help="HAM10000 lesion masks (ISIC_…_segmentation.png)",
+    )
+    check.add_argument(
+        "--n", type=_positive_int, default=100, help="validation images measured at most"
+    )
+    check.add_argument("--method", choices=list(METHODS), default="gradcam", help="saliency method")

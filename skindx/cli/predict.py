@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from skindx.cli.common import (
+    MODEL_HELP,
     CommandError,
     _context_field,
     _existing_dir,
@@ -186,9 +187,13 @@ def _neighbour(neighbour) -> dict:
 
 def add_predict(commands) -> None:
     predict = commands.add_parser("predict", help="classify images")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--model", type=_existing_dir, help="model directory (default: shipped)")
-    predict.add_argument("--top-k", type=_positive_int, default=3)
+    predict.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="photos to classify (JPEG, PNG, WebP, HEIC)"
+    )
+    predict.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
+    predict.add_argument(
+        "--top-k", type=_positive_int, default=3, metavar="K", help="diagnoses listed per image"
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument(
         "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
@@ -231,12 +236,14 @@ def add_similar(commands) -> None:
     similar = commands.add_parser(
         "similar", help="the labelled lesions most similar to an image, as the model sees them"
     )
-    similar.add_argument("image", type=_existing_file)
+    similar.add_argument("image", type=_existing_file, help="the photo to compare")
     similar.add_argument(
         "--examples", type=_existing_dir, required=True,
         help="labelled ISIC images: a folder with its metadata CSV, or one folder per diagnosis",
     )  # fmt: skip
-    similar.add_argument("--neighbours", type=_positive_int, default=10, metavar="K")
-    similar.add_argument("--json", action="store_true")
-    similar.add_argument("--model", type=_existing_dir)
+    similar.add_argument(
+        "--neighbours", type=_positive_int, default=10, metavar="K", help="lesions listed"
+    )
+    similar.add_argument("--json", action="store_true", help="one JSON object")
+    similar.add_argument("--model", type=_existing_dir, help=MODEL_HELP)
     similar.set_defaults(handler=cmd_similar)

@@ -31,6 +31,12 @@ def add_stats(commands) -> None:
     stats = commands.add_parser("stats", help="ISIC dataset statistics")
     stats_commands = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")
     summarize = stats_commands.add_parser("summarize", help="aggregate metadata CSVs")
-    summarize.add_argument("csv", nargs="+", type=_existing_file, metavar="CSV")
-    summarize.add_argument("--out", type=Path, required=True)
+    summarize.add_argument(
+        "csv",
+        nargs="+",
+        type=_existing_file,
+        metavar="CSV",
+        help="ISIC metadata or ground-truth CSVs (HAM10000, ISIC 2018–2020, Archive)",
+    )
+    summarize.add_argument("--out", type=Path, required=True, help="JSON summary to write")
     summarize.set_defaults(handler=cmd_stats_summarize)

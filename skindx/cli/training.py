@@ -8,13 +8,16 @@ from pathlib import Path
 
 from skindx.cli.common import (
     CommandError,
+    UsageError,
     _card_check,
     _check_new_model,
     _existing_dir,
     _existing_file,
     _fraction,
+    _image_side,
     _load,
     _non_negative_int,
+    _open_fraction,
     _positive_float,
     _positive_int,
     _widths,
@@ -28,6 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from skindx.training.train import TrainConfig, train
 
     _check_new_model("--out", args.out, args.overwrite)
+    _check_blocks(args.widths, args.convs_per_block)
     bfloat16, why = precision.resolve(args.mixed_precision, args.engine)
     if not args.quiet:
         print(f"precision: {'bfloat16' if bfloat16 else 'float32'} ({why})", flush=True)
@@ -82,6 +86,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_blocks(widths: tuple[int, ...], convs: tuple[int, ...]) -> None:
+    """Checked before the images load: the default --convs-per-block fits the default five
+    blocks, so --widths 8,16 alone failed only after every image had been read."""
+    if len(convs) > 1 and len(convs) != len(widths):
+        raise UsageError(
+            f"--widths {','.join(map(str, widths))} has {len(widths)} blocks but "
+            f"--convs-per-block {','.join(map(str, convs))} has {len(convs)}: give one count "
+            "per block, or a single count for all"
+        )
+
+
 def cmd_context(args: argparse.Namespace) -> int:
     from skindx.training.finishing import add_context
 
@@ -103,11 +118,29 @@ def add_train(commands) -> None:
     from skindx.training.recipe import ENGINES, default
 
     train = commands.add_parser("train", help="train a model on ISIC images")
-    train.add_argument("--images", type=_existing_dir, required=True)
-    train.add_argument("--metadata", type=_existing_file, required=True)
-    train.add_argument("--out", type=Path, required=True)
     train.add_argument(
-        "--architecture", choices=["compact_vgg", "vgg16"], default=default("architecture")
+        "--images",
+        type=_existing_dir,
+        required=True,
+        help="training images: one folder, or one sub-folder per diagnosis",
+    )
+    train.add_argument(
+        "--metadata",
+        type=_existing_file,
+        required=True,
+        help="ISIC metadata CSV (HAM10000: split into train/validation by lesion_id)",
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="model folder (a run cut off resumes from it with --engine torch)",
+    )
+    train.add_argument(
+        "--architecture",
+        choices=["compact_vgg", "vgg16"],
+        default=default("architecture"),
+        help="network: a compact VGG trained from scratch, or VGG16",
     )
     train.add_argument(
         "--weights",
@@ -156,30 +189,87 @@ def add_train(commands) -> None:
         "it starts from (or, with --head multiblock, ends with); default: chosen by 3-fold "
         "cross-validation over the training split's lesions",
     )
-    train.add_argument("--input-size", type=_positive_int, default=default("input_size"))
-    train.add_argument("--widths", type=_widths, default=default("widths"))
-    train.add_argument("--convs-per-block", type=_widths, default=default("convs_per_block"))
-    train.add_argument("--epochs", type=_positive_int, default=default("epochs"))
-    train.add_argument("--batch-size", type=_positive_int, default=default("batch_size"))
-    train.add_argument("--learning-rate", type=float, default=default("learning_rate"))
+    train.add_argument(
+        "--input-size",
+        type=_image_side,
+        default=default("input_size"),
+        help="side of the square network input, in pixels",
+    )
+    train.add_argument(
+        "--widths",
+        type=_widths,
+        default=default("widths"),
+        help="compact VGG: filters per conv block, comma-separated (one number per block)",
+    )
+    train.add_argument(
+        "--convs-per-block",
+        type=_widths,
+        default=default("convs_per_block"),
+        help="compact VGG: conv layers per block, one number for all or one per --widths block",
+    )
+    train.add_argument(
+        "--epochs", type=_positive_int, default=default("epochs"), help="epochs at most"
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=default("batch_size"), help="images per step"
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=default("learning_rate"),
+        help="peak learning rate (after warm-up)",
+    )
     train.add_argument(
         "--weight-decay", type=float, default=default("weight_decay"), help="AdamW weight decay"
     )
-    train.add_argument("--warmup-epochs", type=_non_negative_int, default=default("warmup_epochs"))
-    train.add_argument("--dropout", type=_fraction, default=default("dropout"))
+    train.add_argument(
+        "--warmup-epochs",
+        type=_non_negative_int,
+        default=default("warmup_epochs"),
+        help="epochs of linear learning-rate warm-up",
+    )
+    train.add_argument(
+        "--dropout", type=_fraction, default=default("dropout"), help="dropout before the head"
+    )
     train.add_argument(
         "--patience", type=_positive_int, default=default("patience"), help="early-stopping epochs"
     )
-    train.add_argument("--label-smoothing", type=_fraction, default=default("label_smoothing"))
-    train.add_argument("--class-weight-power", type=float, default=default("class_weight_power"))
-    train.add_argument("--val-fraction", type=_fraction, default=default("val_fraction"))
-    train.add_argument("--seed", type=int, default=default("seed"))
+    train.add_argument(
+        "--label-smoothing",
+        type=_fraction,
+        default=default("label_smoothing"),
+        help="label smoothing of the cross-entropy",
+    )
+    train.add_argument(
+        "--class-weight-power",
+        type=float,
+        default=default("class_weight_power"),
+        help="class weights (1/frequency)^p against HAM10000's imbalance (0: none, 1: balanced)",
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=_open_fraction,
+        default=default("val_fraction"),
+        help="share of the lesions held out for validation",
+    )
+    train.add_argument(
+        "--seed", type=int, default=default("seed"), help="seed of weights and augmentation"
+    )
     train.add_argument(
         "--split-seed", type=int, help="seed of the train/validation split (default: --seed)"
     )
-    train.add_argument("--color-constancy", action="store_true")
-    train.add_argument("--hair-removal", action="store_true")
-    train.add_argument("--max-per-class", type=_positive_int, help="subsample (smoke tests)")
+    train.add_argument(
+        "--color-constancy", action="store_true", help="Shades of Gray colour correction"
+    )
+    train.add_argument(
+        "--hair-removal", action="store_true", help="remove hairs (DullRazor-style inpainting)"
+    )
+    train.add_argument(
+        "--max-per-class",
+        type=_positive_int,
+        metavar="N",
+        help="use at most N images of each class (smoke tests)",
+    )
     train.add_argument(
         "--epoch-class-cap",
         type=_positive_int,
@@ -197,8 +287,12 @@ def add_train(commands) -> None:
         help="bfloat16: auto (default) with --engine torch where it is native (a CUDA GPU, "
         "a CPU with amx_bf16 or avx512_bf16), float32 elsewhere; the flag alone: on",
     )
-    train.add_argument("--strategy", choices=["mirrored", "multiworker"])
-    train.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget")
+    train.add_argument(
+        "--strategy",
+        choices=["mirrored", "multiworker"],
+        help="--engine keras: TensorFlow distribution over several GPUs or machines",
+    )
+    train.add_argument("--max-minutes", type=_positive_float, help="stop at this wall-clock budget")
     train.add_argument(
         "--teacher",
         type=_existing_file,
