@@ -204,3 +204,43 @@ def test_train_refuses_a_recipe_it_cannot_run_before_reading_images(
         status = exit_.code
     assert status == 2
     assert expected in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- the held-out test set
+
+
+TEST_SET_ROWS = "lesion_id,image_id,dx\nHAMTEST_0000000,ISIC_0034524,nv\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--images", "."],
+        ["ensemble", "{model}", "--images", "."],
+        ["context", "--model", "{model}", "--images", "."],
+        ["photo-quality", "--model", "{model}", "--images", "."],
+        ["same-spot-check", "--model", "{model}", "--images", "."],
+        ["saliency-check", "--model", "{model}", "--images", ".", "--masks", "."],
+    ],
+    ids=lambda command: command[0],
+)
+def test_the_isic_2018_test_set_is_refused_as_training_or_validation_data(
+    capsys, monkeypatch, tmp_path, tiny_model_dir, command
+) -> None:
+    """same-spot-check happily printed 'validation' figures from a split of the test set, and
+    train would have trained on it: the data's one rule is that it stays held out."""
+    import skindx.model.bundle
+
+    monkeypatch.setattr(skindx.model.bundle, "load_model", _no_model_load)
+    metadata = tmp_path / "ISIC2018_Task3_Test_GroundTruth.csv"
+    metadata.write_text(TEST_SET_ROWS)
+    args = [arg.format(model=tiny_model_dir) for arg in command]
+    args += ["--metadata", str(metadata)] + ["--out", str(tmp_path / "m")] * (
+        command[0] in ("train", "ensemble")
+    )
+    assert main(args) == 2
+    assert "is the ISIC 2018 test set, the held-out benchmark" in _one_line_error(capsys)
+
+
+def _no_model_load(*args):
+    raise AssertionError("the model was loaded before --metadata was checked")

@@ -220,6 +220,32 @@ def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
     return loaded
 
 
+def _refuse_test_set(metadata: Path) -> None:
+    """The ISIC 2018 test set is the held-out benchmark: training on it, or measuring
+    "validation" figures on it, would leak it into every later choice (docs/data.md)."""
+    from skindx.datasets.metadata import ISIC2018_TEST, MetadataError, read_metadata
+
+    try:
+        datasets = set(read_metadata(metadata)["dataset"])
+    except MetadataError:
+        return  # the command itself says what is wrong with the file
+    if datasets == {ISIC2018_TEST}:
+        raise UsageError(
+            f"--metadata {metadata} is the ISIC 2018 test set, the held-out benchmark: train "
+            "and validate on HAM10000 only, and score the test set once with `skindx evaluate`"
+        )
+
+
+def _on_training_data(handler):
+    """``handler``, run once its ``--metadata`` is known not to be the held-out test set."""
+
+    def run(args: argparse.Namespace) -> int:
+        _refuse_test_set(args.metadata)
+        return handler(args)
+
+    return run
+
+
 def _card_check(commands, name: str, help: str, handler, update_card: bool = True):
     """A command that measures a model on the HAM10000 split its card records (--model,
     --images, --metadata and, unless told, --update-card)."""
@@ -237,7 +263,7 @@ def _card_check(commands, name: str, help: str, handler, update_card: bool = Tru
         command.add_argument(
             "--update-card", action="store_true", help="also record the result in card.json"
         )
-    command.set_defaults(handler=handler)
+    command.set_defaults(handler=_on_training_data(handler))
     return command
 
 

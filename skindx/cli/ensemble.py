@@ -13,6 +13,7 @@ from skindx.cli.common import (
     _existing_dir,
     _existing_file,
     _load,
+    _on_training_data,
 )
 
 OVERWRITE_HELP = "replace models already in --out"
@@ -89,7 +90,7 @@ def add_ensemble(commands) -> None:
         help="store the conv kernels in float16 (half the file; computed in float32)",
     )
     ensemble.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    ensemble.set_defaults(handler=cmd_ensemble)
+    ensemble.set_defaults(handler=_on_training_data(cmd_ensemble))
 
 
 def add_split_ensemble(commands) -> None:

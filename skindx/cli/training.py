@@ -17,6 +17,7 @@ from skindx.cli.common import (
     _image_side,
     _load,
     _non_negative_int,
+    _on_training_data,
     _open_fraction,
     _positive_float,
     _positive_int,
@@ -335,7 +336,7 @@ def add_train(commands) -> None:
     )
     train.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     train.add_argument("--quiet", action="store_true", help="no progress output")
-    train.set_defaults(handler=cmd_train)
+    train.set_defaults(handler=_on_training_data(cmd_train))
 
 
 def add_context(commands) -> None:
