@@ -18,7 +18,7 @@ from skindx.datasets.filters import (
 from skindx.datasets.metadata import MetadataError
 from skindx.datasets.names import UPLOAD_DATASET
 from skindx.datasets.summary import AGE_BIN_WIDTH, cube_frame, load_summary
-from skindx.datasets.uploads import images_read, summarize_upload, unrecognised_notes
+from skindx.datasets.uploads import images_read, summarize_upload, upload_notes
 from skindx.reports.results import safe_csv
 from skindx.taxonomy import BY_CODE
 from streamlit_app import ui
@@ -96,7 +96,7 @@ def _held_upload() -> dict[str, Any] | None:
 
 def _upload_notes(result: dict[str, Any]) -> None:
     st.success(images_read(ui.escape(st.session_state.get(UPLOAD_NAME, "")), result))
-    for note in unrecognised_notes(result):  # escaped: the notes quote the file's values
+    for note in upload_notes(result):  # escaped: the notes quote the file's values
         st.warning(ui.escape(note))
 
 

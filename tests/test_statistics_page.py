@@ -243,7 +243,10 @@ def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
     )
     app.run()
     assert _plain(app.success[0].value) == "one.csv: 1 image read."
-    assert not app.warning
+    assert [_plain(w.value) for w in app.warning] == [  # nothing unknown; nothing but dx given
+        "No image in this file has an age, a sex or a body site, so the charts count all its "
+        "images as “unknown”."
+    ]
 
 
 def test_upload_with_an_unusable_age_warns_and_shows_the_charts(app: AppTest) -> None:
@@ -257,8 +260,9 @@ def test_upload_with_an_unusable_age_warns_and_shows_the_charts(app: AppTest) ->
     assert not app.error
     assert _plain(app.success[0].value) == "ages.csv: 4 images read."
     assert [_plain(w.value) for w in app.warning] == [
+        "No image in this file has a body site, so the charts count all its images as “unknown”.",
         "3 rows have an age that is not a number from 0 to 120 (forty, 300, -5); "
-        "they are counted as unknown."
+        "they are counted as unknown.",
     ]
     assert "Your data" in app.multiselect(key="stats_datasets").value
     assert len(app.get("plotly_chart")) == 9

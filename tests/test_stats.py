@@ -76,6 +76,7 @@ from skindx.datasets.uploads import (
     summarize_upload,
     unknown_value_notes,
     unrecognised_notes,
+    upload_notes,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -846,3 +847,32 @@ def test_keeps_everything_is_the_page_as_it_opens() -> None:
     ):
         every = Filters(datasets=("HAM10000", "ISIC 2019"), **narrowed)
         assert not keeps_everything(every, options)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # ISIC 2019's metadata CSV: ages, sexes and sites, its diagnoses only in its ground truth
+        (
+            b"image,age_approx,anatom_site_general,sex\nI1,40,head/neck,male\n",
+            "No image in this file has a diagnosis, so the charts count all its images as "
+            "“unknown”.",
+        ),
+        (b"image_id,dx\nI1,nv\nI2,mel\n", "No image in this file has an age, a sex or a body site"),
+        (b"image_id,dx,age,sex,localization\nI1,nv,,,\n", "No image in this file has an age,"),
+    ],
+)
+def test_upload_notes_say_what_a_file_gives_for_no_image(data: bytes, expected: str) -> None:
+    """The walk-through: ISIC 2019's metadata CSV, or a file without age and sex columns, read
+    as "25,331 images read." and drew charts all "unknown", as if the page were at fault."""
+    notes = upload_notes(summarize_upload(data, "mine.csv"))
+    assert len(notes) == 1 and notes[0].startswith(expected)
+
+
+def test_upload_notes_leave_given_values_to_their_own_note() -> None:
+    """A diagnosis "foo" is given, though unknown: its note says so, not "has no diagnosis"."""
+    data = b"image_id,dx,age,sex,localization\nI1,foo,40,male,back\n"
+    assert upload_notes(summarize_upload(data, "mine.csv")) == [
+        "1 row has a diagnosis skindx does not know (foo); it is counted as unknown."
+    ]
+    assert upload_notes(summarize_upload(SMALL, "mine.csv")) == []

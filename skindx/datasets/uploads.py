@@ -168,6 +168,45 @@ _NOT_KNOWN = {
 _MAX_VALUES_NAMED = 5
 
 
+def upload_notes(summary: dict[str, Any]) -> list[str]:
+    """What a person should know about their upload's summary before reading its charts: what
+    it gives for none of its images (:func:`absent_note`), then its values skindx does not
+    know (:func:`unrecognised_notes`)."""
+    absent = absent_note(summary)
+    return [*([absent] if absent else []), *unrecognised_notes(summary)]
+
+
+_GIVEN_FOR_NONE = {
+    "diagnosis": "a diagnosis",
+    "age": "an age",
+    "sex": "a sex",
+    "site": "a body site",
+}
+
+
+def absent_note(summary: dict[str, Any]) -> str:
+    """ "No image in this file has an age or a sex, so …" where a file lacks a column, or leaves
+    it blank throughout (an ISIC 2019 metadata CSV has no diagnoses: its ground truth has
+    them), so that its charts, all "unknown", do not read as a fault; "" where none is."""
+    data = summary["datasets"][UPLOAD_DATASET]
+    known = {
+        "diagnosis": set(data["diagnosis_counts"]),
+        "age": set(data["age_histogram"]["bins"]),
+        "sex": {sex for counts in data["sex_by_diagnosis"].values() for sex in counts},
+        "site": {site for counts in data["site_by_diagnosis"].values() for site in counts},
+    }
+    unrecognised = summary.get("unrecognised", {})  # given, but not known: noted on their own
+    missing = [
+        _GIVEN_FOR_NONE[column]
+        for column, values in known.items()
+        if values <= {"unknown"} and column not in unrecognised
+    ]
+    if not missing:
+        return ""
+    listed = ", ".join(missing[:-1]) + " or " + missing[-1] if len(missing) > 1 else missing[0]
+    return f"No image in this file has {listed}, so the charts count all its images as “unknown”."
+
+
 def unrecognised_notes(summary: dict[str, Any]) -> list[str]:
     """:func:`unknown_value_notes` for an upload's summary (its ``unrecognised``)."""
     return unknown_value_notes(summary.get("unrecognised", {}))
