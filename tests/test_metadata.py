@@ -362,10 +362,19 @@ MALFORMED = [
     pytest.param(
         ROWS_2020.replace(",0\n", ",no\n", 1).encode(), "'target' must be numeric", id="target-text"
     ),
+    # Each says what to do, not only what is wrong: a teacher's duplicated row was refused with
+    # "image id 'I1' appears more than once (duplicates on data row(s) 1, 2)" and no way on.
     pytest.param(
-        b"image_id,dx\nI1,nv\n,mel\n", "image id is blank on data row(s) 2", id="blank-id"
+        b"image_id,dx\nI1,nv\n,mel\n",
+        "image id is blank on data row(s) 2: fill it in or remove those rows, then try again",
+        id="blank-id",
     ),
-    pytest.param(b"image_id,dx\nI1,nv\nI1,mel\n", "'I1' appears more than once", id="duplicate-id"),
+    pytest.param(
+        b"image_id,dx\nI1,nv\nI1,mel\n",
+        "'I1' appears more than once (duplicates on data row(s) 1, 2): each image may appear "
+        "only once, so remove the repeated rows and try again",
+        id="duplicate-id",
+    ),
     pytest.param(b'image_id,dx\nI1,nv,extra,more\nI2,"mel\n', "cannot be read as CSV", id="ragged"),
 ]
 

@@ -527,13 +527,19 @@ def _default_dataset(fmt: str, frame: pd.DataFrame) -> str:
 def _check_image_ids(frame: pd.DataFrame, name: str) -> None:
     missing = frame["image_id"].isna()
     if missing.any():
-        raise MetadataError(f"{name}: the image id is blank on data row(s) {_rows(missing)}")
+        raise MetadataError(
+            f"{name}: the image id is blank on data row(s) {_rows(missing)}: fill it in or "
+            "remove those rows, then try again"
+        )
     duplicated = frame["image_id"].duplicated(keep=False)
     if duplicated.any():
+        # Refused, not counted once: which of two differing rows is right, only the file's
+        # owner can say, and counting both would inflate every figure.
         first = frame.loc[duplicated, "image_id"].iloc[0]
         raise MetadataError(
             f"{name}: image id {first!r} appears more than once "
-            f"(duplicates on data row(s) {_rows(duplicated)})"
+            f"(duplicates on data row(s) {_rows(duplicated)}): each image may appear only once, "
+            "so remove the repeated rows and try again"
         )
 
 
