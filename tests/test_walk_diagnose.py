@@ -96,6 +96,11 @@ def test_a_refused_photo_is_not_assessed(predictor, refusal, note) -> None:
     assert row["top_diagnosis"] is None and row["note"] == note
     assert row["advice"] == results.SHORT_ADVICE["not_assessed"]
     assert with_photo_warnings(prediction, warned).notes == warned  # no refusal: as before
+    # with no diagnosis given, the note does not say age, sex and site were taken into account
+    (row,) = results.results_table([("photo.jpg", replace(refused, context_used=True))]).to_dict(
+        "records"
+    )
+    assert row["note"] == note
     report = png.report_png(np.full((60, 80, 3), 128, np.uint8), refused, None, file_name="x")
     assert Image.open(io.BytesIO(report)).format == "PNG"
 

@@ -138,7 +138,8 @@ def not_assessed(result: Prediction) -> str:
 def _note(result: Prediction, *first: str) -> str:
     notes = (
         *first,
-        CONTEXT_NOTE if result.context_used else "",
+        # no diagnosis was given, so none took age, sex and site into account
+        CONTEXT_NOTE if result.context_used and result.in_domain else "",
         SIGNS_NOTE if result.signs else "",
         # an out-of-domain result's notes say why it has no answer (the first note)
         PHOTO_NOTE if result.notes and result.in_domain else "",
