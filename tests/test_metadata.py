@@ -376,6 +376,14 @@ MALFORMED = [
         id="duplicate-id",
     ),
     pytest.param(b'image_id,dx\nI1,nv,extra,more\nI2,"mel\n', "cannot be read as CSV", id="ragged"),
+    # A JSON file (a model card renamed .csv) was refused with "line 73 has 3 values where the
+    # header has 2", which sent a person looking for a bad line.
+    pytest.param(
+        b'\xef\xbb\xbf  {\n "name": "x",\n "a": [1, 2]\n}\n',
+        "is a JSON file, not a CSV: export or save the metadata as CSV",
+        id="json",
+    ),
+    pytest.param(b"<!DOCTYPE html>\n<html></html>\n", "is a web page (HTML), not a CSV", id="html"),
 ]
 
 

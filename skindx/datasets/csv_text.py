@@ -113,7 +113,20 @@ def _decode(data: bytes, name: str) -> str:
         raise MetadataError(f"{name} is empty")
     if _looks_binary(text[:4096]):
         raise MetadataError(f"{name} is not a CSV text file (it contains binary data)")
+    if (kind := _other_text_format(text)) is not None:
+        # Read as CSV, a JSON file failed on "line 73 has 3 values where the header has 2".
+        raise MetadataError(f"{name} is {kind}, not a CSV: export or save the metadata as CSV")
     return text.lstrip("\ufeff")
+
+
+def _other_text_format(text: str) -> str | None:
+    """ "a JSON file" or "a web page (HTML)" for text that opens as one; ``None`` otherwise."""
+    start = text.lstrip("\ufeff \t\r\n")[:15].lower()
+    if start.startswith(("{", "[")):
+        return "a JSON file"
+    if start.startswith(("<!doctype html", "<html")):
+        return "a web page (HTML)"
+    return None
 
 
 def _looks_binary(sample: str) -> bool:
