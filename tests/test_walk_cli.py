@@ -244,3 +244,28 @@ def test_the_isic_2018_test_set_is_refused_as_training_or_validation_data(
 
 def _no_model_load(*args):
     raise AssertionError("the model was loaded before --metadata was checked")
+
+
+# --------------------------------------------------------------- unreadable or empty inputs
+
+
+@pytest.mark.parametrize("command", ["explain", "similar"])
+def test_an_unreadable_image_is_named_in_the_error(
+    capsys, tmp_path, tiny_model_dir, images, command
+) -> None:
+    """'skindx: error: This is a text file, not an image.' left the user to guess which."""
+    text = tmp_path / "lesion.jpg"
+    text.write_text("not a photo")
+    extra = ["--examples", str(images)] if command == "similar" else []
+    assert main([command, str(text), "--model", str(tiny_model_dir), *extra]) == 1
+    assert _one_line_error(capsys).startswith(f"skindx: error: {text}: This is a text file")
+
+
+def test_preprocess_of_a_folder_without_images_says_so(capsys, tmp_path) -> None:
+    """It printed '0 images written to …' and exited 1, as if it had worked on nothing."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["data", "preprocess", "--in", str(empty), "--out", str(tmp_path / "o"),
+                 "--size", "32"]) == 1  # fmt: skip
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert last == f"skindx: error: no images (JPEG, PNG …) under --in {empty}"

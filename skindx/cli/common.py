@@ -197,6 +197,16 @@ def _load(model_dir: Path | None):
     return load_model(model_dir)
 
 
+def _load_image(path: Path, min_side: int | None = None):
+    """An image's pixels; an unreadable one is reported with its path (one line, status 1)."""
+    from skindx.images.loading import ImageRejected, load_image
+
+    try:
+        return load_image(path, min_side=min_side)
+    except ImageRejected as error:
+        raise CommandError(f"{path}: {error}") from None
+
+
 def _progress(items: Sequence, desc: str, enabled: bool):
     if not enabled:
         return items

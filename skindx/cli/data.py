@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from skindx.cli.common import (
+    CommandError,
     UsageError,
     _check_output_folder,
     _existing_dir,
@@ -39,6 +40,8 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     written, rejected = preprocess_folder(
         args.in_dir, args.out, args.size, args.color_constancy, args.hair_removal, args.workers
     )
+    if not written and not rejected:
+        raise CommandError(f"no images (JPEG, PNG …) under --in {args.in_dir}")
     print(f"{written} images written to {args.out}")
     if rejected:
         print(f"{len(rejected)} skipped (not readable images): {', '.join(rejected[:10])}")

@@ -16,6 +16,7 @@ from skindx.cli.common import (
     _existing_file,
     _fraction,
     _load,
+    _load_image,
     _positive_int,
 )
 
@@ -25,7 +26,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from skindx.explain.explainer import Explainer
     from skindx.explain.overlay import overlay
-    from skindx.images.loading import load_image
     from skindx.model.precision import serve_in_bfloat16
 
     out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
@@ -37,7 +37,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     explainer = Explainer(skin_model)
     # decoded as prediction decodes it: a 12 MP photo's overlay would cost seconds to draw and
     # save at full size, for no detail the model's input has
-    pixels = load_image(args.image, min_side=explainer.predictor.decode_side)
+    pixels = _load_image(args.image, explainer.predictor.decode_side)
     saliency = explainer.explain(pixels, args.method, args.target, args.layer)
     Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(out)
     faith = explainer.faithfulness(pixels, saliency)

@@ -15,6 +15,7 @@ from skindx.cli.common import (
     _existing_dir,
     _existing_file,
     _load,
+    _load_image,
     _positive_int,
     _progress,
     _signs,
@@ -143,15 +144,14 @@ def _print_prediction(path, prediction, k: int) -> None:
 def cmd_similar(args: argparse.Namespace) -> int:
     from skindx.diagnosis.predict import Predictor
     from skindx.diagnosis.similar import gallery_from_folder, vote
-    from skindx.images.loading import load_image
 
     skin_model = _load(args.model)
     predictor = Predictor(skin_model)
+    pixels = _load_image(args.image, predictor.decode_side)  # before the gallery's minutes
     try:
         gallery = gallery_from_folder(predictor, args.examples, skin_model.card.training)
     except ValueError as error:
         raise CommandError(f"--examples {args.examples}: {error} with a known diagnosis") from None
-    pixels = load_image(args.image, min_side=predictor.decode_side)
     features = predictor.forward(predictor.preprocess(pixels))[1][0]
     neighbours = gallery.nearest(features, args.neighbours, skip=args.image.resolve())
     result = {
