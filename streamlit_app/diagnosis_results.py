@@ -456,9 +456,8 @@ def _chart(prediction: Prediction, index: int) -> None:
     )
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
-        "They add up to 100% even when the true answer is none of them. The model is less "
-        "reliable on ordinary phone photos and on darker skin: see “What this check cannot do” "
-        "above."
+        "They add up to 100% even when the true answer is none of them. "
+        f"{results.LIMITS_SHORT} See “What this check cannot do” above."
     )
 
 

@@ -147,6 +147,8 @@ def test_the_public_pages_say_what_the_model_cannot_do(model) -> None:  # noqa: 
     at = upload(at, ("spot.png", lesion_png(1)))
     assert "less reliable on ordinary phone photos and on darker skin" in texts(at)
 
+    assert results.LIMITS_SHORT in " ".join(png.report_footer())  # what a report carries
+
     about = run(app_test(PAGES / "about.py"))
     assert "What the model cannot do" in [h.value for h in about.header]
     assert results.LIMITS_MARKDOWN in [m.value for m in about.markdown]

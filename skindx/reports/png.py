@@ -15,7 +15,7 @@ import numpy as np
 
 from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
 from skindx.reports.numbers import counted, probability
-from skindx.reports.results import DISCLAIMER, diagnosis_label, not_assessed
+from skindx.reports.results import DISCLAIMER, LIMITS_SHORT, diagnosis_label, not_assessed
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Prediction
@@ -153,7 +153,7 @@ def _draw_report(
     # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
     wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
     wrapped_signs = report_signs(prediction)
-    wrapped_disclaimer = textwrap.wrap(DISCLAIMER, 105)
+    wrapped_disclaimer = report_footer()
     columns, side = _panel_layout(len(panels))
     panel_rows = -(-len(panels) // columns)
     height = (
@@ -254,6 +254,12 @@ def report_rows(prediction: Prediction) -> list[tuple[str, float, str, tuple[int
     rows.append(("All cancer types together", malignant, _hex(MALIGNANT_COLOUR)))
     rows.append(("All non-cancer types together", 1.0 - malignant, _hex(BENIGN_COLOUR)))
     return [(label, p, probability(p), colour) for label, p, colour in rows]
+
+
+def report_footer() -> list[str]:
+    """The disclaimer and the model's two main limits, wrapped: a report travels without the
+    page that said them."""
+    return textwrap.wrap(f"{DISCLAIMER} {LIMITS_SHORT}", 105)
 
 
 def report_signs(prediction: Prediction) -> list[str]:

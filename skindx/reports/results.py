@@ -22,6 +22,7 @@ __all__ = [
     "DISCLAIMER",
     "LIMITS",
     "LIMITS_MARKDOWN",
+    "LIMITS_SHORT",
     "SHORT_ADVICE",
     "answer",
     "diagnosis_label",
@@ -57,6 +58,11 @@ LIMITS = (
     "cancer in or out.",
 )
 LIMITS_MARKDOWN = "\n".join(f"- {limit}" for limit in LIMITS)
+# The two limits a person most needs beside a result (its chart, the PNG report)
+LIMITS_SHORT = (
+    "The model learnt from dermoscopy images of mostly fair skin: it is less reliable on ordinary "
+    "phone photos and on darker skin."
+)
 # The advice of each triage level in the words of its full message (predict.CONCERN_MESSAGES,
 # and the warning signs' own), short enough for a table cell and a result's one-line header.
 SHORT_ADVICE: Mapping[str, str] = {
