@@ -33,6 +33,8 @@ PHOTO_TIPS = """
 - **Ruler (optional)**: a small ruler or coin beside the spot shows its size.
 - **Two or three photos**: upload them together and switch on “These photos all show the same
   spot”: their combined answer is steadier than any one photo's.
+- **Up to {max_mb} MB**: the uploader refuses a larger photo. Share or email it to yourself at a
+  smaller size (most phones offer “Large” or “Medium”) and upload that.
 
 The model learnt from *dermoscopy* images (taken through a skin magnifier with its own light), so
 an ordinary phone photo may be answered with “this does not look like a close-up skin-lesion
@@ -73,7 +75,7 @@ def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
         files.append((shot, f"{CAMERA_PHOTO} {taken + 1}" if taken else CAMERA_PHOTO))
     st.caption(ui.PRIVACY_NOTE)
     with st.expander("How to take a good photo", icon=":material/photo_camera:"):
-        st.markdown(PHOTO_TIPS)
+        st.markdown(PHOTO_TIPS.format(max_mb=max_mb))
     with st.expander("What this check cannot do", icon=":material/info:"):
         st.markdown(LIMITS_MARKDOWN)
     return files

@@ -152,3 +152,12 @@ def test_the_public_pages_say_what_the_model_cannot_do(model) -> None:  # noqa: 
     about = run(app_test(PAGES / "about.py"))
     assert "What the model cannot do" in [h.value for h in about.header]
     assert results.LIMITS_MARKDOWN in [m.value for m in about.markdown]
+
+
+def test_the_tips_say_what_to_do_with_a_photo_over_the_cap(model, monkeypatch) -> None:  # noqa: F811
+    """A 13 MB phone photo met only Streamlit's 'File must be 10.0MB or smaller'."""
+    monkeypatch.setenv("SKINDX_MAX_UPLOAD_MB", "7")
+    at = run(app_test(PAGES / "diagnose.py"))
+    (tips,) = [e for e in at.expander if e.label == "How to take a good photo"]
+    (text,) = [m.value for m in tips.markdown]
+    assert "**Up to 7 MB**" in text and "smaller size" in text and "{" not in text
