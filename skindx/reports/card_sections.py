@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from skindx.diagnosis.context import VARIABLE_LABELS
+from skindx.explain.explainer import METHODS
 from skindx.images import quality
 from skindx.model.calibration import TRIAGE_SOON_SPECIFICITY
 from skindx.model.card import ModelCard
@@ -221,7 +222,8 @@ def checks_section(card: ModelCard) -> list[str]:
             "### Saliency sanity check",
             "",
             f"On {s.get('n')} validation images, {pct(s.get('energy_in_lesion'))} of the "
-            f"{s.get('method')} map's energy falls inside the HAM10000 lesion masks, against "
+            f"{METHODS.get(s.get('method'), s.get('method'))} map's energy falls inside the "
+            "HAM10000 lesion masks, against "
             f"{pct(s.get('uniform_baseline'))} for a uniform map.",
             "",
         ]
