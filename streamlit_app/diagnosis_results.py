@@ -345,8 +345,9 @@ def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool
                 if prediction.advice:  # the person's warning signs still call for a doctor
                     CONCERN_BOX[prediction.concern](prediction.concern_message)
         if not prediction.in_domain:
-            with st.expander("The model's scores anyway (not a diagnosis)"):
-                _chart(prediction, index)
+            if not prediction.notes:  # a refused photo's scores are known to mislead
+                with st.expander("The model's scores anyway (not a diagnosis)"):
+                    _chart(prediction, index)
             return
         # The heat map comes before the chart: plotly's script loads lazily in the browser,
         # and nothing should wait for it.

@@ -17,6 +17,7 @@ from test_app_pages import (
     PAGES,
     app_test,
     batch_table,
+    chart_values,
     evaluated_model_dir,  # noqa: F401 (a fixture)
     lesion_png,
     model,  # noqa: F401 (a fixture)
@@ -118,6 +119,9 @@ def test_the_page_gives_a_black_and_white_photo_no_diagnosis(passing_model) -> N
     ]
     assert not [w for w in at.warning if "does not look like" in w.value]  # the reason is known
     assert "it could assess 1 photo of these" in texts(at)  # nothing to combine it with
+    # nor its scores, which the reason says are often wrong (the colour photo's chart only)
+    assert len(chart_values(at)) == 1
+    assert "The model's scores anyway (not a diagnosis)" not in [e.label for e in at.expander]
 
 
 def test_the_page_gives_a_thumbnail_no_diagnosis(passing_model) -> None:
