@@ -102,6 +102,8 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
     )
     metrics = card.metrics[split]
     st.markdown(card_view.evaluation_line(metrics, split))
+    if split.startswith("validation") and "test" in available:
+        st.caption(card_view.VALIDATION_FLATTERS)
     metric_row(card_view.overall_figures(metrics))
     official = metrics.get("official")
     if official:

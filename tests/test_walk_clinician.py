@@ -164,3 +164,10 @@ def test_the_saliency_check_says_what_its_shares_mean_for_reading_a_map() -> Non
     assert "most of their weight (67.0%) falls outside it" in sentence
     focused = card_view.saliency_sentence({**check, "energy_in_lesion": 0.7})
     assert "outside" not in focused
+
+
+def test_validation_figures_say_they_flatter_the_model(shipped_card_page) -> None:
+    at = shipped_card_page
+    assert card_view.VALIDATION_FLATTERS not in texts(at)  # the test set, as the page opens
+    run(at.segmented_control(key="card_split").set_value("validation"))
+    assert card_view.VALIDATION_FLATTERS in texts(at)

@@ -158,6 +158,13 @@ def _setting(value: Any) -> str:
     return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
+VALIDATION_FLATTERS = (
+    "The validation split also chose the temperature, the triage cut-offs and the "
+    "out-of-domain threshold, and comes from the training clinics: its figures flatter the "
+    "model. The held-out test set's are the ones to go by."
+)
+
+
 def evaluation_line(metrics: Mapping[str, Any], split: str) -> str:
     line = (
         f"{metrics.get('dataset') or SPLITS[split]} · "
