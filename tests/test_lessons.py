@@ -594,6 +594,15 @@ def test_glossary_search_and_terms_in_text() -> None:
     assert "Melanoma" not in found
 
 
+def test_glossary_search_lists_the_term_searched_for_first() -> None:
+    """A teacher's search for "melanoma" listed Angiokeratoma, Breslow thickness, False
+    negative, False positive and Melanocyte before Melanoma."""
+    glossary = load_glossary()
+    found = [t.term for t in search_glossary(glossary, "melanoma")]
+    assert found[0] == "Melanoma" and "Breslow thickness" in found
+    assert search_glossary(glossary, "naevus")[0].term == "Mole"  # by its alias
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

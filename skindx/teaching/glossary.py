@@ -69,12 +69,18 @@ def _glossary_term(item: Any, where: str) -> GlossaryTerm:
 
 
 def search_glossary(terms: Sequence[GlossaryTerm], query: str = "") -> list[GlossaryTerm]:
+    """The terms whose names or definition hold every word of ``query``: those named by it
+    first (a search for "melanoma" listed Angiokeratoma, Breslow thickness and four more before
+    Melanoma), each group in glossary order."""
     words = WORD.findall(query.lower())
     if not words:
         return list(terms)
-    return [
-        t for t in terms if all(w in f"{' '.join(t.names)} {t.definition}".lower() for w in words)
-    ]
+
+    def holds(text: str) -> bool:
+        return all(w in text.lower() for w in words)
+
+    found = [t for t in terms if holds(f"{' '.join(t.names)} {t.definition}")]
+    return sorted(found, key=lambda t: not holds(" ".join(t.names)))
 
 
 def glossary_entry(term: GlossaryTerm) -> str:
