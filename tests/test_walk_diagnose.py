@@ -165,3 +165,12 @@ def test_the_tips_say_what_to_do_with_a_photo_over_the_cap(model, monkeypatch) -
     (tips,) = [e for e in at.expander if e.label == "How to take a good photo"]
     (text,) = [m.value for m in tips.markdown]
     assert "**Up to 7 MB**" in text and "smaller size" in text and "{" not in text
+
+
+def test_the_mildest_advice_is_no_all_clear() -> None:
+    """It said 'most likely harmless', though no answer of the model's can rule cancer out."""
+    from skindx.diagnosis.predict import CONCERN_MESSAGES
+
+    low = CONCERN_MESSAGES["low"]
+    assert "harmless" not in low and "cannot rule cancer out" in low
+    assert "see a doctor if it changes" in low

@@ -29,9 +29,11 @@ from skindx.taxonomy import BY_CODE
 
 CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
     {
+        # "most likely harmless" read as an all-clear; no answer of the model's can be one
         "low": (
-            "The model sees this as most likely harmless. Keep an eye on it, and see a doctor "
-            "if it changes, bleeds, itches or worries you."
+            "The model sees little here that it links with skin cancer, but it cannot rule "
+            "cancer out. Keep an eye on the spot, and see a doctor if it changes, bleeds, "
+            "itches or worries you."
         ),
         "see_doctor": (
             "The model sees some features it links with skin cancer. Show this spot to a "
