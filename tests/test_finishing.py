@@ -37,3 +37,35 @@ def test_validation_figures_are_those_of_the_served_probabilities(tiny_model_dir
         balanced_accuracy(y_val, served.argmax(axis=1)), abs=1e-4
     )
     assert recorded["ece"] == pytest.approx(expected_calibration_error(y_val, served)[0], abs=1e-4)
+
+
+def test_a_card_cut_short_mid_write_leaves_the_old_one(tiny_model_dir, tmp_path, monkeypatch):
+    """``ModelCard.save`` writes beside card.json and renames: a failure mid-write (Ctrl-C, a
+    full disk) keeps the card the model loads with."""
+    import shutil
+    from pathlib import Path
+
+    from skindx.model.bundle import load_model
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    before = (model_dir / "card.json").read_text()
+    skin_model = load_model(model_dir)
+    skin_model.card.name = "renamed"
+    real_write = Path.write_bytes
+
+    def interrupted(path, data):
+        real_write(path, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        skin_model.card.save(model_dir)
+    monkeypatch.undo()
+    assert (model_dir / "card.json").read_text() == before
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        p.name for p in tiny_model_dir.iterdir()
+    )
+    assert load_model(model_dir).card.name == "tiny-test-model"
+    skin_model.card.save(model_dir)
+    assert load_model(model_dir).card.name == "renamed"

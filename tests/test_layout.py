@@ -125,7 +125,7 @@ def test_no_import_cycle_in_skindx():
 
 # Lowest first. A subpackage may import from its own layer's foundations and from any layer
 # below it, never from one above (docs/architecture.md draws the same stack).
-FOUNDATION = {"skindx", "skindx.taxonomy", "skindx.config", "skindx.imaging"}
+FOUNDATION = {"skindx", "skindx.taxonomy", "skindx.config", "skindx.files", "skindx.imaging"}
 LAYERS = (
     "images",
     "datasets",

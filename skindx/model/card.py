@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from skindx.files import write_atomic
 from skindx.taxonomy import CODES
 
 CARD_FILE = "card.json"
@@ -101,9 +102,8 @@ class ModelCard:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, directory: str | Path) -> Path:
-        path = Path(directory) / CARD_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        return path
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        return write_atomic(Path(directory) / CARD_FILE, text)
 
     @classmethod
     def load(cls, directory: str | Path) -> ModelCard:
