@@ -18,7 +18,7 @@ from test_browser import (  # the browser fixture, shared with the app's browser
 from skindx.teaching.figures import load_model_card, load_stats_summary
 from skindx.teaching.lessons import get_lesson, slide_from_query
 from skindx.teaching.render import segments
-from skindx.teaching.slides import lesson_slides
+from skindx.teaching.slides import lesson_slides, quiz_slides
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 TIMEOUT = 120
@@ -183,3 +183,21 @@ def test_slide_from_query() -> None:
     for unusable in ({}, {"slide": "abc"}, {"slide": ""}, {"slide": "-4"}, {"slide": "0"}):
         assert slide_from_query(unusable, 10) == 0
     assert slide_from_query({"slide": "999"}, 10) == 9
+
+
+def test_the_slides_end_with_the_quiz_then_its_answers(lessons) -> None:
+    """A teacher presenting to a class had no way to put the quiz on the screen: the slides
+    ended at the sources. Each question gets a slide, its options lettered as on the handout,
+    and the answers come only after the last question."""
+    lesson = get_lesson("melanoma", lessons)
+    slides = lesson_slides(lesson)
+    total = len(lesson.quiz)
+    asked, answers = slides[-2 - total : -2], slides[-2]
+    assert [s.title for s in asked] == [f"Quiz {n} / {total}" for n in range(1, total + 1)]
+    first = lesson.quiz[0]
+    assert first.question in asked[0].body and f"- **A.** {first.options[0]}" in asked[0].body
+    assert not any(q.explanation in s.body for s in asked for q in lesson.quiz)
+    assert answers.title == "Quiz answers"
+    assert f"1. **A: {first.correct_option}.** {first.explanation}" in answers.body
+    assert slides[-1].title == "Sources"
+    assert quiz_slides(()) == []

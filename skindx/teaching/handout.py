@@ -20,6 +20,7 @@ from skindx import __version__
 from skindx.reports.results import DISCLAIMER
 from skindx.teaching.figures import Chart, build_chart, load_figure
 from skindx.teaching.lesson import Lesson, meta_line
+from skindx.teaching.quiz import option_letter
 from skindx.teaching.render import Segment, render_lesson_body, segments
 
 # CommonMark with tables; raw HTML in a lesson is shown as text, never passed through.
@@ -123,7 +124,7 @@ def _quiz(lesson: Lesson) -> list[str]:
         for q in lesson.quiz
     )
     answers = "".join(
-        f"<li><strong>{chr(ord('A') + q.answer)}: {_text(q.correct_option)}.</strong> "
+        f"<li><strong>{option_letter(q.answer)}: {_text(q.correct_option)}.</strong> "
         f"{_text(q.explanation)}</li>"
         for q in lesson.quiz
     )

@@ -15,6 +15,11 @@ QUIZ_LENGTH = (3, 5)
 OPTIONS_PER_QUESTION = (2, 6)
 
 
+def option_letter(index: int) -> str:
+    """An option's letter as printed and projected: A, B, C… (0 is A)."""
+    return chr(ord("A") + index)
+
+
 @dataclass(frozen=True)
 class QuizResult:
     score: int

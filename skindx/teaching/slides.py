@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from skindx.teaching.lesson import Lesson, sources_markdown
+from skindx.teaching.lesson import Lesson, QuizQuestion, sources_markdown
+from skindx.teaching.quiz import option_letter
 from skindx.teaching.render import render_lesson_body
 
 _HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*#*\s*$")
@@ -61,7 +62,8 @@ def lesson_slides(
     *,
     link_prefix: str | None = None,
 ) -> list[Slide]:
-    """Presentation of a lesson: a title slide, the body's slides, then the sources."""
+    """Presentation of a lesson: a title slide, the body's slides, the quiz, then the
+    sources."""
     who = ", ".join(lesson.audiences)
     opening = f"# {lesson.title}\n\n{lesson.summary}\n\n*For: {who} · {lesson.reading_minutes} min*"
     slides = split_slides(
@@ -73,5 +75,29 @@ def lesson_slides(
     return [
         Slide(lesson.title, opening),
         *slides,
+        *quiz_slides(lesson.quiz),
         Slide("Sources", f"## Sources\n\n{sources}"),
     ]
+
+
+def quiz_slides(quiz: Sequence[QuizQuestion]) -> list[Slide]:
+    """A lesson's quiz for a class: a slide per question with its options lettered, as the
+    handout letters them, then the answers on a slide of their own, so that none shows early."""
+    if not quiz:
+        return []
+    total = len(quiz)
+    asked = [
+        Slide(
+            f"Quiz {number} / {total}",
+            f"## Quiz: question {number} of {total}\n\n{question.question}\n\n"
+            + "\n".join(
+                f"- **{option_letter(i)}.** {option}" for i, option in enumerate(question.options)
+            ),
+        )
+        for number, question in enumerate(quiz, 1)
+    ]
+    answers = "\n".join(
+        f"{number}. **{option_letter(q.answer)}: {q.correct_option}.** {q.explanation}"
+        for number, q in enumerate(quiz, 1)
+    )
+    return [*asked, Slide("Quiz answers", f"## Quiz answers\n\n{answers}")]
