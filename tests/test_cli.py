@@ -32,6 +32,23 @@ def test_predict_table(capsys, tiny_model_dir, image_file):
     assert out.count("%") >= 3
 
 
+def test_predict_refuses_a_black_and_white_photo_as_the_app_does(
+    capsys, tiny_model_dir, tmp_path, lesion_image
+):
+    """quality.refusal: the command line gives such a photo no diagnosis either, and says why."""
+    from skindx.images.quality import NO_COLOUR
+
+    grey = tmp_path / "grey.png"
+    Image.fromarray(lesion_image).convert("L").convert("RGB").save(grey)
+    assert main(["predict", str(grey), "--model", str(tiny_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert NO_COLOUR in out
+    assert "%" not in out and "does not look like a dermoscopic" not in out
+    assert main(["predict", str(grey), "--model", str(tiny_model_dir), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["concern"] == "not_assessed" and record["notes"] == [NO_COLOUR]
+
+
 def test_predict_json_lines(capsys, tiny_model_dir, image_file, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"<html>not an image</html>")

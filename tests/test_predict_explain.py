@@ -155,7 +155,8 @@ def test_photo_warnings_only_qualify_an_answer(predictor):
 
     from skindx.diagnosis.predict import with_photo_warnings
 
-    prediction = predictor.predict(np.full((64, 64, 3), 40, dtype=np.uint8))
+    dark_brown = np.full((64, 64, 3), (50, 40, 30), dtype=np.uint8)  # in colour: not refused
+    prediction = predictor.predict(dark_brown)
     warnings = ("This photo is darker than …",)
     inside, outside = (replace(prediction, in_domain=flag) for flag in (True, False))
     assert with_photo_warnings(inside, warnings).notes == warnings

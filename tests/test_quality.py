@@ -32,10 +32,11 @@ LIMITS = {
 
 
 def textured(level: float = 150.0, shape=(300, 400)) -> np.ndarray:
-    """A grey-level ``level`` photo with fine texture (sharp at the working scale)."""
+    """A photo of grey level ``level`` with fine texture (sharp at the working scale), tinted
+    a little warm: a grey one is refused as black and white (``quality.refusal``)."""
     rng = np.random.default_rng(0)
-    grey = np.clip(rng.normal(level, 30, shape), 0, 255).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=2)
+    grey = rng.normal(level, 30, shape)
+    return np.clip(np.stack([grey + 8, grey, grey - 8], axis=2), 0, 255).astype(np.uint8)
 
 
 def test_working_scale_shrinks_the_long_side_and_never_enlarges() -> None:

@@ -127,10 +127,14 @@ def _print_prediction(path, prediction, k: int) -> None:
     from skindx.taxonomy import BY_CODE
 
     print(f"{path}")
-    if not prediction.in_domain:
+    # out of domain with a note: a photo refused outright (quality.refusal), which says why
+    refused = not prediction.in_domain and bool(prediction.notes)
+    if not prediction.in_domain and not refused:
         print("  ! does not look like a dermoscopic skin-lesion image; figures are unreliable")
     for note in prediction.notes:
         print(f"  ! {note}")
+    if refused:  # its figures would mislead, as the app's result says
+        return
     for code, p in prediction.top_k(k):
         print(f"  {code:6s} {p:6.1%}  {BY_CODE[code].name}")
     print(f"  malignant (mel+bcc+akiec): {prediction.malignant_probability:.1%}")

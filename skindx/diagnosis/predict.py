@@ -250,8 +250,9 @@ class Predictor:
     # -- public API --------------------------------------------------------------------
     def predict(self, image: Any, context: Context | None = None) -> Prediction:
         """One image; ``context`` (age, sex, body site) sharpens it where the card allows.
-        ``notes`` carries :meth:`photo_warnings` where the image is in domain
-        (:func:`with_photo_warnings`).
+        ``notes`` carries :meth:`photo_warnings` where the image is in domain, or why a photo
+        gets no diagnosis at all (:func:`quality.refusal`: black and white, too small), as
+        :func:`with_photo_warnings` and the app have it.
 
         Decode and forward pass hold one of the process-wide slots
         (:func:`~skindx.images.budget.heavy_work`), so concurrent uploads queue instead of each
@@ -262,7 +263,8 @@ class Predictor:
                 image = load_image(image, min_side=self.decode_side)
             contexts = None if context is None else [context]
             prediction = self.postprocess(*self.forward(self.preprocess(image)), contexts)[0]
-            return with_photo_warnings(prediction, self.photo_warnings(image))
+            warnings, refusal = self.photo_warnings(image), quality.refusal(image)
+            return with_photo_warnings(prediction, warnings, refusal)
 
     def predict_batch(
         self,
