@@ -145,8 +145,9 @@ def _context_gain(metrics: dict[str, Any]) -> str:
     if not (with_context and without):
         return ""
     return (
-        f": on its test set, balanced accuracy {percent(with_context['balanced_accuracy'])} "
-        f"with them, {percent(without['balanced_accuracy'])} without"
+        f": on its test images it was right {percent(with_context['balanced_accuracy'])} of the "
+        f"time with them and {percent(without['balanced_accuracy'])} without (averaged over the "
+        "seven diagnoses, so rare ones count as much as common ones)"
     )
 
 

@@ -253,7 +253,7 @@ def same_spot(
         forget("dx_same_spot")  # new photos start uncombined
         st.caption(
             "Photos of one spot can be combined once the model can assess two or more of them; "
-            f"it could assess {counted(len(assessed), 'photo')} of these."
+            f"it could assess {counted(len(assessed), 'photo') if assessed else 'none'} of these."
         )
         return None
     wanted = st.toggle(

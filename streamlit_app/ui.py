@@ -29,8 +29,9 @@ T = TypeVar("T")
 # and the charts are read, not explored (the statistics have their tables and CSVs below).
 CHART_CONFIG = {"displayModeBar": False}
 PRIVACY_NOTE = (
-    "Your photos stay in this browser tab's memory while you use the page: they are not saved, "
-    "logged or shared, and they are gone when you close the tab."
+    "Your photos go only to this app's server, which keeps them in memory for your visit: "
+    "they are not saved, logged or shared, and they are forgotten when you close or reload the "
+    "tab."
 )
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 

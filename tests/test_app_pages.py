@@ -352,7 +352,8 @@ def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:
     before = melanoma_share(at)
     assert "taken into account" not in texts(at)
     test = json.loads((context_model / "card.json").read_text())["metrics"]["test"]
-    assert f"balanced accuracy {100 * test['balanced_accuracy']:.1f}% with them" in texts(at)
+    with_them = f"it was right {100 * test['balanced_accuracy']:.1f}% of the time with them"
+    assert with_them in texts(at)  # in words for the public, not "balanced accuracy"
     at.number_input(key="dx_age").set_value(80)
     at.selectbox(key="dx_sex").set_value("male")
     run(at.selectbox(key="dx_site").set_value("torso"))
@@ -1027,6 +1028,8 @@ def test_combining_needs_two_photos_the_model_could_assess(model) -> None:
     at = upload(run(app_test(PAGES / "diagnose.py")), *files)
     assert "dx_same_spot" not in [toggle.key for toggle in at.toggle]
     assert "it could assess 1 photo of these" in texts(at)
+    upload(at, *files[1:])
+    assert "it could assess none of these" in texts(at)  # not "0 photos"
     upload(at, *files, ("b.png", lesion_png(2)))
     run(at.toggle(key="dx_same_spot").set_value(True))
     assert "over the 2 photos it could assess" in texts(at)
