@@ -309,6 +309,13 @@ def test_find_problems_reports_bad_files_and_orphan_quizzes(tmp_path: Path) -> N
     [
         ("Intro\n\n## A\ntext\n---\nmore\n## B\nend", ["Intro", "## A\ntext", "more", "## B\nend"]),
         ("# Title\n\n### Sub\nstill one slide", ["# Title\n\n### Sub\nstill one slide"]),
+        # A second subsection starts a slide under its section's heading: a projector's
+        # screen held half of "How it looks" (on the skin, under the dermoscope).
+        (
+            "## Look\n### Skin\na\n### Dermoscope\nb",
+            ["## Look\n### Skin\na", "## Look\n\n### Dermoscope\nb"],
+        ),
+        ("### A\nno section\n### B\nno split", ["### A\nno section\n### B\nno split"]),
         ("---\n\n---\nonly\n---\n", ["only"]),
         ("## A\n```\n---\n## not a heading\n```", ["## A\n```\n---\n## not a heading\n```"]),
         ("", []),
@@ -331,7 +338,9 @@ def test_lesson_slides_open_with_title_and_close_with_sources(lessons) -> None:
     assert all(source.url in slides[-1].body for source in lesson.sources)
     headings = re.findall(r"^## (.+)$", lesson.body, re.M)
     quiz = len(lesson.quiz) + 1  # a slide per question, then the answers
-    assert [s.title for s in slides[1 : -1 - quiz]] == headings
+    titles = [s.title for s in slides[1 : -1 - quiz]]
+    assert list(dict.fromkeys(titles)) == headings
+    assert titles.count("How it looks") == 2  # on the skin; under the dermoscope
     assert "not a medical device" in slides[0].body
     assert not any("{{ stats" in s.body or "{{ model" in s.body for s in slides)
 

@@ -12,6 +12,7 @@ from skindx.teaching.quiz import option_letter
 from skindx.teaching.render import render_lesson_body
 
 _HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*#*\s*$")
+_SUBHEADING = re.compile(r"^###\s+(.+?)\s*#*\s*$")
 _SLIDE_BREAK = re.compile(r"^\s*---+\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -27,11 +28,14 @@ class Slide:
 def split_slides(markdown: str) -> list[Slide]:
     """Split markdown into slides at ``---`` lines and at ``#``/``##`` headings.
 
-    A heading starts a new slide and stays in it; a ``---`` line only separates. Code fences are
-    never split. Empty slides are dropped.
+    A heading starts a new slide and stays in it; a ``---`` line only separates. A ``###``
+    heading after some of its section's text starts a slide too, under its section's heading
+    again ("How it looks" / "Under the dermoscope"): a section of two subsections made one
+    slide half as tall again as a projector's screen. Code fences are never split. Empty
+    slides are dropped.
     """
     slides: list[Slide] = []
-    title, lines = "", []
+    title, lines, section = "", [], None  # section: the ## heading line the slide is under
     in_fence = False
 
     def close() -> None:
@@ -43,12 +47,16 @@ def split_slides(markdown: str) -> list[Slide]:
         if _FENCE.match(line):
             in_fence = not in_fence
         heading = None if in_fence else _HEADING.match(line)
+        sub = None if in_fence or section is None else _SUBHEADING.match(line)
         if not in_fence and _SLIDE_BREAK.match(line):
             close()
-            title, lines = "", []
+            title, lines, section = "", [], None
         elif heading:
             close()
-            title, lines = heading.group(2), [line]
+            title, lines, section = heading.group(2), [line], line
+        elif sub and any(text.strip() for text in lines if text != section):
+            close()
+            lines = [section, "", line]
         else:
             lines.append(line)
     close()
