@@ -62,11 +62,15 @@ def _train_command(record: dict[str, Any], out: str) -> list[str]:
     ]
 
 
+# a rebuild replaces the shipped model, which `skindx train` and `ensemble` do only when told
+SHIPPED_OUT = "models/default --overwrite"
+
+
 def _training_commands(card: ModelCard) -> list[str]:
     """`skindx train` for a single model; one per member, then `skindx ensemble`."""
     members = card.training.get("members")
     if not members:
-        return _train_command(card.training, "models/default")
+        return _train_command(card.training, SHIPPED_OUT)
     outs = [f"runs/member{k}" for k in range(1, len(members) + 1)]
     lines = []
     for member, out in zip(members, outs, strict=True):
@@ -78,7 +82,7 @@ def _training_commands(card: ModelCard) -> list[str]:
         *lines,
         f"skindx ensemble {' '.join(outs)} \\",
         f"  {_DATA_FLAGS[0]}",
-        f"{_DATA_FLAGS[1]} --out models/default{weights}{half}",
+        f"{_DATA_FLAGS[1]} --out {SHIPPED_OUT}{weights}{half}",
     ]
 
 
