@@ -29,6 +29,9 @@ from streamlit_app.lesson_widgets import (
 
 ALL_AUDIENCES = "everyone"
 RETURN_TAB = "lessons_return_tab"  # the list's tab to show on "← All lessons"
+# The list's search and audience, kept while a lesson is open: Streamlit forgets widgets it
+# does not draw, and "← All lessons" came back to an empty search and every lesson.
+LIST_CHOICES = "lessons_list_choices"
 QUIZ_TAB = "Image quiz"
 SLIDE_SHOWN = "lessons_slide_shown"  # (lesson, slide) last scrolled to
 IMAGE_QUIZ_PER_CLASS = 30
@@ -98,18 +101,21 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
     tabs = st.tabs(names, default=back_to if back_to in names else None)
     lessons_tab, glossary_tab = tabs[:2]
     with lessons_tab:
+        kept = st.session_state.get(LIST_CHOICES, {})
         query = st.text_input(
             "Search lessons",
+            kept.get("query", ""),
             key="lessons_search",
             placeholder="e.g. melanoma, dermoscopy, sensitivity",
         )
         audience = st.segmented_control(
             "For",
             (ALL_AUDIENCES, *AUDIENCES),
-            default=ALL_AUDIENCES,
+            default=kept.get("audience", ALL_AUDIENCES),
             required=True,
             key="lessons_audience",
         )
+        st.session_state[LIST_CHOICES] = {"query": query, "audience": audience}
         wanted = None if audience in (None, ALL_AUDIENCES) else audience
         found = search_lessons(lessons, query, wanted)
         if not found:

@@ -201,3 +201,19 @@ def test_the_slides_end_with_the_quiz_then_its_answers(lessons) -> None:
     assert f"1. **A: {first.correct_option}.** {first.explanation}" in answers.body
     assert slides[-1].title == "Sources"
     assert quiz_slides(()) == []
+
+
+def test_back_to_all_lessons_keeps_the_search(lessons) -> None:
+    """A teacher searched "dermoscope" among the clinicians' lessons, opened one, pressed
+    "← All lessons", and found an empty search over all fifteen lessons."""
+    at = _page("lessons")
+    at.text_input(key="lessons_search").input("dermoscope").run()
+    at.segmented_control(key="lessons_audience").set_value("clinician").run()
+    shown = [b.key for b in at.button if (b.key or "").startswith("lessons_open_")]
+    assert 0 < len(shown) < len(lessons)
+    at.button(key=shown[0]).click().run()
+    at.button(key="lessons_back").click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="lessons_search").value == "dermoscope"
+    assert at.segmented_control(key="lessons_audience").value == "clinician"
+    assert [b.key for b in at.button if (b.key or "").startswith("lessons_open_")] == shown
