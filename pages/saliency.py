@@ -42,14 +42,21 @@ def _panel(engine, image, method, target, layer, alpha, colormap, slot: int, alo
         with st.container(gap=None):
             st.image(blended, width="stretch", alt=saliency_view.map_alt(method, target))
             _legend(colormap, alpha, image["pixels"])
-        layer_name = engine.explainer.layer_label(saliency.layer)
-        st.caption(saliency_view.map_caption(method, target, layer_name), text_alignment="center")
+        caption = saliency_view.map_caption(
+            method, target, engine.explainer.layer_label(saliency.layer)
+        )
+        st.caption(caption, text_alignment="center")
     with figures:
         saliency_widgets.faithfulness_metric(faithfulness, target)
         st.download_button(
             "Download overlay (PNG)",
             data=functools.partial(
-                png.overlay_png, blended, colormap, alpha=alpha, photo=image["pixels"]
+                png.overlay_png,
+                blended,
+                colormap,
+                alpha=alpha,
+                photo=image["pixels"],
+                caption=f"{image['name']} · {caption}",
             ),
             file_name=saliency_view.overlay_file_name(method, target, saliency.layer),
             mime="image/png",

@@ -346,6 +346,25 @@ def test_overlay_png_carries_its_colour_scale(colormap: str) -> None:
     assert np.array_equal(saved[strip_top : strip_top + 12], scale)
 
 
+def test_overlay_png_says_what_the_map_shows_under_its_scale() -> None:
+    """A saved map leaves the page's caption behind unless the PNG carries it: the image's
+    name, the method, the class and the layer are written under the colour scale, wrapped to
+    the map's width."""
+    from PIL import Image
+
+    from skindx.reports.png import overlay_png
+
+    overlay = np.random.default_rng(0).integers(0, 256, (450, 600, 3), dtype=np.uint8)
+    bare = Image.open(io.BytesIO(overlay_png(overlay, "viridis")))
+    caption = "mole.jpg · Grad-CAM · why “Melanoma” · block 5 conv 3 " * 3  # three lines' worth
+    titled = np.asarray(Image.open(io.BytesIO(overlay_png(overlay, "viridis", caption=caption))))
+    assert titled.shape[1] == 600 and titled.shape[0] > bare.height + 2 * 18
+    assert np.array_equal(titled[: bare.height - 6], np.asarray(bare.convert("RGB"))[:-6])
+    written = (titled[bare.height :] < 160).any(axis=2)
+    rows = np.flatnonzero(written.any(axis=1))
+    assert rows.size and np.flatnonzero(written.any(axis=0)).max() < 600 - 6  # within the map
+
+
 def test_the_combined_report_lists_the_warning_signs_as_the_single_one_does(lesion_image) -> None:
     """The combined report left out the warning signs the person ticked; both reports now list
     them, in the words the person ticked, whether or not they changed the advice."""

@@ -171,3 +171,22 @@ def test_validation_figures_say_they_flatter_the_model(shipped_card_page) -> Non
     assert card_view.VALIDATION_FLATTERS not in texts(at)  # the test set, as the page opens
     run(at.segmented_control(key="card_split").set_value("validation"))
     assert card_view.VALIDATION_FLATTERS in texts(at)
+
+
+def test_the_downloaded_overlay_says_what_it_shows(explorer, monkeypatch) -> None:  # noqa: F811
+    """A saved map carried only its colour scale: it now carries the image's name and the
+    page's caption (method, class, layer) too. The PNG is made on the click, so the test reads
+    what the button was given."""
+    import streamlit as st
+
+    given, button = {}, st.download_button
+
+    def recorded(label, data, **kwargs):
+        given[kwargs["key"]] = data
+        return button(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recorded)
+    run(explorer)
+    shown = next(c.value for c in explorer.caption if " · why “" in c.value)
+    name = explorer.session_state["sal_image"]["name"]
+    assert given["sal_download_0"].keywords["caption"] == f"{name} · {shown}"

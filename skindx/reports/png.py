@@ -94,14 +94,20 @@ def combined_report_png(
 
 
 def overlay_png(
-    overlay: np.ndarray, colormap: str, *, alpha: float = 1.0, photo: np.ndarray | None = None
+    overlay: np.ndarray,
+    colormap: str,
+    *,
+    alpha: float = 1.0,
+    photo: np.ndarray | None = None,
+    caption: str = "",
 ) -> bytes:
     """A saliency overlay (RGB uint8) as a PNG file with its colour scale under it, named as
     on the page (weaker · influence on the score · stronger): a map that leaves the app still
     says which colour means strong. ``alpha`` and ``photo``: the overlay's opacity and the
     photo under it, which the scale is blended with as on the page (:func:`legend`). A map
     narrower than :data:`_OVERLAY_MIN_WIDTH` is enlarged first, so the words under it stay
-    legible (the test set's images are 224 px)."""
+    legible (the test set's images are 224 px). ``caption``: what the map shows (the page's
+    caption and the image's name), written under the scale, so a saved map still says it."""
     from PIL import Image, ImageDraw
 
     from skindx.explain.overlay import legend
@@ -116,7 +122,11 @@ def overlay_png(
     font = _font(size)
     strip, gap = max(8, width // 50), max(4, width // 100)
     text_top = height + gap + strip + gap
-    canvas = Image.new("RGB", (width, text_top + size + 2 * gap), _BG)
+    caption_lines = textwrap.wrap(caption, max(20, int(width / (0.55 * size))))
+    line_height = size + gap
+    caption_top = text_top + size + 2 * gap
+    bottom = caption_top + (line_height * len(caption_lines) + gap if caption_lines else 0)
+    canvas = Image.new("RGB", (width, bottom), _BG)
     canvas.paste(picture, (0, 0))
     scale = legend(colormap, width, strip, alpha=alpha, photo=photo)
     canvas.paste(Image.fromarray(scale), (0, height + gap))
@@ -129,6 +139,8 @@ def overlay_png(
         (stronger, width - gap - draw.textlength(stronger, font=font)),
     ):
         draw.text((x, text_top), text, font=font, fill=_INK)
+    for row, line in enumerate(caption_lines):
+        draw.text((gap, caption_top + row * line_height), line, font=font, fill=_GREY)
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()
