@@ -24,6 +24,7 @@ from skindx.explain.explainer import (
     uses_layer,
 )
 from skindx.explain.overlay import COLORMAPS, legend, overlay
+from skindx.images import quality
 from skindx.reports import png, saliency_view
 from streamlit_app import resources, saliency_widgets, ui
 
@@ -133,6 +134,8 @@ def main() -> None:
     if image.get("prediction") is None:  # once per image, not on every rerun
         outputs = engine.forward(image["pixels"])  # one pass: the prediction and the features
         image["prediction"], image["features"] = engine.postprocess(outputs), outputs[1][0]
+    if "refusal" not in image:  # black and white, too small: as the Diagnose page checks
+        image["refusal"] = quality.refusal(image["pixels"])
     prediction = image["prediction"]
     classes = engine.classes
     ranked = [code for code, _ in prediction.top_k(len(classes))]
@@ -143,12 +146,9 @@ def main() -> None:
         st.caption(saliency_view.known_diagnosis_caption(image["truth"]))
     for note in image.get("notes", ()):
         st.caption(note)
-    if not prediction.in_domain:
-        st.warning(
-            "This does not look like a close-up skin-lesion photo: the maps below explain "
-            "scores the model would not stand behind.",
-            icon=":material/help:",
-        )
+    if image["refusal"] or not prediction.in_domain:
+        why = image["refusal"] or "This does not look like a close-up skin-lesion photo:"
+        st.warning(f"{why} {saliency_view.UNTRUSTED_MAPS}", icon=":material/help:")
 
     methods = list(METHODS)
     with st.container(border=True):

@@ -190,3 +190,18 @@ def test_the_downloaded_overlay_says_what_it_shows(explorer, monkeypatch) -> Non
     shown = next(c.value for c in explorer.caption if " · why “" in c.value)
     name = explorer.session_state["sal_image"]["name"]
     assert given["sal_download_0"].keywords["caption"] == f"{name} · {shown}"
+
+
+def test_a_black_and_white_image_warns_that_its_maps_explain_untrusted_scores(model) -> None:  # noqa: F811
+    """The Diagnose page gives a black-and-white photo no diagnosis (quality.refusal); the
+    explorer still draws its maps, but says why their scores are not to be trusted."""
+    from skindx.images.quality import NO_COLOUR
+
+    at = app_test(PAGES / "saliency.py")
+    grey = inspect_image(lesion_png(4)).pixels.mean(axis=2, keepdims=True).repeat(3, axis=2)
+    pixels = grey.astype("uint8")
+    at.session_state["sal_image"] = {"id": "grey", "name": "grey.png", "pixels": pixels}
+    run(at)
+    (warning,) = [w.value for w in at.warning if saliency_view.UNTRUSTED_MAPS in w.value]
+    assert warning.startswith(NO_COLOUR)
+    assert at.download_button(key="sal_download_0")  # the maps are still drawn

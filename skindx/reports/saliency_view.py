@@ -80,6 +80,10 @@ NETWORK_HELP = (
 )
 
 
+# after why a photo gets no diagnosis on the Diagnose page (out of domain, or refused)
+UNTRUSTED_MAPS = "The maps below explain scores the model would not stand behind."
+
+
 def top_class_sentence(name: str, prediction: Prediction) -> str:
     """``name``: the image's name, already made inert for Markdown. The probability is written
     as the class box and the Diagnose page write it ("65%", "<1%")."""
