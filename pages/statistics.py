@@ -344,6 +344,8 @@ def main() -> None:
         st.warning(takeaways.NO_MATCH)
         return
     st.metric("Images matching the filters", f"{int(view['images'].sum()):,}")
+    if narrowed := takeaways.filters_line(filters):
+        st.caption(ui.escape(narrowed))
     opening = uploaded is None and keeps_everything(filters, options)
     _diagnoses(view, filters, opening)
     _charts(view, filters, opening)

@@ -62,6 +62,7 @@ from skindx.datasets.takeaways import (
     age_takeaway,
     confirmation_takeaway,
     diagnosis_takeaway,
+    filters_line,
     group_size_takeaway,
     imbalance_takeaway,
     malignancy_takeaway,
@@ -885,3 +886,13 @@ def test_imbalance_chart_names_a_dataset_short_of_classes(cube: pd.DataFrame) ->
     labels = dict(zip(figure.layout.xaxis.tickvals, figure.layout.xaxis.ticktext, strict=True))
     assert labels["HAM10000"] == "HAM10000"
     assert labels["ISIC 2020"] == "ISIC 2020<br>(3 of 7 classes)"
+
+
+def test_filters_line_names_what_narrows_the_page() -> None:
+    """The walk-through: filters set in their closed box were out of sight, on a projector or
+    on coming back to the page, while every chart followed them."""
+    assert filters_line(Filters(datasets=("HAM10000",))) == ""
+    narrowed = Filters(age_range=(40, 60), sexes=("female",), diagnoses=("mel", "nv"))
+    assert filters_line(narrowed) == (
+        "Filtered to ages 40–64 · female · melanoma (mel), melanocytic nevus (nv)"
+    )

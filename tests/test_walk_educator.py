@@ -121,6 +121,8 @@ def test_statistics_keeps_the_upload_and_filters_across_pages() -> None:
     assert at.multiselect(key="stats_sex").value == ["female"]
     assert tuple(at.slider(key="stats_age").value) == (40, 60)
     assert at.toggle(key="stats_percent").value is True
+    # the filters' box is closed again: a line under the count says what they keep
+    assert "Filtered to ages 40–64 · female" in [c.value for c in at.caption]
     assert "Your data" in at.multiselect(key="stats_datasets").value
     assert "class\\.csv" in at.info[0].value  # the name, escaped for markdown
     at.multiselect(key="stats_site").set_value(["back"]).run()  # later interactions keep it

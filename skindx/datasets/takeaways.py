@@ -193,6 +193,19 @@ def _age_label(start: int) -> str:
     return f"{start}–{start + AGE_BIN_WIDTH - 1}"
 
 
+def filters_line(filters: Filters) -> str:
+    """The filters that narrow the page, in a line ("Filtered to ages 40–64 · female ·
+    melanoma (mel)"), or "" where none does: in their closed box they were out of sight, on
+    a projector or on coming back to the page."""
+    parts = []
+    if filters.age_range is not None:
+        parts.append(f"ages {_range_label(*filters.age_range)}")
+    parts += [", ".join(_selected(filters, dimension)) for dimension in ("sexes", "sites")]
+    parts.append(", ".join(_name(code) for code in _selected(filters, "diagnoses")))
+    shown = [part for part in parts if part]
+    return f"Filtered to {' · '.join(shown)}" if shown else ""
+
+
 def _range_label(low: float, high: float) -> str:
     """An age filter's range in years: bins (40, 60) are ages 40–64."""
     last = int(high // AGE_BIN_WIDTH) * AGE_BIN_WIDTH + AGE_BIN_WIDTH - 1
