@@ -26,6 +26,9 @@ PRIVACY = """
   that page's results and never stored.
 - All of it stays in memory while you move between the app's pages, and is forgotten when you
   reload the page or close the tab; a photo, as soon as you remove it or clear it.
+- A metadata CSV you upload on the Statistics page is read in memory and summarised as counts;
+  the summary stays for your visit, across the app's pages, until you remove the file, reload
+  or close the tab.
 - Downloads (the results table, the report, the overlays) are made for your session only, from
   those same in-memory results.
 - Example images (in the lessons, the image quiz and the similar lesions of the Saliency
