@@ -21,6 +21,7 @@ import pandas as pd
 from skindx.config import STATS_SUMMARY_PATH
 from skindx.datasets.metadata import COLUMNS, CONFIRMATIONS, SEXES, SITES
 from skindx.datasets.names import dataset_order, diagnosis_order, ordered
+from skindx.files import write_atomic
 
 SCHEMA_VERSION = 1
 SUMMARY_PATH = STATS_SUMMARY_PATH
@@ -240,10 +241,7 @@ def write_summary(summary: dict[str, Any], out_path: str | os.PathLike[str]) -> 
     lines = ",\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
     text = text.replace(json.dumps(marker), "[\n" + lines + "\n]")
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(text + "\n", encoding="utf-8")
-    partial.replace(out)
-    return out
+    return write_atomic(out, text + "\n")
 
 
 def load_summary(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
