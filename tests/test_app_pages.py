@@ -1056,13 +1056,19 @@ def test_model_card_page_shows_what_combining_is_worth(model, tmp_path, monkeypa
     assert "60.8% from one image per lesion and 68.5% from the mean" in texts(at)
 
 
-def test_explorer_offers_examples_with_their_known_diagnosis(model, monkeypatch, tmp_path) -> None:
+def example_folder(folder: Path, diagnoses: list[str], monkeypatch) -> None:
+    """``SKINDX_EXAMPLES_DIR`` as HAM10000 lays it out: one lesion photo per diagnosis given,
+    named by its ISIC id, with their metadata.csv."""
     rows = ["lesion_id,image_id,dx,dx_type"]
-    for i, dx in enumerate(["mel", "mel", "nv", "df"]):
+    for i, dx in enumerate(diagnoses):
         rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
-        (tmp_path / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
-    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
-    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+        (folder / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
+    (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(folder))
+
+
+def test_explorer_offers_examples_with_their_known_diagnosis(model, monkeypatch, tmp_path) -> None:
+    example_folder(tmp_path, ["mel", "mel", "nv", "df"], monkeypatch)
     at = run(app_test(PAGES / "saliency.py"))
     picker = at.selectbox(key="sal_example")
     # One entry per image, grouped by diagnosis in the model's class order.
@@ -1087,12 +1093,7 @@ def test_explorer_offers_examples_with_their_known_diagnosis(model, monkeypatch,
 
 
 def test_explorer_shows_the_most_similar_labelled_lesions(model, monkeypatch, tmp_path) -> None:
-    rows = ["lesion_id,image_id,dx,dx_type"]
-    for i, dx in enumerate(["mel", "nv", "nv", "bkl", "df"]):
-        rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
-        (tmp_path / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
-    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
-    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    example_folder(tmp_path, ["mel", "nv", "nv", "bkl", "df"], monkeypatch)
     at = run(app_test(PAGES / "saliency.py"))
     run(at.selectbox(key="sal_example").set_value(at.selectbox(key="sal_example").options[0]))
     assert [h.value for h in at.header] == ["Similar lesions"] and len(at.image) == 2

@@ -14,6 +14,7 @@ from test_app_pages import (  # noqa: F401 (fixtures)
     PAGES,
     app_test,
     evaluated_model_dir,
+    example_folder,
     explorer,
     lesion_png,
     model,
@@ -141,12 +142,7 @@ def test_headline_figures_say_what_they_measure(shipped_card_page) -> None:
 
 def test_similar_lesions_read_most_similar_first_when_stacked(model, monkeypatch, tmp_path) -> None:  # noqa: F811
     """On a phone the columns stack: one set of three columns read 1st, 4th, 2nd, 5th, 3rd."""
-    rows = ["lesion_id,image_id,dx,dx_type"]
-    for i, dx in enumerate(["mel", "nv", "nv", "bkl", "df", "vasc", "bcc"]):
-        rows.append(f"HAM_{i},ISIC_{i:07d},{dx},histo")
-        (tmp_path / f"ISIC_{i:07d}.png").write_bytes(lesion_png(i))
-    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
-    monkeypatch.setenv("SKINDX_EXAMPLES_DIR", str(tmp_path))
+    example_folder(tmp_path, ["mel", "nv", "nv", "bkl", "df", "vasc", "bcc"], monkeypatch)
     at = run(app_test(PAGES / "saliency.py"))
     run(at.selectbox(key="sal_example").set_value(at.selectbox(key="sal_example").options[0]))
     run(at.toggle(key="sal_similar").set_value(True))
