@@ -190,7 +190,7 @@ def main() -> None:
 def _bring_results_into_view(analyses: list[results.Analysis]) -> None:
     """On a phone the result starts a screen or more below the uploader: scroll its heading
     to the top once per new set of photos (never again on later reruns, nor on coming back
-    to the same photos)."""
+    to the same photos), and give it the keyboard focus the uploader's button lost."""
     first = analyses[0].prediction
     if len(analyses) > 1:
         selector = "h2#results"
@@ -199,7 +199,8 @@ def _bring_results_into_view(analyses: list[results.Analysis]) -> None:
     else:
         selector = ".st-key-dx_result_0"
     token = tuple(analysis.key for analysis in analyses)
-    ui.scroll_to(selector, token, key="dx_scrolled_for")
+    # The uploader's button, which had the focus, is gone: the result takes it.
+    ui.scroll_to(selector, token, key="dx_scrolled_for", focus=True)
 
 
 main()

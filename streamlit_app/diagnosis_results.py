@@ -9,6 +9,7 @@ until they clear them, reload the page or close the tab.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from skindx.images.loading import ImageRejected
 from skindx.reports import figures, png, results
 from skindx.reports.card_sections import same_spot_sentence
 from skindx.reports.numbers import counted, probability
+from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, MALIGNANT_NAMES
 from streamlit_app import resources, saliency_widgets, ui
 
@@ -455,10 +457,33 @@ def _chart(prediction: Prediction, index: int) -> None:
         key=f"dx_chart_{index}",
         config=ui.CHART_CONFIG,
     )
+    st.html(probability_list_html(prediction))
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
         "They add up to 100% even when the true answer is none of them. "
         f"{results.LIMITS_SHORT} See “What this check cannot do” above."
+    )
+
+
+# Out of sight but read by screen readers (the usual "visually hidden" rules): the chart's
+# picture reads as its axis labels and figures in two runs, never pairing a name with its value.
+_VISUALLY_HIDDEN = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;"
+    "overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap"
+)
+
+
+def probability_list_html(prediction: Prediction) -> str:
+    """The chart's text equivalent: each diagnosis with its probability, likeliest first, as
+    a list that screen readers read and that sighted people, who have the chart, do not see.
+    A list, not a table: a table is never narrower than its text, and widened a phone's page."""
+    items = "".join(
+        f"<li>{html.escape(diagnosis_label(code))}: {html.escape(probability(value))}</li>"
+        for code, value in prediction.top_k(len(prediction.probabilities))
+    )
+    return (
+        f"<div style='{_VISUALLY_HIDDEN}'>"
+        f"<ul aria-label='All seven diagnoses, likeliest first'>{items}</ul></div>"
     )
 
 

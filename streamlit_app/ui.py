@@ -168,6 +168,14 @@ _SCROLL_JS = """
     if (!target) return;
     target.style.scrollMarginTop = "4.5rem";  // below Streamlit's fixed header
     target.scrollIntoView({ block: "start", behavior: "instant" });
+    // Focus lost with the control that vanished (the uploader's button gives way to its file
+    // list) goes to the target, so a screen reader reads it and Tab goes on from there; focus
+    // the person has put elsewhere stays where it is.
+    const lost = !doc.activeElement || doc.activeElement === doc.body;
+    if (__FOCUS__ && lost) {
+      target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+    }
   };
   // Again while photos and charts above it load and push it down; never after the person
   // has scrolled.
@@ -177,14 +185,16 @@ _SCROLL_JS = """
 """
 
 
-def scroll_to(selector: str, token: object, key: str) -> None:
+def scroll_to(selector: str, token: object, key: str, *, focus: bool = False) -> None:
     """Scroll the first element matching the CSS ``selector`` to the top of the screen, once
     per ``token`` in this session (a new upload, a new slide), not on every rerun. ``key``:
-    where the last token is kept."""
+    where the last token is kept. ``focus``: also move the keyboard focus there, if the
+    focus was lost (on the page's body), as it is when the control pressed has gone."""
     if st.session_state.get(key) == token:
         return
     st.session_state[key] = token
-    script = _SCROLL_JS.replace("__SELECTOR__", json.dumps(selector))
+    script = _SCROLL_JS.replace("__FOCUS__", json.dumps(focus))
+    script = script.replace("__SELECTOR__", json.dumps(selector))
     script = script.replace("__TOKEN__", hashlib.sha1(repr(token).encode()).hexdigest())
     st.html(script, unsafe_allow_javascript=True)
 

@@ -1,0 +1,116 @@
+"""The app walked without a mouse and without sight of the screen: what axe-core
+(tests/test_browser.py's ``test_every_page_meets_wcag_aa``) cannot see. Focus that stays
+visible on every control the keyboard reaches, focus that lands on the result after a
+keyboard upload, and the results chart's text equivalent for a screen reader."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from test_browser import (  # noqa: F401  (browser: a fixture)
+    UI_TIMEOUT_MS,
+    browser,
+    lesion_photo,
+    open_page,
+    settled,
+    streamlit_server,
+)
+
+from skindx.diagnosis.predict import Prediction
+from skindx.taxonomy import CODES
+from streamlit_app.diagnosis_results import probability_list_html
+
+MAX_TABS = 40
+
+# What the keyboard focus is on, and the ring drawn round it (or round the label of an
+# invisible checkbox input).
+FOCUSED_JS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const ringed = el.matches('input[type=checkbox], input[type=radio]') ? el.closest('label') : el;
+  const style = getComputedStyle(ringed);
+  return {testid: (el.closest('[data-testid]') || el).getAttribute('data-testid'),
+          tag: el.tagName, text: (el.getAttribute('aria-label') || ringed.innerText || '').trim(),
+          outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+}"""
+
+
+def _tab_to(page, wanted) -> dict:
+    """Press Tab until ``wanted(focused)`` holds; the focused element's description."""
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED_JS)
+        if focused and wanted(focused):
+            return focused
+    raise AssertionError(f"Tab never reached it in {MAX_TABS} presses")
+
+
+def _ringed(focused: dict) -> bool:
+    return focused["outline"] == "solid" and focused["width"] >= 2
+
+
+def test_the_chart_is_listed_for_screen_readers() -> None:
+    """Every diagnosis with its probability as the page writes it, likeliest first, each name
+    beside its figure (plotly's picture read out the seven figures, then the seven names)."""
+    probabilities = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
+    prediction = Prediction(
+        probabilities=MappingProxyType(probabilities),
+        malignant_probability=0.65,
+        concern="see_doctor",
+        in_domain=True,
+        domain_score=1.0,
+    )
+    listed = probability_list_html(prediction)
+    assert listed.count("<li>") == 7
+    assert listed.index("<li>Melanoma: 50%</li>") < listed.index("<li>Melanocytic nevus: 25%")
+    assert listed.startswith("<div style='position:absolute")  # out of sight, as the chart has it
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
+    browser,  # noqa: F811
+    tiny_model_dir,
+    tmp_path,
+) -> None:
+    """A keyboard-only visitor sees where the focus is on the menu, the camera toggle and a
+    warning-sign checkbox; uploads a photo with Enter on the uploader's button; and, that
+    button gone, finds the focus on the result's heading, the chart's list read after it."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, url, errors)
+        choosers = []  # listening from the start: playwright then intercepts the dialog
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
+        settled(page)
+        menu_link = _tab_to(page, lambda f: f["testid"] == "stSidebarNavLink")
+        assert _ringed(menu_link), menu_link  # Streamlit's own: a faint grey background
+        toggle = _tab_to(page, lambda f: f["text"] == "Take a photo with my camera")
+        assert _ringed(toggle), toggle
+        page.keyboard.press("Shift+Tab")
+        upload = page.evaluate(FOCUSED_JS)
+        assert upload["testid"] == "stBaseButton-secondary" and "Upload" in upload["text"]
+        assert _ringed(upload), upload
+        page.keyboard.press("Enter")
+        for _ in range(50):  # the chooser opens on the keypress, reported a moment later
+            if choosers:
+                break
+            page.wait_for_timeout(100)
+        choosers[0].set_files(
+            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
+        )
+        heading = page.locator(".st-key-dx_result_0 h2")
+        heading.wait_for(timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "document.activeElement === document.querySelector('.st-key-dx_result_0 h2')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert heading.inner_text().startswith("Most likely:")
+        heading_name = heading.inner_text().removeprefix("Most likely: ").split(",")[0]
+        listed = page.get_by_role("list", name="All seven diagnoses, likeliest first")
+        assert listed.get_by_role("listitem").first.inner_text().startswith(heading_name)
+        _tab_to(page, lambda f: f["text"].endswith("Warning signs you have noticed (optional)"))
+        page.keyboard.press("Enter")
+        sign = _tab_to(page, lambda f: f["testid"] == "stCheckbox" and "bleeds" in f["text"])
+        assert _ringed(sign), sign
+    assert not errors, errors
