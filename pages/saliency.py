@@ -140,7 +140,9 @@ def main() -> None:
     classes = engine.classes
     ranked = [code for code, _ in prediction.top_k(len(classes))]
     label = saliency_view.target_label(prediction.probabilities)
-    st.markdown(saliency_view.top_class_sentence(ui.escape(image["name"]), prediction))
+    with st.container(key=saliency_widgets.RESULT):
+        st.markdown(saliency_view.top_class_sentence(ui.escape(image["name"]), prediction))
+    saliency_widgets.focus_after_upload(image)
     if image.get("truth") is not None:
         st.markdown(saliency_view.known_diagnosis_sentence(image["truth"], prediction.label))
         st.caption(saliency_view.known_diagnosis_caption(image["truth"]))

@@ -132,8 +132,15 @@ def lesson_sources(lesson: Lesson) -> None:
 def lesson_quiz(lesson: Lesson) -> None:
     if not lesson.quiz:
         return
-    st.header("Quiz")
     slug, checked_key = lesson.slug, f"lessons_quiz_checked_{lesson.slug}"
+    with st.container(key=f"lessons_quiz_top_{slug}"):
+        st.header("Quiz")
+    resets = st.session_state.get(f"lessons_quiz_resets_{slug}", 0)
+    if resets:
+        # "Try again" is gone once pressed, and the focus with it, to the page's top: it goes
+        # to the quiz's heading instead, the first question next on Tab.
+        ui.scroll_to(f".st-key-lessons_quiz_top_{slug} h2", resets,
+                     key=f"lessons_quiz_shown_{slug}", focus=True)  # fmt: skip
     keys = [f"lessons_quiz_{slug}_{i}" for i in range(len(lesson.quiz))]
     with st.form(key=f"lessons_quiz_form_{slug}"):
         for number, (question, key) in enumerate(zip(lesson.quiz, keys, strict=True), 1):
@@ -181,6 +188,8 @@ def _feedback(number: int, question: QuizQuestion, result: QuizResult) -> None:
 
 def _reset_quiz(slug: str, size: int) -> None:
     st.session_state.pop(f"lessons_quiz_checked_{slug}", None)
+    resets = f"lessons_quiz_resets_{slug}"
+    st.session_state[resets] = st.session_state.get(resets, 0) + 1
     for i in range(size):
         st.session_state.pop(f"lessons_quiz_{slug}_{i}", None)
 

@@ -20,6 +20,8 @@ UPLOADER = "sal_upload"
 CURRENT = "sal_current"
 UPLOAD_SEEN = "sal_upload_seen"
 EXAMPLE_SEEN = "sal_example_seen"
+RESULT = "sal_result"  # the container of the sentence naming the model's top class
+RESULT_SHOWN = "sal_result_shown"  # the upload last focused on it
 EXAMPLES_PER_CLASS = 5
 MAPS = "sal_maps"
 MAX_MAPS = 8
@@ -58,6 +60,16 @@ def image_input(engine: resources.Engine) -> dict | None:
             st.session_state.pop(key, None)
         st.session_state[CURRENT] = image["id"]
     return image
+
+
+def focus_after_upload(image: dict) -> None:
+    """After an upload, the keyboard focus, lost with the uploader's button (it gives way to
+    the file's name), goes to the sentence naming the model's top class: a screen reader reads
+    it and Tab goes on to the map's controls, where it went back to the page's top. Once per
+    upload; an example or an image from the Diagnose page leaves the focus where it is."""
+    seen = st.session_state.get(UPLOAD_SEEN)
+    if seen is not None and seen[0] == image["id"]:
+        ui.scroll_to(f".st-key-{RESULT} p", image["id"], key=RESULT_SHOWN, focus=True)
 
 
 def class_box(label: str, classes: list[str], label_of, key: str) -> str:

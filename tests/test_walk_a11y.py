@@ -46,6 +46,17 @@ def _tab_to(page, wanted) -> dict:
     raise AssertionError(f"Tab never reached it in {MAX_TABS} presses")
 
 
+def _press_enter_and_upload(page, choosers: list) -> None:
+    """Enter on the focused uploader's button, and a lesion photo in the dialog it opens
+    (``choosers``: filled by a "filechooser" listener set up before the page loaded)."""
+    page.keyboard.press("Enter")
+    for _ in range(50):  # the chooser opens on the keypress, reported a moment later
+        if choosers:
+            break
+        page.wait_for_timeout(100)
+    choosers[0].set_files({"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()})
+
+
 def _ringed(focused: dict) -> bool:
     return focused["outline"] == "solid" and focused["width"] >= 2
 
@@ -91,14 +102,7 @@ def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
         upload = page.evaluate(FOCUSED_JS)
         assert upload["testid"] == "stBaseButton-secondary" and "Upload" in upload["text"]
         assert _ringed(upload), upload
-        page.keyboard.press("Enter")
-        for _ in range(50):  # the chooser opens on the keypress, reported a moment later
-            if choosers:
-                break
-            page.wait_for_timeout(100)
-        choosers[0].set_files(
-            {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
-        )
+        _press_enter_and_upload(page, choosers)
         heading = page.locator(".st-key-dx_result_0 h2")
         heading.wait_for(timeout=UI_TIMEOUT_MS)
         page.wait_for_function(
@@ -113,4 +117,62 @@ def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
         page.keyboard.press("Enter")
         sign = _tab_to(page, lambda f: f["testid"] == "stCheckbox" and "bleeds" in f["text"])
         assert _ringed(sign), sign
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_keyboard_upload_on_the_explorer_focuses_the_top_class(
+    browser,  # noqa: F811
+    tiny_model_dir,
+    tmp_path,
+) -> None:
+    """On the Saliency explorer, an upload with Enter left the focus on the page's body (the
+    uploader's button gone), Tab starting again at the top: it lands on the sentence naming
+    the model's top class, and Tab goes on to the map's controls."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/saliency", errors)
+        choosers = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
+        settled(page)
+        _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
+        _press_enter_and_upload(page, choosers)
+        page.wait_for_function(
+            "document.activeElement === document.querySelector('.st-key-sal_result p')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert "the model's top class is" in page.evaluate(FOCUSED_JS)["text"]
+        method = _tab_to(page, lambda f: f["testid"] == "stSelectbox")
+        assert method["text"] == "Method"
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_quiz_try_again_focuses_the_quiz(browser, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+    """A lesson's quiz with the keyboard: Space picks an answer, Enter on "Check my answers"
+    keeps the focus there with the score and each question's feedback next, announced as
+    alerts; Enter on "Try again" (then gone) put the focus back at the page's top, a whole
+    lesson of Tabs away: it lands on the quiz's heading, the first question next."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/lessons?lesson=abcde-ugly-duckling", errors)
+        settled(page)
+        page.locator("[data-testid=stRadioOption] input").first.focus()
+        page.keyboard.press("Space")
+        _tab_to(page, lambda f: f["text"] == "Check my answers")
+        page.keyboard.press("Enter")
+        page.get_by_role("alert").filter(has_text="4. ").wait_for(timeout=UI_TIMEOUT_MS)
+        assert page.get_by_role("heading", name="Your score: ").count() == 1
+        assert page.evaluate(FOCUSED_JS)["text"] == "Check my answers"
+        _tab_to(page, lambda f: f["text"] == "Try again")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "document.activeElement"
+            " === document.querySelector('.st-key-lessons_quiz_top_abcde-ugly-duckling h2')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        question = _tab_to(page, lambda f: f["testid"] == "stRadioOption")
+        assert _ringed(question), question
     assert not errors, errors
