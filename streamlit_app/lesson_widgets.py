@@ -190,8 +190,10 @@ def _reset_quiz(slug: str, size: int) -> None:
     st.session_state.pop(f"lessons_quiz_checked_{slug}", None)
     resets = f"lessons_quiz_resets_{slug}"
     st.session_state[resets] = st.session_state.get(resets, 0) + 1
+    # Set to no answer, not dropped: a dropped value is not sent to the browser, whose radios
+    # kept the last answers ticked while the quiz counted them unanswered.
     for i in range(size):
-        st.session_state.pop(f"lessons_quiz_{slug}_{i}", None)
+        st.session_state[f"lessons_quiz_{slug}_{i}"] = None
 
 
 def image_quiz(examples: dict[str, list[ExampleImage]], on_read: Callable[[str], None]) -> None:

@@ -154,7 +154,8 @@ def test_quiz_try_again_focuses_the_quiz(browser, tiny_model_dir, tmp_path) -> N
     """A lesson's quiz with the keyboard: Space picks an answer, Enter on "Check my answers"
     keeps the focus there with the score and each question's feedback next, announced as
     alerts; Enter on "Try again" (then gone) put the focus back at the page's top, a whole
-    lesson of Tabs away: it lands on the quiz's heading, the first question next."""
+    lesson of Tabs away: it lands on the quiz's heading, the first question next, its old
+    answer no longer ticked (the browser kept it while the quiz counted it unanswered)."""
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/lessons?lesson=abcde-ugly-duckling", errors)
@@ -175,4 +176,5 @@ def test_quiz_try_again_focuses_the_quiz(browser, tiny_model_dir, tmp_path) -> N
         )
         question = _tab_to(page, lambda f: f["testid"] == "stRadioOption")
         assert _ringed(question), question
+        assert page.locator("[data-testid=stRadioOption] input:checked").count() == 0
     assert not errors, errors
