@@ -23,6 +23,10 @@ UPLOAD_NAME = "stats_upload_name"  # the file's name, to say which file is kept
 UPLOAD_KEPT = "stats_upload_kept"  # set while an upload is shown that the uploader no longer holds
 DATASETS_KEY = "stats_datasets"
 KEPT = "stats_kept"  # the widgets' values, kept while another page is shown
+# Where the keyboard focus goes when the control pressed vanishes: the uploader's button after
+# an upload, "Remove my file" once pressed. Each: a container's key, and the token last focused.
+UPLOAD_MESSAGE, UPLOAD_FOCUSED = "stats_upload_message", "stats_upload_focused"
+OWN_DATA, REMOVALS, REMOVAL_FOCUSED = "stats_own_data", "stats_removals", "stats_removal_focused"
 
 
 def _diagnosis_label(code: str) -> str:
@@ -77,7 +81,10 @@ def _upload_notes(result: dict[str, Any]) -> None:
 def upload_section() -> dict[str, Any] | None:
     # An empty uploader on a return from another page is not the person removing their file.
     returning = UPLOADER not in st.session_state
-    with st.expander("Use your own metadata", expanded=False):
+    removals = st.session_state.get(REMOVALS)
+    if removals:  # "Remove my file" is gone, and the focus with it: to the upload's section
+        ui.scroll_to(f".st-key-{OWN_DATA} summary", removals, REMOVAL_FOCUSED, focus=True)
+    with st.container(key=OWN_DATA), st.expander("Use your own metadata", expanded=False):
         st.markdown(
             "Upload an ISIC-format metadata CSV (HAM10000 / ISIC 2018, ISIC 2019 ground truth, "
             "ISIC 2020 ground truth or an ISIC Archive export). It is checked, summarised in "
@@ -87,11 +94,14 @@ def upload_section() -> dict[str, Any] | None:
         if upload is not None:
             st.session_state.pop(UPLOAD_KEPT, None)
             result = _read_upload(upload)
-            if isinstance(result, str):  # plain text: the message quotes the file's own words
-                st.error(f"This file cannot be used: {ui.escape(result)}")
-                return None
-            _upload_notes(result)
-            return result
+            with st.container(key=UPLOAD_MESSAGE):
+                if isinstance(result, str):  # plain text: the message quotes the file's words
+                    st.error(f"This file cannot be used: {ui.escape(result)}")
+                else:
+                    _upload_notes(result)
+            # The focus, lost with the uploader's button, goes to what was made of the file.
+            ui.scroll_to(f".st-key-{UPLOAD_MESSAGE} p", upload.file_id, UPLOAD_FOCUSED, focus=True)
+            return None if isinstance(result, str) else result
     kept = _held_upload()
     if kept is None or not (returning or st.session_state.get(UPLOAD_KEPT)):
         if st.session_state.get(UPLOAD_STATE) is not None:
@@ -110,7 +120,12 @@ def _kept_upload_note() -> None:
         "remove it, upload another file, reload the page or close the tab.",
         icon=":material/history:",
     )
-    st.button("Remove my file", key="stats_upload_remove", on_click=_forget_upload)
+    st.button("Remove my file", key="stats_upload_remove", on_click=_remove_kept_upload)
+
+
+def _remove_kept_upload() -> None:
+    _forget_upload()
+    st.session_state[REMOVALS] = st.session_state.get(REMOVALS, 0) + 1
 
 
 def remembered(key: str, default: Any) -> Any:

@@ -46,15 +46,17 @@ def _tab_to(page, wanted) -> dict:
     raise AssertionError(f"Tab never reached it in {MAX_TABS} presses")
 
 
-def _press_enter_and_upload(page, choosers: list) -> None:
-    """Enter on the focused uploader's button, and a lesion photo in the dialog it opens
-    (``choosers``: filled by a "filechooser" listener set up before the page loaded)."""
+def _press_enter_and_upload(page, choosers: list, file: dict | None = None) -> None:
+    """Enter on the focused uploader's button, and ``file`` (a lesion photo unless given) in
+    the dialog it opens (``choosers``: filled by a "filechooser" listener set up before the
+    page loaded)."""
     page.keyboard.press("Enter")
     for _ in range(50):  # the chooser opens on the keypress, reported a moment later
         if choosers:
             break
         page.wait_for_timeout(100)
-    choosers[0].set_files({"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()})
+    photo = {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
+    choosers[0].set_files(file or photo)
 
 
 def _ringed(focused: dict) -> bool:
@@ -177,4 +179,43 @@ def test_quiz_try_again_focuses_the_quiz(browser, tiny_model_dir, tmp_path) -> N
         question = _tab_to(page, lambda f: f["testid"] == "stRadioOption")
         assert _ringed(question), question
         assert page.locator("[data-testid=stRadioOption] input:checked").count() == 0
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_statistics_upload_and_removal_keep_the_focus(browser, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+    """Statistics with the keyboard: a metadata CSV uploaded with Enter left the focus on the
+    page's body (the uploader's button gone): it lands on the note saying what was read. Back
+    from another page, Enter on "Remove my file" (then gone) lost it too: it lands on the
+    "Use your own metadata" section, where another file can be chosen."""
+    csv = b"lesion_id,image_id,dx,dx_type,age,sex,localization\nL1,I1,nv,histo,40,male,back\n"
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/statistics", errors)
+        choosers = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
+        settled(page)
+        _tab_to(page, lambda f: f["testid"] == "stExpander" and "own metadata" in f["text"])
+        page.keyboard.press("Enter")
+        _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
+        _press_enter_and_upload(page, choosers, {"name": "mine.csv", "mimeType": "text/csv",
+                                                 "buffer": csv})  # fmt: skip
+        page.wait_for_function(
+            "document.activeElement === document.querySelector('.st-key-stats_upload_message p')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert "1 image" in page.evaluate(FOCUSED_JS)["text"]
+        page.get_by_role("link", name="Model card").click()
+        settled(page)
+        page.get_by_role("link", name="Dataset statistics").click()
+        remove = page.get_by_role("button", name="Remove my file")
+        remove.wait_for(timeout=UI_TIMEOUT_MS)
+        remove.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "document.activeElement === document.querySelector('.st-key-stats_own_data summary')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert _ringed(page.evaluate(FOCUSED_JS))
     assert not errors, errors
