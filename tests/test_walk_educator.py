@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_browser import (  # the browser fixture, shared with the app's browser tests
     UI_TIMEOUT_MS,
@@ -25,6 +26,9 @@ TIMEOUT = 120
 
 
 def _page(name: str, **params: str) -> AppTest:
+    # The lessons page keeps the card it read for 10 minutes: another test's model (the tiny
+    # one, without test figures and so without charts) must not stand in for the shipped one.
+    st.cache_data.clear()
     at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
     for key, value in params.items():
         at.query_params[key] = value
