@@ -309,7 +309,7 @@ def test_multi_upload_table_and_csv(model) -> None:
 
 def test_the_unreadable_message_names_the_formats_the_uploader_takes() -> None:
     """It said "Upload a JPEG or PNG photo" while the uploader took WebP and HEIC too."""
-    assert UNREADABLE.endswith(f"Upload a {ui.image_formats()} photo.")
+    assert UNREADABLE.endswith(f"Use a {ui.image_formats()} photo.")
     assert "WebP" in UNREADABLE and "HEIC" in UNREADABLE
     assert {"jpg", "png", "webp", "heic"} <= set(ui.image_types())
 

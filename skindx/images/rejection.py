@@ -43,11 +43,12 @@ def format_names(names: Iterable[str] = UPLOAD_FORMATS) -> str:
     return f"{', '.join(rest)} or {last}" if rest else last
 
 
-UPLOAD_HINT = f"Upload a {format_names()} photo."
+# "Use", not "Upload": the command line says these sentences too
+UPLOAD_HINT = f"Use a {format_names()} photo."
 UNREADABLE = f"This file is not an image we can read. {UPLOAD_HINT}"
 DAMAGED = "This image file is damaged or incomplete. Try saving or exporting it again."
 HEIC_MISSING = (  # pillow-heif is in requirements.txt; this is for installs without it
-    "HEIC photos need the pillow-heif package; export the photo as JPEG and upload that."
+    "HEIC photos need the pillow-heif package; export the photo as JPEG and use that."
 )
 
 
@@ -63,7 +64,7 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ImageRejected(
             f"This image is too small to analyse ({width}×{height} pixels). "
-            f"Upload a photo at least {MIN_SIDE} pixels wide and high."
+            f"Use a photo at least {MIN_SIDE} pixels wide and high."
         )
 
 
@@ -76,7 +77,7 @@ def unsupported_image(label: str) -> str:
 
 
 def too_many_bytes(max_bytes: int) -> str:
-    return f"This file is larger than the {_megabytes(max_bytes)} MB limit. Upload a smaller photo."
+    return f"This file is larger than the {_megabytes(max_bytes)} MB limit. Use a smaller photo."
 
 
 def too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None) -> str:
