@@ -347,7 +347,7 @@ def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool
                 if prediction.advice:  # the person's warning signs still call for a doctor
                     CONCERN_BOX[prediction.concern](prediction.concern_message)
         if not prediction.in_domain:
-            if not prediction.notes:  # a refused photo's scores are known to mislead
+            if prediction.refusal is None:  # a refused photo's scores are known to mislead
                 with st.expander("The model's scores anyway (not a diagnosis)"):
                     _chart(prediction, index)
             return
@@ -432,9 +432,9 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
 
 
 def _out_of_domain(prediction: Prediction) -> None:
-    if prediction.notes:  # a known reason (quality.refusal)
+    if prediction.refusal:
         st.warning(
-            f"{' '.join(prediction.notes)} If a spot on your skin worries you, see a doctor.",
+            f"{prediction.refusal} If a spot on your skin worries you, see a doctor.",
             icon=":material/help:",
         )
         return

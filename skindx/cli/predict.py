@@ -127,13 +127,11 @@ def _print_prediction(path, prediction, k: int) -> None:
     from skindx.taxonomy import BY_CODE
 
     print(f"{path}")
-    # out of domain with a note: a photo refused outright (quality.refusal), which says why
-    refused = not prediction.in_domain and bool(prediction.notes)
-    if not prediction.in_domain and not refused:
+    if not prediction.in_domain and prediction.refusal is None:
         print("  ! does not look like a dermoscopic skin-lesion image; figures are unreliable")
     for note in prediction.notes:
         print(f"  ! {note}")
-    if refused:  # its figures would mislead, as the app's result says
+    if prediction.refusal:  # its figures would mislead, as the app's result says
         return
     for code, p in prediction.top_k(k):
         print(f"  {code:6s} {p:6.1%}  {BY_CODE[code].name}")

@@ -93,6 +93,13 @@ class Prediction:
     def concern_message(self) -> str:
         return self.advice or CONCERN_MESSAGES[self.concern]
 
+    @property
+    def refusal(self) -> str | None:
+        """Why the photo got no diagnosis at all (:func:`quality.refusal`, which
+        :func:`with_photo_warnings` keeps as the one note of an out-of-domain result), or
+        ``None``: its scores are then known to mislead, not only untrusted."""
+        return self.notes[0] if not self.in_domain and self.notes else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 
 __all__ = [
+    "ECE_BINS",
     "balanced_accuracy",
     "balanced_accuracy_interval",
     "balanced_accuracy_resamples",
@@ -20,10 +21,11 @@ __all__ = [
 ]
 
 INTERVAL_LEVEL, RESAMPLES = 0.95, 2000
+ECE_BINS = 15  # equal-width confidence bins of the calibration error (the card says so)
 
 
 def expected_calibration_error(
-    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = 15
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS
 ) -> tuple[float, list[dict[str, float]]]:
     """Top-label ECE (Guo et al. 2017) with equal-width bins, and the reliability bins."""
     confidence = probabilities.max(axis=1)

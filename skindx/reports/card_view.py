@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from skindx.evaluation.metrics import ECE_BINS
 from skindx.explain.explainer import METHODS
 from skindx.images import quality
 from skindx.model.card import ModelCard
@@ -193,7 +194,7 @@ FIGURE_HELP = {
     "Temperature": "The number the network's scores are divided by before they become "
     "probabilities, fitted on the validation split so they match how often it is right.",
     "Calibration error (ECE)": "Expected calibration error: the average gap between the "
-    "stated confidence and how often the top class was right (15 bins); 0 is perfect.",
+    f"stated confidence and how often the top class was right ({ECE_BINS} bins); 0 is perfect.",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from skindx.evaluation.metrics import ECE_BINS
 from skindx.model.card import ModelCard
 from skindx.model.networks import NETWORK_NOUNS
 from skindx.reports.card_sections import (
@@ -180,7 +181,7 @@ _HEADLINE = (
     (("accuracy",), "accuracy", num),
     (("melanoma_sensitivity",), "melanoma sensitivity (top-1)", num),
     (("malignant_auc",), "malignant vs benign AUC", num),
-    (("ece",), "expected calibration error (15 bins)", num),
+    (("ece",), f"expected calibration error ({ECE_BINS} bins)", num),
     (("ece_uncalibrated",), "ECE before temperature scaling", num),
     (("triage", "threshold"), "'see a doctor' threshold on p(malignant)", num),
     (("triage", "malignant_sensitivity"), "… sensitivity, malignant lesions", num),

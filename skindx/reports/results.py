@@ -138,7 +138,7 @@ def results_table(results: Sequence[tuple[str, Prediction | str]]) -> pd.DataFra
 
 def not_assessed(result: Prediction) -> str:
     """Why an out-of-domain result has no diagnosis, in a few words."""
-    return next((REFUSAL_NOTES[n] for n in result.notes if n in REFUSAL_NOTES), OUT_OF_DOMAIN_NOTE)
+    return REFUSAL_NOTES.get(result.refusal, OUT_OF_DOMAIN_NOTE)
 
 
 def _note(result: Prediction, *first: str) -> str:
