@@ -38,12 +38,24 @@ FOCUSED_JS = """() => {
 
 def _tab_to(page, wanted) -> dict:
     """Press Tab until ``wanted(focused)`` holds; the focused element's description."""
+    visited = []
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
         focused = page.evaluate(FOCUSED_JS)
         if focused and wanted(focused):
             return focused
-    raise AssertionError(f"Tab never reached it in {MAX_TABS} presses")
+        visited.append(focused and f"{focused['testid']} {focused['text'][:30]!r}")
+    raise AssertionError(f"Tab never reached it in {MAX_TABS} presses: {visited}")
+
+
+def _focus_lands_on(page, selector: str) -> None:
+    """The keyboard focus moves to ``selector`` and stays there once the page has finished
+    drawing: the controls after it are then there for Tab (pressed at once, Tab found the end
+    of a page still being drawn, and went round to the top)."""
+    script = f"document.activeElement === document.querySelector({selector!r})"
+    page.wait_for_function(script, timeout=UI_TIMEOUT_MS)
+    settled(page)
+    assert page.evaluate(script), page.evaluate(FOCUSED_JS)
 
 
 def _press_enter_and_upload(page, choosers: list, file: dict | None = None) -> None:
@@ -107,10 +119,7 @@ def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
         _press_enter_and_upload(page, choosers)
         heading = page.locator(".st-key-dx_result_0 h2")
         heading.wait_for(timeout=UI_TIMEOUT_MS)
-        page.wait_for_function(
-            "document.activeElement === document.querySelector('.st-key-dx_result_0 h2')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        _focus_lands_on(page, ".st-key-dx_result_0 h2")
         assert heading.inner_text().startswith("Most likely:")
         heading_name = heading.inner_text().removeprefix("Most likely: ").split(",")[0]
         listed = page.get_by_role("list", name="All seven diagnoses, likeliest first")
@@ -140,10 +149,7 @@ def test_keyboard_upload_on_the_explorer_focuses_the_top_class(
         settled(page)
         _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
         _press_enter_and_upload(page, choosers)
-        page.wait_for_function(
-            "document.activeElement === document.querySelector('.st-key-sal_result p')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        _focus_lands_on(page, ".st-key-sal_result p")
         assert "the model's top class is" in page.evaluate(FOCUSED_JS)["text"]
         method = _tab_to(page, lambda f: f["testid"] == "stSelectbox")
         assert method["text"] == "Method"
@@ -171,11 +177,7 @@ def test_quiz_try_again_focuses_the_quiz(browser, tiny_model_dir, tmp_path) -> N
         assert page.evaluate(FOCUSED_JS)["text"] == "Check my answers"
         _tab_to(page, lambda f: f["text"] == "Try again")
         page.keyboard.press("Enter")
-        page.wait_for_function(
-            "document.activeElement"
-            " === document.querySelector('.st-key-lessons_quiz_top_abcde-ugly-duckling h2')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        _focus_lands_on(page, ".st-key-lessons_quiz_top_abcde-ugly-duckling h2")
         question = _tab_to(page, lambda f: f["testid"] == "stRadioOption")
         assert _ringed(question), question
         assert page.locator("[data-testid=stRadioOption] input:checked").count() == 0
@@ -201,10 +203,7 @@ def test_statistics_upload_and_removal_keep_the_focus(browser, tiny_model_dir, t
         _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
         _press_enter_and_upload(page, choosers, {"name": "mine.csv", "mimeType": "text/csv",
                                                  "buffer": csv})  # fmt: skip
-        page.wait_for_function(
-            "document.activeElement === document.querySelector('.st-key-stats_upload_message p')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        _focus_lands_on(page, ".st-key-stats_upload_message p")
         assert "1 image" in page.evaluate(FOCUSED_JS)["text"]
         page.get_by_role("link", name="Model card").click()
         settled(page)
@@ -213,9 +212,6 @@ def test_statistics_upload_and_removal_keep_the_focus(browser, tiny_model_dir, t
         remove.wait_for(timeout=UI_TIMEOUT_MS)
         remove.focus()
         page.keyboard.press("Enter")
-        page.wait_for_function(
-            "document.activeElement === document.querySelector('.st-key-stats_own_data summary')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        _focus_lands_on(page, ".st-key-stats_own_data summary")
         assert _ringed(page.evaluate(FOCUSED_JS))
     assert not errors, errors
