@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to a temporary name beside ``path``, then rename it over
-    ``path``: a Ctrl-C, a full disk or a crash mid-write leaves the old file, never a broken
-    one (a model directory whose card.json is cut short no longer loads)."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary name beside ``path`` for a writer that wants a path (pandas' ``to_csv``,
+    Pillow's ``save``: give it the format, the name ends in ``.partial``), renamed over ``path``
+    when the block ends and removed if it raises: a Ctrl-C, a full disk or a crash mid-write
+    leaves the old file, never a broken one, and no temporary file."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
     try:
-        temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        _name(error, temporary, path)
+        raise
     finally:
         temporary.unlink(missing_ok=True)
-    return path
+
+
+def _name(error: OSError, temporary: Path, path: Path) -> None:
+    """Make ``error`` name ``path``: the temporary is gone when its message is read, and a
+    failed write's error (from ``write()``, a full disk) names no file at all."""
+    if error.errno is not None and error.filename in (None, str(temporary), temporary):
+        error.filename, error.filename2 = str(path), None
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through :func:`atomic_path` (a model
+    directory whose card.json is cut short no longer loads)."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)

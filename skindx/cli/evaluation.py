@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from skindx.cli.common import (
     _load,
     _readable,
 )
+from skindx.files import atomic_path, write_atomic
 from skindx.reports.numbers import counted
 
 
@@ -26,18 +28,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_output_file("--json", args.json)
     _check_output_file("--predictions-csv", args.predictions_csv)
     skin_model = _load(args.model)
-    report = evaluate_model(
-        skin_model,
-        args.images,
-        args.labels,
-        tta=args.tta,
-        predictions_csv=args.predictions_csv,
-        name=args.name,
-        with_context=args.with_context,
-    )
-    text = json.dumps(report, indent=2)
+    # written under a temporary name and renamed when whole: a run cut short (Ctrl-C, a full
+    # disk) leaves the previous CSV, never a truncated one
+    csv = atomic_path(args.predictions_csv) if args.predictions_csv else contextlib.nullcontext()
+    with csv as partial:
+        report = evaluate_model(
+            skin_model,
+            args.images,
+            args.labels,
+            tta=args.tta,
+            predictions_csv=partial,
+            name=args.name,
+            with_context=args.with_context,
+        )
     if args.json:
-        Path(args.json).write_text(text + "\n")
+        write_atomic(args.json, json.dumps(report, indent=2) + "\n")
     official = report["official"].get("balanced_accuracy")
     official = (
         f"official scorer {official:.3f}"
@@ -146,7 +151,7 @@ def cmd_model_card(args: argparse.Namespace) -> int:
 
     _check_output_file("--out", args.out)
     skin_model = _load(args.model)
-    args.out.write_text(render_markdown(skin_model.card))
+    write_atomic(args.out, render_markdown(skin_model.card))
     print(f"model card written to {args.out}")
     return 0
 

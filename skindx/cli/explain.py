@@ -26,6 +26,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from skindx.explain.explainer import Explainer
     from skindx.explain.overlay import overlay
+    from skindx.files import atomic_path
     from skindx.model.precision import serve_in_bfloat16
 
     out = args.out or Path(args.image).with_name(Path(args.image).stem + f"_{args.method}.png")
@@ -39,7 +40,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     # save at full size, for no detail the model's input has
     pixels = _load_image(args.image, explainer.predictor.decode_side)
     saliency = explainer.explain(pixels, args.method, args.target, args.layer)
-    Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(out)
+    with atomic_path(out) as partial:  # a Ctrl-C mid-save leaves the old PNG, not half of one
+        Image.fromarray(overlay(pixels, saliency, args.alpha, args.colormap)).save(partial, "PNG")
     faith = explainer.faithfulness(pixels, saliency)
     print(
         f"{out}: {saliency.method} for {saliency.target} at {saliency.layer or 'input'}; "

@@ -20,6 +20,7 @@ from skindx.cli.common import (
     _progress,
     _signs,
 )
+from skindx.files import write_atomic
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -108,7 +109,7 @@ class _Reports:
             number += 1
             name = f"{stem}-report-{number}.png"
         self.taken.add(name)
-        (self.directory / name).write_bytes(data)
+        write_atomic(self.directory / name, data)
         print(f"report written to {self.directory / name}", file=sys.stderr)
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from skindx.cli.common import CommandError, _check_output_folder
+from skindx.files import write_atomic
 
 
 def cmd_handout(args: argparse.Namespace) -> int:
@@ -23,7 +24,7 @@ def cmd_handout(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for slug in args.slugs or known:
         path = args.out / f"skindx-{slug}.html"
-        path.write_text(lesson_html(known[slug], stats, card), encoding="utf-8")
+        write_atomic(path, lesson_html(known[slug], stats, card))
         print(path)
     return 0
 

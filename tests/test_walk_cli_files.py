@@ -1,0 +1,123 @@
+"""What the ``skindx`` command leaves on disk, as a researcher meets it: an output file is
+written whole or not at all (a full disk mid-write used to leave a truncated file where a good
+one was), ``data restructure`` copies no text file named .jpg into a class folder, and
+``stats summarize`` says what a file gives for none of its images, as the Statistics page does."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import signal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from skindx.cli import main
+from skindx.files import write_atomic
+
+OLD = b"the figures of last week's run\n"
+
+
+@contextlib.contextmanager
+def disk_full_after(limit: int):
+    """Writes past ``limit`` bytes into any file fail as on a full disk (EFBIG, from the
+    file-size limit, its signal ignored): a real failure mid-write, no writer mocked."""
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def _partials(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*partial*"))
+
+
+def _cut_short_keeps_the_old_file(capsys, argv: list[str], out: Path) -> None:
+    """``argv`` wrote ``out`` whole a moment ago; with the disk full halfway through it, the
+    command fails in one line naming ``out`` and the file there before is left as it was."""
+    size = out.stat().st_size
+    out.write_bytes(OLD)
+    capsys.readouterr()
+    with disk_full_after(size // 2):
+        status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 1, err
+    assert out.read_bytes() == OLD
+    assert _partials(out.parent) == []
+    assert "\n" not in err and "Traceback" not in err, err
+    assert str(out) in err and "partial" not in err  # the file asked for, not its temporary
+
+
+@pytest.fixture
+def image_file(tmp_path, lesion_image) -> Path:
+    path = tmp_path / "lesion.png"
+    Image.fromarray(lesion_image).save(path)
+    return path
+
+
+def test_write_atomic_leaves_the_old_file_when_the_disk_fills(tmp_path) -> None:
+    path = tmp_path / "card.json"
+    assert write_atomic(path, "é" * 3000) == path
+    assert path.read_text(encoding="utf-8") == "é" * 3000
+    path.write_bytes(OLD)
+    with disk_full_after(1000), pytest.raises(OSError) as raised:
+        write_atomic(path, b"x" * 5000)
+    assert path.read_bytes() == OLD and _partials(tmp_path) == []
+    assert raised.value.filename == str(path)  # a message names the file asked for
+
+
+def test_explain_out_is_whole_or_untouched(capsys, tiny_model_dir, image_file, tmp_path):
+    out = tmp_path / "overlay.png"
+    argv = ["explain", str(image_file), "--model", str(tiny_model_dir), "--out", str(out)]
+    assert main(argv) == 0
+    with Image.open(out) as overlay:
+        assert overlay.format == "PNG" and overlay.size == (200, 150)
+    assert _partials(tmp_path) == []
+    _cut_short_keeps_the_old_file(capsys, argv, out)
+
+
+def test_predict_report_is_whole_or_untouched(capsys, tiny_model_dir, image_file, tmp_path):
+    reports = tmp_path / "reports"
+    argv = ["predict", str(image_file), "--model", str(tiny_model_dir), "--report", str(reports)]
+    assert main(argv) == 0
+    out = reports / "lesion-report.png"
+    with Image.open(out) as page:
+        assert page.format == "PNG" and page.width == 1200
+    _cut_short_keeps_the_old_file(capsys, argv, out)
+
+
+@pytest.mark.parametrize("option", ["--json", "--predictions-csv"])
+def test_evaluate_outputs_are_whole_or_untouched(
+    capsys, tiny_model_dir, tmp_path, lesion_image, option
+) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(lesion_image).save(images / f"{name}.png")
+    labels = tmp_path / "meta.csv"
+    labels.write_text("image_id,dx\na,nv\nb,mel\n")
+    out = tmp_path / ("report.json" if option == "--json" else "predictions.csv")
+    argv = ["evaluate", "--model", str(tiny_model_dir), "--images", str(images)]
+    argv += ["--labels", str(labels), option, str(out)]
+    assert main(argv) == 0
+    if option == "--json":
+        assert json.loads(out.read_text())["n"] == 2
+    else:
+        lines = out.read_text().splitlines()
+        assert lines[0] == "image,AKIEC,BCC,BKL,DF,MEL,NV,VASC"
+        assert [row.split(",")[0] for row in lines[1:]] == ["a", "b"]
+    _cut_short_keeps_the_old_file(capsys, argv, out)
+
+
+def test_model_card_out_is_whole_or_untouched(capsys, tiny_model_dir, tmp_path) -> None:
+    out = tmp_path / "card.md"
+    argv = ["model-card", "--model", str(tiny_model_dir), "--out", str(out)]
+    assert main(argv) == 0
+    assert out.read_text(encoding="utf-8").startswith("#")
+    _cut_short_keeps_the_old_file(capsys, argv, out)
