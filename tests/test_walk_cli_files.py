@@ -121,3 +121,49 @@ def test_model_card_out_is_whole_or_untouched(capsys, tiny_model_dir, tmp_path) 
     assert main(argv) == 0
     assert out.read_text(encoding="utf-8").startswith("#")
     _cut_short_keeps_the_old_file(capsys, argv, out)
+
+
+# ------------------------------------------------------- data restructure: images only
+
+
+def _download(tmp_path: Path, lesion_image, texts: dict[str, bytes]) -> list[str]:
+    images = tmp_path / "download"
+    images.mkdir()
+    Image.fromarray(lesion_image).save(images / "ISIC_1.jpg")
+    for name, data in texts.items():
+        (images / f"{name}.jpg").write_bytes(data)
+    rows = "".join(f"HAM_{i},{name},nv,histo,50,male,back,x\n" for i, name in enumerate(texts))
+    csv = tmp_path / "meta.csv"
+    csv.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization,dataset\n"
+        f"HAM_X,ISIC_1,mel,histo,50,male,back,x\n{rows}"
+    )
+    return ["data", "restructure", "--metadata", str(csv), "--images", str(images)]
+
+
+def test_restructure_skips_files_that_are_not_images(capsys, tmp_path, lesion_image) -> None:
+    """A text file saved as .jpg was copied into nv/, for preprocess to refuse later."""
+    texts = {
+        "ISIC_2": b"image_id,dx\nISIC_2,nv\n",
+        "ISIC_3": b"<!doctype html><html>Access denied</html>",
+        "ISIC_4": b"",
+    }
+    out = tmp_path / "by_class"
+    argv = [*_download(tmp_path, lesion_image, texts), "--out", str(out)]
+    assert main([*argv, "--link"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 skipped (not readable images): ISIC_2.jpg, ISIC_3.jpg, ISIC_4.jpg" in printed
+    assert "1 images in" in printed or "1 image in" in printed
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "mel",
+        "mel/ISIC_1.jpg",
+    ]
+    assert main(argv) == 0  # run again: the same files skipped, named again
+    assert "3 skipped (not readable images)" in capsys.readouterr().out
+
+
+def test_restructure_with_no_image_readable_fails(capsys, tmp_path, lesion_image) -> None:
+    argv = _download(tmp_path, lesion_image, {"ISIC_2": b"hello"})
+    (tmp_path / "download" / "ISIC_1.jpg").write_bytes(b"not a jpeg")
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 1
+    assert "2 skipped (not readable images): ISIC_1.jpg, ISIC_2.jpg" in capsys.readouterr().out

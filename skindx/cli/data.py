@@ -24,7 +24,11 @@ def cmd_restructure(args: argparse.Namespace) -> int:
     for code, count in sorted(report.placed.items()):
         print(f"{code:8s} {count:6d}")
     print(f"{sum(report.placed.values())} images in {args.out} ({report.existing} already there)")
-    for label, ids in (("missing", report.missing), ("unreadable", report.unreadable)):
+    for label, ids in (
+        ("missing", report.missing),
+        ("unreadable", report.unreadable),
+        ("skipped (not readable images)", report.not_images),  # as preprocess says it
+    ):
         if ids:
             print(f"{len(ids)} {label}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
     return 0 if report.placed else 1

@@ -16,6 +16,7 @@ from PIL import Image
 
 from skindx.datasets.metadata import read_metadata
 from skindx.datasets.splits import validation_split
+from skindx.images.formats import allowed_formats, heif_available
 from skindx.images.loading import ImageRejected
 from skindx.images.preprocess import load_for_model
 from skindx.taxonomy import CODES
@@ -135,12 +136,26 @@ def labelled_paths(table: pd.DataFrame, images_dir: str | Path) -> tuple[list[Pa
 
 @dataclass
 class RestructureReport:
-    """What ``restructure`` did: files placed per class, already present, and missing."""
+    """What ``restructure`` did: files placed per class, already present, missing, that could
+    not be copied (ids), and that are no image skindx reads (file names), skipped."""
 
     placed: dict[str, int] = field(default_factory=dict)
     existing: int = 0
     missing: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    not_images: list[str] = field(default_factory=list)
+
+
+def _opens_as_image(path: Path) -> bool:
+    """Whether ``path`` opens as a format the loader accepts: its header only (a fraction of a
+    millisecond), so a text or HTML file saved as .jpg is skipped here rather than copied into
+    a class folder for ``preprocess`` or training to refuse later. A file damaged after its
+    header still passes; the loader names it then."""
+    try:
+        with Image.open(path, formats=allowed_formats(heif_available())) as image:
+            return min(image.size) > 0
+    except Exception:  # Pillow raises many kinds for files that are not images
+        return False
 
 
 def _atomic_place(source: Path, target: Path, link: bool) -> None:
@@ -162,8 +177,8 @@ def restructure(
 ) -> RestructureReport:
     """One folder per diagnosis (``out/mel/ISIC_….jpg``) from an ISIC download.
 
-    Idempotent: files already in place with the same size are left alone. Missing images
-    are listed in the report, not fatal.
+    Idempotent: files already in place with the same size are left alone. Missing images,
+    and files that do not open as images, are listed in the report and skipped, not fatal.
     """
     frame = read_metadata(metadata_csv)
     out_dir = Path(out_dir)
@@ -172,6 +187,9 @@ def restructure(
         source = find_image(images_dir, str(image_id))
         if source is None:
             report.missing.append(str(image_id))
+            continue
+        if not _opens_as_image(source):
+            report.not_images.append(source.name)
             continue
         target = out_dir / str(diagnosis) / source.name
         if target.is_file() and target.stat().st_size == source.stat().st_size:
