@@ -167,3 +167,38 @@ def test_restructure_with_no_image_readable_fails(capsys, tmp_path, lesion_image
     (tmp_path / "download" / "ISIC_1.jpg").write_bytes(b"not a jpeg")
     assert main([*argv, "--out", str(tmp_path / "out")]) == 1
     assert "2 skipped (not readable images): ISIC_1.jpg, ISIC_2.jpg" in capsys.readouterr().out
+
+
+# ------------------------------------------------ stats summarize: what a file does not give
+
+
+def test_stats_summarize_says_what_no_image_in_a_file_has(capsys, tmp_path) -> None:
+    """The page noted a file without ages or sites; the command wrote the charts' "unknown"
+    without a word."""
+    csv = tmp_path / "mine.csv"
+    csv.write_text("image_id,dx,sex\nI1,nv,male\nI2,mel,female\n")
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(csv), "--out", str(out)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: mine.csv: No image in this file has an age or a body site, so the charts "
+        "count all its images as “unknown”."
+    ]
+    full = tmp_path / "full.csv"
+    full.write_text("image_id,dx,age,sex,localization\nI1,nv,40,male,back\n")
+    assert main(["stats", "summarize", str(full), "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_stats_summarize_notes_a_file_without_diagnoses_once(capsys, tmp_path) -> None:
+    """An ISIC 2019 metadata CSV alone has no diagnosis (its ground truth has them); a site it
+    holds that skindx does not know is warned of as such, not as absent too."""
+    csv = tmp_path / "ISIC_2019_Test_Metadata.csv"
+    csv.write_text("image,age_approx,anatom_site_general,lesion_id,sex\nI1,40,moon,L1,male\n")
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(csv), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "warning: ISIC_2019_Test_Metadata.csv: No image in this file has a diagnosis, so the "
+        "charts count all its images as “unknown”."
+    )
+    assert len(err) == 2 and "body site skindx does not know (moon)" in err[0]
