@@ -20,8 +20,11 @@ from streamlit_app.lesson_widgets import (
     SLIDE_CSS,
     glossary_list,
     image_quiz,
+    lesson_links_stay,
     lesson_quiz,
     lesson_sources,
+    no_lesson_found,
+    other_names_note,
     release_mode_focus,
     render_body,
     slide_controls,
@@ -32,6 +35,7 @@ RETURN_TAB = "lessons_return_tab"  # the list's tab to show on "← All lessons"
 # The list's search and audience, kept while a lesson is open: Streamlit forgets widgets it
 # does not draw, and "← All lessons" came back to an empty search and every lesson.
 LIST_CHOICES = "lessons_list_choices"
+SEARCH, AUDIENCE = "lessons_search", "lessons_audience"  # the list's widgets
 QUIZ_TAB = "Image quiz"
 SLIDE_SHOWN = "lessons_slide_shown"  # (lesson, slide) last scrolled to
 IMAGE_QUIZ_PER_CLASS = 30
@@ -75,6 +79,12 @@ def _open_diagnosis(code: str, return_tab: str | None = None) -> None:
     st.query_params["dx"] = code
 
 
+def _show_all(query: str = "") -> None:
+    """Back to every lesson (``query``: keep the search, for every audience)."""
+    st.session_state[SEARCH] = query
+    st.session_state[AUDIENCE] = ALL_AUDIENCES
+
+
 def _close() -> None:
     for key in ("lesson", "dx", "mode", "slide"):
         st.query_params.pop(key, None)
@@ -101,25 +111,25 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
     tabs = st.tabs(names, default=back_to if back_to in names else None)
     lessons_tab, glossary_tab = tabs[:2]
     with lessons_tab:
+        # Kept choices seed the widgets' state (no default besides), which "Show all lessons"
+        # can then set without Streamlit warning of a value given twice.
         kept = st.session_state.get(LIST_CHOICES, {})
+        st.session_state.setdefault(SEARCH, kept.get("query", ""))
+        st.session_state.setdefault(AUDIENCE, kept.get("audience", ALL_AUDIENCES))
         query = st.text_input(
-            "Search lessons",
-            kept.get("query", ""),
-            key="lessons_search",
-            placeholder="e.g. melanoma, dermoscopy, sensitivity",
+            "Search lessons", key=SEARCH, placeholder="e.g. melanoma, SCC, dermoscopy, sensitivity"
         )
         audience = st.segmented_control(
-            "For",
-            (ALL_AUDIENCES, *AUDIENCES),
-            default=kept.get("audience", ALL_AUDIENCES),
-            required=True,
-            key="lessons_audience",
+            "For", (ALL_AUDIENCES, *AUDIENCES), required=True, key=AUDIENCE
         )
         st.session_state[LIST_CHOICES] = {"query": query, "audience": audience}
         wanted = None if audience in (None, ALL_AUDIENCES) else audience
-        found = search_lessons(lessons, query, wanted)
-        if not found:
-            st.info("No lesson matches that search. Try another word, or clear the filters.")
+        found = search_lessons(lessons, query, wanted, glossary)
+        if found:
+            other_names_note(query, glossary)
+        else:
+            elsewhere = len(search_lessons(lessons, query, None, glossary)) if wanted else 0
+            no_lesson_found(query, wanted, elsewhere, glossary, _show_all)
         _lesson_grid(found)
     with glossary_tab:
         glossary_list(glossary, key="lessons_glossary_search")
@@ -244,6 +254,7 @@ def main() -> None:
         _list_view(lessons, glossary)
     else:
         _lesson_view(lesson, glossary)
+        lesson_links_stay()  # last: its empty element would push the lesson down
 
 
 main()

@@ -1,5 +1,5 @@
 """The Lessons page's widgets: a lesson body with its figures, charts and examples drawn, the
-glossary, sources, the quiz, the slide controls and the image quiz."""
+search's notes, the glossary, sources, the quiz, the slide controls and the image quiz."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from skindx.teaching.glossary import GlossaryTerm, glossary_entry, search_glossa
 from skindx.teaching.image_quiz import image_quiz_round, round_note, round_scores
 from skindx.teaching.lesson import Lesson, LessonNotFound, QuizQuestion, sources_markdown
 from skindx.teaching.quiz import QuizResult, grade_quiz
-from skindx.teaching.render import segments
+from skindx.teaching.render import LESSON_LINK_PREFIX, segments
+from skindx.teaching.search import glossary_other_names
 from streamlit_app import resources, ui
 
 IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
@@ -60,6 +61,28 @@ _RELEASE_MODE_FOCUS = """
 })();
 </script>
 """
+
+
+# Streamlit opens every markdown link in a new tab, so a lesson's link to another lesson left
+# the reader with two copies of the app. A plain click on one (Enter included) opens it in this
+# tab; Ctrl-, Shift- and middle-clicks still open a tab as asked. Installed once per tab.
+_LESSON_LINKS_STAY = """
+<script>
+(() => {
+  const doc = window.parent === window ? document : window.parent.document;
+  if (doc.skindxLessonLinks) return;
+  doc.skindxLessonLinks = true;
+  doc.addEventListener("click", (event) => {
+    if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey
+        || event.shiftKey || event.altKey) return;
+    const link = event.target.closest && event.target.closest('a[href^="PREFIX"]');
+    if (!link) return;
+    event.preventDefault();
+    doc.defaultView.location.assign(link.href);
+  }, true);
+})();
+</script>
+""".replace("PREFIX", LESSON_LINK_PREFIX)
 
 
 @st.cache_resource(show_spinner=False)
@@ -122,6 +145,45 @@ def glossary_list(terms: tuple[GlossaryTerm, ...] | list[GlossaryTerm], key: str
         st.info("No glossary term matches that search.")
     for term in shown:
         st.markdown(glossary_entry(term))
+
+
+def other_names_note(query: str, glossary: tuple[GlossaryTerm, ...]) -> None:
+    """Which other names the search looked for, so a list for "SCC" that shows lessons saying
+    "squamous cell carcinoma" explains itself."""
+    others = glossary_other_names(query, glossary)
+    if others:
+        said = "; ".join(f"{typed} → {', '.join(names)}" for typed, names in others)
+        st.caption(f"Also searched for the glossary's other names: {ui.escape(said)}.")
+
+
+def no_lesson_found(
+    query: str,
+    audience: str | None,
+    elsewhere: int,
+    glossary: tuple[GlossaryTerm, ...],
+    show_all: Callable[..., None],
+) -> None:
+    """No lesson matched: say where the search can go instead (lessons for other readers, the
+    glossary's entry, or every lesson) where an empty list said only "try another word"."""
+    typed = ui.escape(query)
+    if elsewhere:
+        some = (
+            "1 lesson for other readers does"
+            if elsewhere == 1
+            else (f"{elsewhere} lessons for other readers do")
+        )
+        st.info(f"No lesson for “{audience}” matches “{typed}”, but {some}.")
+        st.button("Show them", key="lessons_search_everyone", on_click=show_all, args=(query,))
+        return
+    terms = search_glossary(glossary, query)[:3] if query.strip() else []
+    if terms:
+        st.info(f"No lesson matches “{typed}”. The glossary explains it:")
+        for term in terms:
+            st.markdown(glossary_entry(term))
+    else:
+        st.info(f"No lesson or glossary term matches “{typed}”. Check the spelling, or try "
+                "another word.")  # fmt: skip
+    st.button("Show all lessons", key="lessons_search_clear", on_click=show_all)
 
 
 def lesson_sources(lesson: Lesson) -> None:
@@ -300,6 +362,11 @@ def _image_quiz_summary(shown: list[ExampleImage], answers: list) -> None:
     # as the quiz showed them, where ISIC ids pushed a phone's table off its screen
     st.table(pd.DataFrame(rows).set_index("image"))
     st.caption(round_note(shown))
+
+
+def lesson_links_stay() -> None:
+    """Links from a lesson to another lesson open in this tab, not a new one."""
+    st.html(_LESSON_LINKS_STAY, unsafe_allow_javascript=True)
 
 
 def release_mode_focus() -> None:
