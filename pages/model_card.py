@@ -58,8 +58,10 @@ def _training(card: ModelCard) -> None:
         )
     if members:
         st.markdown(card_view.members_sentence(members))
+        frame = card_view.members_frame(members)
         ui.table(
-            card_view.members_frame(members),
+            frame,
+            narrow=card_view.members_narrow(frame),
             key="card_members",
             hide_index=True,
             column_config={MEMBER_SCORE: st.column_config.NumberColumn(format="%.1f%%")},
@@ -68,6 +70,8 @@ def _training(card: ModelCard) -> None:
     if history is not None:
         with st.expander("Training curves"):
             st.plotly_chart(history, key="card_history", config=ui.CHART_CONFIG)
+            text = card_view.history_text(training.get("history"))
+            card_widgets.chart_text(text, "Training curves as a table", "card_history", nested=True)
     recipe = card_view.recorded_recipe(training)
     if recipe:
         with st.expander("Training recipe (as recorded)"):
@@ -119,12 +123,14 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
         figures.confusion_figure(metrics),
         "Rows: the true diagnosis; columns: the model's top class; each row adds up to 100%.",
         "card_confusion",
+        card_view.confusion_text(metrics),
     )
     card_widgets.figure(
         "ROC curves",
         figures.roc_figure(metrics),
         "One class against the rest; the dotted diagonal is guessing.",
         "card_roc",
+        card_view.roc_text(metrics),
     )
     _subgroups(metrics)
     return metrics
@@ -149,6 +155,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         "Bars: how often the top class was right among images with that confidence. "
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
+        card_view.reliability_text(metrics),
     )
     st.subheader("Triage messages")
     thresholds = card.thresholds or {}
@@ -174,6 +181,8 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
                         "Each column: one diagnosis's training lesions, adding up to 100% "
                         "(counted once per lesion, with one extra count per cell).",
                         f"card_context_{variable}",
+                        card_view.context_text(card.context, variable),
+                        nested=True,
                     )
 
 

@@ -1,5 +1,6 @@
-"""The Model card page's widgets: a row of figures, a figure or its "not measured" note, and the
-per-class, subgroup and photo-quality tables with their column settings."""
+"""The Model card page's widgets: a row of figures, a figure or its "not measured" note with its
+numbers as a table, and the per-class, subgroup and photo-quality tables with their column
+settings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from skindx.reports.card_view import (
     PER_CLASS_ORDER,
     PHOTO_QUALITY_SHARES,
     SUBGROUP_ACCURACY,
+    ChartText,
 )
 from streamlit_app import ui
 
@@ -22,13 +24,61 @@ def metric_row(figures: dict[str, str]) -> None:
         column.metric(name, value, help=FIGURE_HELP.get(name))
 
 
-def figure(title: str, figure, caption: str, key: str) -> None:
+def figure(
+    title: str,
+    figure,
+    caption: str,
+    key: str,
+    text: ChartText | None = None,
+    *,
+    nested: bool = False,
+) -> None:
+    """A chart under its heading, with its caption and ``text``: its numbers in a closed
+    expander (``nested``: inside one already, which Streamlit cannot nest, straight under it)."""
     st.subheader(title)
     if figure is None:
         st.info(f"{title}: not measured.")
         return
     st.plotly_chart(figure, key=key, config=ui.CHART_CONFIG)
     st.caption(caption)
+    chart_text(text, f"{title} as a table", key, nested=nested)
+
+
+def chart_text(text: ChartText | None, label: str, key: str, *, nested: bool = False) -> None:
+    """A chart's text equivalent: its sentence, where it has one, for everyone, and its numbers
+    as a static table, a real HTML table that a screen reader reads cell by cell with its row
+    and column headings (a plotly chart reads to it as nothing, or as loose tick labels)."""
+    if text is None:
+        return
+    if text.summary:
+        st.markdown(text.summary)
+    with st.container(key=f"{key}_text"):
+        box = st.container() if nested else st.expander(label)
+        if nested:
+            box.markdown(f"**{label}**")
+        with box:
+            _static_table(text.table, text.narrow, f"{key}_text")
+            if text.note:
+                st.caption(text.note)
+
+
+def _static_table(table: pd.DataFrame, narrow: pd.DataFrame | None, key: str) -> None:
+    """``table`` as a static table whose first column heads each row; with ``narrow``, that one
+    instead below :data:`ui.TABLE_NARROW_PX`, as :func:`ui.table` switches (the hidden copy is
+    hidden from screen readers too, so each reads once)."""
+    if narrow is None:
+        st.table(table.set_index(table.columns[0]))
+        return
+    for name, frame in (("wide", table), ("narrow", narrow)):
+        with st.container(key=f"{key}_{name}"):
+            st.table(frame.set_index(frame.columns[0]))
+    st.html(
+        f"<style>@media (max-width: {ui.TABLE_NARROW_PX}px) "
+        f"{{ .st-key-{key}_wide {{ display: none; }} }}"
+        f"@media (min-width: {ui.TABLE_NARROW_PX + 1}px) "
+        f"{{ .st-key-{key}_narrow {{ display: none; }} }}"
+        "</style>"
+    )
 
 
 def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
