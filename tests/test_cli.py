@@ -239,7 +239,7 @@ def test_stats_summarize(tmp_path, capsys):
 def test_stats_summarize_warns_of_values_it_does_not_know(tmp_path, capsys):
     """The page warned of a sex "robot"; the CLI counted it as unknown without a word."""
     known = tmp_path / "known.csv"
-    known.write_text("image_id,dx,sex\nI1,nv,male\n")
+    known.write_text("image_id,dx,age,sex,localization\nI1,nv,40,male,back\n")
     odd = tmp_path / "odd.csv"
     odd.write_text(
         "image_id,dx,age,sex,localization\n"
