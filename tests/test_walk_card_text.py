@@ -6,6 +6,7 @@ chart) and, where it helps, a sentence, all read from the card the charts draw."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -19,6 +20,7 @@ from test_browser import (  # noqa: F401  (browser: a fixture)
     open_phone,
     settled,
     streamlit_server,
+    wcag_violations,
 )
 
 from skindx.config import DEFAULT_MODEL_DIR
@@ -302,4 +304,6 @@ def test_a_keyboard_opens_each_table_and_a_phone_fits_it(browser, tmp_path) -> N
         wide.locator("th", has_text="predicted: Melanoma").wait_for(timeout=UI_TIMEOUT_MS)
         settled(page)
         assert_fits(page, "the model card's confusion matrix table on a desktop")
+        if importlib.util.find_spec("axe_playwright_python"):  # as test_browser's WCAG check
+            assert wcag_violations(page) == []
         assert not errors, errors
