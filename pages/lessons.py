@@ -128,8 +128,7 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
         if found:
             other_names_note(query, glossary)
         else:
-            elsewhere = len(search_lessons(lessons, query, None, glossary)) if wanted else 0
-            no_lesson_found(query, wanted, elsewhere, glossary, _show_all)
+            no_lesson_found(query, wanted, lessons, glossary, _show_all)
         _lesson_grid(found)
     with glossary_tab:
         glossary_list(glossary, key="lessons_glossary_search")

@@ -3,7 +3,7 @@ search's notes, the glossary, sources, the quiz, the slide controls and the imag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -26,7 +26,7 @@ from skindx.teaching.image_quiz import image_quiz_round, round_note, round_score
 from skindx.teaching.lesson import Lesson, LessonNotFound, QuizQuestion, sources_markdown
 from skindx.teaching.quiz import QuizResult, grade_quiz
 from skindx.teaching.render import LESSON_LINK_PREFIX, segments
-from skindx.teaching.search import glossary_other_names
+from skindx.teaching.search import glossary_other_names, search_lessons
 from streamlit_app import resources, ui
 
 IMAGE_QUIZ = "lessons_image_quiz"  # this session's round: images, position, answers
@@ -159,18 +159,20 @@ def other_names_note(query: str, glossary: tuple[GlossaryTerm, ...]) -> None:
 def no_lesson_found(
     query: str,
     audience: str | None,
-    elsewhere: int,
+    lessons: Sequence[Lesson],
     glossary: tuple[GlossaryTerm, ...],
     show_all: Callable[..., None],
 ) -> None:
     """No lesson matched: say where the search can go instead (lessons for other readers, the
-    glossary's entry, or every lesson) where an empty list said only "try another word"."""
+    glossary's entry and the lessons that use its name, or every lesson) where an empty list
+    said only "try another word"."""
     typed = ui.escape(query)
+    elsewhere = len(search_lessons(lessons, query, None, glossary)) if audience else 0
     if elsewhere:
         some = (
-            "1 lesson for other readers does"
-            if elsewhere == 1
-            else (f"{elsewhere} lessons for other readers do")
+            f"{elsewhere} lessons for other readers do"
+            if elsewhere > 1
+            else ("1 lesson for other readers does")
         )
         st.info(f"No lesson for “{audience}” matches “{typed}”, but {some}.")
         st.button("Show them", key="lessons_search_everyone", on_click=show_all, args=(query,))
@@ -180,6 +182,11 @@ def no_lesson_found(
         st.info(f"No lesson matches “{typed}”. The glossary explains it:")
         for term in terms:
             st.markdown(glossary_entry(term))
+        # "ROC curve" is in no lesson, but AUC, the entry that explains it, is
+        named = next((t for t in terms if search_lessons(lessons, t.term, None, glossary)), None)
+        if named is not None:
+            st.button(f"Lessons on {named.term}", key="lessons_search_term",
+                      on_click=show_all, args=(named.term,))  # fmt: skip
     else:
         st.info(f"No lesson or glossary term matches “{typed}”. Check the spelling, or try "
                 "another word.")  # fmt: skip

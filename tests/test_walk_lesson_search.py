@@ -130,6 +130,11 @@ def test_no_lesson_names_the_glossary_entry_and_shows_all(lessons) -> None:
     assert not _open_keys(at)
     assert "No lesson matches" in at.info[0].value
     assert any(m.value.startswith("**AUC**") for m in at.markdown)
+    at.button(key="lessons_search_term").click().run()  # "Lessons on AUC"
+    assert not at.exception, at.exception
+    assert at.text_input(key="lessons_search").value == "AUC"
+    assert _open_keys(at) and not at.info
+    at.text_input(key="lessons_search").input("ROC curve").run()
     at.button(key="lessons_search_clear").click().run()
     assert not at.exception, at.exception
     assert at.text_input(key="lessons_search").value == ""
