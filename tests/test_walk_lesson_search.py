@@ -64,6 +64,8 @@ def test_lessons_that_use_the_words_typed_come_first(lessons, glossary) -> None:
     says_bcc = _slugs(lessons, "BCC")
     assert _slugs(lessons, "BCC", glossary)[: len(says_bcc)] == says_bcc
     assert "skin-lesions" in _slugs(lessons, "BCC", glossary)[len(says_bcc) :]
+    # "moles" also finds the lessons that say only "mole" (or "nevus")
+    assert len(_slugs(lessons, "moles", glossary)) > len(_slugs(lessons, "moles"))
 
 
 def test_the_glossary_only_adds_lessons_after_those_found_before(lessons, glossary) -> None:

@@ -27,9 +27,10 @@ class _Part:
 
     @property
     def other_names(self) -> list[str]:
-        """The term's other names as words, to look for in a lesson."""
-        names = (" ".join(WORD.findall(n.lower())) for n in self.others)
-        return [n for n in names if n]
+        """The term's names as words, bar the words typed, to look for in a lesson ("moles"
+        names the Mole, which lessons that never say "moles" call "a mole")."""
+        names = (" ".join(WORD.findall(n.lower())) for n in self.term.names) if self.term else ()
+        return [n for n in names if n and n != " ".join(self.words)]
 
 
 def search_lessons(
