@@ -57,28 +57,9 @@ def chart_text(text: ChartText | None, label: str, key: str, *, nested: bool = F
         if nested:
             box.markdown(f"**{label}**")
         with box:
-            _static_table(text.table, text.narrow, f"{key}_text")
+            ui.table(text.table, narrow=text.narrow, static=True, key=f"{key}_text")
             if text.note:
                 st.caption(text.note)
-
-
-def _static_table(table: pd.DataFrame, narrow: pd.DataFrame | None, key: str) -> None:
-    """``table`` as a static table whose first column heads each row; with ``narrow``, that one
-    instead below :data:`ui.TABLE_NARROW_PX`, as :func:`ui.table` switches (the hidden copy is
-    hidden from screen readers too, so each reads once)."""
-    if narrow is None:
-        st.table(table.set_index(table.columns[0]))
-        return
-    for name, frame in (("wide", table), ("narrow", narrow)):
-        with st.container(key=f"{key}_{name}"):
-            st.table(frame.set_index(frame.columns[0]))
-    st.html(
-        f"<style>@media (max-width: {ui.TABLE_NARROW_PX}px) "
-        f"{{ .st-key-{key}_wide {{ display: none; }} }}"
-        f"@media (min-width: {ui.TABLE_NARROW_PX + 1}px) "
-        f"{{ .st-key-{key}_narrow {{ display: none; }} }}"
-        "</style>"
-    )
 
 
 def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:

@@ -132,14 +132,29 @@ def stack_below(key: str, width_px: int) -> None:
     )
 
 
-def table(frame: pd.DataFrame, *, key: str, narrow: pd.DataFrame | None = None, **options) -> None:
+def table(
+    frame: pd.DataFrame,
+    *,
+    key: str,
+    narrow: pd.DataFrame | None = None,
+    static: bool = False,
+    **options,
+) -> None:
     """``st.dataframe(frame, key=key, **options)`` on wide screens; below
     :data:`TABLE_NARROW_PX` (phones and tablets), where the grid would cut columns at the right
     edge, a static table that wraps its cells to the screen's width instead: ``narrow``
     (fewer or shorter columns, formatted values), else ``frame``. Its first column heads each
-    row. Both are sent; CSS shows one."""
+    row. Both are sent; CSS shows one (``display: none`` hides the other from screen readers
+    too). ``static``: a static table on wide screens as well (a real HTML table, which a screen
+    reader reads cell by cell with its headings), and only one without ``narrow``."""
+    if static and narrow is None:
+        st.table(frame.set_index(frame.columns[0]))
+        return
     with st.container(key=f"{key}_wide"):
-        st.dataframe(frame, key=key, **options)
+        if static:
+            st.table(frame.set_index(frame.columns[0]))
+        else:
+            st.dataframe(frame, key=key, **options)
     shown = frame if narrow is None else narrow
     with st.container(key=f"{key}_narrow"):
         st.table(shown.set_index(shown.columns[0]))
