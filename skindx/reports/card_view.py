@@ -25,7 +25,7 @@ from skindx.reports.card_sections import (
     subgroup_rows,
 )
 from skindx.reports.card_training import equal_shares, member_rows
-from skindx.reports.figures import per_class_table
+from skindx.reports.figures import context_shares, per_class_table
 from skindx.reports.model_card import architecture_words, measured_limits
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
@@ -582,10 +582,9 @@ def history_text(history: Mapping[str, Any] | None) -> ChartText | None:
 def context_text(context: Mapping[str, Any], variable: str) -> ChartText | None:
     """A context chart's shares: for each age bin, sex or site (rows), the share of each
     diagnosis's training lesions there (columns, each adding up to 100%); ``None`` without it."""
-    table = (context.get("tables") or {}).get(variable)
-    if not table:
+    shares = context_shares(context, variable)
+    if shares is None:
         return None
-    shares = np.exp(np.asarray(table, dtype=float))  # the tables hold log shares
     names = [diagnosis_label(code) for code in CODES][: shares.shape[1]]
     values = value_labels(variable)[: shares.shape[0]]
     cells = [[f"{100 * v:.0f}%" for v in row] for row in shares]

@@ -152,6 +152,13 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     return _readable(figure)
 
 
+def context_shares(context: Mapping[str, Any], variable: str) -> np.ndarray | None:
+    """A context table's shares (rows: age bins, sexes or sites; columns: diagnoses, each
+    adding up to 1), from the log shares the card keeps; ``None`` without the table."""
+    table = (context.get("tables") or {}).get(variable)
+    return np.exp(np.asarray(table, dtype=float)) if table else None
+
+
 def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | None:
     """Heat map of a context table: for each diagnosis (column), the share of its training
     lesions at each age bin, sex or site (each column adds up to 100%)."""
@@ -160,10 +167,9 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
     from skindx.datasets.figures import HEAT_SCALE
     from skindx.diagnosis.context import value_labels
 
-    table = (context.get("tables") or {}).get(variable)
-    if not table:
+    shares = context_shares(context, variable)
+    if shares is None:
         return None
-    shares = np.exp(np.asarray(table, dtype=float))
     classes = list(CODES)[: shares.shape[1]]
     rows = value_labels(variable)
     figure = go.Figure(
