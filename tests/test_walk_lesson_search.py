@@ -193,3 +193,16 @@ def test_a_link_to_another_lesson_opens_in_the_same_tab(
         page.wait_for_url("**/lessons?lesson=when-to-see-a-doctor", timeout=UI_TIMEOUT_MS)
         assert len(page.context.pages) == 1
         assert not errors, errors
+
+
+def test_short_words_match_words_not_parts_of_words(lessons, glossary) -> None:
+    """ "AK" matched "make" and "weak", so every lesson came back; "SK" matched every "skin".
+    A word of two letters now matches only itself, one of three only at a word's start."""
+    everything = len(lessons)
+    assert _slugs(lessons, "AK", glossary)[0] == "actinic-keratosis"
+    assert len(_slugs(lessons, "AK", glossary)) < everything
+    sk = _slugs(lessons, "SK", glossary)
+    assert sk[0] == "benign-keratosis" and len(sk) < everything
+    assert _slugs(lessons, "seb K", glossary) == sk  # the glossary's names for one term
+    assert _slugs(lessons, "mel")[0] == "melanoma"  # three letters: a word's start
+    assert "how-the-model-works" in _slugs(lessons, "AI", glossary)  # the glossary's term
