@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
@@ -76,15 +77,40 @@ def _opening_chart(key: str, percent: bool = False, log: bool = False) -> charts
     return charts.chart(key, cube, everything, percent=percent, log=log)
 
 
-def _chart(key: str, view: pd.DataFrame, filters: Filters, opening: bool, **options: bool):
-    """The chart ``key``: the kept one for the page as it opens (``opening``: no upload, no
-    filter), else made afresh for this session (an upload's charts are never kept)."""
-    if opening:
+def _made(view: pd.DataFrame, filters: Filters) -> dict[tuple, charts.Chart | None]:
+    """This session's charts of ``view`` under ``filters``, by chart and toggles: a rerun whose
+    inputs did not change (a toggle beside one chart, a filter undone) rebuilds nothing else,
+    and plotly in the browser keeps the charts it has drawn. In the session state only (an
+    upload's charts are never shared), for the last few views; "Remove my file" drops them."""
+    columns = "\0".join(map(str, view.columns)).encode()
+    rows = pd.util.hash_pandas_object(view, index=False).to_numpy().tobytes()
+    digest = (hashlib.blake2b(columns + rows, digest_size=16).hexdigest(), filters)
+    views = st.session_state.setdefault(statistics_widgets.CHARTS_MADE, {})
+    made = views.pop(digest, {})
+    views[digest] = made  # the latest last
+    while len(views) > MADE_VIEWS:
+        views.pop(next(iter(views)))
+    return made
+
+
+MADE_VIEWS = 4  # views whose charts a session keeps: the latest filters and a few before
+
+
+def _chart(key: str, view: pd.DataFrame, filters: Filters, made: dict | None, **options: bool):
+    """The chart ``key``: the kept one for the page as it opens (``made`` is None: no upload,
+    no filter), else this session's own, made once per view, filters and toggles."""
+    if made is None:
         return _opening_chart(key, **options)
-    return charts.chart(key, view, filters, **options)
+    ident = (key, *sorted(options.items()))
+    if ident not in made:
+        made[ident] = charts.chart(key, view, filters, **options)
+    return made[ident]
 
 
-def _diagnoses(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
+@st.fragment
+def _diagnoses(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
+    """A fragment: its toggles change this chart alone, so they rerun this section, not the
+    page (the other eight charts, the overview and the upload's summary stay as drawn)."""
     st.header("Diagnoses")
     percent = st.toggle(
         "Show % of each dataset",
@@ -98,7 +124,7 @@ def _diagnoses(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
         disabled=percent,
     )
     statistics_widgets.remember("stats_percent", "stats_log")
-    _section(_chart("diagnoses", view, filters, opening, percent=percent, log=log))
+    _section(_chart("diagnoses", view, filters, made, percent=percent, log=log))
 
 
 def _balanced_accuracy() -> None:
@@ -121,14 +147,14 @@ HEADINGS = {
 }
 
 
-def _charts(view: pd.DataFrame, filters: Filters, opening: bool) -> None:
+def _charts(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
     """Every chart after the diagnoses', each under its heading."""
     for key in charts.CHARTS[1:]:
         if key == "balanced_accuracy":
             _balanced_accuracy()
         elif key in HEADINGS:
             st.header(HEADINGS[key])
-        shown = _chart(key, view, filters, opening)
+        shown = _chart(key, view, filters, made)
         if shown is None:
             level = key.removeprefix("images_per_")
             st.caption(f"None of the images shown has a {level} id.")
@@ -194,8 +220,9 @@ def main() -> None:
     if narrowed := takeaways.filters_line(filters):
         st.caption(ui.escape(narrowed))
     opening = uploaded is None and keeps_everything(filters, options)
-    _diagnoses(view, filters, opening)
-    _charts(view, filters, opening)
+    made = None if opening else _made(view, filters)
+    _diagnoses(view, filters, made)
+    _charts(view, filters, made)
     _sources()
 
 

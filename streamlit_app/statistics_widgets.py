@@ -23,6 +23,7 @@ UPLOAD_NAME = "stats_upload_name"  # the file's name, to say which file is kept
 UPLOAD_KEPT = "stats_upload_kept"  # set while an upload is shown that the uploader no longer holds
 DATASETS_KEY = "stats_datasets"
 KEPT = "stats_kept"  # the widgets' values, kept while another page is shown
+CHARTS_MADE = "stats_charts_made"  # this session's charts, by the view they show (the page's)
 # Where the keyboard focus goes when the control pressed vanishes: the uploader's button after
 # an upload, "Remove my file" once pressed. Each: a container's key, and the token last focused.
 UPLOAD_MESSAGE, UPLOAD_FOCUSED = "stats_upload_message", "stats_upload_focused"
@@ -38,6 +39,7 @@ def _read_upload(upload: Any) -> dict[str, Any] | str:
 
     def read(upload: Any) -> dict[str, Any] | str:
         st.session_state[UPLOAD_NAME] = upload.name
+        st.session_state.pop(CHARTS_MADE, None)  # the charts of an earlier file go with it
         try:
             result = summarize_upload(upload.getvalue(), upload.name)
         except MetadataError as error:
@@ -61,7 +63,7 @@ def _select_upload(selected: bool) -> None:
 
 
 def _forget_upload() -> None:
-    for key in (UPLOAD_STATE, UPLOAD_NAME, UPLOAD_KEPT):
+    for key in (UPLOAD_STATE, UPLOAD_NAME, UPLOAD_KEPT, CHARTS_MADE):
         st.session_state.pop(key, None)
     _select_upload(False)
 

@@ -1,0 +1,250 @@
+"""The Statistics page's response to an interaction with an uploaded CSV, in a real browser.
+
+    python benchmarks/statistics_interaction.py [--runs 5] [--rows 2000] [--old DIR]
+
+Starts ``streamlit run streamlit_app/app.py`` on a free localhost port and drives Debian's
+Chromium (/usr/bin/chromium) with Playwright. Each round opens a fresh session on the page,
+uploads a metadata CSV built in memory (a ``--rows`` sample of HAM10000's metadata from
+../shared/data, else synthetic rows; nothing is written to disk), and times, from the input
+event until the page is settled:
+
+- the upload: the page's first full draw with "Your data", nine charts (the baseline);
+- a toggle that changes one chart ("Show % of each dataset", on then off);
+- a filter that changes every chart (Sex: "female" chosen by keyboard, then removed).
+
+"Settled" is the later of the app's script state turning back to ``notRunning`` (after it
+ran) and the animation frame after the last change inside a plotly chart, once nothing has
+changed for ``QUIET_MS``; the times are read from the page's own clock (``performance.now``).
+Prints the medians and each interaction's ratio to the upload's draw in the same run.
+
+``--old DIR``: a checkout of an earlier commit (``git worktree add /tmp/stats_old <commit>``),
+measured in the same run on its own server with the same file, so before and after share
+the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+for _path in (REPO_ROOT, REPO_ROOT / "tests"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
+
+METADATA = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "HAM10000_metadata.csv"
+UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
+QUIET_MS = 600  # nothing changed in a chart nor the run state for this long: settled
+TIMEOUT_MS = 120_000
+CHARTS = 9
+
+# Records the input event, the run state's changes and the frame after the last change in a
+# plotly chart, on the page's clock; installed before the app's own scripts run.
+PROBE = """
+(() => {
+  const b = window.__bench = {t0: null, states: [], plot: 0, plotFrame: 0};
+  const mark = () => { b.t0 = performance.now(); b.states = []; b.plot = 0; b.plotFrame = 0; };
+  b.mark = mark;
+  document.addEventListener('click', e => { if (b.armed === 'click') mark(); }, true);
+  document.addEventListener('keydown', e => {
+    if (b.armed === 'key' && (e.key === 'Enter' || e.key === 'Backspace')) mark();
+  }, true);
+  const observer = new MutationObserver(records => {
+    const now = performance.now();
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (r.type === 'attributes' && r.attributeName === 'data-test-script-state'
+          && el.dataset.testid === 'stApp') {
+        b.states.push([el.getAttribute('data-test-script-state'), now]);
+      } else if (el && el.closest && el.closest('.js-plotly-plot')) {
+        b.plot = now;
+        requestAnimationFrame(() => { b.plotFrame = Math.max(b.plotFrame, performance.now()); });
+      }
+    }
+  });
+  const start = () => observer.observe(document.documentElement, {
+    subtree: true, childList: true, attributes: true, characterData: true});
+  if (document.documentElement) start(); else addEventListener('DOMContentLoaded', start);
+})();
+"""
+# Ran (a "running" seen since the input) and stopped, and quiet since.
+SETTLED = """quiet => {
+  const b = window.__bench;
+  const ran = b.states.findIndex(([s]) => s === 'running');
+  if (ran < 0) return false;
+  const stopped = b.states.slice(ran).filter(([s]) => s === 'notRunning').pop();
+  if (!stopped || b.states[b.states.length - 1][0] !== 'notRunning') return false;
+  const last = Math.max(stopped[1], b.plotFrame, b.plot);
+  return performance.now() - last > quiet;
+}"""
+ELAPSED = """() => {
+  const b = window.__bench;
+  const stopped = b.states.filter(([s]) => s === 'notRunning').pop()[1];
+  return (Math.max(stopped, b.plotFrame) - b.t0) / 1000;
+}"""
+
+
+def metadata_csv(rows: int) -> bytes:
+    """``rows`` rows of HAM10000's metadata (a fixed sample), else synthetic ISIC-format rows."""
+    import numpy as np
+    import pandas as pd
+
+    if METADATA.is_file():
+        frame = pd.read_csv(METADATA).sample(rows, random_state=0)
+    else:
+        rng = np.random.default_rng(0)
+        frame = pd.DataFrame(
+            {
+                "lesion_id": [f"L{i // 2}" for i in range(rows)],
+                "image_id": [f"I{i}" for i in range(rows)],
+                "dx": rng.choice(["nv", "mel", "bkl", "bcc", "akiec", "vasc", "df"], rows),
+                "dx_type": rng.choice(["histo", "follow_up", "consensus"], rows),
+                "age": rng.integers(5, 90, rows) // 5 * 5.0,
+                "sex": rng.choice(["male", "female"], rows),
+                "localization": rng.choice(["back", "trunk", "face", "lower extremity"], rows),
+            }
+        )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def _settle(page) -> float:
+    page.mouse.move(2, 2)  # off the charts: a hover label would count as a redraw
+    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=TIMEOUT_MS, polling=50)
+    return page.evaluate(ELAPSED)
+
+
+def _plotly_drawn(page) -> None:
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {CHARTS}",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[float]]:
+    """(upload's draw, [toggle on, toggle off], [filter on, filter off]) in seconds, one
+    fresh session."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script(PROBE)
+    try:
+        page.goto(f"{url}/statistics", wait_until="domcontentloaded")
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+            timeout=TIMEOUT_MS
+        )
+        _plotly_drawn(page)
+        page.get_by_text("Use your own metadata").click()
+        uploader = page.locator(UPLOADER)
+        uploader.wait_for(state="attached", timeout=TIMEOUT_MS)
+        page.evaluate("window.__bench.mark()")
+        uploader.set_input_files({"name": "mine.csv", "mimeType": "text/csv", "buffer": data})
+        upload = _settle(page)
+        page.get_by_text("images read").first.wait_for(timeout=TIMEOUT_MS)
+        _plotly_drawn(page)
+
+        toggles = []
+        page.evaluate("window.__bench.armed = 'click'")
+        for _ in range(2):  # on, then off
+            page.get_by_text("Show % of each dataset").click()
+            toggles.append(_settle(page))
+
+        page.evaluate("window.__bench.armed = null")
+        page.get_by_text("Filters: age, sex, body site, diagnosis").click()
+        sex = page.get_by_role("combobox", name="Sex")  # the multiselect's input
+        filters = []
+        for key in ("Enter", "Backspace"):  # "female" chosen, then removed
+            sex.click()
+            if key == "Enter":
+                sex.press_sequentially("female")
+                page.get_by_role("option", name="female").wait_for(timeout=TIMEOUT_MS)
+            page.evaluate("window.__bench.armed = 'key'")
+            sex.press(key)
+            page.evaluate("window.__bench.armed = null")
+            filters.append(_settle(page))
+            page.keyboard.press("Escape")  # the open list closed: nothing reruns
+            chosen = page.locator('[data-testid="stMultiSelect"]', has_text="Sex")
+            tags = chosen.locator('[data-baseweb="tag"]', has_text="female").count()
+            if tags != (key == "Enter"):
+                raise RuntimeError(f"the Sex filter was not {key}-ed as expected")
+        return upload, toggles, filters
+    finally:
+        page.close()
+
+
+def measure(root: Path, data: bytes, runs: int) -> dict[str, list[float]]:
+    """Every round's times, on a server of the checkout ``root`` (one warm-up round first)."""
+    from playwright.sync_api import sync_playwright
+
+    app = root / "streamlit_app" / "app.py"
+    times: dict[str, list[float]] = {"upload": [], "toggle": [], "filter": []}
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as log:
+        # No model: this page needs none, and the background warm-up then ends at once.
+        process, url = start_streamlit(Path(scratch) / "no-model", log, app=app)
+        try:
+            wait_healthy(process, url, 120)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+                )
+                one_round(browser, url, data)  # imports, plotly's first figures
+                for _ in range(runs):
+                    upload, toggles, filters = one_round(browser, url, data)
+                    times["upload"].append(upload)
+                    times["toggle"] += toggles
+                    times["filter"] += filters
+                browser.close()
+        finally:
+            stop(process)
+    return times
+
+
+def report(label: str, times: dict[str, list[float]]) -> dict[str, float]:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    base = medians["upload"]
+    print(f"{label}:")
+    print(f"  upload → first full draw (baseline): median {base:.3f} s")
+    for name, what in (("toggle", "toggle, one chart"), ("filter", "filter, every chart")):
+        values = times[name]
+        print(
+            f"  {what}: median {medians[name]:.3f} s (min {min(values):.3f}, max "
+            f"{max(values):.3f}, n={len(values)}); ratio to baseline {medians[name] / base:.2f}"
+        )
+    return medians
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--old", type=Path, help="a checkout of an earlier commit, measured too")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 2
+    data = metadata_csv(args.rows)
+    source = "HAM10000 sample" if METADATA.is_file() else "synthetic"
+    print(f"upload: {args.rows} rows ({source}, {len(data) / 1024:.0f} KiB), {args.runs} rounds")
+    start = time.perf_counter()
+    now = report("this checkout", measure(REPO_ROOT, data, args.runs))
+    if args.old:
+        old = report(f"old checkout {args.old}", measure(args.old.resolve(), data, args.runs))
+        for name in ("toggle", "filter"):
+            ratio_now = now[name] / now["upload"]
+            ratio_old = old[name] / old["upload"]
+            print(
+                f"{name}: {old[name]:.3f} s → {now[name]:.3f} s ({old[name] / now[name]:.1f}× "
+                f"faster); ratio to baseline {ratio_old:.2f} → {ratio_now:.2f}"
+            )
+    print(f"({time.perf_counter() - start:.0f} s in all)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
