@@ -10,7 +10,8 @@ event until the page is settled:
 
 - the upload: the page's first full draw with "Your data", nine charts (the baseline);
 - a toggle that changes one chart ("Show % of each dataset", on then off);
-- a filter that changes every chart (Sex: "female" chosen from the list, then removed).
+- a filter that changes every chart (Sex: "female" chosen from the list), and the same
+  filter removed (the charts of the upload's first view again), reported apart.
 
 "Settled" is the later of the app's script state turning back to ``notRunning`` (after it
 ran) and the animation frame after the last change inside a plotly chart, once nothing has
@@ -18,14 +19,16 @@ changed for ``QUIET_MS``; the times are read from the page's own clock (``perfor
 Prints the medians and each interaction's ratio to the upload's draw in the same run.
 
 ``--old DIR``: a checkout of an earlier commit (``git worktree add /tmp/stats_old <commit>``),
-measured in the same run on its own server with the same file, so before and after share
-the machine and its load.
+measured in the same run on its own server with the same file, its rounds taking turns with
+this checkout's, so before and after share the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -44,6 +47,11 @@ UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
 QUIET_MS = 600  # nothing changed in a chart nor the run state for this long: settled
 TIMEOUT_MS = 120_000
 CHARTS = 9
+INTERACTIONS = {
+    "toggle": "toggle, one chart (on and off)",
+    "filter": "filter chosen, every chart",
+    "filter undone": "filter removed, back to the upload's view",
+}
 
 # Records the input event, the run state's changes and the frame after the last change in a
 # plotly chart, on the page's clock; installed before the app's own scripts run.
@@ -52,7 +60,8 @@ PROBE = """
   const b = window.__bench = {t0: null, states: [], plot: 0, plotFrame: 0};
   const mark = () => { b.t0 = performance.now(); b.states = []; b.plot = 0; b.plotFrame = 0; };
   b.mark = mark;
-  document.addEventListener('click', e => { if (b.armed === 'click') mark(); }, true);
+  // The next press starts the clock (armed for one press: a click's own events come after).
+  addEventListener('pointerdown', () => { if (b.armed) { b.armed = false; mark(); } }, true);
   const observer = new MutationObserver(records => {
     const now = performance.now();
     for (const r of records) {
@@ -113,9 +122,15 @@ def metadata_csv(rows: int) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _settle(page) -> float:
+def _settle(page, what: str) -> float:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.mouse.move(2, 2)  # off the charts: a hover label would count as a redraw
-    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=TIMEOUT_MS, polling=50)
+    try:
+        page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=TIMEOUT_MS, polling=50)
+    except PlaywrightTimeout:
+        seen = page.evaluate("window.__bench.states")
+        raise RuntimeError(f"{what}: the page did not settle; run states seen: {seen}") from None
     return page.evaluate(ELAPSED)
 
 
@@ -126,20 +141,24 @@ def _plotly_drawn(page) -> None:
     )
 
 
-def _open_list(page, combobox, name: str):
-    """The option ``name`` of a multiselect's list, opened by a click on its input (again
-    where a click landed while the expander above was still opening)."""
+def _choose(page, combobox, name: str) -> None:
+    """Click the option ``name`` of a multiselect's list, the clock armed; the list opened by a
+    click on its input, again where it closed first (a click landing while the expander above
+    was still opening, or a late redraw)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     option = page.get_by_role("option", name=name, exact=True)
     for _ in range(5):
-        combobox.click()
         try:
+            combobox.click()
             option.wait_for(timeout=5_000)
-            return option
+            page.evaluate("window.__bench.armed = true")
+            option.click(timeout=5_000)
+            return
         except PlaywrightTimeout:
+            page.evaluate("window.__bench.armed = false")
             page.keyboard.press("Escape")
-    raise RuntimeError(f"the list with {name!r} did not open")
+    raise RuntimeError(f"the option {name!r} could not be clicked")
 
 
 def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[float]]:
@@ -158,15 +177,15 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
         uploader.wait_for(state="attached", timeout=TIMEOUT_MS)
         page.evaluate("window.__bench.mark()")
         uploader.set_input_files({"name": "mine.csv", "mimeType": "text/csv", "buffer": data})
-        upload = _settle(page)
+        upload = _settle(page, "upload")
         page.get_by_text("images read").first.wait_for(timeout=TIMEOUT_MS)
         _plotly_drawn(page)
 
         toggles = []
-        page.evaluate("window.__bench.armed = 'click'")
         for _ in range(2):  # on, then off
+            page.evaluate("window.__bench.armed = true")
             page.get_by_text("Show % of each dataset").click()
-            toggles.append(_settle(page))
+            toggles.append(_settle(page, "toggle"))
 
         page.get_by_text("Filters: age, sex, body site, diagnosis").click()
         sex = page.get_by_role("combobox", name="Sex")  # the multiselect's input
@@ -174,12 +193,12 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
         remove = widget.get_by_role("button", name="Remove female")
         filters = []
         for chosen in (True, False):  # "female" chosen from the list, then removed by its ×
-            page.evaluate("window.__bench.armed = null")
-            option = _open_list(page, sex, "female") if chosen else remove
-            option.wait_for(timeout=TIMEOUT_MS)
-            page.evaluate("window.__bench.armed = 'click'")
-            option.click()
-            filters.append(_settle(page))
+            if chosen:
+                _choose(page, sex, "female")
+            else:
+                page.evaluate("window.__bench.armed = true")
+                remove.click()
+            filters.append(_settle(page, f"filter {chosen=}"))
             page.keyboard.press("Escape")  # the list closed: nothing reruns
             if remove.count() != chosen:
                 raise RuntimeError("the Sex filter did not change as expected")
@@ -188,30 +207,38 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
         page.close()
 
 
-def measure(root: Path, data: bytes, runs: int) -> dict[str, list[float]]:
-    """Every round's times, on a server of the checkout ``root`` (one warm-up round first)."""
+def measure(roots: list[Path], data: bytes, runs: int) -> list[dict[str, list[float]]]:
+    """Every round's times per checkout in ``roots``, each on its own server, the rounds
+    taken in turn so that a change in the machine's load falls on all alike (one untimed
+    warm-up round each first)."""
     from playwright.sync_api import sync_playwright
 
-    app = root / "streamlit_app" / "app.py"
-    times: dict[str, list[float]] = {"upload": [], "toggle": [], "filter": []}
-    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as log:
-        # No model: this page needs none, and the background warm-up then ends at once.
-        process, url = start_streamlit(Path(scratch) / "no-model", log, app=app)
-        try:
+    times = [{name: [] for name in ("upload", *INTERACTIONS)} for _ in roots]
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for root in roots:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory())
+            log = stack.enter_context(tempfile.TemporaryFile())
+            # No model: this page needs none, and the background warm-up then ends at once.
+            app = root / "streamlit_app" / "app.py"
+            process, url = start_streamlit(Path(scratch) / "no-model", log, app=app)
+            stack.callback(stop, process)
             wait_healthy(process, url, 120)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-                )
-                one_round(browser, url, data)  # imports, plotly's first figures
-                for _ in range(runs):
-                    upload, toggles, filters = one_round(browser, url, data)
-                    times["upload"].append(upload)
-                    times["toggle"] += toggles
-                    times["filter"] += filters
-                browser.close()
-        finally:
-            stop(process)
+            urls.append(url)
+        playwright = stack.enter_context(sync_playwright())
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        stack.callback(browser.close)
+        for url in urls:
+            one_round(browser, url, data)  # imports, plotly's first figures
+        for _ in range(runs):
+            for url, kept in zip(urls, times, strict=True):
+                upload, toggles, filters = one_round(browser, url, data)
+                kept["upload"].append(upload)
+                kept["toggle"] += toggles
+                kept["filter"].append(filters[0])
+                kept["filter undone"].append(filters[1])
     return times
 
 
@@ -220,7 +247,7 @@ def report(label: str, times: dict[str, list[float]]) -> dict[str, float]:
     base = medians["upload"]
     print(f"{label}:")
     print(f"  upload → first full draw (baseline): median {base:.3f} s")
-    for name, what in (("toggle", "toggle, one chart"), ("filter", "filter, every chart")):
+    for name, what in INTERACTIONS.items():
         values = times[name]
         print(
             f"  {what}: median {medians[name]:.3f} s (min {min(values):.3f}, max "
@@ -242,16 +269,20 @@ def main(argv: list[str] | None = None) -> int:
     source = "HAM10000 sample" if METADATA.is_file() else "synthetic"
     print(f"upload: {args.rows} rows ({source}, {len(data) / 1024:.0f} KiB), {args.runs} rounds")
     start = time.perf_counter()
-    now = report("this checkout", measure(REPO_ROOT, data, args.runs))
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} (1 min)")
+    roots = [REPO_ROOT, *([args.old.resolve()] if args.old else [])]
+    measured = measure(roots, data, args.runs)
+    now = report("this checkout", measured[0])
     if args.old:
-        old = report(f"old checkout {args.old}", measure(args.old.resolve(), data, args.runs))
-        for name in ("toggle", "filter"):
+        old = report(f"old checkout {args.old}", measured[1])
+        for name in INTERACTIONS:
             ratio_now = now[name] / now["upload"]
             ratio_old = old[name] / old["upload"]
             print(
                 f"{name}: {old[name]:.3f} s → {now[name]:.3f} s ({old[name] / now[name]:.1f}× "
                 f"faster); ratio to baseline {ratio_old:.2f} → {ratio_now:.2f}"
             )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     print(f"({time.perf_counter() - start:.0f} s in all)")
     return 0
 
