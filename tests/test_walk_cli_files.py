@@ -202,3 +202,20 @@ def test_stats_summarize_notes_a_file_without_diagnoses_once(capsys, tmp_path) -
         "charts count all its images as “unknown”."
     )
     assert len(err) == 2 and "body site skindx does not know (moon)" in err[0]
+
+
+def test_stats_summarize_names_a_researchers_own_file(tmp_path, capsys) -> None:
+    """A clinic's own CSV in HAM10000's format was summarised as "HAM10000: 2 images";
+    ``--name`` names it, and a blank name is refused before anything is read."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+        "L1,I1,nv,histo,40,male,back\nL2,I2,mel,histo,60,female,face\n"
+    )
+    out = tmp_path / "summary.json"
+    assert main(["stats", "summarize", str(mine), "--name", " My clinic ", "--out", str(out)]) == 0
+    assert "My clinic: 2 images" in capsys.readouterr().out
+    assert list(json.loads(out.read_text())["datasets"]) == ["My clinic"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["stats", "summarize", str(mine), "--name", " ", "--out", str(tmp_path / "b.json")])
+    assert exit_.value.code == 2 and "expected a name" in capsys.readouterr().err

@@ -155,6 +155,13 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+def _label(text: str) -> str:
+    """A name to show (a dataset's): not blank, spaces around it dropped."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got nothing")
+    return text.strip()
+
+
 def _context_field(field: str):
     """An argparse type checking one Context field (age, sex, site) with its own message."""
 

@@ -15,6 +15,7 @@ from skindx.cli.common import (
     _check_output_file,
     _existing_dir,
     _existing_file,
+    _label,
     _load,
     _readable,
 )
@@ -178,7 +179,9 @@ def add_evaluate(commands) -> None:
     evaluate.add_argument(
         "--split", help="card key for --update-card (default: test or test_with_context)"
     )
-    evaluate.add_argument("--name", default="ISIC 2018 Task 3 test", help="dataset name")
+    evaluate.add_argument(
+        "--name", type=_label, default="ISIC 2018 Task 3 test", help="dataset name"
+    )
     evaluate.add_argument(
         "--tta", action="store_true", default=None, help="average over flips (default: the card's)"
     )

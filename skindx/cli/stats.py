@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from skindx.cli.common import _check_output_file, _existing_file
+from skindx.cli.common import _check_output_file, _existing_file, _label
 
 
 def cmd_stats_summarize(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.reports.numbers import counted
 
     _check_output_file("--out", args.out)
-    summary, unrecognised = summarize_files_checked([str(p) for p in args.csv])
+    summary, unrecognised = summarize_files_checked([str(p) for p in args.csv], args.name)
     # The page's warnings, on stderr: the values are counted, but as unknown.
     for path, unknown in unrecognised.items():
         for note in unknown_value_notes(unknown):
@@ -58,4 +58,10 @@ def add_stats(commands) -> None:
         help="ISIC metadata or ground-truth CSVs (HAM10000, ISIC 2018–2020, Archive)",
     )
     summarize.add_argument("--out", type=Path, required=True, help="JSON summary to write")
+    summarize.add_argument(
+        "--name",
+        type=_label,
+        help="the dataset name for every CSV's images (default: the one its format names, "
+        "e.g. HAM10000: name your own file in HAM10000's format, or it counts as HAM10000)",
+    )
     summarize.set_defaults(handler=cmd_stats_summarize)

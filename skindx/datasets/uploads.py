@@ -46,16 +46,18 @@ Unrecognised = dict[Path, dict[str, dict[str, int]]]
 
 
 def read_files_checked(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]], dataset: str | None = None
 ) -> tuple[pd.DataFrame, Unrecognised]:
     """Read and concatenate metadata CSVs (an ISIC 2019 metadata CSV joins its ground truth),
     and the values each file holds that skindx does not know (see
-    :func:`~skindx.datasets.metadata.read_metadata_checked`), for the files with any."""
+    :func:`~skindx.datasets.metadata.read_metadata_checked`), for the files with any.
+    ``dataset``: the name for every row, where the formats' own names would mislead (a
+    clinic's file in HAM10000's format is otherwise "HAM10000")."""
     if not paths:
         raise MetadataError("no metadata CSV given")
     frames, unrecognised = [], {}
     for path, meta in _pair_2019_metadata([Path(p) for p in paths]):
-        frame, unknown = _read(path, metadata=meta)
+        frame, unknown = _read(path, metadata=meta, dataset=dataset)
         frames.append(frame)
         if unknown:
             unrecognised[path] = unknown
@@ -121,11 +123,12 @@ def summarize_files(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
 
 
 def summarize_files_checked(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]], dataset: str | None = None
 ) -> tuple[dict[str, Any], Unrecognised]:
     """:func:`summarize_files`, and per file the values skindx does not know, which the summary
-    counts as unknown, as an upload's (for :func:`unknown_value_notes`)."""
-    frame, unrecognised = read_files_checked(paths)
+    counts as unknown, as an upload's (for :func:`unknown_value_notes`); ``dataset`` as
+    :func:`read_files_checked` takes it."""
+    frame, unrecognised = read_files_checked(paths, dataset)
     summary = summarize(_as_unknown(frame))
     return {"sources": [Path(p).name for p in paths], **summary}, unrecognised
 
