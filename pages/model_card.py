@@ -2,7 +2,8 @@
 
 Every figure on this page comes from the card (written by ``skindx train`` / ``skindx
 evaluate``); what the card does not hold is shown as “not measured”, never filled in. Layout
-only: the sentences and tables come from ``skindx.reports.card_view``.
+only: the sentences and tables come from ``skindx.reports.card_view`` and
+``skindx.reports.chart_text``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import streamlit as st
 from skindx.diagnosis.context import VARIABLE_LABELS
 from skindx.images import quality
 from skindx.model.card import ModelCard
-from skindx.reports import card_view, figures
+from skindx.reports import card_view, chart_text, figures
 from skindx.reports.card_sections import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
 from skindx.reports.card_view import MEMBER_SCORE, NOT_MEASURED, SPLITS
 from streamlit_app import card_widgets, resources, ui
@@ -70,7 +71,7 @@ def _training(card: ModelCard) -> None:
     if history is not None:
         with st.expander("Training curves"):
             st.plotly_chart(history, key="card_history", config=ui.CHART_CONFIG)
-            text = card_view.history_text(training.get("history"))
+            text = chart_text.history_text(training.get("history"))
             card_widgets.chart_text(text, "Training curves as a table", "card_history", nested=True)
     recipe = card_view.recorded_recipe(training)
     if recipe:
@@ -123,14 +124,14 @@ def _evaluation(card: ModelCard) -> dict[str, Any] | None:
         figures.confusion_figure(metrics),
         "Rows: the true diagnosis; columns: the model's top class; each row adds up to 100%.",
         "card_confusion",
-        card_view.confusion_text(metrics),
+        chart_text.confusion_text(metrics),
     )
     card_widgets.figure(
         "ROC curves",
         figures.roc_figure(metrics),
         "One class against the rest; the dotted diagonal is guessing.",
         "card_roc",
-        card_view.roc_text(metrics),
+        chart_text.roc_text(metrics),
     )
     _subgroups(metrics)
     return metrics
@@ -155,7 +156,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
         "Bars: how often the top class was right among images with that confidence. "
         "Bars on the diagonal mean the stated probabilities can be taken at face value.",
         "card_reliability",
-        card_view.reliability_text(metrics),
+        chart_text.reliability_text(metrics),
     )
     st.subheader("Triage messages")
     thresholds = card.thresholds or {}
@@ -181,7 +182,7 @@ def _calibration(card: ModelCard, metrics: Mapping[str, Any] | None) -> None:
                         "Each column: one diagnosis's training lesions, adding up to 100% "
                         "(counted once per lesion, with one extra count per cell).",
                         f"card_context_{variable}",
-                        card_view.context_text(card.context, variable),
+                        chart_text.context_text(card.context, variable),
                         nested=True,
                     )
 

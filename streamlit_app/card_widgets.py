@@ -12,8 +12,8 @@ from skindx.reports.card_view import (
     PER_CLASS_ORDER,
     PHOTO_QUALITY_SHARES,
     SUBGROUP_ACCURACY,
-    ChartText,
 )
+from skindx.reports.chart_text import ChartText
 from streamlit_app import ui
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from skindx.datasets.examples import ExampleImage
 from skindx.images.loading import ImageRejected
-from skindx.reports.numbers import probability
+from skindx.reports.numbers import counted, probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES
 from skindx.teaching.figures import (
@@ -169,11 +169,8 @@ def no_lesson_found(
     typed = ui.escape(query)
     elsewhere = len(search_lessons(lessons, query, None, glossary)) if audience else 0
     if elsewhere:
-        some = (
-            f"{elsewhere} lessons for other readers do"
-            if elsewhere > 1
-            else ("1 lesson for other readers does")
-        )
+        verb = "does" if elsewhere == 1 else "do"
+        some = f"{counted(elsewhere, 'lesson')} for other readers {verb}"
         st.info(f"No lesson for “{audience}” matches “{typed}”, but {some}.")
         st.button("Show them", key="lessons_search_everyone", on_click=show_all, args=(query,))
         return

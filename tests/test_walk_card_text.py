@@ -25,8 +25,8 @@ from test_browser import (  # noqa: F401  (browser: a fixture)
 
 from skindx.config import DEFAULT_MODEL_DIR
 from skindx.diagnosis.context import VARIABLE_LABELS
-from skindx.reports import card_view
-from skindx.reports.card_view import PREDICTED, ROC_POINT
+from skindx.reports import card_view, chart_text
+from skindx.reports.chart_text import PREDICTED, ROC_POINT
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
 
@@ -181,7 +181,7 @@ def test_the_members_phone_table_keeps_four_columns() -> None:
 
 def test_the_mistakes_sentence_gives_the_commonest_and_the_largest_share() -> None:
     metrics = {"classes": ["mel", "nv"], "confusion_matrix": [[8, 2], [30, 170]]}
-    text = card_view.confusion_text(metrics)
+    text = chart_text.confusion_text(metrics)
     assert text.table.to_dict("list") == {
         "true diagnosis": ["Melanoma", "Melanocytic nevus"],
         "predicted: Melanoma": [8, 30],
@@ -193,9 +193,9 @@ def test_the_mistakes_sentence_gives_the_commonest_and_the_largest_share() -> No
         " the largest share of one diagnosis: melanoma taken for melanocytic nevus (2 of 10 "
         "images, 20.0%)."
     )
-    right = card_view.confusion_text({**metrics, "confusion_matrix": [[10, 0], [0, 200]]})
+    right = chart_text.confusion_text({**metrics, "confusion_matrix": [[10, 0], [0, 200]]})
     assert right.summary == "The model's top class was the true diagnosis for every image."
-    assert card_view.confusion_text({}) is None
+    assert chart_text.confusion_text({}) is None
 
 
 def test_the_roc_points_are_read_off_the_curve_as_drawn() -> None:
@@ -205,7 +205,7 @@ def test_the_roc_points_are_read_off_the_curve_as_drawn() -> None:
         "roc": {"mel": curve},
         "per_class": {"mel": {"auc": 0.91234, "sensitivity": 0.5, "specificity": 0.95}},
     }
-    (row,) = card_view.roc_text(metrics).table.to_dict("records")
+    (row,) = chart_text.roc_text(metrics).table.to_dict("records")
     assert row == {
         "diagnosis": "Melanoma",
         "AUC": "0.912",
@@ -215,7 +215,7 @@ def test_the_roc_points_are_read_off_the_curve_as_drawn() -> None:
         "sensitivity at 90% specificity": "70.0%",
         "specificity at 90% sensitivity": "80.0%",  # the curve reaches 90% at 20%
     }
-    assert card_view.roc_text({"roc": {}}) is None
+    assert chart_text.roc_text({"roc": {}}) is None
 
 
 def test_the_roc_summary_names_the_best_and_worst_class() -> None:
@@ -225,7 +225,7 @@ def test_the_roc_summary_names_the_best_and_worst_class() -> None:
         "roc": {"mel": line, "nv": line, "bkl": line},
         "per_class": {"mel": {"auc": 0.8}, "nv": {"auc": 0.95}, "bkl": {"auc": 0.9}},
     }
-    text = card_view.roc_text(metrics)
+    text = chart_text.roc_text(metrics)
     assert text.summary.startswith(
         "Told apart from the other diagnoses best: melanocytic nevus (AUC 0.950); worst: "
         "melanoma (AUC 0.800)."
@@ -239,7 +239,7 @@ def test_the_reliability_text_skips_empty_bins_and_counts_the_over_confident() -
         {"lower": 0.5, "upper": 0.75, "confidence": 0.6, "accuracy": 0.5, "count": 1200},
         {"lower": 0.75, "upper": 1.0, "confidence": 0.9, "accuracy": 0.95, "count": 30},
     ]
-    text = card_view.reliability_text({"reliability": bins})
+    text = chart_text.reliability_text({"reliability": bins})
     assert text.table.to_dict("list") == {
         "confidence range": ["50.0–75.0%", "75.0–100.0%"],
         "mean confidence": ["60.0%", "90.0%"],
@@ -248,28 +248,28 @@ def test_the_reliability_text_skips_empty_bins_and_counts_the_over_confident() -
     }
     assert text.summary.startswith("In 1 of the 2 confidence ranges with images")
     assert text.summary.endswith("(over-confident), in 1 more often.")
-    assert card_view.reliability_text({}) is None
+    assert chart_text.reliability_text({}) is None
 
 
 def test_the_training_curves_table_has_a_row_per_epoch() -> None:
-    text = card_view.history_text({"loss": [1.0, 0.5, 0.25], "val_loss": [1.1, 0.7], "lr": 0.1})
+    text = chart_text.history_text({"loss": [1.0, 0.5, 0.25], "val_loss": [1.1, 0.7], "lr": 0.1})
     assert text.table.to_dict("list") == {
         "epoch": [1, 2, 3],
         "loss": ["1", "0.5", "0.25"],
         "val_loss": ["1.1", "0.7", ""],
     }
-    assert card_view.history_text(None) is None and card_view.history_text({"loss": []}) is None
+    assert chart_text.history_text(None) is None and chart_text.history_text({"loss": []}) is None
 
 
 def test_the_context_text_has_a_row_per_value() -> None:
     table = np.log([[0.25, 0.5], [0.75, 0.5]]).tolist()
-    text = card_view.context_text({"tables": {"sex": table}}, "sex")
+    text = chart_text.context_text({"tables": {"sex": table}}, "sex")
     assert text.table.to_dict("list") == {
         "Sex": ["Female", "Male"],
         diagnosis_label("akiec"): ["25%", "75%"],
         diagnosis_label("bcc"): ["50%", "50%"],
     }
-    assert card_view.context_text({"tables": {}}, "age") is None
+    assert chart_text.context_text({"tables": {}}, "age") is None
 
 
 # ----------------------------------------------------------------------------- in a browser
