@@ -206,3 +206,12 @@ def test_short_words_match_words_not_parts_of_words(lessons, glossary) -> None:
     assert _slugs(lessons, "seb K", glossary) == sk  # the glossary's names for one term
     assert _slugs(lessons, "mel")[0] == "melanoma"  # three letters: a word's start
     assert "how-the-model-works" in _slugs(lessons, "AI", glossary)  # the glossary's term
+
+
+def test_the_glossary_search_reads_short_words_as_words(glossary) -> None:
+    """The glossary tab's search listed every term whose definition says "make" for "AK"."""
+    from skindx.teaching.glossary import search_glossary
+
+    assert [term.term for term in search_glossary(glossary, "AK")] == ["Actinic keratosis"]
+    assert [term.term for term in search_glossary(glossary, "SK")] == ["Seborrhoeic keratosis"]
+    assert search_glossary(glossary, "mel")[0].term.startswith("Mel")  # a word's start

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from skindx.config import CONTENT_DIR
-from skindx.teaching.lesson import WORD, LessonError, text_problem
+from skindx.teaching.lesson import WORD, LessonError, occurrences, text_problem
 
 GLOSSARY_PATH = CONTENT_DIR / "glossary.yaml"
 
@@ -76,8 +76,8 @@ def search_glossary(terms: Sequence[GlossaryTerm], query: str = "") -> list[Glos
     if not words:
         return list(terms)
 
-    def holds(text: str) -> bool:
-        return all(w in text.lower() for w in words)
+    def holds(text: str) -> bool:  # a short word as a word ("AK" is not in "make")
+        return all(occurrences(text.lower(), w) for w in words)
 
     found = [t for t in terms if holds(f"{' '.join(t.names)} {t.definition}")]
     return sorted(found, key=lambda t: not holds(" ".join(t.names)))

@@ -15,6 +15,21 @@ AUDIENCES: tuple[str, ...] = ("public", "educator", "clinician")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 WORD = re.compile(r"[a-z0-9]+")
 
+# Short words match only at a word's start, and the shortest only as whole words: "AK" found
+# "make" and "weak" in every lesson, "SK" every "skin", and "nv" ranked the lesson on
+# convolutional networks second.
+WORD_START, WHOLE_WORD = 3, 2
+
+
+def occurrences(text: str, word: str) -> int:
+    """How often ``word`` occurs in ``text`` (lower case): anywhere in a word ("keratos" finds
+    "keratoses"); a short word at a word's start ("mel" finds "melanoma"); the shortest as a
+    whole word ("UV" and "SK" themselves)."""
+    if len(word) > WORD_START:
+        return text.count(word)
+    end = r"(?![a-z0-9])" if len(word) <= WHOLE_WORD else ""
+    return len(re.findall(rf"(?<![a-z0-9]){re.escape(word)}{end}", text))
+
 
 class LessonError(ValueError):
     """Lesson, quiz or glossary content that does not follow the schema."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from skindx.taxonomy import BY_CODE
 from skindx.teaching.glossary import GlossaryTerm
-from skindx.teaching.lesson import WORD, Lesson
+from skindx.teaching.lesson import WHOLE_WORD, WORD, Lesson, occurrences
 
 
 @dataclass(frozen=True)
@@ -109,29 +109,13 @@ def _rank(lesson: Lesson, parts: Sequence[_Part]) -> tuple[int, float] | None:
     return by_other_name, -score
 
 
-# Short words match only at a word's start, and the shortest only as whole words: "AK" found
-# "make" and "weak" in every lesson, "SK" every "skin", and "nv" ranked the lesson on
-# convolutional networks second.
-WORD_START, WHOLE_WORD = 3, 2
-
-
-def _count(text: str, word: str) -> int:
-    """How often ``word`` occurs in ``text`` (lower case): anywhere in a word ("keratos" finds
-    "keratoses"); a short word at a word's start ("mel" finds "melanoma"); the shortest as a
-    whole word ("UV" and "SK" themselves)."""
-    if len(word) > WORD_START:
-        return text.count(word)
-    end = r"(?![a-z0-9])" if len(word) <= WHOLE_WORD else ""
-    return len(re.findall(rf"(?<![a-z0-9]){re.escape(word)}{end}", text))
-
-
 def _score(lesson: Lesson, words: Sequence[str]) -> float:
     title, summary, body = lesson.title.lower(), lesson.summary.lower(), lesson.body.lower()
     names = _diagnosis_names(lesson).lower()
     score = 0.0
     for word in words:
-        hits = _count(body, word)
-        title_, names_, summary_ = (_count(t, word) > 0 for t in (title, names, summary))
+        hits = occurrences(body, word)
+        title_, names_, summary_ = (occurrences(t, word) > 0 for t in (title, names, summary))
         if not (hits or title_ or summary_ or names_):
             return 0.0
         score += 4 * title_ + 2 * names_ + 2 * summary_ + min(hits, 10) / 10
