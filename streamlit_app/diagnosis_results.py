@@ -433,10 +433,7 @@ def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely")
 
 def _out_of_domain(prediction: Prediction) -> None:
     if prediction.refusal:
-        st.warning(
-            f"{prediction.refusal} If a spot on your skin worries you, see a doctor.",
-            icon=":material/help:",
-        )
+        st.warning(prediction.concern_message, icon=":material/help:")
         return
     st.warning(
         "**This does not look like a close-up skin-lesion photo**, so the model gives no "

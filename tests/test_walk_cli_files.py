@@ -219,3 +219,13 @@ def test_stats_summarize_names_a_researchers_own_file(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["stats", "summarize", str(mine), "--name", " ", "--out", str(tmp_path / "b.json")])
     assert exit_.value.code == 2 and "expected a name" in capsys.readouterr().err
+
+
+def test_stats_summarize_still_makes_the_out_folder(tmp_path) -> None:
+    """The early output check refused ``--out new/sub/s.json``, whose folders the summary's
+    writer makes (and did before the check)."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("image_id,dx,age,sex,localization\nI1,nv,40,male,back\n")
+    out = tmp_path / "new" / "sub" / "summary.json"
+    assert main(["stats", "summarize", str(mine), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["datasets"]

@@ -20,17 +20,17 @@ class UsageError(CommandError):
     """An option the command cannot use, found before any long run: one line, exit status 2."""
 
 
-MODEL_FILES = ("card.json", "model.keras")
-
-
-def _unwritable(path: Path | None) -> str | None:
-    """Why the file ``path`` cannot be written (checked before a long run), or ``None``."""
+def _unwritable(path: Path | None, creates_folder: bool = False) -> str | None:
+    """Why the file ``path`` cannot be written (checked before a long run), or ``None``.
+    ``creates_folder``: the writer makes missing folders, so the nearest existing one counts."""
     if path is None:
         return None
     target = Path(path)
     if target.is_dir():
         return "it is a folder"
     folder = target.parent if str(target.parent) else Path(".")
+    while creates_folder and not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     if not folder.is_dir():
         return f"its folder {folder} does not exist"
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
@@ -38,8 +38,8 @@ def _unwritable(path: Path | None) -> str | None:
     return None
 
 
-def _check_output_file(option: str, path: Path | None) -> None:
-    if problem := _unwritable(path):
+def _check_output_file(option: str, path: Path | None, creates_folder: bool = False) -> None:
+    if problem := _unwritable(path, creates_folder):
         raise UsageError(f"{option} {path}: {problem}")
 
 
@@ -51,8 +51,11 @@ def _check_output_folder(option: str, path: Path) -> None:
 def _check_new_model(option: str, path: Path, overwrite: bool) -> None:
     """A trained model is hours of work: a folder already holding one is not written over
     unless asked (a cut-off run's checkpoint alone, which resumes, is no model yet)."""
+    from skindx.model.bundle import MODEL_FILE
+    from skindx.model.card import CARD_FILE
+
     _check_output_folder(option, path)
-    if not overwrite and any((path / name).exists() for name in MODEL_FILES):
+    if not overwrite and any((path / name).exists() for name in (CARD_FILE, MODEL_FILE)):
         raise UsageError(
             f"{option} {path} already holds a model; choose another folder, or add "
             "--overwrite to replace it"

@@ -4,10 +4,10 @@ ensemble's members as models of their own)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from skindx.cli.common import (
+    UsageError,
     _check_new_model,
     _check_output_folder,
     _existing_dir,
@@ -23,12 +23,10 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from skindx.training.ensemble import build_ensemble
 
     if args.weights is not None and len(args.weights) != len(args.members):
-        print(
-            f"skindx ensemble: error: --weights needs one number per member "
-            f"({len(args.members)}). Received: {len(args.weights)}",
-            file=sys.stderr,
+        raise UsageError(
+            f"--weights needs one number per member ({len(args.members)}). "
+            f"Received: {len(args.weights)}"
         )
-        return 2
     _check_new_model("--out", args.out, args.overwrite)
     skin_model = build_ensemble(
         args.members,

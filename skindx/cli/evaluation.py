@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from skindx.cli.common import (
     _load,
     _readable,
 )
-from skindx.files import atomic_path, write_atomic
+from skindx.files import write_atomic
 from skindx.reports.numbers import counted
 
 
@@ -29,19 +28,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_output_file("--json", args.json)
     _check_output_file("--predictions-csv", args.predictions_csv)
     skin_model = _load(args.model)
-    # written under a temporary name and renamed when whole: a run cut short (Ctrl-C, a full
-    # disk) leaves the previous CSV, never a truncated one
-    csv = atomic_path(args.predictions_csv) if args.predictions_csv else contextlib.nullcontext()
-    with csv as partial:
-        report = evaluate_model(
-            skin_model,
-            args.images,
-            args.labels,
-            tta=args.tta,
-            predictions_csv=partial,
-            name=args.name,
-            with_context=args.with_context,
-        )
+    report = evaluate_model(
+        skin_model,
+        args.images,
+        args.labels,
+        tta=args.tta,
+        predictions_csv=args.predictions_csv,
+        name=args.name,
+        with_context=args.with_context,
+    )
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=2) + "\n")
     official = report["official"].get("balanced_accuracy")

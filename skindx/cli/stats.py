@@ -14,7 +14,7 @@ def cmd_stats_summarize(args: argparse.Namespace) -> int:
     from skindx.datasets.uploads import summarize_files_checked, unknown_value_notes
     from skindx.reports.numbers import counted
 
-    _check_output_file("--out", args.out)
+    _check_output_file("--out", args.out, creates_folder=True)  # write_summary makes it
     summary, unrecognised = summarize_files_checked([str(p) for p in args.csv], args.name)
     # The page's warnings, on stderr: the values are counted, but as unknown.
     for path, unknown in unrecognised.items():

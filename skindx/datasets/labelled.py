@@ -188,12 +188,12 @@ def restructure(
         if source is None:
             report.missing.append(str(image_id))
             continue
-        if not _opens_as_image(source):
-            report.not_images.append(source.name)
-            continue
         target = out_dir / str(diagnosis) / source.name
         if target.is_file() and target.stat().st_size == source.stat().st_size:
-            report.existing += 1
+            report.existing += 1  # placed by an earlier run: its header was read then
+        elif not _opens_as_image(source):
+            report.not_images.append(source.name)
+            continue
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             try:

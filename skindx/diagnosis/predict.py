@@ -27,6 +27,7 @@ from skindx.model.calibration import (
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, layer_probe
 from skindx.taxonomy import BY_CODE
 
+SEE_A_DOCTOR = "If a spot on your skin worries you, see a doctor."
 CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
     {
         # "most likely harmless" read as an all-clear; no answer of the model's can be one
@@ -45,7 +46,7 @@ CONCERN_MESSAGES: Mapping[str, str] = MappingProxyType(
         ),
         "not_assessed": (
             "This does not look like a close-up (dermoscopic) photo of a skin lesion, so the "
-            "model cannot assess it. If a spot on your skin worries you, see a doctor."
+            "model cannot assess it. " + SEE_A_DOCTOR
         ),
     }
 )
@@ -91,7 +92,11 @@ class Prediction:
 
     @property
     def concern_message(self) -> str:
-        return self.advice or CONCERN_MESSAGES[self.concern]
+        """The advice: the warning signs', else why a refused photo got no answer (not that it
+        is no lesion close-up), else the triage message."""
+        if self.advice:
+            return self.advice
+        return f"{self.refusal} {SEE_A_DOCTOR}" if self.refusal else CONCERN_MESSAGES[self.concern]
 
     @property
     def refusal(self) -> str | None:

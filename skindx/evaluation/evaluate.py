@@ -22,6 +22,7 @@ from skindx.evaluation.metrics import (  # also re-exported
     expected_calibration_error,
     share_interval,
 )
+from skindx.files import atomic_path
 from skindx.model.calibration import MALIGNANT_INDEX, malignant_probability
 from skindx.taxonomy import (
     CODES,
@@ -481,8 +482,9 @@ def evaluate_model(
         report["subgroups"] = subgroup_metrics(
             labels_array, probs, groups, see_doctor, in_domain, image_sources(frame, ids), lesions
         )
-    if predictions_csv:
-        submission_frame(ids, probs).to_csv(predictions_csv, index=False)
+    if predictions_csv:  # whole or not at all: a Ctrl-C leaves the previous file
+        with atomic_path(predictions_csv) as partial:
+            submission_frame(ids, probs).to_csv(partial, index=False)
     return report
 
 

@@ -162,8 +162,10 @@ def _draw_report(
     fonts = _fonts()
     lines_after_panels = report_rows(prediction)
     wrapped_concern = textwrap.wrap(prediction.concern_message, 95)
-    # Photo warnings (too dark, bright or blurred) belong with the result they qualify.
-    wrapped_notes = [line for note in prediction.notes for line in [*textwrap.wrap(note, 95), ""]]
+    # Photo warnings (too dark, bright or blurred) belong with the result they qualify; a
+    # refusal's one note is the advice above already.
+    notes = () if prediction.refusal else prediction.notes
+    wrapped_notes = [line for note in notes for line in [*textwrap.wrap(note, 95), ""]]
     wrapped_signs = report_signs(prediction)
     wrapped_disclaimer = report_footer()
     columns, side = _panel_layout(len(panels))
