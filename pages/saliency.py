@@ -16,6 +16,7 @@ import functools
 import streamlit as st
 
 from skindx.datasets.examples import examples_dir
+from skindx.diagnosis.predict import with_photo_warnings
 from skindx.explain.explainer import (
     METHODS,
     LayerGroup,
@@ -133,9 +134,10 @@ def main() -> None:
         return
     if image.get("prediction") is None:  # once per image, not on every rerun
         outputs = engine.forward(image["pixels"])  # one pass: the prediction and the features
-        image["prediction"], image["features"] = engine.postprocess(outputs), outputs[1][0]
-    if "refusal" not in image:  # black and white, too small: as the Diagnose page checks
-        image["refusal"] = quality.refusal(image["pixels"])
+        # black and white, too small: refused as Predictor.predict refuses it
+        refusal = quality.refusal(image["pixels"])
+        image["prediction"] = with_photo_warnings(engine.postprocess(outputs), (), refusal)
+        image["features"] = outputs[1][0]
     prediction = image["prediction"]
     classes = engine.classes
     ranked = [code for code, _ in prediction.top_k(len(classes))]
@@ -148,8 +150,8 @@ def main() -> None:
         st.caption(saliency_view.known_diagnosis_caption(image["truth"]))
     for note in image.get("notes", ()):
         st.caption(note)
-    if image["refusal"] or not prediction.in_domain:
-        why = image["refusal"] or "This does not look like a close-up skin-lesion photo:"
+    if not prediction.in_domain:
+        why = prediction.refusal or "This does not look like a close-up skin-lesion photo:"
         st.warning(f"{why} {saliency_view.UNTRUSTED_MAPS}", icon=":material/help:")
 
     methods = list(METHODS)

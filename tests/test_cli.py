@@ -47,6 +47,8 @@ def test_predict_refuses_a_black_and_white_photo_as_the_app_does(
     assert main(["predict", str(grey), "--model", str(tiny_model_dir), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["concern"] == "not_assessed" and record["notes"] == [NO_COLOUR]
+    # its advice says why, not that it is no lesion close-up (the out-of-domain message)
+    assert record["concern_message"].startswith(NO_COLOUR)
 
 
 def test_predict_json_lines(capsys, tiny_model_dir, image_file, tmp_path):
