@@ -65,7 +65,8 @@ _RELEASE_MODE_FOCUS = """
 
 # Streamlit opens every markdown link in a new tab, so a lesson's link to another lesson left
 # the reader with two copies of the app. A plain click on one (Enter included) opens it in this
-# tab; Ctrl-, Shift- and middle-clicks still open a tab as asked. Installed once per tab.
+# tab and session; Ctrl-, Shift- and middle-clicks still open a tab as asked. Installed once
+# per tab.
 _LESSON_LINKS_STAY = """
 <script>
 (() => {
@@ -78,7 +79,11 @@ _LESSON_LINKS_STAY = """
     const link = event.target.closest && event.target.closest('a[href^="PREFIX"]');
     if (!link) return;
     event.preventDefault();
-    doc.defaultView.location.assign(link.href);
+    // Within this session (a page load would start a new one, losing the photos, upload
+    // and answers it holds): Streamlit reads the new address on "popstate", as on Back.
+    const win = doc.defaultView;
+    win.history.pushState(null, "", link.href);
+    win.dispatchEvent(new PopStateEvent("popstate"));
   }, true);
 })();
 </script>

@@ -180,6 +180,7 @@ def test_a_link_to_another_lesson_opens_in_the_same_tab(
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/lessons?lesson=melanoma", errors)
         settled(page)
+        page.evaluate("window.stillThisPage = true")  # gone if the link loads the page anew
         link = page.get_by_role("link", name="the lesson on sun safety")
         link.click()
         page.wait_for_url("**/lessons?lesson=sun-safety", timeout=UI_TIMEOUT_MS)
@@ -192,6 +193,7 @@ def test_a_link_to_another_lesson_opens_in_the_same_tab(
         page.keyboard.press("Enter")
         page.wait_for_url("**/lessons?lesson=when-to-see-a-doctor", timeout=UI_TIMEOUT_MS)
         assert len(page.context.pages) == 1
+        assert page.evaluate("window.stillThisPage === true")  # the session, and what it holds
         assert not errors, errors
 
 
