@@ -42,11 +42,13 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests"):
 
 from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
 
+from skindx.datasets import charts  # noqa: E402
+
 METADATA = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "HAM10000_metadata.csv"
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
 QUIET_MS = 600  # nothing changed in a chart nor the run state for this long: settled
 TIMEOUT_MS = 120_000
-CHARTS = 9
+CHARTS = len(charts.CHARTS)  # the page draws each
 INTERACTIONS = {
     "toggle": "toggle, one chart (on and off)",
     "filter": "filter chosen, every chart",

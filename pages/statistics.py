@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pandas as pd
@@ -77,23 +76,21 @@ def _opening_chart(key: str, percent: bool = False, log: bool = False) -> charts
     return charts.chart(key, cube, everything, percent=percent, log=log)
 
 
-def _made(view: pd.DataFrame, filters: Filters) -> dict[tuple, charts.Chart | None]:
-    """This session's charts of ``view`` under ``filters``, by chart and toggles: a rerun whose
-    inputs did not change (a toggle beside one chart, a filter undone) rebuilds nothing else,
-    and plotly in the browser keeps the charts it has drawn. In the session state only (an
-    upload's charts are never shared), for the last few views; "Remove my file" drops them."""
-    columns = "\0".join(map(str, view.columns)).encode()
-    rows = pd.util.hash_pandas_object(view, index=False).to_numpy().tobytes()
-    digest = (hashlib.blake2b(columns + rows, digest_size=16).hexdigest(), filters)
+MADE_VIEWS = 4  # views whose charts a session keeps: the latest filters and a few before
+
+
+def _made(filters: Filters) -> dict[tuple, charts.Chart | None]:
+    """This session's charts under ``filters``, by chart and toggles: a rerun whose inputs did
+    not change (a toggle beside one chart, a filter undone) rebuilds nothing else, and plotly
+    in the browser keeps the charts it has drawn. The filters decide the view, since the
+    bundled data never changes and a new or removed upload drops them all. In the session
+    state only (an upload's charts are never shared), for the last few views."""
     views = st.session_state.setdefault(statistics_widgets.CHARTS_MADE, {})
-    made = views.pop(digest, {})
-    views[digest] = made  # the latest last
+    made = views.pop(filters, {})
+    views[filters] = made  # the latest last
     while len(views) > MADE_VIEWS:
         views.pop(next(iter(views)))
     return made
-
-
-MADE_VIEWS = 4  # views whose charts a session keeps: the latest filters and a few before
 
 
 def _chart(key: str, view: pd.DataFrame, filters: Filters, made: dict | None, **options: bool):
@@ -220,7 +217,7 @@ def main() -> None:
     if narrowed := takeaways.filters_line(filters):
         st.caption(ui.escape(narrowed))
     opening = uploaded is None and keeps_everything(filters, options)
-    made = None if opening else _made(view, filters)
+    made = None if opening else _made(filters)
     _diagnoses(view, filters, made)
     _charts(view, filters, made)
     _sources()
