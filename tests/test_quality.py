@@ -169,3 +169,18 @@ def test_photo_quality_command_rejects_a_folder_without_the_images(
     args = ["photo-quality", "--model", str(tiny_model_dir), "--images", str(tmp_path)]
     assert main([*args, "--metadata", str(synthetic_ham.metadata)]) == 1
     assert "No training or validation image" in capsys.readouterr().err
+
+
+def test_the_loader_asks_for_the_size_that_gets_a_diagnosis() -> None:
+    """A 10-px image was told to use one of 16 px; at 20 px it then got no diagnosis (under
+    64 px): the loader's refusal names the size that gets one."""
+    import io
+
+    from PIL import Image
+
+    from skindx.images.loading import ImageRejected, load_image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 10), (180, 120, 90)).save(buffer, "PNG")
+    with pytest.raises(ImageRejected, match=f"at least {quality.MIN_PHOTO_SIDE} pixels"):
+        load_image(buffer.getvalue())

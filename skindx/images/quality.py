@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from skindx.images.preprocess import shrink
+from skindx.images.rejection import MIN_PHOTO_SIDE
 
 WORK_SIDE = 200
 LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
@@ -73,14 +74,14 @@ NO_COLOUR = (
 )
 
 
-# Below this shorter side a photo gets no diagnosis. On the validation images shrunk to a
+# MIN_PHOTO_SIDE (kept in rejection.py, whose refusal names it too): below this shorter side a
+# photo gets no diagnosis. On the validation images shrunk to a
 # shorter side of 160, 64, 48, 32 and 24 px (0.70 as they are), the shipped model's balanced
 # accuracy was 0.69, 0.67, 0.64, 0.59 and 0.54, and the share of the malignant images given its
 # mildest advice 3%, 4%, 7%, 15% and 26%; the out-of-domain check passed nearly all of them.
 # 48 px already costs 0.06 (95% interval 0.02-0.10, lesions resampled) and doubles the mild
 # answers; 64 px costs 0.03 (-0.00 to 0.06), so the limit is 64. Measured by
 # docs/training_logs/photo_refusal_check.py (its .log).
-MIN_PHOTO_SIDE = 64
 TOO_SMALL = (
     f"This photo is too small (under {MIN_PHOTO_SIDE} pixels across) for the model to make out "
     "the spot, so it gives no diagnosis for it. Send the photo as the camera took it, not a "

@@ -23,6 +23,9 @@ __all__ = [
 
 MIN_SIDE = 16
 """Images smaller than this on either side carry too little detail to analyse."""
+MIN_PHOTO_SIDE = 64
+"""A photo with a shorter side under this gets no diagnosis (:mod:`skindx.images.quality`
+says why), so the loader's own refusal asks for this size, not :data:`MIN_SIDE`."""
 
 _MIB = 1024 * 1024
 
@@ -64,7 +67,7 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ImageRejected(
             f"This image is too small to analyse ({width}×{height} pixels). "
-            f"Use a photo at least {MIN_SIDE} pixels wide and high."
+            f"Use a photo at least {MIN_PHOTO_SIDE} pixels wide and high."
         )
 
 
