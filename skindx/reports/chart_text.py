@@ -12,7 +12,12 @@ import pandas as pd
 
 from skindx.diagnosis.context import VARIABLE_LABELS, value_labels
 from skindx.reports.card_view import percent_span, value_text
-from skindx.reports.figures import context_shares
+from skindx.reports.figures import (
+    context_shares,
+    history_series,
+    reliability_bins,
+    split_classes,
+)
 from skindx.reports.numbers import percent
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import CODES
@@ -43,7 +48,7 @@ def confusion_text(metrics: Mapping[str, Any]) -> ChartText | None:
     if not matrix:
         return None
     counts = np.asarray(matrix, dtype=int)
-    names = [diagnosis_label(code) for code in list(metrics.get("classes") or CODES)]
+    names = [diagnosis_label(code) for code in split_classes(metrics)]
     names = names[: counts.shape[0]]
     table = pd.DataFrame(counts, columns=[PREDICTED + name for name in names])
     table.insert(0, "true diagnosis", names)
@@ -91,7 +96,7 @@ def roc_text(metrics: Mapping[str, Any]) -> ChartText | None:
     specificity and specificity at 90% sensitivity; ``None`` without curves."""
     rocs, per_class = metrics.get("roc") or {}, metrics.get("per_class") or {}
     rows, aucs = [], {}
-    for code in list(metrics.get("classes") or CODES):
+    for code in split_classes(metrics):
         curve, figures = rocs.get(code) or {}, per_class.get(code) or {}
         if not curve.get("fpr"):
             continue
@@ -153,7 +158,7 @@ def reliability_text(metrics: Mapping[str, Any]) -> ChartText | None:
     """The reliability diagram's bins that hold images: the confidence range, the model's mean
     confidence in it, how often its top class was right and the number of images; and how many
     bins were over-confident. ``None`` without bins."""
-    bins = [b for b in metrics.get("reliability") or [] if b.get("count")]
+    bins = reliability_bins(metrics)
     if not bins:
         return None
     spans = [{"low": b["lower"], "high": b["upper"]} for b in bins]
@@ -176,7 +181,7 @@ def reliability_text(metrics: Mapping[str, Any]) -> ChartText | None:
 
 def history_text(history: Mapping[str, Any] | None) -> ChartText | None:
     """The training curves' values, one row per epoch (from 1); ``None`` without any."""
-    series = {k: v for k, v in (history or {}).items() if isinstance(v, list | tuple) and v}
+    series = history_series(history)
     if not series:
         return None
     epochs = max(len(values) for values in series.values())

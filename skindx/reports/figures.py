@@ -84,16 +84,27 @@ def _wrap_label(text: str, width: int = 22) -> str:
     return "<br>".join(textwrap.wrap(text, width)) or text
 
 
-def _split_metrics(metrics: Mapping[str, Any]) -> list[str]:
+def split_classes(metrics: Mapping[str, Any]) -> list[str]:
+    """The class codes an evaluation's figures are in, in order."""
     classes = metrics.get("classes")
     return list(classes) if classes else list(BY_CODE)
+
+
+def reliability_bins(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The reliability diagram's bins that hold images."""
+    return [b for b in metrics.get("reliability") or [] if b.get("count")]
+
+
+def history_series(history: Mapping[str, Any] | None) -> dict[str, Sequence[float]]:
+    """The training curves recorded (a list of values per name; a single number is none)."""
+    return {k: v for k, v in (history or {}).items() if isinstance(v, list | tuple) and v}
 
 
 def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """Per-class n, sensitivity, specificity and AUC, as recorded (missing figures stay empty)."""
     per_class = metrics.get("per_class") or {}
     rows = []
-    for code in _split_metrics(metrics):
+    for code in split_classes(metrics):
         figures = per_class.get(code)
         if figures is None:
             continue
@@ -122,7 +133,7 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     if not matrix:
         return None
     counts = np.asarray(matrix, dtype=float)
-    classes = _split_metrics(metrics)[: counts.shape[0]]
+    classes = split_classes(metrics)[: counts.shape[0]]
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     text = [
@@ -203,7 +214,7 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         return None
     per_class = metrics.get("per_class") or {}
     figure = go.Figure()
-    for code in _split_metrics(metrics):
+    for code in split_classes(metrics):
         curve = rocs.get(code)
         if not curve or not curve.get("fpr"):
             continue
@@ -239,7 +250,7 @@ def reliability_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     """Reliability diagram: accuracy against mean confidence per bin, or ``None``."""
     import plotly.graph_objects as go
 
-    bins = [b for b in metrics.get("reliability") or [] if b.get("count")]
+    bins = reliability_bins(metrics)
     if not bins:
         return None
     centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
@@ -285,7 +296,7 @@ def history_figure(history: Mapping[str, Sequence[float]] | None) -> go.Figure |
     """Training curves (one line per recorded series, epochs from 1), or ``None``."""
     import plotly.graph_objects as go
 
-    series = {k: v for k, v in (history or {}).items() if isinstance(v, list | tuple) and v}
+    series = history_series(history)
     if not series:
         return None
     figure = go.Figure()
