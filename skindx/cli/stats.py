@@ -33,15 +33,12 @@ def _absent_notes(summary: dict, unrecognised: dict, paths: list[Path]) -> list[
     """The page's note on a file that gives no diagnosis, age, sex or site (its charts all
     "unknown"), per dataset of the summary, named by the file where one was given. A column
     some file holds values of that skindx does not know is warned of above, not here."""
-    from skindx.datasets.names import UPLOAD_DATASET
     from skindx.datasets.uploads import absent_note
 
-    unknown = {column: {} for columns in unrecognised.values() for column in columns}
+    unknown = {column for columns in unrecognised.values() for column in columns}
     notes = []
     for dataset, part in summary["datasets"].items():
-        # absent_note reads an upload's summary: this dataset's part, in an upload's place
-        note = absent_note({"datasets": {UPLOAD_DATASET: part}, "unrecognised": unknown})
-        if note:
+        if note := absent_note(part, unknown):
             notes.append((paths[0].name if len(paths) == 1 else dataset, note))
     return notes
 

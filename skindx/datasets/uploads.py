@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,7 @@ def upload_notes(summary: dict[str, Any]) -> list[str]:
     """What a person should know about their upload's summary before reading its charts: what
     it gives for none of its images (:func:`absent_note`), then its values skindx does not
     know (:func:`unrecognised_notes`)."""
-    absent = absent_note(summary)
+    absent = absent_note(summary["datasets"][UPLOAD_DATASET], summary.get("unrecognised", {}))
     return [*([absent] if absent else []), *unrecognised_notes(summary)]
 
 
@@ -187,18 +187,18 @@ _GIVEN_FOR_NONE = {
 }
 
 
-def absent_note(summary: dict[str, Any]) -> str:
-    """ "No image in this file has an age or a sex, so …" where a file lacks a column, or leaves
-    it blank throughout (an ISIC 2019 metadata CSV has no diagnoses: its ground truth has
-    them), so that its charts, all "unknown", do not read as a fault; "" where none is."""
-    data = summary["datasets"][UPLOAD_DATASET]
+def absent_note(data: dict[str, Any], unrecognised: Collection[str]) -> str:
+    """ "No image in this file has an age or a sex, so …" where a file (``data``: its part of
+    a summary) lacks a column, or leaves it blank throughout (an ISIC 2019 metadata CSV has no
+    diagnoses: its ground truth has them), so that its charts, all "unknown", do not read as a
+    fault; "" where none is. A column in ``unrecognised`` (given, but with values skindx does
+    not know) is noted on its own."""
     known = {
         "diagnosis": set(data["diagnosis_counts"]),
         "age": set(data["age_histogram"]["bins"]),
         "sex": {sex for counts in data["sex_by_diagnosis"].values() for sex in counts},
         "site": {site for counts in data["site_by_diagnosis"].values() for site in counts},
     }
-    unrecognised = summary.get("unrecognised", {})  # given, but not known: noted on their own
     missing = [
         _GIVEN_FOR_NONE[column]
         for column, values in known.items()
