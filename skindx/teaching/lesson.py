@@ -21,11 +21,11 @@ WORD = re.compile(r"[a-z0-9]+")
 WORD_START, WHOLE_WORD = 3, 2
 
 
-def occurrences(text: str, word: str) -> int:
+def occurrences(text: str, word: str, from_start: bool = False) -> int:
     """How often ``word`` occurs in ``text`` (lower case): anywhere in a word ("keratos" finds
-    "keratoses"); a short word at a word's start ("mel" finds "melanoma"); the shortest as a
-    whole word ("UV" and "SK" themselves)."""
-    if len(word) > WORD_START:
+    "keratoses") unless ``from_start``; a short word at a word's start ("mel" finds
+    "melanoma"); the shortest as a whole word ("UV" and "SK" themselves)."""
+    if len(word) > WORD_START and not from_start:
         return text.count(word)
     end = r"(?![a-z0-9])" if len(word) <= WHOLE_WORD else ""
     return len(re.findall(rf"(?<![a-z0-9]){re.escape(word)}{end}", text))

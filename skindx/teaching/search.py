@@ -3,13 +3,12 @@ for a term ("SCC", "naevus", "seborrheic keratosis") finding the lessons that us
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skindx.taxonomy import BY_CODE
 from skindx.teaching.glossary import GlossaryTerm
-from skindx.teaching.lesson import WHOLE_WORD, WORD, Lesson, occurrences
+from skindx.teaching.lesson import WORD, Lesson, occurrences
 
 
 @dataclass(frozen=True)
@@ -110,34 +109,35 @@ def _rank(lesson: Lesson, parts: Sequence[_Part]) -> tuple[int, float] | None:
 
 
 def _score(lesson: Lesson, words: Sequence[str]) -> float:
-    title, summary, body = lesson.title.lower(), lesson.summary.lower(), lesson.body.lower()
-    names = _diagnosis_names(lesson).lower()
+    texts = tuple(t.lower() for t in _texts(lesson))
     score = 0.0
     for word in words:
-        hits = occurrences(body, word)
-        title_, names_, summary_ = (occurrences(t, word) > 0 for t in (title, names, summary))
-        if not (hits or title_ or summary_ or names_):
+        weight = _weigh(texts, lambda text, word=word: occurrences(text, word))
+        if weight == 0:
             return 0.0
-        score += 4 * title_ + 2 * names_ + 2 * summary_ + min(hits, 10) / 10
+        score += weight
     return score
 
 
 def _phrase_score(lesson: Lesson, phrase: str) -> float:
     """:func:`_score`'s weights for a glossary name, found as words starting at a word's start
     (so "nevi" finds "nevi" but not "unevidenced", and "mole" finds "moles"), across lines."""
-    end = r"(?![a-z0-9])" if len(phrase) <= WHOLE_WORD else ""  # "SK", not "skin"
-    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}{end}")
+    texts = tuple(" ".join(WORD.findall(t.lower())) for t in _texts(lesson))
+    return _weigh(texts, lambda text: occurrences(text, phrase, from_start=True))
 
-    def found(text: str) -> int:
-        return len(pattern.findall(" ".join(WORD.findall(text.lower()))))
 
-    hits = found(lesson.body)
-    title, names, summary = (
-        found(t) > 0 for t in (lesson.title, _diagnosis_names(lesson), lesson.summary)
-    )
-    if not (hits or title or names or summary):
+def _texts(lesson: Lesson) -> tuple[str, str, str, str]:
+    """What the search reads, in :func:`_weigh`'s order: title, diagnoses, summary, body."""
+    return lesson.title, _diagnosis_names(lesson), lesson.summary, lesson.body
+
+
+def _weigh(texts: tuple[str, ...], count) -> float:
+    """A match's weight: 4 in the title, 2 in the diagnoses' names, 2 in the summary, and a
+    tenth per hit in the body (up to 10); 0 where ``count`` finds it nowhere."""
+    title, names, summary, body = (count(text) for text in texts)
+    if not (title or names or summary or body):
         return 0.0
-    return 4 * title + 2 * names + 2 * summary + min(hits, 10) / 10
+    return 4 * (title > 0) + 2 * (names > 0) + 2 * (summary > 0) + min(body, 10) / 10
 
 
 def _diagnosis_names(lesson: Lesson) -> str:
