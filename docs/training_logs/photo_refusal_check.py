@@ -35,7 +35,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from skindx.datasets.labelled import card_split, labelled_paths
-from skindx.datasets.metadata import ISIC2018_TEST, read_metadata
+from skindx.datasets.metadata import is_isic2018_test
 from skindx.diagnosis.predict import Predictor
 from skindx.evaluation.evaluate import lesion_ids
 from skindx.evaluation.metrics import (
@@ -170,7 +170,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="which images --per-class keeps")
     args = parser.parse_args()
     print("$ python " + shlex.join(sys.argv), flush=True)
-    if set(read_metadata(args.metadata)["dataset"]) == {ISIC2018_TEST}:
+    if is_isic2018_test(args.metadata):
         parser.error("this is the ISIC 2018 test set: validation images only")
 
     skin_model = load_model(args.model)

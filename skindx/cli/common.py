@@ -243,13 +243,13 @@ def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
 def _refuse_test_set(metadata: Path) -> None:
     """The ISIC 2018 test set is the held-out benchmark: training on it, or measuring
     "validation" figures on it, would leak it into every later choice (docs/data.md)."""
-    from skindx.datasets.metadata import ISIC2018_TEST, MetadataError, read_metadata
+    from skindx.datasets.metadata import MetadataError, is_isic2018_test
 
     try:
-        datasets = set(read_metadata(metadata)["dataset"])
+        held_out = is_isic2018_test(metadata)
     except MetadataError:
         return  # the command itself says what is wrong with the file
-    if datasets == {ISIC2018_TEST}:
+    if held_out:
         raise UsageError(
             f"--metadata {metadata} is the ISIC 2018 test set, the held-out benchmark: train "
             "and validate on HAM10000 only, and score the test set once with `skindx evaluate`"

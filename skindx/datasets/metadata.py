@@ -202,6 +202,12 @@ def read_metadata(
     return read_metadata_checked(source, dataset=dataset, metadata=metadata)[0]
 
 
+def is_isic2018_test(source: Any) -> bool:
+    """Whether a metadata CSV is the ISIC 2018 test set, the held-out benchmark, which training
+    and validation must never read (docs/data.md)."""
+    return set(read_metadata(source)["dataset"]) == {ISIC2018_TEST}
+
+
 def read_metadata_checked(
     source: Any,
     *,
