@@ -16,6 +16,7 @@ from PIL import Image
 
 from skindx.datasets.metadata import read_metadata
 from skindx.datasets.splits import validation_split
+from skindx.files import atomic_path
 from skindx.images.formats import allowed_formats, heif_available
 from skindx.images.loading import ImageRejected
 from skindx.images.preprocess import load_for_model
@@ -160,16 +161,12 @@ def _opens_as_image(path: Path) -> bool:
 
 def _atomic_place(source: Path, target: Path, link: bool) -> None:
     """Link or copy to a temporary name beside ``target``, then rename: never half-written."""
-    temporary = target.with_name(f".{target.name}.partial")
-    temporary.unlink(missing_ok=True)
-    try:
+    with atomic_path(target) as temporary:
+        temporary.unlink(missing_ok=True)  # a killed run's leftover, which os.link would refuse
         if link:
             os.link(source, temporary)
         else:
             shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def restructure(
@@ -212,9 +209,8 @@ def _preprocess_one(job: tuple[Path, Path, int, bool, bool]) -> str | None:
     except ImageRejected:
         return str(source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.partial.png")
-    Image.fromarray(pixels).save(temporary)
-    os.replace(temporary, target)
+    with atomic_path(target) as temporary:
+        Image.fromarray(pixels).save(temporary, "PNG")
     return None
 
 

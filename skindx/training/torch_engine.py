@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.files import atomic_path
 from skindx.training.recipe import COLOUR_JITTER, ZOOM_RANGE
 
 __all__ = [
@@ -545,6 +546,5 @@ class Checkpoint:
                  "generator": None if generator is None else generator.get_state(),
                  "selection": selection, "best": best_state, "epoch": epoch,
                  "recipe": self.recipe}  # fmt: skip
-        partial = self.path.with_suffix(".partial")
-        self.torch.save(state, partial)
-        partial.replace(self.path)
+        with atomic_path(self.path) as partial:  # a run killed mid-save keeps the last one
+            self.torch.save(state, partial)

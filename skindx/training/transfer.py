@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
+from skindx.files import atomic_path
 from skindx.model.networks import FEATURES_LAYER, LOGITS_LAYER, import_keras, layer_probe
 from skindx.training.keras_engine import compile_for_training
 from skindx.training.probe import fitted_probe
@@ -74,10 +75,8 @@ def frozen_outputs(
             rate = (i + len(batch)) / (time.monotonic() - start)
             print(f"frozen blocks: {i + len(batch)}/{len(x)} images, {rate:.1f} img/s", flush=True)
     if cache is not None:
-        partial = cache.with_suffix(".partial")
-        with open(partial, "wb") as handle:
+        with atomic_path(cache) as partial, open(partial, "wb") as handle:
             np.savez(handle, outputs=out, ids=np.array(ids))
-        partial.replace(cache)
     return out
 
 
