@@ -58,13 +58,17 @@ def _focus_lands_on(page, selector: str) -> None:
     assert page.evaluate(script), page.evaluate(FOCUSED_JS)
 
 
-def _press_enter_and_upload(page, file: dict | None = None) -> None:
+def _press_enter_and_upload(page, choosers: list, file: dict | None = None) -> None:
     """Enter on the focused uploader's button, and ``file`` (a lesion photo unless given) in
-    the dialog it opens."""
-    with page.expect_file_chooser(timeout=UI_TIMEOUT_MS) as chooser:
-        page.keyboard.press("Enter")
+    the dialog it opens (``choosers``: filled by a "filechooser" listener set up before the
+    page loaded)."""
+    page.keyboard.press("Enter")
+    for _ in range(50):  # the chooser opens on the keypress, reported a moment later
+        if choosers:
+            break
+        page.wait_for_timeout(100)
     photo = {"name": "spot.png", "mimeType": "image/png", "buffer": lesion_photo()}
-    chooser.value.set_files(file or photo)
+    choosers[0].set_files(file or photo)
 
 
 def _ringed(focused: dict) -> bool:
@@ -101,6 +105,8 @@ def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, url, errors)
+        choosers = []  # listening from the start: playwright then intercepts the dialog
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
         settled(page)
         menu_link = _tab_to(page, lambda f: f["testid"] == "stSidebarNavLink")
         assert _ringed(menu_link), menu_link  # Streamlit's own: a faint grey background
@@ -110,7 +116,7 @@ def test_keyboard_upload_focuses_the_result_and_focus_is_always_ringed(
         upload = page.evaluate(FOCUSED_JS)
         assert upload["testid"] == "stBaseButton-secondary" and "Upload" in upload["text"]
         assert _ringed(upload), upload
-        _press_enter_and_upload(page)
+        _press_enter_and_upload(page, choosers)
         heading = page.locator(".st-key-dx_result_0 h2")
         heading.wait_for(timeout=UI_TIMEOUT_MS)
         _focus_lands_on(page, ".st-key-dx_result_0 h2")
@@ -138,9 +144,11 @@ def test_keyboard_upload_on_the_explorer_focuses_the_top_class(
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/saliency", errors)
+        choosers = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
         settled(page)
         _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
-        _press_enter_and_upload(page)
+        _press_enter_and_upload(page, choosers)
         _focus_lands_on(page, ".st-key-sal_result p")
         assert "the model's top class is" in page.evaluate(FOCUSED_JS)["text"]
         method = _tab_to(page, lambda f: f["testid"] == "stSelectbox")
@@ -187,11 +195,13 @@ def test_statistics_upload_and_removal_keep_the_focus(browser, tiny_model_dir, t
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/statistics", errors)
+        choosers = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))
         settled(page)
         _tab_to(page, lambda f: f["testid"] == "stExpander" and "own metadata" in f["text"])
         page.keyboard.press("Enter")
         _tab_to(page, lambda f: f["testid"] == "stBaseButton-secondary" and "Upload" in f["text"])
-        _press_enter_and_upload(page, {"name": "mine.csv", "mimeType": "text/csv",
+        _press_enter_and_upload(page, choosers, {"name": "mine.csv", "mimeType": "text/csv",
                                                  "buffer": csv})  # fmt: skip
         _focus_lands_on(page, ".st-key-stats_upload_message p")
         assert "1 image" in page.evaluate(FOCUSED_JS)["text"]
