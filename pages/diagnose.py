@@ -108,7 +108,7 @@ def _context_inputs(card: ModelCard) -> Context | None:
             "Where on the body", tuple(SITE_LABELS), index=None, placeholder="Not given",
             format_func=SITE_LABELS.__getitem__, key="dx_site",
         )  # fmt: skip
-    results.remember(*CONTEXT_KEYS)
+    ui.keep(results.KEPT_INPUTS, *CONTEXT_KEYS)
     context = Context(age, sex, site)
     return context if context.given else None
 
@@ -130,7 +130,7 @@ def _sign_inputs() -> tuple[str, ...]:
         ticked = [_sign_box(sign) for sign in warning_signs.CHECKLIST]
         st.caption("Two more signs, which the checklist for pigmented spots misses:")
         ticked += [_sign_box(sign) for sign in warning_signs.BEYOND_CHECKLIST]
-    results.remember(*SIGN_KEYS.values())
+    ui.keep(results.KEPT_INPUTS, *SIGN_KEYS.values())
     return tuple(key for key in ticked if key)
 
 

@@ -113,16 +113,15 @@ def _list_view(lessons: tuple[Lesson, ...], glossary: tuple[GlossaryTerm, ...]) 
     with lessons_tab:
         # Kept choices seed the widgets' state (no default besides), which "Show all lessons"
         # can then set without Streamlit warning of a value given twice.
-        kept = st.session_state.get(LIST_CHOICES, {})
-        st.session_state.setdefault(SEARCH, kept.get("query", ""))
-        st.session_state.setdefault(AUDIENCE, kept.get("audience", ALL_AUDIENCES))
+        st.session_state.setdefault(SEARCH, ui.kept(LIST_CHOICES, SEARCH, ""))
+        st.session_state.setdefault(AUDIENCE, ui.kept(LIST_CHOICES, AUDIENCE, ALL_AUDIENCES))
         query = st.text_input(
             "Search lessons", key=SEARCH, placeholder="e.g. melanoma, SCC, dermoscopy, sensitivity"
         )
         audience = st.segmented_control(
             "For", (ALL_AUDIENCES, *AUDIENCES), required=True, key=AUDIENCE
         )
-        st.session_state[LIST_CHOICES] = {"query": query, "audience": audience}
+        ui.keep(LIST_CHOICES, SEARCH, AUDIENCE)
         wanted = None if audience in (None, ALL_AUDIENCES) else audience
         found = search_lessons(lessons, query, wanted, glossary)
         if found:

@@ -72,27 +72,13 @@ def kept_photos() -> dict[str, Analysis]:
     Call it before the page draws its widgets: Streamlit drops a widget's state while its page
     is not shown, and a missing uploader state means the person has just come back (or opened
     the page for the first time). Its photos' analyses then move to :data:`KEPT`, and the
-    other widgets get back the values :func:`remember` kept."""
+    other widgets get back the values kept in :data:`KEPT_INPUTS` (``ui.keep``)."""
     if UPLOADER not in st.session_state:
         st.session_state.pop(OPENED, None)  # a new visit: open what holds values (opened)
         kept = {**st.session_state.get(KEPT, {}), **st.session_state.pop(RESULTS, {})}
         st.session_state[KEPT] = dict(list(kept.items())[:MAX_IMAGES])
-        for key, value in st.session_state.get(KEPT_INPUTS, {}).items():
-            if key not in st.session_state:
-                st.session_state[key] = value
+        ui.restore(KEPT_INPUTS)
     return st.session_state.get(KEPT, {})
-
-
-def remember(*keys: str) -> None:
-    """Keep these widgets' values for the person's return to the page (:func:`kept_photos`)."""
-    inputs = st.session_state.setdefault(KEPT_INPUTS, {})
-    inputs.update({key: st.session_state[key] for key in keys if key in st.session_state})
-
-
-def forget(*keys: str) -> None:
-    """Let these widgets start afresh when they are next drawn."""
-    for key in keys:
-        st.session_state.get(KEPT_INPUTS, {}).pop(key, None)
 
 
 def opened(name: str, *keys: str) -> bool:
@@ -252,7 +238,7 @@ def same_spot(
     predictions = [a.prediction for a in analyses if a.prediction is not None]
     assessed = [p for p in predictions if p.in_domain]
     if len(assessed) < 2:
-        forget("dx_same_spot")  # new photos start uncombined
+        ui.forget(KEPT_INPUTS, "dx_same_spot")  # new photos start uncombined
         st.caption(
             "Photos of one spot can be combined once the model can assess two or more of them; "
             f"it could assess {counted(len(assessed), 'photo') if assessed else 'none'} of these."
@@ -263,7 +249,7 @@ def same_spot(
         key="dx_same_spot",
         help="Photos of one spot often get different answers; their average is steadier.",
     )
-    remember("dx_same_spot")
+    ui.keep(KEPT_INPUTS, "dx_same_spot")
     if not wanted:
         return None
     combined = engine.predictor.combine(assessed)

@@ -1,4 +1,5 @@
-"""Small widgets the pages share: the disclaimer, safe text, page links, image bytes."""
+"""Small widgets the pages share: the disclaimer, safe text, page links, image bytes, and
+widget values kept while another page is shown."""
 
 from __future__ import annotations
 
@@ -269,6 +270,37 @@ def once(key: str, ident: Any, make: Callable[[], T]) -> T:
         held = (ident, make())
         st.session_state[key] = held
     return held[1]
+
+
+# ----------------------------------------------------------------------------- coming back
+# Streamlit drops a widget's state while its page is not shown. A page keeps its widgets'
+# values in a store of its own (a session-state key) and draws them with those on the
+# person's return: as the widgets' defaults (:func:`kept`), or set in their state before they
+# are drawn (:func:`restore`; the widgets then take no default, which Streamlit would warn of).
+
+
+def keep(store: str, *keys: str) -> None:
+    """Keep these widgets' values in ``store`` for the person's return to the page."""
+    values = st.session_state.setdefault(store, {})
+    values.update({key: st.session_state[key] for key in keys if key in st.session_state})
+
+
+def kept(store: str, key: str, default: Any = None) -> Any:
+    """Widget ``key``'s value kept in ``store``, else ``default``."""
+    return st.session_state.get(store, {}).get(key, default)
+
+
+def restore(store: str) -> None:
+    """Set every widget kept in ``store`` that has no state (not drawn since the person came
+    back) to its kept value."""
+    for key, value in st.session_state.get(store, {}).items():
+        st.session_state.setdefault(key, value)
+
+
+def forget(store: str, *keys: str) -> None:
+    """Let these widgets start afresh when they are next drawn."""
+    for key in keys:
+        st.session_state.get(store, {}).pop(key, None)
 
 
 @st.cache_data(show_spinner=False, ttl=600)
