@@ -217,8 +217,11 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
     with st.container(key="lessons_slide"):
         if not slides[index].body.startswith("# "):
             # Later slides open at h2: a hidden h1 keeps each one titled for screen readers.
-            title = html.escape(lesson.title)
-            st.markdown(f"<h1 class='slide-page-title'>{title}</h1>", unsafe_allow_html=True)
+            title, hidden = html.escape(lesson.title), ui.VISUALLY_HIDDEN
+            st.markdown(
+                f"<h1 class='slide-page-title' style='{hidden}'>{title}</h1>",
+                unsafe_allow_html=True,
+            )
         render_body(slides[index].body, stats, card, slide=True)
     slide_controls(lesson.slug, index, len(slides), top=False)
     # A new slide opens at its top (the controls above it), wherever Next was pressed; the

@@ -448,24 +448,18 @@ def _chart(prediction: Prediction, index: int) -> None:
     )
 
 
-# Out of sight but read by screen readers (the usual "visually hidden" rules): the chart's
-# picture reads as its axis labels and figures in two runs, never pairing a name with its value.
-_VISUALLY_HIDDEN = (
-    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;"
-    "overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap"
-)
-
-
 def probability_list_html(prediction: Prediction) -> str:
     """The chart's text equivalent: each diagnosis with its probability, likeliest first, as
-    a list that screen readers read and that sighted people, who have the chart, do not see.
-    A list, not a table: a table is never narrower than its text, and widened a phone's page."""
+    a list that screen readers read and that sighted people, who have the chart, do not see
+    (the chart's picture reads as its axis labels and figures in two runs, never pairing a
+    name with its value). A list, not a table: a table is never narrower than its text, and
+    widened a phone's page."""
     items = "".join(
         f"<li>{html.escape(diagnosis_label(code))}: {html.escape(probability(value))}</li>"
         for code, value in prediction.top_k(len(prediction.probabilities))
     )
     return (
-        f"<div style='{_VISUALLY_HIDDEN}'>"
+        f"<div style='{ui.VISUALLY_HIDDEN}'>"
         f"<ul aria-label='All seven diagnoses, likeliest first'>{items}</ul></div>"
     )
 

@@ -39,8 +39,6 @@ SLIDE_CSS = """
 .st-key-lessons_slide h2 { font-size: clamp(1.6rem, 3.8vw, 2.8rem); }
 .st-key-lessons_slide h3 { font-size: clamp(1.3rem, 3vw, 2.2rem); }
 .st-key-lessons_slide { min-height: 60vh; }
-.st-key-lessons_slide .slide-page-title { position: absolute; width: 1px; height: 1px;
-  margin: 0; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .slide-page-title [data-testid="stHeaderActionElements"] { display: none; }
 </style>
 """

@@ -106,6 +106,14 @@ PHONE_CSS = """
 """
 
 
+# Out of sight but read by screen readers (the usual "visually hidden" rules), as an element's
+# inline style: a chart's text equivalent, a slide's page title.
+VISUALLY_HIDDEN = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;"
+    "clip:rect(0,0,0,0);clip-path:inset(50%);white-space:nowrap"
+)
+
+
 def phone_layout() -> None:
     """The page's CSS for narrow screens (:data:`PHONE_CSS`); once per page, at the top."""
     st.html(PHONE_CSS)
