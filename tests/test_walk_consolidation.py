@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_browser import UI_TIMEOUT_MS, browser, open_page, streamlit_server  # noqa: F401
 
+from skindx.model.networks import block_counts, build_compact_vgg
 from streamlit_app import ui
 
 
@@ -28,3 +29,13 @@ def test_a_later_slide_keeps_its_page_title_out_of_sight(
         assert box is not None and box["width"] <= 1 and box["height"] <= 1
         assert title.text_content() == "Melanoma"
     assert not errors, errors
+
+
+def test_block_counts_is_the_one_check_of_convs_per_block() -> None:
+    """The network builder and `skindx train`'s early refusal share it."""
+    assert block_counts((8, 16, 32), 2) == [2, 2, 2]
+    assert block_counts((8, 16), (1, 3)) == [1, 3]
+    with pytest.raises(ValueError, match="one count per block"):
+        block_counts((8, 16), (1, 1, 2))
+    with pytest.raises(ValueError, match=r"one count per block \(2\)"):
+        build_compact_vgg(input_size=32, widths=(8, 16), convs_per_block=(1, 1, 2))

@@ -23,7 +23,7 @@ from skindx.cli.common import (
     _positive_int,
     _widths,
 )
-from skindx.model.networks import VGG16_HEADS
+from skindx.model.networks import VGG16_HEADS, block_counts
 from skindx.training.precision import MODES
 
 
@@ -32,7 +32,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from skindx.training.train import TrainConfig, train
 
     _check_new_model("--out", args.out, args.overwrite)
-    _check_blocks(args.widths, args.convs_per_block)
+    convs = args.convs_per_block if len(args.convs_per_block) > 1 else args.convs_per_block[0]
+    _check_blocks(args.widths, convs)
     bfloat16, why = precision.resolve(args.mixed_precision, args.engine)
     if not args.quiet:
         print(f"precision: {'bfloat16' if bfloat16 else 'float32'} ({why})", flush=True)
@@ -43,9 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         architecture=args.architecture,
         input_size=args.input_size,
         widths=args.widths,
-        convs_per_block=args.convs_per_block
-        if len(args.convs_per_block) > 1
-        else args.convs_per_block[0],
+        convs_per_block=convs,
         weights=args.weights,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -87,15 +86,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_blocks(widths: tuple[int, ...], convs: tuple[int, ...]) -> None:
-    """Checked before the images load: the default --convs-per-block fits the default five
-    blocks, so --widths 8,16 alone failed only after every image had been read."""
-    if len(convs) > 1 and len(convs) != len(widths):
+def _check_blocks(widths: tuple[int, ...], convs: int | tuple[int, ...]) -> None:
+    """The network's check, before the images load: the default --convs-per-block fits the
+    default five blocks, so --widths 8,16 alone failed only after every image had been read."""
+    try:
+        block_counts(widths, convs)
+    except ValueError:
         raise UsageError(
             f"--widths {','.join(map(str, widths))} has {len(widths)} blocks but "
             f"--convs-per-block {','.join(map(str, convs))} has {len(convs)}: give one count "
             "per block, or a single count for all"
-        )
+        ) from None
 
 
 def cmd_context(args: argparse.Namespace) -> int:

@@ -158,6 +158,19 @@ def _head(x, n_classes: int, dropout: float):
     return layers.Activation("softmax", name="predictions", dtype="float32")(x)
 
 
+def block_counts(widths: Sequence[int], convs_per_block: int | Sequence[int]) -> list[int]:
+    """The compact VGG's convs in each block: ``convs_per_block``, one count for every block
+    or one per block of ``widths``. Raises ``ValueError`` for another number of counts."""
+    if isinstance(convs_per_block, int):
+        return [convs_per_block] * len(widths)
+    if len(convs_per_block) != len(widths):
+        raise ValueError(
+            f"convs_per_block needs one count per block ({len(widths)}). "
+            f"Received: convs_per_block={convs_per_block}"
+        )
+    return list(convs_per_block)
+
+
 def build_compact_vgg(
     input_size: int = 192,
     widths: Sequence[int] = (32, 64, 128, 256, 256),
@@ -184,14 +197,7 @@ def build_compact_vgg(
             f"input_size must be at least {2 ** len(widths)} for {len(widths)} blocks. "
             f"Received: input_size={input_size}"
         )
-    counts = (
-        [convs_per_block] * len(widths) if isinstance(convs_per_block, int) else convs_per_block
-    )
-    if len(counts) != len(widths):
-        raise ValueError(
-            f"convs_per_block needs one count per block ({len(widths)}). "
-            f"Received: convs_per_block={convs_per_block}"
-        )
+    counts = block_counts(widths, convs_per_block)
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
     for b, (width, n_convs) in enumerate(zip(widths, counts, strict=True), start=1):
