@@ -19,7 +19,7 @@ from skindx.images import quality
 from skindx.model.card import ModelCard
 from skindx.reports import card_view, chart_text, figures
 from skindx.reports.card_sections import SUBGROUP_HEADING, SUBGROUP_NOTE, same_spot_sentence
-from skindx.reports.card_view import MEMBER_SCORE, NOT_MEASURED, SPLITS
+from skindx.reports.card_view import NOT_MEASURED, SPLITS
 from streamlit_app import card_widgets, resources, ui
 from streamlit_app.card_widgets import metric_row
 
@@ -60,13 +60,8 @@ def _training(card: ModelCard) -> None:
     if members:
         st.markdown(card_view.members_sentence(members))
         frame = card_view.members_frame(members)
-        ui.table(
-            frame,
-            narrow=card_view.members_narrow(frame),
-            key="card_members",
-            hide_index=True,
-            column_config={MEMBER_SCORE: st.column_config.NumberColumn(format="%.1f%%")},
-        )
+        # Static tables, which wrap their cells: beside the menu the grid cut its last column.
+        ui.table(frame, narrow=card_view.members_narrow(frame), key="card_members", static=True)
     history = figures.history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):

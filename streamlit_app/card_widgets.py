@@ -11,7 +11,6 @@ from skindx.reports.card_view import (
     FIGURE_HELP,
     PER_CLASS_ORDER,
     PHOTO_QUALITY_SHARES,
-    SUBGROUP_ACCURACY,
 )
 from skindx.reports.chart_text import ChartText
 from streamlit_app import ui
@@ -81,24 +80,9 @@ def per_class_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
 
 
 def subgroup_table(table: pd.DataFrame, narrow: pd.DataFrame) -> None:
-    right = st.column_config.TextColumn(alignment="right")
-    ui.table(
-        table,
-        narrow=narrow,
-        hide_index=True,
-        key="card_subgroups",
-        height=35 * (len(table) + 1) + 3,  # every group at once, no inner scrolling
-        column_config={
-            "group": st.column_config.TextColumn(width="medium", pinned=True),
-            **dict.fromkeys(table.columns[3:], right),  # the shares, as text after the counts
-            # a short header: the long one alone widened the grid past a desktop's page
-            SUBGROUP_ACCURACY: st.column_config.TextColumn(
-                "balanced accuracy",
-                alignment="right",
-                help="With its 95% bootstrap interval in brackets.",
-            ),
-        },
-    )
+    """Static tables, which wrap their cells: as a grid, beside a desktop's menu, its last
+    columns sat past the page's edge."""
+    ui.table(table, narrow=narrow, key="card_subgroups", static=True)
 
 
 def photo_quality_table(frame: pd.DataFrame, narrow: pd.DataFrame) -> None:

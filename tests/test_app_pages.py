@@ -653,7 +653,10 @@ def test_model_card_figures_come_from_the_card(model) -> None:
     assert list(table["sensitivity"]) == pytest.approx(
         [100 * test["per_class"][code]["sensitivity"] for code in test["classes"]]
     )  # shown in percent with one decimal
-    (groups,) = [d.value.set_index("group") for d in at.dataframe if "group" in d.value.columns]
+    # static tables (the first column heads each row); the wide one has every column
+    (groups,) = [
+        t.value for t in at.table if t.value.index.name == "group" and "accuracy" in t.value
+    ]
     women = test["subgroups"]["sex"][0]
     assert groups.loc["Sex: Female", "images"] == women["n"] == 42
     assert groups.loc["Sex: Female", "accuracy"] == f"{100 * women['accuracy']:.1f}%"
@@ -695,8 +698,8 @@ def test_model_card_lists_ensemble_members(monkeypatch, tiny_model_dir, tmp_path
     monkeypatch.setenv("SKINDX_MODEL", str(directory))
     at = run(app_test(PAGES / "model_card.py"))
     assert {m.label: m.value for m in at.metric}["Ensemble members"] == "2"
-    (members,) = [d.value for d in at.dataframe if "member" in d.value.columns]
-    assert [m.split(".")[0] for m in members["member"]] == ["1", "2"]
+    (members,) = [t.value for t in at.table if "training loop" in t.value]  # the wide table
+    assert [m.split(".")[0] for m in members.index] == ["1", "2"]
     assert list(members["training loop"]) == ["keras", "keras"]  # recipes without an engine
     shown = texts(at)
     assert "ensemble of 2" in shown and "Member 2: **compact_vgg**" in shown

@@ -56,8 +56,13 @@ def test_training_facts_single_model_and_ensemble():
     }
     frame = card_view.training_counts_frame(single["train_images_per_class"])
     assert list(frame["training images"]) == [1000, 2500]
-    members = [{"name": "vgg16", "val_balanced_accuracy_best": 0.6452, "recipe": {"seed": 4}}]
-    assert card_view.members_frame(members)[card_view.MEMBER_SCORE].tolist() == [64.52]
+    members = [
+        {"name": "vgg16", "val_balanced_accuracy_best": 0.6452, "recipe": {"seed": 4}},
+        {"name": "older", "recipe": {}},  # a record without a score or a seed: dashes
+    ]
+    frame = card_view.members_frame(members)
+    assert frame[card_view.MEMBER_SCORE].tolist() == ["64.5%", "—"]
+    assert frame["seed"].tolist() == [4, "—"]
     recorded = card_view.recorded_recipe({"data": "x", "recipe": {"lr": 1}, "seed": 3})
     assert recorded == {"lr": 1, "seed": 3}
 

@@ -105,18 +105,18 @@ def training_facts(training: Mapping[str, Any]) -> dict[str, str]:
 
 
 def members_frame(members: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ensemble member, its validation balanced accuracy in percent (as every
-    other share on the page)."""
+    """One row per ensemble member, its validation balanced accuracy as a percentage in text
+    (as every other share on the page), for a static table; a dash for what a member's
+    record lacks."""
     frame = pd.DataFrame(member_rows(members))
-    frame[MEMBER_SCORE] = frame[MEMBER_SCORE] * 100
-    return frame
+    frame[MEMBER_SCORE] = frame[MEMBER_SCORE].map("{:.1%}".format, na_action="ignore")
+    return frame.astype(object).where(frame.notna(), "—")
 
 
 def members_narrow(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`members_frame` for a phone, where six columns ran past its edge: no seed or
-    training loop, the score as text."""
-    narrow = frame.drop(columns=["seed", "training loop"])
-    return narrow.assign(**{MEMBER_SCORE: narrow[MEMBER_SCORE].map("{:.1f}%".format)})
+    training loop."""
+    return frame.drop(columns=["seed", "training loop"])
 
 
 def training_counts_frame(counts: Mapping[str, int]) -> pd.DataFrame:
@@ -248,8 +248,8 @@ SUBGROUP_ACCURACY = "balanced accuracy (95% interval)"
 
 
 def subgroup_frame(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The subgroup rows with their shares as text and balanced accuracy's interval in its cell
-    (one column fewer, so a desktop sees every column); ``None`` when the evaluation has none."""
+    """The subgroup rows with their shares as text and balanced accuracy's interval in its
+    cell, for a static table; ``None`` when the evaluation has none."""
     rows = subgroup_rows(metrics)
     if not rows:
         return None
