@@ -42,8 +42,8 @@ def test_validation_figures_are_those_of_the_served_probabilities(tiny_model_dir
 def test_a_card_cut_short_mid_write_leaves_the_old_one(tiny_model_dir, tmp_path, monkeypatch):
     """``ModelCard.save`` writes beside card.json and renames: a failure mid-write (Ctrl-C, a
     full disk) keeps the card the model loads with."""
+    import os
     import shutil
-    from pathlib import Path
 
     from skindx.model.bundle import load_model
 
@@ -52,13 +52,12 @@ def test_a_card_cut_short_mid_write_leaves_the_old_one(tiny_model_dir, tmp_path,
     before = (model_dir / "card.json").read_text()
     skin_model = load_model(model_dir)
     skin_model.card.name = "renamed"
-    real_write = Path.write_bytes
 
-    def interrupted(path, data):
-        real_write(path, data[: len(data) // 2])
+    def interrupted(fd: int) -> None:  # half the new card written, then a Ctrl-C
+        os.ftruncate(fd, os.fstat(fd).st_size // 2)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    monkeypatch.setattr(os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         skin_model.card.save(model_dir)
     monkeypatch.undo()

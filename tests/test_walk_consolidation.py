@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 from test_browser import UI_TIMEOUT_MS, browser, open_page, streamlit_server  # noqa: F401
 
+from skindx.files import atomic_path, write_atomic
 from skindx.model.networks import block_counts, build_compact_vgg
 from streamlit_app import ui
 
@@ -39,3 +44,55 @@ def test_block_counts_is_the_one_check_of_convs_per_block() -> None:
         block_counts((8, 16), (1, 1, 2))
     with pytest.raises(ValueError, match=r"one count per block \(2\)"):
         build_compact_vgg(input_size=32, widths=(8, 16), convs_per_block=(1, 1, 2))
+
+
+def test_write_atomic_syncs_the_file_before_renaming_it(tmp_path, monkeypatch) -> None:
+    """Without the fsync, a power cut just after the rename could leave an empty card.json."""
+    path, events = tmp_path / "card.json", []
+    fsync, replace = os.fsync, os.replace
+
+    def synced(fd: int) -> None:
+        events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name))
+        fsync(fd)
+
+    def replaced(source, target) -> None:
+        events.append(("replace", Path(source).name))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", synced)
+    monkeypatch.setattr(os, "replace", replaced)
+    write_atomic(path, "{}")
+    assert events == [("fsync", ".card.json.partial"), ("replace", ".card.json.partial")]
+    assert path.read_text() == "{}"
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path) -> None:
+    """A card.json or summary made readable to a group only stays so when written again."""
+    path = tmp_path / "summary.json"
+    path.write_text("old")
+    path.chmod(0o640)
+    write_atomic(path, "new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "new"
+    path.chmod(0o600)
+    with atomic_path(path) as temporary:  # a writer that wants a path (pandas, Pillow)
+        temporary.write_text("newer")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "newer"
+    fresh = tmp_path / "fresh.json"
+    write_atomic(fresh, "x")  # a new file: the umask's mode, as open() gives it
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_hard_link_placed_over_a_file_leaves_its_source_mode_alone(tmp_path) -> None:
+    """restructure --link places an ISIC image as a link: the image's own mode is not the old
+    target's business (and a read-only source would refuse the chmod)."""
+    source, target = tmp_path / "ISIC_1.jpg", tmp_path / "mel" / "ISIC_1.jpg"
+    source.write_bytes(b"new image")
+    source.chmod(0o444)
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    with atomic_path(target) as temporary:
+        os.link(source, temporary)
+    assert stat.S_IMODE(source.stat().st_mode) == 0o444 and target.read_bytes() == b"new image"
