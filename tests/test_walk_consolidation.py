@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from test_browser import UI_TIMEOUT_MS, browser, open_page, streamlit_server  # noqa: F401
 
+from skindx.cli import main
+from skindx.datasets import labelled
 from skindx.files import atomic_path, write_atomic
 from skindx.model.networks import block_counts, build_compact_vgg
+from skindx.reports.numbers import counted
 from streamlit_app import ui
 
 
@@ -96,3 +99,31 @@ def test_a_hard_link_placed_over_a_file_leaves_its_source_mode_alone(tmp_path) -
     with atomic_path(target) as temporary:
         os.link(source, temporary)
     assert stat.S_IMODE(source.stat().st_mode) == 0o444 and target.read_bytes() == b"new image"
+
+
+def test_the_cli_counts_images_with_thousands_separators(tmp_path, capsys, monkeypatch) -> None:
+    """`10,015 images`, as the app writes counts, where the CLI printed `10015 images`."""
+    csv = tmp_path / "HAM10000_metadata.csv"
+    csv.write_text(
+        "lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+        + "".join(f"HAM_{i},ISIC_{i},nv,histo,50,male,back\n" for i in range(1234))
+    )
+    assert main(["stats", "summarize", str(csv), "--out", str(tmp_path / "s.json")]) == 0
+    assert capsys.readouterr().out.startswith("HAM10000: 1,234 images\n")
+    report = labelled.RestructureReport(
+        placed={"mel": 1113, "nv": 6705}, existing=2197, missing=[f"ISIC_{i}" for i in range(1001)]
+    )
+    monkeypatch.setattr(labelled, "restructure", lambda *args, **kwargs: report)
+    out = tmp_path / "by_class"
+    assert (
+        main(["data", "restructure", "--metadata", str(csv), "--images", ".", "--out", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:3] == [
+        "mel       1,113",
+        "nv        6,705",
+        f"7,818 images in {out} (2,197 already there)",
+    ]
+    assert printed[3].startswith("1,001 missing: ISIC_0, ISIC_1")
+    assert counted(1, "image") == "1 image" and counted(10015, "image") == "10,015 images"

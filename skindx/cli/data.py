@@ -14,6 +14,7 @@ from skindx.cli.common import (
     _image_side,
     _positive_int,
 )
+from skindx.reports.numbers import counted
 
 
 def cmd_restructure(args: argparse.Namespace) -> int:
@@ -22,15 +23,16 @@ def cmd_restructure(args: argparse.Namespace) -> int:
     _check_output_folder("--out", args.out)
     report = restructure(args.metadata, args.images, args.out, link=args.link)
     for code, count in sorted(report.placed.items()):
-        print(f"{code:8s} {count:6d}")
-    print(f"{sum(report.placed.values())} images in {args.out} ({report.existing} already there)")
+        print(f"{code:8s} {count:6,d}")
+    placed = counted(sum(report.placed.values()), "image")
+    print(f"{placed} in {args.out} ({report.existing:,} already there)")
     for label, ids in (
         ("missing", report.missing),
         ("unreadable", report.unreadable),
         ("skipped (not readable images)", report.not_images),  # as preprocess says it
     ):
         if ids:
-            print(f"{len(ids)} {label}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
+            print(f"{len(ids):,} {label}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
     return 0 if report.placed else 1
 
 
@@ -46,9 +48,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     )
     if not written and not rejected:
         raise CommandError(f"no images (JPEG, PNG …) under --in {args.in_dir}")
-    print(f"{written} images written to {args.out}")
+    print(f"{counted(written, 'image')} written to {args.out}")
     if rejected:
-        print(f"{len(rejected)} skipped (not readable images): {', '.join(rejected[:10])}")
+        print(f"{len(rejected):,} skipped (not readable images): {', '.join(rejected[:10])}")
     return 0 if written else 1
 
 

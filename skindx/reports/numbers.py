@@ -22,5 +22,6 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``count`` and the noun, singular for one (``plural`` where adding "s" is wrong)."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+    """``count`` (with thousands separators: "10,015") and the noun, singular for one
+    (``plural`` where adding "s" is wrong)."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
