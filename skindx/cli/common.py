@@ -236,7 +236,7 @@ def _readable(paths: Sequence[Path], desc: str, min_side: int | None = None):
             loaded.append((i, load_image(path, min_side=min_side)))
     skipped = len(paths) - len(loaded)
     if skipped:
-        print(f"skindx: {skipped} unreadable {desc} images skipped", file=sys.stderr)
+        print(f"skindx: {skipped:,} unreadable {desc} images skipped", file=sys.stderr)
     return loaded
 
 

@@ -47,14 +47,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     interval = report["balanced_accuracy_interval"]
     print(
-        f"{report['n']} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
+        f"{report['n']:,} images: accuracy {report['accuracy']:.3f}, balanced accuracy "
         f"{report['balanced_accuracy']:.3f} ({official}; {interval['level']:.0%} interval "
         f"{interval['low']:.3f}–{interval['high']:.3f}, {interval['resampled']} resampled), "
         f"{_melanoma_sensitivity(report)}, ECE {report['ece']:.3f}"
     )
     if left_out := report.get("left_out"):
-        counts = ", ".join(f"{code} {count}" for code, count in left_out.items())
-        print(f"left out {sum(left_out.values())} rows outside the seven classes ({counts})")
+        counts = ", ".join(f"{code} {count:,}" for code, count in left_out.items())
+        print(f"left out {sum(left_out.values()):,} rows outside the seven classes ({counts})")
     for key, what in (("not_found", "not found in --images"), ("unreadable", "unreadable")):
         if names := report.get(key):
             print(f"{counted(len(names), 'listed image')} {what}, left out: {_listed(names)}")
