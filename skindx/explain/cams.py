@@ -1,16 +1,22 @@
 """Compiled saliency graphs (Grad-CAM family, Score-CAM, SmoothGrad) and the CAM formulas.
 
 Grad-CAM, Grad-CAM++ and LayerCAM come from one compiled forward and backward pass per image
-(logits, the chosen layer's maps and the target logit's gradients at that layer), Score-CAM from
-one compiled call that builds its masked copies and scores them as a single batch, SmoothGrad
-from one batched pass over its noisy copies; each graph is traced once (per layer) with a fixed
-input shape. The formulas follow tf-keras-vis, which stays the reference the tests compare
-against (:meth:`skindx.explain.explainer.Explainer.reference_map`). Nothing here
-edits the shared model: every graph is a separate functional probe to ``logits`` (pre-softmax,
-so no ``ReplaceToLinear`` is needed). Drawing lives in :mod:`skindx.explain.overlay`.
+(logits, the layers' maps and the target logit's gradients at those layers). One graph serves a
+whole network's layers: tracing a graph and running it the first time cost about 0.5 s each on
+the shipped ensemble, and the backward pass to a network's first layer costs about what one to
+any of its layers does, so a graph per layer only made each new layer wait.
+Score-CAM reads its maps from the same graph and scores its masked copies as one batch through
+the Predictor's forward pass, compiled at load: it traces no graph of its own. SmoothGrad is one
+batched pass over its noisy copies. Every graph has a fixed input signature, so it is traced
+once. The formulas follow tf-keras-vis, which stays the reference the tests compare against
+(:meth:`skindx.explain.explainer.Explainer.reference_map`). Nothing here edits the shared model:
+every graph is a separate functional probe to ``logits`` (pre-softmax, so no
+``ReplaceToLinear`` is needed). Drawing lives in :mod:`skindx.explain.overlay`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -79,17 +85,18 @@ def _chosen(index, logits):
     return tf.where(index < 0, tf.argmax(logits[0], output_type=tf.int32), index)
 
 
-def gradients_graph(skin_model: SkinModel, layer: str):
-    """``(x, index) → (logits, maps, gradients, index)``: one forward and one backward pass,
-    compiled once with a fixed signature (no retracing per call)."""
+def gradients_graph(skin_model: SkinModel, layers: Sequence[str]):
+    """``(x, index) → (logits, maps, gradients, index)``, ``maps`` and ``gradients`` a list
+    with one entry per layer of ``layers``: one forward and one backward pass, compiled once
+    with a fixed signature (no retracing per call)."""
     import tensorflow as tf
 
-    probe = layer_probe(skin_model.model, LOGITS_LAYER, layer)
+    probe = layer_probe(skin_model.model, LOGITS_LAYER, *layers)
 
     def gradients(x, index):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)  # records the path to the layer's maps; nothing else is derived
-            logits, maps = probe(x, training=False)
+            tape.watch(x)  # records the path to the layers' maps; nothing else is derived
+            logits, *maps = probe(x, training=False)
             index = _chosen(index, logits)
             score = tf.gather(logits[0], index)
         return logits, maps, tape.gradient(score, maps), index
@@ -97,40 +104,30 @@ def gradients_graph(skin_model: SkinModel, layer: str):
     return tf.function(gradients, input_signature=_signature(skin_model))
 
 
-def scorecam_graph(skin_model: SkinModel, layer: str):
-    """``(x, index) → (cam at the layer's grid, index)``: Score-CAM's max_N variant with every
-    masked copy scored in one batch, compiled once with a fixed signature.
+def scorecam(maps, x: np.ndarray, index: int, keep: int, logits_of: Callable) -> np.ndarray:
+    """Score-CAM's max_N variant (at the layer's grid) from one image's layer ``maps``
+    (``h×w×c``), with ``logits_of`` scoring its ``keep`` masked copies as one batch.
 
-    As tf-keras-vis does: keep the ``max_N`` channels whose maps vary most, upsample them to the
+    As tf-keras-vis does: keep the ``keep`` channels whose maps vary most, upsample them to the
     input (bilinear, corners aligned, as SciPy's ``zoom(order=1)``), scale each to [0, 1], mask
     the input with each, weigh each channel by the target's softmax probability on its masked
-    copy, and sum. Unlike tf-keras-vis, no ``Model.predict`` (and so no progress bars).
+    copy, and sum. Unlike tf-keras-vis, no ``Model.predict`` (and so no progress bars). A few
+    eager operations: only ``logits_of`` is a compiled graph.
     """
     import tensorflow as tf
 
-    model = skin_model.model
-    probe = layer_probe(model, LOGITS_LAYER, layer)
-    logits_model = layer_probe(model, LOGITS_LAYER)
-    keep = scorecam_channels(model, layer)
-    size = skin_model.input_size
-
-    def scorecam(x, index):
-        logits, maps = probe(x, training=False)
-        index = _chosen(index, logits)
-        maps = maps[0]
-        spread = tf.math.reduce_std(maps, axis=(0, 1))
-        maps = tf.gather(maps, tf.math.top_k(spread, keep).indices, axis=-1)  # h×w×N
-        upsampled = tf.raw_ops.ResizeBilinear(
-            images=maps[None], size=[size, size], align_corners=True, half_pixel_centers=False
-        )[0]
-        low = tf.reduce_min(upsampled, axis=(0, 1))
-        high = tf.reduce_max(upsampled, axis=(0, 1))
-        masks = (upsampled - low) / (high - low + 1e-7)  # keras' epsilon, as tf-keras-vis
-        masked = tf.transpose(masks, (2, 0, 1))[..., None] * x  # N×S×S×3
-        weights = tf.gather(tf.nn.softmax(logits_model(masked, training=False)), index, axis=1)
-        return tf.nn.relu(tf.tensordot(maps, weights, axes=[[2], [0]])), index
-
-    return tf.function(scorecam, input_signature=_signature(skin_model))
+    size = x.shape[1:3]
+    spread = tf.math.reduce_std(maps, axis=(0, 1))
+    maps = tf.gather(maps, tf.math.top_k(spread, keep).indices, axis=-1)  # h×w×N
+    upsampled = tf.raw_ops.ResizeBilinear(
+        images=maps[None], size=size, align_corners=True, half_pixel_centers=False
+    )[0]
+    low = tf.reduce_min(upsampled, axis=(0, 1))
+    high = tf.reduce_max(upsampled, axis=(0, 1))
+    masks = (upsampled - low) / (high - low + 1e-7)  # keras' epsilon, as tf-keras-vis
+    masked = tf.transpose(masks, (2, 0, 1))[..., None] * x  # N×S×S×3
+    weights = tf.gather(tf.nn.softmax(logits_of(masked)), index, axis=1)
+    return np.asarray(tf.nn.relu(tf.tensordot(maps, weights, axes=[[2], [0]])), np.float64)
 
 
 def input_gradients_graph(skin_model: SkinModel, _layer: str = "input"):

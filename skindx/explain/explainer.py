@@ -25,8 +25,8 @@ from skindx.explain.cams import (
     cam_from_gradients,
     gradients_graph,
     input_gradients_graph,
+    scorecam,
     scorecam_channels,
-    scorecam_graph,
 )
 from skindx.explain.faithfulness import Faithfulness, measure_faithfulness
 from skindx.images.loading import load_image
@@ -158,8 +158,9 @@ class Saliency:
 class Explainer:
     """Saliency for one model. Built once; ``explain`` is called per image.
 
-    Safe to share across threads: the compiled graphs are built once per layer under a lock,
-    and calling them changes no state.
+    Safe to share across threads: the compiled graphs are built once under a lock (one for
+    the default layer, traced at load; one for each network's other layers; one for
+    SmoothGrad), and calling them changes no state.
 
     References:
         Selvaraju et al., "Grad-CAM", ICCV 2017 (arXiv:1610.02391); Chattopadhay et al.,
@@ -178,8 +179,9 @@ class Explainer:
         model = skin_model.model
         self._logits_model = layer_probe(model, LOGITS_LAYER, list_input=True)
         self.layers = conv_layer_names(model)
+        self._groups = _graph_groups(self.layers)
         self._visualizers: dict[str, Any] = {}
-        self._graphs: dict[tuple[str, str], Any] = {}
+        self._graphs: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()
 
     @property
@@ -205,18 +207,28 @@ class Explainer:
                 self._visualizers[method] = _reference_visualizer(method, self._logits_model)
             return self._visualizers[method]
 
-    def _graph(self, kind: str, layer: str):
-        """The compiled ``kind`` ("gradients", "scorecam" or "smoothgrad", whose ``layer`` is
-        "input") graph for ``layer``, built once."""
+    def _graph(self, layers: tuple[str, ...]):
+        """The compiled gradients graph for ``layers`` (a group of :func:`_graph_groups`), or
+        SmoothGrad's for ``("input",)``, built once."""
         with self._lock:
-            if (kind, layer) not in self._graphs:
-                build = {
-                    "gradients": gradients_graph,
-                    "scorecam": scorecam_graph,
-                    "smoothgrad": input_gradients_graph,
-                }[kind]
-                self._graphs[kind, layer] = build(self.skin_model, layer)
-            return self._graphs[kind, layer]
+            if layers not in self._graphs:
+                if layers == ("input",):
+                    self._graphs[layers] = input_gradients_graph(self.skin_model)
+                else:
+                    self._graphs[layers] = gradients_graph(self.skin_model, layers)
+            return self._graphs[layers]
+
+    def _layer_pass(self, x: np.ndarray, index: int, layer: str):
+        """``(logits, maps, gradients, index)`` for one layer, from its group's graph."""
+        group = self._groups[layer]
+        logits, maps, grads, chosen = self._graph(group)(x, np.int32(index))
+        at = group.index(layer)
+        return logits, maps[at], grads[at], chosen
+
+    def _masked_logits(self, batch) -> np.ndarray:
+        """Score-CAM's masked copies through the Predictor's compiled forward pass, traced
+        at load, without its flips (each copy is scored as it is)."""
+        return self.predictor._forward(batch)[0]
 
     def explain(
         self,
@@ -285,11 +297,11 @@ class Explainer:
             if index < 0:
                 index = int(np.argmax(self.predictor.forward(x)[0][0]))
             return self._smoothgrad(x, index, noise), index
+        logits, maps, grads, chosen = self._layer_pass(x, index, layer)
         if method == "scorecam":
-            cam, chosen = self._graph("scorecam", layer)(x, np.int32(index))
-            cam = np.asarray(cam, dtype=np.float64)
+            keep = scorecam_channels(self.skin_model.model, layer)
+            cam = scorecam(maps[0], x, int(chosen), keep, self._masked_logits)
         else:
-            logits, maps, grads, chosen = self._graph("gradients", layer)(x, np.int32(index))
             cam = cam_from_gradients(
                 method,
                 np.asarray(maps[0], np.float64),
@@ -310,7 +322,7 @@ class Explainer:
         shape = (SMOOTHGRAD_SAMPLES, *x.shape)
         draws = (noise or np.random).normal(0.0, sigma, shape)
         noisy = (x[None] + draws.astype(np.float32)).reshape(-1, *x.shape[1:])
-        grads = self._graph("smoothgrad", "input")(noisy, np.int32(index))
+        grads = self._graph(("input",))(noisy, np.int32(index))
         cam = np.max(np.mean(np.abs(np.asarray(grads)), axis=0), axis=-1)
         cam = (cam - cam.min()) / (cam.max() - cam.min() + 1e-7)
         return np.nan_to_num(cam.astype(np.float32))
@@ -351,6 +363,19 @@ class Explainer:
         return measure_faithfulness(
             self.predictor, self.skin_model, image, saliency, fraction, seed
         )
+
+
+def _graph_groups(layers: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each layer's group, the layers one compiled gradients graph returns together: the
+    default (deepest) layer alone, since load traces its graph and its backward pass is the
+    shortest; every other layer with the rest of its network's (an ensemble member's, or all of
+    a plain model's), so exploring a network's layers traces one graph, not one per layer."""
+    *others, default = layers
+    networks: dict[float, list[str]] = {}
+    for name in others:
+        networks.setdefault(_member(name), []).append(name)
+    groups = [tuple(group) for group in networks.values()]
+    return {name: group for group in groups for name in group} | {default: (default,)}
 
 
 def _reference_visualizer(method: str, logits_model):
