@@ -120,9 +120,9 @@ def phone_layout() -> None:
 
 
 NARROW_PX = 640  # Streamlit stacks columns below this width too
-# Below this, ui.table shows its static table: a data grid of five or more columns cut its
-# headers and cells on a tablet beside the menu.
-TABLE_NARROW_PX = 1100
+# Where a table has less room than this, ui.table shows its static table: a data grid of five
+# or more columns cut its headers and cells on a tablet, and on a laptop beside the menu.
+TABLE_NARROW_PX = 780
 
 
 def stack_below(key: str, width_px: int) -> None:
@@ -149,31 +149,35 @@ def table(
     static: bool = False,
     **options,
 ) -> None:
-    """``st.dataframe(frame, key=key, **options)`` on wide screens; below
-    :data:`TABLE_NARROW_PX` (phones and tablets), where the grid would cut columns at the right
-    edge, a static table that wraps its cells to the screen's width instead: ``narrow``
+    """``st.dataframe(frame, key=key, **options)`` where the table has room; with less than
+    :data:`TABLE_NARROW_PX` (phones, tablets, a laptop beside the menu), where the grid would
+    cut columns at the right edge, a static table that wraps its cells instead: ``narrow``
     (fewer or shorter columns, formatted values), else ``frame``. Its first column heads each
     row. Both are sent; CSS shows one (``display: none`` hides the other from screen readers
-    too). ``static``: a static table on wide screens as well (a real HTML table, which a screen
-    reader reads cell by cell with its headings), and only one without ``narrow``."""
+    too), by the width of the table's own box (a container query), not the screen's, which
+    says nothing of the menu beside it. ``static``: a static table where there is room as
+    well (a real HTML table, which a screen reader reads cell by cell with its headings), and
+    only one without ``narrow``."""
     if static and narrow is None:
         st.table(frame.set_index(frame.columns[0]))
         return
-    with st.container(key=f"{key}_wide"):
-        if static:
-            st.table(frame.set_index(frame.columns[0]))
-        else:
-            st.dataframe(frame, key=key, **options)
-    shown = frame if narrow is None else narrow
-    with st.container(key=f"{key}_narrow"):
-        st.table(shown.set_index(shown.columns[0]))
-    st.html(
-        f"<style>@media (max-width: {TABLE_NARROW_PX}px) "
-        f"{{ .st-key-{key}_wide {{ display: none; }} }}"
-        f"@media (min-width: {TABLE_NARROW_PX + 1}px) "
-        f"{{ .st-key-{key}_narrow {{ display: none; }} }}"
-        "</style>"
-    )
+    with st.container(key=f"{key}_box"):
+        with st.container(key=f"{key}_wide"):
+            if static:
+                st.table(frame.set_index(frame.columns[0]))
+            else:
+                st.dataframe(frame, key=key, **options)
+        shown = frame if narrow is None else narrow
+        with st.container(key=f"{key}_narrow"):
+            st.table(shown.set_index(shown.columns[0]))
+        st.html(
+            f"<style>.st-key-{key}_box {{ container: table-box / inline-size; }}"
+            f"@container table-box (max-width: {TABLE_NARROW_PX}px) "
+            f"{{ .st-key-{key}_wide {{ display: none; }} }}"
+            f"@container table-box (min-width: {TABLE_NARROW_PX + 1}px) "
+            f"{{ .st-key-{key}_narrow {{ display: none; }} }}"
+            "</style>"
+        )
 
 
 _SCROLL_JS = """

@@ -139,7 +139,7 @@ def test_reports_download_for_one_photo_and_for_photos_combined(
         page.get_by_text("Most likely:").first.wait_for(timeout=UI_TIMEOUT_MS)
         page.get_by_text("These photos all show the same spot: combine them").click()
         saved = []
-        for name in ("Report (PNG)", "Report of the combined result (PNG)"):
+        for name in ("Report of view1.png (PNG)", "Report of the combined result (PNG)"):
             button = page.get_by_role("button", name=name, exact=True).first
             button.wait_for(timeout=UI_TIMEOUT_MS)
             with page.expect_download() as download:
@@ -296,7 +296,7 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
         page.locator('img[alt*="saliency overlay"]').wait_for(timeout=UI_TIMEOUT_MS)
         found["saliency"] = wcag_violations(page)
         for path, last in [
-            ("lessons", "Open lesson"),
+            ("lessons", "Open: Melanoma"),
             ("lessons?lesson=abcde-ugly-duckling", "Sources"),
             ("lessons?lesson=melanoma&mode=present", "Slide 1 /"),
             ("statistics", "Counts only: the page holds no per-image rows"),  # its last words
@@ -456,7 +456,7 @@ def test_desktop_model_card_tables_need_no_sideways_scroll(browser, tmp_path) ->
         settled(page)
         for key in ("card_members", "card_subgroups"):
             page.locator(f".st-key-{key}_wide table").wait_for(timeout=UI_TIMEOUT_MS)
-        for width in (1366, 1280):
+        for width in (1366, 1280, 1104):
             page.set_viewport_size({"width": width, "height": 900})
             page.wait_for_timeout(500)  # the layout at the new width
             assert_fits(page, f"the model card at {width} px")
@@ -496,8 +496,10 @@ def test_phone_every_page_fits_the_screen(browser, tiny_model_dir, tmp_path) -> 
         page.goto(f"{url}/statistics", wait_until="domcontentloaded")
         settled(page)
         tables = page.locator('[data-testid="stExpander"] summary', has_text="Table")
-        for i in range(tables.count()):  # every chart's table, opened
+        opened = page.locator('[data-testid="stExpander"] [data-testid="stTable"]')
+        for i in range(tables.count()):  # every chart's table, opened (sent once open)
             tables.nth(i).click()
+            opened.nth(i).wait_for(timeout=UI_TIMEOUT_MS)
         page.wait_for_timeout(800)
         assert_fits(page, "statistics tables")
         assert not errors, errors
