@@ -38,26 +38,41 @@ def _bundled() -> tuple[dict[str, Any], pd.DataFrame]:
     return summary, cube_frame(summary)
 
 
-def _section(shown: charts.Chart) -> None:
-    key, table = shown.key, shown.table
+# Each table's name, in its expander's and download button's: nine "Table" and nine "Download
+# table (CSV)" buttons sounded alike to a screen reader listing the page's buttons.
+TABLE_NAMES = {key: key.replace("_", " ") for key in charts.CHARTS} | {"site": "body site"}
+
+
+def _figure(shown: charts.Chart) -> None:
+    key = shown.key
     st.plotly_chart(shown.figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
     if shown.note:  # the diagnoses the chart leaves out, too few images for a share
         st.caption(ui.escape(shown.note))
+
+
+def _details(shown: charts.Chart) -> None:
+    """The chart's takeaway, its table in an expander and the table's download. The table is
+    sent only while its expander is open (which reruns the page, not a fragment: a fragment's
+    style-only ``st.html``, the table's CSS, took the place of another table's): the nine
+    closed tables, a data grid and a phone copy each, were sent and drawn on every run."""
+    key, table = shown.key, shown.table
     # A takeaway is "" where the data shown has nothing to say (an upload's unknown malignancy),
     # and plain text, never markdown: it can quote a diagnosis from an uploaded file.
     if shown.takeaway:
         st.markdown(f"**Takeaway.** {ui.escape(shown.takeaway)}")
-    with st.expander("Table"):
-        ui.table(
-            table,
-            narrow=tables.phone_table(table),
-            key=f"stats_table_{key}",
-            hide_index=True,
-            width="stretch",
-            column_config=_number_formats(table),
-        )
+    name = f"{TABLE_NAMES[key].capitalize()} table"
+    with st.expander(name, key=f"stats_table_open_{key}", on_change="rerun") as expander:
+        if expander.open:
+            ui.table(
+                table,
+                narrow=tables.phone_table(table),
+                key=f"stats_table_{key}",
+                hide_index=True,
+                width="stretch",
+                column_config=_number_formats(table),
+            )
     st.download_button(
-        "Download table (CSV)",
+        f"Download {TABLE_NAMES[key]} table (CSV)",
         safe_csv(table),
         file_name=f"isic_{key}.csv",
         mime="text/csv",
@@ -107,7 +122,8 @@ def _chart(key: str, view: pd.DataFrame, filters: Filters, made: dict | None, **
 @st.fragment
 def _diagnoses(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
     """A fragment: its toggles change this chart alone, so they rerun this section, not the
-    page (the other eight charts, the overview and the upload's summary stay as drawn)."""
+    page (the other eight charts, the overview and the upload's summary stay as drawn). Its
+    takeaway and table, which the toggles do not change, follow outside it."""
     st.header("Diagnoses")
     percent = st.toggle(
         "Show % of each dataset",
@@ -121,7 +137,7 @@ def _diagnoses(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
         disabled=percent,
     )
     statistics_widgets.remember("stats_percent", "stats_log")
-    _section(_chart("diagnoses", view, filters, made, percent=percent, log=log))
+    _figure(_chart("diagnoses", view, filters, made, percent=percent, log=log))
 
 
 def _balanced_accuracy() -> None:
@@ -156,7 +172,8 @@ def _charts(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
             level = key.removeprefix("images_per_")
             st.caption(f"None of the images shown has a {level} id.")
         else:
-            _section(shown)
+            _figure(shown)
+            _details(shown)
 
 
 def _sources() -> None:
@@ -219,6 +236,9 @@ def main() -> None:
     opening = uploaded is None and keeps_everything(filters, options)
     made = None if opening else _made(filters)
     _diagnoses(view, filters, made)
+    # The diagnoses' takeaway and table from the chart the fragment drew (the toggles' values).
+    toggled = {name: st.session_state[f"stats_{name}"] for name in ("percent", "log")}
+    _details(_chart("diagnoses", view, filters, made, **toggled))
     _charts(view, filters, made)
     _sources()
 

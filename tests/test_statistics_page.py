@@ -16,6 +16,8 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from skindx.datasets.charts import CHARTS
+
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "statistics.py"
 TIMEOUT = 120
 
@@ -72,6 +74,11 @@ def test_page_with_bundled_summary(app: AppTest) -> None:
 
 def test_every_table_has_one_number_format_per_column(app: AppTest) -> None:
     """The walk-through: the overview showed "0" next to "81.9" in one column."""
+    for key in CHARTS:  # every chart's table, opened (a closed one is not sent)
+        app.session_state[f"stats_table_open_{key}"] = True
+    app.run()
+    assert not app.exception
+    assert len(app.dataframe) == 1 + len(CHARTS)
     overview = json.loads(app.dataframe[0].proto.columns)
     for column in ("malignant %", "melanoma %", "unknown diagnosis %"):
         assert overview[column]["type_config"]["format"] == "%.1f"
