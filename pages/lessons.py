@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 
 import streamlit as st
 
@@ -146,13 +147,19 @@ def _lesson_grid(found: list[Lesson], per_row: int = 2) -> None:
                 _lesson_card(lesson)
 
 
+def _short_title(lesson: Lesson) -> str:
+    """The title up to its first colon, comma or bracket: "Spotting a worrying mole", short
+    enough for a button on a phone."""
+    return re.split(r"[:,]| \(", lesson.title, maxsplit=1)[0]
+
+
 def _lesson_card(lesson: Lesson) -> None:
     with st.container(border=True):
         st.header(lesson.title)
         st.caption(meta_line(lesson))
         st.write(lesson.summary)
         st.button(
-            "Open lesson",
+            f"Open: {_short_title(lesson)}",  # a name of its own for a screen reader's list
             key=f"lessons_open_{lesson.slug}",
             on_click=_open,
             args=(lesson.slug,),

@@ -339,14 +339,22 @@ def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool
             return
         # The heat map comes before the chart: plotly's script loads lazily in the browser,
         # and nothing should wait for it.
-        _saliency(engine, analysis, prediction, index)
+        _saliency(engine, analysis, prediction, index, batch)
         st.markdown("**All seven diagnoses**")
         _chart(prediction, index)
 
 
 def _saliency(
-    engine: resources.Engine, analysis: Analysis, prediction: Prediction, index: int
+    engine: resources.Engine, analysis: Analysis, prediction: Prediction, index: int, batch: bool
 ) -> None:
+    # In a batch, each photo's buttons name it: a screen reader's list of buttons read
+    # "Explore this map" and "Report (PNG)" once per photo.
+    name = ui.escape(_short_name(analysis.name))
+    explore, report = (
+        (f"Explore the map of {name}", f"Report of {name} (PNG)")
+        if batch
+        else ("Explore this map", "Report (PNG)")
+    )
     st.markdown("**Where the model looked**")
     cam, actions = st.columns([1, 2], gap="medium")
     with actions:
@@ -369,7 +377,7 @@ def _saliency(
         alt=f"Grad-CAM heat map over {analysis.name}",
     )
     with buttons:
-        if st.button("Explore this map", key=f"dx_explore_{index}", icon=":material/visibility:"):
+        if st.button(explore, key=f"dx_explore_{index}", icon=":material/visibility:"):
             st.session_state[saliency_widgets.IMAGE] = {
                 "id": analysis.key,
                 "name": analysis.name,
@@ -385,7 +393,7 @@ def _saliency(
             query_params={"dx": prediction.label},
         )
         st.download_button(
-            "Report (PNG)",
+            report,
             data=_report_maker(analysis, engine.model_name),
             file_name=f"skindx-report-{index + 1}.png",
             mime="image/png",
@@ -393,6 +401,13 @@ def _saliency(
             on_click="ignore",
             icon=":material/download:",
         )
+
+
+def _short_name(name: str, limit: int = 32) -> str:
+    """A file name short enough for a button on a phone, its start and its end kept (photos
+    of one batch often differ only in their last digits)."""
+    half = (limit - 1) // 2
+    return name if len(name) <= limit else f"{name[:half]}…{name[-half:]}"
 
 
 def _diagnosis(prediction: Prediction, heading: str, title: str = "Most likely") -> None:

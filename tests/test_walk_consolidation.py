@@ -7,6 +7,16 @@ import stat
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
+from test_app_pages import (  # noqa: F401 (fixtures)
+    PAGES,
+    app_test,
+    evaluated_model_dir,
+    lesion_png,
+    model,
+    run,
+    upload,
+)
 from test_browser import UI_TIMEOUT_MS, browser, open_page, streamlit_server  # noqa: F401
 
 from skindx.cli import main
@@ -15,6 +25,8 @@ from skindx.files import atomic_path, write_atomic
 from skindx.model.networks import block_counts, build_compact_vgg
 from skindx.reports.numbers import counted
 from streamlit_app import ui
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.browser
@@ -127,3 +139,31 @@ def test_the_cli_counts_images_with_thousands_separators(tmp_path, capsys, monke
     ]
     assert printed[3].startswith("1,001 missing: ISIC_0, ISIC_1")
     assert counted(1, "image") == "1 image" and counted(10015, "image") == "10,015 images"
+
+
+def test_each_lesson_button_has_a_name_of_its_own(lessons) -> None:
+    """A screen reader's list of buttons read "Open lesson" once per lesson."""
+    at = AppTest.from_file(str(REPO / "pages" / "lessons.py"), default_timeout=60).run()
+    names = [b.label for b in at.button if (b.key or "").startswith("lessons_open_")]
+    assert len(names) == len(set(names)) == len(lessons)
+    assert "Open: Spotting a worrying mole" in names and "Open: Melanoma" in names
+    assert max(map(len, names)) <= 55  # two lines at most on a phone
+
+
+def test_each_photo_of_a_batch_names_its_own_buttons(model) -> None:  # noqa: F811
+    """A screen reader's list read "Explore this map" and "Report (PNG)" once per photo; a
+    single photo's buttons keep their short names."""
+    long = "IMG_20240501_123456_HDR_portrait_0001.png"
+    at = upload(
+        run(app_test(PAGES / "diagnose.py")), ("a*b.png", lesion_png(1)), (long, lesion_png(2))
+    )
+    explore = [at.button(key=f"dx_explore_{i}").label for i in (0, 1)]
+    reports = [at.download_button(key=f"dx_report_{i}").label for i in (0, 1)]
+    assert explore == [
+        "Explore the map of a\\*b\\.png",
+        "Explore the map of IMG\\_20240501\\_12…rtrait\\_0001\\.png",
+    ]
+    assert reports[0] == "Report of a\\*b\\.png (PNG)" and reports[1].endswith("0001\\.png (PNG)")
+    upload(at, ("c.png", lesion_png(3)))
+    assert at.button(key="dx_explore_0").label == "Explore this map"
+    assert at.download_button(key="dx_report_0").label == "Report (PNG)"
