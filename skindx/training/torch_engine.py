@@ -25,6 +25,7 @@ import numpy as np
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.files import atomic_path
+from skindx.model.networks import block_counts
 from skindx.training.recipe import COLOUR_JITTER, ZOOM_RANGE
 
 __all__ = [
@@ -67,8 +68,7 @@ def torch_compact_vgg(architecture: dict, n_classes: int):
     torch = require_torch()
     nn = torch.nn
     widths = architecture["widths"]
-    counts = architecture["convs_per_block"]
-    counts = [counts] * len(widths) if isinstance(counts, int) else counts
+    counts = block_counts(widths, architecture["convs_per_block"])
 
     class CompactVGG(nn.Module):
         def __init__(self):
