@@ -237,7 +237,10 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
     if shown is None or shown[0] != lesson.slug:
         st.session_state[SLIDE_SHOWN] = (lesson.slug, index)
     else:
-        ui.scroll_to(".st-key-lessons_slide_top", (lesson.slug, index), key=SLIDE_SHOWN)
+        said = f"Slide {index + 1} of {len(slides)}: {slides[index].title or lesson.title}"
+        ui.scroll_to(
+            ".st-key-lessons_slide_top", (lesson.slug, index), key=SLIDE_SHOWN, announce=said
+        )
     st.caption(
         "On a computer, press F11 (Ctrl+Cmd+F on a Mac) for full screen and use the ← and → "
         "keys to change slides; on a phone or tablet, use Previous and Next. The menu steps "

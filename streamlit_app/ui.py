@@ -208,20 +208,43 @@ _SCROLL_JS = """
   // Again while photos and charts above it load and push it down; never after the person
   // has scrolled.
   for (const delay of [0, 150, 400, 800, 1500, 2500]) setTimeout(scroll, delay);
+  // A status line for screen readers, kept outside Streamlit's elements so that it is the
+  // same live region from one rerun to the next (a region drawn anew is not announced).
+  const said = __ANNOUNCE__;
+  if (said) {
+    let live = doc.getElementById("skindx-status");
+    if (!live) {
+      live = doc.createElement("div");
+      live.id = "skindx-status";
+      live.setAttribute("role", "status");
+      live.setAttribute("aria-live", "polite");
+      live.style.cssText = __HIDDEN__;
+      doc.body.appendChild(live);
+    }
+    live.textContent = "";
+    setTimeout(() => { live.textContent = said; }, 100);  // a change, even to the same words
+  }
 })();
 </script>
 """
 
 
-def scroll_to(selector: str, token: object, key: str, *, focus: bool = False) -> None:
+def scroll_to(
+    selector: str, token: object, key: str, *, focus: bool = False, announce: str = ""
+) -> None:
     """Scroll the first element matching the CSS ``selector`` to the top of the screen, once
     per ``token`` in this session (a new upload, a new slide), not on every rerun. ``key``:
     where the last token is kept. ``focus``: also move the keyboard focus there, if the
-    focus was lost (on the page's body), as it is when the control pressed has gone."""
+    focus was lost (on the page's body), as it is when the control pressed has gone.
+    ``announce``: words a screen reader says then (a polite status message), for a change it
+    would otherwise not hear of, as the focus stays on the button pressed."""
     if st.session_state.get(key) == token:
         return
     st.session_state[key] = token
     script = _SCROLL_JS.replace("__FOCUS__", json.dumps(focus))
+    # "<" escaped: a "</script>" in the words must not end the script
+    script = script.replace("__ANNOUNCE__", json.dumps(announce).replace("<", "\\u003c"))
+    script = script.replace("__HIDDEN__", json.dumps(VISUALLY_HIDDEN))
     script = script.replace("__SELECTOR__", json.dumps(selector))
     script = script.replace("__TOKEN__", hashlib.sha1(repr(token).encode()).hexdigest())
     st.html(script, unsafe_allow_javascript=True)

@@ -53,23 +53,36 @@ def test_quiz_questions_are_labelled_in_plain_words(lessons) -> None:
 @pytest.mark.timeout(180)
 def test_arrow_keys_turn_slides_straight_after_present(
     browser,  # noqa: F811 (the fixture imported above)
+    lessons,
     tiny_model_dir,
     tmp_path,
 ) -> None:
     """A teacher clicked Present, then pressed → as the page says: nothing happened, however
-    often, because the View control kept the focus and with it the arrow keys."""
+    often, because the View control kept the focus and with it the arrow keys. And a screen
+    reader said nothing of the new slide (the focus stays where it was): one status region,
+    the same node from slide to slide, now names each slide as it opens."""
+    slides = lesson_slides(get_lesson("melanoma", lessons), None, None)
+    said_js = "([status, said]) => document.querySelector(status)?.textContent === said"
     errors: list[str] = []
     with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
         page = open_page(browser, f"{url}/lessons?lesson=melanoma", errors)
         mode = page.locator(".st-key-lessons_mode_melanoma button", has_text="Present")
         mode.click(timeout=UI_TIMEOUT_MS)
         page.get_by_text("Slide 1 /").first.wait_for(timeout=UI_TIMEOUT_MS)
-        for number in (2, 3):
-            page.keyboard.press("ArrowRight")
+        for key, number in (("ArrowRight", 2), ("ArrowRight", 3), ("ArrowLeft", 2)):
+            page.keyboard.press(key)
             page.get_by_text(f"Slide {number} /").first.wait_for(timeout=UI_TIMEOUT_MS)
-        page.keyboard.press("ArrowLeft")
-        page.get_by_text("Slide 2 /").first.wait_for(timeout=UI_TIMEOUT_MS)
+            said = f"Slide {number} of {len(slides)}: {slides[number - 1].title}"
+            page.wait_for_function(said_js, arg=[STATUS, said], timeout=UI_TIMEOUT_MS)
+            # marked once: a region drawn anew would lose the mark, and not be announced
+            page.evaluate(f"document.querySelector('{STATUS}').dataset.seen ??= '{number}'")
+        live = page.locator(STATUS)
+        assert live.get_attribute("aria-live") == "polite"
+        assert live.get_attribute("data-seen") == "2"
         assert not errors, errors
+
+
+STATUS = "#skindx-status"  # ui.scroll_to's status region
 
 
 UPLOAD = "\n".join(
