@@ -48,6 +48,7 @@ METADATA = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "HAM10000_metadat
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
 QUIET_MS = 600  # nothing changed in a chart nor the run state for this long: settled
 TIMEOUT_MS = 120_000
+RETRY_MS = 15_000  # no run begun this long after a press: it missed, and is made again
 CHARTS = len(charts.CHARTS)  # the page draws each
 INTERACTIONS = {
     "toggle": "toggle, one chart (on and off)",
@@ -82,6 +83,7 @@ PROBE = """
   if (document.documentElement) start(); else addEventListener('DOMContentLoaded', start);
 })();
 """
+STARTED = "() => window.__bench.states.some(([s]) => s === 'running')"
 # Ran (a "running" seen since the input) and stopped, and quiet since.
 SETTLED = """quiet => {
   const b = window.__bench;
@@ -143,6 +145,28 @@ def _plotly_drawn(page) -> None:
     )
 
 
+def _arm(page) -> None:
+    """The next press starts the clock; the run states seen so far are dropped."""
+    page.evaluate("window.__bench.mark(); window.__bench.armed = true")
+
+
+def _press(page, press) -> None:
+    """``press()`` (which arms the clock itself, or is armed here), again where no run began
+    within ``RETRY_MS``: on a loaded machine a click could land while a late redraw or the
+    upload's scroll moved the page, and nothing ran."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        _arm(page)
+        press()
+        try:
+            page.wait_for_function(STARTED, timeout=RETRY_MS, polling=50)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise RuntimeError("three presses in a row ran nothing")
+
+
 def _choose(page, combobox, name: str) -> None:
     """Click the option ``name`` of a multiselect's list, the clock armed; the list opened by a
     click on its input, again where it closed first (a click landing while the expander above
@@ -154,7 +178,7 @@ def _choose(page, combobox, name: str) -> None:
         try:
             combobox.click()
             option.wait_for(timeout=5_000)
-            page.evaluate("window.__bench.armed = true")
+            _arm(page)
             option.click(timeout=5_000)
             return
         except PlaywrightTimeout:
@@ -185,8 +209,7 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
 
         toggles = []
         for _ in range(2):  # on, then off
-            page.evaluate("window.__bench.armed = true")
-            page.get_by_text("Show % of each dataset").click()
+            _press(page, page.get_by_text("Show % of each dataset").click)
             toggles.append(_settle(page, "toggle"))
 
         page.get_by_text("Filters: age, sex, body site, diagnosis").click()
@@ -195,11 +218,7 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
         remove = widget.get_by_role("button", name="Remove female")
         filters = []
         for chosen in (True, False):  # "female" chosen from the list, then removed by its ×
-            if chosen:
-                _choose(page, sex, "female")
-            else:
-                page.evaluate("window.__bench.armed = true")
-                remove.click()
+            _press(page, (lambda: _choose(page, sex, "female")) if chosen else remove.click)
             filters.append(_settle(page, f"filter {chosen=}"))
             page.keyboard.press("Escape")  # the list closed: nothing reruns
             if remove.count() != chosen:
