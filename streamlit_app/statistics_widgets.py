@@ -134,12 +134,11 @@ def remembered(key: str, default: Any) -> Any:
     """The value to draw widget ``key`` with: the person's, kept from before a visit to
     another page, else ``default``. Passed as the widget's default, not set in its state,
     which Streamlit would warn about beside a default."""
-    return st.session_state.get(KEPT, {}).get(key, default)
+    return ui.kept(KEPT, key, default)
 
 
 def remember(*keys: str) -> None:
-    kept = st.session_state.setdefault(KEPT, {})
-    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+    ui.keep(KEPT, *keys)
 
 
 def _chosen(key: str, options: list[str]) -> list[str]:
