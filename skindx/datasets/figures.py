@@ -3,7 +3,9 @@ lessons' share bars in the same style; the text colours every chart of the app u
 
 from __future__ import annotations
 
+import copy
 import math
+import re
 import textwrap
 from collections.abc import Iterable, Mapping
 
@@ -113,30 +115,78 @@ def _layout(
 
     The legend sits in the top margin, never among the x tick labels or axis titles: a legend
     placed at a fraction of the plot's height below it lands on whatever labels are that long.
-    The margins are fixed in pixels, so panel gaps computed from plot_px stay what they say."""
+    The margins are fixed in pixels, so panel gaps computed from plot_px stay what they say.
+
+    The settings go into the figure's dict, from which one new figure is made: plotly checks
+    a dict once, where each of the many ``update_*`` calls this took (every axis and
+    annotation of the figure's panels) had spent most of the charts' building time."""
     legend_px = _LEGEND_ROW_PX * _legend_rows(fig)
     top_px = _TITLE_PX + legend_px + panel_title_px
     height = top_px + plot_px + bottom_px
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top"},
-        title_pad={"t": 12},
-        legend={
-            "orientation": "h",
-            "xref": "container",  # the figure's full width, not the plot's beside long labels
-            "x": 0,
-            "yref": "container",
-            "yanchor": "top",
-            "y": 1 - _TITLE_PX / height,
-            "title": None,
+    # Not to_dict, which writes number arrays as base64 (a dict, then, in the new figure's x).
+    layout = fig.layout.to_plotly_json()
+    figure = {"data": [trace.to_plotly_json() for trace in fig.data], "layout": layout}
+    _merge(
+        layout,
+        {
+            "title": {
+                "text": title,
+                "x": 0,
+                "xanchor": "left",
+                "y": 1,
+                "yanchor": "top",
+                "pad": {"t": 12},
+            },
+            "legend": {
+                "orientation": "h",
+                "xref": "container",  # the figure's width, not the plot's beside long labels
+                "x": 0,
+                "yref": "container",
+                "yanchor": "top",
+                "y": 1 - _TITLE_PX / height,
+            },
+            "margin": {"l": 10, "r": 24, "t": top_px, "b": bottom_px},  # r: room for "100%"
+            "height": height,
         },
-        margin={"l": 10, "r": 24, "t": top_px, "b": bottom_px},  # r: room for "100%"
-        height=height,
     )
+    for annotation in layout.get("annotations", ()):
+        annotation["text"] = annotation["text"].split("=")[-1]
     # Long tick labels (diagnosis names, sites) get the room they need instead of being cut.
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return readable(fig)
+    _readable_dict(figure, {"automargin": True})
+    fig = go.Figure(figure)
+    fig.layout.legend.update(title=None)  # no legend title: px names it after the colour's
+    return fig
+
+
+def _merge(into: dict, settings: Mapping) -> None:
+    """Settings merged into a figure's dict as plotly's ``update`` would: dicts key by key."""
+    for key, value in settings.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+# What readable sets, on the layout, every axis, every annotation and the bars' and heat maps'
+# values.
+_READABLE_LAYOUT = {
+    "font": {"color": CHART_TEXT},
+    "title": {"font": {"color": TITLE_TEXT}},
+    "legend": {"font": {"color": CHART_TEXT}},
+    "hoverlabel": {"bgcolor": CHART_BACKGROUND, "font": {"color": TITLE_TEXT}},
+    "paper_bgcolor": CHART_BACKGROUND,
+    "plot_bgcolor": CHART_BACKGROUND,
+}
+_READABLE_AXIS = {
+    "tickfont": {"color": CHART_TEXT},
+    "title": {"font": {"color": CHART_TEXT}},
+    "gridcolor": _GRID,
+    "zerolinecolor": _GRID,
+}
+_READABLE_ANNOTATION = {"font": {"color": TITLE_TEXT}}
+_READABLE_TRACE = {"textfont": {"color": TITLE_TEXT}}
+_VALUED_TRACES = ("bar", "heatmap")
+_AXIS_KEY = re.compile(r"[xy]axis\d*")
 
 
 def readable(fig: go.Figure) -> go.Figure:
@@ -144,26 +194,25 @@ def readable(fig: go.Figure) -> go.Figure:
     the figure itself so that no theme's fainter default applies: the app's every chart, not
     only these (:mod:`skindx.reports.figures` too). Bar values and heat-map cells in
     :data:`TITLE_TEXT` (:data:`HEAT_SCALE` keeps it at 5.4:1 or more)."""
-    fig.update_layout(
-        font_color=CHART_TEXT,
-        title_font_color=TITLE_TEXT,
-        legend_font_color=CHART_TEXT,
-        hoverlabel={"bgcolor": CHART_BACKGROUND, "font_color": TITLE_TEXT},
-        paper_bgcolor=CHART_BACKGROUND,
-        plot_bgcolor=CHART_BACKGROUND,
-    )
-    axes = {
-        "tickfont_color": CHART_TEXT,
-        "title_font_color": CHART_TEXT,
-        "gridcolor": _GRID,
-        "zerolinecolor": _GRID,
-    }
-    fig.update_xaxes(**axes)
-    fig.update_yaxes(**axes)
-    fig.update_annotations(font_color=TITLE_TEXT)
-    fig.update_traces(textfont_color=TITLE_TEXT, selector={"type": "bar"})
-    fig.update_traces(textfont_color=TITLE_TEXT, selector={"type": "heatmap"})
+    fig.update_layout(_READABLE_LAYOUT)
+    fig.update_xaxes(_READABLE_AXIS)
+    fig.update_yaxes(_READABLE_AXIS)
+    fig.update_annotations(_READABLE_ANNOTATION)
+    fig.update_traces(_READABLE_TRACE, selector=lambda trace: trace.type in _VALUED_TRACES)
     return fig
+
+
+def _readable_dict(figure: dict, axis: Mapping) -> None:
+    """:func:`readable`'s settings (and ``axis``'s on every axis) in a figure's dict."""
+    layout = figure["layout"]
+    _merge(layout, _READABLE_LAYOUT)
+    for key in {"xaxis", "yaxis", *filter(_AXIS_KEY.fullmatch, layout)}:
+        _merge(layout.setdefault(key, {}), {**axis, **_READABLE_AXIS})
+    for annotation in layout.get("annotations", ()):
+        _merge(annotation, _READABLE_ANNOTATION)
+    for trace in figure["data"]:
+        if trace.get("type") in _VALUED_TRACES:
+            _merge(trace, _READABLE_TRACE)
 
 
 NO_MATCH_TEXT = "No images match the filters"
@@ -390,12 +439,14 @@ def _stacked_by_diagnosis(
     rows = [part["diagnosis"].nunique() for part in parts]
     fig, plot_px = _panels(names, rows, _TICKS_PX + _PANEL_TITLE_PX)
     shown: set[str] = set()
+    bars_of: list[go.Bar] = []  # added at once: each add_trace took plotly's checks again
+    rows_of: list[int] = []
     for row, part in enumerate(parts, start=1):
         for value in colors:
             bars = part[part[column] == value]
             if bars.empty:
                 continue
-            fig.add_trace(
+            bars_of.append(
                 go.Bar(
                     x=bars["percent"],
                     y=bars["diagnosis"],
@@ -407,11 +458,12 @@ def _stacked_by_diagnosis(
                     customdata=bars["images"],
                     hovertemplate=f"%{{y}}: %{{x:.1f}}% {value} (%{{customdata:,}} images)"
                     "<extra></extra>",
-                ),
-                row=row,
-                col=1,
+                )
             )
+            rows_of.append(row)
             shown.add(value)
+    fig.add_traces(bars_of, rows=rows_of, cols=1)
+    for row, part in enumerate(parts, start=1):
         present = set(part["diagnosis"])
         _diagnosis_axis(fig, [name for name in order if name in present], row=row, col=1)
     fig.update_layout(barmode="stack")
@@ -446,14 +498,10 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
     parts = [table[table["dataset"] == name] for name in names]
     rows = [part["diagnosis"].nunique() for part in parts]
     fig, plot_px = _panels(names, rows, label_px + _PANEL_TITLE_PX)
-    for row, part in enumerate(parts, start=1):
-        z = part.pivot(index="diagnosis", columns="site", values="percent")
-        counts = part.pivot(index="diagnosis", columns="site", values="images")
-        codes = diagnosis_order(z.index)
-        z = z.reindex(index=codes, columns=sites)
-        counts = counts.reindex(index=codes, columns=sites)
-        fig.add_trace(_heatmap(z, counts), row=row, col=1)
-        _diagnosis_axis(fig, [diagnosis_name(code) for code in codes], row=row, col=1)
+    maps = [_heatmap(part, sites) for part in parts]
+    fig.add_traces(maps, rows=list(range(1, len(maps) + 1)), cols=1)  # at once, checked once
+    for row, heatmap in enumerate(maps, start=1):
+        _diagnosis_axis(fig, list(heatmap.y), row=row, col=1)
     fig.update_xaxes(tickangle=-45, categoryorder="array", categoryarray=sites)
     # Every cell prints its %, so no colour bar takes a phone's width to say it again.
     fig.update_layout(
@@ -462,7 +510,13 @@ def site_figure(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, plot_px, bottom_px=label_px + 10, panel_title_px=_PANEL_TITLE_PX)
 
 
-def _heatmap(z: pd.DataFrame, counts: pd.DataFrame) -> go.Heatmap:
+def _heatmap(part: pd.DataFrame, sites: list[str]) -> go.Heatmap:
+    """One dataset's heat map: % of each diagnosis's images (rows) at each site (columns)."""
+    z = part.pivot(index="diagnosis", columns="site", values="percent")
+    counts = part.pivot(index="diagnosis", columns="site", values="images")
+    codes = diagnosis_order(z.index)
+    z = z.reindex(index=codes, columns=sites)
+    counts = counts.reindex(index=codes, columns=sites)
     return go.Heatmap(
         z=z.fillna(0).to_numpy(),
         x=list(z.columns),
