@@ -1,9 +1,9 @@
 """Serving in bfloat16 where the CPU computes it natively (``skindx.model.precision``): the
 choice, and answers that agree with float32.
 
-The switch is process-wide in TensorFlow, so each precision runs in its own process; on a CPU
-without native bfloat16 ``on`` still asks for the rewrite (emulated there, or skipped by
-TensorFlow), and the answers must agree all the same.
+The switch is process-wide in TensorFlow, so each precision runs in its own process. The
+comparison runs only where the CPU has native bfloat16, where ``auto`` serves in it (elsewhere
+``on`` is emulated at many times the cost).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skindx.model.precision import serving_choice
+from skindx.model.precision import cpu_bfloat16_flags, serving_choice
 
 REPO = Path(__file__).resolve().parent.parent
 ZEN4 = "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
 AVX2 = "flags\t\t: fpu sse2 avx2 fma\n"
 
-# One process's answers: calibrated probabilities and Grad-CAM maps on lesion-like images.
+# One process's answers: calibrated probabilities, and every method's maps on an early, a middle
+# and the default layer (an ensemble's combined maps) on lesion-like images.
 _CHILD = """
 import sys
 import numpy as np
@@ -30,16 +31,27 @@ from skindx.model.precision import serve_in_bfloat16
 chosen, _ = serve_in_bfloat16(sys.argv[1])
 from skindx.config import DEFAULT_MODEL_DIR
 from skindx.diagnosis.predict import Predictor
-from skindx.explain.explainer import Explainer
+from skindx.explain.explainer import METHODS, Explainer, uses_layer
 from skindx.model.bundle import load_model
 model = load_model(DEFAULT_MODEL_DIR)
 predictor = Predictor(model, tta=False)
 explainer = Explainer(model, predictor)
 images = np.load(sys.argv[2])
 probabilities = [list(predictor.predict(image).probabilities.values()) for image in images]
-heatmaps = [explainer.explain(image, "gradcam").heatmap for image in images]
-np.savez(sys.argv[3], chosen=chosen, probabilities=probabilities, heatmaps=heatmaps)
+layers = explainer.layers
+spread = (layers[0], layers[len(layers) // 2], layers[-1])
+maps = {
+    f"{method} {layer}": [explainer.explain(image, method, None, layer).heatmap for image in images]
+    for method in METHODS
+    for layer in (spread if uses_layer(method) else [None])
+}
+np.savez(sys.argv[3], chosen=chosen, probabilities=probabilities, **maps)
 """
+# bfloat16 maps against float32 ones, per pixel (maps in 0-1; docs/benchmarks.md): the largest
+# difference and the 99th percentile. SmoothGrad keeps bfloat16 gradients for its speed: a few
+# isolated pixels of its map move by up to 0.18 on ISIC photos.
+MAP_TOLERANCE = {"max": 0.15, "p99": 0.05}
+SMOOTHGRAD_MAX = 0.25
 
 
 def _lesions(count: int = 4) -> np.ndarray:
@@ -88,13 +100,21 @@ def test_a_bad_setting_is_refused_with_the_choices(monkeypatch, capsys):
     assert "skindx: error: SKINDX_BFLOAT16 takes one of" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not cpu_bfloat16_flags(), reason="the CPU has no native bfloat16")
 def test_bfloat16_answers_agree_with_float32(tmp_path):
-    """The tolerance the docs state: each probability within 0.02, the same diagnosis, and
-    Grad-CAM maps that highlight the same places."""
+    """The tolerances the docs state: each probability within 0.02, the same diagnosis, and
+    every method's maps within MAP_TOLERANCE of float32's on each layer (bfloat16 gradients
+    once moved Grad-CAM++ maps by up to 1.0 per pixel, LayerCAM's by 0.46)."""
     float32, bfloat16 = _answers("off", tmp_path), _answers("on", tmp_path)
     assert not float32["chosen"] and bfloat16["chosen"]
     np.testing.assert_allclose(bfloat16["probabilities"], float32["probabilities"], atol=0.02)
+    # The forward pass stays bfloat16 (float32 maps take no float32 predictions with them).
+    assert not np.array_equal(bfloat16["probabilities"], float32["probabilities"])
     assert np.array_equal(bfloat16["probabilities"].argmax(1), float32["probabilities"].argmax(1))
-    for ours, theirs in zip(bfloat16["heatmaps"], float32["heatmaps"], strict=True):
-        assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.95
-        assert np.abs(ours - theirs).max() < 0.15
+    maps = [name for name in float32 if name not in ("chosen", "probabilities")]
+    assert len(maps) == 13  # four layer methods on three layers, and SmoothGrad
+    gaps = {name: np.abs(bfloat16[name] - float32[name]) for name in maps}
+    worst = {name: (gap.max(), np.percentile(gap, 99)) for name, gap in gaps.items()}
+    for name, (largest, p99) in worst.items():
+        allowed = SMOOTHGRAD_MAX if name.startswith("smoothgrad") else MAP_TOLERANCE["max"]
+        assert largest <= allowed and p99 <= MAP_TOLERANCE["p99"], worst

@@ -8,7 +8,10 @@ any of its layers does, so a graph per layer only made each new layer wait.
 Score-CAM reads its maps from the same graph and scores its masked copies as one batch through
 the Predictor's forward pass, compiled at load: it traces no graph of its own. SmoothGrad is one
 batched pass over its noisy copies. Every graph has a fixed input signature, so it is traced
-once. The formulas follow tf-keras-vis, which stays the reference the tests compare against
+once. Under bfloat16 serving the explainer calls the gradients graphs in float32
+(:func:`skindx.model.precision.float32_graphs`): CAM weights from bfloat16 gradients are wrong.
+SmoothGrad's batch and Score-CAM's masked copies stay bfloat16 (docs/benchmarks.md). The
+formulas follow tf-keras-vis, which stays the reference the tests compare against
 (:meth:`skindx.explain.explainer.Explainer.reference_map`). Nothing here edits the shared model:
 every graph is a separate functional probe to ``logits`` (pre-softmax, so no
 ``ReplaceToLinear`` is needed). Drawing lives in :mod:`skindx.explain.overlay`.

@@ -38,6 +38,7 @@ from skindx.model.networks import (
     conv_layer_names,
     layer_probe,
 )
+from skindx.model.precision import float32_graphs
 
 if TYPE_CHECKING:
     from skindx.diagnosis.predict import Predictor
@@ -219,9 +220,15 @@ class Explainer:
             return self._graphs[layers]
 
     def _layer_pass(self, x: np.ndarray, index: int, layer: str):
-        """``(logits, maps, gradients, index)`` for one layer, from its group's graph."""
+        """``(logits, maps, gradients, index)`` for one layer, from its group's graph, in
+        float32 under bfloat16 serving too (:func:`skindx.model.precision.float32_graphs`):
+        CAM weights from bfloat16 gradients moved Grad-CAM++ maps by up to 1.0 per pixel and
+        LayerCAM's by 0.46; float32 costs the pass 1.2-1.6 times bfloat16's time
+        (docs/benchmarks.md)."""
         group = self._groups[layer]
-        logits, maps, grads, chosen = self._graph(group)(x, np.int32(index))
+        graph = self._graph(group)
+        with float32_graphs():
+            logits, maps, grads, chosen = graph(x, np.int32(index))
         at = group.index(layer)
         return logits, maps[at], grads[at], chosen
 
