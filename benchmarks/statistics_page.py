@@ -13,8 +13,9 @@ every later visitor. Prints the medians and their ratio.
 does) for the bundled data unfiltered, the bundled data with sex = female, and the bundled data
 combined with a 2,000-row sample of HAM10000's metadata (in memory), three times a process, in
 this checkout and, with ``--old DIR`` (e.g. ``git worktree add /tmp/fig_old <commit>``), in an
-earlier one, the two checkouts' processes taken in turn. Prints the medians of the wall and
-CPU times (the CPU's: what other work on a shared machine leaves) and the ratios old / new.
+earlier one, the two checkouts' processes taken in turn, under Streamlit's plotly template as
+in the app. Prints the medians of the wall and CPU times (the CPU's: what other work on a shared
+machine leaves) and the ratios old / new.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ from skindx.datasets import charts
 from skindx.datasets.filters import Filters, apply_filters, combine_cubes
 from skindx.datasets.summary import cube_frame, load_summary
 from skindx.datasets.uploads import summarize_upload
+from streamlit.elements.lib import streamlit_plotly_theme
+streamlit_plotly_theme.configure_streamlit_plotly_theme()  # the app's default template
 cube = cube_frame(load_summary())
 sample = pd.read_csv(sys.argv[1]).sample(2000, random_state=0).to_csv(index=False).encode()
 upload = combine_cubes(cube, cube_frame(summarize_upload(sample, "mine.csv")))
