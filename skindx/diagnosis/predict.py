@@ -224,6 +224,11 @@ class Predictor:
             logits = np.stack([logits, *extra])
         return logits, features
 
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """The compiled pass's logits for each image of the batch as it is, without the flips
+        of test-time augmentation (Score-CAM scores its masked copies so)."""
+        return np.asarray(self._forward(batch)[0])
+
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated image probabilities from :meth:`forward`'s logits (TTA: their mean)."""
         probabilities = calibrated_probabilities(logits, self.card.temperature)

@@ -232,11 +232,6 @@ class Explainer:
         at = group.index(layer)
         return logits, maps[at], grads[at], chosen
 
-    def _masked_logits(self, batch) -> np.ndarray:
-        """Score-CAM's masked copies through the Predictor's compiled forward pass, traced
-        at load, without its flips (each copy is scored as it is)."""
-        return self.predictor._forward(batch)[0]
-
     def explain(
         self,
         image: Any,
@@ -307,7 +302,7 @@ class Explainer:
         logits, maps, grads, chosen = self._layer_pass(x, index, layer)
         if method == "scorecam":
             keep = scorecam_channels(self.skin_model.model, layer)
-            cam = scorecam(maps[0], x, int(chosen), keep, self._masked_logits)
+            cam = scorecam(maps[0], x, int(chosen), keep, self.predictor.logits)
         else:
             cam = cam_from_gradients(
                 method,
