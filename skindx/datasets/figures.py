@@ -119,7 +119,8 @@ def _layout(
 
     The settings go into the figure's dict, from which one new figure is made: plotly checks
     a dict once, where each of the many ``update_*`` calls this took (every axis and
-    annotation of the figure's panels) had spent most of the charts' building time."""
+    annotation of the figure's panels) had spent most of the charts' building time. The new
+    figure has no subplot grid (``row=``, ``col=``): nothing is added to a chart after this."""
     legend_px = _LEGEND_ROW_PX * _legend_rows(fig)
     top_px = _TITLE_PX + legend_px + panel_title_px
     height = top_px + plot_px + bottom_px
