@@ -372,11 +372,8 @@ def _graph_groups(layers: Sequence[str]) -> dict[str, tuple[str, ...]]:
     default (deepest) layer alone, since load traces its graph and its backward pass is the
     shortest; every other layer with the rest of its network's (an ensemble member's, or all of
     a plain model's), so exploring a network's layers traces one graph, not one per layer."""
-    *others, default = layers
-    networks: dict[float, list[str]] = {}
-    for name in others:
-        networks.setdefault(_member(name), []).append(name)
-    groups = [tuple(group) for group in networks.values()]
+    default = layers[-1]
+    groups = [tuple(n for n in group.layers if n != default) for group in layer_groups(layers)]
     return {name: group for group in groups for name in group} | {default: (default,)}
 
 
