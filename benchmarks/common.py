@@ -6,12 +6,15 @@ Imported by ``run.py`` and ``load_test.py`` alike, so neither imports the other.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -94,3 +97,17 @@ def median_seconds(run: Callable[[], object], calls: int, warm_ups: int = 1) -> 
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def json_from_child(
+    command: list[str], cwd: Path, env: dict | None = None, timeout: float | None = None
+) -> Any:
+    """Run ``command`` (a child process measuring one side of a comparison: one precision, one
+    checkout) in ``cwd`` and return the JSON of its last line of output; a failure raises with
+    the end of its error output."""
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:3])} in {cwd} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,17 +81,10 @@ def child(model: str) -> None:
 
 def session(root: Path, model: str) -> dict[str, list[float]]:
     env = dict(os.environ, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", "--model", model],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"session in {root} failed: {done.stderr[-1500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    from common import json_from_child  # here: the child, in another checkout, must not put
+    # this one on its path (common does) before that checkout's skindx
+
+    return json_from_child([sys.executable, __file__, "--child", "--model", model], root, env, 900)
 
 
 def main(argv: list[str] | None = None) -> int:

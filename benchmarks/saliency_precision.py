@@ -21,16 +21,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import json_from_child
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data/isic2018_test/images")
+DATA = REPO.parent / "shared" / "data" / "isic2018_test" / "images"
 DEPTHS = ("block1_conv1", "block3_conv1")  # early, middle; the last conv is added per member
 
 
@@ -115,10 +115,7 @@ def _run_child(mode: str, args, out: Path, targets: list[str] | None = None) -> 
     command += ["--model", args.model, "--images", str(args.images), "--data", args.data]
     command += ["--targets", json.dumps(targets)] if targets else []
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
-    if done.returncode:
-        raise RuntimeError(f"the {mode} process failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_child(command, REPO, env)
 
 
 def compare(out: Path) -> dict[tuple[str, str], tuple[float, float]]:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 
 import numpy as np
-from common import REPO, median_seconds, model_directory
+from common import REPO, json_from_child, median_seconds, model_directory
 from run import benchmark_images
 
 STEPS = ("compiled forward, batch 1", "bytes → Prediction", "explain gradcam")
@@ -59,8 +58,7 @@ def child(mode: str, model: str | None, calls: int) -> None:
 def _run_child(mode: str, args) -> dict:
     command = [sys.executable, __file__, "--child", mode, "--calls", str(args.calls)]
     command += ["--model", args.model] if args.model else []
-    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_child(command, REPO)
 
 
 def main() -> int:

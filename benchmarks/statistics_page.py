@@ -21,9 +21,7 @@ machine leaves) and the ratios old / new.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 PAGE = REPO / "pages" / "statistics.py"
+
+from common import json_from_child  # noqa: E402  (benchmarks/ is on the path: run as a script)
 
 
 def visit() -> float:
@@ -80,14 +80,7 @@ print(json.dumps(times))
 
 def figure_times(checkout: Path) -> dict[str, list[list[float]]]:
     """Seconds three builds of the nine charts take in ``checkout``, per case: wall, CPU."""
-    done = subprocess.run(
-        [sys.executable, "-c", TIME_FIGURES, str(HAM_CSV)],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.splitlines()[-1])
+    return json_from_child([sys.executable, "-c", TIME_FIGURES, str(HAM_CSV)], checkout)
 
 
 def figures(runs: int, old: Path | None) -> None:
