@@ -154,11 +154,13 @@ def _layout(
     )
     for annotation in layout.get("annotations", ()):
         annotation["text"] = annotation["text"].split("=")[-1]
+    # No legend title: px names it after the colour's column. Left out, not set to None, which
+    # left an empty "title" the figure lost in st.cache_data's pickling: the page's first
+    # visitor got figures whose JSON differed from the kept ones, and plotly drew them again.
+    layout["legend"].pop("title", None)
     # Long tick labels (diagnosis names, sites) get the room they need instead of being cut.
     _readable_dict(figure, {"automargin": True})
-    fig = go.Figure(figure)
-    fig.layout.legend.update(title=None)  # no legend title: px names it after the colour's
-    return fig
+    return go.Figure(figure)
 
 
 def _merge(into: dict, settings: Mapping) -> None:
