@@ -139,7 +139,7 @@ def test_evaluation_figures_come_from_the_metrics(metrics) -> None:
     roc = roc_figure(metrics)
     names = [trace.name for trace in roc.data]
     auc = metrics["per_class"]["mel"]["auc"]
-    assert f"mel (AUC {auc:.3f})" in names and "chance" in names
+    assert f"Melanoma (AUC {auc:.3f})" in names and "chance" in names
     reliability = reliability_figure(metrics)
     used = [b for b in metrics["reliability"] if b["count"]]
     assert list(reliability.data[0].y) == [b["accuracy"] for b in used]

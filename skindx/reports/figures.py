@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from skindx.datasets.names import diagnosis_name
 from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
@@ -84,6 +85,34 @@ def _wrap_label(text: str, width: int = 22) -> str:
     return "<br>".join(textwrap.wrap(text, width)) or text
 
 
+# A heat map's diagnosis ticks: the Statistics page's short names on lines of up to 10
+# characters, side by side under a laptop's columns and upright under a phone's. The two long
+# words are hyphenated: whole, their width left a phone's cells room only for 9 px figures.
+_TICK_WIDTH = 10
+_TICK_NAMES = {"df": "Dermato-fibroma", "nv": "Melano-cytic nevus"}
+_ROW_TICK_WIDTH = 20  # a context chart's rows: "Palm of the hand or / sole of the foot"
+
+
+def _ticks(categories: Sequence[str], texts: Sequence[str], width: int) -> dict[str, Any]:
+    """An axis whose ``categories`` (the full names, which the hover text shows) are labelled
+    with ``texts`` wrapped at ``width`` (a line may end at a hyphen)."""
+    wrap = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=True).wrap
+    return {
+        "tickmode": "array",
+        "tickvals": list(categories),
+        "ticktext": ["<br>".join(wrap(text)) or text for text in texts],
+        "automargin": True,
+    }
+
+
+def _diagnosis_ticks(codes: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """The full names of ``codes`` as a heat map's categories, and its axis settings that
+    label them with the short ones (HAM10000's codes mean nothing to the public)."""
+    names = [diagnosis_label(code) for code in codes]
+    texts = [_TICK_NAMES.get(code) or diagnosis_name(code) for code in codes]
+    return names, _ticks(names, texts, _TICK_WIDTH)
+
+
 def split_classes(metrics: Mapping[str, Any]) -> list[str]:
     """The class codes an evaluation's figures are in, in order."""
     classes = metrics.get("classes")
@@ -133,7 +162,7 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     if not matrix:
         return None
     counts = np.asarray(matrix, dtype=float)
-    classes = split_classes(metrics)[: counts.shape[0]]
+    classes, ticks = _diagnosis_ticks(split_classes(metrics)[: counts.shape[0]])
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     text = [
@@ -155,8 +184,8 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         )
     )
     figure.update_layout(
-        xaxis={"title": "predicted", "side": "bottom"},
-        yaxis={"title": "true", "autorange": "reversed"},
+        xaxis={"title": "predicted", "side": "bottom", **ticks},
+        yaxis={"title": "true", "autorange": "reversed", **ticks},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=420,
     )
@@ -181,7 +210,7 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
     shares = context_shares(context, variable)
     if shares is None:
         return None
-    classes = list(CODES)[: shares.shape[1]]
+    classes, ticks = _diagnosis_ticks(list(CODES)[: shares.shape[1]])
     rows = value_labels(variable)
     figure = go.Figure(
         go.Heatmap(
@@ -197,8 +226,8 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
         )
     )
     figure.update_layout(
-        xaxis={"title": "diagnosis", "side": "bottom"},
-        yaxis={"autorange": "reversed"},
+        xaxis={"title": "diagnosis", "side": "bottom", **ticks},
+        yaxis={"autorange": "reversed", **_ticks(rows, rows, _ROW_TICK_WIDTH)},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=60 + 42 * len(rows),
     )
@@ -219,7 +248,7 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         if not curve or not curve.get("fpr"):
             continue
         auc = (per_class.get(code) or {}).get("auc")
-        name = code if auc is None else f"{code} (AUC {auc:.3f})"
+        name = diagnosis_name(code) if auc is None else f"{diagnosis_name(code)} (AUC {auc:.3f})"
         figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
     figure.add_trace(_diagonal("chance"))
     figure.update_layout(
@@ -227,7 +256,7 @@ def roc_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
         yaxis={"title": "true-positive rate (sensitivity)", "range": [0, 1.02]},
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=460,
+        height=520,  # a phone's legend takes a row per diagnosis name, under a square plot
     )
     return _readable(figure)
 
