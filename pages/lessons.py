@@ -26,7 +26,7 @@ from streamlit_app.lesson_widgets import (
     lesson_sources,
     no_lesson_found,
     other_names_note,
-    release_mode_focus,
+    presentation_scripts,
     render_body,
     slide_controls,
 )
@@ -246,7 +246,7 @@ def _present(lesson: Lesson, stats: dict | None, card: dict | None) -> None:
         "keys to change slides; on a phone or tablet, use Previous and Next. The menu steps "
         "aside while you present; this page's link, or a reload, opens on the slide shown."
     )
-    release_mode_focus()  # last: its empty element would push the slide down
+    presentation_scripts()  # last: its empty element would push the slide down
 
 
 # ----------------------------------------------------------------------------- page

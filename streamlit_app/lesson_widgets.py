@@ -3,6 +3,7 @@ search's notes, the glossary, sources, the quiz, the slide controls and the imag
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -59,6 +60,40 @@ _RELEASE_MODE_FOCUS = """
 })();
 </script>
 """
+
+
+# Previous and Next stand above a slide (to skip it without scrolling a long one, and for a
+# screen reader, whose reading goes on into the new slide from there) and below it (where a
+# reader ends, with the ← and → keys). Both pairs read out as "Previous, Next": each button
+# gets a name that says which pair it is in, beginning with its visible word (so voice control
+# still finds it), and the lower pair names its key. Streamlit's buttons take no accessible
+# name, and draw theirs anew on a rerun: an observer, installed once per tab, names them.
+SLIDE_BUTTONS = {
+    "lessons_prev_top": ("Previous slide (top)", ""),
+    "lessons_next_top": ("Next slide (top)", ""),
+    "lessons_prev": ("Previous slide (bottom)", "ArrowLeft"),
+    "lessons_next": ("Next slide (bottom)", "ArrowRight"),
+}
+_NAME_SLIDE_BUTTONS = """
+<script>
+(() => {
+  const doc = window.parent === window ? document : window.parent.document;
+  if (doc.skindxSlideButtons) return;
+  doc.skindxSlideButtons = true;
+  const buttons = __BUTTONS__;
+  const name = () => {
+    for (const [key, [label, keys]] of Object.entries(buttons)) {
+      const button = doc.querySelector(`.st-key-${key} button`);
+      if (!button || button.getAttribute("aria-label") === label) continue;
+      button.setAttribute("aria-label", label);
+      if (keys) button.setAttribute("aria-keyshortcuts", keys);
+    }
+  };
+  name();
+  new MutationObserver(name).observe(doc.body, { childList: true, subtree: true });
+})();
+</script>
+""".replace("__BUTTONS__", json.dumps(SLIDE_BUTTONS))
 
 
 # Streamlit opens every markdown link in a new tab, so a lesson's link to another lesson left
@@ -376,9 +411,10 @@ def lesson_links_stay() -> None:
     st.html(_LESSON_LINKS_STAY, unsafe_allow_javascript=True)
 
 
-def release_mode_focus() -> None:
-    """Take the focus off the Read / Present control, so the arrow keys turn the slides."""
-    st.html(_RELEASE_MODE_FOCUS, unsafe_allow_javascript=True)
+def presentation_scripts() -> None:
+    """Take the focus off the Read / Present control, so the arrow keys turn the slides, and
+    give the two pairs of slide buttons names a screen reader tells apart; one element."""
+    st.html(_RELEASE_MODE_FOCUS + _NAME_SLIDE_BUTTONS, unsafe_allow_javascript=True)
 
 
 def slide_controls(slug: str, index: int, count: int, top: bool) -> None:

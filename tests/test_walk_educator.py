@@ -60,7 +60,9 @@ def test_arrow_keys_turn_slides_straight_after_present(
     """A teacher clicked Present, then pressed → as the page says: nothing happened, however
     often, because the View control kept the focus and with it the arrow keys. And a screen
     reader said nothing of the new slide (the focus stays where it was): one status region,
-    the same node from slide to slide, now names each slide as it opens."""
+    the same node from slide to slide, now names each slide as it opens. Its reader heard
+    "Previous, Next" above the slide and again below it, and could not tell the pairs apart:
+    each button now says which pair it is in, on every slide, whichever button turned it."""
     slides = lesson_slides(get_lesson("melanoma", lessons), None, None)
     said_js = "([status, said]) => document.querySelector(status)?.textContent === said"
     errors: list[str] = []
@@ -79,7 +81,35 @@ def test_arrow_keys_turn_slides_straight_after_present(
         live = page.locator(STATUS)
         assert live.get_attribute("aria-live") == "polite"
         assert live.get_attribute("data-seen") == "2"
+        for name, number in (("Next slide (top)", 3), ("Next slide (bottom)", 4)):
+            page.get_by_role("button", name=name, exact=True).click(timeout=UI_TIMEOUT_MS)
+            said = f"Slide {number} of {len(slides)}: {slides[number - 1].title}"
+            page.wait_for_function(said_js, arg=[STATUS, said], timeout=UI_TIMEOUT_MS)
+            assert _slide_buttons(page) == EXPECTED_SLIDE_BUTTONS
         assert not errors, errors
+
+
+# The slide buttons' accessible names, top pair then bottom pair, and the lower pair's keys.
+EXPECTED_SLIDE_BUTTONS = [
+    ("Previous slide (top)", None),
+    ("Next slide (top)", None),
+    ("Previous slide (bottom)", "ArrowLeft"),
+    ("Next slide (bottom)", "ArrowRight"),
+]
+
+
+def _slide_buttons(page) -> list[tuple[str, str | None]]:
+    """The slide buttons' names (``aria-label``) and keys, in the page's order, once named."""
+    buttons = page.locator(".st-key-lessons_slide_top button, .st-key-lessons_slide_bottom button")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[class*=st-key-lessons_slide_] button')]"
+        ".every(b => b.hasAttribute('aria-label'))",
+        timeout=UI_TIMEOUT_MS,
+    )
+    named = buttons.evaluate_all(
+        "bs => bs.map(b => [b.getAttribute('aria-label'), b.getAttribute('aria-keyshortcuts')])"
+    )
+    return [tuple(button) for button in named]
 
 
 STATUS = "#skindx-status"  # ui.scroll_to's status region
