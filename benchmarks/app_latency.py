@@ -52,8 +52,11 @@ DIAGNOSIS = "text=/Most likely:|does not look like a close-up skin-lesion photo/
 OVERLAY = 'img[alt^="Grad-CAM heat map"]'
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# The probability bars (an HTML list since plotly left the page; a drawn plotly chart before,
+# so that an older checkout is measured to the same point).
 CHART_DRAWN = (
-    "() => [...document.querySelectorAll('.js-plotly-plot')]"
+    "() => document.querySelector('ul.skindx-probabilities li') || "
+    "[...document.querySelectorAll('.js-plotly-plot')]"
     ".some(e => e.getBoundingClientRect().height > 50)"
 )
 SHARED_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
@@ -117,8 +120,9 @@ def one_upload(browser, url: str, name: str, data: bytes) -> tuple[float, float,
         uploader = page.locator(UPLOADER)
         uploader.wait_for(state="attached", timeout=120_000)
         page.wait_for_function(IDLE, timeout=120_000)
-        with contextlib.suppress(PlaywrightTimeout):  # the page preloads plotly's script
-            page.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=30_000)
+        if page.locator(".st-key-dx_preload").count():  # an older page preloaded plotly
+            with contextlib.suppress(PlaywrightTimeout):
+                page.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=30_000)
         start = time.perf_counter()
         uploader.set_input_files({"name": name, "mimeType": _mime(name), "buffer": data})
         page.locator(DIAGNOSIS).first.wait_for(timeout=120_000)

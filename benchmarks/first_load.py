@@ -11,8 +11,8 @@ the guide gives), then opens the Diagnose and Statistics pages in Debian's Chrom
 empty cache and Chromium's network throttled to a mobile preset (Puppeteer's "Fast 4G":
 8.1 Mbit/s down, 165 ms latency; "Slow 4G": 1.44 Mbit/s, 563 ms). Each visit is timed until
 the page's first run has finished (nothing running) with its content shown: the uploader on
-Diagnose, a drawn chart on Statistics. Bytes are what crossed the network: HTTP bodies as
-sent (compressed where they were) plus the WebSocket's messages.
+Diagnose, a drawn chart on Statistics. Bytes are what crossed the network until it was quiet
+for a second: HTTP bodies as sent (compressed where they were) plus the WebSocket's messages.
 
 The report prints, per page, the median time and bytes straight and behind the proxy, and
 their ratios. Needs nginx on the PATH (Debian: ``apt-get install nginx-light``).
@@ -105,16 +105,26 @@ def start_nginx(scratch: Path, upstream: str) -> tuple[subprocess.Popen, str]:
 
 
 def visit(browser, url: str, ready: str, network: dict) -> tuple[float, int]:
-    """One first visit with an empty cache: (seconds until shown and idle, bytes received)."""
+    """One first visit with an empty cache: (seconds until shown and idle, bytes received
+    until the network has been quiet for a second, which counts scripts a page fetches for
+    later, as plotly's once was on Diagnose)."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, **network})
     received = {"http": 0, "ws": 0}
+    pending: set[str] = set()
+    last_activity = [time.perf_counter()]
 
-    def on_finished(event: dict) -> None:
-        received["http"] += event["encodedDataLength"]
+    def started(event: dict) -> None:
+        pending.add(event["requestId"])
+        last_activity[0] = time.perf_counter()
+
+    def ended(event: dict) -> None:
+        pending.discard(event["requestId"])
+        received["http"] += event.get("encodedDataLength", 0)
+        last_activity[0] = time.perf_counter()
 
     def on_frame(event: dict) -> None:
         frame = event["response"]
@@ -122,13 +132,20 @@ def visit(browser, url: str, ready: str, network: dict) -> tuple[float, int]:
         binary = frame["opcode"] == 2
         received["ws"] += len(base64.b64decode(payload)) if binary else len(payload.encode())
 
-    cdp.on("Network.loadingFinished", on_finished)
+    cdp.on("Network.requestWillBeSent", started)
+    cdp.on("Network.loadingFinished", ended)
+    cdp.on("Network.loadingFailed", ended)
     cdp.on("Network.webSocketFrameReceived", on_frame)
     start = time.perf_counter()
     page.goto(url, wait_until="commit", timeout=120_000)
     page.wait_for_selector(ready, state="attached", timeout=120_000)
     page.wait_for_function(IDLE, timeout=120_000)
     seconds = time.perf_counter() - start
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        if not pending and time.perf_counter() - last_activity[0] >= 1.0:
+            break
+        page.wait_for_timeout(100)
     context.close()
     return seconds, received["http"] + received["ws"]
 

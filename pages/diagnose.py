@@ -170,7 +170,6 @@ def main() -> None:
     signs = _sign_inputs()
     if not files and not kept:
         st.session_state.pop(results.RESULTS, None)
-        ui.preload_charts("dx_preload")
         return
     engine = resources.engine()
     if engine is None:

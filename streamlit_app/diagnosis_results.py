@@ -335,13 +335,11 @@ def result(engine: resources.Engine, analysis: Analysis, index: int, batch: bool
         if not prediction.in_domain:
             if prediction.refusal is None:  # a refused photo's scores are known to mislead
                 with st.expander("The model's scores anyway (not a diagnosis)"):
-                    _chart(prediction, index)
+                    _chart(prediction)
             return
-        # The heat map comes before the chart: plotly's script loads lazily in the browser,
-        # and nothing should wait for it.
         _saliency(engine, analysis, prediction, index, batch)
         st.markdown("**All seven diagnoses**")
-        _chart(prediction, index)
+        _chart(prediction)
 
 
 def _saliency(
@@ -449,13 +447,8 @@ def _out_of_domain(prediction: Prediction) -> None:
     )
 
 
-def _chart(prediction: Prediction, index: int) -> None:
-    st.plotly_chart(
-        figures.probability_figure(prediction),
-        key=f"dx_chart_{index}",
-        config=ui.CHART_CONFIG,
-    )
-    st.html(probability_list_html(prediction))
+def _chart(prediction: Prediction) -> None:
+    st.html(probability_bars_html(prediction))
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
         "They add up to 100% even when the true answer is none of them. "
@@ -463,19 +456,40 @@ def _chart(prediction: Prediction, index: int) -> None:
     )
 
 
-def probability_list_html(prediction: Prediction) -> str:
-    """The chart's text equivalent: each diagnosis with its probability, likeliest first, as
-    a list that screen readers read and that sighted people, who have the chart, do not see
-    (the chart's picture reads as its axis labels and figures in two runs, never pairing a
-    name with its value). A list, not a table: a table is never narrower than its text, and
-    widened a phone's page."""
-    items = "".join(
-        f"<li>{html.escape(diagnosis_label(code))}: {html.escape(probability(value))}</li>"
-        for code, value in prediction.top_k(len(prediction.probabilities))
-    )
+# Name, bar and figure in a row; the name wraps on a phone and the figures line up.
+_BARS_STYLE = (
+    "list-style:none;margin:0;padding:0;display:grid;row-gap:.45rem;"
+    "grid-template-columns:fit-content(40%) minmax(4rem,1fr) 3.2rem;column-gap:.6rem;"
+    "align-items:center"
+)
+# Each item a grid on the list's columns (subgrid): display:contents would drop the items from
+# some browsers' accessibility trees.
+_ROW_STYLE = "display:grid;grid-column:1/-1;grid-template-columns:subgrid;align-items:center"
+_TRACK_STYLE = "height:1.1rem;background:#eef1f5;border-radius:3px;overflow:hidden"
+_VALUE_STYLE = "text-align:right;font-variant-numeric:tabular-nums"
+
+
+def probability_bars_html(prediction: Prediction, highlight: int = 3) -> str:
+    """All seven calibrated probabilities as a bar list, likeliest first, the top
+    ``highlight`` bars in colour (as the PNG report draws them). Plain HTML rather than a
+    plotly chart: the page needs no chart library (plotly's script is 4.7 MB, which a phone
+    downloaded and compiled for seven bars), and screen readers read each name with its
+    figure, as one list item."""
+    rows = []
+    for rank, (code, value) in enumerate(prediction.top_k(len(prediction.probabilities))):
+        colour = figures.HIGHLIGHT if rank < highlight else figures.MUTED
+        width = f"{100 * value:.1f}%" if value >= 0.005 else "1px"  # a sliver, never nothing
+        rows.append(
+            f"<li data-code='{code}' data-value='{float(value)!r}' style='{_ROW_STYLE}'>"
+            f"<span>{html.escape(diagnosis_label(code))}</span>"
+            f"<span aria-hidden='true' style='{_TRACK_STYLE}'>"
+            f"<span style='display:block;height:100%;width:{width};background:{colour}'>"
+            f"</span></span><span style='{_VALUE_STYLE}'>{html.escape(probability(value))}</span>"
+            "</li>"
+        )
     return (
-        f"<div style='{ui.VISUALLY_HIDDEN}'>"
-        f"<ul aria-label='All seven diagnoses, likeliest first'>{items}</ul></div>"
+        f"<ul class='skindx-probabilities' aria-label='All seven diagnoses, likeliest first' "
+        f"style='{_BARS_STYLE}'>{''.join(rows)}</ul>"
     )
 
 

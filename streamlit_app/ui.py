@@ -250,18 +250,6 @@ def scroll_to(
     st.html(script, unsafe_allow_javascript=True)
 
 
-def preload_charts(key: str) -> None:
-    """Draw an empty, 10-pixel plotly chart so the browser fetches and compiles plotly's
-    script (loaded lazily, seconds on a slow machine) while the person is still choosing a
-    photo, not after the upload. Put it last on the page."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure(layout={"height": 10, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}})
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    st.plotly_chart(figure, key=key, config={"staticPlot": True}, height=10)
-
-
 def _upload_formats() -> list[str]:
     """The formats the uploaders accept: skindx's ``UPLOAD_FORMATS``, which its messages name
     too (HEIC where pillow-heif is installed, as required)."""

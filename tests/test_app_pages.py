@@ -131,10 +131,19 @@ def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
     return run(at)
 
 
+def probability_lists(at: AppTest) -> list[dict[str, tuple[float, str]]]:
+    """Every result's probability bars, likeliest first: code → (probability, as written)."""
+    pattern = r"data-code='(\w+)' data-value='([^']+)'.*?<span[^>]*>([^<]*)</span></li>"
+    bodies = [e.proto.body for e in at.get("html") if "skindx-probabilities" in e.proto.body]
+    return [
+        {code: (float(value), written) for code, value, written in re.findall(pattern, body)}
+        for body in bodies
+    ]
+
+
 def chart_values(at: AppTest) -> list[list[float]]:
-    """The bar values of every chart that has data (the empty page preloads an empty one)."""
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    return [spec["data"][0]["x"] for spec in specs if spec["data"]]
+    """The bar values, in percent, of every result's probability bars."""
+    return [[100 * value for value, _ in bars.values()] for bars in probability_lists(at)]
 
 
 def texts(at: AppTest) -> str:
@@ -318,10 +327,10 @@ def test_one_probability_format_on_the_diagnose_page(model) -> None:
     """Issue #27: one probability read 68.56% in the table, 69% in the heading, 68.6% on the
     chart; now every place writes it as reports.numbers.probability does."""
     at = upload(run(app_test(PAGES / "diagnose.py")), ("a.png", lesion_png(1)))
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    (bars,) = [spec["data"][0] for spec in specs if spec["data"]]
-    assert all(re.fullmatch(r"(<|>)?\d{1,3}%", text) for text in bars["text"])
-    top = bars["text"][-1]  # largest on top
+    (bars,) = probability_lists(at)
+    written = [text for _, text in bars.values()]
+    assert len(written) == 7 and all(re.fullmatch(r"(<|>)?\d{1,3}%", text) for text in written)
+    top = written[0]  # likeliest first
     headings = [m.value for m in at.markdown if "Most likely" in m.value]
     assert headings and headings[0].endswith(f", {top}")
     assert not re.search(r"\d\.\d+%", texts(at))
@@ -340,11 +349,9 @@ def context_model(monkeypatch, evaluated_model_dir, tmp_path) -> Path:
 
 
 def melanoma_share(at: AppTest) -> float:
-    """The melanoma bar of the one result's chart (bars are ranked, so found by label)."""
-    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    bars = spec["data"][0]
-    (value,) = [x for x, y in zip(bars["x"], bars["y"], strict=True) if "Melanoma" in y]
-    return value
+    """The melanoma bar of the one result (bars are ranked, so found by code), in percent."""
+    (bars,) = probability_lists(at)
+    return 100 * bars["mel"][0]
 
 
 def test_age_sex_and_site_sharpen_the_diagnosis(context_model) -> None:

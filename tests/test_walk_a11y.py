@@ -5,6 +5,7 @@ keyboard upload, and the results chart's text equivalent for a screen reader."""
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 
 import pytest
@@ -19,7 +20,7 @@ from test_browser import (  # noqa: F401  (browser: a fixture)
 
 from skindx.diagnosis.predict import Prediction
 from skindx.taxonomy import CODES
-from streamlit_app.diagnosis_results import probability_list_html
+from streamlit_app.diagnosis_results import probability_bars_html
 
 MAX_TABS = 40
 
@@ -75,9 +76,10 @@ def _ringed(focused: dict) -> bool:
     return focused["outline"] == "solid" and focused["width"] >= 2
 
 
-def test_the_chart_is_listed_for_screen_readers() -> None:
+def test_the_probabilities_are_one_list_for_everyone() -> None:
     """Every diagnosis with its probability as the page writes it, likeliest first, each name
-    beside its figure (plotly's picture read out the seven figures, then the seven names)."""
+    beside its figure in one list item (plotly's picture read out the seven figures, then the
+    seven names, so a hidden copy of the list stood beside it); the bars are decoration."""
     probabilities = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
     prediction = Prediction(
         probabilities=MappingProxyType(probabilities),
@@ -86,10 +88,14 @@ def test_the_chart_is_listed_for_screen_readers() -> None:
         in_domain=True,
         domain_score=1.0,
     )
-    listed = probability_list_html(prediction)
-    assert listed.count("<li>") == 7
-    assert listed.index("<li>Melanoma: 50%</li>") < listed.index("<li>Melanocytic nevus: 25%")
-    assert listed.startswith("<div style='position:absolute")  # out of sight, as the chart has it
+    listed = probability_bars_html(prediction)
+    items = re.findall(r"<li[^>]*>(.*?)</li>", listed)
+    spoken = [re.sub(r"<span aria-hidden='true'.*?</span></span>", "", item) for item in items]
+    texts = [re.sub(r"<[^>]+>", " ", item).split() for item in spoken]
+    assert len(items) == 7
+    assert " ".join(texts[0]) == "Melanoma 50%" and " ".join(texts[1]) == "Melanocytic nevus 25%"
+    assert "position:absolute" not in listed  # shown to everyone, nothing hidden
+    assert listed.count("width:50.0%") == 1  # the bar is as long as the figure says
 
 
 @pytest.mark.browser
