@@ -252,7 +252,9 @@ def test_upload_with_values_the_page_does_not_know(app: AppTest) -> None:
     assert _plain(app.success[0].value) == "one.csv: 1 image read."
     assert [_plain(w.value) for w in app.warning] == [  # nothing unknown; nothing but dx given
         "No image in this file has an age, a sex or a body site, so the charts count all its "
-        "images as “unknown”."
+        "images as “unknown”.",
+        "With only 1 image, the shares (percentages) in the charts are rough: one image more or "
+        "less moves a share by about 100 points. Compare them with the datasets' with care.",
     ]
 
 
@@ -270,6 +272,8 @@ def test_upload_with_an_unusable_age_warns_and_shows_the_charts(app: AppTest) ->
         "No image in this file has a body site, so the charts count all its images as “unknown”.",
         "3 rows have an age that is not a number from 0 to 120 (forty, 300, -5); "
         "they are counted as unknown.",
+        "With only 4 images, the shares (percentages) in the charts are rough: one image more "
+        "or less moves a share by about 25 points. Compare them with the datasets' with care.",
     ]
     assert "Your data" in app.multiselect(key="stats_datasets").value
     assert len(app.get("plotly_chart")) == 9

@@ -71,6 +71,8 @@ from skindx.datasets.takeaways import (
     too_few_note,
 )
 from skindx.datasets.uploads import (
+    FEW_IMAGES,
+    few_images_note,
     images_read,
     summarize_files,
     summarize_files_checked,
@@ -867,16 +869,39 @@ def test_upload_notes_say_what_a_file_gives_for_no_image(data: bytes, expected: 
     """The walk-through: ISIC 2019's metadata CSV, or a file without age and sex columns, read
     as "25,331 images read." and drew charts all "unknown", as if the page were at fault."""
     notes = upload_notes(summarize_upload(data, "mine.csv"))
-    assert len(notes) == 1 and notes[0].startswith(expected)
+    n = summarize_upload(data, "mine.csv")["datasets"]["Your data"]["n_images"]
+    assert len(notes) == 2 and notes[0].startswith(expected)
+    assert notes[1] == few_images_note(n)  # and, last, how rough so few images' shares are
 
 
 def test_upload_notes_leave_given_values_to_their_own_note() -> None:
     """A diagnosis "foo" is given, though unknown: its note says so, not "has no diagnosis"."""
     data = b"image_id,dx,age,sex,localization\nI1,foo,40,male,back\n"
     assert upload_notes(summarize_upload(data, "mine.csv")) == [
-        "1 row has a diagnosis skindx does not know (foo); it is counted as unknown."
+        "1 row has a diagnosis skindx does not know (foo); it is counted as unknown.",
+        few_images_note(1),
     ]
-    assert upload_notes(summarize_upload(SMALL, "mine.csv")) == []
+    assert upload_notes(summarize_upload(SMALL, "mine.csv")) == [
+        few_images_note(SMALL.count(b"\n") - 1)
+    ]
+
+
+def test_a_small_upload_says_its_shares_are_rough() -> None:
+    """The walk-through: a class's file of a dozen rows drew percentages beside the datasets'
+    as if they meant as much; one image there is 8 points of a share."""
+    rows = "".join(f"I{i},{'mel' if i < 4 else 'nv'},40,male,back\n" for i in range(12))
+    data = ("image_id,dx,age,sex,localization\n" + rows).encode()
+    assert upload_notes(summarize_upload(data, "class.csv")) == [
+        "With only 12 images, the shares (percentages) in the charts are rough: one image more "
+        "or less moves a share by about 8 points, and chance alone can move one by up to about "
+        "28 points either way. Compare them with the datasets' with care."
+    ]
+    assert few_images_note(1).startswith("With only 1 image, ")
+    assert "chance" not in few_images_note(9)  # the margin's formula means little below 10
+    assert few_images_note(FEW_IMAGES - 1).endswith(
+        "up to about 10 points either way. " + "Compare them with the datasets' with care."
+    )
+    assert few_images_note(FEW_IMAGES) == few_images_note(0) == ""
 
 
 def test_imbalance_chart_names_a_dataset_short_of_classes(cube: pd.DataFrame) -> None:

@@ -173,10 +173,37 @@ _MAX_VALUES_NAMED = 5
 
 def upload_notes(summary: dict[str, Any]) -> list[str]:
     """What a person should know about their upload's summary before reading its charts: what
-    it gives for none of its images (:func:`absent_note`), then its values skindx does not
-    know (:func:`unrecognised_notes`)."""
-    absent = absent_note(summary["datasets"][UPLOAD_DATASET], summary.get("unrecognised", {}))
-    return [*([absent] if absent else []), *unrecognised_notes(summary)]
+    it gives for none of its images (:func:`absent_note`), its values skindx does not know
+    (:func:`unrecognised_notes`), then how rough its shares are (:func:`few_images_note`)."""
+    data = summary["datasets"][UPLOAD_DATASET]
+    absent = absent_note(data, summary.get("unrecognised", {}))
+    few = few_images_note(data["n_images"])
+    return [*([absent] if absent else []), *unrecognised_notes(summary), *([few] if few else [])]
+
+
+# Below this many images a share's 95% margin, at its widest (a share of 50%), passes ±10
+# points: the charts' percentages read as firmly as the datasets' thousands.
+FEW_IMAGES = 100
+_MARGIN_FROM = 10  # fewer images: one image's step says enough (the margin's formula fails)
+
+
+def few_images_note(n_images: int) -> str:
+    """ "With only 12 images, the shares (percentages) are rough: …" for a file of fewer than
+    :data:`FEW_IMAGES` images, with one image's step in a share and, from
+    :data:`_MARGIN_FROM` images, a share's widest 95% margin (1.96·√(¼/n)); "" for a larger
+    file (or an empty one, which has no shares)."""
+    if not 0 < n_images < FEW_IMAGES:
+        return ""
+    images = "1 image" if n_images == 1 else f"{n_images:,} images"
+    step = round(100 / n_images)
+    note = (
+        f"With only {images}, the shares (percentages) in the charts are rough: one image more "
+        f"or less moves a share by about {step} point{'' if step == 1 else 's'}"
+    )
+    if n_images >= _MARGIN_FROM:
+        margin = 196 * (0.25 / n_images) ** 0.5
+        note += f", and chance alone can move one by up to about {margin:.0f} points either way"
+    return note + ". Compare them with the datasets' with care."
 
 
 _GIVEN_FOR_NONE = {
