@@ -10,8 +10,10 @@ event until the page is settled:
 
 - the upload: the page's first full draw with "Your data", nine charts (the baseline);
 - a toggle that changes one chart ("Show % of each dataset", on then off);
-- a filter that changes every chart (Sex: "female" chosen from the list), and the same
-  filter removed (the charts of the upload's first view again), reported apart.
+- a filter that changes every chart shown (Sex: "female" chosen from the list), and the same
+  filter removed (the charts of the upload's first view again), reported apart;
+- where the page groups its charts in tabs (a checkout that sends one tab's charts only),
+  another tab chosen ("Age, sex"), its charts built for the upload's view and drawn.
 
 "Settled" is the later of the app's script state turning back to ``notRunning`` (after it
 ran) and the animation frame after the last change inside a plotly chart, once nothing has
@@ -42,19 +44,18 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests"):
 
 from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
 
-from skindx.datasets import charts  # noqa: E402
-
 METADATA = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "HAM10000_metadata.csv"
 UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
 QUIET_MS = 600  # nothing changed in a chart nor the run state for this long: settled
 TIMEOUT_MS = 120_000
 RETRY_MS = 15_000  # no run begun this long after a press: it missed, and is made again
-CHARTS = len(charts.CHARTS)  # the page draws each
 INTERACTIONS = {
     "toggle": "toggle, one chart (on and off)",
-    "filter": "filter chosen, every chart",
+    "filter": "filter chosen, every chart shown",
     "filter undone": "filter removed, back to the upload's view",
+    "tab": "another tab chosen (Age, sex), its charts built and drawn",
 }
+TAB = "Age, sex"  # a tab of the page that groups its charts; an older page has none
 
 # Records the input event, the run state's changes and the frame after the last change in a
 # plotly chart, on the page's clock; installed before the app's own scripts run.
@@ -138,11 +139,15 @@ def _settle(page, what: str) -> float:
     return page.evaluate(ELAPSED)
 
 
+# Every chart sent has been drawn by plotly (the page sends nine, or one tab's).
+DRAWN = """() => {
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return charts.length > 0 && charts.every(c => c.querySelector('.main-svg'));
+}"""
+
+
 def _plotly_drawn(page) -> None:
-    page.wait_for_function(
-        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {CHARTS}",
-        timeout=TIMEOUT_MS,
-    )
+    page.wait_for_function(DRAWN, timeout=TIMEOUT_MS)
 
 
 def _arm(page) -> None:
@@ -188,8 +193,8 @@ def _choose(page, combobox, name: str) -> None:
 
 
 def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[float]]:
-    """(upload's draw, [toggle on, toggle off], [filter on, filter off]) in seconds, one
-    fresh session."""
+    """(upload's draw, [toggle on, toggle off], [filter on, filter off, another tab where the
+    page has tabs]) in seconds, one fresh session."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.add_init_script(PROBE)
     try:
@@ -223,6 +228,12 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
             page.keyboard.press("Escape")  # the list closed: nothing reruns
             if remove.count() != chosen:
                 raise RuntimeError("the Sex filter did not change as expected")
+        tab = page.get_by_role("tab", name=TAB, exact=True)
+        if tab.count():
+            _press(page, tab.click)
+            filters.append(_settle(page, "tab"))
+            if tab.get_attribute("aria-selected") != "true":
+                raise RuntimeError(f"the tab {TAB!r} was not chosen")
         return upload, toggles, filters
     finally:
         page.close()
@@ -260,16 +271,19 @@ def measure(roots: list[Path], data: bytes, runs: int) -> list[dict[str, list[fl
                 kept["toggle"] += toggles
                 kept["filter"].append(filters[0])
                 kept["filter undone"].append(filters[1])
+                kept["tab"] += filters[2:]
     return times
 
 
 def report(label: str, times: dict[str, list[float]]) -> dict[str, float]:
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians = {name: statistics.median(values) for name, values in times.items() if values}
     base = medians["upload"]
     print(f"{label}:")
     print(f"  upload → first full draw (baseline): median {base:.3f} s")
     for name, what in INTERACTIONS.items():
         values = times[name]
+        if not values:  # no tabs on this checkout's page
+            continue
         print(
             f"  {what}: median {medians[name]:.3f} s (min {min(values):.3f}, max "
             f"{max(values):.3f}, n={len(values)}); ratio to baseline {medians[name] / base:.2f}"
@@ -296,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     now = report("this checkout", measured[0])
     if args.old:
         old = report(f"old checkout {args.old}", measured[1])
-        for name in INTERACTIONS:
+        for name in [name for name in INTERACTIONS if name in now and name in old]:
             ratio_now = now[name] / now["upload"]
             ratio_old = old[name] / old["upload"]
             print(

@@ -160,9 +160,26 @@ HEADINGS = {
 }
 
 
-def _charts(view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
-    """Every chart after the diagnoses', each under its heading."""
-    for key in charts.CHARTS[1:]:
+# The charts in tabs, by theme; each tab sends and draws its own charts only (lazy tabs rerun
+# the page when another is chosen): a filter redrew all nine, most of its two seconds in the
+# browser, and a visitor sees one tab's at a time anyway. Short labels, closer together on a
+# phone, where the bar holds them all at 390 px (narrower, it scrolls, as Streamlit's does).
+TABS = {
+    "Diagnoses": ("diagnoses", "malignancy", "balanced_accuracy"),
+    "Age, sex": ("age", "sex"),
+    "Body site": ("site",),
+    "Confirmation": ("confirmation",),
+    "Per lesion": ("images_per_lesion", "images_per_patient"),
+}
+TABS_CSS = (
+    f"<style>@media (max-width: {ui.NARROW_PX}px) {{ .st-key-{statistics_widgets.TAB} "
+    '[role="tablist"] { gap: 0.5rem; } }</style>'
+)
+
+
+def _charts(keys: tuple[str, ...], view: pd.DataFrame, filters: Filters, made: dict | None):
+    """The charts ``keys`` other than the diagnoses', each under its heading."""
+    for key in keys:
         if key == "balanced_accuracy":
             _balanced_accuracy()
         elif key in HEADINGS:
@@ -235,12 +252,24 @@ def main() -> None:
         st.caption(ui.escape(narrowed))
     opening = uploaded is None and keeps_everything(filters, options)
     made = None if opening else _made(filters)
-    _diagnoses(view, filters, made)
-    # The diagnoses' takeaway and table from the chart the fragment drew (the toggles' values).
-    toggled = {name: st.session_state[f"stats_{name}"] for name in ("percent", "log")}
-    _details(_chart("diagnoses", view, filters, made, **toggled))
-    _charts(view, filters, made)
+    st.html(TABS_CSS)
+    tabs = st.tabs(list(TABS), key=statistics_widgets.kept_tab(), on_change="rerun")
+    statistics_widgets.remember(statistics_widgets.TAB)
+    for container, keys in zip(tabs, TABS.values(), strict=True):
+        with container:
+            if container.open:
+                _tab(keys, view, filters, made)
     _sources()
+
+
+def _tab(keys: tuple[str, ...], view: pd.DataFrame, filters: Filters, made: dict | None) -> None:
+    if keys[0] == "diagnoses":
+        _diagnoses(view, filters, made)
+        # Its takeaway and table from the chart the fragment drew (the toggles' values).
+        toggled = {name: st.session_state[f"stats_{name}"] for name in ("percent", "log")}
+        _details(_chart("diagnoses", view, filters, made, **toggled))
+        keys = keys[1:]
+    _charts(keys, view, filters, made)
 
 
 main()

@@ -23,6 +23,7 @@ UPLOAD_NAME = "stats_upload_name"  # the file's name, to say which file is kept
 UPLOAD_KEPT = "stats_upload_kept"  # set while an upload is shown that the uploader no longer holds
 DATASETS_KEY = "stats_datasets"
 KEPT = "stats_kept"  # the widgets' values, kept while another page is shown
+TAB = "stats_tab"  # the charts' tab shown, its label
 CHARTS_MADE = "stats_charts_made"  # this session's charts, by the view they show (the page's)
 # Where the keyboard focus goes when the control pressed vanishes: the uploader's button after
 # an upload, "Remove my file" once pressed. Each: a container's key, and the token last focused.
@@ -139,6 +140,15 @@ def remembered(key: str, default: Any) -> Any:
 
 def remember(*keys: str) -> None:
     ui.keep(KEPT, *keys)
+
+
+def kept_tab() -> str:
+    """The key of the charts' tabs, their state set to the tab shown before a visit to another
+    page. Not through ``default=``: a tab's default is part of its identity, so a default that
+    followed the person's choice made new tabs, back on the first, on the next run."""
+    if TAB not in st.session_state and (label := remembered(TAB, None)) is not None:
+        st.session_state[TAB] = label
+    return TAB
 
 
 def _chosen(key: str, options: list[str]) -> list[str]:

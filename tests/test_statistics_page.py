@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
@@ -20,6 +22,7 @@ from skindx.datasets.charts import CHARTS
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "statistics.py"
 TIMEOUT = 120
+T = TypeVar("T")
 
 UPLOAD = b"""lesion_id,image_id,dx,dx_type,age,sex,localization,dataset
 HAM_0000118,ISIC_0027419,bkl,histo,80.0,male,scalp,vidir_modern
@@ -45,6 +48,26 @@ def _takeaways(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("**Takeaway.**")]
 
 
+def _over_tabs(at: AppTest, read: Callable[[AppTest], list[T]]) -> list[T]:
+    """``read`` of every tab of charts in turn, each chosen as a person would (a tab sends its
+    own charts only), in the page's order; the first tab chosen again at the end."""
+    seen: list[T] = []
+    labels = [tab.label for tab in at.tabs]
+    assert len(labels) == 5, labels
+    for label in labels:
+        at.session_state["stats_tab"] = label
+        at.run()
+        assert not at.exception
+        seen += read(at)
+    at.session_state["stats_tab"] = labels[0]
+    at.run()
+    return seen
+
+
+def _charts(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
 @pytest.fixture
 def app() -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
@@ -55,11 +78,11 @@ def app() -> AppTest:
 
 def test_page_with_bundled_summary(app: AppTest) -> None:
     assert app.title[0].value == "ISIC dataset statistics"
-    assert len(app.get("plotly_chart")) == 9
-    takeaways = _takeaways(app)
+    assert len(app.get("plotly_chart")) == 3  # the first tab's: diagnoses, malignancy, imbalance
+    takeaways = _over_tabs(app, _takeaways)
     assert len(takeaways) == 9
     assert any("HAM10000" in t and "1/7" in t for t in takeaways)
-    assert len(app.get("download_button")) == 9
+    assert len(_over_tabs(app, lambda at: list(at.get("download_button")))) == 9
     assert app.multiselect(key="stats_datasets").value == [
         "HAM10000",
         "ISIC 2018 test",
@@ -72,17 +95,54 @@ def test_page_with_bundled_summary(app: AppTest) -> None:
     assert overview.loc["ISIC 2020", "lesions"] == "—"  # not "None": ISIC 2020 has no lesion ids
 
 
+def test_every_chart_is_in_a_tab_in_the_page_order(app: AppTest) -> None:
+    """The charts are grouped in tabs, each sending its own charts only: every chart is in one
+    tab, under its heading, in the order the page had them on one long page."""
+    assert [tab.label for tab in app.tabs] == [
+        "Diagnoses",
+        "Age, sex",
+        "Body site",
+        "Confirmation",
+        "Per lesion",
+    ]
+    ids = [chart.proto.id for chart in _over_tabs(app, _charts)]
+    assert len(ids) == len(CHARTS)
+    assert all(i.endswith(f"stats_chart_{key}") for i, key in zip(ids, CHARTS, strict=True))
+    headings = _over_tabs(app, lambda at: [h.value for h in at.header])
+    assert headings == [
+        "Diagnoses",
+        "Benign or malignant",
+        "Why the model is judged by balanced accuracy",
+        "Age by diagnosis",
+        "Sex by diagnosis",
+        "Body site by diagnosis",
+        "How each diagnosis was confirmed",
+        "Images per lesion and per patient",
+    ]
+
+
+def test_the_tab_shown_outlives_a_visit_to_another_page(app: AppTest) -> None:
+    app.session_state["stats_tab"] = "Body site"
+    app.run()
+    del app.session_state["stats_tab"]  # Streamlit forgets a page's widgets while away
+    app.run()
+    assert not app.exception
+    assert app.session_state["stats_tab"] == "Body site"
+    assert [h.value for h in app.header] == ["Body site by diagnosis"]
+
+
 def test_every_table_has_one_number_format_per_column(app: AppTest) -> None:
     """The walk-through: the overview showed "0" next to "81.9" in one column."""
     for key in CHARTS:  # every chart's table, opened (a closed one is not sent)
         app.session_state[f"stats_table_open_{key}"] = True
     app.run()
     assert not app.exception
-    assert len(app.dataframe) == 1 + len(CHARTS)
     overview = json.loads(app.dataframe[0].proto.columns)
     for column in ("malignant %", "melanoma %", "unknown diagnosis %"):
         assert overview[column]["type_config"]["format"] == "%.1f"
-    for table in app.dataframe:
+    tables = [app.dataframe[0], *_over_tabs(app, lambda at: list(at.dataframe)[1:])]
+    assert len(tables) == 1 + len(CHARTS)
+    for table in tables:
         values = table.value
         configs = json.loads(table.proto.columns)
         floats = [c for c in values.columns if values[c].dtype.kind == "f"]
@@ -92,7 +152,7 @@ def test_every_table_has_one_number_format_per_column(app: AppTest) -> None:
 
 def test_charts_hide_the_mode_bar(app: AppTest) -> None:
     """Plotly's toolbar, shown on a tap on a phone, was drawn over the charts' titles."""
-    configs = [json.loads(chart.proto.config) for chart in app.get("plotly_chart")]
+    configs = [json.loads(chart.proto.config) for chart in _over_tabs(app, _charts)]
     assert len(configs) == 9
     assert all(config["displayModeBar"] is False for config in configs)
 
@@ -103,21 +163,21 @@ def test_widget_keys_are_prefixed(app: AppTest) -> None:
         *app.slider,
         *app.toggle,
         *app.file_uploader,
-        *app.get("download_button"),
+        *_over_tabs(app, lambda at: list(at.get("download_button"))),
     ]
     keys = [widget.key for widget in widgets]
-    assert len(keys) == 4 + 1 + 2 + 1 + 9
+    assert len(keys) == len(set(keys)) == 4 + 1 + 2 + 1 + 9
     assert all(key and key.startswith("stats_") for key in keys), keys
 
 
 def test_filters_update_every_chart(app: AppTest) -> None:
-    before = _takeaways(app)
+    before = _over_tabs(app, _takeaways)
     app.multiselect(key="stats_diagnosis").set_value(["mel", "nv"])
     app.multiselect(key="stats_sex").set_value(["female"])
     app.slider(key="stats_age").set_value((40, 60))
     app.run()
     assert not app.exception
-    after = _takeaways(app)
+    after = _over_tabs(app, _takeaways)
     assert len(after) == len(before)
     changed = [b != a for b, a in zip(before, after, strict=True)]
     assert sum(changed) >= 6, list(zip(before, after, strict=True))
@@ -131,7 +191,7 @@ def test_takeaways_follow_the_filters(app: AppTest) -> None:
     app.run()
     assert not app.exception
     assert app.metric[0].value == "13,866"
-    takeaways = [_plain(t) for t in _takeaways(app)]
+    takeaways = [_plain(t) for t in _over_tabs(app, _takeaways)]
     assert any(
         "Only torso images are selected, so there is no site comparison." in t for t in takeaways
     )
@@ -139,7 +199,7 @@ def test_takeaways_follow_the_filters(app: AppTest) -> None:
     assert not [t for t in takeaways if "Too few" in t or "100.0% of" in t], takeaways
     app.multiselect(key="stats_site").set_value(["torso", "head/neck"])
     app.run()
-    assert any("Among the selected sites" in t for t in map(_plain, _takeaways(app)))
+    assert any("Among the selected sites" in t for t in map(_plain, _over_tabs(app, _takeaways)))
 
 
 def test_toggles_and_dataset_choice(app: AppTest) -> None:
@@ -175,7 +235,7 @@ def test_upload_valid_csv(app: AppTest) -> None:
     assert not app.error
     assert "6 images read" in app.success[0].value
     assert "Your data" in app.multiselect(key="stats_datasets").value
-    assert any("In your data, " in t for t in _takeaways(app))
+    assert any("In your data, " in t for t in _over_tabs(app, _takeaways))
     app.multiselect(key="stats_datasets").set_value(["Your data"])
     app.run()
     assert not app.exception
@@ -192,10 +252,9 @@ def test_charts_of_an_upload_are_made_for_its_session_never_kept(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The charts of the page as it opens are kept across sessions (st.cache_data); with an
-    upload, or a filter, every chart is made afresh from the session's own view."""
+    upload, or a filter, every chart shown (the tab's) is made afresh from the session's own
+    view."""
     import importlib
-
-    from skindx.datasets.charts import CHARTS
 
     module = importlib.import_module("skindx.datasets.charts")
     made: list[set[str]] = []
@@ -210,13 +269,15 @@ def test_charts_of_an_upload_are_made_for_its_session_never_kept(
     assert made == []
     app.multiselect(key="stats_sex").set_value(["female"])
     app.run()  # a filter: this session's charts
-    assert len(made) == len(CHARTS)
+    assert len(made) == len(app.get("plotly_chart")) == 3
     app.multiselect(key="stats_sex").set_value([])
     app.run()
     made.clear()
     app.file_uploader(key="stats_upload").set_value(("mine.csv", UPLOAD, "text/csv"))
     app.run()
     assert not app.exception
+    assert len(made) == 3 and all("Your data" in shown for shown in made)
+    _over_tabs(app, _charts)  # every other tab's charts, made as it is chosen
     assert len(made) == len(CHARTS) and all("Your data" in shown for shown in made)
 
 
@@ -276,7 +337,7 @@ def test_upload_with_an_unusable_age_warns_and_shows_the_charts(app: AppTest) ->
         "or less moves a share by about 25 points. Compare them with the datasets' with care.",
     ]
     assert "Your data" in app.multiselect(key="stats_datasets").value
-    assert len(app.get("plotly_chart")) == 9
+    assert len(_over_tabs(app, _charts)) == 9
 
 
 def test_diagnoses_with_too_few_images_are_named_not_charted(app: AppTest) -> None:
@@ -294,22 +355,26 @@ def test_diagnoses_with_too_few_images_are_named_not_charted(app: AppTest) -> No
     app.multiselect(key="stats_datasets").set_value(["Your data"])
     app.run()
     assert not app.exception
-    notes = [_plain(c.value) for c in app.caption if c.value.startswith("Not charted")]
+    notes = [_plain(c.value) for c in _over_tabs(app, _notes)]
     assert len(notes) == 4  # age, sex, body site, confirmation
     assert all(
         note.endswith("in your data, dermatofibroma (df) n = 1 and melanoma (mel) n = 2.")
         for note in notes
     )
-    charts = {c.proto.id: c.proto.spec for c in app.get("plotly_chart")}
+    charts = {c.proto.id: c.proto.spec for c in _over_tabs(app, _charts)}
     sex = next(spec for key, spec in charts.items() if "stats_chart_sex" in key)
     assert "Melanocytic nevus" in sex and "Melanoma" not in sex  # nevi: 5 images, charted
-    takeaways = " ".join(_plain(t) for t in _takeaways(app))
+    takeaways = " ".join(_plain(t) for t in _over_tabs(app, _takeaways))
     assert "For melanoma and BCC" not in takeaways  # was "100.0%", from 2 melanomas
     assert "Too few images of known sex and diagnosis for a comparison." in takeaways
 
 
+def _notes(at: AppTest) -> list:
+    return [c for c in at.caption if c.value.startswith("Not charted")]
+
+
 def test_the_bundled_charts_name_their_one_image_diagnoses(app: AppTest) -> None:
-    notes = [_plain(c.value) for c in app.caption if c.value.startswith("Not charted")]
+    notes = [_plain(c.value) for c in _over_tabs(app, _notes)]
     assert len(notes) == 4
     assert "in ISIC 2020, atypical melanocytic proliferation n = 1 and cafe-au-lait" in notes[0]
 
@@ -381,7 +446,7 @@ def test_uploaded_values_stay_inert(app: AppTest, csv_downloads: list[bytes]) ->
     app.file_uploader(key="stats_upload").set_value(("mine.csv", HOSTILE, "text/csv"))
     app.run()
     assert not app.exception
-    assert len(app.get("download_button")) == 9
+    assert len(_over_tabs(app, lambda at: list(at.get("download_button")))) == 9
     tables = [pd.read_csv(io.BytesIO(data), dtype=str) for data in csv_downloads]
     assert len(tables) >= 9
     cells = [str(v) for t in tables for v in [*t.columns, *t.to_numpy().ravel()]]
@@ -415,7 +480,7 @@ def test_upload_bad_csv(app: AppTest, data: bytes, expected: str) -> None:
     assert expected in _plain(app.error[0].value)
     assert "bad.csv" in _plain(app.error[0].value)
     assert "Your data" not in app.multiselect(key="stats_datasets").options
-    assert len(app.get("plotly_chart")) == 9  # the bundled charts still show
+    assert len(_over_tabs(app, _charts)) == 9  # the bundled charts still show
 
 
 def test_page_source_rules() -> None:
