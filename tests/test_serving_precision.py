@@ -118,3 +118,48 @@ def test_bfloat16_answers_agree_with_float32(tmp_path):
     for name, (largest, p99) in worst.items():
         allowed = SMOOTHGRAD_MAX if name.startswith("smoothgrad") else MAP_TOLERANCE["max"]
         assert largest <= allowed and p99 <= MAP_TOLERANCE["p99"], worst
+
+
+_OPTIONS = """
+import json, threading
+from skindx.model.precision import REWRITE, float32_graphs, serve_in_bfloat16
+serve_in_bfloat16("on")
+from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.eager import context
+
+def rewrite(options):
+    config = config_pb2.ConfigProto.FromString(options.config_proto_serialized)
+    return getattr(config.graph_options.rewrite_options, REWRITE)
+
+seen = []
+def calls():
+    for _ in range(2):
+        with float32_graphs():
+            seen.append(context.context().function_call_options)
+outside = context.context().function_call_options
+calls()
+thread = threading.Thread(target=calls)
+thread.start()
+thread.join()
+print(json.dumps({
+    "outside": rewrite(outside), "inside": [rewrite(o) for o in seen],
+    "distinct": len({id(o) for o in seen}),
+    "restored": context.context().function_call_options is outside,
+}))
+"""
+
+
+def test_float32_graphs_builds_its_call_options_once():
+    """The options without the bfloat16 rewrite are made once (the explainer enters the block
+    on every map), shared by threads with the same options, and the thread's own restored."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", _OPTIONS],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    off = 2  # RewriterConfig.OFF
+    assert result["outside"] != off and result["inside"] == [off] * 4
+    assert result["distinct"] == 1 and result["restored"]

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 MODES = ("auto", "on", "off")
 BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -88,26 +89,43 @@ def float32_graphs() -> Iterator[None]:
     if not _rewrite_on():
         yield
         return
-    try:
-        from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-        from tensorflow.python.eager import context
-
-        eager = context.context()
-        before = eager.function_call_options
-        config = config_pb2.ConfigProto.FromString(before.config_proto_serialized)
-        off = rewriter_config_pb2.RewriterConfig.OFF
-        setattr(config.graph_options.rewrite_options, REWRITE, off)
-        switched = context.FunctionCallOptions(before.executor_type, config)
-    except (ImportError, AttributeError):  # internals moved in another TensorFlow: the maps
-        switched = None  # come in bfloat16, as before this block existed, not a failure
+    eager, switched = _float32_options()
     if switched is None:
         yield
         return
+    before = eager.function_call_options
     eager.function_call_options = switched
     try:
         yield
     finally:
         eager.function_call_options = before
+
+
+_UNAVAILABLE = (None, None)
+_switched: dict[tuple[str | None, bytes], Any] = {}  # a thread's options → them, rewrite off
+
+
+def _float32_options() -> tuple[Any, Any]:
+    """The eager context and this thread's call options with the rewrite off, built once per
+    distinct options (one, in practice) rather than on every explain call; ``(None, None)``
+    where TensorFlow's internals have moved."""
+    try:
+        from tensorflow.python.eager import context
+
+        eager = context.context()
+        before = eager.function_call_options
+        key = (before.executor_type, before.config_proto_serialized)
+        if key not in _switched:
+            from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+            config = config_pb2.ConfigProto.FromString(before.config_proto_serialized)
+            off = rewriter_config_pb2.RewriterConfig.OFF
+            setattr(config.graph_options.rewrite_options, REWRITE, off)
+            # Two threads racing here build equal options; none is ever changed once made.
+            _switched[key] = context.FunctionCallOptions(before.executor_type, config)
+    except (ImportError, AttributeError):  # internals moved in another TensorFlow: the maps
+        return _UNAVAILABLE  # come in bfloat16, as before this block existed, not a failure
+    return eager, _switched[key]
 
 
 def _rewrite_on() -> bool:
