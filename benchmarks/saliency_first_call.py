@@ -1,7 +1,7 @@
 """The Saliency explorer's first use of each method and layer, cold and warm, against an older
 checkout of skindx.
 
-    python benchmarks/saliency_first_call.py [--old DIR] [--rounds N] [--model DIR]
+    python benchmarks/saliency_first_call.py [--old DIR] [--rounds N] [--model DIR] [--warmed]
 
 A session of the app loads the model as ``streamlit_app.resources.load_engine`` does (bfloat16
 where the CPU has it, one prediction and one default Grad-CAM to warm up), then a clinician
@@ -10,6 +10,13 @@ layer of another network. Each step runs twice on the same image: the first call
 pays whatever that method or layer needs built, the second ("warm") only the map. Both
 checkouts run the same steps in fresh processes, alternating round by round; each figure is
 the median over the rounds, and the ratio is new against old in the same round.
+
+With ``--warmed`` each process starts the app's own background warm-up instead
+(``streamlit_app.resources.warm_up``, whatever that checkout's does), waits until it is done and
+takes the steps through the engine the pages use; it also reports when the model was ready
+(the first diagnosis waits for that alone) and the process's RSS then and once the warm-up is
+done (and after the steps, where a clinician's first picks take a server either way): what
+warming the explorer costs in time and memory.
 
 ``--old`` is a checkout of the code to compare with, e.g. ``git worktree add --detach
 /tmp/sal_old <commit>``; it must hold ``skindx`` (the model is always ``--model``).
@@ -46,12 +53,12 @@ def steps(layers: list[str], groups) -> list[tuple[str, str, str | None]]:
     return chosen
 
 
-def child(model: str) -> None:
-    """One fresh session: load as the app does, then each step cold and warm (JSON on stdout)."""
+def _loaded(model: str):
+    """The explainer loaded as ``load_engine`` does, and no warm-up information."""
     import numpy as np
 
     from skindx.diagnosis.predict import Predictor
-    from skindx.explain.explainer import Explainer, layer_groups
+    from skindx.explain.explainer import Explainer
     from skindx.model.bundle import load_model
     from skindx.model.precision import serve_in_bfloat16
 
@@ -62,6 +69,44 @@ def child(model: str) -> None:
     blank = np.full((skin_model.input_size, skin_model.input_size, 3), 128, np.uint8)
     predictor.predict(blank)
     explainer.explain(blank, "gradcam")
+    return explainer, explainer.explain, {}
+
+
+def _warmed(model: str):
+    """The app's background warm-up, waited out: its explainer, the engine's ``explain`` and
+    when (s after the start) and at what RSS (MB) the model, then everything, was ready."""
+    import psutil
+
+    os.environ["SKINDX_MODEL"] = model
+    os.environ.pop("SKINDX_EXAMPLES_DIR", None)  # no gallery: the model, then saliency
+    from streamlit_app import resources
+
+    process = psutil.Process()
+    start = time.perf_counter()
+    info = {"idle_mb": process.memory_info().rss / 2**20}
+    status = resources.warm_up()
+    while status.stage not in ("ready", "failed"):
+        if "model_s" not in info and status.stage not in ("waiting", "model"):
+            info |= {
+                "model_s": time.perf_counter() - start,
+                "model_mb": process.memory_info().rss / 2**20,
+            }
+        time.sleep(0.005)
+    if status.stage == "failed":
+        raise RuntimeError("the warm-up failed")
+    ready = {"ready_s": time.perf_counter() - start, "ready_mb": process.memory_info().rss / 2**20}
+    info |= ready
+    info.setdefault("model_s", info["ready_s"])
+    info.setdefault("model_mb", info["ready_mb"])
+    engine = resources.engine()
+    return engine.explainer, engine.explain, info
+
+
+def child(model: str, warmed: bool = False) -> None:
+    """One fresh session: load as the app does, then each step cold and warm (JSON on stdout)."""
+    from skindx.explain.explainer import layer_groups
+
+    explainer, explain, info = (_warmed if warmed else _loaded)(model)
     sys.path.insert(0, str(REPO / "benchmarks"))
     from explain_photo import scene
 
@@ -73,18 +118,23 @@ def child(model: str) -> None:
         runs = []
         for _ in range(2):
             start = time.perf_counter()
-            explainer.explain(image, method, None, layer)
+            explain(image, method, None, layer)
             runs.append(time.perf_counter() - start)
         times[step] = runs
-    print(json.dumps(times))
+    if warmed:  # once the clinician's steps are done, where either checkout ends up
+        import psutil
+
+        info["steps_mb"] = psutil.Process().memory_info().rss / 2**20
+    print(json.dumps({"times": times, "warm_up": info}))
 
 
-def session(root: Path, model: str) -> dict[str, list[float]]:
+def session(root: Path, model: str, warmed: bool) -> dict:
     env = dict(os.environ, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
     from common import json_from_child  # here: the child, in another checkout, must not put
     # this one on its path (common does) before that checkout's skindx
 
-    return json_from_child([sys.executable, __file__, "--child", "--model", model], root, env, 900)
+    command = [sys.executable, __file__, "--child", "--model", model]
+    return json_from_child(command + ["--warmed"] * warmed, root, env, 900)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old", default="/tmp/sal_old", help="older checkout to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default=str(REPO / "models" / "default"))
+    parser.add_argument("--warmed", action="store_true", help="through the app's warm-up")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.model)
+        child(args.model, args.warmed)
         return 0
     old = Path(args.old).resolve()
     if not (old / "skindx").is_dir():
@@ -103,23 +154,36 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {"old": [], "new": []}
     for r in range(args.rounds):
         for name in ("old", "new")[r % 2 :] + ("old", "new")[: r % 2]:
-            runs[name].append(session(old if name == "old" else REPO, args.model))
+            runs[name].append(session(old if name == "old" else REPO, args.model, args.warmed))
             print(f"round {r + 1}: {name} done", flush=True)
+    how = "through the app's warm-up" if args.warmed else "loaded as load_engine does"
     print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}, "
-          f"{args.rounds} rounds, median ms; extra = cold - warm")  # fmt: skip
+          f"{args.rounds} rounds, {how}, median ms; extra = cold - warm")  # fmt: skip
     print(f"{'step':46} | {'old cold':>8} {'warm':>6} {'extra':>6} | "
           f"{'new cold':>8} {'warm':>6} {'extra':>6} | {'cold new/old':>12}")  # fmt: skip
-    for step in runs["new"][0]:
+    times = {name: [run["times"] for run in runs[name]] for name in runs}
+    for step in times["new"][0]:
         row = []
         for name in ("old", "new"):
-            cold = statistics.median(run[step][0] for run in runs[name]) * 1000
-            warm = statistics.median(run[step][1] for run in runs[name]) * 1000
+            cold = statistics.median(run[step][0] for run in times[name]) * 1000
+            warm = statistics.median(run[step][1] for run in times[name]) * 1000
             row += [cold, warm, cold - warm]
         ratio = statistics.median(
-            n[step][0] / o[step][0] for n, o in zip(runs["new"], runs["old"], strict=True)
+            n[step][0] / o[step][0] for n, o in zip(times["new"], times["old"], strict=True)
         )
         print(f"{step:46} | {row[0]:8.0f} {row[1]:6.0f} {row[2]:6.0f} | "
               f"{row[3]:8.0f} {row[4]:6.0f} {row[5]:6.0f} | {ratio:12.2f}")  # fmt: skip
+    if args.warmed:
+        print("\nwarm-up (median s after warm_up() and process RSS in MB):")
+        for name in ("old", "new"):
+            info = [run["warm_up"] for run in runs[name]]
+            m = {key: statistics.median(i[key] for i in info) for key in info[0]}
+            grown = statistics.median(i["ready_mb"] - i["model_mb"] for i in info)
+            rounds = ", ".join(f"{i['model_s']:.1f}" for i in info)
+            print(f"{name}: model ready {m['model_s']:.1f} s ({rounds}), all ready "
+                  f"{m['ready_s']:.1f} s; RSS idle {m['idle_mb']:.0f}, model ready "
+                  f"{m['model_mb']:.0f}, all ready {m['ready_mb']:.0f} (+{grown:.0f}), "
+                  f"after the steps {m['steps_mb']:.0f}")  # fmt: skip
     return 0
 
 

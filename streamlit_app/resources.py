@@ -17,6 +17,8 @@ import gc
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,8 @@ class Engine:
     predictor: Any
     explainer: Any
     _saliency_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _in_flight: int = field(default=0, repr=False)
+    _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     @property
     def card(self) -> ModelCard:
@@ -68,23 +72,43 @@ class Engine:
     def model_name(self) -> str:
         return self.card.display_name
 
+    @contextmanager
+    def _serving(self) -> Iterator[None]:
+        """Counts a visitor's call in flight, which the saliency warm-up waits out."""
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Return once no visitor's diagnosis or map is being computed."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0)
+
     def predict(self, pixels: np.ndarray, context=None):
-        return self.predictor.predict(pixels, context)
+        with self._serving():
+            return self.predictor.predict(pixels, context)
 
     def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network's outputs for one image, kept so a new context needs no second pass."""
-        return self.predictor.forward(self.predictor.preprocess(pixels))
+        with self._serving():
+            return self.predictor.forward(self.predictor.preprocess(pixels))
 
     def postprocess(self, outputs: tuple[np.ndarray, np.ndarray], context=None):
         """The prediction from :meth:`forward`'s outputs and an optional context."""
         return self.predictor.postprocess(*outputs, None if context is None else [context])[0]
 
     def explain(self, pixels: np.ndarray, method: str = "gradcam", target=None, layer=None):
-        with self._saliency_lock:
+        with self._serving(), self._saliency_lock:
             return self.explainer.explain(pixels, method=method, target=target, layer=layer)
 
     def faithfulness(self, pixels: np.ndarray, saliency):
-        return self.explainer.faithfulness(pixels, saliency)
+        with self._serving():
+            return self.explainer.faithfulness(pixels, saliency)
 
 
 def model_dir() -> Path:
@@ -231,7 +255,8 @@ class _Counted:
 @dataclass
 class WarmUp:
     """What the background warm-up is doing: ``stage`` is "waiting", "model", "gallery",
-    "ready" or "failed"; ``images_read`` counts the gallery's example images so far."""
+    "saliency", "ready" or "failed"; ``images_read`` counts the gallery's example images so
+    far."""
 
     stage: str = "waiting"
     images_read: int = 0
@@ -245,11 +270,17 @@ _warm_lock = threading.Lock()
 
 def warm_up() -> WarmUp:
     """Load the model, then the similar-lesions gallery, into the shared caches in a background
-    thread, once per process (the entry script runs per session; this starts on the first).
+    thread, once per process (the entry script runs per session; this starts on the first),
+    then build the Saliency explorer's graphs.
 
     The first person to open a page then finds the model loading or loaded instead of waiting
     for it alone; a session that needs it meanwhile waits on the same cache entry (Streamlit
-    computes one value per key). Returns the shared :class:`WarmUp` status.
+    computes one value per key). The saliency graphs come last, one at a time, each once no
+    diagnosis or map is in flight (:meth:`Engine.wait_idle`): each network's gradients graph
+    and SmoothGrad's cost a clinician 0.6-1.4 s on first use. They cost the server about
+    0.5 GB from the start (the four networks' graphs 0.1 GB, SmoothGrad's 16-copy batch
+    0.4 GB), memory it took before at a clinician's first SmoothGrad (docs/benchmarks.md).
+    Returns the shared :class:`WarmUp` status.
     """
     with _warm_lock:
         if not _warm_started.is_set():
@@ -277,6 +308,11 @@ def _warm() -> None:
         if examples_dir() is not None:
             WARM_UP.stage = "gallery"
             gallery(loaded)
+        WARM_UP.stage = "saliency"
+        for _, step in loaded.explainer.warm_up_steps():
+            loaded.wait_idle()  # a visitor's diagnosis goes first; a step takes 0.1-2 s
+            step()
+        _freeze_long_lived()  # the traced graphs too, out of Streamlit's full collections
         WARM_UP.stage = "ready"
     except Exception:  # the pages load it again and show the error in words
         WARM_UP.stage = "failed"

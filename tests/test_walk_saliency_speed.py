@@ -89,3 +89,21 @@ def test_a_groups_graph_gives_each_layer_what_its_own_graph_gave(tiny_ensemble, 
             np.testing.assert_allclose(np.asarray(maps), np.asarray(alone[1][0]), atol=1e-5)
             np.testing.assert_allclose(np.asarray(grads), np.asarray(alone[2][0]), atol=1e-6)
             assert int(chosen) == int(alone[3])
+
+
+def test_the_warm_up_builds_every_graph_a_first_pick_needs(tiny_ensemble, lesion_image):
+    """After :meth:`Explainer.warm_up`, each network's gradients graph and SmoothGrad's are
+    built and run once, and a clinician's picks of any layer or method build nothing more."""
+    explainer = Explainer(tiny_ensemble)
+    steps = explainer.warm_up_steps()
+    assert explainer._graphs == {}  # listing the steps builds nothing
+    assert [what for what, _ in steps][-1] == "SmoothGrad"
+    explainer.warm_up()
+    built = dict(explainer._graphs)
+    assert set(built) == set(_graph_groups(explainer.layers).values()) | {("input",)}
+    assert all(graph.experimental_get_tracing_count() == 1 for graph in built.values())
+    for layer in explainer.layers:
+        for method in ("gradcam", "scorecam", "smoothgrad"):
+            explainer.explain(lesion_image, method, "mel", layer)
+    assert explainer._graphs == built
+    assert all(graph.experimental_get_tracing_count() == 1 for graph in built.values())

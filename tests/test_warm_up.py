@@ -1,5 +1,5 @@
 """The app's warm-up: model and similar-lesions gallery loaded in the background once per
-process, and a page icon that ships with the app."""
+process, then the Saliency explorer's graphs, and a page icon that ships with the app."""
 
 from __future__ import annotations
 
@@ -18,7 +18,19 @@ REPO = Path(__file__).resolve().parents[1]
 # would already have started it in this one.
 _SCRIPT = """
 import gc, json, threading, time
+from skindx.explain.explainer import Explainer, _graph_groups
 from streamlit_app import resources
+
+order = []  # what the warm-up thread finished or began, in turn
+load_engine, warm_up_steps = resources.load_engine, Explainer.warm_up_steps
+def loaded(*args, **kwargs):
+    engine = load_engine(*args, **kwargs)
+    order.append("model")
+    return engine
+def steps(self):
+    order.append("saliency")
+    return warm_up_steps(self)
+resources.load_engine, Explainer.warm_up_steps = loaded, steps
 
 status = resources.warm_up()
 again = resources.warm_up()
@@ -26,13 +38,19 @@ deadline = time.monotonic() + 240
 while status.stage not in ("ready", "failed") and time.monotonic() < deadline:
     time.sleep(0.05)
 threads = [t.name for t in threading.enumerate()]
+warmed = list(order)
 start = time.perf_counter()
 engine = resources.engine()
 engine_s = time.perf_counter() - start
 start = time.perf_counter()
 gallery = resources.gallery(engine)
 gallery_s = time.perf_counter() - start
+explainer = engine.explainer
+groups = set(_graph_groups(explainer.layers).values()) | {("input",)}
 print(json.dumps({
+    "order": warmed,
+    "graphs_built": set(explainer._graphs) == groups and len(groups) >= 3,
+    "traced": [g.experimental_get_tracing_count() for g in explainer._graphs.values()],
     "same": status is again, "stage": status.stage, "images_read": status.images_read,
     "engine_s": engine_s, "gallery_s": gallery_s, "gallery": len(gallery.examples),
     "warm_threads_left": sum(name == "skindx-warm-up" for name in threads),
@@ -66,6 +84,10 @@ def test_model_and_gallery_are_ready_before_a_page_asks(tiny_model_dir, tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["same"] and result["stage"] == "ready"
+    # The model (what a diagnosis needs) first; then every graph a clinician's first pick of a
+    # network's layer or of SmoothGrad needs, each traced and run once.
+    assert result["order"] == ["model", "saliency"]
+    assert result["graphs_built"] and set(result["traced"]) == {1}
     assert result["warm_threads_left"] == 0
     assert result["gallery"] == 6 and result["images_read"] == 6
     # Both come from the caches the warm-up filled: no second load, no second gallery.
@@ -74,6 +96,39 @@ def test_model_and_gallery_are_ready_before_a_page_asks(tiny_model_dir, tmp_path
     # What the load left alive (TensorFlow, the model, its graphs) is out of the full
     # collection Streamlit runs after every script run, which stalled the server.
     assert result["frozen"] > 100_000
+
+
+def test_the_saliency_warm_up_waits_for_a_visitors_diagnosis():
+    """Each saliency step starts once no diagnosis or map is in flight, so a visitor's first
+    upload does not share the CPU with building the explorer's graphs."""
+    import threading
+
+    from streamlit_app.resources import Engine
+
+    release, inside = threading.Event(), threading.Event()
+
+    class Predictor:
+        def preprocess(self, pixels):
+            return pixels
+
+        def forward(self, x):
+            inside.set()
+            release.wait(30)
+            return x, x
+
+    engine = Engine(skin_model=None, predictor=Predictor(), explainer=None)
+    engine.wait_idle()  # nothing in flight: returns at once
+    visitor = threading.Thread(target=engine.forward, args=(np.zeros(1),))
+    visitor.start()
+    assert inside.wait(30)
+    waited = threading.Thread(target=engine.wait_idle)
+    waited.start()
+    waited.join(0.3)
+    assert waited.is_alive()  # still waiting while the diagnosis runs
+    release.set()
+    visitor.join(30)
+    waited.join(30)
+    assert not waited.is_alive()
 
 
 def test_the_first_page_is_out_before_the_warm_up_starts(tiny_model_dir, monkeypatch):

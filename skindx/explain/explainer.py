@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import threading
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +162,8 @@ class Explainer:
 
     Safe to share across threads: the compiled graphs are built once under a lock (one for
     the default layer, traced at load; one for each network's other layers; one for
-    SmoothGrad), and calling them changes no state.
+    SmoothGrad), and calling them changes no state. :meth:`warm_up` builds them all ahead of
+    a clinician's first picks.
 
     References:
         Selvaraju et al., "Grad-CAM", ICCV 2017 (arXiv:1610.02391); Chattopadhay et al.,
@@ -218,6 +220,29 @@ class Explainer:
                 else:
                     self._graphs[layers] = gradients_graph(self.skin_model, layers)
             return self._graphs[layers]
+
+    def warm_up_steps(self) -> list[tuple[str, Callable[[], object]]]:
+        """What a clinician's first picks would otherwise wait for, as ``(what, step)`` to run
+        in turn: each network's gradients graph, then SmoothGrad's, built and run once on a
+        blank image (the first run optimises the graph and makes its kernels, half the wait),
+        in float32 as :meth:`explain` calls them. Score-CAM builds nothing of its own: it
+        reads its maps from those graphs and scores its copies through the Predictor's.
+
+        Steps can be run with pauses between them (the app lets a diagnosis in flight finish
+        first); :meth:`warm_up` runs them all."""
+        blank = np.full((self.skin_model.input_size,) * 2 + (3,), 128, np.uint8)
+        x = self.predictor.preprocess(blank)
+        steps: list[tuple[str, Callable[[], object]]] = [
+            (f"gradients graph of {group[0]}", partial(self._layer_pass, x, -1, group[0]))
+            for group in dict.fromkeys(self._groups.values())
+        ]
+        steps.append(("SmoothGrad", partial(self._smoothgrad, x, 0, np.random.default_rng(0))))
+        return steps
+
+    def warm_up(self) -> None:
+        """Run every step of :meth:`warm_up_steps` now."""
+        for _, step in self.warm_up_steps():
+            step()
 
     def _layer_pass(self, x: np.ndarray, index: int, layer: str):
         """``(logits, maps, gradients, index)`` for one layer, from its group's graph, in
