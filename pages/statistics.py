@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pandas as pd
@@ -88,7 +89,11 @@ def _opening_chart(key: str, percent: bool = False, log: bool = False) -> charts
     arguments are the chart's name and the diagnoses' toggles, nothing a session uploaded."""
     cube = _bundled()[1]
     everything = Filters(datasets=tuple(filter_options(cube)["datasets"]))
-    return charts.chart(key, cube, everything, percent=percent, log=log)
+    shown = charts.chart(key, cube, everything, percent=percent, log=log)
+    # A copy made as the cache makes the ones it gives back (plotly orders a figure made again
+    # from its dict in its own way): the server's first visitor got figures whose JSON differed
+    # from the kept ones, and its next run (a table opened) drew every chart again.
+    return copy.deepcopy(shown)
 
 
 MADE_VIEWS = 4  # views whose charts a session keeps: the latest filters and a few before

@@ -169,6 +169,24 @@ def test_a_toggle_reruns_its_section_not_the_page(browser, tiny_model_dir, tmp_p
     assert not errors, errors
 
 
+def test_a_servers_first_visit_gets_the_kept_charts() -> None:
+    """The charts built for a server's first visitor are, byte for byte, the ones st.cache_data
+    gives back on the next run: plotly drew every chart again where their JSON differed (an
+    empty legend title the cache's copy lost, the layout's keys in another order)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    for tab in ("Diagnoses", "Age, sex"):  # each tab's charts built for the first time
+        at.session_state["stats_tab"] = tab
+        at.run()
+        built = {c.proto.id: c.proto.spec for c in at.get("plotly_chart")}
+        at.session_state["stats_table_open_diagnoses"] = True  # a run that builds nothing
+        at.run()
+        assert not at.exception
+        assert {c.proto.id: c.proto.spec for c in at.get("plotly_chart")} == built
+
+
 def test_closed_tables_are_not_sent(uploaded: AppTest) -> None:
     """Only the overview's table is sent while the charts' tables are closed; an opened one is
     sent whole, and stays open under a filter, showing the filtered counts."""
@@ -206,6 +224,12 @@ MARK_PLOTS = (
     """() => document.querySelectorAll('.js-plotly-plot').forEach(p => { p.__kept = true; })"""
 )
 PLOTS_KEPT = """() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.__kept)"""
+# Every chart sent has been drawn (on a loaded machine, plotly can still be drawing after the
+# run's end and the 800 ms that settled() waits: an unmarked chart then, not a redrawn one).
+PLOTS_DRAWN = """() => {
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return charts.length > 0 && charts.every(c => c.querySelector('.js-plotly-plot .main-svg'));
+}"""
 
 
 @pytest.mark.browser
@@ -225,6 +249,7 @@ def test_a_table_opens_by_keyboard(browser, tiny_model_dir, tmp_path) -> None:  
         settled(page)
         grids = page.locator('[data-testid="stExpander"] [data-testid="stDataFrame"]')
         assert grids.count() == 0
+        page.wait_for_function(PLOTS_DRAWN, timeout=UI_TIMEOUT_MS)
         page.evaluate(MARK_PLOTS)
         summary = page.locator('[data-testid="stExpander"] summary', has_text="Age table")
         summary.focus()
