@@ -22,6 +22,10 @@ itching, or that simply worries you, whatever this app says.
 PRIVACY = """
 - Photos you upload or take are read **in memory** for your browser session only. They are not
   written to disk, not logged, not sent anywhere else and not shown to anyone else.
+- A large JPEG photo is shrunk by your own browser before it is sent (to {shrunk_side:,} pixels
+  on its longer side, more than the app uses), so it uploads in seconds on a phone, and what
+  your camera stored in the file, such as where and on which phone it was taken, stays with
+  you.
 - The same goes for the age, sex, body site and warning signs you may add: they are used for
   that page's results and never stored.
 - All of it stays in memory while you move between the app's pages, and is forgotten when you
@@ -36,7 +40,7 @@ PRIVACY = """
   your photos never join them.
 - The server sends no usage statistics.
 - Uploads are limited to the image types listed on the upload button, up to
-  {max_mb} MB each.
+  {max_mb} MB each once shrunk.
 """
 CREDITS = """
 - **HAM10000**: Tschandl P., Rosendahl C., Kittler H. *The HAM10000 dataset, a large collection
@@ -69,7 +73,7 @@ def main() -> None:
     st.header("What the model cannot do")
     st.markdown(LIMITS_MARKDOWN)
     st.header("Your photos and privacy")
-    st.markdown(PRIVACY.format(max_mb=settings().max_upload_mb))
+    st.markdown(PRIVACY.format(max_mb=settings().max_upload_mb, shrunk_side=ui.SHRUNK_SIDE))
     st.header("Data and methods")
     st.markdown(CREDITS)
     ui.page_link("model_card", "How the model was trained and tested", ":material/fact_check:")

@@ -60,8 +60,9 @@ def _inputs(kept: dict[str, results.Analysis]) -> list[tuple[Any, str]]:
         accept_multiple_files=True,
         key=results.UPLOADER,
         max_upload_size=max_mb,
-        help=f"{ui.image_formats()}; up to {max_mb} MB each.",
+        help=f"{ui.image_formats()}; up to {max_mb} MB each (your browser shrinks a larger JPEG).",
     )
+    ui.shrink_photos_before_upload()
     if kept:
         results.kept_note(kept)
     files = [(upload, upload.name or "photo") for upload in uploads or []]

@@ -279,6 +279,83 @@ def working_copy(data: bytes) -> LoadedImage:
     return dataclasses.replace(loaded, pixels=shrink(loaded.pixels, WORKING_SIDE))
 
 
+# A phone photo is 3–15 MB; over a mobile connection its upload took longer than everything
+# else. The browser shrinks a large JPEG chosen in an image uploader to SHRUNK_SIDE before
+# Streamlit sends it: twice the working copy's side, so the app loses nothing it uses, and a
+# canvas keeps no EXIF (location, camera), while createImageBitmap turns the photo upright
+# as its EXIF orientation says. Files it cannot decode go as they are, to the server's checks.
+SHRUNK_SIDE = 2 * WORKING_SIDE
+SHRINK_OVER_BYTES = 1_000_000
+_SHRINK_JS = """
+<script>
+(() => {
+  const doc = window.parent === window ? document : window.parent.document;
+  const view = doc.defaultView;
+  if (view.__skindxShrink) return;
+  view.__skindxShrink = true;
+  const passing = new WeakSet();
+  const imageInput = (el) => el instanceof view.HTMLInputElement && el.type === "file"
+    && el.closest('[data-testid="stFileUploader"]') && /\\.jpe?g|image\\/jpeg/i.test(el.accept);
+  const shrink = async (file) => {
+    if (file.type !== "image/jpeg" || file.size <= __OVER__) return file;
+    const bitmap = await view.createImageBitmap(file, { imageOrientation: "from-image" });
+    const scale = __SIDE__ / Math.max(bitmap.width, bitmap.height);
+    if (scale >= 1) return file;
+    const canvas = doc.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    const context = canvas.getContext("2d");
+    context.imageSmoothingQuality = "high";
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    const blob = await new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.92));
+    if (!blob || blob.size >= file.size) return file;
+    const kept = { type: "image/jpeg", lastModified: file.lastModified };
+    return new view.File([blob], file.name, kept);
+  };
+  const large = (files) => files.some((f) => f.type === "image/jpeg" && f.size > __OVER__);
+  // The files shrunk, then handed to the uploader's input as a change event, which its
+  // dropzone reads as it reads a drop or a pick.
+  const hand = (input, chosen) => {
+    Promise.all(chosen.map((f) => shrink(f).catch(() => f))).then((files) => {
+      const list = new view.DataTransfer();
+      files.forEach((f) => list.items.add(f));
+      input.files = list.files;
+      const again = new view.Event("change", { bubbles: true });
+      passing.add(again);
+      input.dispatchEvent(again);
+    });
+  };
+  view.addEventListener("change", (event) => {  // a file picker (a phone's camera roll)
+    const input = event.target;
+    if (passing.has(event) || !imageInput(input) || !input.files) return;
+    const chosen = [...input.files];
+    if (!large(chosen)) return;
+    event.stopImmediatePropagation();
+    hand(input, chosen);
+  }, true);
+  view.addEventListener("drop", (event) => {  // files dragged onto an uploader
+    const box = event.target instanceof view.Element
+      && event.target.closest('[data-testid="stFileUploader"]');
+    const input = box && box.querySelector('input[type="file"]');
+    const chosen = [...((event.dataTransfer && event.dataTransfer.files) || [])];
+    if (!input || !imageInput(input) || !large(chosen)) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    hand(input, chosen);
+  }, true);
+})();
+</script>
+"""
+
+
+def shrink_photos_before_upload() -> None:
+    """Have the browser shrink large JPEGs picked in this page's image uploaders before they
+    are sent (see :data:`SHRUNK_SIDE`). Once per page: the listener stays for the tab."""
+    script = _SHRINK_JS.replace("__SIDE__", str(SHRUNK_SIDE))
+    st.html(script.replace("__OVER__", str(SHRINK_OVER_BYTES)), unsafe_allow_javascript=True)
+
+
 def once_per_upload(key: str, upload: Any, read: Callable[[Any], T]) -> T:
     """``read(upload)``, run once per uploaded file in this session (kept under ``key``):
     reruns reuse the result, and a new file replaces it."""
