@@ -16,13 +16,10 @@ from PIL import Image
 
 from skindx.diagnosis.predict import Prediction
 from skindx.reports.figures import (
-    HIGHLIGHT,
-    MUTED,
     confusion_figure,
     context_figure,
     history_figure,
     per_class_table,
-    probability_figure,
     reliability_figure,
     roc_figure,
 )
@@ -121,16 +118,6 @@ def test_results_table_with_warning_signs() -> None:
 def test_results_csv_defuses_formulas(name, written) -> None:
     csv = results_csv(results_table([(name, prediction())]))
     assert pd.read_csv(io.BytesIO(csv))["file"][0] == written
-
-
-def test_probability_figure_shows_every_class_top_three_highlighted() -> None:
-    figure = probability_figure(prediction())
-    bar = figure.data[0]
-    assert sum(bar.x) == pytest.approx(100.0)
-    assert len(bar.x) == len(CODES)
-    assert bar.y[-1] == "Melanoma"  # largest on top
-    assert list(bar.marker.color).count(HIGHLIGHT) == 3
-    assert bar.marker.color[-1] == HIGHLIGHT and bar.marker.color[0] == MUTED
 
 
 def test_evaluation_figures_come_from_the_metrics(metrics) -> None:
@@ -285,8 +272,6 @@ def test_report_writes_probabilities_as_the_page_does() -> None:
     assert rows["All cancer types together"] == "1%"
     assert rows["All non-cancer types together"] == "99%"
     assert rows["Melanoma"] == probability(PROBABILITIES["mel"]) == "50%"
-    bars = probability_figure(tiny).data[0]  # and the chart on the page
-    assert list(bars.text) == [probability(p) for _, p in reversed(tiny.top_k(7))]
 
 
 def text_colours(figure) -> list[str | None]:
@@ -305,7 +290,6 @@ def test_chart_text_meets_wcag_aa_contrast(metrics) -> None:
     grey, rgb(128,132,149)): every colour is set, and at least 4.5:1 on white."""
     assert contrast("#808495", "white") < 4.5  # the theme's grey fails, as measured
     built = {
-        "probability": probability_figure(prediction()),
         "confusion": confusion_figure(metrics),
         "roc": roc_figure(metrics),
         "reliability": reliability_figure(metrics),

@@ -19,6 +19,7 @@ from test_browser import (  # noqa: F401  (browser: a fixture)
 )
 
 from skindx.diagnosis.predict import Prediction
+from skindx.reports.figures import HIGHLIGHT, MUTED
 from skindx.taxonomy import CODES
 from streamlit_app.diagnosis_results import probability_bars_html
 
@@ -96,6 +97,8 @@ def test_the_probabilities_are_one_list_for_everyone() -> None:
     assert " ".join(texts[0]) == "Melanoma 50%" and " ".join(texts[1]) == "Melanocytic nevus 25%"
     assert "position:absolute" not in listed  # shown to everyone, nothing hidden
     assert listed.count("width:50.0%") == 1  # the bar is as long as the figure says
+    assert listed.count(f"background:{HIGHLIGHT}") == 3  # the top three in colour
+    assert listed.count(f"background:{MUTED}") == 4
 
 
 @pytest.mark.browser

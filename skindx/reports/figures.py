@@ -15,21 +15,18 @@ import numpy as np
 import pandas as pd
 
 from skindx.datasets.names import diagnosis_name
-from skindx.reports.numbers import probability
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from skindx.diagnosis.predict import Prediction
 
 __all__ = [
     "confusion_figure",
     "context_figure",
     "history_figure",
     "per_class_table",
-    "probability_figure",
     "reliability_figure",
     "roc_figure",
 ]
@@ -40,49 +37,12 @@ MALIGNANT_COLOUR = "#b23a48"
 BENIGN_COLOUR = "#3c8d5a"
 
 
-def probability_figure(prediction: Prediction, highlight: int = 3) -> go.Figure:
-    """Horizontal bars of all calibrated probabilities, largest on top; the top
-    ``highlight`` bars in colour, the rest muted."""
-    import plotly.graph_objects as go
-
-    ranked = prediction.top_k(len(prediction.probabilities))[::-1]
-    codes = [code for code, _ in ranked]
-    values = [100 * p for _, p in ranked]
-    n = len(codes)
-    colours = [HIGHLIGHT if i >= n - highlight else MUTED for i in range(n)]
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=[_wrap_label(diagnosis_label(code)) for code in codes],
-            orientation="h",
-            marker_color=colours,
-            text=[probability(p) for _, p in ranked],  # as the page and the report write them
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{text}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        xaxis={"range": [0, 115], "ticksuffix": "%", "showgrid": False, "visible": False},
-        yaxis={"automargin": True},
-        margin={"l": 0, "r": 10, "t": 10, "b": 10},
-        height=40 * n + 30,
-        showlegend=False,
-    )
-    return _readable(figure)
-
-
 def _readable(figure: go.Figure) -> go.Figure:
     """The figure in the app's chart text colours (:func:`skindx.datasets.figures.readable`),
     imported only when a figure is drawn, as plotly is."""
     from skindx.datasets.figures import readable
 
     return readable(figure)
-
-
-def _wrap_label(text: str, width: int = 22) -> str:
-    """Long class names on two lines, so the bars keep their room on a phone."""
-    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 # A heat map's diagnosis ticks: the Statistics page's short names on lines of up to 10
