@@ -277,9 +277,8 @@ def warm_up() -> WarmUp:
     for it alone; a session that needs it meanwhile waits on the same cache entry (Streamlit
     computes one value per key). The saliency graphs come last, one at a time, each once no
     diagnosis or map is in flight (:meth:`Engine.wait_idle`): each network's gradients graph
-    and SmoothGrad's cost a clinician 0.6-1.4 s on first use. They cost the server about
-    0.5 GB from the start (the four networks' graphs 0.1 GB, SmoothGrad's 16-copy batch
-    0.4 GB), memory it took before at a clinician's first SmoothGrad (docs/benchmarks.md).
+    cost a clinician 0.6-1.4 s on first use, and costs the server about 0.1 GB from the start
+    (docs/benchmarks.md).
     Returns the shared :class:`WarmUp` status.
     """
     with _warm_lock:

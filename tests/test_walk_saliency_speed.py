@@ -92,18 +92,21 @@ def test_a_groups_graph_gives_each_layer_what_its_own_graph_gave(tiny_ensemble, 
 
 
 def test_the_warm_up_builds_every_graph_a_first_pick_needs(tiny_ensemble, lesion_image):
-    """After :meth:`Explainer.warm_up`, each network's gradients graph and SmoothGrad's are
-    built and run once, and a clinician's picks of any layer or method build nothing more."""
+    """After :meth:`Explainer.warm_up`, each network's gradients graph is built and run once,
+    and a clinician's picks of any layer, Grad-CAM or Score-CAM, build nothing more; SmoothGrad
+    (left out: 0.4 GB resident) builds its own graph alone."""
     explainer = Explainer(tiny_ensemble)
     steps = explainer.warm_up_steps()
     assert explainer._graphs == {}  # listing the steps builds nothing
-    assert [what for what, _ in steps][-1] == "SmoothGrad"
+    assert not [what for what, _ in steps if "SmoothGrad" in what]
     explainer.warm_up()
     built = dict(explainer._graphs)
-    assert set(built) == set(_graph_groups(explainer.layers).values()) | {("input",)}
+    assert set(built) == set(_graph_groups(explainer.layers).values())
     assert all(graph.experimental_get_tracing_count() == 1 for graph in built.values())
     for layer in explainer.layers:
-        for method in ("gradcam", "scorecam", "smoothgrad"):
+        for method in ("gradcam", "scorecam"):
             explainer.explain(lesion_image, method, "mel", layer)
     assert explainer._graphs == built
+    explainer.explain(lesion_image, "smoothgrad", "mel")
+    assert set(explainer._graphs) - set(built) == {("input",)}
     assert all(graph.experimental_get_tracing_count() == 1 for graph in built.values())
