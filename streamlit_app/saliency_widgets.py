@@ -39,6 +39,7 @@ def image_input(engine: resources.Engine) -> dict | None:
         max_upload_size=settings().max_upload_mb,
         help="Or press “Explore this map” under a result on the Check a skin spot page.",
     )
+    ui.shrink_photos_before_upload()
     if upload is None:
         seen = st.session_state.pop(UPLOAD_SEEN, None)
         if seen is not None and not returning:

@@ -280,10 +280,11 @@ def working_copy(data: bytes) -> LoadedImage:
 
 
 # A phone photo is 3–15 MB; over a mobile connection its upload took longer than everything
-# else. The browser shrinks a large JPEG chosen in an image uploader to SHRUNK_SIDE before
-# Streamlit sends it: twice the working copy's side, so the app loses nothing it uses, and a
-# canvas keeps no EXIF (location, camera), while createImageBitmap turns the photo upright
-# as its EXIF orientation says. Files it cannot decode go as they are, to the server's checks.
+# else. The browser shrinks a large JPEG chosen or dropped in an image uploader (Diagnose,
+# the Saliency explorer) to SHRUNK_SIDE before Streamlit sends it: twice the working copy's
+# side, so the app loses nothing it uses, and a canvas keeps no EXIF (location, camera),
+# while createImageBitmap turns the photo upright as its EXIF orientation says. Files it
+# cannot decode go as they are, to the server's checks.
 SHRUNK_SIDE = 2 * WORKING_SIDE
 SHRINK_OVER_BYTES = 1_000_000
 _SHRINK_JS = """

@@ -134,3 +134,20 @@ def test_a_small_photo_goes_as_it_is(browser, tiny_model_dir, tmp_path) -> None:
         held = chosen(open_page(browser, url, errors), photo, "small.jpg")
         assert held["data"] == photo
         assert not errors, errors
+
+
+def test_the_explorer_uploader_shrinks_a_large_photo(browser, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+    photo = camera_jpeg(4032, 3024, quality=95)
+    assert len(photo) > ui.SHRINK_OVER_BYTES
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, url + "/saliency", errors)
+        uploader = page.locator(UPLOADER)
+        uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+        uploader.set_input_files({"name": "derm.jpg", "mimeType": "image/jpeg", "buffer": photo})
+        page.wait_for_function(
+            "input => input.files.length && input.files[0].size < 1000000",
+            arg=uploader.element_handle(),
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert not errors, errors
