@@ -109,7 +109,7 @@ def first_visit(browser, url: str) -> float:
 
 def one_upload(browser, url: str, name: str, data: bytes) -> tuple[float, float, float]:
     """Seconds from handing over the file to (the diagnosis text, the loaded Grad-CAM overlay,
-    the drawn probability chart) in one fresh session; NaN for what an out-of-domain image
+    the drawn probabilities) in one fresh session; NaN for what an out-of-domain image
     does not get. The upload starts once the page has finished its first run, as it does for
     a person who needs a few seconds to pick a photo."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if overlays:
         print(f"upload → Grad-CAM overlay loaded: median {statistics.median(overlays):.3f} s")
-        print(f"upload → probability chart drawn: median {statistics.median(charts):.3f} s")
+        print(f"upload → probabilities drawn: median {statistics.median(charts):.3f} s")
     print(f"baseline, in-process Predictor.predict on the same bytes: median {baseline:.3f} s")
     print(f"ratio app / baseline: {diagnosis / baseline:.1f}×")
     whole = statistics.median(max(r[1], r[2]) for r in runs) if overlays else diagnosis
