@@ -6,7 +6,7 @@ Starts ``streamlit run streamlit_app/app.py`` on a free localhost port (model: `
 ``SKINDX_MODEL``, else ``models/default``), drives Debian's Chromium (/usr/bin/chromium) with
 Playwright, and for each run opens a fresh session, hands the image to the uploader and waits
 until the diagnosis (or the out-of-domain notice) is visible; then, separately reported, until
-the Grad-CAM overlay has loaded and the probability chart is drawn: the whole result. One
+the Grad-CAM overlay has loaded and the probabilities are drawn: the whole result. One
 warm-up upload is not counted (the server loads and traces the model once per process; reruns
 never reload it). Before any of that, the first visit: a page opened the moment the server is
 healthy, timed until its first run has finished (uploader shown, nothing running), which is
