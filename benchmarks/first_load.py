@@ -3,8 +3,8 @@ reverse proxy that docs/deploy.md configures.
 
     python benchmarks/first_load.py [--model DIR] [--network fast4g|slow4g] [--runs 3]
 
-Streamlit serves its JavaScript and CSS uncompressed (it leaves compression to a proxy), so a
-first visit downloads about 2.7 MB before the page can draw. This starts
+Streamlit serves its JavaScript and CSS uncompressed (it leaves compression to a proxy), and
+a phone downloads them all before the page can draw. This starts
 ``streamlit run streamlit_app/app.py`` on a free localhost port and, in front of it, nginx
 with the ``nginx`` block of docs/deploy.md as written there (so the measured proxy is the one
 the guide gives), then opens the Diagnose and Statistics pages in Debian's Chromium with an
@@ -36,6 +36,7 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from app_latency import IDLE, UPLOADER  # noqa: E402
 from local_app import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop, wait_healthy  # noqa: E402
 
 DEPLOY_GUIDE = REPO_ROOT / "docs" / "deploy.md"
@@ -53,10 +54,9 @@ def _throttle(down_mbit: float, up_mbit: float, latency_ms: float) -> dict:
 NETWORKS = {"fast4g": _throttle(8.1, 1.35, 165), "slow4g": _throttle(1.44, 0.675, 562.5)}
 UNTHROTTLED = {"downloadThroughput": -1, "uploadThroughput": -1, "latency": 0}
 PAGES = {
-    "Diagnose": ("/", '[data-testid="stFileUploaderDropzoneInput"]'),
+    "Diagnose": ("/", UPLOADER),
     "Statistics": ("/statistics", ".js-plotly-plot .main-svg"),
 }
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
 def guide_location_block() -> str:

@@ -32,18 +32,9 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests", REPO_ROOT / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from app_latency import CHART_DRAWN, IDLE, UPLOADER  # noqa: E402
+from app_latency import CHART_DRAWN, IDLE, UPLOADER, default_image  # noqa: E402
 from first_load import NETWORKS, UNTHROTTLED  # noqa: E402
-from local_app import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    start_streamlit,
-    stop,
-    synthetic_lesion_jpeg,
-    wait_healthy,
-)
-
-SHARED_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
+from local_app import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_healthy  # noqa: E402
 
 
 def phone_photo() -> bytes:
@@ -51,8 +42,7 @@ def phone_photo() -> bytes:
     import numpy as np
     from PIL import Image
 
-    first = min(SHARED_IMAGES.glob("*.jpg"), default=None) if SHARED_IMAGES.is_dir() else None
-    source = Image.open(first if first else io.BytesIO(synthetic_lesion_jpeg())).convert("RGB")
+    source = Image.open(io.BytesIO(default_image()[1])).convert("RGB")
     pixels = np.asarray(source.resize((4032, 3024), Image.BICUBIC), dtype=np.float32)
     noise = np.random.default_rng(0).normal(0, 6, pixels.shape)
     buffer = io.BytesIO()

@@ -297,8 +297,9 @@ _SHRINK_JS = """
   const passing = new WeakSet();
   const imageInput = (el) => el instanceof view.HTMLInputElement && el.type === "file"
     && el.closest('[data-testid="stFileUploader"]') && /\\.jpe?g|image\\/jpeg/i.test(el.accept);
+  const large = (file) => file.type === "image/jpeg" && file.size > __OVER__;
   const shrink = async (file) => {
-    if (file.type !== "image/jpeg" || file.size <= __OVER__) return file;
+    if (!large(file)) return file;
     const bitmap = await view.createImageBitmap(file, { imageOrientation: "from-image" });
     const scale = __SIDE__ / Math.max(bitmap.width, bitmap.height);
     if (scale >= 1) return file;
@@ -314,7 +315,6 @@ _SHRINK_JS = """
     const kept = { type: "image/jpeg", lastModified: file.lastModified };
     return new view.File([blob], file.name, kept);
   };
-  const large = (files) => files.some((f) => f.type === "image/jpeg" && f.size > __OVER__);
   // The files shrunk, then handed to the uploader's input as a change event, which its
   // dropzone reads as it reads a drop or a pick.
   const hand = (input, chosen) => {
@@ -331,7 +331,7 @@ _SHRINK_JS = """
     const input = event.target;
     if (passing.has(event) || !imageInput(input) || !input.files) return;
     const chosen = [...input.files];
-    if (!large(chosen)) return;
+    if (!chosen.some(large)) return;
     event.stopImmediatePropagation();
     hand(input, chosen);
   }, true);
@@ -340,7 +340,7 @@ _SHRINK_JS = """
       && event.target.closest('[data-testid="stFileUploader"]');
     const input = box && box.querySelector('input[type="file"]');
     const chosen = [...((event.dataTransfer && event.dataTransfer.files) || [])];
-    if (!input || !imageInput(input) || !large(chosen)) return;
+    if (!input || !imageInput(input) || !chosen.some(large)) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     hand(input, chosen);

@@ -162,8 +162,8 @@ class Explainer:
 
     Safe to share across threads: the compiled graphs are built once under a lock (one for
     the default layer, traced at load; one for each network's other layers; one for
-    SmoothGrad), and calling them changes no state. :meth:`warm_up` builds them all ahead of
-    a clinician's first picks.
+    SmoothGrad), and calling them changes no state. :meth:`warm_up` builds the networks'
+    ahead of a clinician's first picks.
 
     References:
         Selvaraju et al., "Grad-CAM", ICCV 2017 (arXiv:1610.02391); Chattopadhay et al.,
