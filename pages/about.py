@@ -64,6 +64,10 @@ CREDITS = """
 - **Photo sharpness**: the variance of the Laplacian (Pech-Pacheco et al., ICPR 2000), through
   OpenCV.
 """
+THEMES = (
+    "Light or dark: the app follows your device's setting, and its menu (⋮, top right) "
+    "chooses System, Light or Dark."
+)
 
 
 def main() -> None:
@@ -77,6 +81,7 @@ def main() -> None:
     st.header("Data and methods")
     st.markdown(CREDITS)
     ui.page_link("model_card", "How the model was trained and tested", ":material/fact_check:")
+    st.caption(THEMES)
     st.caption(f"skindx {__version__}")
 
 

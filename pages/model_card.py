@@ -65,7 +65,7 @@ def _training(card: ModelCard) -> None:
     history = figures.history_figure(training.get("history"))
     if history is not None:
         with st.expander("Training curves"):
-            st.plotly_chart(history, key="card_history", config=ui.CHART_CONFIG)
+            ui.chart(history, key="card_history")
             text = chart_text.history_text(training.get("history"))
             card_widgets.chart_text(text, "Training curves as a table", "card_history", nested=True)
     recipe = card_view.recorded_recipe(training)

@@ -46,7 +46,7 @@ TABLE_NAMES = {key: key.replace("_", " ") for key in charts.CHARTS} | {"site": "
 
 def _figure(shown: charts.Chart) -> None:
     key = shown.key
-    st.plotly_chart(shown.figure, width="stretch", key=f"stats_chart_{key}", config=ui.CHART_CONFIG)
+    ui.chart(shown.figure, width="stretch", key=f"stats_chart_{key}")
     if shown.note:  # the diagnoses the chart leaves out, too few images for a share
         st.caption(ui.escape(shown.note))
 

@@ -38,7 +38,7 @@ def figure(
     if figure is None:
         st.info(f"{title}: not measured.")
         return
-    st.plotly_chart(figure, key=key, config=ui.CHART_CONFIG)
+    ui.chart(figure, key=key)
     st.caption(caption)
     chart_text(text, f"{title} as a table", key, nested=nested)
 

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from skindx.datasets import themes
 from skindx.diagnosis import signs as warning_signs
 from skindx.diagnosis.context import Context
 from skindx.diagnosis.predict import SAME_SPOT, Prediction, with_photo_warnings
 from skindx.explain.overlay import overlay
 from skindx.images import quality
 from skindx.images.loading import ImageRejected
-from skindx.reports import figures, png, results
+from skindx.reports import png, results
 from skindx.reports.card_sections import same_spot_sentence
 from skindx.reports.numbers import counted, probability
 from skindx.reports.results import diagnosis_label
@@ -448,7 +449,7 @@ def _out_of_domain(prediction: Prediction) -> None:
 
 
 def _chart(prediction: Prediction) -> None:
-    st.html(probability_bars_html(prediction))
+    st.html(probability_bars_html(prediction, dark=ui.dark()))
     st.caption(
         "Calibrated probabilities of the seven diagnoses the model knows (top three in blue). "
         "They add up to 100% even when the true answer is none of them. "
@@ -465,24 +466,25 @@ _BARS_STYLE = (
 # Each item a grid on the list's columns (subgrid): display:contents would drop the items from
 # some browsers' accessibility trees.
 _ROW_STYLE = "display:grid;grid-column:1/-1;grid-template-columns:subgrid;align-items:center"
-_TRACK_STYLE = "height:1.1rem;background:#eef1f5;border-radius:3px;overflow:hidden"
+_TRACK_STYLE = "height:1.1rem;background:{};border-radius:3px;overflow:hidden"
 _VALUE_STYLE = "text-align:right;font-variant-numeric:tabular-nums"
 
 
-def probability_bars_html(prediction: Prediction, highlight: int = 3) -> str:
+def probability_bars_html(prediction: Prediction, highlight: int = 3, dark: bool = False) -> str:
     """All seven calibrated probabilities as a bar list, likeliest first, the top
     ``highlight`` bars in colour (as the PNG report draws them). Plain HTML rather than a
     plotly chart: the page needs no chart library (plotly's script is 4.7 MB, which a phone
     downloaded and compiled for seven bars), and screen readers read each name with its
-    figure, as one list item."""
+    figure, as one list item. In the dark theme's colours when ``dark``."""
     rows = []
+    track = _TRACK_STYLE.format(themes.colour(themes.TRACK, dark))
     for rank, (code, value) in enumerate(prediction.top_k(len(prediction.probabilities))):
-        colour = figures.HIGHLIGHT if rank < highlight else figures.MUTED
+        colour = themes.colour(themes.HIGHLIGHT if rank < highlight else themes.MUTED, dark)
         width = f"{100 * value:.1f}%" if value >= 0.005 else "1px"  # a sliver, never nothing
         rows.append(
             f"<li data-code='{code}' data-value='{float(value)!r}' style='{_ROW_STYLE}'>"
             f"<span>{html.escape(diagnosis_label(code))}</span>"
-            f"<span aria-hidden='true' style='{_TRACK_STYLE}'>"
+            f"<span aria-hidden='true' style='{track}'>"
             f"<span style='display:block;height:100%;width:{width};background:{colour}'>"
             f"</span></span><span style='{_VALUE_STYLE}'>{html.escape(probability(value))}</span>"
             "</li>"

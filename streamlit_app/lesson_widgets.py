@@ -170,7 +170,7 @@ def _draw_chart(chart: Chart, slide: bool) -> None:
         st.caption(f"({chart.note})")
         return
     figure = for_slides(chart_figure(chart)) if slide else chart_figure(chart)
-    st.plotly_chart(figure, config=ui.CHART_CONFIG)
+    ui.chart(figure)
 
 
 def glossary_list(terms: tuple[GlossaryTerm, ...] | list[GlossaryTerm], key: str) -> None:

@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from skindx.datasets.examples import ExampleImage, examples_dir, find_examples
+from skindx.datasets.themes import in_dark
 from skindx.diagnosis.similar import GALLERY_PER_CLASS
 from skindx.images.formats import heif_available
 from skindx.images.loading import LoadedImage, inspect_image
@@ -35,6 +36,17 @@ PRIVACY_NOTE = (
     "tab."
 )
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def dark() -> bool:
+    """Whether the visitor sees the dark theme: their device's setting, unless they chose
+    another in the app's menu."""
+    return st.context.theme.type == "dark"
+
+
+def chart(figure, **kwargs: Any) -> None:
+    """A plotly figure, built in the light theme's colours, in the visitor's theme."""
+    st.plotly_chart(in_dark(figure) if dark() else figure, config=CHART_CONFIG, **kwargs)
 
 
 def disclaimer() -> None:

@@ -73,18 +73,21 @@ def browser():
             browser.close()
 
 
-def open_page(browser, url: str, errors: list[str]):
-    """A desktop-sized page on ``url`` whose script errors are collected in ``errors``."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def open_page(browser, url: str, errors: list[str], scheme: str = "light"):
+    """A desktop-sized page on ``url`` whose script errors are collected in ``errors``, on a
+    device set to the ``scheme`` ("light" or "dark") colour scheme."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="domcontentloaded")
     return page
 
 
-def open_and_upload(browser, url: str, errors: list[str], photo: dict | None = None):
+def open_and_upload(
+    browser, url: str, errors: list[str], photo: dict | None = None, scheme: str = "light"
+):
     """A page on ``url`` with a lesion photo (a PNG unless given) uploaded and its diagnosis
     shown."""
-    page = open_page(browser, url, errors)
+    page = open_page(browser, url, errors, scheme)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
     uploader.set_input_files(
@@ -275,15 +278,19 @@ def wcag_violations(page) -> list[str]:
     ]
 
 
-def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path, scheme: str) -> None:
     """axe-core finds no WCAG 2 A/AA or heading violation on any page, a result and the
-    explorer included."""
+    explorer included, in the light theme and in the dark one a device set to dark mode
+    gets."""
     pytest.importorskip("axe_playwright_python")
     model_dir = add_test_context(tmp_path / "model", tiny_model_dir)
     errors: list[str] = []
     found: dict[str, list[str]] = {}
     with streamlit_server(model_dir, tmp_path / "streamlit.log") as url:
-        page = open_and_upload(browser, url, errors)
+        page = open_and_upload(browser, url, errors, scheme=scheme)
+        background = page.evaluate(f"getComputedStyle(document.querySelector('.stApp')).{BG}")
+        assert background == ("rgb(255, 255, 255)" if scheme == "light" else DARK_APP)
         page.locator('img[alt^="Grad-CAM heat map"]').wait_for(timeout=UI_TIMEOUT_MS)
         page.get_by_text("Add age, sex and body site (optional)").click()
         page.get_by_text("Warning signs you have noticed (optional)").click()
@@ -298,7 +305,7 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
             ("lessons?lesson=melanoma&mode=present", "Slide 1 /"),
             ("statistics", "Counts only: the page holds no per-image rows"),  # its last words
             ("model-card", "Limitations"),
-            ("about", "Data and methods"),
+            ("about", "Light or dark: the app follows your device's setting"),
         ]:
             page.goto(f"{url}/{path}", wait_until="domcontentloaded")
             page.get_by_text(last).first.wait_for(timeout=UI_TIMEOUT_MS)
@@ -312,7 +319,7 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path) -> None:
                 assert not page.locator("h1 a").first.is_visible()  # no invisible tab stop
         # A lesson's chart was Streamlit's own bar chart, its labels grey at 3.7:1.
         page.goto(f"{url}/lessons?lesson=limits-and-bias", wait_until="domcontentloaded")
-        assert set(chart_text_fills(page)) <= CHART_FILLS
+        assert set(chart_text_fills(page)) <= CHART_FILLS[scheme]
     assert not any(found.values()), found
     assert not errors, errors
 
@@ -575,7 +582,7 @@ def test_phone_statistics_upload_stays_selected(browser, tiny_model_dir, tmp_pat
         assert_fits(page, "statistics with an upload")
         # axe-core skips SVG text: the charts' axis and tick labels were Streamlit's grey, 3.7:1.
         fills = chart_text_fills(page)
-        assert fills and set(fills) <= CHART_FILLS, set(fills)
+        assert fills and set(fills) <= CHART_FILLS["light"], set(fills)
         assert not errors, errors
 
 
@@ -585,7 +592,13 @@ _CHART_TEXTS = (
     ".js-plotly-plot :is(.xtick text, .ytick text, .g-xtitle text, .legendtext, "
     ".annotation-text, .bartext)"
 )
-CHART_FILLS = {"rgb(77, 77, 77)", "rgb(20, 20, 20)"}
+# In the dark theme (skindx.datasets.themes.DARK_COLOURS): #c8c8c8 and #fafafa on #0e1117.
+CHART_FILLS = {
+    "light": {"rgb(77, 77, 77)", "rgb(20, 20, 20)"},
+    "dark": {"rgb(200, 200, 200)", "rgb(250, 250, 250)"},
+}
+DARK_APP = "rgb(14, 17, 23)"  # .streamlit/config.toml [theme.dark] backgroundColor
+BG = "backgroundColor"
 
 
 def chart_text_fills(page) -> list[str]:

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,15 @@ def test_config_keeps_the_hardened_values(monkeypatch: pytest.MonkeyPatch) -> No
     assert config.get("client", {}).get("showErrorDetails") in (False, "none")
 
 
+def _keys(table: dict, prefix: str = "") -> Iterator[str]:
+    """Every option's dotted name in a config table, nested tables ([theme.dark]) included."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
 def test_streamlit_reads_the_same_values() -> None:
     """Every key in the file is a real Streamlit option (a misspelt key is silently ignored),
     and Streamlit itself resolves the hardened values from the repository root."""
@@ -127,7 +137,7 @@ def test_streamlit_reads_the_same_values() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    in_file = [f"{s}.{k}" for s, table in read_config().items() for k in table]
+    in_file = list(_keys(read_config()))
     unknown = sorted(set(in_file) - set(result["known"]))
     assert not unknown, f"not Streamlit options (misspelt?): {unknown}"
     values = result["values"]

@@ -34,6 +34,7 @@ from skindx.datasets.tables import (
     sex_table,
     site_table,
 )
+from skindx.datasets.themes import DARK_BACKGROUND, in_dark
 
 PANELLED = {
     "sex": (sex_table, sex_figure),
@@ -224,15 +225,22 @@ def _text_colours(fig: go.Figure) -> dict[str, str | None]:
     return colours
 
 
+def themed(fig: go.Figure, theme: str) -> go.Figure:
+    """``fig`` as the app draws it in ``theme`` ("light" or "dark")."""
+    return go.Figure(in_dark(fig)) if theme == "dark" else fig
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("name", list(CHARTS))
 @pytest.mark.parametrize("empty", [False, True], ids=["data", "empty"])
-def test_chart_text_reaches_aacontrast(name: str, empty: bool, cube) -> None:
-    """The walk-through: axis and tick labels in rgb(128,132,149) on white, 3.7:1."""
+def test_chart_text_reaches_aacontrast(name: str, empty: bool, theme: str, cube) -> None:
+    """The walk-through: axis and tick labels in rgb(128,132,149) on white, 3.7:1. In the
+    dark theme every text reads on its background as well."""
     table_of, figure_of = CHARTS[name]
     table = table_of(cube)
-    fig = figure_of(table.iloc[:0] if empty else table)
-    background = fig.layout.paper_bgcolor
-    assert background == fig.layout.plot_bgcolor == "white"
+    fig = themed(figure_of(table.iloc[:0] if empty else table), theme)
+    background = "white" if theme == "light" else DARK_BACKGROUND
+    assert fig.layout.paper_bgcolor == fig.layout.plot_bgcolor == background
     colours = _text_colours(fig)
     unset = [part for part, colour in colours.items() if colour is None]
     assert not unset, (name, unset)
@@ -240,10 +248,12 @@ def test_chart_text_reaches_aacontrast(name: str, empty: bool, cube) -> None:
     assert not low, (name, low)
 
 
-def test_heat_map_cells_read_on_their_darkest_colour(cube) -> None:
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_heat_map_cells_read_on_their_darkest_colour(theme: str, cube) -> None:
     """Every heat map prints its figures in a set text colour that keeps 4.5:1 on the
     darkest colour of its scale (plotly's own white text on darker blues fell to about 3:1):
-    the statistics' site map and the model card's confusion and context maps."""
+    the statistics' site map and the model card's confusion and context maps. In the dark
+    theme, light text on the lightest colour of its darker scale."""
     import numpy as np
 
     from skindx.diagnosis.context import fit_tables
@@ -259,11 +269,13 @@ def test_heat_map_cells_read_on_their_darkest_colour(cube) -> None:
         "confusion": confusion_figure(metrics),
         "context": context_figure({"tables": fit_tables(frame)}, "age"),
     }
-    for name, fig in built.items():
+    pick = min if theme == "light" else max  # the scale's end nearest the text's lightness
+    for name, light in built.items():
+        fig = themed(light, theme)
         maps = [trace for trace in fig.data if trace.type == "heatmap"]
         assert maps, name
         for trace in maps:
             scale = trace.colorscale or fig.layout.coloraxis.colorscale
-            darkest = min((colour for _, colour in scale), key=luminance)
+            nearest = pick((colour for _, colour in scale), key=luminance)
             assert trace.textfont.color is not None, name
-            assert contrast(trace.textfont.color, darkest) >= 4.5, name
+            assert contrast(trace.textfont.color, nearest) >= 4.5, name

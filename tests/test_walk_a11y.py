@@ -18,8 +18,8 @@ from test_browser import (  # noqa: F401  (browser: a fixture)
     streamlit_server,
 )
 
+from skindx.datasets.themes import HIGHLIGHT, MUTED
 from skindx.diagnosis.predict import Prediction
-from skindx.reports.figures import HIGHLIGHT, MUTED
 from skindx.taxonomy import CODES
 from streamlit_app.diagnosis_results import probability_bars_html
 

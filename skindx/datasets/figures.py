@@ -25,6 +25,7 @@ from skindx.datasets.names import (
 )
 from skindx.datasets.summary import AGE_BIN_WIDTH, GROUP_LABELS
 from skindx.datasets.tables import MIN_IMAGES_FOR_SHARE, enough_for_shares, group_column
+from skindx.datasets.themes import CHART_BACKGROUND, CHART_TEXT, GRID, HEAT_SCALE, TITLE_TEXT
 from skindx.taxonomy import CODES
 
 _PALETTE = px.colors.qualitative.Safe
@@ -42,16 +43,6 @@ CONFIRMATION_COLORS = {
     "unknown": "#b0b0b0",
 }
 
-# Text colours set on every figure, at least 4.5:1 (WCAG AA) on the white chart: Streamlit's
-# chart theme, which only fills what a figure leaves unset, drew axis and tick labels in
-# rgb(128,132,149), 3.7:1. The title in the app theme's textColor.
-TITLE_TEXT = "#141414"
-CHART_TEXT = "#4d4d4d"  # 8.5:1
-CHART_BACKGROUND = "white"
-# Heat maps print a figure in every cell, in TITLE_TEXT: "Blues" only up to a middle blue, on
-# which that text keeps 5.4:1 (plotly's own choice, white text on darker blues, reads poorly).
-HEAT_SCALE = [[0.0, "#f7fbff"], [1.0, "#4292c6"]]
-_GRID = "#e3e3e3"
 
 # Pixel sizes the layout reserves. Legend rows are counted at a phone's plot width, so the
 # legend fits there too (a wider screen leaves a little space under it).
@@ -185,8 +176,8 @@ _READABLE_LAYOUT = {
 _READABLE_AXIS = {
     "tickfont": {"color": CHART_TEXT},
     "title": {"font": {"color": CHART_TEXT}},
-    "gridcolor": _GRID,
-    "zerolinecolor": _GRID,
+    "gridcolor": GRID,
+    "zerolinecolor": GRID,
 }
 _READABLE_ANNOTATION = {"font": {"color": TITLE_TEXT}}
 _READABLE_TRACE = {"textfont": {"color": TITLE_TEXT}}

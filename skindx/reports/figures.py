@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from skindx.datasets.names import diagnosis_name
+from skindx.datasets.themes import HEAT_SCALE, HIGHLIGHT, MALIGNANT_COLOUR
 from skindx.reports.results import diagnosis_label
 from skindx.taxonomy import BY_CODE, CODES, MALIGNANT_CODES
 
@@ -30,11 +31,6 @@ __all__ = [
     "reliability_figure",
     "roc_figure",
 ]
-
-HIGHLIGHT = "#1f5fa8"
-MUTED = "#a9b4c2"
-MALIGNANT_COLOUR = "#b23a48"
-BENIGN_COLOUR = "#3c8d5a"
 
 
 def _readable(figure: go.Figure) -> go.Figure:
@@ -116,8 +112,6 @@ def confusion_figure(metrics: Mapping[str, Any]) -> go.Figure | None:
     """Row-normalised confusion matrix heat map (cell text: share and count), or ``None``."""
     import plotly.graph_objects as go
 
-    from skindx.datasets.figures import HEAT_SCALE
-
     matrix = metrics.get("confusion_matrix")
     if not matrix:
         return None
@@ -164,7 +158,6 @@ def context_figure(context: Mapping[str, Any], variable: str) -> go.Figure | Non
     lesions at each age bin, sex or site (each column adds up to 100%)."""
     import plotly.graph_objects as go
 
-    from skindx.datasets.figures import HEAT_SCALE
     from skindx.diagnosis.context import value_labels
 
     shares = context_shares(context, variable)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from skindx.reports.figures import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
+from skindx.datasets.themes import BENIGN_COLOUR, HIGHLIGHT, MALIGNANT_COLOUR, MUTED
 from skindx.reports.numbers import counted, probability
 from skindx.reports.results import DISCLAIMER, LIMITS_SHORT, diagnosis_label, not_assessed
 
