@@ -159,7 +159,8 @@ def _decoders() -> ThreadPoolExecutor:
 
 
 def _compiled_forward(probe, input_size: int):
-    """One fixed-signature graph on TensorFlow (no retracing per upload); eager elsewhere."""
+    """One fixed-signature graph on TensorFlow (no retracing per upload; no AutoGraph, which
+    has nothing to convert here); eager elsewhere."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -167,7 +168,7 @@ def _compiled_forward(probe, input_size: int):
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, input_size, input_size, 3), tf.float32)
-    return tf.function(lambda x: probe(x, training=False), input_signature=[spec])
+    return tf.function(lambda x: probe(x, training=False), input_signature=[spec], autograph=False)
 
 
 class Predictor:

@@ -8,8 +8,10 @@ any of its layers does, so a graph per layer only made each new layer wait.
 Score-CAM reads its maps from the same graph and scores its masked copies as one batch through
 the Predictor's forward pass, compiled at load: it traces no graph of its own. SmoothGrad is one
 batched pass over its noisy copies. Every graph has a fixed input signature, so it is traced
-once. Under bfloat16 serving the explainer calls the gradients graphs in float32
-(:func:`skindx.model.precision.float32_graphs`): CAM weights from bfloat16 gradients are wrong.
+once, without AutoGraph: no Python branch or loop depends on a tensor, and converting each
+body cost about 30 ms at its first trace. Under bfloat16 serving the explainer calls the
+gradients graphs in float32 (:func:`skindx.model.precision.float32_graphs`): CAM weights from
+bfloat16 gradients are wrong.
 SmoothGrad's batch and Score-CAM's masked copies stay bfloat16 (docs/benchmarks.md). The
 formulas follow tf-keras-vis, which stays the reference the tests compare against
 (:meth:`skindx.explain.explainer.Explainer.reference_map`). Nothing here edits the shared model:
@@ -91,7 +93,15 @@ def _chosen(index, logits):
 def gradients_graph(skin_model: SkinModel, layers: Sequence[str]):
     """``(x, index) → (logits, maps, gradients, index)``, ``maps`` and ``gradients`` a list
     with one entry per layer of ``layers``: one forward and one backward pass, compiled once
-    with a fixed signature (no retracing per call)."""
+    with a fixed signature (no retracing per call).
+
+    TensorFlow's "5 out of the last 5 calls to <function gradients_graph.<locals>.gradients>
+    triggered tf.function retracing" at server start is no retracing: it counts traces per
+    Python function, across every graph made from it, and the shipped ensemble makes five
+    (the default layer's at load, one per member in the warm-up), each traced once
+    (``tests/test_walk_retracing.py``). Each traces the whole ensemble forward (a member's
+    target logit needs every member), about 0.5 s; one graph for all members would trace it
+    once but run every member's backward pass on each map."""
     import tensorflow as tf
 
     probe = layer_probe(skin_model.model, LOGITS_LAYER, *layers)
@@ -104,7 +114,7 @@ def gradients_graph(skin_model: SkinModel, layers: Sequence[str]):
             score = tf.gather(logits[0], index)
         return logits, maps, tape.gradient(score, maps), index
 
-    return tf.function(gradients, input_signature=_signature(skin_model))
+    return tf.function(gradients, input_signature=_signature(skin_model), autograph=False)
 
 
 def scorecam(maps, x: np.ndarray, index: int, keep: int, logits_of: Callable) -> np.ndarray:
@@ -153,4 +163,4 @@ def input_gradients_graph(skin_model: SkinModel, _layer: str = "input"):
             score = tf.reduce_sum(tf.gather(logits_model(x, training=False), index, axis=1))
         return tape.gradient(score, x)
 
-    return tf.function(input_gradients, input_signature=signature)
+    return tf.function(input_gradients, input_signature=signature, autograph=False)

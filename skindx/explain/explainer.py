@@ -223,20 +223,23 @@ class Explainer:
 
     def warm_up_steps(self) -> list[tuple[str, Callable[[], object]]]:
         """What a clinician's first picks would otherwise wait for, as ``(what, step)`` to run
-        in turn: each network's gradients graph, built and run once on a blank image (the
-        first run optimises the graph and makes its kernels, half the wait), in float32 as
-        :meth:`explain` calls them. Score-CAM builds nothing of its own: it reads its maps
-        from those graphs and scores its copies through the Predictor's. SmoothGrad is left
-        out: its 16-copy batch keeps about 0.4 GB resident once run, which every server would
-        pay to save one clinician about a second once (docs/benchmarks.md).
+        in turn: each network's gradients graph not built yet (the app's load has built the
+        default layer's), built and run once on a blank image (the first run optimises the
+        graph and makes its kernels, half the wait), in float32 as :meth:`explain` calls
+        them. Score-CAM builds nothing of its own: it reads its maps from those graphs and
+        scores its copies through the Predictor's. SmoothGrad is left out: its 16-copy batch
+        keeps about 0.4 GB resident once run, which every server would pay to save one
+        clinician about a second once (docs/benchmarks.md).
 
         Steps can be run with pauses between them (the app lets a diagnosis in flight finish
         first); :meth:`warm_up` runs them all."""
         blank = np.full((self.skin_model.input_size,) * 2 + (3,), 128, np.uint8)
         x = self.predictor.preprocess(blank)
+        with self._lock:
+            missing = [g for g in dict.fromkeys(self._groups.values()) if g not in self._graphs]
         return [
             (f"gradients graph of {group[0]}", partial(self._layer_pass, x, -1, group[0]))
-            for group in dict.fromkeys(self._groups.values())
+            for group in missing
         ]
 
     def warm_up(self) -> None:
