@@ -227,7 +227,7 @@ def _text_colours(fig: go.Figure) -> dict[str, str | None]:
 
 def themed(fig: go.Figure, theme: str) -> go.Figure:
     """``fig`` as the app draws it in ``theme`` ("light" or "dark")."""
-    return go.Figure(in_dark(fig)) if theme == "dark" else fig
+    return in_dark(fig) if theme == "dark" else fig
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

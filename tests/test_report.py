@@ -290,7 +290,6 @@ def test_chart_text_meets_wcag_aa_contrast(theme: str, metrics) -> None:
     """The walk-through measured the probability chart's labels at 3.7:1 (Streamlit's theme
     grey, rgb(128,132,149)): every colour is set, and at least 4.5:1 on white (on the dark
     theme's background as the app draws them there)."""
-    import plotly.graph_objects as go
 
     from skindx.datasets.themes import DARK_BACKGROUND, in_dark
 
@@ -303,7 +302,7 @@ def test_chart_text_meets_wcag_aa_contrast(theme: str, metrics) -> None:
         "history": history_figure({"loss": [2.0, 1.5]}),
     }
     for name, figure in built.items():
-        colours = text_colours(go.Figure(in_dark(figure)) if theme == "dark" else figure)
+        colours = text_colours(in_dark(figure) if theme == "dark" else figure)
         assert None not in colours, name  # unset: Streamlit's theme would choose
         assert min(contrast(c, background) for c in colours) >= 4.5, name
 

@@ -65,7 +65,7 @@ def test_in_dark_swaps_colours_and_leaves_words_and_numbers() -> None:
             "annotations": [{"text": "#4d4d4d", "font": {"color": themes.CHART_TEXT}}],
         },
     )
-    dark = go.Figure(in_dark(fig))
+    dark = in_dark(fig)
     bar = dark.data[0]
     assert list(bar.x) == ["white", "#141414"] and list(bar.y) == [1, 2]
     assert list(bar.text) == ["white", "a"]
@@ -100,3 +100,16 @@ def test_probability_bars_take_the_themes_colours(dark: bool) -> None:
     assert listed.count(f"background:{colour(themes.HIGHLIGHT, dark)}") == 3
     assert listed.count(f"background:{colour(themes.MUTED, dark)}") == 4
     assert listed.count(f"background:{colour(themes.TRACK, dark)}") == 7
+
+
+def test_a_chart_with_nothing_to_show_draws_in_the_dark_theme() -> None:
+    """A statistics chart whose filters match no image has no traces: Streamlit refuses such
+    a figure as a dict ("Empty data list found"), so the dark one is a figure."""
+    import plotly.tools
+
+    from skindx.datasets.figures import _empty_figure
+
+    empty = in_dark(_empty_figure("Diagnoses"))
+    assert isinstance(empty, go.Figure) and not empty.data
+    plotly.tools.return_figure_from_figure_or_data(empty, validate_figure=True)  # no raise
+    assert empty.layout.annotations[0].font.color == DARK_TEXT

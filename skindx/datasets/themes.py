@@ -4,7 +4,8 @@ Every figure is built once, in the light theme's colours, which this module hold
 builders in :mod:`skindx.datasets.figures` and :mod:`skindx.reports.figures` read them), and
 :func:`in_dark` maps each of them to the colour that takes its place on the dark theme's
 background: one set of builders, and one cache of built figures, serve both themes. Plotly is
-not imported here, so a page that draws no chart (the probability bars) can use the colours.
+imported only to draw a figure, so a page that draws no chart (the probability bars) can use
+the colours without it.
 """
 
 from __future__ import annotations
@@ -63,12 +64,17 @@ def colour(light: str, dark: bool) -> str:
     return DARK_COLOURS.get(light, light) if dark else light
 
 
-def in_dark(figure: Any) -> dict:
-    """A plotly figure (or its dict) as a dict in the dark theme's colours: every colour the
-    figure sets (a property whose name says colour, a colour scale included) that the light
-    theme uses is swapped for its dark one. Text and numbers are left as they are."""
+def in_dark(figure: Any) -> Any:
+    """A plotly figure (or its dict) as a new figure in the dark theme's colours: every colour
+    the figure sets (a property whose name says colour, a colour scale included) that the
+    light theme uses is swapped for its dark one. Text and numbers are left as they are, and
+    so is ``figure`` (the light one, which a cache may hold)."""
+    import plotly.graph_objects as go
+
     as_dict = figure if isinstance(figure, dict) else figure.to_dict()
-    return _recoloured(as_dict, False)
+    # A figure, not its dict: Streamlit refuses a dict without traces (a chart with nothing to
+    # show), and would validate the dict again.
+    return go.Figure(_recoloured(as_dict, False))
 
 
 def _recoloured(value: Any, is_colour: bool) -> Any:
