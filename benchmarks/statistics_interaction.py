@@ -1,6 +1,6 @@
 """The Statistics page's response to an interaction with an uploaded CSV, in a real browser.
 
-    python benchmarks/statistics_interaction.py [--runs 5] [--rows 2000] [--old DIR]
+    python benchmarks/statistics_interaction.py [--runs 5] [--rows 2000] [--old DIR] [--dark]
 
 Starts ``streamlit run streamlit_app/app.py`` on a free localhost port and drives Debian's
 Chromium (/usr/bin/chromium) with Playwright. Each round opens a fresh session on the page,
@@ -25,6 +25,10 @@ Prints the medians and each interaction's ratio to the upload's draw in the same
 ``--old DIR``: a checkout of an earlier commit (``git worktree add /tmp/stats_old <commit>``),
 measured in the same run on its own server with the same file, its rounds taking turns with
 this checkout's, so before and after share the machine and its load.
+
+``--dark``: each checkout measured on a browser set to the light colour scheme and on one set
+to dark, rounds in turn on the same server, and the dark theme's times against the light's:
+the dark theme redraws every chart in its colours (skindx/datasets/themes.py) on each rerun.
 """
 
 from __future__ import annotations
@@ -214,10 +218,13 @@ def _filter_twice(page, sex, remove) -> list[float]:
     return times
 
 
-def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[float]]:
+def one_round(
+    browser, url: str, data: bytes, scheme: str = "light"
+) -> tuple[float, list[float], list[float]]:
     """(upload's draw, [toggle on, toggle off], [filter on, filter off, and where the page has
-    tabs: another tab, filter on and off there]) in seconds, one fresh session."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    tabs: another tab, filter on and off there]) in seconds, one fresh session on a browser
+    set to the ``scheme`` colour scheme."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     page.add_init_script(PROBE)
     try:
         page.goto(f"{url}/statistics", wait_until="domcontentloaded")
@@ -256,13 +263,16 @@ def one_round(browser, url: str, data: bytes) -> tuple[float, list[float], list[
         page.close()
 
 
-def measure(roots: list[Path], data: bytes, runs: int) -> list[dict[str, list[float]]]:
-    """Every round's times per checkout in ``roots``, each on its own server, the rounds
-    taken in turn so that a change in the machine's load falls on all alike (one untimed
-    warm-up round each first)."""
+def measure(
+    roots: list[Path], data: bytes, runs: int, schemes: tuple[str, ...] = ("light",)
+) -> list[dict[str, list[float]]]:
+    """Every round's times per checkout in ``roots`` and colour scheme in ``schemes`` (in
+    that order, the schemes of the first checkout first), each checkout on its own server,
+    the rounds taken in turn so that a change in the machine's load falls on all alike (one
+    untimed warm-up round each first)."""
     from playwright.sync_api import sync_playwright
 
-    times = [{name: [] for name in ("upload", *INTERACTIONS)} for _ in roots]
+    times = [{name: [] for name in ("upload", *INTERACTIONS)} for _ in roots for _ in schemes]
     with contextlib.ExitStack() as stack:
         urls = []
         for root in roots:
@@ -279,11 +289,12 @@ def measure(roots: list[Path], data: bytes, runs: int) -> list[dict[str, list[fl
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         stack.callback(browser.close)
-        for url in urls:
-            one_round(browser, url, data)  # imports, plotly's first figures
+        contenders = [(url, scheme) for url in urls for scheme in schemes]
+        for url, scheme in contenders:
+            one_round(browser, url, data, scheme)  # imports, plotly's first figures
         for _ in range(runs):
-            for url, kept in zip(urls, times, strict=True):
-                upload, toggles, filters = one_round(browser, url, data)
+            for (url, scheme), kept in zip(contenders, times, strict=True):
+                upload, toggles, filters = one_round(browser, url, data, scheme)
                 kept["upload"].append(upload)
                 kept["toggle"] += toggles
                 kept["filter"].append(filters[0])
@@ -310,11 +321,22 @@ def report(label: str, times: dict[str, list[float]]) -> dict[str, float]:
     return medians
 
 
+def _compare(dark: dict[str, float], light: dict[str, float]) -> None:
+    """Each interaction's median in the dark theme against the light's, same checkout."""
+    for name in ["upload", *INTERACTIONS]:
+        if name in dark and name in light:
+            print(
+                f"{name}: light {light[name]:.3f} s, dark {dark[name]:.3f} s; "
+                f"dark / light {dark[name] / light[name]:.2f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--old", type=Path, help="a checkout of an earlier commit, measured too")
+    parser.add_argument("--dark", action="store_true", help="the dark theme against the light")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
@@ -325,10 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} (1 min)")
     roots = [REPO_ROOT, *([args.old.resolve()] if args.old else [])]
-    measured = measure(roots, data, args.runs)
+    schemes = ("light", "dark") if args.dark else ("light",)
+    measured = measure(roots, data, args.runs, schemes)
     now = report("this checkout", measured[0])
+    if args.dark:
+        _compare(report("this checkout, dark theme", measured[1]), now)
     if args.old:
-        old = report(f"old checkout {args.old}", measured[1])
+        old = report(f"old checkout {args.old}", measured[len(schemes)])
         for name in [name for name in INTERACTIONS if name in now]:
             was = name if name in old else SAME_ACTION.get(name)
             if was not in old:
