@@ -16,7 +16,9 @@ With ``--warmed`` each process starts the app's own background warm-up instead
 takes the steps through the engine the pages use; it also reports when the model was ready
 (the first diagnosis waits for that alone) and the process's RSS then and once the warm-up is
 done (and after the steps, where a clinician's first picks take a server either way): what
-warming the explorer costs in time and memory.
+warming the explorer costs in time and memory. It counts the traces of the compiled graphs
+(the Predictor's and the explainer's) once the warm-up is done and after the steps, and gives
+each time's new/old ratio within a round.
 
 ``--old`` is a checkout of the code to compare with, e.g. ``git worktree add --detach
 /tmp/sal_old <commit>``; it must hold ``skindx`` (the model is always ``--model``).
@@ -99,7 +101,14 @@ def _warmed(model: str):
     info.setdefault("model_s", info["ready_s"])
     info.setdefault("model_mb", info["ready_mb"])
     engine = resources.engine()
+    info["ready_traces"] = traces(engine.explainer)
     return engine.explainer, engine.explain, info
+
+
+def traces(explainer) -> int:
+    """How many times the Predictor's and the explainer's compiled graphs were traced."""
+    graphs = [explainer.predictor._forward, *explainer._graphs.values()]
+    return sum(graph.experimental_get_tracing_count() for graph in graphs)
 
 
 def child(model: str, warmed: bool = False) -> None:
@@ -125,6 +134,7 @@ def child(model: str, warmed: bool = False) -> None:
         import psutil
 
         info["steps_mb"] = psutil.Process().memory_info().rss / 2**20
+        info["steps_traces"] = traces(explainer)
     print(json.dumps({"times": times, "warm_up": info}))
 
 
@@ -183,8 +193,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: model ready {m['model_s']:.1f} s ({rounds}), all ready "
                   f"{m['ready_s']:.1f} s; RSS idle {m['idle_mb']:.0f}, model ready "
                   f"{m['model_mb']:.0f}, all ready {m['ready_mb']:.0f} (+{grown:.0f}), "
-                  f"after the steps {m['steps_mb']:.0f}")  # fmt: skip
+                  f"after the steps {m['steps_mb']:.0f}; graph traces {m['ready_traces']:.0f} "
+                  f"when ready, {m['steps_traces']:.0f} after the steps")  # fmt: skip
+        print(warm_up_ratios(runs))
     return 0
+
+
+def warm_up_ratios(runs: dict[str, list[dict]]) -> str:
+    """The warm-up's times, new against old within each round (median over the rounds)."""
+    pairs = [(n["warm_up"], o["warm_up"]) for n, o in zip(runs["new"], runs["old"], strict=True)]
+    spans = {
+        "model ready": lambda i: i["model_s"],
+        "saliency stage": lambda i: i["ready_s"] - i["model_s"],
+        "all ready": lambda i: i["ready_s"],
+    }
+    ratios = {
+        name: statistics.median(span(new) / span(old) for new, old in pairs)
+        for name, span in spans.items()
+    }
+    return "new/old: " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items())
 
 
 if __name__ == "__main__":
