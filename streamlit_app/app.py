@@ -37,6 +37,8 @@ FOCUS_CSS = """
 [data-testid="stMain"]:focus-visible { outline-offset: -3px; }
 :is([data-testid="stCheckbox"], [data-testid="stRadio"]) label:has(input:focus-visible) {
   outline: 3px solid RING; outline-offset: 2px; border-radius: 0.25rem; }
+/* The theme watcher (ui.follow_theme_changes) draws nothing and takes no room in the menu. */
+.st-key-theme_watch { display: none; }
 </style>
 """
 # The dark theme's blue is light, so the white names Streamlit writes on its multiselect chips
@@ -77,6 +79,7 @@ with st.sidebar:
         + (DARK_CSS if dark else "")
     )
     st.caption(DISCLAIMER)
+    ui.follow_theme_changes()
     if resources.WARM_UP.stage in ("waiting", "model", "gallery"):
         _warm_up_status()
 try:

@@ -49,6 +49,38 @@ def chart(figure, **kwargs: Any) -> None:
     st.plotly_chart(in_dark(figure) if dark() else figure, config=CHART_CONFIG, **kwargs)
 
 
+# Streamlit does not rerun when the theme changes (the visitor picks another in its menu, or
+# the device turns dark at dusk), so what the server drew in the old theme's colours (charts,
+# probability bars, the focus ring) would stay so until the next click. This watches the page's
+# background and asks for a rerun once it no longer matches the theme the page was drawn for.
+_THEME_WATCH_JS = """
+export default function ({ data, setTriggerValue }) {
+  const shown = () => {
+    const app = document.querySelector(".stApp");
+    const rgb = app && getComputedStyle(app).backgroundColor.match(/\\d+/g);
+    if (!rgb) return data;
+    const [r, g, b] = rgb.map(Number);
+    return 0.299 * r + 0.587 * g + 0.114 * b < 128 ? "dark" : "light";
+  };
+  const timer = setInterval(() => {
+    const now = shown();
+    if (now !== data && window.__skindxThemeAsked !== now) {
+      window.__skindxThemeAsked = now;  // once per change, should the answer lag behind
+      setTriggerValue("theme", now);
+    }
+  }, 400);
+  return () => clearInterval(timer);
+}
+"""
+_theme_watch = st.components.v2.component("skindx_theme_watch", js=_THEME_WATCH_JS)
+
+
+def follow_theme_changes() -> None:
+    """Rerun the page when the visitor's theme changes (see :data:`_THEME_WATCH_JS`)."""
+    with st.container(key="theme_watch"):
+        _theme_watch(data="dark" if dark() else "light", on_theme_change=lambda: None)
+
+
 def disclaimer() -> None:
     """The plain-language notice every page of the app shows."""
     st.info(DISCLAIMER, icon=":material/health_and_safety:")

@@ -11,6 +11,14 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 from contrast import contrast
+from test_browser import (  # noqa: F401  (browser: a fixture)
+    _CHART_TEXTS,
+    CHART_FILLS,
+    UI_TIMEOUT_MS,
+    browser,
+    open_page,
+    streamlit_server,
+)
 
 from skindx.datasets import themes
 from skindx.datasets.themes import DARK_BACKGROUND, DARK_COLOURS, DARK_TEXT, colour, in_dark
@@ -113,3 +121,38 @@ def test_a_chart_with_nothing_to_show_draws_in_the_dark_theme() -> None:
     assert isinstance(empty, go.Figure) and not empty.data
     plotly.tools.return_figure_from_figure_or_data(empty, validate_figure=True)  # no raise
     assert empty.layout.annotations[0].font.color == DARK_TEXT
+
+
+def _fills_become(page, fills: set[str]) -> None:
+    """Wait until every chart text on the page is drawn in one of ``fills``."""
+    page.wait_for_function(
+        "([selector, fills]) => { const texts = [...document.querySelectorAll(selector)];"
+        " return texts.length > 0 && texts.every(t => fills.includes(getComputedStyle(t).fill)); }",
+        arg=[_CHART_TEXTS, sorted(fills)],
+        timeout=UI_TIMEOUT_MS,
+    )
+
+
+def _choose_theme(page, name: str) -> None:
+    """Pick ``name`` in Streamlit's menu (which stays open after a pick: close it)."""
+    page.get_by_test_id("stMainMenu").click()
+    page.get_by_test_id(f"stMainMenuItem-theme-{name}").click()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("stMainMenuPopover").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+
+
+def test_charts_follow_a_theme_changed_on_an_open_page(browser, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+    """Streamlit does not rerun when the theme changes, so a chart drawn for the light theme
+    kept its dark grey text (2.3:1) on the dark background until the next click: the page now
+    reruns itself, whether the visitor picks a theme in the menu or the device switches."""
+    errors: list[str] = []
+    with streamlit_server(tiny_model_dir, tmp_path / "streamlit.log") as url:
+        page = open_page(browser, f"{url}/lessons?lesson=limits-and-bias", errors)
+        _fills_become(page, CHART_FILLS["light"])
+        _choose_theme(page, "Dark")
+        _fills_become(page, CHART_FILLS["dark"])
+        _choose_theme(page, "System")  # the device's: light
+        _fills_become(page, CHART_FILLS["light"])
+        page.emulate_media(color_scheme="dark")  # the device turns dark
+        _fills_become(page, CHART_FILLS["dark"])
+        assert not errors, errors
