@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import plotly.graph_objects as go
@@ -92,19 +91,11 @@ def test_in_dark_swaps_colours_and_leaves_words_and_numbers() -> None:
 
 @pytest.mark.parametrize("dark", [False, True])
 def test_probability_bars_take_the_themes_colours(dark: bool) -> None:
-    from skindx.diagnosis.predict import Prediction
-    from skindx.taxonomy import CODES
+    from test_walk_a11y import melanoma_first
+
     from streamlit_app.diagnosis_results import probability_bars_html
 
-    probabilities = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
-    prediction = Prediction(
-        probabilities=MappingProxyType(probabilities),
-        malignant_probability=0.65,
-        concern="see_doctor",
-        in_domain=True,
-        domain_score=1.0,
-    )
-    listed = probability_bars_html(prediction, dark=dark)
+    listed = probability_bars_html(melanoma_first(), dark=dark)
     assert listed.count(f"background:{colour(themes.HIGHLIGHT, dark)}") == 3
     assert listed.count(f"background:{colour(themes.MUTED, dark)}") == 4
     assert listed.count(f"background:{colour(themes.TRACK, dark)}") == 7

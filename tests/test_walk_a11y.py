@@ -77,19 +77,23 @@ def _ringed(focused: dict) -> bool:
     return focused["outline"] == "solid" and focused["width"] >= 2
 
 
-def test_the_probabilities_are_one_list_for_everyone() -> None:
-    """Every diagnosis with its probability as the page writes it, likeliest first, each name
-    beside its figure in one list item (plotly's picture read out the seven figures, then the
-    seven names, so a hidden copy of the list stood beside it); the bars are decoration."""
+def melanoma_first() -> Prediction:
+    """A prediction of melanoma at 50%, a mole at 25% and five smaller figures."""
     probabilities = dict(zip(CODES, (0.05, 0.1, 0.05, 0.02, 0.5, 0.25, 0.03), strict=True))
-    prediction = Prediction(
+    return Prediction(
         probabilities=MappingProxyType(probabilities),
         malignant_probability=0.65,
         concern="see_doctor",
         in_domain=True,
         domain_score=1.0,
     )
-    listed = probability_bars_html(prediction)
+
+
+def test_the_probabilities_are_one_list_for_everyone() -> None:
+    """Every diagnosis with its probability as the page writes it, likeliest first, each name
+    beside its figure in one list item (plotly's picture read out the seven figures, then the
+    seven names, so a hidden copy of the list stood beside it); the bars are decoration."""
+    listed = probability_bars_html(melanoma_first())
     items = re.findall(r"<li[^>]*>(.*?)</li>", listed)
     spoken = [re.sub(r"<span aria-hidden='true'.*?</span></span>", "", item) for item in items]
     texts = [re.sub(r"<[^>]+>", " ", item).split() for item in spoken]

