@@ -67,6 +67,42 @@ def test_weighted_logits_and_their_split_back(tmp_path):
             combine(members, weights=bad)
 
 
+def test_split_gives_each_member_its_own_bias_where_the_card_recorded_it():
+    """The graph keeps only the members' mean bias, which moved each split member's arg-max
+    (the shipped ensemble's members scored about 0.50 alone): with the card's record of each
+    member's bias a split member gives its own logits; without it (older cards), the mean."""
+    from skindx.model.bundle import SkinModel
+    from skindx.model.networks import LOGITS_LAYER, layer_probe
+    from skindx.training.ensemble import combine, split
+
+    members = [_tiny(7), _tiny(8, widths=(8, 24))]
+    for k, member in enumerate(members):
+        kernel, bias = member.get_layer(LOGITS_LAYER).get_weights()
+        member.get_layer(LOGITS_LAYER).set_weights(
+            [kernel, bias + np.arange(len(bias)) * (k - 0.5)]
+        )
+    ensemble = combine(members, weights=[3, 1])
+    x = np.random.default_rng(2).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    own = [np.asarray(layer_probe(m, LOGITS_LAYER)(x)) for m in members]
+    card = _ensemble_card([16, 24], [TINY_SIZE, TINY_SIZE])
+    for summary, share, member in zip(card.training["members"], (0.75, 0.25), members, strict=True):
+        summary["weight"] = share
+        summary["logit_bias"] = member.get_layer(LOGITS_LAYER).get_weights()[1].tolist()
+    for logits, member in zip(own, split(SkinModel(ensemble, card)), strict=True):
+        np.testing.assert_allclose(
+            np.asarray(layer_probe(member.model, LOGITS_LAYER)(x)), logits, atol=1e-4
+        )
+        assert member.card.training["split_from"]["logit_bias"] == "its own"
+    for summary in card.training["members"]:
+        del summary["logit_bias"]
+    mean = 0.75 * members[0].get_layer(LOGITS_LAYER).get_weights()[1]
+    mean += 0.25 * members[1].get_layer(LOGITS_LAYER).get_weights()[1]
+    for member in split(SkinModel(ensemble, card)):
+        np.testing.assert_allclose(
+            member.model.get_layer(LOGITS_LAYER).get_weights()[1], mean, atol=1e-6
+        )
+
+
 def test_combine_rejects_what_it_cannot_average():
     import keras
 

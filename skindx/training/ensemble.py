@@ -257,8 +257,12 @@ def build_ensemble(
     size = max(m.card.input_size for m in members)
     shares = member_shares(len(members), weights)
     summaries = [_member_summary(m, path) for m, path in zip(members, member_dirs, strict=True)]
-    for summary, share in zip(summaries, shares, strict=True):
+    for summary, share, member in zip(summaries, shares, members, strict=True):
         summary["weight"] = round(float(share), 6)
+        # The ensemble's logits keep only the members' weighted mean bias: each member's own,
+        # for split() to give it back.
+        bias = member.model.get_layer(LOGITS_LAYER).get_weights()[1]
+        summary["logit_bias"] = [float(value) for value in bias]
     card = _derived_card(  # preprocessing: the members' (checked equal), colour in the graph
         _without_colour_constancy(members[0].card),
         {"members": summaries, **split_info},
@@ -327,10 +331,12 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
     its own input size (uncalibrated: :func:`build_ensemble` fits what it needs), so members
     of different ensembles can be combined.
 
-    An ensemble keeps only the (weighted) mean of its members' logit biases, so every member
-    gets that mean: recombining one ensemble's members is exact, and mixing ensembles shifts each
-    class's logit by the difference of their mean biases (the card records where each member
-    came from).
+    An ensemble's graph keeps only the (weighted) mean of its members' logit biases. Each
+    member gets its own bias back where the card recorded it (:func:`build_ensemble` does),
+    and a standalone member then gives its own logits. Older cards recorded none: every member
+    then gets the mean, which moves each one's arg-max (the shipped ``skindx-ensemble4-160``'s
+    members score about 0.50 alone on validation that way), though recombining one ensemble's
+    members is still exact (the card records where each member came from).
 
     Raises:
         ValueError: ``ensemble`` is not an ensemble.
@@ -350,14 +356,16 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
         logits = model.get_layer(LOGITS_LAYER)
         width = logits.kernel.shape[0]  # the member's feature width, whatever its builder
         share = summary.get("weight", 1.0 / len(specs))  # older cards: equal shares
-        logits.set_weights([kernel[row : row + width] / share, bias])
+        own = summary.get("logit_bias")
+        own_bias = bias if own is None else np.asarray(own, bias.dtype)
+        logits.set_weights([kernel[row : row + width] / share, own_bias])
         row += width
         training = {key: summary[key] for key in _SUMMARY_DEFAULTS if key in summary}
         training["split_from"] = {
             "ensemble": card.name,
             "weights_sha256": card.weights_sha256,
             "member": k,
-            "logit_bias": "the ensemble's mean over its members",
+            "logit_bias": "its own" if own else "the ensemble's mean over its members",
         }
         member_card = _derived_card(
             card,
