@@ -105,10 +105,11 @@ def _warmed(model: str):
     return engine.explainer, engine.explain, info
 
 
-def traces(explainer) -> int:
-    """How many times the Predictor's and the explainer's compiled graphs were traced."""
-    graphs = [explainer.predictor._forward, *explainer._graphs.values()]
-    return sum(graph.experimental_get_tracing_count() for graph in graphs)
+def traces(explainer) -> float:
+    """How many times the compiled graphs were traced (NaN on a checkout older than
+    ``Explainer.trace_counts``)."""
+    counts = getattr(explainer, "trace_counts", None)
+    return sum(counts().values()) if counts else float("nan")
 
 
 def child(model: str, warmed: bool = False) -> None:

@@ -289,7 +289,9 @@ def test_every_page_meets_wcag_aa(browser, tiny_model_dir, tmp_path, scheme: str
     found: dict[str, list[str]] = {}
     with streamlit_server(model_dir, tmp_path / "streamlit.log") as url:
         page = open_and_upload(browser, url, errors, scheme=scheme)
-        background = page.evaluate(f"getComputedStyle(document.querySelector('.stApp')).{BG}")
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('.stApp')).backgroundColor"
+        )
         assert background == ("rgb(255, 255, 255)" if scheme == "light" else DARK_APP)
         page.locator('img[alt^="Grad-CAM heat map"]').wait_for(timeout=UI_TIMEOUT_MS)
         page.get_by_text("Add age, sex and body site (optional)").click()
@@ -598,7 +600,6 @@ CHART_FILLS = {
     "dark": {"rgb(200, 200, 200)", "rgb(250, 250, 250)"},
 }
 DARK_APP = "rgb(14, 17, 23)"  # .streamlit/config.toml [theme.dark] backgroundColor
-BG = "backgroundColor"
 
 
 def chart_text_fills(page) -> list[str]:

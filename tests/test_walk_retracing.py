@@ -22,21 +22,16 @@ def _loaded(skin_model, tta: bool | None = None) -> Explainer:
     return explainer
 
 
-def _traces(explainer: Explainer) -> dict[object, int]:
-    counts = {key: g.experimental_get_tracing_count() for key, g in explainer._graphs.items()}
-    return counts | {"forward": explainer.predictor._forward.experimental_get_tracing_count()}
-
-
 def test_the_warm_up_builds_only_what_the_load_left_and_traces_each_graph_once(tiny_model):
     explainer = _loaded(tiny_model)
     default = (explainer.default_layer,)
-    assert _traces(explainer) == {default: 1, "forward": 1}
+    assert explainer.trace_counts() == {default: 1, "forward": 1}
     steps = explainer.warm_up_steps()
     # The load built and ran the default layer's graph: the warm-up does not run it again.
     assert [what for what, _ in steps] == [f"gradients graph of {explainer.layers[0]}"]
     explainer.warm_up()
     assert set(explainer._graphs) == {default, tuple(explainer.layers[:-1])}
-    assert set(_traces(explainer).values()) == {1}
+    assert set(explainer.trace_counts().values()) == {1}
     assert explainer.warm_up_steps() == []
 
 
@@ -46,7 +41,7 @@ def test_diagnoses_and_maps_after_the_warm_up_trace_nothing(tiny_model, lesion_i
     SmoothGrad's own graph (left out of the warm-up) is traced, once."""
     explainer = _loaded(tiny_model, tta)
     explainer.warm_up()
-    warmed = _traces(explainer)
+    warmed = explainer.trace_counts()
     predictor = explainer.predictor
     wide = np.ascontiguousarray(np.concatenate([lesion_image, lesion_image], axis=1))
     for image in (lesion_image, wide):
@@ -56,4 +51,4 @@ def test_diagnoses_and_maps_after_the_warm_up_trace_nothing(tiny_model, lesion_i
                 for target in (None, "mel"):
                     explainer.explain(image, method, target, layer)
     predictor.predict_batch([lesion_image] * 5, batch_size=3)
-    assert _traces(explainer) == warmed | {("input",): 1}
+    assert explainer.trace_counts() == warmed | {("input",): 1}

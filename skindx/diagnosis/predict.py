@@ -230,6 +230,11 @@ class Predictor:
         of test-time augmentation (Score-CAM scores its masked copies so)."""
         return np.asarray(self._forward(batch)[0])
 
+    def trace_count(self) -> int:
+        """How often the compiled forward pass was traced (0 where nothing is compiled)."""
+        count = getattr(self._forward, "experimental_get_tracing_count", None)
+        return count() if count else 0
+
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated image probabilities from :meth:`forward`'s logits (TTA: their mean)."""
         probabilities = calibrated_probabilities(logits, self.card.temperature)

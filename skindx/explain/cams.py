@@ -8,8 +8,8 @@ any of its layers does, so a graph per layer only made each new layer wait.
 Score-CAM reads its maps from the same graph and scores its masked copies as one batch through
 the Predictor's forward pass, compiled at load: it traces no graph of its own. SmoothGrad is one
 batched pass over its noisy copies. Every graph has a fixed input signature, so it is traced
-once, without AutoGraph: no Python branch or loop depends on a tensor, and converting each
-body cost about 30 ms at its first trace. Under bfloat16 serving the explainer calls the
+once, without AutoGraph: no Python branch or loop depends on a tensor, so converting each
+body at its first trace was work for nothing. Under bfloat16 serving the explainer calls the
 gradients graphs in float32 (:func:`skindx.model.precision.float32_graphs`): CAM weights from
 bfloat16 gradients are wrong.
 SmoothGrad's batch and Score-CAM's masked copies stay bfloat16 (docs/benchmarks.md). The
@@ -100,8 +100,8 @@ def gradients_graph(skin_model: SkinModel, layers: Sequence[str]):
     Python function, across every graph made from it, and the shipped ensemble makes five
     (the default layer's at load, one per member in the warm-up), each traced once
     (``tests/test_walk_retracing.py``). Each traces the whole ensemble forward (a member's
-    target logit needs every member), about 0.5 s; one graph for all members would trace it
-    once but run every member's backward pass on each map."""
+    target logit needs every member); one graph for all members would trace it once but run
+    every member's backward pass on each map."""
     import tensorflow as tf
 
     probe = layer_probe(skin_model.model, LOGITS_LAYER, *layers)

@@ -221,6 +221,13 @@ class Explainer:
                     self._graphs[layers] = gradients_graph(self.skin_model, layers)
             return self._graphs[layers]
 
+    def trace_counts(self) -> dict[object, int]:
+        """How often each compiled graph was traced, by layer group (SmoothGrad's:
+        ``("input",)``) and ``"forward"`` for the Predictor's: each should be once."""
+        with self._lock:
+            counts = {key: g.experimental_get_tracing_count() for key, g in self._graphs.items()}
+        return counts | {"forward": self.predictor.trace_count()}
+
     def warm_up_steps(self) -> list[tuple[str, Callable[[], object]]]:
         """What a clinician's first picks would otherwise wait for, as ``(what, step)`` to run
         in turn: each network's gradients graph not built yet (the app's load has built the

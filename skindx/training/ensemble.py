@@ -365,7 +365,7 @@ def split(ensemble: SkinModel) -> list[SkinModel]:
             "ensemble": card.name,
             "weights_sha256": card.weights_sha256,
             "member": k,
-            "logit_bias": "its own" if own else "the ensemble's mean over its members",
+            "logit_bias": "its own" if own is not None else "the ensemble's mean over its members",
         }
         member_card = _derived_card(
             card,
