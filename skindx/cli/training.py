@@ -72,6 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         loader_workers=args.workers,
         engine=args.engine,
         freeze_blocks=args.freeze_blocks,
+        lock_blocks=args.lock_blocks,
         blocks=args.blocks,
         head=args.head,
         probe_c=args.probe_c,
@@ -158,6 +159,15 @@ def add_train(commands) -> None:
         metavar="N",
         help="vgg16 with --weights: keep blocks 1..N frozen, cache their outputs once and train "
         "the rest on them (linear probe, then fine-tuning; 0: train everything)",
+    )
+    train.add_argument(
+        "--lock-blocks",
+        type=int,
+        choices=range(0, 6),
+        default=default("lock_blocks"),
+        metavar="N",
+        help="pretrained vgg16 with --engine torch: blocks 1..N take no gradient but still see "
+        "every augmented image (--freeze-blocks caches them un-augmented); steps are faster",
     )
     train.add_argument(
         "--blocks",

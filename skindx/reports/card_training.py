@@ -14,7 +14,7 @@ _VALUED_FLAGS = (
     "learning_rate", "weight_decay", "warmup_epochs", "dropout", "patience", "label_smoothing",
     "class_weight_power", "val_fraction", "seed", "split_seed", "max_minutes", "teacher",
     "distill_weight", "exposure", "init_from", "max_per_class", "epoch_class_cap", "engine",
-    "freeze_blocks", "blocks", "head", "probe_c",
+    "freeze_blocks", "lock_blocks", "blocks", "head", "probe_c",
 )  # fmt: skip
 _SWITCHES = ("color_constancy", "hair_removal", "mixed_precision", "refit_head")
 
@@ -30,7 +30,8 @@ def _train_arguments(recipe: dict[str, Any], used_probe_c: float | None = None) 
             value = used_probe_c or FIXED_PROBE_C
         if value is None or (name == "distill_weight" and not recipe.get("teacher")):
             continue
-        if name in ("exposure", "freeze_blocks") and not value:  # off; unknown to older recipes
+        # off; unknown to older recipes
+        if name in ("exposure", "freeze_blocks", "lock_blocks") and not value:
             continue
         if name == "blocks" and (value == 5 or recipe.get("architecture") != "vgg16"):
             continue

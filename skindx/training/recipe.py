@@ -68,6 +68,8 @@ class TrainConfig:
     engine: str = "keras"  # one of ENGINES
     # VGG16 only: blocks 1..n stay frozen and run once per image (skindx.training.transfer)
     freeze_blocks: int = 0
+    # torch engine, pretrained VGG16: blocks 1..n run on every augmented batch but take no step
+    lock_blocks: int = 0
     blocks: int = 5  # VGG16 only: conv blocks kept
     head: str = "gap"  # VGG16 only: "multiblock" pools the last three blocks (head only)
     probe_c: float | None = None  # a pretrained VGG16's probe: None chooses it by cross-validation

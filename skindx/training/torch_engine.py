@@ -375,7 +375,10 @@ def fit(
     module = _module(config, targets.shape[1], start).to(device)
     module = module.to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(
-        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, eps=1e-7
+        trainable(module, config.lock_blocks),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        eps=1e-7,
     )
     soft = torch.from_numpy(np.asarray(targets, dtype="float32")).to(device)
     tensors = (
@@ -471,6 +474,15 @@ def _module(config, n_classes: int, start):
     if start:
         load_keras_weights(module, start)
     return module
+
+
+def trainable(module, lock_blocks: int) -> list:
+    """The parameters to train: all but those of VGG16's blocks 1..``lock_blocks``, which
+    then need no gradient, so the backward pass stops above them."""
+    locked = tuple(f"named.block{b}_" for b in range(1, lock_blocks + 1))
+    for name, parameter in module.named_parameters():
+        parameter.requires_grad_(not name.startswith(locked))
+    return [p for p in module.parameters() if p.requires_grad]
 
 
 def copy_state(module) -> dict:

