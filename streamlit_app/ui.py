@@ -57,8 +57,9 @@ _THEME_WATCH_JS = """
 export default function ({ data, setTriggerValue }) {
   const shown = () => {
     const app = document.querySelector(".stApp");
-    const rgb = app && getComputedStyle(app).backgroundColor.match(/\\d+/g);
-    if (!rgb) return data;
+    const rgb = app && getComputedStyle(app).backgroundColor.match(/[\\d.]+/g);
+    // none yet, or transparent ("rgba(0, 0, 0, 0)") while the page's styles load: not dark
+    if (!rgb || (rgb.length === 4 && Number(rgb[3]) === 0)) return data;
     const [r, g, b] = rgb.map(Number);
     return 0.299 * r + 0.587 * g + 0.114 * b < 128 ? "dark" : "light";
   };
